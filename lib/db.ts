@@ -1,0 +1,100 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient, Prisma } from "../prisma/generated/client/client.ts";
+import { filters, listMigrations, openEngine, pgFactory, pgliteFactory } from "../prisma/engine/wasm-engine.mjs";
+
+export { Prisma, PrismaClient };
+
+export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, "../prisma/migrations");
+
+/**
+ * A database the hub runs on: real PostgreSQL when a URL is given, otherwise embedded PGlite
+ * (one in-process connection: transactions run one at a time, isolation levels are ignored).
+ */
+export interface Database {
+  kind: "postgres" | "pglite";
+  /** A Prisma client. On PGlite every client shares the one connection. */
+  client(): PrismaClient;
+  /** PostgreSQL URL, when kind is "postgres". */
+  url?: string;
+  pglite?: PGlite;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** PostgreSQL connection string; without it, embedded PGlite. */
+  url?: string;
+  /** PGlite data directory; undefined = in memory. */
+  dataDir?: string;
+  /** PGlite: start from a dumped data dir (fast test databases). */
+  loadDataDir?: Blob | File;
+  poolSize?: number;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  if (opts.url) {
+    const url = opts.url;
+    const clients: PrismaClient[] = [];
+    return {
+      kind: "postgres",
+      url,
+      client() {
+        const c = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.poolSize ?? 10 }) });
+        clients.push(c);
+        return c;
+      },
+      async close() {
+        await Promise.allSettled(clients.splice(0).map((c) => c.$disconnect()));
+      },
+    };
+  }
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  const pglite = await PGlite.create({ dataDir: opts.dataDir, loadDataDir: opts.loadDataDir });
+  // One adapter and one client over the one connection: several clients over one PGlite would
+  // interleave their statements inside each other's transactions.
+  const shared = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    kind: "pglite",
+    pglite,
+    client: () => shared,
+    async close() {
+      await shared.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+/**
+ * Applies pending prisma/migrations with the official Prisma schema engine (WASM build), recording
+ * them in `_prisma_migrations` exactly as `prisma migrate deploy` does, so the stock CLI and this
+ * agree on what is applied. Returns the names applied now.
+ */
+export async function migrate(db: Database): Promise<string[]> {
+  const factory = db.kind === "postgres" ? await pgFactory(db.url!) : await pgliteFactory(db.pglite);
+  const engine = await openEngine(factory);
+  try {
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList: await listMigrations(MIGRATIONS_DIR), filters });
+    return appliedMigrationNames;
+  } finally {
+    engine.free();
+    await factory.close();
+  }
+}
+
+/** Serialization failure (40001) or deadlock (40P01): ORM queries raise P2034, raw queries P2010. */
+export function isRetryable(e: unknown): boolean {
+  if (!(e instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  if (e.code === "P2034") return true;
+  const code = (e.meta as { driverAdapterError?: { cause?: { originalCode?: string } } } | undefined)?.driverAdapterError?.cause?.originalCode;
+  return e.code === "P2010" && (code === "40001" || code === "40P01");
+}
+
+/** The Postgres error code (SQLSTATE) behind a Prisma error, if any. */
+export function sqlState(e: unknown): string | undefined {
+  if (!(e instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
+  const meta = e.meta as { code?: string; driverAdapterError?: { cause?: { originalCode?: string; code?: string } } } | undefined;
+  return meta?.driverAdapterError?.cause?.originalCode ?? meta?.code;
+}

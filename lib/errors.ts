@@ -1,0 +1,51 @@
+import { GraphQLError } from "graphql";
+
+/**
+ * Domain errors with a stable `extensions.code` (DESIGN.md §8). Anything else that escapes a
+ * resolver is an internal error: masked for the client, logged with the request id.
+ */
+export const ERROR_CODES = {
+  UNAUTHENTICATED: "No valid credentials: missing, expired or malformed token, or a call that bypassed the gateway.",
+  FORBIDDEN: "The caller is known but this action is not allowed for its role.",
+  NOT_FOUND: "The object does not exist or the caller may not see it (the two are indistinguishable on purpose).",
+  BAD_USER_INPUT: "An argument failed validation; nothing was written.",
+  INSUFFICIENT_POINTS: "The wallet's available points (balance minus holds) do not cover the request.",
+  IDEMPOTENCY_CONFLICT: "The idempotency key was already used with a different request body.",
+  CONSENT_REQUIRED: "The member has not consented to share this data category with the caller for the declared purpose.",
+  OFFER_NOT_ACTIVE: "The offer is not active or is outside its window.",
+  OFFER_BUDGET_EXHAUSTED: "The offer's remaining budget does not cover the bonus.",
+  OFFER_LIMIT_REACHED: "The member has used the offer as often as its per-member limit allows.",
+  HOLD_ALREADY_RESOLVED: "The hold was already captured, voided or expired.",
+  REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
+  PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",
+  RATE_LIMITED: "Too many requests; retry after the time given.",
+  INTERNAL_SERVER_ERROR: "An unexpected failure; details are logged under the request id and never sent to the client.",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class HubError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extensions } });
+  }
+}
+
+/** Raised when a request has no valid identity. */
+export const unauthenticated = (message = "Authentication required") => new HubError("UNAUTHENTICATED", message);
+/** Raised when the role may not perform the action at all (never for "this object is not yours"). */
+export const forbidden = (message = "Not allowed") => new HubError("FORBIDDEN", message);
+/** Raised for an object that does not exist or that the caller may not see. */
+export const notFound = (what: string, id?: string) => new HubError("NOT_FOUND", id ? `${what} ${id} not found` : `${what} not found`);
+/** Raised when input fails validation (a field name, if any, goes in extensions.field). */
+export const badInput = (message: string, field?: string) => new HubError("BAD_USER_INPUT", message, field ? { field } : {});
+
+/** Codes a client may see as they are; everything else is masked. */
+export const PUBLIC_CODES = new Set<string>([
+  ...Object.keys(ERROR_CODES),
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+  "BAD_REQUEST",
+]);

@@ -1,0 +1,95 @@
+import SchemaBuilder from "@pothos/core";
+import DataloaderPlugin from "@pothos/plugin-dataloader";
+import FederationPlugin from "@pothos/plugin-federation";
+import PrismaPlugin from "@pothos/plugin-prisma";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import { GraphQLError } from "graphql";
+import type PrismaTypes from "../prisma/generated/pothos-types.ts";
+import { getDatamodel } from "../prisma/generated/pothos-types.ts";
+import type { PrismaClient } from "../prisma/generated/client/client.ts";
+import { HubError } from "./errors.ts";
+import type { Principal } from "./principal.ts";
+
+/** Per request: the verified principal, the request id, and whatever the subgraph adds (loaders). */
+export interface HubContext {
+  principal: Principal;
+  requestId: string;
+  operationName: string | null;
+}
+
+export type HubAuthScopes = {
+  admin: boolean;
+  partner: boolean;
+  member: boolean;
+  /** PARTNER or ADMIN: API clients of the coalition's businesses. */
+  business: boolean;
+};
+
+export type HubScalars = {
+  DateTime: { Input: Date; Output: Date | string };
+  Decimal: { Input: string; Output: string | { toString(): string } };
+};
+
+export type HubBuilderTypes<Ctx extends HubContext> = {
+  Context: Ctx;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: HubAuthScopes;
+  Scalars: HubScalars;
+  DefaultFieldNullability: false;
+  DefaultInputFieldRequiredness: true;
+};
+
+/**
+ * One SchemaBuilder per subgraph, all with the same plugins in the order STYLE.md asks
+ * (scope-auth first so nothing resolves before authorization; federation last so it sees the
+ * wrapped resolvers). `prisma` is resolved lazily: the client is chosen at start-up, after the
+ * schema modules are imported.
+ */
+export function createBuilder<Ctx extends HubContext>(prisma: () => PrismaClient) {
+  const builder = new SchemaBuilder<HubBuilderTypes<Ctx>>({
+    plugins: [ScopeAuthPlugin, PrismaPlugin, DataloaderPlugin, FederationPlugin],
+    defaultFieldNullability: false,
+    defaultInputFieldRequiredness: true,
+    prisma: {
+      client: () => prisma(),
+      dmmf: getDatamodel(),
+      exposeDescriptions: false,
+      filterConnectionTotalCount: true,
+      onUnusedQuery: process.env.NODE_ENV === "production" ? null : "warn",
+    },
+    scopeAuth: {
+      authScopes: (ctx) => ({
+        admin: ctx.principal.role === "ADMIN",
+        partner: ctx.principal.role === "PARTNER",
+        member: ctx.principal.role === "MEMBER",
+        business: ctx.principal.role === "ADMIN" || ctx.principal.role === "PARTNER",
+      }),
+      unauthorizedError: (_parent, _ctx, info) =>
+        new HubError("FORBIDDEN", `Not allowed to access ${info.parentType.name}.${info.fieldName}`) as GraphQLError,
+    },
+  });
+
+  builder.scalarType("DateTime", {
+    description: "An instant as an ISO-8601 string with offset, e.g. 2026-11-22T09:30:00.000Z (UTC on output).",
+    serialize: (v) => (v instanceof Date ? v.toISOString() : new Date(v).toISOString()),
+    parseValue: (v) => {
+      if (typeof v !== "string" || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(v)) {
+        throw new HubError("BAD_USER_INPUT", "DateTime must be an ISO-8601 string with an offset, e.g. 2026-11-22T09:30:00Z");
+      }
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) throw new HubError("BAD_USER_INPUT", `Invalid DateTime: ${v}`);
+      return d;
+    },
+  });
+  builder.scalarType("Decimal", {
+    description: 'An exact decimal number as a string, e.g. "0.015" (money in the coalition currency, or a rate). Never a float.',
+    serialize: (v) => String(v),
+    parseValue: (v) => {
+      if (typeof v !== "string" || !/^-?\d{1,18}(\.\d{1,12})?$/.test(v)) {
+        throw new HubError("BAD_USER_INPUT", 'Decimal must be a string like "12.50" (at most 18 integer and 12 fraction digits)');
+      }
+      return v;
+    },
+  });
+  return builder;
+}

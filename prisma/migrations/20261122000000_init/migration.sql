@@ -1,0 +1,260 @@
+-- CreateSchema
+CREATE SCHEMA IF NOT EXISTS "member";
+
+-- CreateSchema
+CREATE SCHEMA IF NOT EXISTS "partner";
+
+-- CreateSchema
+CREATE SCHEMA IF NOT EXISTS "points";
+
+-- CreateEnum
+CREATE TYPE "partner"."Role" AS ENUM ('ADMIN', 'PARTNER', 'MEMBER');
+
+-- CreateEnum
+CREATE TYPE "member"."Purpose" AS ENUM ('ACCOUNT_SERVICING', 'OFFER_TARGETING', 'ANALYTICS');
+
+-- CreateEnum
+CREATE TYPE "member"."DataCategory" AS ENUM ('PROFILE_BASIC', 'PROFILE_CONTACT', 'TIER', 'POINTS_BALANCE', 'ACTIVITY', 'SEGMENTS');
+
+-- CreateEnum
+CREATE TYPE "points"."AccountKind" AS ENUM ('MEMBER_WALLET', 'PARTNER_ISSUANCE', 'PARTNER_REDEMPTION', 'OFFER_BUDGET', 'BREAKAGE', 'ADJUSTMENTS');
+
+-- CreateEnum
+CREATE TYPE "points"."TransactionKind" AS ENUM ('EARN', 'REDEEM', 'REVERSAL', 'EXPIRY', 'ADJUSTMENT', 'OFFER_FUNDING', 'OFFER_BONUS', 'OFFER_RETURN');
+
+-- CreateTable
+CREATE TABLE "partner"."Partner" (
+    "id" UUID NOT NULL,
+    "slug" TEXT NOT NULL,
+    "name" TEXT NOT NULL,
+    "category" TEXT NOT NULL,
+    "active" BOOLEAN NOT NULL DEFAULT true,
+    "earnRate" DECIMAL(12,4) NOT NULL DEFAULT 1,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Partner_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."PartnerRate" (
+    "id" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "issuePrice" DECIMAL(18,6) NOT NULL,
+    "redemptionRate" DECIMAL(18,6) NOT NULL,
+    "effectiveFrom" TIMESTAMPTZ(3) NOT NULL,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "createdBy" TEXT NOT NULL,
+
+    CONSTRAINT "PartnerRate_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."ApiClient" (
+    "id" UUID NOT NULL,
+    "clientId" TEXT NOT NULL,
+    "secretHash" TEXT NOT NULL,
+    "role" "partner"."Role" NOT NULL,
+    "partnerId" UUID,
+    "defaultPurpose" TEXT NOT NULL DEFAULT 'ACCOUNT_SERVICING',
+    "name" TEXT,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "revokedAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "ApiClient_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "member"."Member" (
+    "id" UUID NOT NULL,
+    "email" TEXT NOT NULL,
+    "displayName" TEXT,
+    "phone" TEXT,
+    "birthday" TEXT,
+    "joinedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "lastActivityAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "Member_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "member"."LinkedAccount" (
+    "id" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "externalRef" TEXT NOT NULL,
+    "linkedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "LinkedAccount_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "member"."Consent" (
+    "id" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "categories" "member"."DataCategory"[],
+    "purpose" "member"."Purpose" NOT NULL,
+    "grantedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "expiresAt" TIMESTAMPTZ(3),
+    "revokedAt" TIMESTAMPTZ(3),
+    "noticeVersion" TEXT NOT NULL,
+    "collectionMethod" TEXT NOT NULL DEFAULT 'MEMBER_APP',
+
+    CONSTRAINT "Consent_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "member"."DataAccessEvent" (
+    "id" BIGSERIAL NOT NULL,
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID,
+    "actorRole" TEXT NOT NULL DEFAULT 'PARTNER',
+    "actor" TEXT NOT NULL,
+    "categories" "member"."DataCategory"[],
+    "purpose" "member"."Purpose",
+    "operationName" TEXT,
+    "requestId" TEXT,
+    "at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "DataAccessEvent_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."LedgerAccount" (
+    "id" BIGSERIAL NOT NULL,
+    "kind" "points"."AccountKind" NOT NULL,
+    "code" TEXT NOT NULL,
+    "memberId" UUID,
+    "partnerId" UUID,
+    "offerId" UUID,
+    "balance" INTEGER NOT NULL DEFAULT 0,
+    "held" INTEGER NOT NULL DEFAULT 0,
+    "lifetimeEarned" INTEGER NOT NULL DEFAULT 0,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "LedgerAccount_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."LedgerTransaction" (
+    "id" UUID NOT NULL,
+    "kind" "points"."TransactionKind" NOT NULL,
+    "memberId" UUID,
+    "partnerId" UUID,
+    "offerId" UUID,
+    "memberPoints" INTEGER NOT NULL DEFAULT 0,
+    "balanceAfter" INTEGER,
+    "reference" TEXT,
+    "reversesId" UUID,
+    "idempotencyScope" TEXT NOT NULL,
+    "idempotencyKey" TEXT NOT NULL,
+    "requestHash" TEXT NOT NULL,
+    "createdBy" TEXT NOT NULL,
+    "reason" TEXT,
+    "postedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "LedgerTransaction_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."Posting" (
+    "id" BIGSERIAL NOT NULL,
+    "transactionId" UUID NOT NULL,
+    "accountId" BIGINT NOT NULL,
+    "amount" INTEGER NOT NULL,
+    "postedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Posting_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."Lot" (
+    "id" BIGSERIAL NOT NULL,
+    "memberId" UUID NOT NULL,
+    "issuerPartnerId" UUID,
+    "sourceTransactionId" UUID NOT NULL,
+    "points" INTEGER NOT NULL,
+    "remaining" INTEGER NOT NULL,
+    "earnedAt" TIMESTAMPTZ(3) NOT NULL,
+    "expiresAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "Lot_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Partner_slug_key" ON "partner"."Partner"("slug");
+
+-- CreateIndex
+CREATE INDEX "PartnerRate_partnerId_effectiveFrom_idx" ON "partner"."PartnerRate"("partnerId", "effectiveFrom");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "ApiClient_clientId_key" ON "partner"."ApiClient"("clientId");
+
+-- CreateIndex
+CREATE INDEX "ApiClient_partnerId_idx" ON "partner"."ApiClient"("partnerId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Member_email_key" ON "member"."Member"("email");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "LinkedAccount_partnerId_externalRef_key" ON "member"."LinkedAccount"("partnerId", "externalRef");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "LinkedAccount_memberId_partnerId_key" ON "member"."LinkedAccount"("memberId", "partnerId");
+
+-- CreateIndex
+CREATE INDEX "Consent_memberId_partnerId_idx" ON "member"."Consent"("memberId", "partnerId");
+
+-- CreateIndex
+CREATE INDEX "DataAccessEvent_memberId_at_id_idx" ON "member"."DataAccessEvent"("memberId", "at" DESC, "id" DESC);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "LedgerAccount_code_key" ON "points"."LedgerAccount"("code");
+
+-- CreateIndex
+CREATE INDEX "LedgerAccount_memberId_idx" ON "points"."LedgerAccount"("memberId");
+
+-- CreateIndex
+CREATE INDEX "LedgerTransaction_memberId_postedAt_id_idx" ON "points"."LedgerTransaction"("memberId", "postedAt" DESC, "id" DESC);
+
+-- CreateIndex
+CREATE INDEX "LedgerTransaction_postedAt_idx" ON "points"."LedgerTransaction"("postedAt");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "LedgerTransaction_idempotencyScope_idempotencyKey_key" ON "points"."LedgerTransaction"("idempotencyScope", "idempotencyKey");
+
+-- CreateIndex
+CREATE INDEX "Posting_transactionId_idx" ON "points"."Posting"("transactionId");
+
+-- CreateIndex
+CREATE INDEX "Posting_accountId_id_idx" ON "points"."Posting"("accountId", "id");
+
+-- CreateIndex
+CREATE INDEX "Posting_postedAt_idx" ON "points"."Posting"("postedAt");
+
+-- CreateIndex
+CREATE INDEX "Lot_memberId_expiresAt_idx" ON "points"."Lot"("memberId", "expiresAt");
+
+-- AddForeignKey
+ALTER TABLE "partner"."PartnerRate" ADD CONSTRAINT "PartnerRate_partnerId_fkey" FOREIGN KEY ("partnerId") REFERENCES "partner"."Partner"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "partner"."ApiClient" ADD CONSTRAINT "ApiClient_partnerId_fkey" FOREIGN KEY ("partnerId") REFERENCES "partner"."Partner"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "member"."LinkedAccount" ADD CONSTRAINT "LinkedAccount_memberId_fkey" FOREIGN KEY ("memberId") REFERENCES "member"."Member"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "member"."Consent" ADD CONSTRAINT "Consent_memberId_fkey" FOREIGN KEY ("memberId") REFERENCES "member"."Member"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "member"."DataAccessEvent" ADD CONSTRAINT "DataAccessEvent_memberId_fkey" FOREIGN KEY ("memberId") REFERENCES "member"."Member"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "points"."LedgerTransaction" ADD CONSTRAINT "LedgerTransaction_reversesId_fkey" FOREIGN KEY ("reversesId") REFERENCES "points"."LedgerTransaction"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "points"."Posting" ADD CONSTRAINT "Posting_transactionId_fkey" FOREIGN KEY ("transactionId") REFERENCES "points"."LedgerTransaction"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "points"."Posting" ADD CONSTRAINT "Posting_accountId_fkey" FOREIGN KEY ("accountId") REFERENCES "points"."LedgerAccount"("id") ON DELETE RESTRICT ON UPDATE CASCADE;

@@ -1,0 +1,19 @@
+import { defineConfig } from "vitest/config";
+
+// Unit tests sit beside the code (*.test.ts); end-to-end tests start real servers (tests/**/*.e2e.ts).
+// Both use a fresh database per test file: PGlite in memory, or PostgreSQL when DATABASE_URL is set.
+export default defineConfig({
+  test: {
+    globalSetup: ["tests/support/global-setup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["lib/**/*.test.ts", "gateway/**/*.test.ts", "subgraphs/**/*.test.ts", "scripts/**/*.test.ts", "tests/**/*.test.ts"] },
+      },
+      { extends: true, test: { name: "e2e", include: ["tests/**/*.e2e.ts"] } },
+    ],
+  },
+});
