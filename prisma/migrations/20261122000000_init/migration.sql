@@ -181,6 +181,72 @@ CREATE TABLE "points"."Lot" (
     CONSTRAINT "Lot_pkey" PRIMARY KEY ("id")
 );
 
+-- CreateTable
+CREATE TABLE "member"."OutboxEvent" (
+    "id" UUID NOT NULL,
+    "type" TEXT NOT NULL,
+    "payload" JSONB NOT NULL,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "deliveredAt" TIMESTAMPTZ(3),
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "lastError" TEXT,
+
+    CONSTRAINT "OutboxEvent_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "member"."InboxEvent" (
+    "eventId" UUID NOT NULL,
+    "type" TEXT NOT NULL,
+    "processedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "InboxEvent_pkey" PRIMARY KEY ("eventId")
+);
+
+-- CreateTable
+CREATE TABLE "points"."OutboxEvent" (
+    "id" UUID NOT NULL,
+    "type" TEXT NOT NULL,
+    "payload" JSONB NOT NULL,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "deliveredAt" TIMESTAMPTZ(3),
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "lastError" TEXT,
+
+    CONSTRAINT "OutboxEvent_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."InboxEvent" (
+    "eventId" UUID NOT NULL,
+    "type" TEXT NOT NULL,
+    "processedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "InboxEvent_pkey" PRIMARY KEY ("eventId")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."OutboxEvent" (
+    "id" UUID NOT NULL,
+    "type" TEXT NOT NULL,
+    "payload" JSONB NOT NULL,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "deliveredAt" TIMESTAMPTZ(3),
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "lastError" TEXT,
+
+    CONSTRAINT "OutboxEvent_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."InboxEvent" (
+    "eventId" UUID NOT NULL,
+    "type" TEXT NOT NULL,
+    "processedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "InboxEvent_pkey" PRIMARY KEY ("eventId")
+);
+
 -- CreateIndex
 CREATE UNIQUE INDEX "Partner_slug_key" ON "partner"."Partner"("slug");
 
@@ -234,6 +300,15 @@ CREATE INDEX "Posting_postedAt_idx" ON "points"."Posting"("postedAt");
 
 -- CreateIndex
 CREATE INDEX "Lot_memberId_expiresAt_idx" ON "points"."Lot"("memberId", "expiresAt");
+
+-- CreateIndex
+CREATE INDEX "OutboxEvent_deliveredAt_createdAt_idx" ON "member"."OutboxEvent"("deliveredAt", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "OutboxEvent_deliveredAt_createdAt_idx" ON "points"."OutboxEvent"("deliveredAt", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "OutboxEvent_deliveredAt_createdAt_idx" ON "partner"."OutboxEvent"("deliveredAt", "createdAt");
 
 -- AddForeignKey
 ALTER TABLE "partner"."PartnerRate" ADD CONSTRAINT "PartnerRate_partnerId_fkey" FOREIGN KEY ("partnerId") REFERENCES "partner"."Partner"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
