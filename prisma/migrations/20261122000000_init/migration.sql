@@ -190,6 +190,7 @@ CREATE TABLE "member"."OutboxEvent" (
     "deliveredAt" TIMESTAMPTZ(3),
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "lastError" TEXT,
+    "lockedUntil" TIMESTAMPTZ(3),
 
     CONSTRAINT "OutboxEvent_pkey" PRIMARY KEY ("id")
 );
@@ -212,6 +213,7 @@ CREATE TABLE "points"."OutboxEvent" (
     "deliveredAt" TIMESTAMPTZ(3),
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "lastError" TEXT,
+    "lockedUntil" TIMESTAMPTZ(3),
 
     CONSTRAINT "OutboxEvent_pkey" PRIMARY KEY ("id")
 );
@@ -234,6 +236,7 @@ CREATE TABLE "partner"."OutboxEvent" (
     "deliveredAt" TIMESTAMPTZ(3),
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "lastError" TEXT,
+    "lockedUntil" TIMESTAMPTZ(3),
 
     CONSTRAINT "OutboxEvent_pkey" PRIMARY KEY ("id")
 );

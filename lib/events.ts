@@ -1,0 +1,259 @@
+import { IDENTITY_HEADER, signIdentity } from "./internal-auth.ts";
+import type { Prisma, PrismaClient } from "./db.ts";
+import { log } from "./logger.ts";
+import { SERVICE_SUB } from "./principal.ts";
+import type { InternalRoute } from "./subgraph-server.ts";
+
+/**
+ * Domain events between subgraphs: a transactional outbox per Postgres schema, a relay that
+ * delivers committed events over HTTP to the consuming subgraph's `POST /internal/events`, and an
+ * inbox there that records each event id in the same transaction as the handler's effect, so a
+ * redelivery (relay crash, retry, two relays) changes nothing. The event id is the idempotency key.
+ *
+ * Why HTTP and not a broker: it works unchanged on the embedded PGlite default (one process, no
+ * broker), keeps each subgraph the only reader of its own tables, and moves to a broker later by
+ * swapping the relay's transport.
+ */
+export type SchemaName = "member" | "points" | "partner";
+
+export interface DomainEvent<T = unknown> {
+  id: string;
+  type: string;
+  payload: T;
+  /** ISO-8601, UTC. */
+  createdAt: string;
+}
+
+/** Which subgraphs consume which event types. An event nobody consumes is marked delivered at once. */
+export const SUBSCRIPTIONS: Record<string, readonly SchemaName[]> = {
+  "member.enrolled": ["points"],
+  "member.linked": ["points"],
+  "member.consent_revoked": ["partner"],
+  "points.activity": ["member"],
+  "points.data_accessed": ["member"],
+  "partner.registered": ["points"],
+  "partner.rates_changed": ["points"],
+  "partner.offer_activated": ["points"],
+  "partner.offer_ended": ["points"],
+};
+
+type Tx = Prisma.TransactionClient;
+
+function outbox(db: Tx | PrismaClient, schema: SchemaName) {
+  switch (schema) {
+    case "member":
+      return db.memberOutboxEvent;
+    case "points":
+      return db.pointsOutboxEvent;
+    case "partner":
+      return db.partnerOutboxEvent;
+  }
+}
+
+const kickers = new Map<SchemaName, Set<() => void>>();
+
+/**
+ * Writes an event to the schema's outbox. Call it with the transaction client of the change it
+ * announces: the event exists if and only if the change committed.
+ */
+export async function emitEvent(tx: Tx, schema: SchemaName, event: { type: string; payload: unknown }): Promise<string> {
+  const row = await outbox(tx, schema).create({ data: { type: event.type, payload: event.payload as Prisma.InputJsonValue } });
+  // Wake this process's relay soon after the caller's commit; the periodic poll covers the rest.
+  for (const kick of kickers.get(schema) ?? []) setTimeout(kick, 2);
+  return row.id;
+}
+
+/** Writes many events in one statement (bulk operations). */
+export async function emitEvents(tx: Tx, schema: SchemaName, events: { type: string; payload: unknown }[]): Promise<void> {
+  if (!events.length) return;
+  await outbox(tx, schema).createMany({ data: events.map((e) => ({ type: e.type, payload: e.payload as Prisma.InputJsonValue })) });
+  for (const kick of kickers.get(schema) ?? []) setTimeout(kick, 2);
+}
+
+export type EventHandler = (tx: Tx, event: DomainEvent) => Promise<void>;
+
+function inbox(tx: Tx, schema: SchemaName) {
+  switch (schema) {
+    case "member":
+      return tx.memberInboxEvent;
+    case "points":
+      return tx.pointsInboxEvent;
+    case "partner":
+      return tx.partnerInboxEvent;
+  }
+}
+
+/**
+ * The consumer side: `internalRoutes: { events: eventsRoute("points", prisma, handlers) }`.
+ * Each event runs in its own transaction with its inbox row; an event already in the inbox is
+ * acknowledged without running the handler again.
+ */
+export function eventsRoute(schema: SchemaName, prisma: () => PrismaClient, handlers: Record<string, EventHandler>): InternalRoute {
+  return async (body) => {
+    const events = (body as { events?: DomainEvent[] })?.events;
+    if (!Array.isArray(events)) return { status: 400, body: { error: "invalid_request" } };
+    const results: { id: string; ok: boolean; error?: string }[] = [];
+    for (const event of events) {
+      try {
+        await prisma().$transaction(async (tx) => {
+          const { count } = await inbox(tx, schema).createMany({ data: [{ eventId: event.id, type: event.type }], skipDuplicates: true });
+          if (count === 0) return; // already processed
+          const handler = handlers[event.type];
+          if (handler) await handler(tx, event);
+        }, { timeout: 30_000, maxWait: 30_000 });
+        results.push({ id: event.id, ok: true });
+      } catch (e) {
+        log.warn("event handler failed", { schema, eventId: event.id, type: event.type, err: e });
+        results.push({ id: event.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return { status: 200, body: { results } };
+  };
+}
+
+export interface RelayOptions {
+  schema: SchemaName;
+  prisma: () => PrismaClient;
+  /** GraphQL or base URLs of the subgraphs, to reach their /internal/events. */
+  peers: () => Partial<Record<SchemaName, string>>;
+  internalKey: Uint8Array;
+  intervalMs?: number;
+  batchSize?: number;
+}
+
+export interface Relay {
+  /** Delivers everything pending now (tests, shutdown). Resolves when the outbox has no deliverable events left. */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface OutboxRow {
+  id: string;
+  type: string;
+  payload: unknown;
+  createdAt: Date;
+  attempts: number;
+}
+
+/** Delivers committed outbox events of one schema to their consumers, at least once, in creation order per batch. */
+export function startOutboxRelay(opts: RelayOptions): Relay {
+  const interval = opts.intervalMs ?? 250;
+  const batchSize = opts.batchSize ?? 200;
+  let stopped = false;
+  let running: Promise<number> | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const table = `"${opts.schema}"."OutboxEvent"`;
+
+  // Claim a batch in one statement (no transaction held while delivering: on PGlite that would
+  // block the consumer's own writes). SKIP LOCKED lets several relays share the outbox.
+  async function claim(): Promise<OutboxRow[]> {
+    return opts.prisma().$queryRawUnsafe<OutboxRow[]>(
+      `UPDATE ${table} SET "lockedUntil" = now() + interval '30 seconds', attempts = attempts + 1
+       WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())
+                    ORDER BY "createdAt", id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+       RETURNING id, type, payload, "createdAt", attempts`,
+    );
+  }
+
+  async function deliverTo(peer: SchemaName, events: DomainEvent[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    const base = opts.peers()[peer];
+    if (!base) {
+      for (const e of events) out.set(e.id, `no URL for subgraph ${peer}`);
+      return out;
+    }
+    try {
+      const res = await fetch(new URL("/internal/events", base), {
+        method: "POST",
+        headers: { "content-type": "application/json", [IDENTITY_HEADER]: await signIdentity(opts.internalKey, { sub: SERVICE_SUB, role: "SERVICE" }) },
+        body: JSON.stringify({ events }),
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const { results } = (await res.json()) as { results: { id: string; ok: boolean; error?: string }[] };
+      for (const r of results) out.set(r.id, r.ok ? null : (r.error ?? "failed"));
+    } catch (e) {
+      for (const ev of events) out.set(ev.id, e instanceof Error ? e.message : String(e));
+    }
+    return out;
+  }
+
+  async function once(): Promise<number> {
+    const rows = await claim();
+    if (!rows.length) return 0;
+    const events: DomainEvent[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: new Date(r.createdAt).toISOString() }));
+    const errors = new Map<string, string>();
+    const byPeer = new Map<SchemaName, DomainEvent[]>();
+    for (const e of events) for (const peer of SUBSCRIPTIONS[e.type] ?? []) byPeer.set(peer, [...(byPeer.get(peer) ?? []), e]);
+    for (const [peer, list] of byPeer) {
+      for (const [id, err] of await deliverTo(peer, list)) if (err) errors.set(id, `${peer}: ${err}`);
+    }
+    const delivered = events.filter((e) => !errors.has(e.id)).map((e) => e.id);
+    if (delivered.length) {
+      await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "deliveredAt" = now(), "lockedUntil" = NULL, "lastError" = NULL WHERE id = ANY($1::uuid[])`, delivered);
+    }
+    for (const [id, err] of errors) {
+      const attempts = rows.find((r) => r.id === id)?.attempts ?? 1;
+      // Exponential backoff, capped at 5 minutes.
+      const backoffMs = Math.min(300_000, 200 * 2 ** Math.min(attempts, 11));
+      await opts.prisma().$executeRawUnsafe(
+        `UPDATE ${table} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), "lastError" = $3 WHERE id = $1::uuid`,
+        id,
+        backoffMs,
+        err.slice(0, 1000),
+      );
+      log.warn("event delivery failed", { schema: opts.schema, eventId: id, attempts, err });
+    }
+    return delivered.length;
+  }
+
+  function run(): Promise<number> {
+    if (running) return running;
+    running = once()
+      .catch((e) => {
+        if (!stopped) log.warn("outbox relay pass failed", { schema: opts.schema, err: e });
+        return 0;
+      })
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  }
+
+  function schedule() {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      // Keep going while there is work; then idle until the next tick or a kick.
+      while (!stopped && (await run()) > 0);
+      schedule();
+    }, interval);
+    timer.unref?.();
+  }
+
+  const kick = () => {
+    if (!stopped) void run().then((n) => (n > 0 ? run() : 0));
+  };
+  if (!kickers.has(opts.schema)) kickers.set(opts.schema, new Set());
+  kickers.get(opts.schema)!.add(kick);
+  schedule();
+
+  return {
+    async flush() {
+      if (running) await running;
+      for (let i = 0; i < 1000; i++) {
+        const n = await run();
+        if (n === 0) {
+          const [{ pending }] = await opts.prisma().$queryRawUnsafe<{ pending: number }[]>(
+            `SELECT count(*)::int AS pending FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())`,
+          );
+          if (pending === 0) return;
+        }
+      }
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      kickers.get(opts.schema)?.delete(kick);
+      if (running) await running;
+    },
+  };
+}
