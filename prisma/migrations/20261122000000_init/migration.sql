@@ -99,8 +99,21 @@ CREATE TABLE "member"."Consent" (
     "revokedAt" TIMESTAMPTZ(3),
     "noticeVersion" TEXT NOT NULL,
     "collectionMethod" TEXT NOT NULL DEFAULT 'MEMBER_APP',
+    "jurisdiction" TEXT,
+    "policyUrl" TEXT,
+    "grantedBy" TEXT NOT NULL DEFAULT '',
 
     CONSTRAINT "Consent_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "member"."MemberActivityMonth" (
+    "memberId" UUID NOT NULL,
+    "month" DATE NOT NULL,
+    "activityCount" INTEGER NOT NULL DEFAULT 0,
+    "earnedPoints" INTEGER NOT NULL DEFAULT 0,
+
+    CONSTRAINT "MemberActivityMonth_pkey" PRIMARY KEY ("memberId","month")
 );
 
 -- CreateTable
@@ -275,6 +288,9 @@ CREATE UNIQUE INDEX "LinkedAccount_memberId_partnerId_key" ON "member"."LinkedAc
 CREATE INDEX "Consent_memberId_partnerId_idx" ON "member"."Consent"("memberId", "partnerId");
 
 -- CreateIndex
+CREATE INDEX "Consent_partnerId_purpose_idx" ON "member"."Consent"("partnerId", "purpose");
+
+-- CreateIndex
 CREATE INDEX "DataAccessEvent_memberId_at_id_idx" ON "member"."DataAccessEvent"("memberId", "at" DESC, "id" DESC);
 
 -- CreateIndex
@@ -324,6 +340,9 @@ ALTER TABLE "member"."LinkedAccount" ADD CONSTRAINT "LinkedAccount_memberId_fkey
 
 -- AddForeignKey
 ALTER TABLE "member"."Consent" ADD CONSTRAINT "Consent_memberId_fkey" FOREIGN KEY ("memberId") REFERENCES "member"."Member"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "member"."MemberActivityMonth" ADD CONSTRAINT "MemberActivityMonth_memberId_fkey" FOREIGN KEY ("memberId") REFERENCES "member"."Member"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "member"."DataAccessEvent" ADD CONSTRAINT "DataAccessEvent_memberId_fkey" FOREIGN KEY ("memberId") REFERENCES "member"."Member"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
