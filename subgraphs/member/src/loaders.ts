@@ -1,7 +1,72 @@
+import DataLoader from "dataloader";
+import type { Consent, DataAccessEvent, DataCategory, LinkedAccount, Member } from "../../../prisma/generated/client/client.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
+import { type AccessPage, accessPages, decodeCursor } from "./services/access-log.ts";
+import { activeScopes, consentsOf } from "./services/consents.ts";
+import { DATA_CATEGORIES } from "./services/domain.ts";
+import { activityTotals } from "./services/lifecycle.ts";
+import { linkedAccountsOf, visibleMembers } from "./services/members.ts";
 
-/** Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). */
-export function createLoaders(_ctx: HubContext) {
-  return {};
+export type { AccessPage, DataAccessEvent };
+
+const ALL = new Set(DATA_CATEGORIES);
+const NONE: ReadonlySet<DataCategory> = new Set();
+
+/**
+ * Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per
+ * request: batching within a request, nothing cached across requests (a revoked consent or a new
+ * link counts from the very next request).
+ */
+export function createLoaders(ctx: HubContext, now: Date) {
+  const actor = ctx.principal;
+  return {
+    /** Members the caller may see (null otherwise): the visibility rule of reads and references. */
+    memberById: new DataLoader<string, Member | null>(async (ids) => {
+      const found = await visibleMembers(actor, ids);
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+    /**
+     * The categories the caller may read per member: all for the member itself and admins; for a
+     * partner, those of its active consents for the request's purpose (none without a purpose).
+     */
+    sharedScopes: new DataLoader<string, ReadonlySet<DataCategory>>(async (ids) => {
+      if (actor.role === "PARTNER") {
+        if (!actor.partnerId || !actor.purpose) return ids.map(() => NONE);
+        const scopes = await activeScopes(actor.partnerId, actor.purpose, ids, now);
+        return ids.map((id) => scopes.get(id) ?? NONE);
+      }
+      return ids.map((id) => (actor.role === "ADMIN" || (actor.role === "MEMBER" && actor.memberId === id) ? ALL : NONE));
+    }),
+    linkedAccounts: new DataLoader<string, LinkedAccount[]>(async (ids) => {
+      const m = await linkedAccountsOf(actor, ids);
+      return ids.map((id) => m.get(id) ?? []);
+    }),
+    consents: new DataLoader<string, Consent[]>(async (ids) => {
+      const m = await consentsOf(actor, ids);
+      return ids.map((id) => m.get(id) ?? []);
+    }),
+    activityTotals: new DataLoader<string, { activities: number; earnedPoints: number }>(async (ids) => {
+      const m = await activityTotals(ids, now);
+      return ids.map((id) => m.get(id) ?? { activities: 0, earnedPoints: 0 });
+    }),
+    /** Pages of the access log; members asking for the same page shape share one query. */
+    accessPage: new DataLoader<{ memberId: string; first: number; after: string | null }, AccessPage, string>(
+      async (keys) => {
+        const groups = new Map<string, string[]>();
+        for (const k of keys) {
+          const g = `${k.first}|${k.after ?? ""}`;
+          groups.set(g, [...(groups.get(g) ?? []), k.memberId]);
+        }
+        const results = new Map<string, AccessPage>();
+        for (const [g, memberIds] of groups) {
+          const [first, after] = g.split("|");
+          const pages = await accessPages(actor, memberIds, Number(first), after ? decodeCursor(after) : null);
+          for (const [memberId, page] of pages) results.set(`${memberId}|${g}`, page);
+        }
+        return keys.map((k) => results.get(`${k.memberId}|${k.first}|${k.after ?? ""}`) ?? { rows: [], hasNextPage: false });
+      },
+      { cacheKeyFn: (k) => `${k.memberId}|${k.first}|${k.after ?? ""}` },
+    ),
+  };
 }
 export type MemberLoaders = ReturnType<typeof createLoaders>;

@@ -1,7 +1,9 @@
 import type { PrismaClient } from "../../../lib/db.ts";
 import { startSubgraph, type RunningSubgraph } from "../../../lib/subgraph-server.ts";
+import { type MemberSettings, resolveSettings } from "./config.ts";
 import { createContext } from "./context.ts";
 import { usePrisma } from "./db.ts";
+import { internalRoutes } from "./internal.ts";
 import { schema } from "./schema/index.ts";
 
 export interface StartMemberOptions {
@@ -9,17 +11,21 @@ export interface StartMemberOptions {
   internalKey: Uint8Array;
   port?: number;
   host?: string;
+  /** Overrides of the environment's settings (tests: small cohorts, lifecycle thresholds). */
+  settings?: Partial<MemberSettings>;
 }
 
 export async function startMemberSubgraph(opts: StartMemberOptions): Promise<RunningSubgraph> {
   usePrisma(opts.prisma);
+  const settings = resolveSettings(opts.settings);
   return startSubgraph({
     name: "member",
     schema,
     internalKey: opts.internalKey,
     port: opts.port,
     host: opts.host,
-    createContext,
+    createContext: (base) => createContext(base, settings),
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
+    internalRoutes: internalRoutes(),
   });
 }

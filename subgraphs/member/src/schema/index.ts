@@ -1,7 +1,15 @@
 import { builder } from "../builder.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
+import "./enums.ts";
+import "./partner.ts";
+import "./member.ts";
+import "./linked-account.ts";
+import "./consent.ts";
+import "./data-access.ts";
+import "./audience.ts";
 
-builder.queryType({});
+builder.queryType({ description: "Reads of the member subgraph: members, consents, access log, partner insights." });
+builder.mutationType({ description: "Writes of the member subgraph: enrolment, links, consents." });
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",

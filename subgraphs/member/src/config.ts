@@ -1,0 +1,60 @@
+import { z } from "zod";
+import { loadEnv } from "../../../lib/config.ts";
+
+/**
+ * Settings of the member subgraph. Lifecycle thresholds follow the seeds in DESIGN.md §9 (dormant
+ * after 30 days without activity after joining; 90 days without activity for a member who was
+ * active; churned after 180 days); the minimum cohort is the coalition-wide HUB_MIN_COHORT.
+ */
+export interface MemberSettings {
+  /** A member who joined less than this many days ago is NEW. */
+  lifecycleNewDays: number;
+  /** A member with no activity at all this many days after joining is DORMANT. */
+  lifecycleDormantAfterJoinDays: number;
+  /** A member whose last activity is this many days old is DORMANT. */
+  lifecycleDormantDays: number;
+  /** A member whose last activity (or joining, if none) is this many days old is CHURNED. */
+  lifecycleChurnedDays: number;
+  /** Partner insights below this many members are suppressed (2–100,000). */
+  minCohort: number;
+  /** Published insight counts are rounded down to a multiple of this (1 = exact). */
+  insightGranularity: number;
+}
+
+const days = z.coerce.number().int().min(1).max(3650);
+const Env = z
+  .object({
+    HUB_LIFECYCLE_NEW_DAYS: days.default(30),
+    HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS: days.default(30),
+    HUB_LIFECYCLE_DORMANT_DAYS: days.default(90),
+    HUB_LIFECYCLE_CHURNED_DAYS: days.default(180),
+    HUB_INSIGHT_GRANULARITY: z.coerce.number().int().min(1).max(1000).default(10),
+  })
+  .refine((e) => e.HUB_LIFECYCLE_DORMANT_DAYS < e.HUB_LIFECYCLE_CHURNED_DAYS, {
+    message: "HUB_LIFECYCLE_DORMANT_DAYS must be below HUB_LIFECYCLE_CHURNED_DAYS",
+  });
+
+export function loadMemberSettings(env: NodeJS.ProcessEnv = process.env): MemberSettings {
+  const hub = loadEnv(env);
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`Invalid member configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const e = parsed.data;
+  return {
+    lifecycleNewDays: e.HUB_LIFECYCLE_NEW_DAYS,
+    lifecycleDormantAfterJoinDays: e.HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS,
+    lifecycleDormantDays: e.HUB_LIFECYCLE_DORMANT_DAYS,
+    lifecycleChurnedDays: e.HUB_LIFECYCLE_CHURNED_DAYS,
+    minCohort: hub.HUB_MIN_COHORT,
+    insightGranularity: e.HUB_INSIGHT_GRANULARITY,
+  };
+}
+
+/** Validates overrides (tests, embedding) with the same bounds as the environment. */
+export function resolveSettings(overrides: Partial<MemberSettings> = {}, env: NodeJS.ProcessEnv = process.env): MemberSettings {
+  const s = { ...loadMemberSettings(env), ...overrides };
+  if (!Number.isInteger(s.minCohort) || s.minCohort < 2 || s.minCohort > 100_000) throw new Error("minCohort must be an integer in 2..100000");
+  if (s.lifecycleDormantDays >= s.lifecycleChurnedDays) throw new Error("lifecycleDormantDays must be below lifecycleChurnedDays");
+  return s;
+}

@@ -1,0 +1,36 @@
+import type { LinkedAccount } from "../../../../prisma/generated/client/client.ts";
+import { builder } from "../builder.ts";
+import { linkPartnerAccount } from "../services/members.ts";
+import { MemberRef } from "./member.ts";
+import { PartnerRef, partnerRef } from "./partner.ts";
+
+export const LinkedAccountRef = builder.objectRef<LinkedAccount>("LinkedAccount").implement({
+  description: "A member's account at one partner brand, known there by the partner's own reference.",
+  fields: (t) => ({
+    partner: t.field({ type: PartnerRef, description: "The partner brand.", resolve: (l) => partnerRef(l.partnerId) }),
+    externalRef: t.exposeString("externalRef", { description: "The member's id in that partner's systems." }),
+    linkedAt: t.field({ type: "DateTime", description: "When the link was made (UTC).", resolve: (l) => l.linkedAt }),
+  }),
+});
+
+builder.objectFields(MemberRef, (t) => ({
+  linkedAccounts: t.field({
+    type: [LinkedAccountRef],
+    description: "The partner brands the member is linked to, oldest first. A partner sees only its own link; the member and admins see all.",
+    resolve: (m, _a, ctx) => ctx.loaders.linkedAccounts.load(m.id),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  linkPartnerAccount: t.field({
+    type: LinkedAccountRef,
+    authScopes: { partner: true },
+    description:
+      "Sets the calling partner's reference for a member already linked to it (re-keying; the same reference again is a no-op). A member not linked to the caller is NOT_FOUND: to link a member you do not see yet, call enrollMember with the member's email, which links an existing member.",
+    args: {
+      memberId: t.arg.id({ description: "The member's coalition-wide id." }),
+      externalRef: t.arg.string({ description: "The member's id in your systems (1–128 printable ASCII characters, no spaces); unique within your partner." }),
+    },
+    resolve: (_r, { memberId, externalRef }, ctx) => linkPartnerAccount(ctx.principal, String(memberId), externalRef),
+  }),
+}));

@@ -1,0 +1,177 @@
+import { Prisma } from "../../../../lib/db.ts";
+import { log } from "../../../../lib/logger.ts";
+import type { DataAccessEvent, DataCategory, Purpose } from "../../../../prisma/generated/client/client.ts";
+import { prisma } from "../db.ts";
+import { type Actor, DATA_CATEGORIES, PII_CATEGORIES, PURPOSE_VALUES } from "./domain.ts";
+import { isUuid } from "./members.ts";
+
+export type { DataAccessEvent };
+
+/**
+ * The data-access log: who read which categories of a member's data, for which purpose, in which
+ * operation. Rows come from two places: this subgraph's own consent-scoped reads (recorded per
+ * request, written with one INSERT per request) and `points.data_accessed` events for the fields
+ * the points subgraph serves. ADMIN reads of personal data (PROFILE_*) are logged too (actorRole
+ * ADMIN, no partner); the member-facing connection lists partner reads only, because its entries
+ * name a partner.
+ */
+
+/** Quiet time after the last read of a request before its entries are written. */
+const QUIET_MS = 5;
+/** Upper bound on how long entries wait, however busy the request. */
+const MAX_WAIT_MS = 50;
+
+/**
+ * Collects one request's consent-scoped reads and writes them in a single INSERT (one row per
+ * member, the union of the categories read). Call `flush()` when the response is complete (the
+ * Apollo plugin `accessLogPlugin` does); until the server runs that plugin, the recorder flushes
+ * itself once the request has been quiet for a few milliseconds, which in practice is still once
+ * per request (a subgraph request resolves its members in one wave).
+ */
+export class AccessRecorder {
+  private pending = new Map<string, Set<DataCategory>>();
+  private quietTimer: NodeJS.Timeout | undefined;
+  private maxTimer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  /** INSERT statements this recorder issued (tests assert one per request). */
+  inserts = 0;
+
+  constructor(
+    private readonly actor: Actor,
+    private readonly requestId: string,
+    private readonly operationName: string | null,
+    private readonly autoFlush = true,
+  ) {}
+
+  /** Notes that the actor read `category` of `memberId` in this request. Only partner reads and admin PII reads are kept. */
+  record(memberId: string, category: DataCategory): void {
+    if (this.actor.role === "PARTNER") {
+      if (!this.actor.partnerId) return;
+    } else if (this.actor.role !== "ADMIN" || !PII_CATEGORIES.has(category)) return;
+    let set = this.pending.get(memberId);
+    if (!set) this.pending.set(memberId, (set = new Set()));
+    set.add(category);
+    if (!this.autoFlush) return;
+    clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => void this.flush(), QUIET_MS);
+    this.maxTimer ??= setTimeout(() => void this.flush(), MAX_WAIT_MS);
+  }
+
+  /** Writes what was recorded since the last flush (one INSERT); resolves when it is stored. */
+  flush(): Promise<void> {
+    clearTimeout(this.quietTimer);
+    clearTimeout(this.maxTimer);
+    this.quietTimer = this.maxTimer = undefined;
+    if (!this.pending.size) return this.writing;
+    const batch = this.pending;
+    this.pending = new Map();
+    const at = new Date();
+    const rows: Prisma.DataAccessEventCreateManyInput[] = [...batch].map(([memberId, cats]) => ({
+      memberId,
+      partnerId: this.actor.role === "PARTNER" ? this.actor.partnerId : null,
+      actorRole: this.actor.role,
+      actor: this.actor.sub,
+      categories: DATA_CATEGORIES.filter((c) => cats.has(c)),
+      purpose: this.actor.role === "PARTNER" ? this.actor.purpose : null,
+      operationName: this.operationName,
+      requestId: this.requestId,
+      at,
+    }));
+    this.inserts++;
+    this.writing = this.writing.then(() =>
+      prisma()
+        .dataAccessEvent.createMany({ data: rows })
+        .then(() => undefined)
+        .catch((err) => {
+          // An audit gap must be loud: the data was already disclosed.
+          log.error("data-access log write failed", { requestId: this.requestId, rows: rows.length, err });
+        }),
+    );
+    return this.writing;
+  }
+}
+
+export interface DataAccessedPayload {
+  memberId: string;
+  partnerId: string;
+  categories: DataCategory[];
+  purpose: Purpose | null;
+  operationName?: string | null;
+  requestId?: string | null;
+  /** ISO-8601. */
+  at: string;
+}
+
+/** Consumes `points.data_accessed` (the points subgraph's consent-scoped reads) into the same log. */
+export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: DataAccessedPayload): Promise<void> {
+  if (!isUuid(p.memberId) || !isUuid(p.partnerId)) {
+    log.warn("points.data_accessed with bad ids ignored", { memberId: p.memberId, partnerId: p.partnerId });
+    return;
+  }
+  const member = await tx.member.findUnique({ where: { id: p.memberId }, select: { id: true } });
+  if (!member) {
+    log.warn("points.data_accessed for an unknown member ignored", { memberId: p.memberId });
+    return;
+  }
+  const at = new Date(p.at);
+  await tx.dataAccessEvent.create({
+    data: {
+      memberId: p.memberId,
+      partnerId: p.partnerId,
+      actorRole: "PARTNER",
+      actor: `partner:${p.partnerId}`,
+      categories: DATA_CATEGORIES.filter((c) => p.categories?.includes(c)),
+      purpose: p.purpose && PURPOSE_VALUES.includes(p.purpose) ? p.purpose : null,
+      operationName: p.operationName ?? null,
+      requestId: p.requestId ?? null,
+      at: Number.isNaN(at.getTime()) ? new Date() : at,
+    },
+  });
+}
+
+export interface AccessPage {
+  rows: DataAccessEvent[];
+  hasNextPage: boolean;
+}
+
+export const encodeCursor = (e: Pick<DataAccessEvent, "at" | "id">) => Buffer.from(`${e.at.toISOString()}|${e.id}`).toString("base64url");
+
+export function decodeCursor(cursor: string): { at: Date; id: bigint } | null {
+  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const d = new Date(at ?? "");
+  if (Number.isNaN(d.getTime()) || !/^\d{1,19}$/.test(id ?? "")) return null;
+  return { at: d, id: BigInt(id!) };
+}
+
+/**
+ * One page of partner reads per member, newest first, for every member of a request in one query
+ * (keyset pagination on (at, id); a window function takes `first + 1` rows per member). A partner
+ * sees only its own reads.
+ */
+export async function accessPages(
+  actor: Actor,
+  memberIds: readonly string[],
+  first: number,
+  after: { at: Date; id: bigint } | null,
+): Promise<Map<string, AccessPage>> {
+  const out = new Map<string, AccessPage>(memberIds.map((id) => [id, { rows: [], hasNextPage: false }]));
+  const ids = memberIds.filter(isUuid);
+  if (!ids.length || (actor.role === "PARTNER" && !actor.partnerId)) return out;
+  const partnerFilter = actor.role === "PARTNER" ? Prisma.sql`AND "partnerId" = ${actor.partnerId}::uuid` : Prisma.empty;
+  const afterFilter = after ? Prisma.sql`AND ("at", "id") < (${after.at}::timestamptz, ${after.id}::bigint)` : Prisma.empty;
+  const rows = await prisma().$queryRaw<(DataAccessEvent & { rn: number })[]>`
+    SELECT * FROM (
+      SELECT e."id", e."memberId"::text AS "memberId", e."partnerId"::text AS "partnerId", e."actorRole", e."actor",
+             e."categories"::text[] AS "categories", e."purpose"::text AS "purpose", e."operationName", e."requestId", e."at",
+             row_number() OVER (PARTITION BY "memberId" ORDER BY "at" DESC, "id" DESC)::int AS rn
+      FROM "member"."DataAccessEvent" e
+      WHERE "memberId" = ANY(${ids}::uuid[]) AND "partnerId" IS NOT NULL ${partnerFilter} ${afterFilter}
+    ) t WHERE rn <= ${first + 1} ORDER BY "memberId", "at" DESC, "id" DESC`;
+  for (const r of rows) {
+    const page = out.get(r.memberId);
+    if (!page) continue;
+    if (page.rows.length < first) page.rows.push({ ...r, at: new Date(r.at), id: BigInt(r.id) });
+    else page.hasNextPage = true;
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+import { Prisma } from "../../../../lib/db.ts";
+import { z } from "zod";
+import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
+import { emitEvent } from "../../../../lib/events.ts";
+import type { Consent, DataCategory, Purpose } from "../../../../prisma/generated/client/client.ts";
+import { prisma } from "../db.ts";
+import { type Actor, DATA_CATEGORIES, DAY_MS, PURPOSE_VALUES, TX_OPTIONS, type WriteOptions } from "./domain.ts";
+import { isUuid } from "./members.ts";
+import { parseInput } from "./validation.ts";
+
+/**
+ * Consent receipts (DESIGN.md §5, Kantara consent receipt fields). A receipt is immutable once
+ * granted except for its revocation time; the status is derived from the clock, so an expired
+ * consent stops counting by itself with no job. Several active receipts for one (member, partner,
+ * purpose) add up: each can be revoked on its own, and what a partner may read is the union.
+ */
+
+export type ConsentStatus = "ACTIVE" | "REVOKED" | "EXPIRED";
+export type CollectionMethod = "MEMBER_APP" | "PARTNER_APP" | "IMPORT";
+
+/** The longest a consent may be granted for; after that the member is asked again. */
+export const MAX_CONSENT_DAYS = 5 * 366;
+
+export function consentStatus(c: Pick<Consent, "revokedAt" | "expiresAt">, now: Date): ConsentStatus {
+  if (c.revokedAt) return "REVOKED";
+  if (c.expiresAt && c.expiresAt.getTime() <= now.getTime()) return "EXPIRED";
+  return "ACTIVE";
+}
+
+/** Prisma filter for consents active at `now`. */
+export const activeAt = (now: Date): Prisma.ConsentWhereInput => ({ revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] });
+
+const GrantInput = z.object({
+  partnerId: z.string().refine(isUuid, "partnerId is not a partner id"),
+  categories: z
+    .array(z.enum(DATA_CATEGORIES as [DataCategory, ...DataCategory[]]))
+    .min(1, "categories must name at least one data category")
+    .max(DATA_CATEGORIES.length)
+    .transform((cs) => DATA_CATEGORIES.filter((c) => cs.includes(c))),
+  purpose: z.enum(PURPOSE_VALUES as [Purpose, ...Purpose[]]),
+  expiresAt: z.date().nullish(),
+  noticeVersion: z.string().trim().min(1, "noticeVersion must not be empty").max(64, "noticeVersion is at most 64 characters"),
+  jurisdiction: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(/^[A-Z]{2}$/, "jurisdiction must be an ISO 3166-1 alpha-2 country code, e.g. CN")
+    .nullish(),
+  policyUrl: z
+    .string()
+    .trim()
+    .max(2048)
+    .pipe(z.url({ protocol: /^https?$/, message: "policyUrl must be an http(s) URL" }))
+    .nullish(),
+});
+export type GrantConsentInput = z.input<typeof GrantInput>;
+
+export interface GrantOptions extends WriteOptions {
+  /** Overrides how the consent was collected (IMPORT for the demo seed and migrations). */
+  collectionMethod?: CollectionMethod;
+}
+
+/**
+ * A member grants a partner access to data categories for one purpose. The member must be linked
+ * to the partner: consent to a partner that has no relationship with the member would be
+ * meaningless (the partner cannot see the member at all) and would let a typo go unnoticed.
+ */
+export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantOptions = {}): Promise<Consent> {
+  if (actor.role !== "MEMBER" || !actor.memberId) throw forbidden("Only the member grants consent");
+  const memberId = actor.memberId;
+  const input = parseInput(GrantInput, rawInput);
+  const now = opts.now ?? new Date();
+  if (input.expiresAt) {
+    if (input.expiresAt.getTime() <= now.getTime()) throw badInput("expiresAt must be in the future", "expiresAt");
+    if (input.expiresAt.getTime() > now.getTime() + MAX_CONSENT_DAYS * DAY_MS) throw badInput(`expiresAt is at most ${MAX_CONSENT_DAYS} days ahead`, "expiresAt");
+  }
+  const link = await prisma().linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId: input.partnerId } }, select: { id: true } });
+  if (!link) throw badInput("You are not linked to this partner", "partnerId");
+  return prisma().consent.create({
+    data: {
+      memberId,
+      partnerId: input.partnerId,
+      categories: input.categories,
+      purpose: input.purpose,
+      grantedAt: now,
+      expiresAt: input.expiresAt ?? null,
+      noticeVersion: input.noticeVersion,
+      jurisdiction: input.jurisdiction ?? null,
+      policyUrl: input.policyUrl ?? null,
+      collectionMethod: opts.collectionMethod ?? (actor.partnerId ? "PARTNER_APP" : "MEMBER_APP"),
+      grantedBy: actor.sub,
+    },
+  });
+}
+
+/**
+ * A member withdraws a consent: one call with the receipt id, as easy as granting (GDPR Art. 7(3)).
+ * Effective on the very next request (nothing caches consents across requests). Idempotent:
+ * revoking again returns the receipt unchanged and emits nothing. Someone else's receipt is NOT_FOUND.
+ */
+export async function revokeConsent(actor: Actor, consentId: string, opts: WriteOptions = {}): Promise<Consent> {
+  if (actor.role !== "MEMBER" || !actor.memberId) throw forbidden("Only the member revokes consent");
+  const memberId = actor.memberId;
+  if (!isUuid(consentId)) throw notFound("Consent", consentId);
+  const now = opts.now ?? new Date();
+  return prisma().$transaction(async (tx) => {
+    // A conditional update: of two concurrent revocations exactly one changes the row and emits.
+    const { count } = await tx.consent.updateMany({ where: { id: consentId, memberId, revokedAt: null }, data: { revokedAt: now } });
+    const consent = await tx.consent.findFirst({ where: { id: consentId, memberId } });
+    if (!consent) throw notFound("Consent", consentId);
+    if (count === 1) {
+      await emitEvent(tx, "member", {
+        type: "member.consent_revoked",
+        payload: {
+          consentId,
+          memberId,
+          partnerId: consent.partnerId,
+          purpose: consent.purpose,
+          categories: consent.categories,
+          revokedAt: now.toISOString(),
+        },
+      });
+    }
+    return consent;
+  }, TX_OPTIONS);
+}
+
+/**
+ * The categories each member currently shares with `partnerId` for `purpose` (one query for all
+ * members of a request). Computed per request from the clock: never cached across requests.
+ */
+export async function activeScopes(partnerId: string, purpose: Purpose, memberIds: readonly string[], now: Date): Promise<Map<string, Set<DataCategory>>> {
+  const out = new Map<string, Set<DataCategory>>(memberIds.map((id) => [id, new Set()]));
+  const ids = memberIds.filter(isUuid);
+  if (!ids.length || !isUuid(partnerId)) return out;
+  const rows = await prisma().consent.findMany({
+    where: { memberId: { in: ids }, partnerId, purpose, ...activeAt(now) },
+    select: { memberId: true, categories: true },
+  });
+  for (const r of rows) for (const c of r.categories) out.get(r.memberId)?.add(c);
+  return out;
+}
+
+/**
+ * Consent receipts of members as the actor may list them: the member and admins see all; a partner
+ * sees only the receipts granted to it (a receipt is, by definition, shared by both parties, and a
+ * partner needs it to know what it may ask for).
+ */
+export async function consentsOf(actor: Actor, memberIds: readonly string[]): Promise<Map<string, Consent[]>> {
+  const out = new Map<string, Consent[]>(memberIds.map((id) => [id, []]));
+  if (actor.role === "PARTNER" && !actor.partnerId) return out;
+  const rows = await prisma().consent.findMany({
+    where: { memberId: { in: memberIds.filter(isUuid) }, ...(actor.role === "PARTNER" ? { partnerId: actor.partnerId! } : {}) },
+    orderBy: [{ grantedAt: "desc" }, { id: "asc" }],
+  });
+  for (const r of rows) out.get(r.memberId)?.push(r);
+  return out;
+}

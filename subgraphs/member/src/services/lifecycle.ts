@@ -1,0 +1,131 @@
+import type { Prisma } from "../../../../lib/db.ts";
+import { log } from "../../../../lib/logger.ts";
+import type { Member } from "../../../../prisma/generated/client/client.ts";
+import type { MemberSettings } from "../config.ts";
+import { prisma } from "../db.ts";
+import { DAY_MS } from "./domain.ts";
+import { isUuid } from "./members.ts";
+
+/**
+ * Lifecycle segments and RFM scores, from what the member subgraph learns through
+ * `points.activity` events (it never reads the ledger): the last activity time on the member, and
+ * per-month activity counts and earned points in MemberActivityMonth.
+ */
+
+export type Lifecycle = "NEW" | "ACTIVE" | "DORMANT" | "CHURNED";
+
+/**
+ * NEW: joined less than `lifecycleNewDays` ago. CHURNED: nothing for `lifecycleChurnedDays` since
+ * the last activity (or since joining, without any). DORMANT: no activity at all
+ * `lifecycleDormantAfterJoinDays` after joining, or none for `lifecycleDormantDays`. ACTIVE otherwise.
+ */
+export function lifecycleOf(m: Pick<Member, "joinedAt" | "lastActivityAt">, now: Date, s: MemberSettings): Lifecycle {
+  const sinceJoin = (now.getTime() - m.joinedAt.getTime()) / DAY_MS;
+  if (sinceJoin < s.lifecycleNewDays) return "NEW";
+  const last = m.lastActivityAt ?? m.joinedAt;
+  const quiet = (now.getTime() - last.getTime()) / DAY_MS;
+  if (quiet >= s.lifecycleChurnedDays) return "CHURNED";
+  if (!m.lastActivityAt && sinceJoin >= s.lifecycleDormantAfterJoinDays) return "DORMANT";
+  if (quiet >= s.lifecycleDormantDays) return "DORMANT";
+  return "ACTIVE";
+}
+
+export interface Rfm {
+  /** 1–5: 5 = activity within 30 days … 1 = none for 180+ days (or never). */
+  recency: number;
+  /** 1–5 by activities in the rolling 12 months: 24+, 12+, 6+, 2+, else 1. */
+  frequency: number;
+  /** 1–5 by points earned in the rolling 12 months: 20,000+, 5,000+, 1,000+, 200+, else 1 (the tier thresholds). */
+  monetary: number;
+  activities12m: number;
+  earnedPoints12m: number;
+}
+
+/** 5 for the first threshold reached, 4 for the second, …; 1 when none is. */
+function score(v: number, thresholdsDesc: readonly number[]): number {
+  const i = thresholdsDesc.findIndex((t) => v >= t);
+  return i === -1 ? 1 : 5 - i;
+}
+const RECENCY_DAYS = [30, 60, 90, 180] as const;
+const FREQUENCY = [24, 12, 6, 2] as const;
+const MONETARY = [20_000, 5_000, 1_000, 200] as const;
+
+export function rfmOf(lastActivityAt: Date | null, totals: { activities: number; earnedPoints: number }, now: Date): Rfm {
+  let recency = 1;
+  if (lastActivityAt) {
+    const days = (now.getTime() - lastActivityAt.getTime()) / DAY_MS;
+    const i = RECENCY_DAYS.findIndex((d) => days < d);
+    recency = i === -1 ? 1 : 5 - i;
+  }
+  return {
+    recency,
+    frequency: score(totals.activities, FREQUENCY),
+    monetary: score(totals.earnedPoints, MONETARY),
+    activities12m: totals.activities,
+    earnedPoints12m: totals.earnedPoints,
+  };
+}
+
+/** First day (UTC) of the month `monthsBack` months before `now`'s month. */
+export function monthStart(now: Date, monthsBack = 0): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - monthsBack, 1));
+}
+
+/** Activities and earned points in the rolling 12 months (this month and the 11 before), for many members in one query. */
+export async function activityTotals(memberIds: readonly string[], now: Date): Promise<Map<string, { activities: number; earnedPoints: number }>> {
+  const out = new Map(memberIds.map((id) => [id, { activities: 0, earnedPoints: 0 }]));
+  const ids = memberIds.filter(isUuid);
+  if (!ids.length) return out;
+  const rows = await prisma().memberActivityMonth.groupBy({
+    by: ["memberId"],
+    where: { memberId: { in: ids }, month: { gte: monthStart(now, 11) } },
+    _sum: { activityCount: true, earnedPoints: true },
+  });
+  for (const r of rows) out.set(r.memberId, { activities: r._sum.activityCount ?? 0, earnedPoints: Math.max(0, r._sum.earnedPoints ?? 0) });
+  return out;
+}
+
+export interface ActivityPayload {
+  memberId: string;
+  /** ISO-8601. */
+  at: string;
+  /** The points transaction kind (EARN, REDEEM, REVERSAL, ...). */
+  kind: string;
+  /** Signed points from the member's point of view. */
+  points: number;
+  partnerId?: string | null;
+}
+
+/** Kinds a member does on purpose: they make the member active and count as frequency. */
+const MEMBER_INITIATED = new Set(["EARN", "REDEEM"]);
+/** Kinds that change earned points (the monetary proxy); reversals arrive negative. */
+const MONETARY_KINDS = new Set(["EARN", "OFFER_BONUS", "REVERSAL"]);
+
+/**
+ * Consumes `points.activity`: advances lastActivityAt (never backwards: events may arrive out of
+ * order) and adds to the month's counters. Runs in the inbox transaction, so a redelivery is a no-op.
+ */
+export async function applyActivity(tx: Prisma.TransactionClient, p: ActivityPayload): Promise<void> {
+  const at = new Date(p.at);
+  if (!isUuid(p.memberId) || Number.isNaN(at.getTime()) || !Number.isInteger(p.points)) {
+    log.warn("points.activity with a bad payload ignored", { memberId: p.memberId, at: p.at });
+    return;
+  }
+  const member = await tx.member.findUnique({ where: { id: p.memberId }, select: { id: true } });
+  if (!member) {
+    log.warn("points.activity for an unknown member ignored", { memberId: p.memberId });
+    return;
+  }
+  const initiated = MEMBER_INITIATED.has(p.kind);
+  const earned = MONETARY_KINDS.has(p.kind) ? p.points : 0;
+  if (!initiated && earned === 0) return;
+  if (initiated) {
+    await tx.member.updateMany({ where: { id: p.memberId, OR: [{ lastActivityAt: null }, { lastActivityAt: { lt: at } }] }, data: { lastActivityAt: at } });
+  }
+  const month = monthStart(at);
+  await tx.memberActivityMonth.upsert({
+    where: { memberId_month: { memberId: p.memberId, month } },
+    create: { memberId: p.memberId, month, activityCount: initiated ? 1 : 0, earnedPoints: earned },
+    update: { activityCount: { increment: initiated ? 1 : 0 }, earnedPoints: { increment: earned } },
+  });
+}

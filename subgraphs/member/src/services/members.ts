@@ -1,0 +1,212 @@
+import { z } from "zod";
+import { Prisma } from "../../../../lib/db.ts";
+import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
+import { emitEvent } from "../../../../lib/events.ts";
+import type { LinkedAccount, Member } from "../../../../prisma/generated/client/client.ts";
+import { prisma } from "../db.ts";
+import { type Actor, TX_OPTIONS, type WriteOptions } from "./domain.ts";
+import { parseInput } from "./validation.ts";
+
+export type { LinkedAccount, Member };
+
+/**
+ * Members and their links to partners: enrolment, linking, and the one visibility rule every read
+ * of this subgraph applies (a PARTNER sees only members linked to it, a MEMBER only itself, an
+ * ADMIN everyone; anything else is NOT_FOUND, never FORBIDDEN, so existence never leaks).
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A syntactically valid uuid; anything else cannot name a member (and must not reach the uuid column). */
+export const isUuid = (s: string) => UUID.test(s);
+
+export const ExternalRef = z
+  .string()
+  .trim()
+  .min(1, "externalRef must not be empty")
+  .max(128, "externalRef is at most 128 characters")
+  .regex(/^[\x21-\x7e]+$/, "externalRef must be printable ASCII without spaces");
+
+const Email = z.string().trim().toLowerCase().max(254, "email is at most 254 characters").pipe(z.email("email is not a valid address"));
+const Phone = z
+  .string()
+  .transform((s) => s.replace(/[\s().-]/g, ""))
+  .pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, "phone must be an international number in E.164 form, e.g. +8613800138000"));
+const Birthday = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "birthday must be YYYY-MM-DD")
+  .refine((s) => {
+    const d = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s && d.getUTCFullYear() >= 1900 && d.getTime() <= Date.now();
+  }, "birthday must be a real calendar date between 1900-01-01 and today");
+
+export const EnrollInput = z.object({
+  email: Email,
+  displayName: z.string().trim().min(1, "displayName must not be empty").max(100, "displayName is at most 100 characters").nullish(),
+  phone: Phone.nullish(),
+  birthday: Birthday.nullish(),
+  externalRef: ExternalRef.nullish(),
+});
+export type EnrollInput = z.input<typeof EnrollInput>;
+
+export interface EnrollResult {
+  member: Member;
+  /** False when the email already belonged to a member (a partner enrolment then links it). */
+  created: boolean;
+  /** The caller's link, when a partner enrolled. */
+  link: LinkedAccount | null;
+}
+
+export interface EnrollOptions extends WriteOptions {
+  /** Back-dated joining time (imports and the demo seed); defaults to now. */
+  joinedAt?: Date;
+}
+
+/**
+ * Enrols a member (ADMIN) or enrols-and-links (PARTNER, with the member's externalRef at that
+ * partner).
+ *
+ * Email is the coalition-wide identity: a PARTNER enrolling an email that already belongs to a
+ * member links that member instead of failing ("enrol or link"), which is how a member who joined
+ * at one brand is recognised at the next one's checkout. The existing profile is left untouched
+ * (a partner cannot overwrite what the member or another partner recorded), and the partner still
+ * sees no personal field without the member's consent. The trade-off: a partner learns that an
+ * email it already knows belongs to some coalition member; it learns nothing else. The same call
+ * repeated is idempotent. An ADMIN enrolling an existing email gets BAD_USER_INPUT (an admin sees
+ * every member anyway, so that answer reveals nothing).
+ */
+export async function enrollMember(actor: Actor, rawInput: unknown, opts: EnrollOptions = {}): Promise<EnrollResult> {
+  if (actor.role !== "PARTNER" && actor.role !== "ADMIN") throw forbidden("Only partners and admins enrol members");
+  const input = parseInput(EnrollInput, rawInput);
+  const partnerId = actor.role === "PARTNER" ? actor.partnerId : null;
+  if (actor.role === "PARTNER") {
+    if (!partnerId) throw forbidden("Partner token without a partner");
+    if (!input.externalRef) throw badInput("externalRef (the member's id in your systems) is required when a partner enrols a member", "externalRef");
+  } else if (input.externalRef) {
+    throw badInput("externalRef links a member to a partner; an admin enrolment has no partner", "externalRef");
+  }
+  const now = opts.now ?? new Date();
+
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await prisma().$transaction(async (tx) => {
+        const existing = await tx.member.findUnique({ where: { email: input.email } });
+        if (existing && !partnerId) throw badInput("A member with this email already exists", "email");
+        if (partnerId && input.externalRef) {
+          const refOwner = await tx.linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef: input.externalRef } } });
+          if (refOwner && refOwner.memberId !== existing?.id) throw badInput("This externalRef is already linked to another member at your partner", "externalRef");
+        }
+        let member = existing;
+        if (!member) {
+          member = await tx.member.create({
+            data: {
+              email: input.email,
+              displayName: input.displayName ?? null,
+              phone: input.phone ?? null,
+              birthday: input.birthday ?? null,
+              joinedAt: opts.joinedAt ?? now,
+            },
+          });
+          await emitEvent(tx, "member", {
+            type: "member.enrolled",
+            payload: { memberId: member.id, email: member.email, joinedAt: member.joinedAt.toISOString(), partnerId },
+          });
+        }
+        let link: LinkedAccount | null = null;
+        if (partnerId && input.externalRef) {
+          link = await linkInTx(tx, member.id, partnerId, input.externalRef, now);
+        }
+        return { member, created: !existing, link };
+      }, TX_OPTIONS);
+    } catch (e) {
+      // Two enrolments of one email (or one ref) raced: the loser retries once and finds the winner's row.
+      if (attempt === 0 && e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") continue;
+      throw e;
+    }
+  }
+}
+
+/** Creates or confirms the link of (member, partner); an existing link under another ref is refused. */
+async function linkInTx(tx: Prisma.TransactionClient, memberId: string, partnerId: string, externalRef: string, now: Date): Promise<LinkedAccount> {
+  const current = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
+  if (current) {
+    if (current.externalRef === externalRef) return current;
+    throw badInput("This member is already linked to your partner under another externalRef; change it with linkPartnerAccount", "externalRef");
+  }
+  const link = await tx.linkedAccount.create({ data: { memberId, partnerId, externalRef, linkedAt: now } });
+  await emitEvent(tx, "member", {
+    type: "member.linked",
+    payload: { memberId, partnerId, externalRef, linkedAt: link.linkedAt.toISOString(), previousExternalRef: null },
+  });
+  return link;
+}
+
+/**
+ * Sets the caller's reference for a member already linked to it (a partner re-keying its CRM, or
+ * confirming a link: the same ref again is a no-op). A partner cannot link a member it does not
+ * see yet by id: member ids are not secrets shared with partners, so knowing one must not grant
+ * access. New links come from `enrollMember` with the member's email (enrol or link), which the
+ * partner can only know from the member. A member it does not see is NOT_FOUND.
+ */
+export async function linkPartnerAccount(actor: Actor, memberId: string, rawExternalRef: unknown, opts: WriteOptions = {}): Promise<LinkedAccount> {
+  if (actor.role !== "PARTNER" || !actor.partnerId) throw forbidden("Only partners link member accounts");
+  const partnerId = actor.partnerId;
+  const externalRef = parseInput(ExternalRef, rawExternalRef, "externalRef");
+  if (!isUuid(memberId)) throw notFound("Member", memberId);
+  const now = opts.now ?? new Date();
+  return prisma().$transaction(async (tx) => {
+    const current = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
+    if (!current) throw notFound("Member", memberId);
+    if (current.externalRef === externalRef) return current;
+    const taken = await tx.linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } } });
+    if (taken) throw badInput("This externalRef is already linked to another member at your partner", "externalRef");
+    const link = await tx.linkedAccount.update({ where: { id: current.id }, data: { externalRef } });
+    await emitEvent(tx, "member", {
+      type: "member.linked",
+      payload: { memberId, partnerId, externalRef, linkedAt: link.linkedAt.toISOString(), previousExternalRef: current.externalRef, at: now.toISOString() },
+    });
+    return link;
+  }, TX_OPTIONS);
+}
+
+/** Members among `ids` the actor may see, by id (one query: the DataLoader batch function). */
+export async function visibleMembers(actor: Actor, ids: readonly string[]): Promise<Map<string, Member>> {
+  let wanted = [...new Set(ids)].filter(isUuid);
+  if (actor.role === "MEMBER") wanted = wanted.filter((id) => id === actor.memberId);
+  else if (actor.role === "PARTNER" && !actor.partnerId) wanted = [];
+  else if (actor.role !== "ADMIN" && actor.role !== "PARTNER") wanted = [];
+  if (!wanted.length) return new Map();
+  const rows = await prisma().member.findMany({
+    where: { id: { in: wanted }, ...(actor.role === "PARTNER" ? { linkedAccounts: { some: { partnerId: actor.partnerId! } } } : {}) },
+  });
+  return new Map(rows.map((m) => [m.id, m]));
+}
+
+/** The member a partner knows by its own reference: PARTNER for its own partnerId only, ADMIN for any. */
+export async function memberByPartnerRef(actor: Actor, partnerId: string, externalRef: string): Promise<Member | null> {
+  if (actor.role === "PARTNER" ? actor.partnerId !== partnerId : actor.role !== "ADMIN") return null;
+  if (!isUuid(partnerId)) return null;
+  const link = await prisma().linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } }, include: { member: true } });
+  return link?.member ?? null;
+}
+
+/** For the gateway's token exchange (internal endpoint, SERVICE identity): the member id behind a partner reference. */
+export async function memberIdByPartnerRef(partnerId: string, externalRef: string): Promise<string | null> {
+  if (!isUuid(partnerId)) return null;
+  const link = await prisma().linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } }, select: { memberId: true } });
+  return link?.memberId ?? null;
+}
+
+/**
+ * Linked accounts of members, as the actor may see them: a partner sees only its own link (which
+ * other brands a member uses is the member's business); the member and admins see all.
+ */
+export async function linkedAccountsOf(actor: Actor, memberIds: readonly string[]): Promise<Map<string, LinkedAccount[]>> {
+  const out = new Map<string, LinkedAccount[]>(memberIds.map((id) => [id, []]));
+  if (actor.role === "PARTNER" && !actor.partnerId) return out;
+  const rows = await prisma().linkedAccount.findMany({
+    where: { memberId: { in: [...memberIds] }, ...(actor.role === "PARTNER" ? { partnerId: actor.partnerId! } : {}) },
+    orderBy: [{ linkedAt: "asc" }, { id: "asc" }],
+  });
+  for (const r of rows) out.get(r.memberId)?.push(r);
+  return out;
+}
