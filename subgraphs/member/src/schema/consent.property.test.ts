@@ -49,7 +49,7 @@ test("no gated field is ever returned without a matching active consent", async 
     fc.asyncProperty(scenarioArb, async ({ links, consents, queries }) => {
       const partners = Array.from({ length: PARTNERS }, newPartnerId);
       links[0]![0] = true;
-      const members = [];
+      const members: Awaited<ReturnType<typeof enrolAt>>[] = [];
       for (let m = 0; m < MEMBERS; m++) {
         const home = links[m]!.findIndex(Boolean);
         // A member linked nowhere still exists (enrolled at a partner outside this scenario).
