@@ -22,6 +22,8 @@ export interface MemberHarness {
   url: string;
   /** INSERT statements into the data-access log so far. */
   accessLogInserts(): number;
+  /** Prisma operations (model queries and raw SQL) the subgraph has issued so far (N+1 guards). */
+  queries(): number;
   /** GraphQL as `principal`, straight to the subgraph (signed like the gateway does). */
   as<T = Record<string, unknown>>(principal: Principal, query: string, variables?: Record<string, unknown>): ReturnType<typeof callSubgraph<T>>;
   close(): Promise<void>;
@@ -30,9 +32,14 @@ export interface MemberHarness {
 export async function startMemberHarness(settings: Partial<MemberSettings> = {}): Promise<MemberHarness> {
   const db = await freshDatabase();
   let inserts = 0;
-  // Count INSERTs into the access log at the client, where every write of the subgraph passes.
+  let queries = 0;
+  // Count at the client, where every query of the subgraph passes.
   const counted = db.client().$extends({
     query: {
+      async $allOperations({ args, query }) {
+        queries++;
+        return query(args);
+      },
       dataAccessEvent: {
         async createMany({ args, query }) {
           inserts++;
@@ -51,6 +58,7 @@ export async function startMemberHarness(settings: Partial<MemberSettings> = {})
     subgraph,
     url: subgraph.url,
     accessLogInserts: () => inserts,
+    queries: () => queries,
     as: (principal, query, variables = {}) => callSubgraph(subgraph.url, principal, query, variables),
     async close() {
       await subgraph.close();
