@@ -30,7 +30,7 @@ afterAll(() => h?.close());
 
 test("N+1 guard: a partner reading every member field of 3 or 30 members issues the same number of queries", async () => {
   const shop = newPartnerId();
-  const members = [];
+  const members: Awaited<ReturnType<typeof enrolAt>>[] = [];
   for (let i = 0; i < 30; i++) {
     const m = await enrolAt(shop);
     await consentTo(m.id, shop, ["PROFILE_BASIC", "PROFILE_CONTACT", "SEGMENTS"], "OFFER_TARGETING");
