@@ -27,6 +27,8 @@ export interface SubgraphOptions<Ctx extends HubContext> {
   ready?: () => Promise<unknown>;
   /** POST /internal/<path> handlers for the gateway's token service. */
   internalRoutes?: Record<string, InternalRoute>;
+  /** Extra Apollo plugins (e.g. flushing a request's batched writes before the response). */
+  plugins?: ApolloServerPlugin<Ctx>[];
 }
 
 export interface RunningSubgraph {
@@ -97,7 +99,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     introspection: true,
     csrfPrevention: false, // only the gateway reaches us, with a signed identity
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), logMaskedErrors as ApolloServerPlugin<Ctx>],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), logMaskedErrors as ApolloServerPlugin<Ctx>, ...(opts.plugins ?? [])],
     formatError: (formatted) => maskError(formatted),
   });
   await apollo.start();
