@@ -33,6 +33,8 @@ export class AccessRecorder {
   private quietTimer: NodeJS.Timeout | undefined;
   private maxTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** When the first read of the pending batch happened (the entries' time). */
+  private firstReadAt: Date | null = null;
   /** INSERT statements this recorder issued (tests assert one per request). */
   inserts = 0;
 
@@ -48,6 +50,7 @@ export class AccessRecorder {
     if (this.actor.role === "PARTNER") {
       if (!this.actor.partnerId) return;
     } else if (this.actor.role !== "ADMIN" || !PII_CATEGORIES.has(category)) return;
+    this.firstReadAt ??= new Date();
     let set = this.pending.get(memberId);
     if (!set) this.pending.set(memberId, (set = new Set()));
     set.add(category);
@@ -64,8 +67,9 @@ export class AccessRecorder {
     this.quietTimer = this.maxTimer = undefined;
     if (!this.pending.size) return this.writing;
     const batch = this.pending;
+    const at = this.firstReadAt ?? new Date();
     this.pending = new Map();
-    const at = new Date();
+    this.firstReadAt = null;
     const rows: Prisma.DataAccessEventCreateManyInput[] = [...batch].map(([memberId, cats]) => ({
       memberId,
       partnerId: this.actor.role === "PARTNER" ? this.actor.partnerId : null,
@@ -108,6 +112,11 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
     log.warn("points.data_accessed with bad ids ignored", { memberId: p.memberId, partnerId: p.partnerId });
     return;
   }
+  if (!p.purpose || !PURPOSE_VALUES.includes(p.purpose)) {
+    // A partner read without a purpose cannot have been consent-scoped: the points subgraph must not send it.
+    log.warn("points.data_accessed without a valid purpose ignored", { memberId: p.memberId, purpose: p.purpose });
+    return;
+  }
   const member = await tx.member.findUnique({ where: { id: p.memberId }, select: { id: true } });
   if (!member) {
     log.warn("points.data_accessed for an unknown member ignored", { memberId: p.memberId });
@@ -121,7 +130,7 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
       actorRole: "PARTNER",
       actor: `partner:${p.partnerId}`,
       categories: DATA_CATEGORIES.filter((c) => p.categories?.includes(c)),
-      purpose: p.purpose && PURPOSE_VALUES.includes(p.purpose) ? p.purpose : null,
+      purpose: p.purpose,
       operationName: p.operationName ?? null,
       requestId: p.requestId ?? null,
       at: Number.isNaN(at.getTime()) ? new Date() : at,
@@ -165,7 +174,7 @@ export async function accessPages(
              e."categories"::text[] AS "categories", e."purpose"::text AS "purpose", e."operationName", e."requestId", e."at",
              row_number() OVER (PARTITION BY "memberId" ORDER BY "at" DESC, "id" DESC)::int AS rn
       FROM "member"."DataAccessEvent" e
-      WHERE "memberId" = ANY(${ids}::uuid[]) AND "partnerId" IS NOT NULL ${partnerFilter} ${afterFilter}
+      WHERE "memberId" = ANY(${ids}::uuid[]) AND "partnerId" IS NOT NULL AND "purpose" IS NOT NULL ${partnerFilter} ${afterFilter}
     ) t WHERE rn <= ${first + 1} ORDER BY "memberId", "at" DESC, "id" DESC`;
   for (const r of rows) {
     const page = out.get(r.memberId);

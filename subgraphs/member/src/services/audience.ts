@@ -38,9 +38,9 @@ export async function audienceOverlap(actor: Actor, withPartnerId: string, setti
   if (actor.role !== "PARTNER" || !actor.partnerId) throw forbidden("Audience overlap is a partner insight");
   const partnerId = actor.partnerId;
   if (withPartnerId === partnerId) throw badInput("withPartnerId must be another partner", "withPartnerId");
+  if (!isUuid(withPartnerId)) throw badInput("withPartnerId is not a partner id", "withPartnerId");
   const base = { partnerId, withPartnerId, minimumCohort: settings.minCohort, granularity: settings.insightGranularity };
-  // An unknown partner id simply has no members: the same suppressed answer as a small overlap.
-  if (!isUuid(withPartnerId)) return { ...base, members: null, suppressed: true };
+  // A partner with no members gets the same suppressed answer as a small overlap.
   const exact = await overlapCount(partnerId, withPartnerId, now);
   if (exact < settings.minCohort) return { ...base, members: null, suppressed: true };
   const g = settings.insightGranularity;
