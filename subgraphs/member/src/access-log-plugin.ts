@@ -3,9 +3,8 @@ import type { MemberContext } from "./context.ts";
 
 /**
  * Writes the request's data-access log batch (one INSERT) before the response leaves, so a
- * disclosure is never answered without its log entry. Wire it into the subgraph's Apollo server
- * and create contexts with `autoFlushAccessLog: false`; without it the recorder flushes itself
- * a few milliseconds after the request's last read (see AccessRecorder).
+ * disclosure is never answered without its log entry. server.ts wires it and creates contexts with
+ * `autoFlushAccessLog: false`.
  */
 export const accessLogPlugin: ApolloServerPlugin<MemberContext> = {
   async requestDidStart() {

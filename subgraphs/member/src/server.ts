@@ -1,4 +1,5 @@
 import type { PrismaClient } from "../../../lib/db.ts";
+import { accessLogPlugin } from "./access-log-plugin.ts";
 import { startSubgraph, type RunningSubgraph } from "../../../lib/subgraph-server.ts";
 import { type MemberSettings, resolveSettings } from "./config.ts";
 import { createContext } from "./context.ts";
@@ -24,7 +25,9 @@ export async function startMemberSubgraph(opts: StartMemberOptions): Promise<Run
     internalKey: opts.internalKey,
     port: opts.port,
     host: opts.host,
-    createContext: (base) => createContext(base, settings),
+    // The access-log batch is written by the plugin before the response leaves (one INSERT per request).
+    createContext: (base) => createContext(base, settings, { autoFlushAccessLog: false }),
+    plugins: [accessLogPlugin],
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
     internalRoutes: internalRoutes(),
   });

@@ -23,10 +23,10 @@ const MAX_WAIT_MS = 50;
 
 /**
  * Collects one request's consent-scoped reads and writes them in a single INSERT (one row per
- * member, the union of the categories read). Call `flush()` when the response is complete (the
- * Apollo plugin `accessLogPlugin` does); until the server runs that plugin, the recorder flushes
- * itself once the request has been quiet for a few milliseconds, which in practice is still once
- * per request (a subgraph request resolves its members in one wave).
+ * member, the union of the categories read). The subgraph server flushes it before the response
+ * leaves (`accessLogPlugin`), so a disclosure is never answered without its entry. Used without
+ * that plugin (`autoFlush`), it flushes itself once the request has been quiet for a few
+ * milliseconds.
  */
 export class AccessRecorder {
   private pending = new Map<string, Set<DataCategory>>();
