@@ -1,7 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
-import { emitEvent } from "../../../../lib/events.ts";
+import { emitEvent, emitEvents } from "../../../../lib/events.ts";
 import type { LinkedAccount, Member } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { type Actor, TX_OPTIONS, type WriteOptions } from "./domain.ts";
@@ -75,69 +76,151 @@ export interface EnrollOptions extends WriteOptions {
  * every member anyway, so that answer reveals nothing).
  */
 export async function enrollMember(actor: Actor, rawInput: unknown, opts: EnrollOptions = {}): Promise<EnrollResult> {
-  if (actor.role !== "PARTNER" && actor.role !== "ADMIN") throw forbidden("Only partners and admins enrol members");
-  const input = parseInput(EnrollInput, rawInput);
-  const partnerId = actor.role === "PARTNER" ? actor.partnerId : null;
-  if (actor.role === "PARTNER") {
-    if (!partnerId) throw forbidden("Partner token without a partner");
-    if (!input.externalRef) throw badInput("externalRef (the member's id in your systems) is required when a partner enrols a member", "externalRef");
-  } else if (input.externalRef) {
-    throw badInput("externalRef links a member to a partner; an admin enrolment has no partner", "externalRef");
-  }
-  const now = opts.now ?? new Date();
-
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await prisma().$transaction(async (tx) => {
-        const existing = await tx.member.findUnique({ where: { email: input.email } });
-        if (existing && !partnerId) throw badInput("A member with this email already exists", "email");
-        if (partnerId && input.externalRef) {
-          const refOwner = await tx.linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef: input.externalRef } } });
-          if (refOwner && refOwner.memberId !== existing?.id) throw badInput("This externalRef is already linked to another member at your partner", "externalRef");
-        }
-        let member = existing;
-        if (!member) {
-          member = await tx.member.create({
-            data: {
-              email: input.email,
-              displayName: input.displayName ?? null,
-              phone: input.phone ?? null,
-              birthday: input.birthday ?? null,
-              joinedAt: opts.joinedAt ?? now,
-            },
-          });
-          await emitEvent(tx, "member", {
-            type: "member.enrolled",
-            payload: { memberId: member.id, email: member.email, joinedAt: member.joinedAt.toISOString(), partnerId },
-          });
-        }
-        let link: LinkedAccount | null = null;
-        if (partnerId && input.externalRef) {
-          link = await linkInTx(tx, member.id, partnerId, input.externalRef, now);
-        }
-        return { member, created: !existing, link };
-      }, TX_OPTIONS);
-    } catch (e) {
-      // Two enrolments of one email (or one ref) raced: the loser retries once and finds the winner's row.
-      if (attempt === 0 && e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") continue;
-      throw e;
-    }
-  }
+  const [result] = await enrollMembers(actor, [{ ...(rawInput as object), joinedAt: opts.joinedAt }], { now: opts.now });
+  if ("error" in result!) throw badInput(result.error.message, result.error.field);
+  return result!;
 }
 
-/** Creates or confirms the link of (member, partner); an existing link under another ref is refused. */
-async function linkInTx(tx: Prisma.TransactionClient, memberId: string, partnerId: string, externalRef: string, now: Date): Promise<LinkedAccount> {
-  const current = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
-  if (current) {
-    if (current.externalRef === externalRef) return current;
-    throw badInput("This member is already linked to your partner under another externalRef; change it with linkPartnerAccount", "externalRef");
-  }
-  const link = await tx.linkedAccount.create({ data: { memberId, partnerId, externalRef, linkedAt: now } });
-  await emitEvent(tx, "member", {
-    type: "member.linked",
-    payload: { memberId, partnerId, externalRef, linkedAt: link.linkedAt.toISOString(), previousExternalRef: null },
+/** One row of a bulk enrolment: the API input plus, for imports and the seed, a back-dated joining time. */
+export type EnrollRow = EnrollInput & { joinedAt?: Date };
+export type EnrollRowResult = (EnrollResult & { index: number }) | { index: number; error: { code: "BAD_USER_INPUT"; message: string; field?: string } };
+
+/** Rows per transaction in bulk enrolment. */
+export const ENROLL_CHUNK = 200;
+/** Most rows accepted by one bulk call. */
+export const ENROLL_MAX_ROWS = 10_000;
+
+/**
+ * Bulk enrolment with exactly the rules of `enrollMember` (which is this with one row): partners
+ * importing their member base, and the demo seed. Each row is validated on its own; a bad row is
+ * reported with its index and changes nothing, the others go through. Rows are written in chunks,
+ * each chunk one transaction with a handful of statements (members, links and events by createMany).
+ */
+export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts: WriteOptions = {}): Promise<EnrollRowResult[]> {
+  if (actor.role !== "PARTNER" && actor.role !== "ADMIN") throw forbidden("Only partners and admins enrol members");
+  const partnerId = actor.role === "PARTNER" ? actor.partnerId : null;
+  if (actor.role === "PARTNER" && !partnerId) throw forbidden("Partner token without a partner");
+  if (rows.length > ENROLL_MAX_ROWS) throw badInput(`At most ${ENROLL_MAX_ROWS} members per call`);
+  const now = opts.now ?? new Date();
+  const results: EnrollRowResult[] = [];
+  const valid: { index: number; row: z.output<typeof EnrollInput> & { joinedAt?: Date } }[] = [];
+  rows.forEach((raw, index) => {
+    const parsed = EnrollInput.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      results.push({ index, error: { code: "BAD_USER_INPUT", message: issue?.message ?? "Invalid input", field: issue?.path.join(".") || undefined } });
+      return;
+    }
+    const row = { ...parsed.data, joinedAt: (raw as { joinedAt?: unknown })?.joinedAt instanceof Date ? (raw as { joinedAt: Date }).joinedAt : undefined };
+    if (partnerId && !row.externalRef) {
+      results.push({ index, error: { code: "BAD_USER_INPUT", message: "externalRef (the member's id in your systems) is required when a partner enrols a member", field: "externalRef" } });
+    } else if (!partnerId && row.externalRef) {
+      results.push({ index, error: { code: "BAD_USER_INPUT", message: "externalRef links a member to a partner; an admin enrolment has no partner", field: "externalRef" } });
+    } else valid.push({ index, row });
   });
-  return link;
+  for (let i = 0; i < valid.length; i += ENROLL_CHUNK) {
+    const chunk = valid.slice(i, i + ENROLL_CHUNK);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        results.push(...(await prisma().$transaction((tx) => enrollChunk(tx, partnerId, chunk, now), TX_OPTIONS)));
+        break;
+      } catch (e) {
+        // A concurrent enrolment of the same email or ref won the race: retry once; the chunk then sees its rows.
+        if (attempt === 0 && e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") continue;
+        throw e;
+      }
+    }
+  }
+  return results.sort((a, b) => a.index - b.index);
+}
+
+async function enrollChunk(
+  tx: Prisma.TransactionClient,
+  partnerId: string | null,
+  chunk: { index: number; row: z.output<typeof EnrollInput> & { joinedAt?: Date } }[],
+  now: Date,
+): Promise<EnrollRowResult[]> {
+  const emails = [...new Set(chunk.map((c) => c.row.email))];
+  const byEmail = new Map((await tx.member.findMany({ where: { email: { in: emails } } })).map((m) => [m.email, m]));
+  const existingIds = new Set([...byEmail.values()].map((m) => m.id));
+  /** This partner's links by ref and by member, as they stand and as this chunk adds to them. */
+  const refOwner = new Map<string, string>();
+  const linkOf = new Map<string, LinkedAccount>();
+  if (partnerId) {
+    const refs = chunk.map((c) => c.row.externalRef!);
+    const links = await tx.linkedAccount.findMany({
+      where: { partnerId, OR: [{ externalRef: { in: refs } }, { memberId: { in: [...existingIds] } }] },
+    });
+    for (const l of links) {
+      refOwner.set(l.externalRef, l.memberId);
+      linkOf.set(l.memberId, l);
+    }
+  }
+  const newMembers: Member[] = [];
+  const newLinks: LinkedAccount[] = [];
+  const out: EnrollRowResult[] = [];
+  const reject = (index: number, message: string, field: string) => out.push({ index, error: { code: "BAD_USER_INPUT", message, field } });
+  for (const { index, row } of chunk) {
+    let member = byEmail.get(row.email);
+    if (member && !partnerId) {
+      reject(index, "A member with this email already exists", "email");
+      continue;
+    }
+    if (!partnerId) {
+      member = newMember(row, now);
+      byEmail.set(member.email, member);
+      newMembers.push(member);
+      out.push({ index, member, created: true, link: null });
+      continue;
+    }
+    const ref = row.externalRef!;
+    const owner = refOwner.get(ref);
+    if (owner && owner !== member?.id) {
+      reject(index, "This externalRef is already linked to another member at your partner", "externalRef");
+      continue;
+    }
+    const current = member ? linkOf.get(member.id) : undefined;
+    if (current && current.externalRef !== ref) {
+      reject(index, "This member is already linked to your partner under another externalRef; change it with linkPartnerAccount", "externalRef");
+      continue;
+    }
+    const created = !member;
+    if (!member) {
+      member = newMember(row, now);
+      byEmail.set(member.email, member);
+      newMembers.push(member);
+    }
+    let link = current;
+    if (!link) {
+      link = { id: randomUUID(), memberId: member.id, partnerId, externalRef: ref, linkedAt: now };
+      newLinks.push(link);
+      refOwner.set(ref, member.id);
+      linkOf.set(member.id, link);
+    }
+    out.push({ index, member, created, link });
+  }
+  if (newMembers.length) await tx.member.createMany({ data: newMembers });
+  if (newLinks.length) await tx.linkedAccount.createMany({ data: newLinks });
+  await emitEvents(tx, "member", [
+    ...newMembers.map((m) => ({ type: "member.enrolled", payload: { memberId: m.id, email: m.email, joinedAt: m.joinedAt.toISOString(), partnerId } })),
+    ...newLinks.map((l) => ({
+      type: "member.linked",
+      payload: { memberId: l.memberId, partnerId: l.partnerId, externalRef: l.externalRef, linkedAt: l.linkedAt.toISOString(), previousExternalRef: null },
+    })),
+  ]);
+  return out;
+}
+
+function newMember(row: z.output<typeof EnrollInput> & { joinedAt?: Date }, now: Date): Member {
+  return {
+    id: randomUUID(),
+    email: row.email,
+    displayName: row.displayName ?? null,
+    phone: row.phone ?? null,
+    birthday: row.birthday ?? null,
+    joinedAt: row.joinedAt ?? now,
+    lastActivityAt: null,
+  };
 }
 
 /**

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Database } from "../../../../lib/db.ts";
+import { freshDatabase } from "../../../../tests/support/db.ts";
+import { adminPrincipal, memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
+import { prisma, usePrisma } from "../db.ts";
+import { newPartnerId } from "../testing/harness.ts";
+import { enrollMember, enrollMembers } from "./members.ts";
+
+let db: Database;
+beforeAll(async () => {
+  db = await freshDatabase();
+  usePrisma(db.client());
+});
+afterAll(() => db?.close());
+
+test("bulk enrolment applies enrollMember's rules row by row; bad rows change nothing, the rest go through", async () => {
+  const shop = newPartnerId();
+  const hotel = newPartnerId();
+  const existing = (await enrollMember(partnerPrincipal(hotel), { email: "known@example.com", externalRef: "H-1", displayName: "Known" })).member;
+  await enrollMember(partnerPrincipal(shop), { email: "taken@example.com", externalRef: "S-TAKEN" });
+  const rows = [
+    { email: "a@example.com", externalRef: "S-A" }, // 0 new
+    { email: "KNOWN@example.com", externalRef: "S-K", displayName: "ignored" }, // 1 links the existing member
+    { email: "a@example.com", externalRef: "S-A" }, // 2 same row again: the same member, not created twice
+    { email: "a@example.com", externalRef: "S-A2" }, // 3 same member under another ref: refused
+    { email: "b@example.com", externalRef: "S-TAKEN" }, // 4 ref of another member: refused
+    { email: "not an email", externalRef: "S-X" }, // 5 invalid
+    { email: "c@example.com" }, // 6 partner without ref: refused
+    { email: "d@example.com", externalRef: "S-D", joinedAt: new Date("2026-05-01T00:00:00Z") }, // 7 back-dated
+  ];
+  const r = await enrollMembers(partnerPrincipal(shop), rows);
+  const summary = r.map((x) => ("error" in x ? `${x.index}:${x.error.field}` : `${x.index}:${x.created ? "created" : "linked"}`));
+  expect(summary).toEqual(["0:created", "1:linked", "2:linked", "3:externalRef", "4:externalRef", "5:email", "6:externalRef", "7:created"]);
+  const ok = r.filter((x) => !("error" in x)) as Extract<(typeof r)[number], { member: unknown }>[];
+  expect(ok[0]!.member.id).toBe(ok[2]!.member.id);
+  expect(ok[1]!.member.id).toBe(existing.id);
+  expect(ok[3]!.member.joinedAt.toISOString()).toBe("2026-05-01T00:00:00.000Z");
+  // What the rows say is what the database holds, events included.
+  const a = await prisma().member.findUniqueOrThrow({ where: { email: "a@example.com" }, include: { linkedAccounts: true } });
+  expect(a.linkedAccounts.map((l) => [l.partnerId, l.externalRef])).toEqual([[shop, "S-A"]]);
+  expect((await prisma().member.findUniqueOrThrow({ where: { id: existing.id } })).displayName).toBe("Known");
+  expect(await prisma().member.count({ where: { email: { in: ["b@example.com", "c@example.com"] } } })).toBe(0);
+  const events = await prisma().memberOutboxEvent.findMany({ where: { payload: { path: ["partnerId"], equals: shop } } });
+  const enrolled = events.filter((e) => e.type === "member.enrolled").map((e) => (e.payload as { email: string }).email).sort();
+  expect(enrolled).toEqual(["a@example.com", "d@example.com", "taken@example.com"]);
+  expect(events.filter((e) => e.type === "member.linked")).toHaveLength(4); // taken, a, known, d
+});
+
+test("admins enrol in bulk without links; members may not", async () => {
+  const r = await enrollMembers(adminPrincipal(), [{ email: "adm1@example.com" }, { email: "adm1@example.com" }, { email: "adm2@example.com", externalRef: "X" }]);
+  expect(r.map((x) => ("error" in x ? x.error.field : "ok"))).toEqual(["ok", "email", "externalRef"]);
+  await expect(enrollMembers(memberPrincipal(crypto.randomUUID()), [{ email: "m@example.com" }])).rejects.toMatchObject({ extensions: { code: "FORBIDDEN" } });
+});
+
+test("500 members in one call (the demo seed's path) take a few statements per chunk", async () => {
+  const shop = newPartnerId();
+  const rows = Array.from({ length: 500 }, (_, i) => ({ email: `bulk${i}@example.com`, externalRef: `B-${i}`, displayName: `Bulk ${i}` }));
+  const t0 = performance.now();
+  const r = await enrollMembers(partnerPrincipal(shop), rows);
+  const ms = performance.now() - t0;
+  expect(r.every((x) => !("error" in x) && x.created)).toBe(true);
+  expect(await prisma().linkedAccount.count({ where: { partnerId: shop } })).toBe(500);
+  expect(ms).toBeLessThan(15_000);
+});
