@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Prisma } from "../../../../lib/db.ts";
 import { z } from "zod";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
@@ -91,6 +92,67 @@ export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantO
       grantedBy: actor.sub,
     },
   });
+}
+
+/** One consent record to import: a grant the member made elsewhere (legacy system, demo data). */
+export type ImportConsentRow = GrantConsentInput & { memberId: string; grantedAt?: Date };
+export type ImportConsentResult = { index: number; consent: Consent } | { index: number; error: { code: "BAD_USER_INPUT"; message: string; field?: string } };
+
+/**
+ * Imports consent receipts the members granted elsewhere (migration from a partner's consent
+ * store, the demo seed), recorded with collectionMethod IMPORT and the importing admin as
+ * grantedBy, under the same validation and link rule as `grantConsent`. Not exposed over GraphQL:
+ * on the API only the member grants. One query for the links and one INSERT per call.
+ */
+export async function importConsents(actor: Actor, rows: readonly unknown[], opts: WriteOptions = {}): Promise<ImportConsentResult[]> {
+  if (actor.role !== "ADMIN") throw forbidden("Only an admin imports consent records");
+  if (rows.length > 10_000) throw badInput("At most 10000 consent records per call");
+  const now = opts.now ?? new Date();
+  const results: ImportConsentResult[] = [];
+  const valid: { index: number; memberId: string; grantedAt: Date; input: z.output<typeof GrantInput> }[] = [];
+  rows.forEach((raw, index) => {
+    const r = (raw ?? {}) as { memberId?: unknown; grantedAt?: unknown };
+    const grantedAt = r.grantedAt instanceof Date ? r.grantedAt : now;
+    const parsed = GrantInput.safeParse(raw);
+    const fail = (message: string, field?: string) => results.push({ index, error: { code: "BAD_USER_INPUT", message, field } });
+    if (typeof r.memberId !== "string" || !isUuid(r.memberId)) return fail("memberId is not a member id", "memberId");
+    if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? "Invalid input", parsed.error.issues[0]?.path.join(".") || undefined);
+    if (grantedAt.getTime() > now.getTime()) return fail("grantedAt must not be in the future", "grantedAt");
+    if (parsed.data.expiresAt && parsed.data.expiresAt.getTime() <= grantedAt.getTime()) return fail("expiresAt must be after grantedAt", "expiresAt");
+    valid.push({ index, memberId: r.memberId, grantedAt, input: parsed.data });
+  });
+  if (!valid.length) return results.sort((a, b) => a.index - b.index);
+  const links = await prisma().linkedAccount.findMany({
+    where: { OR: valid.map((v) => ({ memberId: v.memberId, partnerId: v.input.partnerId })) },
+    select: { memberId: true, partnerId: true },
+  });
+  const linked = new Set(links.map((l) => `${l.memberId}|${l.partnerId}`));
+  const data: Consent[] = [];
+  for (const v of valid) {
+    if (!linked.has(`${v.memberId}|${v.input.partnerId}`)) {
+      results.push({ index: v.index, error: { code: "BAD_USER_INPUT", message: "The member is not linked to this partner", field: "partnerId" } });
+      continue;
+    }
+    const consent: Consent = {
+      id: randomUUID(),
+      memberId: v.memberId,
+      partnerId: v.input.partnerId,
+      categories: v.input.categories,
+      purpose: v.input.purpose,
+      grantedAt: v.grantedAt,
+      expiresAt: v.input.expiresAt ?? null,
+      revokedAt: null,
+      noticeVersion: v.input.noticeVersion,
+      collectionMethod: "IMPORT",
+      jurisdiction: v.input.jurisdiction ?? null,
+      policyUrl: v.input.policyUrl ?? null,
+      grantedBy: actor.sub,
+    };
+    data.push(consent);
+    results.push({ index: v.index, consent });
+  }
+  if (data.length) await prisma().consent.createMany({ data });
+  return results.sort((a, b) => a.index - b.index);
 }
 
 /**
