@@ -62,3 +62,25 @@ test("500 members in one call (the demo seed's path) take a few statements per c
   expect(await prisma().linkedAccount.count({ where: { partnerId: shop } })).toBe(500);
   expect(ms).toBeLessThan(15_000);
 });
+
+test("concurrent enrolments of one email at several partners make one member and one link each; concurrent revocations emit one event", async () => {
+  const partners = Array.from({ length: 6 }, newPartnerId);
+  const results = await Promise.all(
+    partners.flatMap((p, i) => [
+      enrollMember(partnerPrincipal(p), { email: "race@example.com", externalRef: `R-${i}` }),
+      enrollMember(partnerPrincipal(p), { email: "Race@Example.com", externalRef: `R-${i}` }),
+    ]),
+  );
+  const ids = new Set(results.map((r) => r.member.id));
+  expect(ids.size).toBe(1);
+  const [memberId] = [...ids];
+  expect(await prisma().linkedAccount.count({ where: { memberId } })).toBe(6);
+  expect(await prisma().memberOutboxEvent.count({ where: { type: "member.enrolled", payload: { path: ["memberId"], equals: memberId! } } })).toBe(1);
+  expect(await prisma().memberOutboxEvent.count({ where: { type: "member.linked", payload: { path: ["memberId"], equals: memberId! } } })).toBe(6);
+
+  const { grantConsent, revokeConsent } = await import("./consents.ts");
+  const c = await grantConsent(memberPrincipal(memberId!), { partnerId: partners[0]!, categories: ["TIER"], purpose: "ANALYTICS", noticeVersion: "v1" });
+  const revoked = await Promise.all(Array.from({ length: 8 }, () => revokeConsent(memberPrincipal(memberId!), c.id)));
+  expect(new Set(revoked.map((r) => r.revokedAt?.toISOString())).size).toBe(1);
+  expect(await prisma().memberOutboxEvent.count({ where: { type: "member.consent_revoked", payload: { path: ["consentId"], equals: c.id } } })).toBe(1);
+});

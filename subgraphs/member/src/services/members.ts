@@ -87,6 +87,8 @@ export type EnrollRowResult = (EnrollResult & { index: number }) | { index: numb
 
 /** Rows per transaction in bulk enrolment. */
 export const ENROLL_CHUNK = 200;
+/** Re-reads after losing a uniqueness race (email, or the partner's ref) before giving up. */
+const ENROLL_RETRIES = 5;
 /** Most rows accepted by one bulk call. */
 export const ENROLL_MAX_ROWS = 10_000;
 
@@ -125,8 +127,12 @@ export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts
         results.push(...(await prisma().$transaction((tx) => enrollChunk(tx, partnerId, chunk, now), TX_OPTIONS)));
         break;
       } catch (e) {
-        // A concurrent enrolment of the same email or ref won the race: retry once; the chunk then sees its rows.
-        if (attempt === 0 && e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") continue;
+        // A concurrent enrolment of the same email or ref committed between our read and our write:
+        // re-read and decide again (each retry sees the winner's rows, so this converges quickly).
+        if (attempt < ENROLL_RETRIES && e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") {
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+          continue;
+        }
         throw e;
       }
     }
@@ -236,19 +242,27 @@ export async function linkPartnerAccount(actor: Actor, memberId: string, rawExte
   const externalRef = parseInput(ExternalRef, rawExternalRef, "externalRef");
   if (!isUuid(memberId)) throw notFound("Member", memberId);
   const now = opts.now ?? new Date();
-  return prisma().$transaction(async (tx) => {
-    const current = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
-    if (!current) throw notFound("Member", memberId);
-    if (current.externalRef === externalRef) return current;
-    const taken = await tx.linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } } });
-    if (taken) throw badInput("This externalRef is already linked to another member at your partner", "externalRef");
-    const link = await tx.linkedAccount.update({ where: { id: current.id }, data: { externalRef } });
-    await emitEvent(tx, "member", {
-      type: "member.linked",
-      payload: { memberId, partnerId, externalRef, linkedAt: link.linkedAt.toISOString(), previousExternalRef: current.externalRef, at: now.toISOString() },
-    });
-    return link;
-  }, TX_OPTIONS);
+  const taken = () => badInput("This externalRef is already linked to another member at your partner", "externalRef");
+  try {
+    return await prisma().$transaction(async (tx) => {
+      const current = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
+      if (!current) throw notFound("Member", memberId);
+      if (current.externalRef === externalRef) return current;
+      if (await tx.linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } } })) throw taken();
+      // Conditional on the ref we read: of two concurrent re-keys one wins, the other is told to retry.
+      const { count } = await tx.linkedAccount.updateMany({ where: { id: current.id, externalRef: current.externalRef }, data: { externalRef } });
+      if (count === 0) throw badInput("The link changed while you were updating it; read it again and retry", "externalRef");
+      await emitEvent(tx, "member", {
+        type: "member.linked",
+        payload: { memberId, partnerId, externalRef, linkedAt: current.linkedAt.toISOString(), previousExternalRef: current.externalRef, at: now.toISOString() },
+      });
+      return { ...current, externalRef };
+    }, TX_OPTIONS);
+  } catch (e) {
+    // Another member took the ref between our check and our write.
+    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") throw taken();
+    throw e;
+  }
 }
 
 /** Members among `ids` the actor may see, by id (one query: the DataLoader batch function). */
