@@ -19,6 +19,8 @@ export interface MemberSettings {
   minCohort: number;
   /** Published insight counts are rounded down to a multiple of this (1 = exact). */
   insightGranularity: number;
+  /** Links and consents count in insights only once they are this many hours old (0 = at once). */
+  insightStabilityHours: number;
 }
 
 const days = z.coerce.number().int().min(1).max(3650);
@@ -29,6 +31,7 @@ const Env = z
     HUB_LIFECYCLE_DORMANT_DAYS: days.default(90),
     HUB_LIFECYCLE_CHURNED_DAYS: days.default(180),
     HUB_INSIGHT_GRANULARITY: z.coerce.number().int().min(1).max(1000).default(10),
+    HUB_INSIGHT_STABILITY_HOURS: z.coerce.number().int().min(0).max(24 * 90).default(24),
   })
   .refine((e) => e.HUB_LIFECYCLE_DORMANT_DAYS < e.HUB_LIFECYCLE_CHURNED_DAYS, {
     message: "HUB_LIFECYCLE_DORMANT_DAYS must be below HUB_LIFECYCLE_CHURNED_DAYS",
@@ -48,6 +51,7 @@ export function loadMemberSettings(env: NodeJS.ProcessEnv = process.env): Member
     lifecycleChurnedDays: e.HUB_LIFECYCLE_CHURNED_DAYS,
     minCohort: hub.HUB_MIN_COHORT,
     insightGranularity: e.HUB_INSIGHT_GRANULARITY,
+    insightStabilityHours: e.HUB_INSIGHT_STABILITY_HOURS,
   };
 }
 

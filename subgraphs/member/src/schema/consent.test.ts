@@ -23,7 +23,7 @@ const fresh = newPartnerId();
 const hotel = newPartnerId();
 
 beforeAll(async () => {
-  h = await startMemberHarness({ minCohort: 3, insightGranularity: 1 });
+  h = await startMemberHarness({ minCohort: 3, insightGranularity: 1, insightStabilityHours: 0 });
 });
 afterAll(() => h?.close());
 
@@ -299,10 +299,13 @@ describe("audienceOverlap", () => {
     expect(codes(await h.as(adminPrincipal(), q, { w: a }))).toEqual(["FORBIDDEN"]);
 
     // Rounding (the differencing defence): with granularity 10 and cohort 3, 4 members publish as 3 (never below the cohort), 13 as 10.
-    const coarse = { ...resolveSettings(), minCohort: 3, insightGranularity: 10 };
+    const coarse = { ...resolveSettings(), minCohort: 3, insightGranularity: 10, insightStabilityHours: 0 };
     expect((await audienceOverlap(partnerPrincipal(a), b, coarse)).members).toBe(3);
     await both(9);
     expect((await audienceOverlap(partnerPrincipal(a), b, coarse)).members).toBe(10);
     expect((await audienceOverlap(partnerPrincipal(a), b, { ...coarse, minCohort: 50 })).members).toBeNull();
+    // Stability window: links and consents younger than it do not count yet (here: all of them).
+    expect(await audienceOverlap(partnerPrincipal(a), b, { ...coarse, insightStabilityHours: 24 })).toMatchObject({ members: null, suppressed: true });
+    expect((await audienceOverlap(partnerPrincipal(a), b, { ...coarse, insightStabilityHours: 24 }, new Date(Date.now() + 25 * 3_600_000))).members).toBe(10);
   });
 });
