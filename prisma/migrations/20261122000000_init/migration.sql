@@ -83,6 +83,7 @@ CREATE TABLE "member"."LinkedAccount" (
     "partnerId" UUID NOT NULL,
     "externalRef" TEXT NOT NULL,
     "linkedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "confirmedAt" TIMESTAMPTZ(3),
 
     CONSTRAINT "LinkedAccount_pkey" PRIMARY KEY ("id")
 );
