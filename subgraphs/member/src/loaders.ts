@@ -5,7 +5,7 @@ import { type AccessPage, accessPages, decodeCursor } from "./services/access-lo
 import { activeScopes, consentsOf } from "./services/consents.ts";
 import { DATA_CATEGORIES } from "./services/domain.ts";
 import { activityTotals } from "./services/lifecycle.ts";
-import { linkedAccountsOf, visibleMembers } from "./services/members.ts";
+import { linkedAccountsOf, linkRequestsOf, visibleMembers } from "./services/members.ts";
 
 export type { AccessPage, DataAccessEvent };
 
@@ -39,6 +39,10 @@ export function createLoaders(ctx: HubContext, now: Date) {
     }),
     linkedAccounts: new DataLoader<string, LinkedAccount[]>(async (ids) => {
       const m = await linkedAccountsOf(actor, ids);
+      return ids.map((id) => m.get(id) ?? []);
+    }),
+    linkRequests: new DataLoader<string, LinkedAccount[]>(async (ids) => {
+      const m = await linkRequestsOf(actor, ids);
       return ids.map((id) => m.get(id) ?? []);
     }),
     consents: new DataLoader<string, Consent[]>(async (ids) => {

@@ -1,15 +1,21 @@
 import type { LinkedAccount } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
-import { linkPartnerAccount } from "../services/members.ts";
+import { confirmPartnerLink, declinePartnerLink, linkPartnerAccount } from "../services/members.ts";
 import { MemberRef } from "./member.ts";
 import { PartnerRef, partnerRef } from "./partner.ts";
 
 export const LinkedAccountRef = builder.objectRef<LinkedAccount>("LinkedAccount").implement({
-  description: "A member's account at one partner brand, known there by the partner's own reference.",
+  description: "A member's account at one partner brand, known there by the partner's own reference (or a partner's request to link, until the member confirms it).",
   fields: (t) => ({
     partner: t.field({ type: PartnerRef, description: "The partner brand.", resolve: (l) => partnerRef(l.partnerId) }),
     externalRef: t.exposeString("externalRef", { description: "The member's id in that partner's systems." }),
-    linkedAt: t.field({ type: "DateTime", description: "When the link was made (UTC).", resolve: (l) => l.linkedAt }),
+    linkedAt: t.field({ type: "DateTime", description: "When the link (or the partner's link request) was made (UTC).", resolve: (l) => l.linkedAt }),
+    confirmedAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When the link took effect (UTC): at enrolment for a member the partner enrolled, at the member's confirmation for an existing member; null while it is a request.",
+      resolve: (l) => l.confirmedAt,
+    }),
   }),
 });
 
@@ -18,6 +24,12 @@ builder.objectFields(MemberRef, (t) => ({
     type: [LinkedAccountRef],
     description: "The partner brands the member is linked to, oldest first. A partner sees only its own link; the member and admins see all.",
     resolve: (m, _a, ctx) => ctx.loaders.linkedAccounts.load(m.id),
+  }),
+  linkRequests: t.field({
+    type: [LinkedAccountRef],
+    description:
+      "Partners asking to link this member (they enrolled an email that already belonged to the member). Nothing is shared until the member confirms. The member and admins see them; partners see none.",
+    resolve: (m, _a, ctx) => ctx.loaders.linkRequests.load(m.id),
   }),
 }));
 
@@ -32,5 +44,20 @@ builder.mutationFields((t) => ({
       externalRef: t.arg.string({ description: "The member's id in your systems (1–128 printable ASCII characters, no spaces); unique within your partner." }),
     },
     resolve: (_r, { memberId, externalRef }, ctx) => linkPartnerAccount(ctx.principal, String(memberId), externalRef),
+  }),
+  confirmPartnerLink: t.field({
+    type: LinkedAccountRef,
+    authScopes: { member: true },
+    description:
+      "The member accepts a partner's link request: the partner then sees the member (personal data still only under consent). Confirming an active link changes nothing; no request from that partner is NOT_FOUND.",
+    args: { partnerId: t.arg.id({ description: "The partner that asked to link." }) },
+    resolve: (_r, { partnerId }, ctx) => confirmPartnerLink(ctx.principal, String(partnerId)),
+  }),
+  declinePartnerLink: t.field({
+    type: "Boolean",
+    authScopes: { member: true },
+    description: "The member turns a partner's link request down. True when a request was removed.",
+    args: { partnerId: t.arg.id({ description: "The partner that asked to link." }) },
+    resolve: (_r, { partnerId }, ctx) => declinePartnerLink(ctx.principal, String(partnerId)),
   }),
 }));

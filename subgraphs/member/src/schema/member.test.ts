@@ -120,19 +120,42 @@ describe("enrollMember / linkPartnerAccount", () => {
     expect(events.find((e) => e.type === "member.linked")!.payload).toMatchObject({ memberId: row.id, partnerId: shop, externalRef: "SHOP-NEW-1" });
   });
 
-  test("enrolling an existing email as another partner links the existing member (profile untouched); repeating is a no-op", async () => {
+  test("enrolling an existing email as another partner only requests a link: invisible until the member confirms (no takeover by a known email)", async () => {
     const m = await enrolAt(shop, { email: "shared@example.com", displayName: "Original" });
     const input = { email: "SHARED@example.com", displayName: "Overwrite attempt", externalRef: "HOTEL-S" };
-    const r = expectNoGraphQLErrors(await h.as<{ enrollMember: { id: string } }>(partnerPrincipal(hotel), enrol, { input }));
-    expect(r.enrollMember.id).toBe(m.id);
+    const asked = await h.as(partnerPrincipal(hotel), enrol, { input });
+    expect(asked.data).toBeNull();
+    expect(asked.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "email", linkPending: true });
+    // Until the member confirms, the partner sees nothing and the token service finds nothing.
+    expect(codes(await h.as(partnerPrincipal(hotel), `query($id: ID!) { member(id: $id) { id } }`, { id: m.id }))).toEqual(["NOT_FOUND"]);
+    expect(codes(await h.as(partnerPrincipal(hotel), `{ memberByPartnerRef(partnerId: "${hotel}", externalRef: "HOTEL-S") { id } }`))).toEqual(["NOT_FOUND"]);
+    expect((await callInternal(h.url, "members/by-partner-ref", { partnerId: hotel, externalRef: "HOTEL-S" })).status).toBe(404);
+    expect(codes(await h.as(memberPrincipal(m.id), `mutation { grantConsent(input: { partnerId: "${hotel}", categories: [TIER], purpose: ANALYTICS, noticeVersion: "v1" }) { id } }`))).toEqual(["BAD_USER_INPUT"]);
+    // Asking again is the same answer; another ref while the request is pending is refused.
+    expect((await h.as(partnerPrincipal(hotel), enrol, { input })).errors?.[0]?.extensions).toMatchObject({ linkPending: true });
+    expect((await h.as(partnerPrincipal(hotel), enrol, { input: { ...input, externalRef: "HOTEL-OTHER" } })).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "externalRef" });
+    expect(await prisma().memberOutboxEvent.count({ where: { type: "member.link_requested", payload: { path: ["memberId"], equals: m.id } } })).toBe(1);
+
+    // The member sees the request and confirms it; then the partner sees the member.
+    const requests = expectNoGraphQLErrors(await h.as<{ me: { linkRequests: unknown[]; linkedAccounts: unknown[] } }>(memberPrincipal(m.id), `{ me { linkRequests { partner { id } externalRef confirmedAt } linkedAccounts { partner { id } } } }`));
+    expect(requests.me).toEqual({ linkRequests: [{ partner: { id: hotel }, externalRef: "HOTEL-S", confirmedAt: null }], linkedAccounts: [{ partner: { id: shop } }] });
+    expect(codes(await h.as(partnerPrincipal(fresh), `mutation { confirmPartnerLink(partnerId: "${hotel}") { externalRef } }`))).toEqual(["FORBIDDEN"]);
+    const confirmed = expectNoGraphQLErrors(await h.as<{ confirmPartnerLink: { externalRef: string; confirmedAt: string } }>(memberPrincipal(m.id), `mutation { confirmPartnerLink(partnerId: "${hotel}") { externalRef confirmedAt } }`));
+    expect(confirmed.confirmPartnerLink.externalRef).toBe("HOTEL-S");
+    expect(confirmed.confirmPartnerLink.confirmedAt).not.toBeNull();
+    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), `query($id: ID!) { member(id: $id) { id } }`, { id: m.id }))).toEqual({ member: { id: m.id } });
+    expect(await callInternal(h.url, "members/by-partner-ref", { partnerId: hotel, externalRef: "HOTEL-S" })).toEqual({ status: 200, body: { memberId: m.id } });
+    // Now enrolling again is the idempotent success; the profile was never touched.
+    expect(expectNoGraphQLErrors(await h.as<{ enrollMember: { id: string } }>(partnerPrincipal(hotel), enrol, { input })).enrollMember.id).toBe(m.id);
     expect((await prisma().member.findUniqueOrThrow({ where: { id: m.id } })).displayName).toBe("Original");
-    const again = expectNoGraphQLErrors(await h.as<{ enrollMember: { id: string } }>(partnerPrincipal(hotel), enrol, { input }));
-    expect(again.enrollMember.id).toBe(m.id);
     expect(await prisma().memberOutboxEvent.count({ where: { type: "member.enrolled", payload: { path: ["memberId"], equals: m.id } } })).toBe(1);
     expect(await prisma().memberOutboxEvent.count({ where: { type: "member.linked", payload: { path: ["memberId"], equals: m.id } } })).toBe(2);
-    // The same member under another ref at the same partner is refused, as is a ref of another member.
-    expect(codes(await h.as(partnerPrincipal(hotel), enrol, { input: { ...input, externalRef: "HOTEL-OTHER" } }))).toEqual(["BAD_USER_INPUT"]);
+    // A ref of another member is refused.
     expect(codes(await h.as(partnerPrincipal(hotel), enrol, { input: { email: "someone-else@example.com", externalRef: "HOTEL-S" } }))).toEqual(["BAD_USER_INPUT"]);
+    // Declining removes a request; confirming without one is NOT_FOUND.
+    await h.as(partnerPrincipal(fresh), enrol, { input: { email: "shared@example.com", externalRef: "F-1" } });
+    expect(expectNoGraphQLErrors(await h.as(memberPrincipal(m.id), `mutation { declinePartnerLink(partnerId: "${fresh}") }`))).toEqual({ declinePartnerLink: true });
+    expect(codes(await h.as(memberPrincipal(m.id), `mutation { confirmPartnerLink(partnerId: "${fresh}") { externalRef } }`))).toEqual(["NOT_FOUND"]);
   });
 
   test("an admin enrols without a link; an existing email or an externalRef is BAD_USER_INPUT; a member may not enrol", async () => {

@@ -162,7 +162,7 @@ builder.mutationFields((t) => ({
     type: MemberRef,
     authScopes: { business: true },
     description:
-      "Enrols a member. A partner's call also links the member to it under externalRef; if the email already belongs to a member, that member is linked instead (enrol or link; the existing profile is not changed, and repeating the call is a no-op). An admin enrols only, and an existing email is BAD_USER_INPUT. Personal fields of the returned member follow the usual consent rules.",
+      "Enrols a member. A partner's call also links the new member to it under externalRef. If the email already belongs to a member, a partner gets BAD_USER_INPUT with extensions.linkPending = true: a link request now waits for that member's confirmation (confirmPartnerLink), because a linked partner can act for the member. Repeating a call is a no-op. An admin enrols only; an existing email is BAD_USER_INPUT. Personal fields of the returned member follow the usual consent rules.",
     args: { input: t.arg({ type: EnrollMemberInput, description: "The member to enrol." }) },
     resolve: async (_r, { input }, ctx) => (await enrollMember(ctx.principal, input)).member,
   }),

@@ -66,7 +66,7 @@ async function overlapCount(a: string, b: string, now: Date, settledBefore: Date
     SELECT count(*)::int AS n
     FROM "member"."LinkedAccount" la
     JOIN "member"."LinkedAccount" lb ON lb."memberId" = la."memberId" AND lb."partnerId" = ${b}::uuid
-      AND lb."linkedAt" <= ${settledBefore}::timestamptz
-    WHERE la."partnerId" = ${a}::uuid AND la."linkedAt" <= ${settledBefore}::timestamptz AND ${consented(a)} AND ${consented(b)}`;
+      AND lb."confirmedAt" <= ${settledBefore}::timestamptz
+    WHERE la."partnerId" = ${a}::uuid AND la."confirmedAt" <= ${settledBefore}::timestamptz AND ${consented(a)} AND ${consented(b)}`;
   return row?.n ?? 0;
 }

@@ -75,8 +75,8 @@ export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantO
     if (input.expiresAt.getTime() <= now.getTime()) throw badInput("expiresAt must be in the future", "expiresAt");
     if (input.expiresAt.getTime() > now.getTime() + MAX_CONSENT_DAYS * DAY_MS) throw badInput(`expiresAt is at most ${MAX_CONSENT_DAYS} days ahead`, "expiresAt");
   }
-  const link = await prisma().linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId: input.partnerId } }, select: { id: true } });
-  if (!link) throw badInput("You are not linked to this partner", "partnerId");
+  const link = await prisma().linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId: input.partnerId } }, select: { confirmedAt: true } });
+  if (!link?.confirmedAt) throw badInput("You are not linked to this partner", "partnerId");
   return prisma().consent.create({
     data: {
       memberId,
@@ -123,7 +123,7 @@ export async function importConsents(actor: Actor, rows: readonly unknown[], opt
   });
   if (!valid.length) return results.sort((a, b) => a.index - b.index);
   const links = await prisma().linkedAccount.findMany({
-    where: { OR: valid.map((v) => ({ memberId: v.memberId, partnerId: v.input.partnerId })) },
+    where: { confirmedAt: { not: null }, OR: valid.map((v) => ({ memberId: v.memberId, partnerId: v.input.partnerId })) },
     select: { memberId: true, partnerId: true },
   });
   const linked = new Set(links.map((l) => `${l.memberId}|${l.partnerId}`));

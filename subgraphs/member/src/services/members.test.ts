@@ -20,7 +20,7 @@ test("bulk enrolment applies enrollMember's rules row by row; bad rows change no
   await enrollMember(partnerPrincipal(shop), { email: "taken@example.com", externalRef: "S-TAKEN" });
   const rows = [
     { email: "a@example.com", externalRef: "S-A" }, // 0 new
-    { email: "KNOWN@example.com", externalRef: "S-K", displayName: "ignored" }, // 1 links the existing member
+    { email: "KNOWN@example.com", externalRef: "S-K", displayName: "ignored" }, // 1 existing member: a link request, pending
     { email: "a@example.com", externalRef: "S-A" }, // 2 same row again: the same member, not created twice
     { email: "a@example.com", externalRef: "S-A2" }, // 3 same member under another ref: refused
     { email: "b@example.com", externalRef: "S-TAKEN" }, // 4 ref of another member: refused
@@ -30,11 +30,13 @@ test("bulk enrolment applies enrollMember's rules row by row; bad rows change no
   ];
   const r = await enrollMembers(partnerPrincipal(shop), rows);
   const summary = r.map((x) => ("error" in x ? `${x.index}:${x.error.field}` : `${x.index}:${x.created ? "created" : "linked"}`));
-  expect(summary).toEqual(["0:created", "1:linked", "2:linked", "3:externalRef", "4:externalRef", "5:email", "6:externalRef", "7:created"]);
+  expect(summary).toEqual(["0:created", "1:email", "2:linked", "3:externalRef", "4:externalRef", "5:email", "6:externalRef", "7:created"]);
+  expect(r[1]).toMatchObject({ error: { linkPending: true } });
   const ok = r.filter((x) => !("error" in x)) as Extract<(typeof r)[number], { member: unknown }>[];
-  expect(ok[0]!.member.id).toBe(ok[2]!.member.id);
-  expect(ok[1]!.member.id).toBe(existing.id);
-  expect(ok[3]!.member.joinedAt.toISOString()).toBe("2026-05-01T00:00:00.000Z");
+  expect(ok[0]!.member.id).toBe(ok[1]!.member.id);
+  expect(ok[2]!.member.joinedAt.toISOString()).toBe("2026-05-01T00:00:00.000Z");
+  const request = await prisma().linkedAccount.findUniqueOrThrow({ where: { memberId_partnerId: { memberId: existing.id, partnerId: shop } } });
+  expect(request).toMatchObject({ externalRef: "S-K", confirmedAt: null });
   // What the rows say is what the database holds, events included.
   const a = await prisma().member.findUniqueOrThrow({ where: { email: "a@example.com" }, include: { linkedAccounts: true } });
   expect(a.linkedAccounts.map((l) => [l.partnerId, l.externalRef])).toEqual([[shop, "S-A"]]);
@@ -43,7 +45,8 @@ test("bulk enrolment applies enrollMember's rules row by row; bad rows change no
   const events = await prisma().memberOutboxEvent.findMany({ where: { payload: { path: ["partnerId"], equals: shop } } });
   const enrolled = events.filter((e) => e.type === "member.enrolled").map((e) => (e.payload as { email: string }).email).sort();
   expect(enrolled).toEqual(["a@example.com", "d@example.com", "taken@example.com"]);
-  expect(events.filter((e) => e.type === "member.linked")).toHaveLength(4); // taken, a, known, d
+  expect(events.filter((e) => e.type === "member.linked")).toHaveLength(3); // taken, a, d
+  expect(events.filter((e) => e.type === "member.link_requested").map((e) => (e.payload as { memberId: string }).memberId)).toEqual([existing.id]);
 });
 
 test("admins enrol in bulk without links; members may not", async () => {
@@ -63,23 +66,31 @@ test("500 members in one call (the demo seed's path) take a few statements per c
   expect(ms).toBeLessThan(15_000);
 });
 
-test("concurrent enrolments of one email at several partners make one member and one link each; concurrent revocations emit one event", async () => {
+test("concurrent enrolments of one email at several partners make one member, one active link and one request per other partner; concurrent revocations emit one event", async () => {
   const partners = Array.from({ length: 6 }, newPartnerId);
-  const results = await Promise.all(
-    partners.flatMap((p, i) => [
-      enrollMember(partnerPrincipal(p), { email: "race@example.com", externalRef: `R-${i}` }),
-      enrollMember(partnerPrincipal(p), { email: "Race@Example.com", externalRef: `R-${i}` }),
-    ]),
-  );
-  const ids = new Set(results.map((r) => r.member.id));
+  const results = (
+    await Promise.all(
+      partners.flatMap((p, i) => [
+        enrollMembers(partnerPrincipal(p), [{ email: "race@example.com", externalRef: `R-${i}` }]),
+        enrollMembers(partnerPrincipal(p), [{ email: "Race@Example.com", externalRef: `R-${i}` }]),
+      ]),
+    )
+  ).flat();
+  const ok = results.filter((r) => !("error" in r)) as Extract<(typeof results)[number], { member: unknown }>[];
+  expect(results.filter((r) => "error" in r && !r.error.linkPending)).toEqual([]);
+  const ids = new Set(ok.map((r) => r.member.id));
   expect(ids.size).toBe(1);
   const [memberId] = [...ids];
-  expect(await prisma().linkedAccount.count({ where: { memberId } })).toBe(6);
+  const links = await prisma().linkedAccount.findMany({ where: { memberId } });
+  expect(links).toHaveLength(6);
+  expect(links.filter((l) => l.confirmedAt)).toHaveLength(1);
   expect(await prisma().memberOutboxEvent.count({ where: { type: "member.enrolled", payload: { path: ["memberId"], equals: memberId! } } })).toBe(1);
-  expect(await prisma().memberOutboxEvent.count({ where: { type: "member.linked", payload: { path: ["memberId"], equals: memberId! } } })).toBe(6);
+  expect(await prisma().memberOutboxEvent.count({ where: { type: "member.linked", payload: { path: ["memberId"], equals: memberId! } } })).toBe(1);
+  expect(await prisma().memberOutboxEvent.count({ where: { type: "member.link_requested", payload: { path: ["memberId"], equals: memberId! } } })).toBe(5);
+  const winner = links.find((l) => l.confirmedAt)!.partnerId;
 
   const { grantConsent, revokeConsent } = await import("./consents.ts");
-  const c = await grantConsent(memberPrincipal(memberId!), { partnerId: partners[0]!, categories: ["TIER"], purpose: "ANALYTICS", noticeVersion: "v1" });
+  const c = await grantConsent(memberPrincipal(memberId!), { partnerId: winner, categories: ["TIER"], purpose: "ANALYTICS", noticeVersion: "v1" });
   const revoked = await Promise.all(Array.from({ length: 8 }, () => revokeConsent(memberPrincipal(memberId!), c.id)));
   expect(new Set(revoked.map((r) => r.revokedAt?.toISOString())).size).toBe(1);
   expect(await prisma().memberOutboxEvent.count({ where: { type: "member.consent_revoked", payload: { path: ["consentId"], equals: c.id } } })).toBe(1);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
-import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
+import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvent, emitEvents } from "../../../../lib/events.ts";
 import type { LinkedAccount, Member } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
@@ -66,24 +66,34 @@ export interface EnrollOptions extends WriteOptions {
  * Enrols a member (ADMIN) or enrols-and-links (PARTNER, with the member's externalRef at that
  * partner).
  *
- * Email is the coalition-wide identity: a PARTNER enrolling an email that already belongs to a
- * member links that member instead of failing ("enrol or link"), which is how a member who joined
- * at one brand is recognised at the next one's checkout. The existing profile is left untouched
- * (a partner cannot overwrite what the member or another partner recorded), and the partner still
- * sees no personal field without the member's consent. The trade-off: a partner learns that an
- * email it already knows belongs to some coalition member; it learns nothing else. The same call
- * repeated is idempotent. An ADMIN enrolling an existing email gets BAD_USER_INPUT (an admin sees
- * every member anyway, so that answer reveals nothing).
+ * Email is the coalition-wide identity. A PARTNER enrolling a new email creates the member and an
+ * active link. A PARTNER enrolling an email that already belongs to a member gets a link REQUEST
+ * (pending, under its externalRef) and BAD_USER_INPUT with `linkPending: true`: the member confirms
+ * it in a coalition app (`confirmPartnerLink`) and only then does the partner see the member. Why
+ * not link at once: a linked partner can obtain member tokens for its members (token exchange), so
+ * linking by a known email alone would let any partner impersonate any member whose email it has.
+ * The price: a partner learns that an email it already holds belongs to some member. The existing
+ * profile is never changed by a partner. Repeating the call is idempotent. An ADMIN enrolling an
+ * existing email gets BAD_USER_INPUT (an admin sees every member anyway).
  */
 export async function enrollMember(actor: Actor, rawInput: unknown, opts: EnrollOptions = {}): Promise<EnrollResult> {
   const [result] = await enrollMembers(actor, [{ ...(rawInput as object), joinedAt: opts.joinedAt }], { now: opts.now });
-  if ("error" in result!) throw badInput(result.error.message, result.error.field);
+  if ("error" in result!) {
+    const { message, field, linkPending } = result.error;
+    throw new HubError("BAD_USER_INPUT", message, { ...(field ? { field } : {}), ...(linkPending ? { linkPending } : {}) });
+  }
   return result!;
 }
 
 /** One row of a bulk enrolment: the API input plus, for imports and the seed, a back-dated joining time. */
 export type EnrollRow = EnrollInput & { joinedAt?: Date };
-export type EnrollRowResult = (EnrollResult & { index: number }) | { index: number; error: { code: "BAD_USER_INPUT"; message: string; field?: string } };
+export type EnrollRowResult =
+  | (EnrollResult & { index: number })
+  /** `linkPending`: the email belongs to an existing member; a link request now waits for that member's confirmation. */
+  | { index: number; error: { code: "BAD_USER_INPUT"; message: string; field?: string; linkPending?: true } };
+
+export const LINK_PENDING_MESSAGE =
+  "This email belongs to an existing coalition member: your link request waits for the member's confirmation in a coalition app";
 
 /** Rows per transaction in bulk enrolment. */
 export const ENROLL_CHUNK = 200;
@@ -165,7 +175,8 @@ async function enrollChunk(
   const newMembers: Member[] = [];
   const newLinks: LinkedAccount[] = [];
   const out: EnrollRowResult[] = [];
-  const reject = (index: number, message: string, field: string) => out.push({ index, error: { code: "BAD_USER_INPUT", message, field } });
+  const reject = (index: number, message: string, field: string, linkPending?: true) =>
+    out.push({ index, error: { code: "BAD_USER_INPUT", message, field, ...(linkPending ? { linkPending } : {}) } });
   for (const { index, row } of chunk) {
     let member = byEmail.get(row.email);
     if (member && !partnerId) {
@@ -187,7 +198,8 @@ async function enrollChunk(
     }
     const current = member ? linkOf.get(member.id) : undefined;
     if (current && current.externalRef !== ref) {
-      reject(index, "This member is already linked to your partner under another externalRef; change it with linkPartnerAccount", "externalRef");
+      if (!current.confirmedAt) reject(index, "A link request for this email under another externalRef is waiting for the member's confirmation", "externalRef");
+      else reject(index, "This member is already linked to your partner under another externalRef; change it with linkPartnerAccount", "externalRef");
       continue;
     }
     const created = !member;
@@ -198,21 +210,29 @@ async function enrollChunk(
     }
     let link = current;
     if (!link) {
-      link = { id: randomUUID(), memberId: member.id, partnerId, externalRef: ref, linkedAt: now };
+      // Only a member this call created is linked at once; an existing one must confirm.
+      const confirmedAt = newMembers.includes(member) ? now : null;
+      link = { id: randomUUID(), memberId: member.id, partnerId, externalRef: ref, linkedAt: now, confirmedAt };
       newLinks.push(link);
       refOwner.set(ref, member.id);
       linkOf.set(member.id, link);
     }
-    out.push({ index, member, created, link });
+    if (!link.confirmedAt) reject(index, LINK_PENDING_MESSAGE, "email", true);
+    else out.push({ index, member, created, link });
   }
   if (newMembers.length) await tx.member.createMany({ data: newMembers });
   if (newLinks.length) await tx.linkedAccount.createMany({ data: newLinks });
   await emitEvents(tx, "member", [
     ...newMembers.map((m) => ({ type: "member.enrolled", payload: { memberId: m.id, email: m.email, joinedAt: m.joinedAt.toISOString(), partnerId } })),
-    ...newLinks.map((l) => ({
-      type: "member.linked",
-      payload: { memberId: l.memberId, partnerId: l.partnerId, externalRef: l.externalRef, linkedAt: l.linkedAt.toISOString(), previousExternalRef: null },
-    })),
+    ...newLinks.map((l) =>
+      l.confirmedAt
+        ? {
+            type: "member.linked",
+            payload: { memberId: l.memberId, partnerId: l.partnerId, externalRef: l.externalRef, linkedAt: l.confirmedAt.toISOString(), previousExternalRef: null },
+          }
+        : // For a notification to the member (later); nobody consumes it yet.
+          { type: "member.link_requested", payload: { memberId: l.memberId, partnerId: l.partnerId, requestedAt: l.linkedAt.toISOString() } },
+    ),
   ]);
   return out;
 }
@@ -246,7 +266,7 @@ export async function linkPartnerAccount(actor: Actor, memberId: string, rawExte
   try {
     return await prisma().$transaction(async (tx) => {
       const current = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
-      if (!current) throw notFound("Member", memberId);
+      if (!current?.confirmedAt) throw notFound("Member", memberId);
       if (current.externalRef === externalRef) return current;
       if (await tx.linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } } })) throw taken();
       // Conditional on the ref we read: of two concurrent re-keys one wins, the other is told to retry.
@@ -273,7 +293,7 @@ export async function visibleMembers(actor: Actor, ids: readonly string[]): Prom
   else if (actor.role !== "ADMIN" && actor.role !== "PARTNER") wanted = [];
   if (!wanted.length) return new Map();
   const rows = await prisma().member.findMany({
-    where: { id: { in: wanted }, ...(actor.role === "PARTNER" ? { linkedAccounts: { some: { partnerId: actor.partnerId! } } } : {}) },
+    where: { id: { in: wanted }, ...(actor.role === "PARTNER" ? { linkedAccounts: { some: { partnerId: actor.partnerId!, confirmedAt: { not: null } } } } : {}) },
   });
   return new Map(rows.map((m) => [m.id, m]));
 }
@@ -283,14 +303,14 @@ export async function memberByPartnerRef(actor: Actor, partnerId: string, extern
   if (actor.role === "PARTNER" ? actor.partnerId !== partnerId : actor.role !== "ADMIN") return null;
   if (!isUuid(partnerId)) return null;
   const link = await prisma().linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } }, include: { member: true } });
-  return link?.member ?? null;
+  return link?.confirmedAt ? link.member : null;
 }
 
 /** For the gateway's token exchange (internal endpoint, SERVICE identity): the member id behind a partner reference. */
 export async function memberIdByPartnerRef(partnerId: string, externalRef: string): Promise<string | null> {
   if (!isUuid(partnerId)) return null;
-  const link = await prisma().linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } }, select: { memberId: true } });
-  return link?.memberId ?? null;
+  const link = await prisma().linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } }, select: { memberId: true, confirmedAt: true } });
+  return link?.confirmedAt ? link.memberId : null;
 }
 
 /**
@@ -301,9 +321,56 @@ export async function linkedAccountsOf(actor: Actor, memberIds: readonly string[
   const out = new Map<string, LinkedAccount[]>(memberIds.map((id) => [id, []]));
   if (actor.role === "PARTNER" && !actor.partnerId) return out;
   const rows = await prisma().linkedAccount.findMany({
-    where: { memberId: { in: [...memberIds] }, ...(actor.role === "PARTNER" ? { partnerId: actor.partnerId! } : {}) },
+    where: { memberId: { in: [...memberIds] }, confirmedAt: { not: null }, ...(actor.role === "PARTNER" ? { partnerId: actor.partnerId! } : {}) },
     orderBy: [{ linkedAt: "asc" }, { id: "asc" }],
   });
   for (const r of rows) out.get(r.memberId)?.push(r);
   return out;
+}
+
+/**
+ * Pending link requests of members (partners asked to link an existing member by email): the
+ * member and admins see them; a partner sees none (it does not see the member yet).
+ */
+export async function linkRequestsOf(actor: Actor, memberIds: readonly string[]): Promise<Map<string, LinkedAccount[]>> {
+  const out = new Map<string, LinkedAccount[]>(memberIds.map((id) => [id, []]));
+  if (actor.role === "PARTNER") return out;
+  const rows = await prisma().linkedAccount.findMany({
+    where: { memberId: { in: memberIds.filter(isUuid) }, confirmedAt: null },
+    orderBy: [{ linkedAt: "asc" }, { id: "asc" }],
+  });
+  for (const r of rows) out.get(r.memberId)?.push(r);
+  return out;
+}
+
+/**
+ * The member accepts a partner's link request: from now on the partner sees the member (and can
+ * ask for consents, award points, obtain member tokens). Emits `member.linked`. Confirming an
+ * active link returns it unchanged; no request from that partner is NOT_FOUND.
+ */
+export async function confirmPartnerLink(actor: Actor, partnerId: string, opts: WriteOptions = {}): Promise<LinkedAccount> {
+  if (actor.role !== "MEMBER" || !actor.memberId) throw forbidden("Only the member confirms a link");
+  const memberId = actor.memberId;
+  if (!isUuid(partnerId)) throw notFound("Link request");
+  const now = opts.now ?? new Date();
+  return prisma().$transaction(async (tx) => {
+    const { count } = await tx.linkedAccount.updateMany({ where: { memberId, partnerId, confirmedAt: null }, data: { confirmedAt: now } });
+    const link = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
+    if (!link) throw notFound("Link request");
+    if (count === 1) {
+      await emitEvent(tx, "member", {
+        type: "member.linked",
+        payload: { memberId, partnerId, externalRef: link.externalRef, linkedAt: now.toISOString(), previousExternalRef: null },
+      });
+    }
+    return link;
+  }, TX_OPTIONS);
+}
+
+/** The member turns a partner's link request down (the request is deleted; the partner may ask again). */
+export async function declinePartnerLink(actor: Actor, partnerId: string): Promise<boolean> {
+  if (actor.role !== "MEMBER" || !actor.memberId) throw forbidden("Only the member declines a link");
+  if (!isUuid(partnerId)) return false;
+  const { count } = await prisma().linkedAccount.deleteMany({ where: { memberId: actor.memberId, partnerId, confirmedAt: null } });
+  return count > 0;
 }

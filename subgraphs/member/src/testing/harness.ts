@@ -5,10 +5,11 @@ import type { RunningSubgraph } from "../../../../lib/subgraph-server.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
 import { adminPrincipal, callSubgraph, memberPrincipal, partnerPrincipal, testInternalKey } from "../../../../tests/support/subgraph.ts";
 import type { MemberSettings } from "../config.ts";
+import { prisma } from "../db.ts";
 import { startMemberSubgraph } from "../server.ts";
 import { type GrantConsentInput, grantConsent } from "../services/consents.ts";
 import type { DataCategory, Purpose } from "../services/domain.ts";
-import { enrollMember } from "../services/members.ts";
+import { confirmPartnerLink, enrollMember, enrollMembers } from "../services/members.ts";
 
 /**
  * Test harness for the member subgraph: a fresh database, the subgraph on port 0, a counter of
@@ -91,9 +92,12 @@ export async function enrolAt(
   return member;
 }
 
-/** Links an existing member to another partner (enrol-or-link by email). */
+/** Links an existing member to another partner: the partner's request by email, then the member's confirmation (as the seed must). */
 export async function linkAt(partnerId: string, email: string, externalRef = `ref-${randomUUID().slice(0, 8)}`) {
-  return (await enrollMember(partnerPrincipal(partnerId), { email, externalRef })).link!;
+  const [r] = await enrollMembers(partnerPrincipal(partnerId), [{ email, externalRef }]);
+  if (!r || !("error" in r) || !r.error.linkPending) throw new Error(`expected a pending link request, got ${JSON.stringify(r)}`);
+  const member = await prisma().member.findUniqueOrThrow({ where: { email }, select: { id: true } });
+  return confirmPartnerLink(memberPrincipal(member.id), partnerId);
 }
 
 /** The member grants a consent through the domain service. */
