@@ -16,6 +16,10 @@ export type { DataAccessEvent };
  * name a partner.
  */
 
+/** Operation names are the caller's free text: kept, but bounded. */
+const MAX_OPERATION_NAME = 200;
+const boundedName = (s: string | null | undefined) => (s ? s.slice(0, MAX_OPERATION_NAME) : null);
+
 /** Quiet time after the last read of a request before its entries are written. */
 const QUIET_MS = 5;
 /** Upper bound on how long entries wait, however busy the request. */
@@ -77,7 +81,7 @@ export class AccessRecorder {
       actor: this.actor.sub,
       categories: DATA_CATEGORIES.filter((c) => cats.has(c)),
       purpose: this.actor.role === "PARTNER" ? this.actor.purpose : null,
-      operationName: this.operationName,
+      operationName: boundedName(this.operationName),
       requestId: this.requestId,
       at,
     }));
@@ -131,8 +135,8 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
       actor: `partner:${p.partnerId}`,
       categories: DATA_CATEGORIES.filter((c) => p.categories?.includes(c)),
       purpose: p.purpose,
-      operationName: p.operationName ?? null,
-      requestId: p.requestId ?? null,
+      operationName: boundedName(p.operationName),
+      requestId: p.requestId ? String(p.requestId).slice(0, 128) : null,
       at: Number.isNaN(at.getTime()) ? new Date() : at,
     },
   });
