@@ -2,13 +2,15 @@ import fc from "fast-check";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Principal } from "../../../../lib/principal.ts";
 import { revokeConsent } from "../services/consents.ts";
+import { enrollMembers } from "../services/members.ts";
 import { DATA_CATEGORIES, DAY_MS, type DataCategory, FIELD_CATEGORY, PURPOSE_VALUES, type Purpose } from "../services/domain.ts";
 import { consentTo, enrolAt, linkAt, type MemberHarness, memberPrincipal, newPartnerId, partnerPrincipal, startMemberHarness } from "../testing/harness.ts";
 
 /**
  * Property: for random consent sets (active, revoked, expired, not yet expired; any partner,
  * categories, purpose) and random partner queries (any purpose, any members, any fields, through
- * `member(id)` or `_entities`), no gated field is ever returned without a matching active consent,
+ * `member(id)` or `_entities`; with pending link requests around), no gated field is ever returned
+ * without a matching active consent,
  * every field with one is returned as stored, an unlinked member is never returned at all, and
  * `sharedScopes` is exactly the consented set.
  */
@@ -40,13 +42,15 @@ const queryArb = fc.record({
 const scenarioArb = fc.record({
   // links[m][p]: member m is linked to partner p (member 0 always to partner 0, so every run has a visible member)
   links: fc.array(fc.array(fc.boolean(), { minLength: PARTNERS, maxLength: PARTNERS }), { minLength: MEMBERS, maxLength: MEMBERS }),
+  // requests[m][p]: where not linked, partner p asked to link member m by email (pending: must count nowhere)
+  requests: fc.array(fc.array(fc.boolean(), { minLength: PARTNERS, maxLength: PARTNERS }), { minLength: MEMBERS, maxLength: MEMBERS }),
   consents: fc.array(consentArb, { maxLength: 10 }),
   queries: fc.array(queryArb, { minLength: 1, maxLength: 3 }),
 });
 
 test("no gated field is ever returned without a matching active consent", async () => {
   await fc.assert(
-    fc.asyncProperty(scenarioArb, async ({ links, consents, queries }) => {
+    fc.asyncProperty(scenarioArb, async ({ links, requests, consents, queries }) => {
       const partners = Array.from({ length: PARTNERS }, newPartnerId);
       links[0]![0] = true;
       const members: Awaited<ReturnType<typeof enrolAt>>[] = [];
@@ -55,6 +59,9 @@ test("no gated field is ever returned without a matching active consent", async 
         // A member linked nowhere still exists (enrolled at a partner outside this scenario).
         const member = await enrolAt(home === -1 ? newPartnerId() : partners[home]!);
         for (let p = home + 1; p < PARTNERS; p++) if (links[m]![p]) await linkAt(partners[p]!, member.email);
+        for (let p = 0; p < PARTNERS; p++) {
+          if (!links[m]![p] && requests[m]![p]) await enrollMembers(partnerPrincipal(partners[p]!), [{ email: member.email, externalRef: `req-${m}-${p}` }]);
+        }
         members.push(member);
       }
       // The oracle: which (member, partner, purpose) may read which categories.
