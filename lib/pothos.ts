@@ -1,5 +1,6 @@
 import SchemaBuilder from "@pothos/core";
 import DataloaderPlugin from "@pothos/plugin-dataloader";
+import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
@@ -42,12 +43,12 @@ export type HubBuilderTypes<Ctx extends HubContext> = {
 /**
  * One SchemaBuilder per subgraph, all with the same plugins in the order STYLE.md asks
  * (scope-auth first so nothing resolves before authorization; federation last so it sees the
- * wrapped resolvers). `prisma` is resolved lazily: the client is chosen at start-up, after the
+ * wrapped resolvers; directives before federation, which prints @key, @requires, ... through it). `prisma` is resolved lazily: the client is chosen at start-up, after the
  * schema modules are imported.
  */
 export function createBuilder<Ctx extends HubContext>(prisma: () => PrismaClient) {
   const builder = new SchemaBuilder<HubBuilderTypes<Ctx>>({
-    plugins: [ScopeAuthPlugin, PrismaPlugin, DataloaderPlugin, FederationPlugin],
+    plugins: [ScopeAuthPlugin, PrismaPlugin, DataloaderPlugin, DirectivesPlugin, FederationPlugin],
     defaultFieldNullability: false,
     defaultInputFieldRequiredness: true,
     prisma: {
