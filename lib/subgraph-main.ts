@@ -1,0 +1,46 @@
+import { loadEnv } from "./config.ts";
+import { openDatabase, type PrismaClient } from "./db.ts";
+import { type SchemaName, startOutboxRelay } from "./events.ts";
+import { internalKey } from "./internal-auth.ts";
+import { log } from "./logger.ts";
+import type { RunningSubgraph } from "./subgraph-server.ts";
+
+export interface SubgraphStarter {
+  (opts: { prisma: PrismaClient; internalKey: Uint8Array; port: number; host: string }): Promise<RunningSubgraph>;
+}
+
+/**
+ * `npm run start:<name>`: one subgraph alone (docker-compose, one process per service), with its
+ * outbox relay to the other subgraphs and any background jobs it owns. Needs DATABASE_URL and
+ * HUB_INTERNAL_SECRET; the peers' URLs come from HUB_MEMBER_URL / HUB_POINTS_URL / HUB_PARTNER_URL.
+ */
+export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, background?: () => { stop(): Promise<void> }) {
+  const env = loadEnv();
+  if (!env.DATABASE_URL) throw new Error(`start:${name} needs DATABASE_URL (the embedded default runs everything with \`npm start\`)`);
+  if (!env.HUB_INTERNAL_SECRET) throw new Error(`start:${name} needs HUB_INTERNAL_SECRET (shared with the gateway and the other subgraphs)`);
+  const port = { member: env.MEMBER_PORT, points: env.POINTS_PORT, partner: env.PARTNER_PORT }[name];
+  const db = await openDatabase({ url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE });
+  const prisma = db.client();
+  const key = internalKey(env.HUB_INTERNAL_SECRET);
+  const subgraph = await start({ prisma, internalKey: key, port, host: env.HUB_HOST });
+  const relay = startOutboxRelay({
+    schema: name,
+    prisma: () => prisma,
+    peers: () => ({ member: env.HUB_MEMBER_URL, points: env.HUB_POINTS_URL, partner: env.HUB_PARTNER_URL }),
+    internalKey: key,
+  });
+  const jobs = background?.();
+  log.info(`${name} subgraph listening`, { url: subgraph.url });
+  let stopping = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, async () => {
+      if (stopping) return;
+      stopping = true;
+      await jobs?.stop();
+      await relay.stop();
+      await subgraph.close();
+      await db.close();
+      process.exit(0);
+    });
+  }
+}
