@@ -17,10 +17,28 @@ CREATE TYPE "member"."Purpose" AS ENUM ('ACCOUNT_SERVICING', 'OFFER_TARGETING', 
 CREATE TYPE "member"."DataCategory" AS ENUM ('PROFILE_BASIC', 'PROFILE_CONTACT', 'TIER', 'POINTS_BALANCE', 'ACTIVITY', 'SEGMENTS');
 
 -- CreateEnum
+CREATE TYPE "partner"."OfferKind" AS ENUM ('BONUS_POINTS', 'POINTS_MULTIPLIER', 'DISCOUNT');
+
+-- CreateEnum
+CREATE TYPE "partner"."OfferStatus" AS ENUM ('DRAFT', 'PENDING_APPROVAL', 'ACTIVE', 'PAUSED', 'ENDED');
+
+-- CreateEnum
+CREATE TYPE "partner"."Tier" AS ENUM ('BASE', 'SILVER', 'GOLD', 'DIAMOND');
+
+-- CreateEnum
+CREATE TYPE "partner"."Lifecycle" AS ENUM ('NEW', 'ACTIVE', 'DORMANT', 'CHURNED');
+
+-- CreateEnum
 CREATE TYPE "points"."AccountKind" AS ENUM ('MEMBER_WALLET', 'PARTNER_ISSUANCE', 'PARTNER_REDEMPTION', 'OFFER_BUDGET', 'BREAKAGE', 'ADJUSTMENTS');
 
 -- CreateEnum
 CREATE TYPE "points"."TransactionKind" AS ENUM ('EARN', 'REDEEM', 'REVERSAL', 'EXPIRY', 'ADJUSTMENT', 'OFFER_FUNDING', 'OFFER_BONUS', 'OFFER_RETURN');
+
+-- CreateEnum
+CREATE TYPE "points"."HoldStatus" AS ENUM ('PENDING', 'CAPTURED', 'VOIDED', 'EXPIRED');
+
+-- CreateEnum
+CREATE TYPE "points"."Tier" AS ENUM ('BASE', 'SILVER', 'GOLD', 'DIAMOND');
 
 -- CreateTable
 CREATE TABLE "partner"."Partner" (
@@ -61,6 +79,65 @@ CREATE TABLE "partner"."ApiClient" (
     "revokedAt" TIMESTAMPTZ(3),
 
     CONSTRAINT "ApiClient_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."Offer" (
+    "id" UUID NOT NULL,
+    "title" TEXT NOT NULL,
+    "description" TEXT,
+    "kind" "partner"."OfferKind" NOT NULL,
+    "bonusPoints" INTEGER,
+    "multiplier" DECIMAL(8,4),
+    "discountPercent" INTEGER,
+    "minTier" "partner"."Tier",
+    "segments" "partner"."Lifecycle"[],
+    "requiredPurpose" TEXT,
+    "startsAt" TIMESTAMPTZ(3) NOT NULL,
+    "endsAt" TIMESTAMPTZ(3) NOT NULL,
+    "budgetPoints" INTEGER NOT NULL,
+    "perMemberLimit" INTEGER NOT NULL,
+    "status" "partner"."OfferStatus" NOT NULL DEFAULT 'DRAFT',
+    "createdByPartnerId" UUID NOT NULL,
+    "version" INTEGER NOT NULL DEFAULT 1,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMPTZ(3) NOT NULL,
+    "submittedAt" TIMESTAMPTZ(3),
+    "activatedAt" TIMESTAMPTZ(3),
+    "endedAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "Offer_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."OfferFunding" (
+    "offerId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "shareBps" INTEGER NOT NULL,
+    "approvedAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "OfferFunding_pkey" PRIMARY KEY ("offerId","partnerId")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."OfferRedeemablePartner" (
+    "offerId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+
+    CONSTRAINT "OfferRedeemablePartner_pkey" PRIMARY KEY ("offerId","partnerId")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."OfferClaim" (
+    "id" UUID NOT NULL,
+    "offerId" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "claimedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "usedCount" INTEGER NOT NULL DEFAULT 0,
+    "discountCode" TEXT,
+    "lastUsedAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "OfferClaim_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
@@ -165,6 +242,7 @@ CREATE TABLE "points"."LedgerTransaction" (
     "requestHash" TEXT NOT NULL,
     "createdBy" TEXT NOT NULL,
     "reason" TEXT,
+    "holdId" UUID,
     "postedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "LedgerTransaction_pkey" PRIMARY KEY ("id")
@@ -191,8 +269,123 @@ CREATE TABLE "points"."Lot" (
     "remaining" INTEGER NOT NULL,
     "earnedAt" TIMESTAMPTZ(3) NOT NULL,
     "expiresAt" TIMESTAMPTZ(3),
+    "offerId" UUID,
 
     CONSTRAINT "Lot_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."LotConsumption" (
+    "id" BIGSERIAL NOT NULL,
+    "lotId" BIGINT NOT NULL,
+    "transactionId" UUID NOT NULL,
+    "points" INTEGER NOT NULL,
+
+    CONSTRAINT "LotConsumption_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."Hold" (
+    "id" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "points" INTEGER NOT NULL,
+    "capturedPoints" INTEGER NOT NULL DEFAULT 0,
+    "status" "points"."HoldStatus" NOT NULL DEFAULT 'PENDING',
+    "expiresAt" TIMESTAMPTZ(3) NOT NULL,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "resolvedAt" TIMESTAMPTZ(3),
+    "captureTransactionId" UUID,
+    "reference" TEXT,
+    "createdBy" TEXT NOT NULL,
+    "idempotencyScope" TEXT NOT NULL,
+    "idempotencyKey" TEXT NOT NULL,
+    "requestHash" TEXT NOT NULL,
+
+    CONSTRAINT "Hold_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."TierState" (
+    "memberId" UUID NOT NULL,
+    "tier" "points"."Tier" NOT NULL DEFAULT 'BASE',
+    "tierSince" TIMESTAMPTZ(3) NOT NULL,
+    "lastQualifyingAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "TierState_pkey" PRIMARY KEY ("memberId")
+);
+
+-- CreateTable
+CREATE TABLE "points"."MemberLink" (
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "linkedAt" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "MemberLink_pkey" PRIMARY KEY ("memberId","partnerId")
+);
+
+-- CreateTable
+CREATE TABLE "points"."Partner" (
+    "partnerId" UUID NOT NULL,
+    "name" TEXT NOT NULL,
+    "earnRate" DECIMAL(12,4) NOT NULL DEFAULT 1,
+    "active" BOOLEAN NOT NULL DEFAULT true,
+    "updatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Partner_pkey" PRIMARY KEY ("partnerId")
+);
+
+-- CreateTable
+CREATE TABLE "points"."PartnerRate" (
+    "id" BIGSERIAL NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "issuePrice" DECIMAL(18,6) NOT NULL,
+    "redemptionRate" DECIMAL(18,6) NOT NULL,
+    "effectiveFrom" TIMESTAMPTZ(3) NOT NULL,
+    "receivedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "PartnerRate_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."Offer" (
+    "offerId" UUID NOT NULL,
+    "kind" TEXT NOT NULL,
+    "bonusPoints" INTEGER,
+    "multiplier" DECIMAL(8,4),
+    "startsAt" TIMESTAMPTZ(3) NOT NULL,
+    "endsAt" TIMESTAMPTZ(3) NOT NULL,
+    "perMemberLimit" INTEGER NOT NULL,
+    "budgetPoints" INTEGER NOT NULL,
+    "fundings" JSONB NOT NULL,
+    "redeemablePartnerIds" UUID[],
+    "status" TEXT NOT NULL DEFAULT 'ACTIVE',
+    "activatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "endedAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "Offer_pkey" PRIMARY KEY ("offerId")
+);
+
+-- CreateTable
+CREATE TABLE "points"."OfferUse" (
+    "offerId" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "uses" INTEGER NOT NULL DEFAULT 0,
+
+    CONSTRAINT "OfferUse_pkey" PRIMARY KEY ("offerId","memberId")
+);
+
+-- CreateTable
+CREATE TABLE "points"."RedemptionCode" (
+    "jti" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "points" INTEGER NOT NULL,
+    "expiresAt" TIMESTAMPTZ(3) NOT NULL,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "usedAt" TIMESTAMPTZ(3),
+
+    CONSTRAINT "RedemptionCode_pkey" PRIMARY KEY ("jti")
 );
 
 -- CreateTable
@@ -277,6 +470,27 @@ CREATE UNIQUE INDEX "ApiClient_clientId_key" ON "partner"."ApiClient"("clientId"
 CREATE INDEX "ApiClient_partnerId_idx" ON "partner"."ApiClient"("partnerId");
 
 -- CreateIndex
+CREATE INDEX "Offer_status_endsAt_idx" ON "partner"."Offer"("status", "endsAt");
+
+-- CreateIndex
+CREATE INDEX "Offer_createdAt_id_idx" ON "partner"."Offer"("createdAt", "id");
+
+-- CreateIndex
+CREATE INDEX "OfferFunding_partnerId_idx" ON "partner"."OfferFunding"("partnerId");
+
+-- CreateIndex
+CREATE INDEX "OfferRedeemablePartner_partnerId_idx" ON "partner"."OfferRedeemablePartner"("partnerId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "OfferClaim_discountCode_key" ON "partner"."OfferClaim"("discountCode");
+
+-- CreateIndex
+CREATE INDEX "OfferClaim_memberId_idx" ON "partner"."OfferClaim"("memberId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "OfferClaim_offerId_memberId_key" ON "partner"."OfferClaim"("offerId", "memberId");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "Member_email_key" ON "member"."Member"("email");
 
 -- CreateIndex
@@ -307,6 +521,12 @@ CREATE INDEX "LedgerTransaction_memberId_postedAt_id_idx" ON "points"."LedgerTra
 CREATE INDEX "LedgerTransaction_postedAt_idx" ON "points"."LedgerTransaction"("postedAt");
 
 -- CreateIndex
+CREATE INDEX "LedgerTransaction_reversesId_idx" ON "points"."LedgerTransaction"("reversesId");
+
+-- CreateIndex
+CREATE INDEX "LedgerTransaction_partnerId_postedAt_idx" ON "points"."LedgerTransaction"("partnerId", "postedAt");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "LedgerTransaction_idempotencyScope_idempotencyKey_key" ON "points"."LedgerTransaction"("idempotencyScope", "idempotencyKey");
 
 -- CreateIndex
@@ -322,6 +542,36 @@ CREATE INDEX "Posting_postedAt_idx" ON "points"."Posting"("postedAt");
 CREATE INDEX "Lot_memberId_expiresAt_idx" ON "points"."Lot"("memberId", "expiresAt");
 
 -- CreateIndex
+CREATE INDEX "Lot_expiresAt_idx" ON "points"."Lot"("expiresAt");
+
+-- CreateIndex
+CREATE INDEX "Lot_sourceTransactionId_idx" ON "points"."Lot"("sourceTransactionId");
+
+-- CreateIndex
+CREATE INDEX "LotConsumption_lotId_idx" ON "points"."LotConsumption"("lotId");
+
+-- CreateIndex
+CREATE INDEX "LotConsumption_transactionId_idx" ON "points"."LotConsumption"("transactionId");
+
+-- CreateIndex
+CREATE INDEX "Hold_status_expiresAt_idx" ON "points"."Hold"("status", "expiresAt");
+
+-- CreateIndex
+CREATE INDEX "Hold_memberId_idx" ON "points"."Hold"("memberId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Hold_idempotencyScope_idempotencyKey_key" ON "points"."Hold"("idempotencyScope", "idempotencyKey");
+
+-- CreateIndex
+CREATE INDEX "TierState_tier_lastQualifyingAt_idx" ON "points"."TierState"("tier", "lastQualifyingAt");
+
+-- CreateIndex
+CREATE INDEX "PartnerRate_partnerId_effectiveFrom_idx" ON "points"."PartnerRate"("partnerId", "effectiveFrom");
+
+-- CreateIndex
+CREATE INDEX "RedemptionCode_memberId_idx" ON "points"."RedemptionCode"("memberId");
+
+-- CreateIndex
 CREATE INDEX "OutboxEvent_deliveredAt_createdAt_idx" ON "member"."OutboxEvent"("deliveredAt", "createdAt");
 
 -- CreateIndex
@@ -335,6 +585,24 @@ ALTER TABLE "partner"."PartnerRate" ADD CONSTRAINT "PartnerRate_partnerId_fkey" 
 
 -- AddForeignKey
 ALTER TABLE "partner"."ApiClient" ADD CONSTRAINT "ApiClient_partnerId_fkey" FOREIGN KEY ("partnerId") REFERENCES "partner"."Partner"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "partner"."Offer" ADD CONSTRAINT "Offer_createdByPartnerId_fkey" FOREIGN KEY ("createdByPartnerId") REFERENCES "partner"."Partner"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "partner"."OfferFunding" ADD CONSTRAINT "OfferFunding_offerId_fkey" FOREIGN KEY ("offerId") REFERENCES "partner"."Offer"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "partner"."OfferFunding" ADD CONSTRAINT "OfferFunding_partnerId_fkey" FOREIGN KEY ("partnerId") REFERENCES "partner"."Partner"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "partner"."OfferRedeemablePartner" ADD CONSTRAINT "OfferRedeemablePartner_offerId_fkey" FOREIGN KEY ("offerId") REFERENCES "partner"."Offer"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "partner"."OfferRedeemablePartner" ADD CONSTRAINT "OfferRedeemablePartner_partnerId_fkey" FOREIGN KEY ("partnerId") REFERENCES "partner"."Partner"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "partner"."OfferClaim" ADD CONSTRAINT "OfferClaim_offerId_fkey" FOREIGN KEY ("offerId") REFERENCES "partner"."Offer"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "member"."LinkedAccount" ADD CONSTRAINT "LinkedAccount_memberId_fkey" FOREIGN KEY ("memberId") REFERENCES "member"."Member"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
@@ -356,3 +624,6 @@ ALTER TABLE "points"."Posting" ADD CONSTRAINT "Posting_transactionId_fkey" FOREI
 
 -- AddForeignKey
 ALTER TABLE "points"."Posting" ADD CONSTRAINT "Posting_accountId_fkey" FOREIGN KEY ("accountId") REFERENCES "points"."LedgerAccount"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "points"."LotConsumption" ADD CONSTRAINT "LotConsumption_lotId_fkey" FOREIGN KEY ("lotId") REFERENCES "points"."Lot"("id") ON DELETE RESTRICT ON UPDATE CASCADE;

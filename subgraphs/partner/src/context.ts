@@ -3,9 +3,12 @@ import { createLoaders, type PartnerLoaders } from "./loaders.ts";
 
 export interface PartnerContext extends HubContext {
   loaders: PartnerLoaders;
+  /** The request's clock: every window and rate decision of one request uses the same instant. */
+  now: Date;
 }
 
 /** Fresh DataLoaders per request: batching within a request, no caching across requests. */
 export function createContext(base: HubContext): PartnerContext {
-  return { ...base, loaders: createLoaders(base) };
+  const now = new Date();
+  return { ...base, now, loaders: createLoaders(base, now) };
 }

@@ -1,7 +1,22 @@
+import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
+import type { ApiClient, Partner, PartnerRate } from "../../../prisma/generated/client/client.ts";
+import { clientsOfPartners } from "./services/api-clients.ts";
+import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.ts";
 
-/** Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). */
-export function createLoaders(_ctx: HubContext) {
-  return {};
+/**
+ * Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per
+ * request: batching within a request, nothing cached across requests.
+ */
+export function createLoaders(ctx: HubContext, now: Date) {
+  const actor = ctx.principal;
+  const byKey = <V>(m: Map<string, V>, ids: readonly string[], fallback: V) => ids.map((id) => m.get(id) ?? fallback);
+  return {
+    partnerById: new DataLoader<string, Partner | null>(async (ids) => byKey(await partnersByIds(ids), ids, null)),
+    /** The rate in force now (the request's clock). Callers check who may see it. */
+    currentRate: new DataLoader<string, PartnerRate | null>(async (ids) => byKey(await ratesAtMany(ids, now), ids, null)),
+    rateHistory: new DataLoader<string, PartnerRate[]>(async (ids) => byKey(await rateHistories(ids), ids, [])),
+    apiClients: new DataLoader<string, ApiClient[]>(async (ids) => byKey(await clientsOfPartners(ids), ids, [])),
+  };
 }
 export type PartnerLoaders = ReturnType<typeof createLoaders>;

@@ -2,6 +2,7 @@ import type { PrismaClient } from "../../../lib/db.ts";
 import { startSubgraph, type RunningSubgraph } from "../../../lib/subgraph-server.ts";
 import { createContext } from "./context.ts";
 import { usePrisma } from "./db.ts";
+import { internalRoutes } from "./internal.ts";
 import { schema } from "./schema/index.ts";
 
 export interface StartPartnerOptions {
@@ -21,5 +22,6 @@ export async function startPartnerSubgraph(opts: StartPartnerOptions): Promise<R
     host: opts.host,
     createContext,
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
+    internalRoutes: internalRoutes(),
   });
 }

@@ -1,7 +1,10 @@
 import { builder } from "../builder.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
+import "./enums.ts";
+import "./partner.ts";
 
-builder.queryType({});
+builder.queryType({ description: "Reads of the partner subgraph: partners, offers." });
+builder.mutationType({ description: "Writes of the partner subgraph: partners, rates, API clients, offers and claims." });
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",

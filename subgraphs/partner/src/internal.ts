@@ -1,0 +1,26 @@
+import { type EventHandler, eventsRoute } from "../../../lib/events.ts";
+import type { InternalRoute } from "../../../lib/subgraph-server.ts";
+import { prisma } from "./db.ts";
+import { authenticateClient } from "./services/api-clients.ts";
+
+/** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
+export const eventHandlers: Record<string, EventHandler> = {};
+
+/**
+ * `POST /internal/clients/authenticate` for the gateway's token service (client-credentials grant):
+ * `{ clientId, clientSecret }` → 200 `{ clientId, role, partnerId, defaultPurpose, scope }` or
+ * 401 `{ error: "invalid_client" }` (unknown, wrong secret, revoked, inactive partner: one answer).
+ * The gateway asks here instead of reading partner tables (ownership stays with this subgraph).
+ */
+export const authenticateRoute: InternalRoute = async (body) => {
+  const { clientId, clientSecret } = (body ?? {}) as { clientId?: unknown; clientSecret?: unknown };
+  const client = await authenticateClient(clientId, clientSecret);
+  return client ? { status: 200, body: client } : { status: 401, body: { error: "invalid_client" } };
+};
+
+export function internalRoutes(): Record<string, InternalRoute> {
+  return {
+    events: eventsRoute("partner", prisma, eventHandlers),
+    "clients/authenticate": authenticateRoute,
+  };
+}

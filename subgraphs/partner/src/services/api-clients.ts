@@ -1,0 +1,179 @@
+import { randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { Prisma } from "../../../../lib/db.ts";
+import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
+import type { ApiClient, Role } from "../../../../prisma/generated/client/client.ts";
+import { prisma } from "../db.ts";
+import { type Actor, isAdmin, isPartnerSelf, isUuid, parseInput } from "./domain.ts";
+
+/**
+ * API clients for the OAuth2 client-credentials grant (issue 3). The secret is 32 random bytes,
+ * shown once, and stored only as a salted scrypt hash; verification compares in constant time,
+ * and an unknown client id still costs one scrypt so response time does not reveal which ids exist.
+ */
+
+export type { ApiClient };
+
+/**
+ * scrypt cost N = 2^15, r = 8, p = 1: 32 MiB and roughly 100 ms per check here. The parameters are
+ * stored in every hash, so they can be raised later (OWASP suggests N = 2^17) without invalidating clients.
+ */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keyLen: 32, saltLen: 16 } as const;
+/** 128·N·r bytes are needed; Node's default limit (32 MiB) is exactly that, so allow headroom. */
+const MAXMEM = 256 * SCRYPT.N * SCRYPT.r;
+
+function scrypt(secret: string, salt: Buffer, keyLen: number, o: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCb(secret, salt, keyLen, o, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** `scrypt$N$r$p$<salt base64url>$<hash base64url>` */
+export async function hashSecret(secret: string): Promise<string> {
+  const salt = randomBytes(SCRYPT.saltLen);
+  const hash = await scrypt(secret, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: MAXMEM });
+  return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64url"), hash.toString("base64url")].join("$");
+}
+
+/** Checks a secret against a stored hash in constant time. Malformed or foreign-format hashes never match. */
+export async function verifySecret(secret: string, stored: string): Promise<boolean> {
+  const parts = stored.split("$");
+  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
+  // Refuse parameters outside what this code writes: a tampered row must not make us burn memory.
+  if (!N || !r || !p || N > 2 ** 17 || N < 2 ** 14 || r !== 8 || p !== 1) return false;
+  const salt = Buffer.from(parts[4]!, "base64url");
+  const expected = Buffer.from(parts[5]!, "base64url");
+  if (expected.length !== SCRYPT.keyLen) return false;
+  const actual = await scrypt(secret, salt, expected.length, { N, r, p, maxmem: 256 * N * r });
+  return timingSafeEqual(actual, expected);
+}
+
+/** A hash of a secret nobody knows, spent on unknown client ids (same cost as a real check). */
+let dummyHash: Promise<string> | undefined;
+const dummy = () => (dummyHash ??= hashSecret(randomBytes(32).toString("base64url")));
+
+export const newSecret = () => randomBytes(32).toString("base64url");
+const newClientId = (slug: string | null) => `${slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
+
+export const PURPOSES = ["ACCOUNT_SERVICING", "OFFER_TARGETING", "ANALYTICS"] as const;
+
+/** OAuth scope granted to a client's tokens, by role. */
+export const scopeForRole = (role: Role): string => (role === "ADMIN" ? "hub:admin" : role === "PARTNER" ? "hub:partner" : "hub:member");
+
+const CreateInput = z
+  .object({
+    partnerId: z.string().refine(isUuid, "partnerId is not a partner id").nullish(),
+    role: z.enum(["ADMIN", "PARTNER", "MEMBER"]),
+    defaultPurpose: z.enum(PURPOSES).nullish(),
+    name: z.string().trim().min(1).max(100, "name is at most 100 characters").nullish(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.role === "MEMBER") ctx.addIssue({ code: "custom", path: ["role"], message: "Member tokens come from token exchange, not from an API client" });
+    if (v.role === "PARTNER" && !v.partnerId) ctx.addIssue({ code: "custom", path: ["partnerId"], message: "A PARTNER client needs partnerId" });
+    if (v.role === "ADMIN" && v.partnerId) ctx.addIssue({ code: "custom", path: ["partnerId"], message: "An ADMIN client belongs to no partner" });
+  });
+export type CreateApiClientInput = z.input<typeof CreateInput>;
+
+export interface ApiClientSecret {
+  client: ApiClient;
+  /** Shown once; only its hash is stored. */
+  clientSecret: string;
+}
+
+/** ADMIN creates an API client; the secret is returned once. */
+export async function createApiClient(actor: Actor, raw: unknown): Promise<ApiClientSecret> {
+  if (!isAdmin(actor)) throw forbidden("Only an admin creates API clients");
+  const input = parseInput(CreateInput, raw);
+  let slug: string | null = null;
+  if (input.partnerId) {
+    const partner = await prisma().partner.findUnique({ where: { id: input.partnerId }, select: { slug: true } });
+    if (!partner) throw badInput("No such partner", "partnerId");
+    slug = partner.slug;
+  }
+  const clientSecret = newSecret();
+  const client = await insertClient({
+    clientId: newClientId(slug),
+    secret: clientSecret,
+    role: input.role,
+    partnerId: input.partnerId ?? null,
+    defaultPurpose: input.defaultPurpose ?? undefined,
+    name: input.name ?? undefined,
+  });
+  return { client, clientSecret };
+}
+
+async function insertClient(c: { clientId: string; secret: string; role: Role; partnerId: string | null; defaultPurpose?: string; name?: string }) {
+  const secretHash = await hashSecret(c.secret);
+  try {
+    return await prisma().apiClient.create({
+      data: { clientId: c.clientId, secretHash, role: c.role, partnerId: c.partnerId, defaultPurpose: c.defaultPurpose ?? "ACCOUNT_SERVICING", name: c.name },
+    });
+  } catch (e) {
+    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") throw badInput(`Client id ${c.clientId} is taken`, "clientId");
+    throw e;
+  }
+}
+
+/**
+ * Creates a client with a chosen id and secret: only for the demo seed and test fixtures
+ * (demo-admin / demo-admin-secret, demo-<slug> / demo-<slug>-secret). Never exposed through the API.
+ */
+export async function createApiClientWithSecret(c: {
+  clientId: string;
+  secret: string;
+  role: Role;
+  partnerId?: string | null;
+  defaultPurpose?: (typeof PURPOSES)[number];
+  name?: string;
+}): Promise<ApiClient> {
+  if (!/^[A-Za-z0-9._-]{3,64}$/.test(c.clientId)) throw badInput("clientId is 3–64 letters, digits, dots, dashes or underscores", "clientId");
+  if (c.secret.length < 8) throw badInput("secret is at least 8 characters", "secret");
+  if ((c.role === "PARTNER") !== Boolean(c.partnerId) || c.role === "MEMBER") throw badInput("role and partnerId do not match", "role");
+  return insertClient({ ...c, partnerId: c.partnerId ?? null });
+}
+
+/** ADMIN, or the owning partner (a leaked key must be revocable at once); anything else is NOT_FOUND. Revoking twice keeps the first time. */
+export async function revokeApiClient(actor: Actor, clientId: string, now = new Date()): Promise<ApiClient> {
+  const client = await prisma().apiClient.findUnique({ where: { clientId } });
+  if (!client || !(isAdmin(actor) || (client.partnerId && isPartnerSelf(actor, client.partnerId)))) throw notFound("ApiClient", clientId);
+  if (client.revokedAt) return client;
+  await prisma().apiClient.updateMany({ where: { id: client.id, revokedAt: null }, data: { revokedAt: now } });
+  return prisma().apiClient.findUniqueOrThrow({ where: { id: client.id } });
+}
+
+/** API clients of partners, newest first (no secrets: only hashes exist, and those are never read out). */
+export async function clientsOfPartners(partnerIds: readonly string[]): Promise<Map<string, ApiClient[]>> {
+  const valid = partnerIds.filter(isUuid);
+  const rows = valid.length ? await prisma().apiClient.findMany({ where: { partnerId: { in: valid } }, orderBy: [{ createdAt: "desc" }, { id: "asc" }] }) : [];
+  const out = new Map<string, ApiClient[]>();
+  for (const r of rows) out.set(r.partnerId!, [...(out.get(r.partnerId!) ?? []), r]);
+  return out;
+}
+
+/** ADMIN: every client, or those of the admin role only (partnerId null). */
+export async function listApiClients(actor: Actor, opts: { adminOnly?: boolean } = {}): Promise<ApiClient[]> {
+  if (!isAdmin(actor)) throw forbidden("Only an admin lists API clients");
+  return prisma().apiClient.findMany({ where: opts.adminOnly ? { partnerId: null } : {}, orderBy: [{ createdAt: "desc" }, { id: "asc" }], take: 1000 });
+}
+
+export interface AuthenticatedClient {
+  clientId: string;
+  role: Role;
+  partnerId: string | null;
+  defaultPurpose: string;
+  scope: string;
+}
+
+/**
+ * The token service's client check: the client exists, is not revoked, its partner (if any) is
+ * active, and the secret matches. Returns null otherwise, after the same amount of scrypt work.
+ */
+export async function authenticateClient(clientId: unknown, clientSecret: unknown): Promise<AuthenticatedClient | null> {
+  const id = typeof clientId === "string" && clientId.length <= 200 ? clientId : "";
+  const secret = typeof clientSecret === "string" && clientSecret.length <= 512 ? clientSecret : "";
+  const client = id ? await prisma().apiClient.findUnique({ where: { clientId: id }, include: { partner: { select: { active: true } } } }) : null;
+  const ok = await verifySecret(secret, client?.secretHash ?? (await dummy()));
+  if (!client || !ok || !secret) return null;
+  if (client.revokedAt) return null;
+  if (client.partnerId && !client.partner?.active) return null;
+  return { clientId: client.clientId, role: client.role, partnerId: client.partnerId, defaultPurpose: client.defaultPurpose, scope: scopeForRole(client.role) };
+}

@@ -1,0 +1,42 @@
+import type { z } from "zod";
+import { badInput } from "../../../../lib/errors.ts";
+import type { Principal } from "../../../../lib/principal.ts";
+
+/**
+ * Who performs a domain operation. The API passes the request's verified principal; the demo seed
+ * passes a principal of the same shape, so both go through the same rules.
+ */
+export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId">;
+
+/** Interactive transactions: generous waits because PGlite runs them one at a time. */
+export const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Ids that are not uuids never reach a uuid column (Postgres would raise, not answer "none"). */
+export const isUuid = (v: unknown): v is string => typeof v === "string" && UUID.test(v);
+
+export const isAdmin = (a: Actor) => a.role === "ADMIN";
+/** Is the caller this partner itself (a PARTNER principal of that partner)? */
+export const isPartnerSelf = (a: Actor, partnerId: string) => a.role === "PARTNER" && a.partnerId === partnerId;
+
+/**
+ * Validates input at the edge: the first problem becomes BAD_USER_INPUT with the offending field in
+ * extensions.field, and nothing is written.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw badInput(issue?.message ?? "Invalid input", issue?.path.length ? issue.path.join(".") : undefined);
+}
+
+/** Exact decimals for money and rates: at most 12 integer and 6 fraction digits (the column is DECIMAL(18,6)). */
+export const DECIMAL_RATE = /^\d{1,12}(\.\d{1,6})?$/;
+
+/** Canonical text of a non-negative decimal string: no leading zeros, no trailing fraction zeros ("0.0150" → "0.015"). */
+export function canonicalDecimal(v: string): string {
+  const [i = "0", f = ""] = v.split(".");
+  const int = i.replace(/^0+(?=\d)/, "");
+  const frac = f.replace(/0+$/, "");
+  return frac ? `${int}.${frac}` : int;
+}
