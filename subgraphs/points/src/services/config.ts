@@ -1,0 +1,81 @@
+import { createHash, randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/**
+ * Settings of the points subgraph (coalition configuration, DESIGN.md §4), from the environment:
+ * - HUB_EXPIRY_POLICY: `months_after_earning:<N>` (default 36), `inactivity_months:<N>`, or `never`.
+ * - HUB_HOLD_TTL_MINUTES: how long an uncaptured hold reserves points (default 30).
+ * - HUB_REDEMPTION_CODE_TTL_SECONDS: lifetime of a redemption code (default 600).
+ * - Tier thresholds/multipliers are the DESIGN.md defaults (1,000 / 5,000 / 20,000; 1, 1.25, 1.5, 2).
+ */
+export type ExpiryPolicy = { kind: "months_after_earning"; months: number } | { kind: "inactivity_months"; months: number } | { kind: "never" };
+
+export interface PointsSettings {
+  expiryPolicy: ExpiryPolicy;
+  holdTtlMinutes: number;
+  redemptionCodeTtlSeconds: number;
+  /** Months without qualifying activity before a one-tier downgrade. */
+  tierDowngradeMonths: number;
+}
+
+export function parseExpiryPolicy(raw: string | undefined): ExpiryPolicy {
+  const s = (raw ?? "months_after_earning:36").trim();
+  if (s === "never") return { kind: "never" };
+  const m = /^(months_after_earning|inactivity_months):(\d{1,3})$/.exec(s);
+  if (!m || Number(m[2]) < 1) throw new Error(`Invalid HUB_EXPIRY_POLICY "${s}": use months_after_earning:<N>, inactivity_months:<N> or never`);
+  return { kind: m[1] as "months_after_earning" | "inactivity_months", months: Number(m[2]) };
+}
+
+const Env = z.object({
+  HUB_HOLD_TTL_MINUTES: z.coerce.number().int().min(1).max(60 * 24 * 30).default(30),
+  HUB_REDEMPTION_CODE_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+});
+
+let current: PointsSettings | undefined;
+let codeKey: Uint8Array | undefined;
+
+export function loadPointsSettings(env: NodeJS.ProcessEnv = process.env): PointsSettings {
+  const e = Env.parse(env);
+  return {
+    expiryPolicy: parseExpiryPolicy(env.HUB_EXPIRY_POLICY),
+    holdTtlMinutes: e.HUB_HOLD_TTL_MINUTES,
+    redemptionCodeTtlSeconds: e.HUB_REDEMPTION_CODE_TTL_SECONDS,
+    tierDowngradeMonths: 6,
+  };
+}
+
+export function settings(): PointsSettings {
+  return (current ??= loadPointsSettings());
+}
+
+/** Tests and embedding override settings (validated like the environment). */
+export function useSettings(overrides: Partial<PointsSettings>): void {
+  current = { ...loadPointsSettings(), ...overrides };
+}
+
+/**
+ * The HS256 key that signs redemption codes: derived from the internal secret (so every points
+ * process of one deployment agrees), else HUB_INTERNAL_SECRET, else a random per-process key.
+ */
+export function useRedemptionKeyFrom(secret: Uint8Array | string): void {
+  codeKey = createHash("sha256").update("coalition-hub/redemption-code/v1\0").update(secret).digest();
+}
+
+export function redemptionKey(): Uint8Array {
+  if (!codeKey) {
+    if (process.env.HUB_INTERNAL_SECRET) useRedemptionKeyFrom(process.env.HUB_INTERNAL_SECRET);
+    else codeKey = randomBytes(32);
+  }
+  return codeKey!;
+}
+
+export const addMonths = (d: Date, months: number) => {
+  const r = new Date(d.getTime());
+  r.setUTCMonth(r.getUTCMonth() + months);
+  return r;
+};
+
+/** Expiry of a lot earned at `earnedAt` under the policy (inactivity: pushed forward at every activity). */
+export function lotExpiry(earnedAt: Date, policy: ExpiryPolicy = settings().expiryPolicy): Date | null {
+  return policy.kind === "never" ? null : addMonths(earnedAt, policy.months);
+}
