@@ -1,7 +1,8 @@
 import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
-import type { ApiClient, Partner, PartnerRate } from "../../../prisma/generated/client/client.ts";
+import type { ApiClient, Offer, OfferClaim, OfferFunding, Partner, PartnerRate } from "../../../prisma/generated/client/client.ts";
 import { clientsOfPartners } from "./services/api-clients.ts";
+import { claimsOfMembers, fundingsOf, liveOffers, redeemableAtOf, visibleOffers } from "./services/offers.ts";
 import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.ts";
 
 /**
@@ -17,6 +18,17 @@ export function createLoaders(ctx: HubContext, now: Date) {
     currentRate: new DataLoader<string, PartnerRate | null>(async (ids) => byKey(await ratesAtMany(ids, now), ids, null)),
     rateHistory: new DataLoader<string, PartnerRate[]>(async (ids) => byKey(await rateHistories(ids), ids, [])),
     apiClients: new DataLoader<string, ApiClient[]>(async (ids) => byKey(await clientsOfPartners(ids), ids, [])),
+    /** Offers the caller may see (null otherwise): the visibility rule of reads, references and writes. */
+    offerById: new DataLoader<string, Offer | null>(async (ids) => byKey(await visibleOffers(actor, ids), ids, null)),
+    fundings: new DataLoader<string, OfferFunding[]>(async (ids) => byKey(await fundingsOf(ids), ids, [])),
+    redeemableAt: new DataLoader<string, string[]>(async (ids) => byKey(await redeemableAtOf(ids), ids, [])),
+    /** The live offers (one key: every member of a request shares one query). */
+    liveOffers: new DataLoader<"live", Offer[]>(async (keys) => {
+      const rows = await liveOffers(now);
+      return keys.map(() => rows);
+    }),
+    /** Every claim of a member, with its offer. Callers filter what the principal may see. */
+    claimsOfMember: new DataLoader<string, (OfferClaim & { offer: Offer })[]>(async (ids) => byKey(await claimsOfMembers(ids), ids, [])),
   };
 }
 export type PartnerLoaders = ReturnType<typeof createLoaders>;

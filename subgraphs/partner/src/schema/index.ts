@@ -2,11 +2,13 @@ import { builder } from "../builder.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
 import "./enums.ts";
 import "./partner.ts";
+import "./offer.ts";
+import "./member.ts";
 
 builder.queryType({ description: "Reads of the partner subgraph: partners, offers." });
 builder.mutationType({ description: "Writes of the partner subgraph: partners, rates, API clients, offers and claims." });
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",
-  federationDirectives: ["@key", "@shareable", "@external", "@requires", "@provides", "@inaccessible"],
+  federationDirectives: ["@key", "@shareable", "@external", "@requires", "@provides", "@inaccessible", "@extends"],
 });

@@ -1,0 +1,93 @@
+import type { Offer, OfferClaim, OfferSegment, OfferTier } from "../../../../prisma/generated/client/client.ts";
+import { builder } from "../builder.ts";
+import type { PartnerContext } from "../context.ts";
+import { eligibleAmong, liveOffers } from "../services/offers.ts";
+import { DataCategoryEnum, LifecycleEnum, TierEnum } from "./enums.ts";
+import { loadOffer, OfferClaimRef, OfferRef } from "./offer.ts";
+
+type DataCategory = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
+
+/** What the query planner hands us for a member: its id and the fields we @require. */
+interface MemberFacts {
+  id: string;
+  tierLevel?: OfferTier | null;
+  segment?: OfferSegment | null;
+  sharedScopes?: DataCategory[] | null;
+}
+
+/**
+ * Member is owned by the member subgraph. This subgraph adds the member's offers. The facts it
+ * needs come through @requires: `tierLevel` (points), `segment` and `sharedScopes` (member), all
+ * @inaccessible in the public API.
+ *
+ * Who sees what: the member itself and admins see everything. A partner sees a member's offers
+ * only as far as it may read the data they reveal: eligibleOffers reveal tier and segment (needs
+ * TIER and SEGMENTS in sharedScopes), claims are activity (needs ACTIVITY) and it sees only claims
+ * of offers it co-issues or that can be used at it. sharedScopes is empty for a member the partner
+ * is not linked to, so an unlinked member's offers are always empty.
+ */
+export const MemberRef = builder.externalRef("Member", builder.selection<{ id: string }>("id")).implement({
+  externalFields: (t) => ({
+    tierLevel: t.field({ type: TierEnum }),
+    segment: t.field({ type: LifecycleEnum }),
+    sharedScopes: t.field({ type: [DataCategoryEnum] }),
+  }),
+  fields: (t) => ({
+    id: t.exposeID("id", { description: "The member's coalition-wide id." }),
+    eligibleOffers: t.field({
+      type: [OfferRef],
+      description:
+        "Offers this member may claim (or still use) now, across all brands: active, inside the window, tier ≥ minTier, segment among the offer's segments, per-member limit not used up. Remaining budget is checked when the offer is applied. A partner needs the member's TIER and SEGMENTS consent for the request's purpose; otherwise the list is empty.",
+      requires: builder.selection<{ tierLevel?: OfferTier | null; segment?: OfferSegment | null; sharedScopes?: DataCategory[] | null }>("tierLevel segment sharedScopes"),
+      resolve: async (m, _a, ctx) => {
+        const facts = m as MemberFacts;
+        if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
+        const [offers, claims] = await Promise.all([ctx.loaders.liveOffers.load("live"), ctx.loaders.claimsOfMember.load(facts.id)]);
+        return eligibleAmong(offers, { tierLevel: facts.tierLevel, segment: facts.segment }, claims);
+      },
+    }),
+    claimedOffers: t.field({
+      type: [OfferClaimRef],
+      description:
+        "The member's offer claims and how often each was used, newest first. A partner needs the member's ACTIVITY consent for the request's purpose and sees only claims of offers it co-issues or that can be used at it.",
+      requires: builder.selection<{ sharedScopes?: DataCategory[] | null }>("sharedScopes"),
+      resolve: async (m, _a, ctx) => {
+        const facts = m as MemberFacts;
+        if (!mayRead(ctx, facts, ["ACTIVITY"])) return [];
+        const claims = await ctx.loaders.claimsOfMember.load(facts.id);
+        if (ctx.principal.role !== "PARTNER") return claims;
+        // The offer loader applies the partner's visibility rule (co-issued, or usable at it once activated).
+        const visible = await Promise.all(claims.map((c) => ctx.loaders.offerById.load(c.offerId)));
+        return claims.filter((_c, i) => visible[i]);
+      },
+    }),
+  }),
+});
+
+function mayRead(ctx: PartnerContext, m: MemberFacts, categories: DataCategory[]): boolean {
+  const p = ctx.principal;
+  if (p.role === "ADMIN") return true;
+  if (p.role === "MEMBER") return p.memberId === m.id;
+  const scopes = new Set(m.sharedScopes ?? []);
+  return categories.every((c) => scopes.has(c));
+}
+
+OfferClaimRef.implement({
+  description: "A member's claim of an offer, and how often it was used.",
+  fields: (t) => ({
+    id: t.exposeID("id", { description: "The claim's id." }),
+    offer: t.field({
+      type: OfferRef,
+      description: "The claimed offer.",
+      resolve: (c, _a, ctx) => ("offer" in c && c.offer ? (c as OfferClaim & { offer: Offer }).offer : loadOffer(ctx, c.offerId)),
+    }),
+    member: t.field({ type: MemberRef, description: "The member who claimed it.", resolve: (c) => ({ id: c.memberId }) }),
+    claimedAt: t.field({ type: "DateTime", description: "When the member claimed it (UTC).", resolve: (c) => c.claimedAt }),
+    usedCount: t.exposeInt("usedCount", { description: "How many times it was used (at most the offer's perMemberLimit)." }),
+    discountCode: t.string({
+      nullable: true,
+      description: "DISCOUNT offers: the code the member shows at a redemption partner. Only the member itself and admins see it; null otherwise.",
+      resolve: (c, _a, ctx) => (ctx.principal.role === "ADMIN" || (ctx.principal.role === "MEMBER" && ctx.principal.memberId === c.memberId) ? c.discountCode : null),
+    }),
+  }),
+});
