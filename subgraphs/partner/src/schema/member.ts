@@ -27,6 +27,7 @@ interface MemberFacts {
  * is not linked to, so an unlinked member's offers are always empty.
  */
 export const MemberRef = builder.externalRef("Member", builder.selection<{ id: string }>("id")).implement({
+  description: "A coalition member (owned by the member subgraph); this subgraph adds the offers the member may claim and has claimed.",
   externalFields: (t) => ({
     tierLevel: t.field({ type: TierEnum }),
     segment: t.field({ type: LifecycleEnum }),
