@@ -359,6 +359,7 @@ CREATE TABLE "points"."Offer" (
     "budgetPoints" INTEGER NOT NULL,
     "fundings" JSONB NOT NULL,
     "redeemablePartnerIds" UUID[],
+    "minTier" "points"."Tier",
     "status" TEXT NOT NULL DEFAULT 'ACTIVE',
     "activatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "endedAt" TIMESTAMPTZ(3),

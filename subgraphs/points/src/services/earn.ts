@@ -1,0 +1,429 @@
+import { randomUUID } from "node:crypto";
+import { Decimal } from "decimal.js";
+import { z } from "zod";
+import { sqlState } from "../../../../lib/db.ts";
+import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
+import { emitEvents } from "../../../../lib/events.ts";
+import { prisma } from "../db.ts";
+import { lotExpiry, settings, addMonths } from "./config.ts";
+import {
+  type Actor,
+  firstIssue,
+  IdempotencyKey,
+  MAX_POINTS_PER_EARN,
+  Money,
+  parseInput,
+  Points,
+  Reference,
+  requirePartner,
+  scopeOf,
+  type Tier,
+  TIER_MULTIPLIERS,
+  TIERS,
+  Uuid,
+  type WriteOptions,
+} from "./domain.ts";
+import {
+  budgetCode,
+  ensureAccounts,
+  idempotentTransaction,
+  issuanceCode,
+  type LedgerTransactionRow,
+  post,
+  requestHash,
+  TX_COLUMNS,
+  TX_OPTIONS,
+  type Tx,
+  walletCode,
+} from "./ledger.ts";
+import { touchTiers } from "./tiers.ts";
+
+/**
+ * Earning: awardPoints (one) and awardPointsBatch (end-of-day files). A partner awards only to
+ * members linked to it (the MemberLink copy fed by member.enrolled / member.linked; anyone else is
+ * NOT_FOUND). Points are explicit, or purchaseAmount × the partner's earn rate × the member's tier
+ * multiplier, rounded down. Every credit is an earn lot with the coalition's expiry policy.
+ */
+
+export const AwardInput = z
+  .object({
+    memberId: Uuid,
+    idempotencyKey: IdempotencyKey,
+    points: Points.nullish(),
+    purchaseAmount: Money.nullish(),
+    offerId: Uuid.nullish(),
+    reference: Reference.nullish(),
+  })
+  .refine((i) => (i.points == null) !== (i.purchaseAmount == null), { message: "Pass either points or purchaseAmount (exactly one)", path: ["points"] });
+export type AwardInput = z.input<typeof AwardInput>;
+type Award = z.output<typeof AwardInput>;
+
+const awardHash = (i: Award) =>
+  requestHash({ op: "awardPoints", memberId: i.memberId, points: i.points ?? null, purchaseAmount: i.purchaseAmount ?? null, offerId: i.offerId ?? null, reference: i.reference ?? null });
+
+interface EarnFacts {
+  linked: boolean;
+  tier: Tier;
+  earnRate: string;
+  active: boolean;
+}
+
+async function earnFacts(tx: Tx, partnerId: string, memberIds: readonly string[]): Promise<{ linked: Set<string>; tiers: Map<string, Tier>; earnRate: string; active: boolean }> {
+  const ids = [...new Set(memberIds)];
+  const [links, tiers, partner] = [
+    await tx.$queryRaw<{ memberId: string }[]>`
+      SELECT "memberId"::text AS "memberId" FROM "points"."MemberLink" WHERE "partnerId" = ${partnerId}::uuid AND "memberId" = ANY(${ids}::uuid[])`,
+    await tx.$queryRaw<{ memberId: string; tier: Tier }[]>`
+      SELECT "memberId"::text AS "memberId", tier::text AS tier FROM "points"."TierState" WHERE "memberId" = ANY(${ids}::uuid[])`,
+    await tx.$queryRaw<{ earnRate: string; active: boolean }[]>`
+      SELECT "earnRate"::text AS "earnRate", active FROM "points"."Partner" WHERE "partnerId" = ${partnerId}::uuid`,
+  ];
+  return {
+    linked: new Set(links.map((l) => l.memberId)),
+    tiers: new Map(tiers.map((t) => [t.memberId, t.tier])),
+    // A partner whose partner.registered has not arrived yet earns at the default rate of 1 point per currency unit.
+    earnRate: partner[0]?.earnRate ?? "1",
+    active: partner[0]?.active ?? true,
+  };
+}
+
+/** Points for a purchase: amount × earn rate × tier multiplier, rounded down (never a fraction of a point). */
+export function purchasePoints(purchaseAmount: string, earnRate: string, tier: Tier): number {
+  return new Decimal(purchaseAmount).mul(earnRate).mul(TIER_MULTIPLIERS[tier]).floor().toNumber();
+}
+
+function basePoints(i: Award, facts: EarnFacts): number {
+  const points = i.points ?? purchasePoints(i.purchaseAmount!, facts.earnRate, facts.tier);
+  if (points < 1) throw badInput("This purchase earns no points (amount × earn rate × tier multiplier is below 1)", "purchaseAmount");
+  if (points > MAX_POINTS_PER_EARN) throw badInput(`One award is at most ${MAX_POINTS_PER_EARN.toLocaleString("en")} points`, i.points != null ? "points" : "purchaseAmount");
+  return points;
+}
+
+/** Awards points to a linked member (PARTNER). A replay of the idempotency key returns the original EARN. */
+export async function awardPoints(actor: Actor, raw: unknown, opts: WriteOptions = {}): Promise<LedgerTransactionRow> {
+  const partnerId = requirePartner(actor);
+  const input = parseInput(AwardInput, raw);
+  const idem = { scope: scopeOf(actor), key: input.idempotencyKey, requestHash: awardHash(input) };
+  return idempotentTransaction(idem, (tx) => earnOne(tx, actor, partnerId, input, idem, opts));
+}
+
+async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, idem: { scope: string; key: string; requestHash: string }, opts: WriteOptions) {
+  const at = opts.postedAt ?? opts.now ?? new Date();
+  const f = await earnFacts(tx, partnerId, [input.memberId]);
+  if (!f.active) throw badInput("Your partner account is inactive: it cannot award points");
+  if (!f.linked.has(input.memberId)) throw notFound("Member", input.memberId);
+  const facts: EarnFacts = { linked: true, tier: f.tiers.get(input.memberId) ?? "BASE", earnRate: f.earnRate, active: true };
+  const base = basePoints(input, facts);
+  if (input.offerId) {
+    // Lock the wallet and the budget up front, in the ledger's lock order (guarded accounts by id),
+    // so this earn and an offer's funding or return can never deadlock on issuance/budget.
+    const accts = await ensureAccounts(tx, [walletCode(input.memberId), budgetCode(input.offerId)]);
+    await tx.$queryRaw`SELECT id FROM "points"."LedgerAccount" WHERE id = ANY(${[...accts.values()].map((a) => a.id)}::bigint[]) ORDER BY id FOR UPDATE`;
+  }
+  const earn = await post(tx, {
+    kind: "EARN",
+    memberId: input.memberId,
+    partnerId,
+    offerId: input.offerId ?? null,
+    postings: [
+      { accountCode: walletCode(input.memberId), amount: base },
+      { accountCode: issuanceCode(partnerId), amount: -base },
+    ],
+    idempotency: idem,
+    reference: input.reference ?? null,
+    createdBy: actor.sub,
+    postedAt: at,
+  });
+  const events = [{ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "EARN", points: base, partnerId } }];
+  if (input.offerId) {
+    const bonus = await applyOfferBonus(tx, actor, partnerId, input.memberId, input.offerId, base, facts.tier, at, idem, input.reference ?? null);
+    if (bonus) events.push({ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId } });
+  }
+  await touchTiers(tx, [input.memberId], at);
+  await emitEvents(tx, "points", events);
+  return earn;
+}
+
+/**
+ * The bonus of an offer on an earn, paid from the offer budget in the same database transaction:
+ * BONUS_POINTS pays bonusPoints, POINTS_MULTIPLIER pays base × (multiplier − 1). The partner must
+ * be one where the offer is redeemable, the offer active and in its window, the member's tier at
+ * least minTier and its uses below perMemberLimit (guarded increment), and the budget must cover it.
+ */
+async function applyOfferBonus(
+  tx: Tx,
+  actor: Actor,
+  partnerId: string,
+  memberId: string,
+  offerId: string,
+  base: number,
+  tier: Tier,
+  at: Date,
+  idem: { scope: string; key: string; requestHash: string },
+  reference: string | null,
+): Promise<LedgerTransactionRow | null> {
+  const [offer] = await tx.$queryRaw<
+    { kind: string; bonusPoints: number | null; multiplier: string | null; startsAt: Date; endsAt: Date; perMemberLimit: number; status: string; redeemable: string[]; minTier: Tier | null }[]
+  >`SELECT kind, "bonusPoints", multiplier::text AS multiplier, "startsAt", "endsAt", "perMemberLimit", status, "redeemablePartnerIds"::text[] AS redeemable, "minTier"::text AS "minTier"
+    FROM "points"."Offer" WHERE "offerId" = ${offerId}::uuid`;
+  if (!offer || offer.status !== "ACTIVE" || at < new Date(offer.startsAt) || at >= new Date(offer.endsAt)) {
+    throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active or is outside its window");
+  }
+  if (!offer.redeemable.includes(partnerId)) throw forbidden("This offer cannot be applied at your partner");
+  if (offer.minTier && TIERS.indexOf(tier) < TIERS.indexOf(offer.minTier)) throw forbidden(`This offer needs tier ${offer.minTier} or above`);
+  let bonus: number;
+  if (offer.kind === "BONUS_POINTS") bonus = offer.bonusPoints ?? 0;
+  else if (offer.kind === "POINTS_MULTIPLIER") bonus = new Decimal(base).mul(new Decimal(offer.multiplier ?? "1").minus(1)).floor().toNumber();
+  else throw badInput("A DISCOUNT offer gives no points: apply it with its discount code at the partner", "offerId");
+  if (bonus < 1) return null;
+  const used = await tx.$queryRaw<{ uses: number }[]>`
+    INSERT INTO "points"."OfferUse" ("offerId", "memberId", uses) VALUES (${offerId}::uuid, ${memberId}::uuid, 1)
+    ON CONFLICT ("offerId", "memberId") DO UPDATE SET uses = "OfferUse".uses + 1 WHERE "OfferUse".uses < ${offer.perMemberLimit}
+    RETURNING uses`;
+  if (!used.length || used[0]!.uses > offer.perMemberLimit) throw new HubError("OFFER_LIMIT_REACHED", "The member has used this offer as often as its per-member limit allows");
+  return post(tx, {
+    kind: "OFFER_BONUS",
+    memberId,
+    partnerId,
+    offerId,
+    postings: [
+      { accountCode: walletCode(memberId), amount: bonus },
+      { accountCode: budgetCode(offerId), amount: -bonus },
+    ],
+    idempotency: { scope: idem.scope, key: `${idem.key}#offer-bonus`, requestHash: idem.requestHash },
+    reference,
+    createdBy: actor.sub,
+    postedAt: at,
+    lots: { mode: "credit", issuerPartnerId: null, offerId },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk earn
+// ---------------------------------------------------------------------------------------------
+
+export const BATCH_MAX_ITEMS = 5_000;
+/** Items per database transaction in a bulk earn. */
+export const BATCH_CHUNK = 500;
+
+export interface BatchRejection {
+  index: number;
+  code: string;
+  message: string;
+}
+export interface BatchResult {
+  accepted: number;
+  replayed: number;
+  rejected: BatchRejection[];
+  /** Accepted and replayed EARN transactions, in input order. */
+  transactions: LedgerTransactionRow[];
+}
+
+class ChunkRace extends Error {}
+
+/**
+ * Many awards in one call (end-of-day files): each item validated and idempotent on its own; plain
+ * items committed set-based in chunks of BATCH_CHUNK per database transaction (about ten statements
+ * per chunk, not per item); items with an offer go through the single-award path. Rejections come
+ * back by index with a code and never block the other items.
+ */
+export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[], opts: WriteOptions = {}): Promise<BatchResult> {
+  const partnerId = requirePartner(actor);
+  if (!Array.isArray(inputs)) throw badInput("inputs must be a list");
+  if (inputs.length > BATCH_MAX_ITEMS) throw badInput(`At most ${BATCH_MAX_ITEMS.toLocaleString("en")} items per batch`, "inputs");
+  const scope = scopeOf(actor);
+  const rejected: BatchRejection[] = [];
+  const done = new Map<number, { tx: LedgerTransactionRow; replayed: boolean }>();
+  const plain: { index: number; input: Award; hash: string }[] = [];
+  const withOffer: { index: number; raw: unknown }[] = [];
+  const seen = new Map<string, { index: number; hash: string }>();
+  const dupes: { index: number; of: number }[] = [];
+  inputs.forEach((raw, index) => {
+    const parsed = AwardInput.safeParse(raw);
+    if (!parsed.success) {
+      rejected.push({ index, code: "BAD_USER_INPUT", message: firstIssue(parsed.error).message });
+      return;
+    }
+    const hash = awardHash(parsed.data);
+    const prev = seen.get(parsed.data.idempotencyKey);
+    if (prev) {
+      if (prev.hash !== hash) rejected.push({ index, code: "IDEMPOTENCY_CONFLICT", message: "This idempotency key was already used with a different request" });
+      else dupes.push({ index, of: prev.index });
+      return;
+    }
+    seen.set(parsed.data.idempotencyKey, { index, hash });
+    if (parsed.data.offerId) withOffer.push({ index, raw });
+    else plain.push({ index, input: parsed.data, hash });
+  });
+  for (let i = 0; i < plain.length; i += BATCH_CHUNK) {
+    const chunk = plain.slice(i, i + BATCH_CHUNK);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await prisma().$transaction((tx) => earnChunk(tx, actor, partnerId, scope, chunk, opts), TX_OPTIONS);
+        for (const [index, v] of r.done) done.set(index, v);
+        rejected.push(...r.rejected);
+        break;
+      } catch (e) {
+        // A concurrent call committed some of these keys between our check and our insert: the
+        // retry sees them as replays.
+        if (attempt < 3 && (e instanceof ChunkRace || sqlState(e) === "23505" || sqlState(e) === "40P01")) continue;
+        throw e;
+      }
+    }
+  }
+  for (const { index, raw } of withOffer) {
+    try {
+      const tx = await awardPoints(actor, raw, opts);
+      done.set(index, { tx, replayed: false });
+    } catch (e) {
+      if (e instanceof HubError) rejected.push({ index, code: String(e.extensions.code), message: e.message });
+      else throw e;
+    }
+  }
+  for (const d of dupes) {
+    const orig = done.get(d.of);
+    if (orig) done.set(d.index, { tx: orig.tx, replayed: true });
+    else {
+      const r = rejected.find((x) => x.index === d.of);
+      rejected.push({ index: d.index, code: r?.code ?? "BAD_USER_INPUT", message: r?.message ?? "Duplicate of a rejected item" });
+    }
+  }
+  const ordered = [...done].sort((a, b) => a[0] - b[0]);
+  return {
+    accepted: ordered.filter(([, v]) => !v.replayed).length,
+    replayed: ordered.filter(([, v]) => v.replayed).length,
+    rejected: rejected.sort((a, b) => a.index - b.index),
+    transactions: ordered.map(([, v]) => v.tx),
+  };
+}
+
+async function earnChunk(
+  tx: Tx,
+  actor: Actor,
+  partnerId: string,
+  scope: string,
+  chunk: { index: number; input: Award; hash: string }[],
+  opts: WriteOptions,
+): Promise<{ done: Map<number, { tx: LedgerTransactionRow; replayed: boolean }>; rejected: BatchRejection[] }> {
+  const at = opts.postedAt ?? opts.now ?? new Date();
+  const done = new Map<number, { tx: LedgerTransactionRow; replayed: boolean }>();
+  const rejected: BatchRejection[] = [];
+  const keys = chunk.map((c) => c.input.idempotencyKey);
+  const existing = new Map(
+    (
+      await tx.$queryRaw<LedgerTransactionRow[]>`
+        SELECT ${TX_COLUMNS} FROM "points"."LedgerTransaction" WHERE "idempotencyScope" = ${scope} AND "idempotencyKey" = ANY(${keys}::text[])`
+    ).map((t) => [t.idempotencyKey, t]),
+  );
+  const facts = await earnFacts(tx, partnerId, chunk.map((c) => c.input.memberId));
+  const items: { index: number; input: Award; hash: string; points: number; id: string }[] = [];
+  for (const c of chunk) {
+    const prev = existing.get(c.input.idempotencyKey);
+    if (prev) {
+      if (prev.requestHash === c.hash) done.set(c.index, { tx: prev, replayed: true });
+      else rejected.push({ index: c.index, code: "IDEMPOTENCY_CONFLICT", message: "This idempotency key was already used with a different request" });
+      continue;
+    }
+    if (!facts.active) {
+      rejected.push({ index: c.index, code: "BAD_USER_INPUT", message: "Your partner account is inactive: it cannot award points" });
+      continue;
+    }
+    if (!facts.linked.has(c.input.memberId)) {
+      rejected.push({ index: c.index, code: "NOT_FOUND", message: `Member ${c.input.memberId} not found` });
+      continue;
+    }
+    try {
+      const points = basePoints(c.input, { linked: true, tier: facts.tiers.get(c.input.memberId) ?? "BASE", earnRate: facts.earnRate, active: true });
+      items.push({ ...c, points, id: randomUUID() });
+    } catch (e) {
+      if (e instanceof HubError) rejected.push({ index: c.index, code: String(e.extensions.code), message: e.message });
+      else throw e;
+    }
+  }
+  if (!items.length) return { done, rejected };
+
+  const memberIds = [...new Set(items.map((i) => i.input.memberId))];
+  const accounts = await ensureAccounts(tx, [...memberIds.map(walletCode), issuanceCode(partnerId)]);
+  const walletIds = memberIds.map((m) => accounts.get(walletCode(m))!.id).sort((a, b) => (a < b ? -1 : 1));
+  // Lock the wallets in id order (the ledger's lock order), read their balances.
+  const balances = new Map(
+    (
+      await tx.$queryRaw<{ code: string; balance: number }[]>`
+        SELECT code, balance FROM "points"."LedgerAccount" WHERE id = ANY(${walletIds}::bigint[]) ORDER BY id FOR UPDATE`
+    ).map((r) => [r.code.slice("wallet:".length), r.balance]),
+  );
+  const balanceAfter = items.map((i) => {
+    const b = (balances.get(i.input.memberId) ?? 0) + i.points;
+    balances.set(i.input.memberId, b);
+    return b;
+  });
+  const inserted = await tx.$queryRaw<{ id: string }[]>`
+    INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", reference,
+      "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
+    SELECT id, 'EARN', m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${actor.sub}, ${at}
+    FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.input.memberId)}::uuid[], ${items.map((i) => i.points)}::int[],
+                ${balanceAfter}::int[], ${items.map((i) => i.input.reference ?? null)}::text[], ${items.map((i) => i.input.idempotencyKey)}::text[],
+                ${items.map((i) => i.hash)}::text[]) AS t(id, m, p, b, r, k, h)
+    ON CONFLICT ("idempotencyScope", "idempotencyKey") DO NOTHING
+    RETURNING id::text AS id`;
+  if (inserted.length !== items.length) throw new ChunkRace("concurrent duplicate keys in a batch");
+  const issuanceId = accounts.get(issuanceCode(partnerId))!.id;
+  const txIds = items.flatMap((i) => [i.id, i.id]);
+  const acctIds = items.flatMap((i) => [accounts.get(walletCode(i.input.memberId))!.id, issuanceId]);
+  const amounts = items.flatMap((i) => [i.points, -i.points]);
+  await tx.$executeRaw`
+    INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
+    SELECT t, a, n, ${at} FROM unnest(${txIds}::uuid[], ${acctIds}::bigint[], ${amounts}::int[]) AS u(t, a, n)`;
+  const expiresAt = lotExpiry(at);
+  await tx.$executeRaw`
+    INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt")
+    SELECT m, ${partnerId}::uuid, t, p, p, ${at}, ${expiresAt}
+    FROM unnest(${items.map((i) => i.input.memberId)}::uuid[], ${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.points)}::int[]) AS u(m, t, p)`;
+  const perWallet = new Map<bigint, number>();
+  for (const i of items) {
+    const id = accounts.get(walletCode(i.input.memberId))!.id;
+    perWallet.set(id, (perWallet.get(id) ?? 0) + i.points);
+  }
+  await tx.$executeRaw`
+    UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.d, "lifetimeEarned" = a."lifetimeEarned" + u.d
+    FROM unnest(${[...perWallet.keys()]}::bigint[], ${[...perWallet.values()]}::int[]) AS u(id, d) WHERE a.id = u.id`;
+  const policy = settings().expiryPolicy;
+  if (policy.kind === "inactivity_months") {
+    await tx.$executeRaw`
+      UPDATE "points"."Lot" SET "expiresAt" = ${addMonths(at, policy.months)}
+      WHERE "memberId" = ANY(${memberIds}::uuid[]) AND remaining > 0 AND ("expiresAt" IS NULL OR "expiresAt" < ${addMonths(at, policy.months)})`;
+  }
+  await touchTiers(tx, memberIds, at);
+  await emitEvents(
+    tx,
+    "points",
+    items.map((i) => ({ type: "points.activity", payload: { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId } })),
+  );
+  // The hot issuance row last: its lock is held only until commit.
+  const total = items.reduce((s, i) => s + i.points, 0);
+  await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET balance = balance - ${total}::int WHERE id = ${issuanceId}`;
+  items.forEach((i, k) =>
+    done.set(i.index, {
+      replayed: false,
+      tx: {
+        id: i.id,
+        kind: "EARN",
+        memberId: i.input.memberId,
+        partnerId,
+        offerId: null,
+        memberPoints: i.points,
+        balanceAfter: balanceAfter[k]!,
+        reference: i.input.reference ?? null,
+        reversesId: null,
+        holdId: null,
+        idempotencyScope: scope,
+        idempotencyKey: i.input.idempotencyKey,
+        requestHash: i.hash,
+        createdBy: actor.sub,
+        reason: null,
+        postedAt: at,
+      },
+    }),
+  );
+  return { done, rejected };
+}
