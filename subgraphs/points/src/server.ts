@@ -1,7 +1,10 @@
 import type { PrismaClient } from "../../../lib/db.ts";
 import { startSubgraph, type RunningSubgraph } from "../../../lib/subgraph-server.ts";
-import { createContext } from "./context.ts";
-import { usePrisma } from "./db.ts";
+import { eventsRoute } from "../../../lib/events.ts";
+import { accessEventsPlugin, createContext } from "./context.ts";
+import { prisma, usePrisma } from "./db.ts";
+import { useRedemptionKeyFrom } from "./services/config.ts";
+import { eventHandlers } from "./services/events.ts";
 import { schema } from "./schema/index.ts";
 
 export interface StartPointsOptions {
@@ -13,6 +16,8 @@ export interface StartPointsOptions {
 
 export async function startPointsSubgraph(opts: StartPointsOptions): Promise<RunningSubgraph> {
   usePrisma(opts.prisma);
+  // Redemption codes are signed with a key derived from the internal secret (every points process agrees).
+  useRedemptionKeyFrom(opts.internalKey);
   return startSubgraph({
     name: "points",
     schema,
@@ -20,6 +25,9 @@ export async function startPointsSubgraph(opts: StartPointsOptions): Promise<Run
     port: opts.port,
     host: opts.host,
     createContext,
+    // One points.data_accessed event per member per request, written before the response leaves.
+    plugins: [accessEventsPlugin],
+    internalRoutes: { events: eventsRoute("points", prisma, eventHandlers) },
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
   });
 }

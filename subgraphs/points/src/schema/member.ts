@@ -1,0 +1,141 @@
+import { badInput, HubError } from "../../../../lib/errors.ts";
+import { builder } from "../builder.ts";
+import type { PointsContext } from "../context.ts";
+import type { DataCategory } from "../services/access.ts";
+import { encodeCursor, type Expiring, type WalletView } from "../services/reads.ts";
+import type { TierStatus } from "../services/tiers.ts";
+import { DataCategoryEnum, TierEnum } from "./enums.ts";
+import { PageInfoRef, TransactionRef } from "./transaction.ts";
+
+type MemberKey = { id: string; sharedScopes?: string[] | null };
+
+/** Member is owned by the member subgraph; points adds wallet, tier and activity (consent-gated through sharedScopes). */
+export const MemberRef = builder.externalRef("Member", builder.selection<{ id: string }>("id"), (ref) => ref as MemberKey);
+
+/**
+ * A PARTNER reads a gated field only when the member subgraph's `sharedScopes` (consents for this
+ * partner and the request's purpose; empty for a member not linked to it) include the category;
+ * otherwise the field is null with CONSENT_REQUIRED. The member itself and admins are not gated.
+ * Every partner read that passes is recorded for the request's points.data_accessed event.
+ */
+async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataCategory, value: () => Promise<T> | T): Promise<T> {
+  const p = ctx.principal;
+  const self = p.role === "MEMBER" && p.memberId === m.id;
+  if (!(p.role === "ADMIN" || self)) {
+    if (!(m.sharedScopes ?? []).includes(category)) {
+      throw new HubError("CONSENT_REQUIRED", `The member has not consented to share ${category} with you for ${p.purpose ?? "an undeclared purpose"}`, { category });
+    }
+    ctx.access.record(m.id, category);
+  }
+  return value();
+}
+
+const ExpiringRef = builder.objectRef<Expiring>("ExpiringPoints").implement({
+  description: "Points that expire at one instant (earn lots grouped by expiry).",
+  fields: (t) => ({
+    points: t.exposeInt("points", { description: "Points expiring then, in points." }),
+    expiresAt: t.field({ type: "DateTime", description: "When they expire (UTC).", resolve: (e) => e.expiresAt }),
+  }),
+});
+
+const WalletRef = builder.objectRef<WalletView & { memberId: string }>("Wallet").implement({
+  description: "A member's coalition-wide points wallet. All amounts in points.",
+  fields: (t) => ({
+    balance: t.exposeInt("balance", { description: "All unexpired points, held ones included." }),
+    available: t.exposeInt("available", { description: "Points the member can spend now: balance minus points held by pending holds." }),
+    held: t.exposeInt("held", { description: "Points reserved by pending holds." }),
+    lifetimeEarned: t.exposeInt("lifetimeEarned", { description: "All points ever earned (earns and offer bonuses), before redemptions, reversals and expiry." }),
+    expiring: t.field({
+      type: [ExpiringRef],
+      description: "Points that will expire within the given number of days, soonest first.",
+      args: { withinDays: t.arg.int({ required: false, defaultValue: 30, description: "Look-ahead in days (1–3650, default 30)." }) },
+      resolve: (w, { withinDays }, ctx) => {
+        const days = withinDays ?? 30;
+        if (!Number.isInteger(days) || days < 1 || days > 3650) throw badInput("withinDays must be between 1 and 3650", "withinDays");
+        return ctx.loaders.expiring.load({ memberId: w.memberId, days });
+      },
+    }),
+  }),
+});
+
+const TierStatusRef = builder.objectRef<TierStatus>("TierStatus").implement({
+  description: "A member's tier and progress, on points earned in the rolling 12 months (UTC).",
+  fields: (t) => ({
+    tier: t.field({ type: TierEnum, description: "The current tier.", resolve: (s) => s.tier }),
+    qualifyingPoints: t.exposeInt("qualifyingPoints", { description: "Points earned in the rolling 12 months, net of reversed earns, in points." }),
+    nextTier: t.field({ type: TierEnum, nullable: true, description: "The next tier up; null at DIAMOND.", resolve: (s) => s.nextTier }),
+    pointsToNextTier: t.int({ nullable: true, description: "Qualifying points still needed for the next tier; null at DIAMOND.", resolve: (s) => s.pointsToNextTier }),
+    earnMultiplier: t.field({ type: "Decimal", description: 'Multiplier applied to purchase-based earns at this tier, e.g. "1.25".', resolve: (s) => s.earnMultiplier }),
+  }),
+});
+
+const EdgeRef = builder.objectRef<{ cursor: string; node: import("../services/ledger.ts").LedgerTransactionRow }>("PointsTransactionEdge").implement({
+  description: "One transaction in a member's activity.",
+  fields: (t) => ({
+    cursor: t.exposeString("cursor", { description: "Opaque cursor of this transaction." }),
+    node: t.field({ type: TransactionRef, description: "The transaction.", resolve: (e) => e.node }),
+  }),
+});
+
+const ConnectionRef = builder
+  .objectRef<{ edges: { cursor: string; node: import("../services/ledger.ts").LedgerTransactionRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>(
+    "PointsTransactionConnection",
+  )
+  .implement({
+    description: "A member's points transactions, newest first (Relay cursor pagination).",
+    fields: (t) => ({
+      edges: t.field({ type: [EdgeRef], description: "This page's transactions.", resolve: (c) => c.edges }),
+      pageInfo: t.field({ type: PageInfoRef, description: "Whether more transactions follow.", resolve: (c) => c.pageInfo }),
+    }),
+  });
+
+const scopes = builder.selection<{ sharedScopes?: string[] }>("sharedScopes");
+
+MemberRef.implement({
+  description: "A coalition member (owned by the member subgraph); points adds the wallet, tier and activity.",
+  externalFields: (t) => ({
+    sharedScopes: t.field({ type: [DataCategoryEnum], description: "The data categories the current caller may read for this member (from the member subgraph)." }),
+  }),
+  fields: (t) => ({
+    id: t.exposeID("id", { description: "The member's coalition-wide id." }),
+    wallet: t.field({
+      type: WalletRef,
+      nullable: true,
+      requires: scopes,
+      description: "The member's points wallet. Data category POINTS_BALANCE: null with CONSENT_REQUIRED for a partner without consent.",
+      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "POINTS_BALANCE", async () => ({ ...(await ctx.loaders.wallet.load(m.id)), memberId: m.id })),
+    }),
+    tier: t.field({
+      type: TierStatusRef,
+      nullable: true,
+      requires: scopes,
+      description: "Tier status and progress. Data category TIER: null with CONSENT_REQUIRED for a partner without consent.",
+      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "TIER", () => ctx.loaders.tierStatus.load(m.id)),
+    }),
+    activity: t.field({
+      type: ConnectionRef,
+      nullable: true,
+      requires: scopes,
+      description: "Points transactions, newest first, each with the balance after it. Data category ACTIVITY: null with CONSENT_REQUIRED for a partner without consent.",
+      args: {
+        first: t.arg.int({ required: false, description: "Page size, 1–100 (default 20)." }),
+        after: t.arg.string({ required: false, description: "Cursor to continue after (endCursor of the previous page)." }),
+      },
+      resolve: (m, { first, after }, ctx) =>
+        gated(ctx, m as MemberKey, "ACTIVITY", async () => {
+          const n = first ?? 20;
+          if (!Number.isInteger(n) || n < 1 || n > 100) throw badInput("first must be between 1 and 100", "first");
+          if (after && after.length > 200) throw badInput("after is not a valid cursor", "after");
+          const page = await ctx.loaders.activity.load({ memberId: m.id, first: n, after: after ?? null });
+          const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node }));
+          return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+        }),
+    }),
+    tierLevel: t.field({
+      type: TierEnum,
+      inaccessible: true,
+      description: "The member's current tier, not consent-gated: used by other subgraphs for offer eligibility only (@requires).",
+      resolve: (m, _a, ctx) => ctx.loaders.tierLevel.load(m.id),
+    }),
+  }),
+});

@@ -1,0 +1,55 @@
+import { emitEvents } from "../../../../lib/events.ts";
+import { log } from "../../../../lib/logger.ts";
+import type { Principal } from "../../../../lib/principal.ts";
+import { prisma } from "../db.ts";
+
+export type DataCategory = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
+const ORDER: DataCategory[] = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POINTS_BALANCE", "ACTIVITY", "SEGMENTS"];
+
+/**
+ * Collects one request's consent-gated reads by a PARTNER and emits ONE `points.data_accessed`
+ * event per member (the union of categories read) when the request ends (`flush`, called by the
+ * server plugin before the response leaves). The member subgraph writes them to its access log.
+ */
+export class AccessRecorder {
+  private pending = new Map<string, Set<DataCategory>>();
+  private firstAt: Date | null = null;
+  constructor(
+    private readonly principal: Principal,
+    private readonly requestId: string,
+    private readonly operationName: string | null,
+  ) {}
+
+  record(memberId: string, category: DataCategory): void {
+    if (this.principal.role !== "PARTNER" || !this.principal.partnerId || !this.principal.purpose) return;
+    this.firstAt ??= new Date();
+    let s = this.pending.get(memberId);
+    if (!s) this.pending.set(memberId, (s = new Set()));
+    s.add(category);
+  }
+
+  async flush(): Promise<void> {
+    if (!this.pending.size) return;
+    const batch = this.pending;
+    const at = (this.firstAt ?? new Date()).toISOString();
+    this.pending = new Map();
+    this.firstAt = null;
+    const events = [...batch].map(([memberId, cats]) => ({
+      type: "points.data_accessed",
+      payload: {
+        memberId,
+        partnerId: this.principal.partnerId,
+        categories: ORDER.filter((c) => cats.has(c)),
+        purpose: this.principal.purpose,
+        operationName: this.operationName ? this.operationName.slice(0, 200) : null,
+        requestId: this.requestId,
+        at,
+      },
+    }));
+    try {
+      await prisma().$transaction((tx) => emitEvents(tx, "points", events));
+    } catch (err) {
+      log.error("points.data_accessed emit failed", { requestId: this.requestId, members: events.length, err });
+    }
+  }
+}

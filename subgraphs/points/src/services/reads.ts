@@ -1,0 +1,95 @@
+import { Prisma } from "../../../../lib/db.ts";
+import { prisma } from "../db.ts";
+import type { Actor } from "./domain.ts";
+import { isUuid, type LedgerTransactionRow, TX_COLUMNS, transactionsByIds, walletCode } from "./ledger.ts";
+
+/** Read side: wallets, expiring points, activity pages, transactions by id (all batched by the loaders). */
+
+export interface WalletView {
+  balance: number;
+  held: number;
+  available: number;
+  lifetimeEarned: number;
+}
+
+export async function wallets(memberIds: readonly string[]): Promise<Map<string, WalletView>> {
+  const ids = memberIds.filter(isUuid);
+  const rows = ids.length
+    ? await prisma().$queryRaw<{ code: string; balance: number; held: number; lifetimeEarned: number }[]>`
+        SELECT code, balance, held, "lifetimeEarned" FROM "points"."LedgerAccount" WHERE code = ANY(${ids.map(walletCode)}::text[])`
+    : [];
+  return new Map(rows.map((r) => [r.code.slice(7), { balance: r.balance, held: r.held, available: r.balance - r.held, lifetimeEarned: r.lifetimeEarned }]));
+}
+
+export interface Expiring {
+  points: number;
+  expiresAt: Date;
+}
+
+/** Points expiring within `days` of `now`, grouped by expiry instant, soonest first. */
+export async function expiringPoints(memberIds: readonly string[], days: number, now: Date): Promise<Map<string, Expiring[]>> {
+  const ids = memberIds.filter(isUuid);
+  const out = new Map<string, Expiring[]>();
+  if (!ids.length) return out;
+  const until = new Date(now.getTime() + days * 86_400_000);
+  const rows = await prisma().$queryRaw<{ memberId: string; expiresAt: Date; points: number }[]>`
+    SELECT "memberId"::text AS "memberId", "expiresAt", sum(remaining)::int AS points FROM "points"."Lot"
+    WHERE "memberId" = ANY(${ids}::uuid[]) AND remaining > 0 AND "expiresAt" > ${now} AND "expiresAt" <= ${until}
+    GROUP BY "memberId", "expiresAt" ORDER BY "expiresAt"`;
+  for (const r of rows) out.set(r.memberId, [...(out.get(r.memberId) ?? []), { points: r.points, expiresAt: new Date(r.expiresAt) }]);
+  return out;
+}
+
+export interface ActivityPage {
+  rows: LedgerTransactionRow[];
+  hasNextPage: boolean;
+}
+
+export const encodeCursor = (t: Pick<LedgerTransactionRow, "postedAt" | "id">) => Buffer.from(`${new Date(t.postedAt).toISOString()}|${t.id}`).toString("base64url");
+
+export function decodeCursor(cursor: string): { at: Date; id: string } | null {
+  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const d = new Date(at ?? "");
+  return Number.isNaN(d.getTime()) || !isUuid(id) ? null : { at: d, id: id! };
+}
+
+/** One activity page per member, newest first, for many members in one query (keyset on (postedAt, id)). */
+export async function activityPages(memberIds: readonly string[], first: number, after: { at: Date; id: string } | null): Promise<Map<string, ActivityPage>> {
+  const ids = memberIds.filter(isUuid);
+  const out = new Map<string, ActivityPage>(memberIds.map((id) => [id, { rows: [], hasNextPage: false }]));
+  if (!ids.length) return out;
+  const afterSql = after ? Prisma.sql`AND ("postedAt", id) < (${after.at}::timestamptz, ${after.id}::uuid)` : Prisma.empty;
+  const rows = await prisma().$queryRaw<(LedgerTransactionRow & { rn: number })[]>`
+    SELECT * FROM (
+      SELECT ${TX_COLUMNS}, row_number() OVER (PARTITION BY "memberId" ORDER BY "postedAt" DESC, id DESC)::int AS rn
+      FROM "points"."LedgerTransaction" WHERE "memberId" = ANY(${ids}::uuid[]) ${afterSql}
+    ) t WHERE rn <= ${first + 1} ORDER BY "memberId", "postedAt" DESC, id DESC`;
+  for (const r of rows) {
+    const page = out.get(r.memberId!);
+    if (!page) continue;
+    if (page.rows.length < first) page.rows.push(r);
+    else page.hasNextPage = true;
+  }
+  return out;
+}
+
+/**
+ * Transactions the actor may see: ADMIN all; PARTNER those of its own partnerId; MEMBER its own.
+ * Anything else is absent (NOT_FOUND to the caller).
+ */
+export async function visibleTransactions(actor: Actor, ids: readonly string[]): Promise<Map<string, LedgerTransactionRow>> {
+  const all = await transactionsByIds(prisma(), ids);
+  for (const [id, t] of all) {
+    const ok = actor.role === "ADMIN" || (actor.role === "PARTNER" && t.partnerId === actor.partnerId) || (actor.role === "MEMBER" && t.memberId === actor.memberId);
+    if (!ok) all.delete(id);
+  }
+  return all;
+}
+
+export async function budgetsRemaining(offerIds: readonly string[]): Promise<Map<string, number>> {
+  const ids = offerIds.filter(isUuid);
+  if (!ids.length) return new Map();
+  const rows = await prisma().$queryRaw<{ offerId: string; balance: number }[]>`
+    SELECT "offerId"::text AS "offerId", balance FROM "points"."LedgerAccount" WHERE kind = 'OFFER_BUDGET' AND "offerId" = ANY(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.offerId, r.balance]));
+}
