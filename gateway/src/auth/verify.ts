@@ -1,0 +1,158 @@
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import { PURPOSES, type Principal, type Purpose, type Role } from "../../../lib/principal.ts";
+import type { KeySet } from "./keys.ts";
+
+/** Stable sub-codes of UNAUTHENTICATED, in `extensions.reason`. */
+export type TokenFailure =
+  | "TOKEN_MISSING"
+  | "TOKEN_EXPIRED"
+  | "TOKEN_NOT_YET_VALID"
+  | "TOKEN_BAD_ISSUER"
+  | "TOKEN_BAD_AUDIENCE"
+  | "TOKEN_UNKNOWN_KID"
+  | "TOKEN_ALG_NOT_ALLOWED"
+  | "TOKEN_BAD_SIGNATURE"
+  | "TOKEN_MALFORMED"
+  | "TOKEN_WRONG_TYPE";
+
+export class TokenError extends Error {
+  constructor(
+    readonly reason: TokenFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const ACCESS_TOKEN_TYP = "at+jwt";
+
+export interface ExternalIdp {
+  issuer: string;
+  jwksUrl: string;
+  audience: string;
+  /** The claim holding the coalition member id. */
+  memberClaim: string;
+  /** Allowed algorithms (default RS256, ES256). */
+  algorithms?: string[];
+}
+
+export interface VerifiedToken {
+  principal: Principal;
+  /** The token's default purpose (partner tokens). */
+  purpose: Purpose | null;
+  jti: string;
+  /** Seconds since epoch. */
+  exp: number;
+}
+
+const CACHE_MAX = 10_000;
+
+/**
+ * Verifies access tokens before planning. Every security-relevant option is explicit: algorithm
+ * (ES256 only — `none` and HS* are refused before any key is touched), issuer, audience, `typ`,
+ * required claims, and the key chosen by `kid` from our own key set. Verified tokens are cached
+ * by their exact string until they expire (the hot path pays one Map lookup).
+ */
+export class TokenVerifier {
+  private cache = new Map<string, VerifiedToken>();
+  private remote?: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(
+    private readonly keys: KeySet,
+    private readonly issuer: string,
+    private readonly audience: string,
+    private readonly externalIdp?: ExternalIdp,
+  ) {
+    if (externalIdp) this.remote = createRemoteJWKSet(new URL(externalIdp.jwksUrl));
+  }
+
+  async verify(token: string | null | undefined): Promise<VerifiedToken> {
+    if (!token) throw new TokenError("TOKEN_MISSING", "A bearer token is required");
+    const hit = this.cache.get(token);
+    if (hit) {
+      if (hit.exp * 1000 > Date.now()) return hit;
+      this.cache.delete(token);
+    }
+    const verified = await this.verifyUncached(token);
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(token, verified);
+    return verified;
+  }
+
+  private async verifyUncached(token: string): Promise<VerifiedToken> {
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new TokenError("TOKEN_MALFORMED", "The token is not a well-formed JWS");
+    }
+    if (token.split(".").length !== 3) throw new TokenError("TOKEN_MALFORMED", "The token is not a compact JWS");
+    if (this.externalIdp && header.kid && !this.keys.verificationKey(header.kid) && this.remote) return this.verifyExternal(token);
+    if (header.alg !== "ES256") throw new TokenError("TOKEN_ALG_NOT_ALLOWED", `Algorithm ${String(header.alg)} is not accepted`);
+    if (header.typ !== ACCESS_TOKEN_TYP) throw new TokenError("TOKEN_WRONG_TYPE", `Token type ${String(header.typ)} is not an access token`);
+    if (!header.kid) throw new TokenError("TOKEN_UNKNOWN_KID", "The token names no key");
+    const key = this.keys.verificationKey(header.kid);
+    if (!key) throw new TokenError("TOKEN_UNKNOWN_KID", "The token's key is unknown or retired");
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: ["ES256"],
+        issuer: this.issuer,
+        audience: this.audience,
+        typ: ACCESS_TOKEN_TYP,
+        requiredClaims: ["sub", "exp", "iat", "jti", "role"],
+      }));
+    } catch (e) {
+      throw mapJoseError(e);
+    }
+    return toVerified(payload);
+  }
+
+  private async verifyExternal(token: string): Promise<VerifiedToken> {
+    const idp = this.externalIdp!;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.remote!, { algorithms: idp.algorithms ?? ["RS256", "ES256"], issuer: idp.issuer, audience: idp.audience, requiredClaims: ["exp", idp.memberClaim] }));
+    } catch (e) {
+      if (e instanceof errors.JWKSNoMatchingKey) throw new TokenError("TOKEN_UNKNOWN_KID", "The token's key is unknown");
+      throw mapJoseError(e);
+    }
+    const memberId = String(payload[idp.memberClaim]);
+    return {
+      principal: { sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: typeof payload.scope === "string" ? payload.scope : "", purpose: null },
+      purpose: null,
+      jti: payload.jti ?? `${payload.iss}:${payload.sub}:${payload.iat}`,
+      exp: payload.exp!,
+    };
+  }
+}
+
+function toVerified(payload: JWTPayload): VerifiedToken {
+  const role = payload.role as Role;
+  if (role !== "ADMIN" && role !== "PARTNER" && role !== "MEMBER") throw new TokenError("TOKEN_MALFORMED", "Unknown role");
+  const partnerId = typeof payload.partner_id === "string" ? payload.partner_id : null;
+  if (role === "PARTNER" && !partnerId) throw new TokenError("TOKEN_MALFORMED", "A partner token needs partner_id");
+  const purpose = PURPOSES.includes(payload.purpose as Purpose) ? (payload.purpose as Purpose) : null;
+  const sub = String(payload.sub);
+  return {
+    principal: { sub, role, partnerId, memberId: role === "MEMBER" ? sub : null, scope: typeof payload.scope === "string" ? payload.scope : "", purpose: role === "PARTNER" ? purpose : null },
+    purpose,
+    jti: String(payload.jti),
+    exp: payload.exp!,
+  };
+}
+
+function mapJoseError(e: unknown): TokenError {
+  if (e instanceof TokenError) return e;
+  if (e instanceof errors.JWTExpired) return new TokenError("TOKEN_EXPIRED", "The token has expired");
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    if (e.claim === "nbf" || e.claim === "iat") return new TokenError("TOKEN_NOT_YET_VALID", "The token is not valid yet");
+    if (e.claim === "iss") return new TokenError("TOKEN_BAD_ISSUER", "The token was issued by someone else");
+    if (e.claim === "aud") return new TokenError("TOKEN_BAD_AUDIENCE", "The token is meant for another audience");
+    if (e.claim === "typ") return new TokenError("TOKEN_WRONG_TYPE", "The token is not an access token");
+    return new TokenError("TOKEN_MALFORMED", `Claim ${e.claim} is missing or invalid`);
+  }
+  if (e instanceof errors.JOSEAlgNotAllowed) return new TokenError("TOKEN_ALG_NOT_ALLOWED", "The token's algorithm is not accepted");
+  if (e instanceof errors.JWSSignatureVerificationFailed) return new TokenError("TOKEN_BAD_SIGNATURE", "The token's signature does not verify");
+  return new TokenError("TOKEN_MALFORMED", "The token could not be read");
+}

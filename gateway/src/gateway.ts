@@ -1,0 +1,100 @@
+import { createGatewayRuntime, type GatewayPlugin } from "@graphql-hive/gateway-runtime";
+import { unifiedGraphHandler } from "@graphql-hive/router-runtime";
+import type { ExecutionResult, GraphQLError } from "graphql";
+import { PUBLIC_CODES } from "../../lib/errors.ts";
+import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
+import { log } from "../../lib/logger.ts";
+import type { Principal } from "../../lib/principal.ts";
+import { limitsPlugin } from "./limits.ts";
+
+export type SubgraphUrls = { member: string; points: string; partner: string };
+
+/** What the HTTP layer hands the runtime for one client request (after token verification). */
+export interface HubRequestContext {
+  principal: Principal;
+  /** Cache key of the principal's signed assertion: token jti + purpose. */
+  identityKey: string;
+  requestId: string;
+}
+
+/**
+ * Points the checked-in supergraph at this deployment's subgraphs: the file carries the
+ * docker-compose URLs; tests and the embedded hub run the subgraphs on other ports.
+ */
+export function withSubgraphUrls(supergraphSdl: string, urls: SubgraphUrls): string {
+  let sdl = supergraphSdl;
+  for (const [name, url] of Object.entries(urls)) {
+    const re = new RegExp(`(@join__graph\\(name: "${name}", url: ")[^"]*(")`);
+    if (!re.test(sdl)) throw new Error(`supergraph has no subgraph named ${name}`);
+    sdl = sdl.replace(re, `$1${url}$2`);
+  }
+  return sdl;
+}
+
+/**
+ * The gateway's execution core: Hive gateway runtime + the Rust query planner over the composed
+ * supergraph. Every subgraph fetch carries the caller as the gateway's own short-lived signed
+ * assertion; errors a client may see keep their code, anything else is masked with the request id.
+ */
+export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array }) {
+  const identities = new Map<string, { token: string; until: number }>();
+  async function identityFor(ctx: HubRequestContext): Promise<string> {
+    const hit = identities.get(ctx.identityKey);
+    const now = Date.now();
+    if (hit && hit.until > now) return hit.token;
+    const token = await signIdentity(opts.internalKey, ctx.principal);
+    // Reuse for 3/4 of its life: the subgraph still sees at least 15 s of validity.
+    if (identities.size > 50_000) identities.clear();
+    identities.set(ctx.identityKey, { token, until: now + IDENTITY_TTL_SECONDS * 750 });
+    return token;
+  }
+
+  const forwardIdentity: GatewayPlugin<HubRequestContext> = {
+    async onFetch({ context, options, setOptions, executionRequest }) {
+      const ctx = context as Partial<HubRequestContext>;
+      if (!ctx.principal || !ctx.identityKey || !ctx.requestId) return;
+      const headers: Record<string, string> = { ...(options.headers as Record<string, string>) };
+      headers[IDENTITY_HEADER] = await identityFor(ctx as HubRequestContext);
+      headers[REQUEST_ID_HEADER] = ctx.requestId;
+      const op = executionRequest?.operationName ?? (context as { params?: { operationName?: string } }).params?.operationName;
+      if (op) headers[OPERATION_NAME_HEADER] = op;
+      setOptions({ ...options, headers });
+    },
+  };
+
+  const maskErrors: GatewayPlugin<HubRequestContext> = {
+    onResultProcess({ result, setResult, serverContext }) {
+      const requestId = (serverContext as Partial<HubRequestContext>)?.requestId;
+      if (Array.isArray(result) || !result || typeof result !== "object" || !("errors" in result)) return;
+      const r = result as ExecutionResult;
+      if (!r.errors?.length) return;
+      setResult({
+        ...r,
+        errors: r.errors.map((e) => {
+          const err = e as GraphQLError;
+          const code = err.extensions?.code;
+          if (typeof code === "string" && PUBLIC_CODES.has(code)) {
+            const { stacktrace: _s, ...extensions } = err.extensions ?? {};
+            return { message: err.message, locations: err.locations, path: err.path, extensions: { ...extensions, requestId } } as never;
+          }
+          log.error("masked error", { requestId, message: err.message, path: err.path, code });
+          return { message: "Internal server error", locations: err.locations, path: err.path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } } as never;
+        }),
+      });
+    },
+  };
+
+  const runtime = createGatewayRuntime<HubRequestContext>({
+    supergraph: withSubgraphUrls(opts.supergraphSdl, opts.subgraphUrls),
+    unifiedGraphHandler,
+    logging: process.env.HUB_LOG_LEVEL === "debug" ? "debug" : false,
+    graphqlEndpoint: "/graphql",
+    graphiql: false,
+    landingPage: false,
+    maskedErrors: false,
+    // Introspection is for authenticated callers only (every request that reaches here is one).
+    disableIntrospection: { disableIf: ({ context }) => !(context as Partial<HubRequestContext>).principal },
+    plugins: () => [forwardIdentity, maskErrors, limitsPlugin()],
+  });
+  return runtime;
+}

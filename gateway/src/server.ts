@@ -1,0 +1,209 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { JWK } from "jose";
+import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
+import { log } from "../../lib/logger.ts";
+import { PURPOSES, type Principal, type Purpose } from "../../lib/principal.ts";
+import { KeySet } from "./auth/keys.ts";
+import { TokenService } from "./auth/token-service.ts";
+import { type ExternalIdp, TokenError, TokenVerifier } from "./auth/verify.ts";
+import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gateway.ts";
+import { graphiqlPage } from "./graphiql.ts";
+import { LIMITS } from "./limits.ts";
+
+export interface GatewayOptions {
+  port?: number;
+  host?: string;
+  supergraphSdl: string;
+  subgraphUrls: SubgraphUrls;
+  internalSecret: string;
+  /** Embedded default: signing keys are generated and kept in <dataDir>/signing-keys.json. */
+  dataDir?: string;
+  signingKeys?: JWK[];
+  issuer?: string;
+  audience?: string;
+  externalIdp?: ExternalIdp;
+}
+
+export interface RunningGateway {
+  /** http://host:port */
+  url: string;
+  port: number;
+  keys: KeySet;
+  close(): Promise<void>;
+}
+
+const PURPOSE_HEADER = "coalition-purpose";
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function graphqlError(res: ServerResponse, status: number, code: string, message: string, requestId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers });
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(Object.assign(new Error("too large"), { tooLarge: true }));
+        req.resume();
+      } else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/**
+ * The gateway over node:http: the token service and JWKS, health, a local GraphiQL page, and
+ * GraphQL, where every request's bearer token is verified before any planning happens.
+ */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const issuer = opts.issuer ?? "https://coalition-hub.local";
+  const audience = opts.audience ?? "coalition-hub-api";
+  const key = toKey(opts.internalSecret);
+  const keys = await KeySet.fromConfig({ keys: opts.signingKeys, dataDir: opts.dataDir });
+  const verifier = new TokenVerifier(keys, issuer, audience, opts.externalIdp);
+  const origin = (name: keyof SubgraphUrls) => new URL(opts.subgraphUrls[name]).origin;
+  const tokens = new TokenService({ keys, issuer, audience, internalKey: key, partnerOrigin: () => origin("partner"), memberOrigin: () => origin("member") });
+  const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key });
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string) {
+    const auth = req.headers.authorization;
+    const bearer = auth?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    let verified;
+    try {
+      if (auth && !bearer) throw new TokenError("TOKEN_MALFORMED", "Authorization must be `Bearer <token>`");
+      verified = await verifier.verify(bearer);
+    } catch (e) {
+      if (!(e instanceof TokenError)) throw e;
+      return graphqlError(res, 401, "UNAUTHENTICATED", e.message, requestId, { reason: e.reason }, { "www-authenticate": `Bearer realm="coalition-hub", error="invalid_token"` });
+    }
+    let principal: Principal = verified.principal;
+    if (principal.role === "PARTNER") {
+      const declared = req.headers[PURPOSE_HEADER];
+      const purpose = typeof declared === "string" && declared.trim() ? declared.trim().toUpperCase() : verified.purpose;
+      if (!purpose || !PURPOSES.includes(purpose as Purpose)) {
+        return graphqlError(res, 400, "BAD_USER_INPUT", `Coalition-Purpose must be one of ${PURPOSES.join(", ")}`, requestId, { header: "Coalition-Purpose" });
+      }
+      principal = { ...principal, purpose: purpose as Purpose };
+    }
+    let body: Buffer | undefined;
+    if (req.method === "POST") {
+      try {
+        body = await readBody(req, LIMITS.maxBodyBytes);
+      } catch (e) {
+        if ((e as { tooLarge?: boolean }).tooLarge) return graphqlError(res, 413, "BAD_REQUEST", `The request body exceeds ${LIMITS.maxBodyBytes} bytes`, requestId);
+        throw e;
+      }
+      if ((req.headers["content-type"] ?? "").includes("json")) {
+        try {
+          JSON.parse(body.toString("utf8"));
+        } catch {
+          return graphqlError(res, 400, "BAD_REQUEST", "The request body is not valid JSON", requestId);
+        }
+      }
+    }
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "content-length") headers.set(k, v);
+    const ctx: HubRequestContext = { principal, identityKey: `${verified.jti}|${principal.purpose ?? ""}`, requestId };
+    const response = await runtime.fetch(`http://gateway${req.url ?? "/graphql"}`, { method: req.method, headers, body }, ctx);
+    const out: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
+    response.headers.forEach((v, k) => {
+      if (k !== "content-length" && k !== "transfer-encoding") out[k] = v;
+    });
+    res.writeHead(response.status, out);
+    res.end(Buffer.from(await response.arrayBuffer()));
+  }
+
+  async function token(req: IncomingMessage, res: ServerResponse) {
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, 64 * 1024);
+    } catch {
+      return sendJson(res, 413, { error: "invalid_request", error_description: "Request too large" });
+    }
+    const type = req.headers["content-type"] ?? "";
+    let params: URLSearchParams | Record<string, unknown>;
+    if (type.includes("application/json")) {
+      try {
+        params = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+      } catch {
+        return sendJson(res, 400, { error: "invalid_request", error_description: "Body is not valid JSON" }, { "cache-control": "no-store" });
+      }
+    } else params = new URLSearchParams(raw.toString("utf8"));
+    const out = await tokens.handle(params, req.headers.authorization, req.socket.remoteAddress ?? "unknown");
+    sendJson(res, out.status, out.body, out.headers);
+  }
+
+  async function ready(res: ServerResponse) {
+    const checks = await Promise.all(
+      (Object.keys(opts.subgraphUrls) as (keyof SubgraphUrls)[]).map(async (name) => {
+        try {
+          const r = await fetch(`${origin(name)}/readyz`, { signal: AbortSignal.timeout(2000) });
+          return [name, r.ok ? "ready" : `HTTP ${r.status}`] as const;
+        } catch (e) {
+          return [name, e instanceof Error ? e.message : "unreachable"] as const;
+        }
+      }),
+    );
+    const ok = checks.every(([, s]) => s === "ready");
+    sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "unavailable", subgraphs: Object.fromEntries(checks) });
+  }
+
+  const server = createServer((req, res) => {
+    const requestId = (() => {
+      const v = req.headers[REQUEST_ID_HEADER];
+      return typeof v === "string" && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : randomUUID();
+    })();
+    const url = new URL(req.url ?? "/", "http://gateway");
+    const handle = async () => {
+      if (url.pathname === "/graphql") {
+        if (req.method === "GET" && (req.headers.accept ?? "").includes("text/html") && !url.searchParams.has("query")) {
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" });
+          return res.end(graphiqlPage("/graphql"));
+        }
+        if (req.method !== "POST" && req.method !== "GET") return graphqlError(res, 405, "BAD_REQUEST", "Use POST (or GET for queries)", requestId, {}, { allow: "GET, POST" });
+        return graphql(req, res, requestId);
+      }
+      if (url.pathname === "/oauth/token") {
+        if (req.method !== "POST") return sendJson(res, 405, { error: "invalid_request", error_description: "Use POST" }, { allow: "POST" });
+        return token(req, res);
+      }
+      if (url.pathname === "/.well-known/jwks.json" && req.method === "GET") return sendJson(res, 200, keys.jwks(), { "cache-control": "public, max-age=300" });
+      if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
+      if (url.pathname === "/readyz") return ready(res);
+      if (url.pathname === "/") {
+        res.writeHead(302, { location: "/graphql" });
+        return res.end();
+      }
+      sendJson(res, 404, { error: "not_found" });
+    };
+    handle().catch((e) => {
+      log.error("gateway request failed", { requestId, err: e });
+      if (!res.headersSent) graphqlError(res, 500, "INTERNAL_SERVER_ERROR", "Internal server error", requestId);
+      else res.end();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const host = !opts.host || opts.host === "0.0.0.0" ? "localhost" : opts.host === "127.0.0.1" ? "localhost" : opts.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    keys,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await runtime.dispose?.();
+    },
+  };
+}
