@@ -1,0 +1,207 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
+import { prisma } from "../db.ts";
+import { adminPrincipal, enrolled, linked, memberPrincipal, partnerPrincipal, type PointsHarness, registered, startPointsHarness } from "../testing/harness.ts";
+
+let h: PointsHarness;
+const shop = randomUUID();
+const hotel = randomUUID();
+beforeAll(async () => {
+  h = await startPointsHarness();
+  await h.deliver(registered(shop, "2"), registered(hotel));
+});
+afterAll(() => h?.close());
+
+const codes = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => (r.errors ?? []).map((e) => e.extensions?.code);
+const AWARD = `mutation($input: AwardPointsInput!) { awardPoints(input: $input) { id kind points balanceAfter partner { id } member { id } } }`;
+const ENTITY = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { id wallet { balance available held lifetimeEarned expiring(withinDays: 1200) { points } } tier { tier qualifyingPoints nextTier pointsToNextTier earnMultiplier } activity(first: 2) { edges { node { kind points balanceAfter } } pageInfo { hasNextPage endCursor } } } } }`;
+
+async function newMember(partnerId = shop) {
+  const id = randomUUID();
+  await h.deliver(enrolled(id, partnerId));
+  return id;
+}
+
+describe("earning and reading", () => {
+  test("awardPoints: explicit and purchase-based (earn rate × tier multiplier); idempotent; unlinked member NOT_FOUND", async () => {
+    const m = await newMember();
+    const a = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 300, idempotencyKey: "a1" } }));
+    expect(a.awardPoints).toMatchObject({ kind: "EARN", points: 300, balanceAfter: 300, partner: { id: shop }, member: { id: m } });
+    const again = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 300, idempotencyKey: "a1" } }));
+    expect((again.awardPoints as { id: string }).id).toBe((a.awardPoints as { id: string }).id);
+    expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 301, idempotencyKey: "a1" } }))).toEqual(["IDEMPOTENCY_CONFLICT"]);
+    const b = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, purchaseAmount: "10.99", idempotencyKey: "a2" } }));
+    expect(b.awardPoints).toMatchObject({ points: 21 }); // 10.99 × 2 × 1 rounded down
+    expect(codes(await h.as(partnerPrincipal(hotel), AWARD, { input: { memberId: m, points: 5, idempotencyKey: "h1" } }))).toEqual(["NOT_FOUND"]);
+    for (const bad of [{ points: 0 }, { points: -5 }, { points: 1.5 }, { points: 1e12 }, {}, { points: 5, purchaseAmount: "1" }, { points: 5, reference: "x".repeat(200) }]) {
+      const r = await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, idempotencyKey: randomUUID(), ...bad } });
+      expect(codes(r)[0]).toMatch(/BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED/);
+    }
+    expect(codes(await h.as(memberPrincipal(m), AWARD, { input: { memberId: m, points: 5, idempotencyKey: "x" } }))).toEqual(["FORBIDDEN"]);
+  });
+
+  test("wallet/tier/activity: partner without the category gets CONSENT_REQUIRED; with it, one points.data_accessed per member", async () => {
+    const m = await newMember();
+    await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 1200, idempotencyKey: randomUUID() } });
+    const denied = await h.as(partnerPrincipal(shop), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: ["TIER"] }] });
+    expect(codes(denied).sort()).toEqual(["CONSENT_REQUIRED", "CONSENT_REQUIRED"]);
+    expect(denied.errors?.map((e) => e.extensions?.category).sort()).toEqual(["ACTIVITY", "POINTS_BALANCE"]);
+    const before = await prisma().pointsOutboxEvent.count({ where: { type: "points.data_accessed" } });
+    const ok = expectNoGraphQLErrors(
+      await h.as(partnerPrincipal(shop), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: ["TIER", "POINTS_BALANCE", "ACTIVITY"] }] }),
+    );
+    expect(ok._entities).toEqual([
+      {
+        id: m,
+        wallet: { balance: 1200, available: 1200, held: 0, lifetimeEarned: 1200, expiring: [{ points: 1200 }] },
+        tier: { tier: "SILVER", qualifyingPoints: 1200, nextTier: "GOLD", pointsToNextTier: 3800, earnMultiplier: "1.25" },
+        activity: { edges: [{ node: { kind: "EARN", points: 1200, balanceAfter: 1200 } }], pageInfo: { hasNextPage: false, endCursor: expect.any(String) } },
+      },
+    ]);
+    const events = await prisma().pointsOutboxEvent.findMany({ where: { type: "points.data_accessed" }, orderBy: { createdAt: "asc" } });
+    expect(events.length).toBe(before + 1);
+    expect(events.at(-1)!.payload).toMatchObject({ memberId: m, partnerId: shop, categories: ["TIER", "POINTS_BALANCE", "ACTIVITY"], purpose: "ACCOUNT_SERVICING" });
+    // The member itself and admins are not gated and not logged.
+    expectNoGraphQLErrors(await h.as(memberPrincipal(m), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: [] }] }));
+    expectNoGraphQLErrors(await h.as(adminPrincipal(), ENTITY, { r: [{ __typename: "Member", id: m }] }));
+    expect(await prisma().pointsOutboxEvent.count({ where: { type: "points.data_accessed" } })).toBe(before + 1);
+  });
+
+  test("transaction(id): admin all, partner own, member own, else NOT_FOUND", async () => {
+    const m = await newMember();
+    const t = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, idempotencyKey: randomUUID() } }));
+    const id = (t.awardPoints as { id: string }).id;
+    const q = `query($id: ID!) { transaction(id: $id) { id kind } }`;
+    expect(expectNoGraphQLErrors(await h.as(adminPrincipal(), q, { id })).transaction).toEqual({ id, kind: "EARN" });
+    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), q, { id })).transaction).toEqual({ id, kind: "EARN" });
+    expect(expectNoGraphQLErrors(await h.as(memberPrincipal(m), q, { id })).transaction).toEqual({ id, kind: "EARN" });
+    expect(codes(await h.as(partnerPrincipal(hotel), q, { id }))).toEqual(["NOT_FOUND"]);
+    expect(codes(await h.as(memberPrincipal(randomUUID()), q, { id }))).toEqual(["NOT_FOUND"]);
+    expect(codes(await h.as(adminPrincipal(), q, { id: "nope" }))).toEqual(["NOT_FOUND"]);
+  });
+});
+
+describe("spending", () => {
+  const CODE = `mutation($p: ID!, $n: Int!) { createRedemptionCode(partnerId: $p, points: $n) { code points partner { id } expiresAt } }`;
+  const REDEEM = `mutation($input: RedeemPointsInput!) { redeemPoints(input: $input) { id kind points balanceAfter } }`;
+  const AUTH = `mutation($input: RedeemPointsInput!) { authorizeRedemption(input: $input) { id points status capturedPoints } }`;
+  const CAPTURE = `mutation($id: ID!, $n: Int, $k: String!) { captureHold(holdId: $id, points: $n, idempotencyKey: $k) { id kind points balanceAfter } }`;
+  const VOID = `mutation($id: ID!) { voidHold(holdId: $id) { id status } }`;
+  const REVERSE = `mutation($id: ID!, $n: Int, $k: String!) { reverseTransaction(transactionId: $id, points: $n, idempotencyKey: $k, reason: "returned") { id kind points balanceAfter reverses { id } } }`;
+
+  test("redemption codes: single use, bound to partner and points; partner cannot redeem without one; admin manual redemption", async () => {
+    const m = await newMember();
+    await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 1000, idempotencyKey: randomUUID() } });
+    const code = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 100 })).createRedemptionCode as { code: string }).code;
+    expect(codes(await h.as(partnerPrincipal(shop), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
+    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 99, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
+    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code + "x", points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
+    const r = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: "r1" } }));
+    expect(r.redeemPoints).toMatchObject({ kind: "REDEEM", points: -100, balanceAfter: 900 });
+    // Replay of the same key returns the original; the code cannot be reused under another key.
+    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: "r1" } })).redeemPoints).toEqual(r.redeemPoints);
+    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: "r2" } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
+    expect(codes(await h.as(partnerPrincipal(shop), REDEEM, { input: { memberId: m, points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
+    const manual = expectNoGraphQLErrors(await h.as(adminPrincipal("ops-1"), REDEEM, { input: { memberId: m, points: 50, idempotencyKey: randomUUID() } }));
+    expect(manual.redeemPoints).toMatchObject({ points: -50, balanceAfter: 850 });
+    const big = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 5000 })).createRedemptionCode as { code: string }).code;
+    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: big, points: 5000, idempotencyKey: randomUUID() } }))).toEqual(["INSUFFICIENT_POINTS"]);
+  });
+
+  test("holds: authorize reserves, partial capture releases the rest, resolve once; reversal never beyond the remainder", async () => {
+    const m = await newMember();
+    const earn = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 1000, idempotencyKey: randomUUID() } }));
+    const code = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 400 })).createRedemptionCode as { code: string }).code;
+    const hold = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), AUTH, { input: { redemptionCode: code, points: 400, idempotencyKey: randomUUID() } }))
+      .authorizeRedemption as { id: string };
+    const w = async () => (await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })) as { balance: number; held: number };
+    expect(await w()).toMatchObject({ balance: 1000, held: 400 });
+    expect(codes(await h.as(partnerPrincipal(shop), VOID, { id: hold.id }))).toEqual(["NOT_FOUND"]);
+    const cap = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), CAPTURE, { id: hold.id, n: 150, k: "c1" }));
+    expect(cap.captureHold).toMatchObject({ kind: "REDEEM", points: -150, balanceAfter: 850 });
+    expect(await w()).toMatchObject({ balance: 850, held: 0 });
+    expect(codes(await h.as(partnerPrincipal(hotel), VOID, { id: hold.id }))).toEqual(["HOLD_ALREADY_RESOLVED"]);
+    expect(codes(await h.as(partnerPrincipal(hotel), CAPTURE, { id: hold.id, n: 10, k: "c2" }))).toEqual(["HOLD_ALREADY_RESOLVED"]);
+    // Reverse the redemption partly, then the rest; a third time is refused.
+    const capId = (cap.captureHold as { id: string }).id;
+    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, n: 100, k: "v1" })).reverseTransaction).toMatchObject({ kind: "REVERSAL", points: 100, balanceAfter: 950 });
+    expect(codes(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, n: 51, k: "v2" }))).toEqual(["BAD_USER_INPUT"]);
+    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, k: "v3" })).reverseTransaction).toMatchObject({ points: 50, balanceAfter: 1000 });
+    expect(codes(await h.as(partnerPrincipal(shop), REVERSE, { id: capId, k: "v4" }))).toEqual(["NOT_FOUND"]);
+    // Earn reversal by its partner.
+    const earnId = (earn.awardPoints as { id: string }).id;
+    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), REVERSE, { id: earnId, n: 300, k: "v5" })).reverseTransaction).toMatchObject({ points: -300, balanceAfter: 700, reverses: { id: earnId } });
+    const lots = await prisma().lot.findMany({ where: { memberId: m } });
+    expect(lots.reduce((s, l) => s + l.remaining, 0)).toBe(700);
+  });
+
+  test("adjustPoints (admin, reason) and awardPointsBatch (rejections by index, per-item idempotency)", async () => {
+    const m = await newMember();
+    const adj = await h.as(adminPrincipal(), `mutation($m: ID!) { adjustPoints(memberId: $m, points: 25, reason: "goodwill", idempotencyKey: "adj-1") { kind points balanceAfter } }`, { m });
+    expect(expectNoGraphQLErrors(adj).adjustPoints).toEqual({ kind: "ADJUSTMENT", points: 25, balanceAfter: 25 });
+    expect(codes(await h.as(partnerPrincipal(shop), `mutation($m: ID!) { adjustPoints(memberId: $m, points: 25, reason: "x", idempotencyKey: "a") { kind } }`, { m }))).toEqual(["FORBIDDEN"]);
+    const BATCH = `mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted replayed rejected { index code } transactions { points balanceAfter } } }`;
+    const inputs = [
+      { memberId: m, points: 10, idempotencyKey: "b1" },
+      { memberId: randomUUID(), points: 10, idempotencyKey: "b2" },
+      { memberId: m, points: 0, idempotencyKey: "b3" },
+      { memberId: m, purchaseAmount: "5", idempotencyKey: "b4" },
+      { memberId: m, points: 10, idempotencyKey: "b1" },
+    ];
+    const r = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), BATCH, { inputs }));
+    expect(r.awardPointsBatch).toEqual({
+      accepted: 2,
+      replayed: 1,
+      rejected: [
+        { index: 1, code: "NOT_FOUND" },
+        { index: 2, code: "BAD_USER_INPUT" },
+      ],
+      transactions: [
+        { points: 10, balanceAfter: 35 },
+        { points: 10, balanceAfter: 45 },
+        { points: 10, balanceAfter: 35 },
+      ],
+    });
+    const again = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), BATCH, { inputs: [inputs[0], inputs[3]] }));
+    expect(again.awardPointsBatch).toMatchObject({ accepted: 0, replayed: 2 });
+  });
+
+  test("offers: funding in shares, bonus from the budget, per-member limit, return of the unused budget (nothing created or lost)", async () => {
+    const m = await newMember();
+    const offerId = randomUUID();
+    const now = Date.now();
+    await h.deliver({
+      type: "partner.offer_activated",
+      payload: {
+        offerId,
+        kind: "BONUS_POINTS",
+        bonusPoints: 200,
+        multiplier: null,
+        budgetPoints: 1001,
+        perMemberLimit: 1,
+        startsAt: new Date(now - 1000).toISOString(),
+        endsAt: new Date(now + 86_400_000).toISOString(),
+        minTier: null,
+        redeemableAtPartnerIds: [shop],
+        fundings: [
+          { partnerId: shop, shareBps: 5000 },
+          { partnerId: hotel, shareBps: 5000 },
+        ],
+      },
+    });
+    const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Offer { remainingBudgetPoints } } }`;
+    expect(expectNoGraphQLErrors(await h.as(adminPrincipal(), q, { r: [{ __typename: "Offer", id: offerId }] }))._entities).toEqual([{ remainingBudgetPoints: 1001 }]);
+    expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId: randomUUID(), idempotencyKey: randomUUID() } }))).toEqual(["OFFER_NOT_ACTIVE"]);
+    const r = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId, idempotencyKey: randomUUID() } }));
+    expect(r.awardPoints).toMatchObject({ points: 10 });
+    expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId, idempotencyKey: randomUUID() } }))).toEqual(["OFFER_LIMIT_REACHED"]);
+    const wallet = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
+    expect(wallet.balance).toBe(210);
+    await h.deliver({ type: "partner.offer_ended", payload: { offerId } });
+    const accts = await prisma().ledgerAccount.findMany({ where: { code: { in: [`budget:${offerId}`] } } });
+    expect(accts[0]!.balance).toBe(0);
+    const sum = await prisma().ledgerAccount.aggregate({ _sum: { balance: true } });
+    expect(sum._sum.balance).toBe(0);
+  });
+});
