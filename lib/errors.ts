@@ -39,9 +39,12 @@ export const notFound = (what: string, id?: string) => new HubError("NOT_FOUND",
 /** Raised when input fails validation (a field name, if any, goes in extensions.field). */
 export const badInput = (message: string, field?: string) => new HubError("BAD_USER_INPUT", message, field ? { field } : {});
 
-/** Codes a client may see as they are; everything else is masked. */
+/**
+ * Codes a client may see as they are; everything else is masked. INTERNAL_SERVER_ERROR is never
+ * passed through: Apollo gives that code to any unexpected error, message (SQL, stack) and all.
+ */
 export const PUBLIC_CODES = new Set<string>([
-  ...Object.keys(ERROR_CODES),
+  ...Object.keys(ERROR_CODES).filter((c) => c !== "INTERNAL_SERVER_ERROR"),
   "GRAPHQL_PARSE_FAILED",
   "GRAPHQL_VALIDATION_FAILED",
   "PERSISTED_QUERY_NOT_FOUND",

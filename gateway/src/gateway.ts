@@ -72,10 +72,12 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
         ...r,
         errors: r.errors.map((e) => {
           const err = e as GraphQLError;
-          const code = err.extensions?.code;
+          // Variable coercion failures come from the executor without a code: they are the
+          // client's input, not our fault.
+          const code = err.extensions?.code ?? (!err.path && /^Variable "\$/.test(err.message) ? "BAD_USER_INPUT" : undefined);
           if (typeof code === "string" && PUBLIC_CODES.has(code)) {
             const { stacktrace: _s, ...extensions } = err.extensions ?? {};
-            return { message: err.message, locations: err.locations, path: err.path, extensions: { ...extensions, requestId } } as never;
+            return { message: err.message, locations: err.locations, path: err.path, extensions: { ...extensions, code, requestId } } as never;
           }
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
           return { message: "Internal server error", locations: err.locations, path: err.path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } } as never;
