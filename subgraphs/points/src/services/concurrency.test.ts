@@ -1,0 +1,84 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Database } from "../../../../lib/db.ts";
+import { freshDatabase } from "../../../../tests/support/db.ts";
+import { partnerPrincipal, memberPrincipal, adminPrincipal } from "../../../../tests/support/subgraph.ts";
+import { prisma, usePrisma } from "../db.ts";
+import { applyEvents, enrolled } from "../testing/harness.ts";
+import { awardPoints } from "./earn.ts";
+import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, voidHold } from "./redeem.ts";
+
+// Real concurrency on PostgreSQL (DATABASE_URL set; pool of 20); on PGlite the same calls run one
+// at a time and must give the same answers.
+let db: Database;
+beforeAll(async () => {
+  db = await freshDatabase();
+  usePrisma(db.client());
+});
+afterAll(() => db?.close());
+
+const shop = randomUUID();
+const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason as { extensions?: { code?: string } }).extensions?.code ?? String(r.reason) : "OK");
+
+async function memberWith(points: number) {
+  const m = randomUUID();
+  await applyEvents(enrolled(m, shop));
+  await awardPoints(partnerPrincipal(shop), { memberId: m, points, idempotencyKey: randomUUID() });
+  return m;
+}
+
+describe("concurrency", () => {
+  test("50 parallel redemptions of 100 against 1,000 points: exactly 10 succeed, the wallet ends at 0", async () => {
+    const m = await memberWith(1000);
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, () => adjustPoints(adminPrincipal(), { memberId: m, points: -100, reason: "race", idempotencyKey: randomUUID() })),
+    );
+    // The same race through partner redemptions with single-use codes.
+    const m2 = await memberWith(1000);
+    const codes = await Promise.all(Array.from({ length: 50 }, () => createRedemptionCode(memberPrincipal(m2), { partnerId: shop, points: 100 })));
+    const redeemed = await Promise.allSettled(codes.map((c) => redeemPoints(partnerPrincipal(shop), { redemptionCode: c.code, points: 100, idempotencyKey: randomUUID() })));
+    for (const [list, member] of [
+      [results, m],
+      [redeemed, m2],
+    ] as const) {
+      expect(list.filter((r) => r.status === "fulfilled").length).toBe(10);
+      expect(new Set(list.filter((r) => r.status === "rejected").map(codeOf))).toEqual(new Set(["INSUFFICIENT_POINTS"]));
+      const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${member}` } });
+      expect(w.balance).toBe(0);
+      const lots = await prisma().lot.aggregate({ where: { memberId: member }, _sum: { remaining: true } });
+      expect(lots._sum.remaining).toBe(0);
+    }
+  });
+
+  test("50 parallel replays of one idempotency key: one transaction, one posting pair, every caller gets it", async () => {
+    const m = await memberWith(1);
+    const key = randomUUID();
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => awardPoints(partnerPrincipal(shop), { memberId: m, points: 77, idempotencyKey: key })));
+    expect(results.map(codeOf).filter((c) => c !== "OK")).toEqual([]);
+    const ids = new Set(results.map((r) => (r as PromiseFulfilledResult<{ id: string }>).value.id));
+    expect(ids.size).toBe(1);
+    expect(await prisma().ledgerTransaction.count({ where: { idempotencyKey: key } })).toBe(1);
+    expect(await prisma().posting.count({ where: { transactionId: [...ids][0] } })).toBe(2);
+    const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
+    expect(w.balance).toBe(78);
+  });
+
+  test("parallel capture and void of one hold: exactly one wins, the other is HOLD_ALREADY_RESOLVED", async () => {
+    for (let round = 0; round < 5; round++) {
+      const m = await memberWith(500);
+      const code = await createRedemptionCode(memberPrincipal(m), { partnerId: shop, points: 300 });
+      const hold = await authorizeRedemption(partnerPrincipal(shop), { redemptionCode: code.code, points: 300, idempotencyKey: randomUUID() });
+      const results = await Promise.allSettled([
+        captureHold(partnerPrincipal(shop), hold.id, null, randomUUID()),
+        voidHold(partnerPrincipal(shop), hold.id),
+        captureHold(partnerPrincipal(shop), hold.id, 100, randomUUID()),
+        voidHold(partnerPrincipal(shop), hold.id),
+      ]);
+      expect(results.filter((r) => r.status === "fulfilled").length).toBe(1);
+      expect(new Set(results.filter((r) => r.status === "rejected").map(codeOf))).toEqual(new Set(["HOLD_ALREADY_RESOLVED"]));
+      const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
+      expect(w.held).toBe(0);
+      expect([500, 200, 400]).toContain(w.balance);
+    }
+  });
+});
