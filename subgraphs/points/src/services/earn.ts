@@ -24,7 +24,9 @@ import {
   type WriteOptions,
 } from "./domain.ts";
 import {
+  applyDeferred,
   budgetCode,
+  type DeferredUpdate,
   ensureAccounts,
   idempotentTransaction,
   issuanceCode,
@@ -70,14 +72,16 @@ interface EarnFacts {
 
 async function earnFacts(tx: Tx, partnerId: string, memberIds: readonly string[]): Promise<{ linked: Set<string>; tiers: Map<string, Tier>; earnRate: string; active: boolean }> {
   const ids = [...new Set(memberIds)];
-  const [links, tiers, partner] = [
-    await tx.$queryRaw<{ memberId: string }[]>`
-      SELECT "memberId"::text AS "memberId" FROM "points"."MemberLink" WHERE "partnerId" = ${partnerId}::uuid AND "memberId" = ANY(${ids}::uuid[])`,
-    await tx.$queryRaw<{ memberId: string; tier: Tier }[]>`
-      SELECT "memberId"::text AS "memberId", tier::text AS tier FROM "points"."TierState" WHERE "memberId" = ANY(${ids}::uuid[])`,
-    await tx.$queryRaw<{ earnRate: string; active: boolean }[]>`
-      SELECT "earnRate"::text AS "earnRate", active FROM "points"."Partner" WHERE "partnerId" = ${partnerId}::uuid`,
-  ];
+  // One round trip: links to this partner, stored tiers, and the partner's earn rate.
+  const rows = await tx.$queryRaw<{ memberId: string | null; linked: boolean; tier: Tier | null; earnRate: string | null; active: boolean | null }[]>`
+    SELECT m::text AS "memberId",
+           EXISTS (SELECT 1 FROM "points"."MemberLink" l WHERE l."memberId" = m AND l."partnerId" = ${partnerId}::uuid) AS linked,
+           (SELECT tier::text FROM "points"."TierState" s WHERE s."memberId" = m) AS tier,
+           p."earnRate"::text AS "earnRate", p.active
+    FROM unnest(${ids}::uuid[]) AS m LEFT JOIN "points"."Partner" p ON p."partnerId" = ${partnerId}::uuid`;
+  const links = rows.filter((r) => r.linked).map((r) => ({ memberId: r.memberId! }));
+  const tiers = rows.filter((r) => r.tier).map((r) => ({ memberId: r.memberId!, tier: r.tier! }));
+  const partner = rows[0]?.earnRate != null ? [{ earnRate: rows[0].earnRate, active: rows[0].active ?? true }] : [];
   return {
     linked: new Set(links.map((l) => l.memberId)),
     tiers: new Map(tiers.map((t) => [t.memberId, t.tier])),
@@ -120,7 +124,10 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     const accts = await ensureAccounts(tx, [walletCode(input.memberId), budgetCode(input.offerId)]);
     await tx.$queryRaw`SELECT id FROM "points"."LedgerAccount" WHERE id = ANY(${[...accts.values()].map((a) => a.id)}::bigint[]) ORDER BY id FOR UPDATE`;
   }
+  // The partner's issuance row is hot (every earn of the partner): its update runs last, just before commit.
+  const deferred: DeferredUpdate[] = [];
   const earn = await post(tx, {
+    deferred,
     kind: "EARN",
     memberId: input.memberId,
     partnerId,
@@ -141,6 +148,7 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
   }
   await touchTiers(tx, [input.memberId], at);
   await emitEvents(tx, "points", events);
+  await applyDeferred(tx, deferred);
   return earn;
 }
 

@@ -82,6 +82,29 @@ export interface PostInput {
   reversesId?: string | null;
   holdId?: string | null;
   lots?: LotPlan;
+  /**
+   * When given, the balance updates of unguarded accounts (partner issuance/redemption, breakage,
+   * adjustments: the hot rows) are queued here instead of applied; the caller runs
+   * `applyDeferred(tx, deferred)` as its last statement so those row locks are held only until commit.
+   */
+  deferred?: DeferredUpdate[];
+}
+
+export interface DeferredUpdate {
+  accountId: bigint;
+  amount: number;
+}
+
+/** Applies queued unguarded balance updates, merged per account, in id order (the ledger's lock order). */
+export async function applyDeferred(tx: Tx, deferred: DeferredUpdate[]): Promise<void> {
+  const merged = new Map<bigint, number>();
+  for (const d of deferred) merged.set(d.accountId, (merged.get(d.accountId) ?? 0) + d.amount);
+  deferred.length = 0;
+  const ids = [...merged.keys()].sort((a, b) => (a < b ? -1 : 1));
+  if (!ids.length) return;
+  await tx.$executeRaw`
+    UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.n
+    FROM unnest(${ids}::bigint[], ${ids.map((i) => merged.get(i)!)}::int[]) AS u(id, n) WHERE a.id = u.id`;
 }
 
 export const walletCode = (memberId: string) => `wallet:${memberId}`;
@@ -309,8 +332,11 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
     await moveLots(tx, input.memberId, id, wallet.amount, postedAt, input);
   }
 
-  for (const p of others) {
-    await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::int WHERE id = ${p.account.id}`;
+  if (input.deferred) input.deferred.push(...others.map((p) => ({ accountId: p.account.id, amount: p.amount })));
+  else {
+    for (const p of others) {
+      await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::int WHERE id = ${p.account.id}`;
+    }
   }
 
   return {

@@ -1,0 +1,130 @@
+// `npm run bench:ledger`: ledger throughput on the local PostgreSQL (DATABASE_URL, default
+// postgresql://postgres@127.0.0.1:5432/postgres). Prints, in one run:
+//  1. pgbench tpcb-like tps on a scratch database of the same server (the physical reference),
+//  2. single awardPoints/s through the service layer at 32 concurrent clients, with p50/p99,
+//  3. bulk-earn items/s (awardPointsBatch, 5,000 items per call, committed 500 per transaction).
+// Uses scratch databases (created and dropped here); never touches the configured database's data.
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { migrate, openDatabase } from "../lib/db.ts";
+import type { Principal } from "../lib/principal.ts";
+import { prisma, usePrisma } from "../subgraphs/points/src/db.ts";
+import { awardPoints, awardPointsBatch } from "../subgraphs/points/src/services/earn.ts";
+import { eventHandlers } from "../subgraphs/points/src/services/events.ts";
+
+const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PARTNERS = Number(process.env.BENCH_PARTNERS ?? 1);
+const MEMBERS = 2_000;
+
+const urlFor = (db: string) => {
+  const u = new URL(BASE);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
+
+async function admin(sql: string) {
+  const c = new pg.Client({ connectionString: BASE });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+function pgbench(db: string): number {
+  const u = new URL(urlFor(db));
+  const args = ["-h", u.hostname, "-p", u.port || "5432", "-U", decodeURIComponent(u.username || "postgres")];
+  execFileSync("pgbench", [...args, "-i", "-s", "10", "-q", db], { stdio: "ignore" });
+  const out = execFileSync("pgbench", [...args, "-c", "8", "-j", "2", "-T", String(SECONDS), "-b", "tpcb-like", db], { encoding: "utf8" });
+  return Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN);
+}
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+async function main() {
+  const tag = `${process.pid}_${Date.now()}`;
+  const pgb = `bench_pgbench_${tag}`;
+  const ledger = `bench_ledger_${tag}`;
+  await admin(`CREATE DATABASE "${pgb}"`);
+  let tps = NaN;
+  try {
+    tps = pgbench(pgb);
+  } finally {
+    await admin(`DROP DATABASE IF EXISTS "${pgb}" WITH (FORCE)`);
+  }
+  console.log(`pgbench tpcb-like (8 clients, ${SECONDS}s, scale 10): ${tps.toFixed(0)} tps`);
+
+  await admin(`CREATE DATABASE "${ledger}"`);
+  const db = await openDatabase({ url: urlFor(ledger), poolSize: CLIENTS + 4 });
+  try {
+    await migrate(db);
+    usePrisma(db.client());
+    const partners = Array.from({ length: PARTNERS }, () => randomUUID());
+    const members = Array.from({ length: MEMBERS }, () => randomUUID());
+    for (const p of partners) {
+      await prisma().$transaction((tx) =>
+        eventHandlers["partner.registered"]!(tx, { id: randomUUID(), type: "partner.registered", payload: { partnerId: p, name: "bench", earnRate: "1" }, createdAt: new Date().toISOString() }),
+      );
+    }
+    // Open wallets and links as the member.enrolled / member.linked events would.
+    for (let i = 0; i < members.length; i += 200) {
+      await prisma().$transaction(async (tx) => {
+        for (const m of members.slice(i, i + 200)) {
+          await eventHandlers["member.enrolled"]!(tx, { id: randomUUID(), type: "member.enrolled", payload: { memberId: m, partnerId: partners[0] }, createdAt: new Date().toISOString() });
+          for (const p of partners.slice(1)) {
+            await eventHandlers["member.linked"]!(tx, { id: randomUUID(), type: "member.linked", payload: { memberId: m, partnerId: p }, createdAt: new Date().toISOString() });
+          }
+        }
+      }, { timeout: 120_000, maxWait: 60_000 });
+    }
+    const actor = (p: string): Principal => ({ sub: "bench", role: "PARTNER", partnerId: p, memberId: null, scope: "", purpose: "ACCOUNT_SERVICING" });
+
+    // Warm-up.
+    for (let i = 0; i < 50; i++) await awardPoints(actor(partners[0]!), { memberId: members[i]!, points: 10, idempotencyKey: randomUUID() });
+
+    const latencies: number[] = [];
+    const deadline = Date.now() + SECONDS * 1000;
+    let n = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        while (Date.now() < deadline) {
+          const i = n++;
+          const s = performance.now();
+          await awardPoints(actor(partners[i % partners.length]!), { memberId: members[(i * 7 + c) % members.length]!, purchaseAmount: "12.50", idempotencyKey: `s-${c}-${i}` });
+          latencies.push(performance.now() - s);
+        }
+      }),
+    );
+    const secs = (performance.now() - t0) / 1000;
+    latencies.sort((a, b) => a - b);
+    const single = latencies.length / secs;
+    console.log(
+      `single awardPoints (service layer, ${CLIENTS} clients, ${PARTNERS} partner(s)): ${single.toFixed(0)}/s  p50 ${pct(latencies, 50).toFixed(1)} ms  p99 ${pct(latencies, 99).toFixed(1)} ms  (${latencies.length} earns; ${(single / tps).toFixed(2)} × pgbench)`,
+    );
+
+    // Bulk: 4 calls of 5,000 items.
+    const calls = 4;
+    const b0 = performance.now();
+    let items = 0;
+    for (let k = 0; k < calls; k++) {
+      const inputs = Array.from({ length: 5_000 }, (_, i) => ({ memberId: members[(i + k * 13) % members.length]!, points: 10 + (i % 90), idempotencyKey: `b-${k}-${i}` }));
+      const r = await awardPointsBatch(actor(partners[0]!), inputs);
+      if (r.rejected.length) throw new Error(`bulk rejected ${r.rejected.length}: ${JSON.stringify(r.rejected.slice(0, 3))}`);
+      items += r.accepted;
+    }
+    const bulk = items / ((performance.now() - b0) / 1000);
+    console.log(`bulk earn (awardPointsBatch, 5,000 items/call, 500 per transaction): ${bulk.toFixed(0)} items/s  (${(bulk / tps).toFixed(2)} × pgbench)`);
+    const [{ total }] = await prisma().$queryRaw<{ total: number }[]>`SELECT coalesce(sum(balance), 0)::int AS total FROM "points"."LedgerAccount"`;
+    console.log(`ledger check: sum of all account balances = ${total}`);
+  } finally {
+    await db.close();
+    await admin(`DROP DATABASE IF EXISTS "${ledger}" WITH (FORCE)`);
+  }
+}
+
+await main();
