@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { Database, PrismaClient } from "../lib/db.ts";
+import { type Relay, type SchemaName, startOutboxRelay } from "../lib/events.ts";
+import { internalKey as toKey } from "../lib/internal-auth.ts";
+import type { RunningSubgraph } from "../lib/subgraph-server.ts";
+import { startGateway } from "../gateway/src/server.ts";
+import { startMemberSubgraph } from "../subgraphs/member/src/server.ts";
+import { startOfferSweeper } from "../subgraphs/partner/src/jobs.ts";
+import { startPartnerSubgraph } from "../subgraphs/partner/src/server.ts";
+import { startPointsJobs } from "../subgraphs/points/src/services/jobs.ts";
+import { startPointsSubgraph } from "../subgraphs/points/src/server.ts";
+
+export const SUPERGRAPH_PATH = path.resolve(import.meta.dirname, "../schema/supergraph.graphql");
+
+export interface HubOptions {
+  db: Database;
+  internalSecret: string;
+  /** Gateway port (0 = any free port). */
+  port?: number;
+  host?: string;
+  /** Subgraph ports (0 = any free port). */
+  subgraphPorts?: Partial<Record<SchemaName, number>>;
+  /** Folder for the embedded signing keys when none are configured. */
+  dataDir?: string;
+  issuer?: string;
+  audience?: string;
+  /** Run the points jobs (hold expiry, points expiry, tier downgrade). */
+  jobs?: boolean;
+  relayIntervalMs?: number;
+  /** Wraps each subgraph's Prisma client (tests count queries through it). */
+  wrapClient?: (client: PrismaClient, subgraph: SchemaName) => PrismaClient;
+}
+
+export interface Hub {
+  gatewayUrl: string;
+  /** Base URL of the gateway (token endpoint, JWKS, health). */
+  baseUrl: string;
+  subgraphs: Record<SchemaName, RunningSubgraph>;
+  /** Delivers every pending domain event now (tests). */
+  flushEvents(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole hub in one process: three subgraphs, their outbox relays, the points jobs and the
+ * gateway. Used by `npm start` (embedded default) and by the end-to-end tests. Each service can
+ * also run alone (`npm run start:<name>`) — this is only the in-process arrangement.
+ */
+export async function startHub(opts: HubOptions): Promise<Hub> {
+  const key = toKey(opts.internalSecret);
+  const host = opts.host ?? "127.0.0.1";
+  const wrap = opts.wrapClient ?? ((c: PrismaClient) => c);
+  const clients: Record<SchemaName, PrismaClient> = {
+    member: wrap(opts.db.client(), "member"),
+    points: wrap(opts.db.client(), "points"),
+    partner: wrap(opts.db.client(), "partner"),
+  };
+  const subgraphs: Record<SchemaName, RunningSubgraph> = {
+    member: await startMemberSubgraph({ prisma: clients.member, internalKey: key, port: opts.subgraphPorts?.member ?? 0, host }),
+    points: await startPointsSubgraph({ prisma: clients.points, internalKey: key, port: opts.subgraphPorts?.points ?? 0, host }),
+    partner: await startPartnerSubgraph({ prisma: clients.partner, internalKey: key, port: opts.subgraphPorts?.partner ?? 0, host }),
+  };
+  const peers = () => ({ member: subgraphs.member.url, points: subgraphs.points.url, partner: subgraphs.partner.url });
+  const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) =>
+    startOutboxRelay({ schema, prisma: () => clients[schema], peers, internalKey: key, intervalMs: opts.relayIntervalMs }),
+  );
+  const jobs = opts.jobs === false ? [] : [startPointsJobs({}), startOfferSweeper({})];
+  const gateway = await startGateway({
+    port: opts.port ?? 0,
+    host,
+    supergraphSdl: readFileSync(SUPERGRAPH_PATH, "utf8"),
+    subgraphUrls: peers(),
+    internalSecret: opts.internalSecret,
+    dataDir: opts.dataDir,
+    issuer: opts.issuer,
+    audience: opts.audience,
+  });
+  return {
+    gatewayUrl: `${gateway.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql"),
+    baseUrl: new URL(gateway.url).origin,
+    subgraphs,
+    async flushEvents() {
+      // Two rounds: a consumer's handler may emit events of its own.
+      for (let i = 0; i < 2; i++) for (const r of relays) await r.flush();
+    },
+    async close() {
+      await gateway.close();
+      for (const j of jobs) await j.stop();
+      for (const r of relays) await r.stop();
+      for (const s of Object.values(subgraphs)) await s.close();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// `npm start`: the whole hub in one process. Without DATABASE_URL it runs on an embedded PostgreSQL
+// (PGlite, data in HUB_DATA_DIR, default .data/), applies migrations, seeds the demo coalition the
+// first time and prints the URLs and a sample query. With DATABASE_URL it uses that PostgreSQL.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { loadEnv } from "../lib/config.ts";
+import { migrate, openDatabase } from "../lib/db.ts";
+import { log } from "../lib/logger.ts";
+import { seedDemo } from "../prisma/seed.ts";
+import { startHub } from "./hub.ts";
+
+const env = loadEnv();
+const dataDir = path.resolve(env.HUB_DATA_DIR);
+mkdirSync(dataDir, { recursive: true });
+
+/** The embedded default keeps its own internal secret; a real deployment configures one. */
+function internalSecret(): string {
+  if (env.HUB_INTERNAL_SECRET) return env.HUB_INTERNAL_SECRET;
+  const file = path.join(dataDir, "internal-secret");
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  return readFileSync(file, "utf8").trim();
+}
+
+const started = performance.now();
+const db = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE } : { dataDir: path.join(dataDir, "pgdata") });
+const applied = await migrate(db);
+if (applied.length) log.info("migrations applied", { applied });
+
+const hub = await startHub({
+  db,
+  internalSecret: internalSecret(),
+  port: env.HUB_PORT,
+  host: env.HUB_HOST,
+  subgraphPorts: { member: env.MEMBER_PORT, points: env.POINTS_PORT, partner: env.PARTNER_PORT },
+  dataDir,
+  issuer: env.HUB_ISSUER,
+  audience: env.HUB_AUDIENCE,
+});
+
+// The demo coalition (and its well-known demo API clients) only on the embedded default or when asked.
+const demo = env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL;
+let seeded = false;
+if (demo) seeded = await seedDemo(db.client(), { flushEvents: hub.flushEvents });
+await hub.flushEvents();
+
+const secs = ((performance.now() - started) / 1000).toFixed(1);
+const sample = `curl -s ${hub.baseUrl}/oauth/token -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret`;
+process.stdout.write(`
+Coalition Hub is up (${db.kind === "pglite" ? `embedded PostgreSQL in ${path.relative(process.cwd(), dataDir) || "."}/pgdata` : "PostgreSQL"}, ${secs} s${seeded ? ", demo coalition seeded" : ""}).
+
+  GraphQL (GraphiQL in a browser):  ${hub.gatewayUrl}
+  Token endpoint:                   ${hub.baseUrl}/oauth/token
+  JWKS:                             ${hub.baseUrl}/.well-known/jwks.json
+  Health:                           ${hub.baseUrl}/healthz  ${hub.baseUrl}/readyz
+  Subgraphs (gateway only):         ${hub.subgraphs.member.url}  ${hub.subgraphs.points.url}  ${hub.subgraphs.partner.url}
+${
+  demo
+    ? `
+Get a token (demo admin; partners: demo-shopmall / demo-shopmall-secret, demo-freshco, demo-grandstay):
+  TOKEN=$(${sample} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
+
+A member token through a partner (token exchange for the member with externalRef SM-0001 at ShopMall):
+  curl -s ${hub.baseUrl}/oauth/token -u demo-shopmall:demo-shopmall-secret \\
+    -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
+    -d subject_token=SM-0001 -d subject_token_type=urn:coalition:partner-member-ref
+
+Sample query (as that member: everything in one request, from all three subgraphs):
+  curl -s ${hub.gatewayUrl} -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+    -d '{"query":"{ me { displayName tier { tier qualifyingPoints nextTier pointsToNextTier } wallet { balance available expiring { points expiresAt } } linkedAccounts { partner { name } externalRef } eligibleOffers { title coIssuers { partner { name } shareBps } } activity(first: 5) { edges { node { kind points partner { name } postedAt balanceAfter } } } } }"}'
+`
+    : ""
+}
+Stop with Ctrl+C.
+`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    await hub.close();
+    await db.close();
+    process.exit(0);
+  });
+}
