@@ -24,5 +24,3 @@ test("the stock Prisma CLI works offline through the schema-engine shim (migrate
   });
   expect(run.status, `prisma migrate diff exited ${run.status}:\n${run.stdout}\n${run.stderr}`).toBe(0);
 });
-  expect(out).toMatch(/No difference detected/);
-});
