@@ -62,8 +62,11 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     partner: await startPartnerSubgraph({ prisma: clients.partner, internalKey: key, port: opts.subgraphPorts?.partner ?? 0, host }),
   };
   const peers = () => ({ member: subgraphs.member.url, points: subgraphs.points.url, partner: subgraphs.partner.url });
+  // The relays poll on their own client: their queries are plumbing, not the subgraphs' work
+  // (and the N+1 guards count the subgraphs' clients).
+  const relayClient = opts.db.client();
   const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) =>
-    startOutboxRelay({ schema, prisma: () => clients[schema], peers, internalKey: key, intervalMs: opts.relayIntervalMs }),
+    startOutboxRelay({ schema, prisma: () => relayClient, peers, internalKey: key, intervalMs: opts.relayIntervalMs }),
   );
   const jobs = opts.jobs === false ? [] : [startPointsJobs({}), startOfferSweeper({})];
   const gateway = await startGateway({
