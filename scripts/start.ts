@@ -45,7 +45,6 @@ if (demo) seeded = await seedDemo(db.client(), { flushEvents: hub.flushEvents })
 await hub.flushEvents();
 
 const secs = ((performance.now() - started) / 1000).toFixed(1);
-const sample = `curl -s ${hub.baseUrl}/oauth/token -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret`;
 process.stdout.write(`
 Coalition Hub is up (${db.kind === "pglite" ? `embedded PostgreSQL in ${path.relative(process.cwd(), dataDir) || "."}/pgdata` : "PostgreSQL"}, ${secs} s${seeded ? ", demo coalition seeded" : ""}).
 
@@ -57,17 +56,17 @@ Coalition Hub is up (${db.kind === "pglite" ? `embedded PostgreSQL in ${path.rel
 ${
   demo
     ? `
-Get a token (demo admin; partners: demo-shopmall / demo-shopmall-secret, demo-freshco, demo-grandstay):
-  TOKEN=$(${sample} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
+Tokens (demo clients: demo-admin, demo-shopmall, demo-freshco, demo-grandstay; secret = id + "-secret"):
+  ADMIN=$(curl -s ${hub.baseUrl}/oauth/token -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
+  # a member app's token: ShopMall exchanges its credentials + the member's ShopMall reference (RFC 8693)
+  MEMBER=$(curl -s ${hub.baseUrl}/oauth/token -u demo-shopmall:demo-shopmall-secret -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
+    -d subject_token=SM-0001 -d subject_token_type=urn:coalition:partner-member-ref | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
 
-A member token through a partner (token exchange for the member with externalRef SM-0001 at ShopMall):
-  curl -s ${hub.baseUrl}/oauth/token -u demo-shopmall:demo-shopmall-secret \\
-    -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
-    -d subject_token=SM-0001 -d subject_token_type=urn:coalition:partner-member-ref
-
-Sample query (as that member: everything in one request, from all three subgraphs):
-  curl -s ${hub.gatewayUrl} -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+Sample query (the member app: everything in one request, answered by all three subgraphs):
+  curl -s ${hub.gatewayUrl} -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' \\
     -d '{"query":"{ me { displayName tier { tier qualifyingPoints nextTier pointsToNextTier } wallet { balance available expiring { points expiresAt } } linkedAccounts { partner { name } externalRef } eligibleOffers { title coIssuers { partner { name } shareBps } } activity(first: 5) { edges { node { kind points partner { name } postedAt balanceAfter } } } } }"}'
+
+As the admin: curl -s ${hub.gatewayUrl} -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"query":"{ partners { name category issuePrice redemptionRate } }"}'
 `
     : ""
 }

@@ -76,7 +76,8 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
           // client's input, not our fault.
           const code = err.extensions?.code ?? (!err.path && /^Variable "\$/.test(err.message) ? "BAD_USER_INPUT" : undefined);
           if (typeof code === "string" && PUBLIC_CODES.has(code)) {
-            const { stacktrace: _s, ...extensions } = err.extensions ?? {};
+            // Drop what a subgraph may add that clients need not see (stack traces, which subgraph).
+            const { stacktrace: _s, exception: _x, serviceName: _n, ...extensions } = err.extensions ?? {};
             return { message: err.message, locations: err.locations, path: err.path, extensions: { ...extensions, code, requestId } } as never;
           }
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
