@@ -158,4 +158,26 @@ describe("consent-scoped fields across subgraphs", () => {
     expect(asAdmin.member.email).toBe("both@example.com");
     expect(asAdmin.member.wallet.balance).toBe(500);
   });
+
+  test("an expired consent stops counting by itself", async () => {
+    const expiresAt = new Date(Date.now() + 2500).toISOString();
+    const granted = await q(memberToken, "mutation($i: GrantConsentInput!) { grantConsent(input: $i) { id status expiresAt } }", {
+      i: { partnerId: partners.b.id, categories: ["PROFILE_CONTACT"], purpose: "ACCOUNT_SERVICING", noticeVersion: "2026-11", expiresAt },
+    });
+    expect(expectNoGraphQLErrors(granted).grantConsent.status).toBe("ACTIVE");
+    expect((await q(partners.b.token, READ, { id: memberAB }, { "coalition-purpose": "ACCOUNT_SERVICING" })).data?.member?.email).toBe("both@example.com");
+    await new Promise((r) => setTimeout(r, 2800));
+    const later = await q(partners.b.token, READ, { id: memberAB }, { "coalition-purpose": "ACCOUNT_SERVICING" });
+    expect(later.data?.member?.email ?? null).toBeNull();
+    const { me } = expectNoGraphQLErrors(await q(memberToken, "{ me { consents { id status } } }"));
+    expect(me.consents.find((c: any) => c.id === granted.data?.grantConsent.id)?.status).toBe("EXPIRED");
+  });
+});
+
+describe("insights", () => {
+  test("audience overlap below the minimum cohort is suppressed: no number at all", async () => {
+    const r = expectNoGraphQLErrors(await q(partners.a.token, "query($p: ID!) { audienceOverlap(withPartnerId: $p) { members suppressed minimumCohort partner { id } withPartner { id } } }", { p: partners.b.id }, { "coalition-purpose": "ANALYTICS" }));
+    expect(r.audienceOverlap).toMatchObject({ members: null, suppressed: true, partner: { id: partners.a.id }, withPartner: { id: partners.b.id } });
+    expect(r.audienceOverlap.minimumCohort).toBeGreaterThanOrEqual(2);
+  });
 });
