@@ -1,6 +1,6 @@
 import { createGatewayRuntime, type GatewayPlugin } from "@graphql-hive/gateway-runtime";
 import { unifiedGraphHandler } from "@graphql-hive/router-runtime";
-import type { ExecutionResult, GraphQLError } from "graphql";
+import { type ExecutionResult, getOperationAST, GraphQLError } from "graphql";
 import { PUBLIC_CODES } from "../../lib/errors.ts";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
@@ -49,14 +49,21 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     return token;
   }
 
+  const opNames = new WeakMap<object, string>();
   const forwardIdentity: GatewayPlugin<HubRequestContext> = {
+    onExecute({ args }) {
+      const name = getOperationAST(args.document, args.operationName)?.name?.value;
+      if (name && args.contextValue) opNames.set(args.contextValue as object, name);
+    },
     async onFetch({ context, options, setOptions, executionRequest }) {
       const ctx = context as Partial<HubRequestContext>;
       if (!ctx.principal || !ctx.identityKey || !ctx.requestId) return;
       const headers: Record<string, string> = { ...(options.headers as Record<string, string>) };
       headers[IDENTITY_HEADER] = await identityFor(ctx as HubRequestContext);
       headers[REQUEST_ID_HEADER] = ctx.requestId;
-      const op = executionRequest?.operationName ?? (context as { params?: { operationName?: string } }).params?.operationName;
+      // The client's operation name (params, else the document's only operation), not the
+      // planner's generated name for this subgraph fetch.
+      const op = (context as { params?: { operationName?: string } }).params?.operationName ?? opNames.get(context as object) ?? executionRequest?.operationName;
       if (op) headers[OPERATION_NAME_HEADER] = op;
       setOptions({ ...options, headers });
     },
@@ -78,10 +85,12 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
           if (typeof code === "string" && PUBLIC_CODES.has(code)) {
             // Drop what a subgraph may add that clients need not see (stack traces, which subgraph).
             const { stacktrace: _s, exception: _x, serviceName: _n, ...extensions } = err.extensions ?? {};
-            return { message: err.message, locations: err.locations, path: err.path, extensions: { ...extensions, code, requestId } } as never;
+            // GraphQLError instances (not plain objects): yoga reads their http status and treats
+            // plain objects as unexpected, which turned a bad variable into HTTP 500.
+            return new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { ...extensions, code, requestId } });
           }
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
-          return { message: "Internal server error", locations: err.locations, path: err.path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } } as never;
+          return new GraphQLError("Internal server error", { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } });
         }),
       });
     },

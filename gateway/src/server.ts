@@ -113,6 +113,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "content-length") headers.set(k, v);
+    // The runtime, the subgraphs and the client see one request id (Hive reads this header).
+    headers.set(REQUEST_ID_HEADER, requestId);
     const ctx: HubRequestContext = { principal, identityKey: `${verified.jti}|${principal.purpose ?? ""}`, requestId };
     const response = await runtime.fetch(`http://gateway${req.url ?? "/graphql"}`, { method: req.method, headers, body }, ctx);
     const out: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
