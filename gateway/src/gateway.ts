@@ -84,10 +84,12 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
           const code = err.extensions?.code ?? (!err.path && /^Variable "\$/.test(err.message) ? "BAD_USER_INPUT" : undefined);
           if (typeof code === "string" && PUBLIC_CODES.has(code)) {
             // Drop what a subgraph may add that clients need not see (stack traces, which subgraph).
-            const { stacktrace: _s, exception: _x, serviceName: _n, ...extensions } = err.extensions ?? {};
-            // GraphQLError instances (not plain objects): yoga reads their http status and treats
-            // plain objects as unexpected, which turned a bad variable into HTTP 500.
-            return new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { ...extensions, code, requestId } });
+            const { stacktrace: _s, exception: _x, serviceName: _n, http, ...extensions } = err.extensions ?? {};
+            // A request that never executed (no data) failed on the client's input: 400, whatever
+            // status the runtime guessed (it answered 500 for a wrong variable type). GraphQLError
+            // instances, not plain objects, or yoga treats them as unexpected (500) too.
+            const status = r.data === undefined ? { http: { status: 400 } } : http ? { http } : {};
+            return new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { ...extensions, ...status, code, requestId } });
           }
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
           return new GraphQLError("Internal server error", { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } });
