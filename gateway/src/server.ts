@@ -205,6 +205,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      keys.close();
       await runtime.dispose?.();
     },
   };

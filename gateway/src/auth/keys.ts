@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 
@@ -28,10 +28,56 @@ interface LoadedKey extends StoredKey {
  * token that was valid when issued.
  */
 export class KeySet {
+  private fileMtimeMs = 0;
+  private lastReloadMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+
   private constructor(
     private keys: LoadedKey[],
     private readonly file?: string,
   ) {}
+
+  /**
+   * Re-reads the key file when it changed on disk: `npm run cli -- keys rotate` (another process)
+   * or another gateway sharing the file rotated. Without this a running gateway would keep
+   * signing with the retired key and refuse tokens of the new one until restarted.
+   */
+  async reloadIfChanged(): Promise<boolean> {
+    this.lastReloadMs = Date.now();
+    if (!this.file || !existsSync(this.file)) return false;
+    const mtime = statSync(this.file).mtimeMs;
+    if (mtime === this.fileMtimeMs) return false;
+    const stored = (JSON.parse(readFileSync(this.file, "utf8")) as { keys: StoredKey[] }).keys;
+    const loaded = await Promise.all(stored.filter((k) => isPublished(k, new Date())).map(load));
+    if (!loaded.some((k) => !k.retiredAt)) return false; // never end up without a signing key
+    this.keys = loaded.sort((a, b) => Number(!!a.retiredAt) - Number(!!b.retiredAt) || b.createdAt.localeCompare(a.createdAt));
+    this.fileMtimeMs = mtime;
+    return true;
+  }
+
+  /** An unknown kid may be a key just added to the shared file: look again, at most every 5 s. */
+  async refreshForUnknownKid(): Promise<void> {
+    if (this.file && Date.now() - this.lastReloadMs >= 5_000) await this.reloadIfChanged().catch(() => false);
+  }
+
+  /** Polls the key file (unref'd timer). */
+  watch(intervalMs = 30_000): this {
+    if (this.file && !this.timer) {
+      this.noteFile();
+      this.timer = setInterval(() => void this.reloadIfChanged().catch(() => false), intervalMs);
+      this.timer.unref();
+    }
+    return this;
+  }
+
+  close() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private noteFile() {
+    if (this.file && existsSync(this.file)) this.fileMtimeMs = statSync(this.file).mtimeMs;
+  }
 
   static async fromStored(stored: StoredKey[], file?: string): Promise<KeySet> {
     const keys = await Promise.all(stored.map(load));
@@ -45,7 +91,7 @@ export class KeySet {
    * HUB_SIGNING_KEYS_FILE, or else `<dataDir>/signing-keys.json` (created on first use, mode 0600),
    * or else an in-memory key (tests).
    */
-  static async fromConfig(opts: { keys?: JWK[]; env?: NodeJS.ProcessEnv; dataDir?: string }): Promise<KeySet> {
+  static async fromConfig(opts: { keys?: JWK[]; env?: NodeJS.ProcessEnv; dataDir?: string; reloadIntervalMs?: number }): Promise<KeySet> {
     const env = opts.env ?? process.env;
     const jwks = opts.keys ?? (env.HUB_SIGNING_KEYS ? (JSON.parse(env.HUB_SIGNING_KEYS) as JWK[]) : undefined);
     if (jwks?.length) {
@@ -54,10 +100,10 @@ export class KeySet {
       return KeySet.fromStored(jwks.map((jwk, i) => ({ kid: requireKid(jwk), createdAt: now, retiredAt: i === 0 ? undefined : now, privateJwk: jwk })));
     }
     const file = env.HUB_SIGNING_KEYS_FILE ?? (opts.dataDir ? path.join(opts.dataDir, "signing-keys.json") : undefined);
-    if (file && existsSync(file)) return KeySet.fromStored((JSON.parse(readFileSync(file, "utf8")) as { keys: StoredKey[] }).keys, file);
+    if (file && existsSync(file)) return (await KeySet.fromStored((JSON.parse(readFileSync(file, "utf8")) as { keys: StoredKey[] }).keys, file)).watch(opts.reloadIntervalMs);
     const set = new KeySet([], file);
     await set.rotate();
-    return set;
+    return set.watch(opts.reloadIntervalMs);
   }
 
   /** Adds a new signing key; the previous one retires (still verifies until its tokens expired). */
@@ -96,7 +142,11 @@ export class KeySet {
     if (!this.file) return;
     mkdirSync(path.dirname(this.file), { recursive: true });
     const stored: StoredKey[] = this.keys.map(({ kid, createdAt, retiredAt, privateJwk }) => ({ kid, createdAt, retiredAt, privateJwk }));
-    writeFileSync(this.file, `${JSON.stringify({ keys: stored }, null, 2)}\n`, { mode: 0o600 });
+    // Write then rename: a gateway reloading the file never reads half of it.
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify({ keys: stored }, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
+    this.noteFile();
   }
 }
 

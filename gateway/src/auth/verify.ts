@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
 import { PURPOSES, type Principal, type Purpose, type Role } from "../../../lib/principal.ts";
 import type { KeySet } from "./keys.ts";
 
@@ -87,11 +87,18 @@ export class TokenVerifier {
       throw new TokenError("TOKEN_MALFORMED", "The token is not a well-formed JWS");
     }
     if (token.split(".").length !== 3) throw new TokenError("TOKEN_MALFORMED", "The token is not a compact JWS");
-    if (this.externalIdp && header.kid && !this.keys.verificationKey(header.kid) && this.remote) return this.verifyExternal(token);
+    // The external IdP's tokens are told apart by their (unverified) issuer; verifyExternal then
+    // checks everything against the IdP's own keys. Routing by unknown kid instead would send
+    // our own freshly rotated keys to the IdP.
+    if (this.externalIdp && this.remote && unverifiedIssuer(token) === this.externalIdp.issuer) return this.verifyExternal(token);
     if (header.alg !== "ES256") throw new TokenError("TOKEN_ALG_NOT_ALLOWED", `Algorithm ${String(header.alg)} is not accepted`);
     if (header.typ !== ACCESS_TOKEN_TYP) throw new TokenError("TOKEN_WRONG_TYPE", `Token type ${String(header.typ)} is not an access token`);
     if (!header.kid) throw new TokenError("TOKEN_UNKNOWN_KID", "The token names no key");
-    const key = this.keys.verificationKey(header.kid);
+    let key = this.keys.verificationKey(header.kid);
+    if (!key) {
+      await this.keys.refreshForUnknownKid();
+      key = this.keys.verificationKey(header.kid);
+    }
     if (!key) throw new TokenError("TOKEN_UNKNOWN_KID", "The token's key is unknown or retired");
     let payload: JWTPayload;
     try {
@@ -117,13 +124,23 @@ export class TokenVerifier {
       if (e instanceof errors.JWKSNoMatchingKey) throw new TokenError("TOKEN_UNKNOWN_KID", "The token's key is unknown");
       throw mapJoseError(e);
     }
-    const memberId = String(payload[idp.memberClaim]);
+    const claim = payload[idp.memberClaim];
+    if (typeof claim !== "string" || !claim || claim.length > 128) throw new TokenError("TOKEN_MALFORMED", `Claim ${idp.memberClaim} must hold the member id`);
+    const memberId = claim;
     return {
       principal: { sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: typeof payload.scope === "string" ? payload.scope : "", purpose: null },
       purpose: null,
       jti: payload.jti ?? `${payload.iss}:${payload.sub}:${payload.iat}`,
       exp: payload.exp!,
     };
+  }
+}
+
+function unverifiedIssuer(token: string): string | undefined {
+  try {
+    return decodeJwt(token).iss;
+  } catch {
+    return undefined;
   }
 }
 
