@@ -1,29 +1,11 @@
+import { SHARED_ENUMS } from "../../../../lib/schema-enums.ts";
 import { builder } from "../builder.ts";
 
 // Enums shared with the member and partner subgraphs: the same values and descriptions everywhere.
 
-export const TierEnum = builder.enumType("Tier", {
-  description:
-    "A member's coalition-wide tier, earned on points earned in the rolling 12 months (defaults: 1,000 → SILVER, 5,000 → GOLD, 20,000 → DIAMOND); it multiplies earn.",
-  values: {
-    BASE: { description: "The starting tier: earn × 1." },
-    SILVER: { description: "1,000+ qualifying points in 12 months (default): earn × 1.25." },
-    GOLD: { description: "5,000+ qualifying points in 12 months (default): earn × 1.5." },
-    DIAMOND: { description: "20,000+ qualifying points in 12 months (default): earn × 2." },
-  } as const,
-});
+export const TierEnum = builder.enumType("Tier", SHARED_ENUMS.Tier);
 
-export const DataCategoryEnum = builder.enumType("DataCategory", {
-  description: "A category of member data a partner may read only under the member's consent for a stated purpose.",
-  values: {
-    PROFILE_BASIC: { description: "Display name and birthday." },
-    PROFILE_CONTACT: { description: "Email address and phone number." },
-    TIER: { description: "Tier status: current tier, qualifying points, progress to the next tier." },
-    POINTS_BALANCE: { description: "Wallet: balance, available and held points, lifetime earned, points about to expire." },
-    ACTIVITY: { description: "Points transactions: earns, redemptions, reversals, expiries, offer bonuses." },
-    SEGMENTS: { description: "Lifecycle segment (NEW, ACTIVE, DORMANT, CHURNED) and other derived segments." },
-  } as const,
-});
+export const DataCategoryEnum = builder.enumType("DataCategory", SHARED_ENUMS.DataCategory);
 
 export const TransactionKindEnum = builder.enumType("TransactionKind", {
   description: "What a points transaction did. Every transaction is a balanced set of ledger postings (they sum to zero).",
