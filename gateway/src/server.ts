@@ -95,34 +95,33 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       }
       principal = { ...principal, purpose: purpose as Purpose };
     }
-    let body: Buffer | undefined;
     if (req.method === "POST") {
+      let raw: Buffer;
       try {
-        body = await readBody(req, LIMITS.maxBodyBytes);
+        raw = await readBody(req, LIMITS.maxBodyBytes);
       } catch (e) {
         if ((e as { tooLarge?: boolean }).tooLarge) return graphqlError(res, 413, "BAD_REQUEST", `The request body exceeds ${LIMITS.maxBodyBytes} bytes`, requestId);
         throw e;
       }
-      if ((req.headers["content-type"] ?? "").includes("json")) {
-        try {
-          JSON.parse(body.toString("utf8"));
-        } catch {
-          return graphqlError(res, 400, "BAD_REQUEST", "The request body is not valid JSON", requestId);
-        }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw.toString("utf8"));
+      } catch {
+        return graphqlError(res, 400, "BAD_REQUEST", "The request body is not valid JSON", requestId);
       }
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || !Object.keys(parsed).length) {
+        return graphqlError(res, 400, "BAD_REQUEST", "The request body must be a JSON object { query, variables, operationName }", requestId);
+      }
+      // Hot path: hand the parsed body to the runtime (@whatwg-node/server serves `req.body` to
+      // yoga's request.json()), so the body is parsed once and never copied into a WHATWG Request.
+      (req as IncomingMessage & { body?: unknown }).body = parsed;
     }
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "content-length") headers.set(k, v);
     // The runtime, the subgraphs and the client see one request id (Hive reads this header).
-    headers.set(REQUEST_ID_HEADER, requestId);
+    req.headers[REQUEST_ID_HEADER] = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
     const ctx: HubRequestContext = { principal, identityKey: `${verified.jti}|${principal.purpose ?? ""}`, requestId };
-    const response = await runtime.fetch(`http://gateway${req.url ?? "/graphql"}`, { method: req.method, headers, body }, ctx);
-    const out: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
-    response.headers.forEach((v, k) => {
-      if (k !== "content-length" && k !== "transfer-encoding") out[k] = v;
-    });
-    res.writeHead(response.status, out);
-    res.end(Buffer.from(await response.arrayBuffer()));
+    // requestListener = normalize + handle + write to res (handleNodeRequestAndResponse only returns the Response).
+    await (runtime.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, ctx: HubRequestContext) => Promise<void>)(req, res, ctx);
   }
 
   async function token(req: IncomingMessage, res: ServerResponse) {
