@@ -34,6 +34,7 @@ export const SUBSCRIPTIONS: Record<string, readonly SchemaName[]> = {
   "partner.registered": ["points"],
   "partner.rates_changed": ["points"],
   "partner.offer_activated": ["points"],
+  "partner.offer_claimed": ["points"],
   "partner.offer_ended": ["points"],
 };
 

@@ -368,6 +368,15 @@ CREATE TABLE "points"."Offer" (
 );
 
 -- CreateTable
+CREATE TABLE "points"."OfferClaim" (
+    "offerId" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "claimedAt" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "OfferClaim_pkey" PRIMARY KEY ("offerId","memberId")
+);
+
+-- CreateTable
 CREATE TABLE "points"."OfferUse" (
     "offerId" UUID NOT NULL,
     "memberId" UUID NOT NULL,

@@ -487,9 +487,13 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
     return existing;
   }
   if (!isLive(offer, now)) throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active now");
-  await prisma().offerClaim.createMany({
-    data: [{ offerId, memberId, claimedAt: now, discountCode: offer.kind === "DISCOUNT" ? newDiscountCode() : null }],
-    skipDuplicates: true,
+  // The claim and its event commit together: the points subgraph pays a bonus only on a claim.
+  await prisma().$transaction(async (tx) => {
+    const { count } = await tx.offerClaim.createMany({
+      data: [{ offerId, memberId, claimedAt: now, discountCode: offer.kind === "DISCOUNT" ? newDiscountCode() : null }],
+      skipDuplicates: true,
+    });
+    if (count) await emitEvent(tx, "partner", { type: "partner.offer_claimed", payload: { offerId, memberId, claimedAt: now.toISOString() } });
   });
   return prisma().offerClaim.findUniqueOrThrow({ where: { offerId_memberId: { offerId, memberId } } });
 }

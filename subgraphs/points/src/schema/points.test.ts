@@ -190,6 +190,9 @@ describe("spending", () => {
         ],
       },
     });
+    // Not claimed yet: no bonus.
+    expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId, idempotencyKey: randomUUID() } }))).toEqual(["FORBIDDEN"]);
+    await h.deliver({ type: "partner.offer_claimed", payload: { offerId, memberId: m, claimedAt: new Date().toISOString() } });
     const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Offer { remainingBudgetPoints } } }`;
     expect(expectNoGraphQLErrors(await h.as(adminPrincipal(), q, { r: [{ __typename: "Offer", id: offerId }] }))._entities).toEqual([{ remainingBudgetPoints: 1001 }]);
     expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId: randomUUID(), idempotencyKey: randomUUID() } }))).toEqual(["OFFER_NOT_ACTIVE"]);

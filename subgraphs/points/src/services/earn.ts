@@ -178,6 +178,10 @@ async function applyOfferBonus(
     throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active or is outside its window");
   }
   if (!offer.redeemable.includes(partnerId)) throw forbidden("This offer cannot be applied at your partner");
+  // Only a member who claimed the offer gets its bonus (claims are made in the partner subgraph
+  // and arrive here as partner.offer_claimed events).
+  const claimed = await tx.$queryRaw<{ one: number }[]>`SELECT 1 AS one FROM "points"."OfferClaim" WHERE "offerId" = ${offerId}::uuid AND "memberId" = ${memberId}::uuid`;
+  if (!claimed.length) throw forbidden("The member has not claimed this offer");
   if (offer.minTier && TIERS.indexOf(tier) < TIERS.indexOf(offer.minTier)) throw forbidden(`This offer needs tier ${offer.minTier} or above`);
   let bonus: number;
   if (offer.kind === "BONUS_POINTS") bonus = offer.bonusPoints ?? 0;

@@ -160,6 +160,14 @@ export const eventHandlers: Record<string, EventHandler> = {
     if (p.fundings.some((f) => !isUuid(f.partnerId) || !Number.isInteger(f.shareBps) || f.shareBps < 0)) return bad(e, "fundings");
     await onOfferActivated(tx, p, new Date(e.createdAt));
   },
+  "partner.offer_claimed": async (tx, e) => {
+    const p = e.payload as { offerId?: string; memberId?: string; claimedAt?: string };
+    if (!isUuid(p.offerId) || !isUuid(p.memberId)) return bad(e, "ids");
+    await tx.$executeRaw`
+      INSERT INTO "points"."OfferClaim" ("offerId", "memberId", "claimedAt")
+      VALUES (${p.offerId}::uuid, ${p.memberId}::uuid, ${dateOr(p.claimedAt, new Date(e.createdAt))})
+      ON CONFLICT DO NOTHING`;
+  },
   "partner.offer_ended": async (tx, e) => {
     const p = e.payload as { offerId?: string; endedAt?: string };
     if (!isUuid(p.offerId)) return bad(e, "offerId");
