@@ -96,6 +96,16 @@ describe("forwarding", () => {
     expect(subs.seen[2].identity).toMatchObject({ purpose: "ACCOUNT_SERVICING" });
   });
 
+  test("Coalition-Purpose is ignored for ADMIN and MEMBER tokens (even an unknown value)", async () => {
+    const admin = (await token({ grant_type: "client_credentials", client_id: "fake-admin", client_secret: "fake-admin-secret" })).body.access_token;
+    const member = (await token({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "fake-shop", client_secret: "fake-shop-secret", subject_token: "SM-0001", subject_token_type: "urn:coalition:partner-member-ref" })).body.access_token;
+    for (const [t, role] of [[admin, "ADMIN"], [member, "MEMBER"]] as const) {
+      const r = await gql(t, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "MARKETING" } });
+      expect(r.status).toBe(200);
+      expect(r.body.data.whoami).toEqual({ role, purpose: null });
+    }
+  });
+
   test("a client x-request-id that is not sane is replaced", async () => {
     const r = await gql(await shopToken(), "{ partnerSeenBy }", { headers: { "x-request-id": "bad id\twith spaces" } });
     expect(r.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
