@@ -61,11 +61,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+export interface Gateway {
+  /** node:http request listener for every route (mountable in another server). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  keys: KeySet;
+  /** Stops the key-file watcher and disposes the runtime (not a server: see startGateway). */
+  close(): Promise<void>;
+}
+
 /**
- * The gateway over node:http: the token service and JWKS, health, a local GraphiQL page, and
- * GraphQL, where every request's bearer token is verified before any planning happens.
+ * The gateway as one request listener: the token service and JWKS, health, a local GraphiQL
+ * page, and GraphQL, where every request's bearer token is verified before any planning happens.
  */
-export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const issuer = opts.issuer ?? "https://coalition-hub.local";
   const audience = opts.audience ?? "coalition-hub-api";
   const key = toKey(opts.internalSecret);
@@ -159,7 +167,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "unavailable", subgraphs: Object.fromEntries(checks) });
   }
 
-  const server = createServer((req, res) => {
+  function handle(req: IncomingMessage, res: ServerResponse) {
     const requestId = (() => {
       const v = req.headers[REQUEST_ID_HEADER];
       return typeof v === "string" && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : randomUUID();
@@ -192,20 +200,45 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       if (!res.headersSent) graphqlError(res, 500, "INTERNAL_SERVER_ERROR", "Internal server error", requestId);
       else res.end();
     });
-  });
+  }
+  return {
+    handle,
+    keys,
+    async close() {
+      keys.close();
+      await runtime.dispose?.();
+    },
+  };
+}
+
+/** The gateway on its own node:http server; port 0 = any free port. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const gateway = await createGateway(opts);
+  const server = createServer(gateway.handle);
+  // Longer than common load balancers' idle timeout, so they close first (no reset mid-request).
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   const host = !opts.host || opts.host === "0.0.0.0" ? "localhost" : opts.host === "127.0.0.1" ? "localhost" : opts.host;
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     port,
-    keys,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      keys.close();
-      await runtime.dispose?.();
+    keys: gateway.keys,
+    // SIGTERM does not close node:http: callers (main.ts, scripts/hub.ts) call this. Idempotent.
+    close() {
+      closing ??= (async () => {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await gateway.close();
+      })();
+      return closing;
     },
   };
 }
