@@ -151,6 +151,16 @@ describe("token service", () => {
     expect(typeof p.jti).toBe("string");
   });
 
+  test("HTTP Basic: malformed escapes are invalid_client (not a 500); Basic plus a body secret is invalid_request", async () => {
+    const bad = await token({ grant_type: "client_credentials" }, { headers: { authorization: `Basic ${Buffer.from("fake-shop:%E0%A4%A").toString("base64")}` } });
+    expect(bad.status).toBe(401);
+    expect(bad.body.error).toBe("invalid_client");
+    expect(bad.headers.get("www-authenticate")).toMatch(/^Basic/);
+    const both = await token({ grant_type: "client_credentials", client_secret: "fake-shop-secret" }, { headers: { authorization: `Basic ${Buffer.from("fake-shop:fake-shop-secret").toString("base64")}` } });
+    expect(both.status).toBe(400);
+    expect(both.body.error).toBe("invalid_request");
+  });
+
   test("the internal calls carry the SERVICE identity", async () => {
     subs.seen.length = 0;
     await shopToken();

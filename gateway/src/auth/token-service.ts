@@ -68,8 +68,15 @@ export class TokenService {
       const decoded = Buffer.from(basic[1], "base64").toString("utf8");
       const colon = decoded.indexOf(":");
       if (colon < 0) return oauthError(401, "invalid_client", "Malformed Basic credentials", { "www-authenticate": 'Basic realm="coalition-hub"' });
-      clientId = decodeURIComponent(decoded.slice(0, colon));
-      clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+      // RFC 6749 §2.3.1: one authentication method per request.
+      if (clientSecret !== undefined) return oauthError(400, "invalid_request", "Use HTTP Basic or client_secret in the body, not both");
+      try {
+        // Form-urlencoded before base64 (RFC 6749 §2.3.1); a bad escape is bad credentials, not a 500.
+        clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
+        clientSecret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
+      } catch {
+        return oauthError(401, "invalid_client", "Malformed Basic credentials", { "www-authenticate": 'Basic realm="coalition-hub"' });
+      }
     }
     const grant = get("grant_type");
     if (!grant) return oauthError(400, "invalid_request", "grant_type is required");
