@@ -30,16 +30,20 @@ export async function printSubgraphs(): Promise<Record<SubgraphName, string>> {
 }
 
 export interface Composed {
+  /** The supergraph the gateway plans over (join__/link__ directives, @inaccessible elements included). */
   supergraphSdl: string;
+  /** The API schema clients see: no federation internals, no @inaccessible elements. */
+  publicSdl: string;
 }
 
 /** Composes the subgraph SDL into the supergraph; throws with every composition error listed. */
 export function compose(sdls: Record<SubgraphName, string>): Composed {
   const result = composeServices(SUBGRAPH_NAMES.map((name) => ({ name, url: DEFAULT_URLS[name], typeDefs: parse(sdls[name]) })));
   if (compositionHasErrors(result)) {
-    throw new Error(`Supergraph composition failed:\n${result.errors.map((e) => `- ${e.message}`).join("\n")}`);
+    const lines = result.errors.map((e) => `- ${e.extensions?.code ? `[${e.extensions.code}] ` : ""}${e.message}`);
+    throw new Error(`Supergraph composition failed (${lines.length} error${lines.length === 1 ? "" : "s"}):\n${lines.join("\n")}`);
   }
-  return { supergraphSdl: `${result.supergraphSdl.trim()}\n` };
+  return { supergraphSdl: `${result.supergraphSdl.trim()}\n`, publicSdl: `${result.publicSdl.trim()}\n` };
 }
 
 export function readCheckedIn(): { subgraphs: Record<SubgraphName, string>; supergraph: string } {
