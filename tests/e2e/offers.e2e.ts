@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startTestHub, type TestHub } from "../support/hub.ts";
+import { expectNoGraphQLErrors } from "../support/subgraph.ts";
+
+// A co-issued offer end to end through the gateway: an e-commerce platform and an FMCG brand
+// (60/40) create, submit and approve it; the budget is funded from both in their shares; members
+// claim it; bonuses come out of the budget, which never goes below zero under parallel awards;
+// ending it returns the rest in the same shares, exactly.
+let hub: TestHub;
+let admin: string;
+const p: Record<"shop" | "fmcg" | "other", { id: string; token: string; clientId: string; secret: string }> = {} as never;
+const DAY = 86_400_000;
+
+const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => hub.gql(token, query, variables);
+const accountBalance = async (code: string) => (await hub.db.client().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await hub.adminToken();
+  for (const [k, name, category] of [["shop", "ShopMall", "ECOMMERCE"], ["fmcg", "FreshCo", "FMCG"], ["other", "Elsewhere", "HOTEL"]] as const) {
+    const { registerPartner } = expectNoGraphQLErrors(await gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name, category, issuePrice: "0.015", redemptionRate: "0.01" } }));
+    const { createApiClient } = expectNoGraphQLErrors(await gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
+    p[k] = { id: registerPartner.id, clientId: createApiClient.clientId, secret: createApiClient.clientSecret, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
+  }
+  await hub.flushEvents();
+}, 120_000);
+afterAll(() => hub?.close());
+
+async function enrolMembers(n: number, prefix: string): Promise<{ id: string; token: string }[]> {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const ref = `${prefix}-${i}`;
+    const { enrollMember } = expectNoGraphQLErrors(await gql(p.shop.token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: `${ref}@example.com`, externalRef: ref } }));
+    out.push({ id: enrollMember.id, ref });
+  }
+  await hub.flushEvents();
+  const members: { id: string; token: string }[] = [];
+  for (let i = 0; i < out.length; i += 10) {
+    members.push(...(await Promise.all(out.slice(i, i + 10).map(async (m) => ({ id: m.id, token: await hub.memberToken(p.shop.clientId, p.shop.secret, m.ref) })))));
+  }
+  return members;
+}
+
+async function activeOffer(input: Record<string, unknown>): Promise<string> {
+  const now = Date.now();
+  const { createOffer } = expectNoGraphQLErrors(
+    await gql(p.shop.token, "mutation($i: CreateOfferInput!) { createOffer(input: $i) { id status } }", {
+      i: {
+        title: "ShopMall × FreshCo member exclusive",
+        kind: "BONUS_POINTS",
+        bonusPoints: 100,
+        coIssuers: [
+          { partnerId: p.shop.id, shareBps: 6000 },
+          { partnerId: p.fmcg.id, shareBps: 4000 },
+        ],
+        redeemableAtPartnerIds: [p.shop.id, p.fmcg.id],
+        startsAt: new Date(now - DAY).toISOString(),
+        endsAt: new Date(now + 90 * DAY).toISOString(),
+        budgetPoints: 10_001,
+        perMemberLimit: 2,
+        ...input,
+      },
+    }),
+  );
+  expect(createOffer.status).toBe("DRAFT");
+  // Only co-issuers act on it: the third partner cannot even see the draft.
+  expect((await gql(p.other.token, "mutation($id: ID!) { approveOffer(offerId: $id) { id } }", { id: createOffer.id })).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  expect(expectNoGraphQLErrors(await gql(p.shop.token, "mutation($id: ID!) { submitOffer(offerId: $id) { status } }", { id: createOffer.id })).submitOffer.status).toBe("PENDING_APPROVAL");
+  expect(expectNoGraphQLErrors(await gql(p.shop.token, "mutation($id: ID!) { approveOffer(offerId: $id) { status } }", { id: createOffer.id })).approveOffer.status).toBe("PENDING_APPROVAL");
+  expect(expectNoGraphQLErrors(await gql(p.fmcg.token, "mutation($id: ID!) { approveOffer(offerId: $id) { status } }", { id: createOffer.id })).approveOffer.status).toBe("ACTIVE");
+  await hub.flushEvents(); // offer_activated → the points subgraph funds the budget
+  return createOffer.id;
+}
+
+const AWARD = "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id points } }";
+
+test("the whole flow: 60/40 funding, claim, bonus from the budget, limits, end returns the rest exactly", async () => {
+  const issuedBefore = { shop: await accountBalance(`issuance:${p.shop.id}`), fmcg: await accountBalance(`issuance:${p.fmcg.id}`) };
+  const offerId = await activeOffer({});
+  // Funded in shares: 10,001 points → 6,001 / 4,000 (largest remainder), nothing created or lost.
+  expect(await accountBalance(`budget:${offerId}`)).toBe(10_001);
+  const funded = { shop: issuedBefore.shop - (await accountBalance(`issuance:${p.shop.id}`)), fmcg: issuedBefore.fmcg - (await accountBalance(`issuance:${p.fmcg.id}`)) };
+  expect(funded.shop + funded.fmcg).toBe(10_001);
+  expect(Math.abs(funded.shop - 6_000.6)).toBeLessThan(1);
+
+  const [member] = await enrolMembers(1, "flow");
+  const eligible = expectNoGraphQLErrors(await gql(member.token, "{ me { eligibleOffers { id } } }"));
+  expect(eligible.me.eligibleOffers.map((o: any) => o.id)).toContain(offerId);
+  // Not claimed yet: no bonus.
+  expect((await gql(p.shop.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-0", points: 50, offerId } })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+  const { claimOffer } = expectNoGraphQLErrors(await gql(member.token, "mutation($id: ID!) { claimOffer(offerId: $id) { id offer { id } } }", { id: offerId }));
+  expect(claimOffer.offer.id).toBe(offerId);
+  await hub.flushEvents();
+
+  // Applied at a redemption partner: base earn + 100 bonus from the budget.
+  expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-1", points: 50, offerId } }));
+  expect(await accountBalance(`budget:${offerId}`)).toBe(10_001 - 100);
+  const wallet = expectNoGraphQLErrors(await gql(member.token, "{ me { wallet { balance } activity(first: 5) { edges { node { kind points } } } } }"));
+  expect(wallet.me.wallet.balance).toBe(150);
+  expect(wallet.me.activity.edges.map((e: any) => e.node.kind).sort()).toEqual(["EARN", "OFFER_BONUS"]);
+  const { offer } = expectNoGraphQLErrors(await gql(p.shop.token, "query($id: ID!) { offer(id: $id) { remainingBudgetPoints } }", { id: offerId }));
+  expect(offer.remainingBudgetPoints).toBe(9_901);
+  // A partner where the offer cannot be used is refused.
+  expect((await gql(p.other.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-x", points: 50, offerId } })).errors?.[0]?.extensions?.code).toMatch(/FORBIDDEN|NOT_FOUND/);
+  // Per-member limit 2.
+  expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-2", points: 50, offerId } }));
+  expect((await gql(p.shop.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-3", points: 50, offerId } })).errors?.[0]?.extensions?.code).toBe("OFFER_LIMIT_REACHED");
+
+  // Ending it returns the 9,801 left in the same shares: every funded point accounted for.
+  const beforeEnd = { shop: await accountBalance(`issuance:${p.shop.id}`), fmcg: await accountBalance(`issuance:${p.fmcg.id}`) };
+  expectNoGraphQLErrors(await gql(p.fmcg.token, "mutation($id: ID!) { endOffer(offerId: $id) { status } }", { id: offerId }));
+  await hub.flushEvents();
+  expect(await accountBalance(`budget:${offerId}`)).toBe(0);
+  const returned = { shop: (await accountBalance(`issuance:${p.shop.id}`)) - beforeEnd.shop, fmcg: (await accountBalance(`issuance:${p.fmcg.id}`)) - beforeEnd.fmcg };
+  expect(returned.shop + returned.fmcg).toBe(9_801);
+  expect(Math.abs(returned.shop - 9_801 * 0.6)).toBeLessThan(1);
+  expect((await gql(p.shop.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-4", points: 50, offerId } })).errors?.[0]?.extensions?.code).toBe("OFFER_NOT_ACTIVE");
+});
+
+// On real PostgreSQL the full 200 against 50; on the embedded PGlite (one connection, transactions
+// one at a time) a smaller race of the same shape.
+const RACE = process.env.DATABASE_URL ? { requests: 200, covered: 50 } : { requests: 40, covered: 10 };
+
+test(`${RACE.requests} parallel bonus awards against a budget that covers ${RACE.covered}: exactly ${RACE.covered} succeed, the budget ends at 0`, async () => {
+  const offerId = await activeOffer({ budgetPoints: RACE.covered * 100, perMemberLimit: 1, title: "Race" });
+  const members = await enrolMembers(RACE.requests, "race");
+  for (let i = 0; i < members.length; i += 20) {
+    await Promise.all(members.slice(i, i + 20).map(async (m) => expectNoGraphQLErrors(await gql(m.token, "mutation($id: ID!) { claimOffer(offerId: $id) { id } }", { id: offerId }))));
+  }
+  await hub.flushEvents();
+  const results = await Promise.all(members.map((m, i) => gql(p.shop.token, AWARD, { i: { memberId: m.id, idempotencyKey: `race-${i}`, points: 10, offerId } })));
+  const ok = results.filter((r) => !r.errors?.length).length;
+  const exhausted = results.filter((r) => r.errors?.[0]?.extensions?.code === "OFFER_BUDGET_EXHAUSTED").length;
+  expect(ok).toBe(RACE.covered);
+  expect(exhausted).toBe(RACE.requests - RACE.covered);
+  expect(await accountBalance(`budget:${offerId}`)).toBe(0);
+}, 300_000);
+
+test("the per-member limit holds under parallel awards for one member", async () => {
+  const offerId = await activeOffer({ perMemberLimit: 3, title: "Limit" });
+  const [m] = await enrolMembers(1, "limit");
+  expectNoGraphQLErrors(await gql(m.token, "mutation($id: ID!) { claimOffer(offerId: $id) { id } }", { id: offerId }));
+  await hub.flushEvents();
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gql(p.shop.token, AWARD, { i: { memberId: m.id, idempotencyKey: `limit-${i}`, points: 10, offerId } })));
+  expect(results.filter((r) => !r.errors?.length)).toHaveLength(3);
+  expect(results.filter((r) => r.errors?.[0]?.extensions?.code === "OFFER_LIMIT_REACHED")).toHaveLength(17);
+});
