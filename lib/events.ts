@@ -31,6 +31,7 @@ export const SUBSCRIPTIONS: Record<string, readonly SchemaName[]> = {
   "member.consent_revoked": ["partner"],
   "points.activity": ["member"],
   "points.data_accessed": ["member"],
+  "points.offer_applied": ["partner"],
   "partner.registered": ["points"],
   "partner.rates_changed": ["points"],
   "partner.offer_activated": ["points"],

@@ -105,6 +105,9 @@ test("the whole flow: 60/40 funding, claim, bonus from the budget, limits, end r
   // Per-member limit 2.
   expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-2", points: 50, offerId } }));
   expect((await gql(p.shop.token, AWARD, { i: { memberId: member.id, idempotencyKey: "flow-3", points: 50, offerId } })).errors?.[0]?.extensions?.code).toBe("OFFER_LIMIT_REACHED");
+  await hub.flushEvents();
+  const claims = expectNoGraphQLErrors(await gql(member.token, "{ me { claimedOffers { offer { id } usedCount } } }"));
+  expect(claims.me.claimedOffers).toEqual([{ offer: { id: offerId }, usedCount: 2 }]);
 
   // Ending it returns the 9,801 left in the same shares: every funded point accounted for.
   const beforeEnd = { shop: await accountBalance(`issuance:${p.shop.id}`), fmcg: await accountBalance(`issuance:${p.fmcg.id}`) };

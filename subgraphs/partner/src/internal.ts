@@ -4,7 +4,18 @@ import { prisma } from "./db.ts";
 import { authenticateClient } from "./services/api-clients.ts";
 
 /** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
-export const eventHandlers: Record<string, EventHandler> = {};
+export const eventHandlers: Record<string, EventHandler> = {
+  // A bonus applied in the points subgraph counts as a use of the member's claim. `uses` is the
+  // points subgraph's running count, so redelivery or reordering never counts twice.
+  "points.offer_applied": async (tx, e) => {
+    const p = e.payload as { offerId?: string; memberId?: string; uses?: number; at?: string };
+    if (typeof p.offerId !== "string" || typeof p.memberId !== "string" || !Number.isInteger(p.uses)) return;
+    const at = p.at ? new Date(p.at) : new Date(e.createdAt);
+    await tx.$executeRaw`
+      UPDATE "partner"."OfferClaim" SET "usedCount" = GREATEST("usedCount", ${p.uses}::int), "lastUsedAt" = ${at}
+      WHERE "offerId" = ${p.offerId}::uuid AND "memberId" = ${p.memberId}::uuid`;
+  },
+};
 
 /**
  * `POST /internal/clients/authenticate` for the gateway's token service (client-credentials grant):

@@ -193,6 +193,8 @@ async function applyOfferBonus(
     ON CONFLICT ("offerId", "memberId") DO UPDATE SET uses = "OfferUse".uses + 1 WHERE "OfferUse".uses < ${offer.perMemberLimit}
     RETURNING uses`;
   if (!used.length || used[0]!.uses > offer.perMemberLimit) throw new HubError("OFFER_LIMIT_REACHED", "The member has used this offer as often as its per-member limit allows");
+  // The partner subgraph shows the member's uses on its claim (OfferClaim.usedCount).
+  await emitEvents(tx, "points", [{ type: "points.offer_applied", payload: { offerId, memberId, uses: used[0]!.uses, at: at.toISOString() } }]);
   return post(tx, {
     kind: "OFFER_BONUS",
     memberId,
