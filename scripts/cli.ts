@@ -1,20 +1,30 @@
 // `npm run cli -- <command>`: the coalition admin's command line.
+//   token --client-id X --client-secret Y [--exchange <externalRef>] [--url http://localhost:4000]
+//   clients create --role ADMIN|PARTNER [--partner <id>]   (over the database, or --admin-id/--admin-secret: through the API)
+//   clients bootstrap-admin [--client-id admin]             (the first ADMIN client, over the database)
+//   keys rotate                                             (the gateway's signing keys in HUB_DATA_DIR)
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { loadEnv } from "../lib/config.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { KeySet } from "../gateway/src/auth/keys.ts";
-import { usePrisma } from "../subgraphs/partner/src/db.ts";
-import { createApiClientWithSecret, newSecret } from "../subgraphs/partner/src/services/api-clients.ts";
+import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
+import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
 
 const env = loadEnv();
-const program = new Command().name("cli").description("Coalition Hub admin CLI");
+const program = new Command().name("cli").description("Coalition Hub admin CLI").showHelpAfterError();
 const defaultUrl = `http://localhost:${env.HUB_PORT}`;
+const ROLES = ["ADMIN", "PARTNER"] as const;
 
-async function post(url: string, form: Record<string, string>) {
-  const res = await fetch(`${url}/oauth/token`, { method: "POST", body: new URLSearchParams(form) });
-  const body = (await res.json()) as Record<string, string>;
-  if (!res.ok) throw new Error(`${res.status} ${body.error}: ${body.error_description ?? ""}`);
+/** POST /oauth/token (form body); the token response, or an error with the OAuth error code. */
+async function tokenRequest(url: string, form: Record<string, string>) {
+  const res = await fetch(`${url}/oauth/token`, { method: "POST", body: new URLSearchParams(form) }).catch((e: Error) => {
+    throw new Error(`cannot reach the gateway at ${url} (${(e.cause as Error | undefined)?.message ?? e.message}); is it running? (--url)`);
+  });
+  const body = (await res.json().catch(() => ({}))) as Record<string, string>;
+  if (!res.ok) throw new Error(`${res.status} ${body.error ?? res.statusText}${body.error_description ? `: ${body.error_description}` : ""}`);
   return body;
 }
 
@@ -25,71 +35,106 @@ async function graphql(url: string, token: string, query: string, variables: Rec
   return body.data;
 }
 
+/**
+ * Runs `fn` on the hub's database: DATABASE_URL, or the embedded data dir (only while the hub is
+ * stopped: PGlite allows one process). The embedded database is migrated first, as `npm start` does.
+ */
+async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
+  const db = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: 2 } : { dataDir: path.join(path.resolve(env.HUB_DATA_DIR), "pgdata") });
+  try {
+    if (db.kind === "pglite") await migrate(db);
+    usePrisma(db.client());
+    return await fn();
+  } finally {
+    await db.close();
+  }
+}
+
+function printClient(c: { clientId: string; secret: string; role: string; partner?: string | null }) {
+  console.log(`client_id:     ${c.clientId}\nclient_secret: ${c.secret}   (shown once: store it now)\nrole:          ${c.role}${c.partner ? `\npartner:       ${c.partner}` : ""}`);
+}
+
 program
   .command("token")
-  .description("Print an access token: client credentials, or (with --exchange) a member token for a partner's member")
+  .description("Print an access token: client credentials, or (with --exchange) a member token for one of the client's partner's members (RFC 8693)")
   .requiredOption("--client-id <id>", "API client id")
   .requiredOption("--client-secret <secret>", "API client secret")
-  .option("--exchange <externalRef>", "the member's reference at the client's partner (RFC 8693 token exchange)")
+  .option("--exchange <externalRef>", "the member's reference at the client's partner: exchange it for a member token")
   .option("--url <url>", "gateway base URL", defaultUrl)
   .action(async (o: { clientId: string; clientSecret: string; exchange?: string; url: string }) => {
-    const form: Record<string, string> = o.exchange
+    const grant: Record<string, string> = o.exchange
       ? { grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: o.exchange, subject_token_type: "urn:coalition:partner-member-ref" }
       : { grant_type: "client_credentials" };
-    const body = await post(o.url, { ...form, client_id: o.clientId, client_secret: o.clientSecret });
+    const body = await tokenRequest(o.url, { ...grant, client_id: o.clientId, client_secret: o.clientSecret });
     console.log(body.access_token);
   });
 
-const clients = program.command("clients").description("API clients");
+const clients = program.command("clients").description("API clients (OAuth2 client credentials)");
 clients
   .command("create")
-  .description("Create an API client through the API (needs an admin client); prints the secret once")
-  .addOption(new Option("--role <role>", "ADMIN or PARTNER").choices(["ADMIN", "PARTNER"]).makeOptionMandatory())
-  .option("--partner <partnerId>", "the partner (PARTNER clients)")
-  .addOption(new Option("--purpose <purpose>", "default purpose of the client's requests").choices(["ACCOUNT_SERVICING", "OFFER_TARGETING", "ANALYTICS"]))
-  .requiredOption("--admin-id <id>", "an ADMIN client's id", process.env.HUB_ADMIN_CLIENT_ID)
-  .requiredOption("--admin-secret <secret>", "its secret", process.env.HUB_ADMIN_CLIENT_SECRET)
-  .option("--url <url>", "gateway base URL", defaultUrl)
-  .action(async (o: { role: string; partner?: string; purpose?: string; adminId: string; adminSecret: string; url: string }) => {
-    const { access_token } = await post(o.url, { grant_type: "client_credentials", client_id: o.adminId, client_secret: o.adminSecret });
-    const data = await graphql(
-      o.url,
-      access_token,
-      "mutation($partnerId: ID, $role: Role!, $purpose: Purpose) { createApiClient(partnerId: $partnerId, role: $role, defaultPurpose: $purpose) { clientId clientSecret role partner { name } } }",
-      { partnerId: o.partner ?? null, role: o.role, purpose: o.purpose ?? null },
-    );
-    const c = data.createApiClient;
-    console.log(`client_id:     ${c.clientId}\nclient_secret: ${c.clientSecret}   (shown once: store it now)\nrole:          ${c.role}${c.partner ? `\npartner:       ${c.partner.name}` : ""}`);
+  .description(
+    "Create an API client and print its secret once. Writes to the database (DATABASE_URL, or the embedded data dir while the hub is stopped); with --admin-id/--admin-secret it goes through the running gateway instead",
+  )
+  .addOption(new Option("--role <role>", "role of the client's tokens").choices(ROLES).makeOptionMandatory())
+  .option("--partner <partnerId>", "the partner a PARTNER client acts for (its id)")
+  .addOption(new Option("--purpose <purpose>", "purpose assumed when a request sends no Coalition-Purpose header").choices(PURPOSES))
+  .option("--name <label>", 'a label for people, e.g. "checkout service" (database mode; the API takes none yet)')
+  .option("--admin-id <id>", "an ADMIN client's id: create through the API (env HUB_ADMIN_CLIENT_ID)", process.env.HUB_ADMIN_CLIENT_ID)
+  .option("--admin-secret <secret>", "its secret (env HUB_ADMIN_CLIENT_SECRET)", process.env.HUB_ADMIN_CLIENT_SECRET)
+  .option("--url <url>", "gateway base URL (with --admin-id)", defaultUrl)
+  .action(async (o: { role: (typeof ROLES)[number]; partner?: string; purpose?: (typeof PURPOSES)[number]; name?: string; adminId?: string; adminSecret?: string; url: string }) => {
+    if (o.role === "PARTNER" && !o.partner) throw new Error("--role PARTNER needs --partner <partnerId>");
+    if (o.role === "ADMIN" && o.partner) throw new Error("an ADMIN client belongs to no partner: drop --partner");
+    if (o.adminId || o.adminSecret) {
+      if (!o.adminId || !o.adminSecret) throw new Error("give both --admin-id and --admin-secret (or neither, to write to the database)");
+      if (o.name) throw new Error("--name works only when writing to the database (the createApiClient mutation takes no name)");
+      const { access_token } = await tokenRequest(o.url, { grant_type: "client_credentials", client_id: o.adminId, client_secret: o.adminSecret });
+      const data = await graphql(
+        o.url,
+        access_token,
+        "mutation($partnerId: ID, $role: Role!, $purpose: Purpose) { createApiClient(partnerId: $partnerId, role: $role, defaultPurpose: $purpose) { clientId clientSecret role partner { name } } }",
+        { partnerId: o.partner ?? null, role: o.role, purpose: o.purpose ?? null },
+      );
+      const c = data.createApiClient;
+      return printClient({ clientId: c.clientId, secret: c.clientSecret, role: c.role, partner: c.partner?.name });
+    }
+    await withDatabase(async () => {
+      const partner = o.partner ? await prisma().partner.findUnique({ where: { id: o.partner }, select: { slug: true, name: true } }).catch(() => null) : null;
+      if (o.partner && !partner) throw new Error(`no partner with id ${o.partner}`);
+      const clientId = `${partner?.slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
+      const secret = newSecret();
+      await createApiClientWithSecret({ clientId, secret, role: o.role, partnerId: o.partner ?? null, defaultPurpose: o.purpose, name: o.name });
+      printClient({ clientId, secret, role: o.role, partner: partner?.name });
+    });
   });
 clients
   .command("bootstrap-admin")
-  .description("Create the first ADMIN client directly in the database (DATABASE_URL, or the embedded data dir while the hub is stopped)")
+  .description("Create the first ADMIN client with a chosen id, over the database (DATABASE_URL, or the embedded data dir while the hub is stopped)")
   .option("--client-id <id>", "client id", "admin")
   .action(async (o: { clientId: string }) => {
-    const db = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: path.join(path.resolve(env.HUB_DATA_DIR), "pgdata") });
-    try {
-      await migrate(db);
-      usePrisma(db.client());
+    await withDatabase(async () => {
       const secret = newSecret();
-      await createApiClientWithSecret({ clientId: o.clientId, secret, role: "ADMIN", partnerId: null });
-      console.log(`client_id:     ${o.clientId}\nclient_secret: ${secret}   (shown once: store it now)`);
-    } finally {
-      await db.close();
-    }
+      await createApiClientWithSecret({ clientId: o.clientId, secret, role: "ADMIN", partnerId: null, name: "bootstrap admin (CLI)" });
+      printClient({ clientId: o.clientId, secret, role: "ADMIN" });
+    });
   });
 
 program
   .command("keys")
   .description("Access-token signing keys")
   .command("rotate")
-  .description("Add a new signing key; the old one keeps verifying until its tokens expire (takes effect when the gateway restarts)")
+  .description("Add a new signing key to HUB_DATA_DIR/signing-keys.json (or HUB_SIGNING_KEYS_FILE); running gateways pick it up, and the old key keeps verifying until its tokens expire")
   .action(async () => {
-    const keys = await KeySet.fromConfig({ dataDir: path.resolve(env.HUB_DATA_DIR) });
-    const kid = await keys.rotate();
-    console.log(`new signing key ${kid}; published keys: ${keys.jwks().keys.map((k) => k.kid).join(", ")}`);
+    if (process.env.HUB_SIGNING_KEYS) throw new Error("keys come from HUB_SIGNING_KEYS: rotate by putting a new private JWK first in that list and keeping the old one until its tokens expire (15 minutes)");
+    const dataDir = path.resolve(env.HUB_DATA_DIR);
+    const file = process.env.HUB_SIGNING_KEYS_FILE ?? path.join(dataDir, "signing-keys.json");
+    const existed = existsSync(file);
+    const keys = await KeySet.fromConfig({ dataDir }); // creates the file with a first key when there is none
+    const kid = existed ? await keys.rotate() : keys.jwks().keys[0]?.kid;
+    console.log(`${existed ? "new" : "first"} signing key ${kid} in ${file}; published keys: ${keys.jwks().keys.map((k) => k.kid).join(", ")}`);
   });
 
 await program.parseAsync().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
 });

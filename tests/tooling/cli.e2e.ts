@@ -1,0 +1,80 @@
+// `npm run cli`, driven as an operator would, against a running test hub.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startTestHub, TEST_ADMIN, type TestHub } from "../support/hub.ts";
+
+const run = promisify(execFile);
+let hub: TestHub;
+const dataDir = mkdtempSync(path.join(tmpdir(), "hub-cli-"));
+
+/** Runs the CLI in its own process (asynchronously: the hub serves from this one). */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { DATABASE_URL: _none, ...inherited } = process.env; // the CLI must not touch the test server's admin database
+    const { stdout, stderr } = await run("npx", ["tsx", "scripts/cli.ts", ...args], {
+      env: { ...inherited, HUB_DATA_DIR: dataDir, HUB_LOG_LEVEL: "silent", ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+const field = (out: string, name: string) => out.match(new RegExp(`^${name}:\\s+(\\S+)`, "m"))?.[1];
+const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(async () => {
+  await hub?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("token: client credentials print an access token", async () => {
+  const r = await cli(["token", "--client-id", TEST_ADMIN.clientId, "--client-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout.trim()).toMatch(JWT);
+});
+
+test("token: a wrong secret or an unknown member fails with the OAuth error, exit code 1", async () => {
+  const bad = await cli(["token", "--client-id", TEST_ADMIN.clientId, "--client-secret", "wrong-secret", "--url", hub.baseUrl]);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain("invalid_client");
+  const exchange = await cli(["token", "--client-id", TEST_ADMIN.clientId, "--client-secret", TEST_ADMIN.secret, "--exchange", "no-such-member", "--url", hub.baseUrl]);
+  expect(exchange.code).toBe(1);
+  expect(exchange.stderr).toMatch(/^error: 4\d\d /m);
+});
+
+test("clients create through the API (admin credentials): the new client's secret works once printed", async () => {
+  const r = await cli(["clients", "create", "--role", "ADMIN", "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
+  expect(r.code, r.stderr).toBe(0);
+  const id = field(r.stdout, "client_id")!;
+  const secret = field(r.stdout, "client_secret")!;
+  expect(await hub.token(id, secret)).toMatch(JWT);
+});
+
+test("clients create refuses inconsistent options before touching anything", async () => {
+  expect((await cli(["clients", "create", "--role", "PARTNER"])).stderr).toContain("needs --partner");
+  expect((await cli(["clients", "create", "--role", "MEMBER"])).stderr).toContain("Allowed choices are ADMIN, PARTNER");
+});
+
+test.skipIf(!process.env.DATABASE_URL)("clients create over the database (PostgreSQL shared with the running hub)", async () => {
+  const r = await cli(["clients", "create", "--role", "ADMIN", "--name", "cli test"], { DATABASE_URL: hub.db.url! });
+  expect(r.code, r.stderr).toBe(0);
+  expect(await hub.token(field(r.stdout, "client_id")!, field(r.stdout, "client_secret")!)).toMatch(JWT);
+});
+
+test("keys rotate: a first key, then a new one that signs while the old one stays published", async () => {
+  const first = await cli(["keys", "rotate"]);
+  expect(first.stdout).toMatch(/first signing key (\S+)/);
+  const second = await cli(["keys", "rotate"]);
+  const kid = second.stdout.match(/new signing key (\S+)/)?.[1];
+  const firstKid = first.stdout.match(/first signing key (\S+)/)?.[1];
+  expect(second.stdout).toContain(`published keys: ${kid}, ${firstKid}`);
+});
