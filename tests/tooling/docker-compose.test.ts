@@ -1,10 +1,15 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { expect, test } from "vitest";
 import { parse } from "yaml";
 
 // No Docker engine runs on these machines, so the file's structure is what we can check.
 const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as {
-  services: Record<string, { command?: string[]; ports?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }>; healthcheck?: { test: string[] }; build?: string; image?: string }>;
+  services: Record<
+    string,
+    { command?: string[]; ports?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }>; healthcheck?: { test: string[] }; build?: string; image?: string; volumes?: string[] }
+  >;
+  volumes?: Record<string, unknown>;
 };
 const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
 
@@ -45,4 +50,40 @@ test("start order: postgres healthy → migrate completed → subgraphs healthy 
     partner: { condition: "service_healthy" },
   });
   expect(compose.services.postgres.healthcheck?.test.join(" ")).toContain("pg_isready");
+});
+
+test("the gateway keeps its signing keys on a volume (a restart must not invalidate issued tokens)", () => {
+  expect(compose.services.gateway.volumes).toContain("gateway-data:/app/.data");
+  expect(compose.volumes).toHaveProperty("gateway-data");
+  for (const name of ["migrate", "member", "points", "partner", "gateway"]) expect(compose.services[name].build).toBe(".");
+  expect(compose.services.postgres.image).toBe("postgres:15");
+});
+
+test("Dockerfile: node:20-slim, locked install, Prisma client generated at build time, unprivileged user", () => {
+  const lines = readFileSync("Dockerfile", "utf8")
+    .split("\n")
+    .filter((l) => l.trim() && !l.trim().startsWith("#"));
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  expect(lines[0]).toBe("FROM node:20-slim");
+  // npm ci runs before the source is copied (layer cache), so the root postinstall (prisma generate,
+  // which needs prisma/schema.prisma) must be skipped there and run after COPY . .
+  expect(lines[at(/npm ci/)]).toContain("--ignore-scripts");
+  expect(at(/npm ci/)).toBeLessThan(at(/^COPY \. \./));
+  expect(at(/prisma generate/)).toBeGreaterThan(at(/^COPY \. \./));
+  expect(at(/^USER node/)).toBeGreaterThan(at(/prisma generate/));
+  const ignored = readFileSync(".dockerignore", "utf8").split("\n");
+  for (const p of ["node_modules", "prisma/generated", ".data", ".git"]) expect(ignored).toContain(p);
+});
+
+// Validation by Compose itself where a client has it (no Docker engine needed): `docker compose`
+// (v2 plugin) or the standalone `docker-compose`.
+const composeCli = [["docker", "compose"], ["docker-compose"]].find(([cmd, ...sub]) => spawnSync(cmd, [...sub, "version"], { encoding: "utf8" }).status === 0);
+test.skipIf(!composeCli)("docker compose config accepts the file, and refuses to start without HUB_INTERNAL_SECRET", () => {
+  const [cmd, ...sub] = composeCli!;
+  const ok = spawnSync(cmd, [...sub, "-f", "docker-compose.yml", "config"], { encoding: "utf8", env: { ...process.env, HUB_INTERNAL_SECRET: "x".repeat(48) } });
+  expect(ok.status, ok.stderr).toBe(0);
+  const { HUB_INTERNAL_SECRET: _unset, ...env } = process.env;
+  const missing = spawnSync(cmd, [...sub, "-f", "docker-compose.yml", "config"], { encoding: "utf8", env });
+  expect(missing.status).not.toBe(0);
+  expect(missing.stderr).toContain("set HUB_INTERNAL_SECRET");
 });
