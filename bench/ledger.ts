@@ -11,6 +11,7 @@ import { migrate, openDatabase } from "../lib/db.ts";
 import type { Principal } from "../lib/principal.ts";
 import { prisma, usePrisma } from "../subgraphs/points/src/db.ts";
 import { awardPoints, awardPointsBatch } from "../subgraphs/points/src/services/earn.ts";
+import { setEarnGroupCommit } from "../subgraphs/points/src/services/group-commit.ts";
 import { eventHandlers } from "../subgraphs/points/src/services/events.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -86,26 +87,31 @@ async function main() {
     // Warm-up.
     for (let i = 0; i < 50; i++) await awardPoints(actor(partners[0]!), { memberId: members[i]!, points: 10, idempotencyKey: randomUUID() });
 
-    const latencies: number[] = [];
-    const deadline = Date.now() + SECONDS * 1000;
-    let n = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, c) => {
-        while (Date.now() < deadline) {
-          const i = n++;
-          const s = performance.now();
-          await awardPoints(actor(partners[i % partners.length]!), { memberId: members[(i * 7 + c) % members.length]!, purchaseAmount: "12.50", idempotencyKey: `s-${c}-${i}` });
-          latencies.push(performance.now() - s);
-        }
-      }),
-    );
-    const secs = (performance.now() - t0) / 1000;
-    latencies.sort((a, b) => a - b);
-    const single = latencies.length / secs;
-    console.log(
-      `single awardPoints (service layer, ${CLIENTS} clients, ${PARTNERS} partner(s)): ${single.toFixed(0)}/s  p50 ${pct(latencies, 50).toFixed(1)} ms  p99 ${pct(latencies, 99).toFixed(1)} ms  (${latencies.length} earns; ${(single / tps).toFixed(2)} × pgbench)`,
-    );
+    // Single earns: with group commit (the default) and, for comparison, one transaction per earn.
+    for (const grouped of [true, false]) {
+      setEarnGroupCommit(grouped);
+      const latencies: number[] = [];
+      const deadline = Date.now() + SECONDS * 1000;
+      let n = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async (_, c) => {
+          while (Date.now() < deadline) {
+            const i = n++;
+            const s = performance.now();
+            await awardPoints(actor(partners[i % partners.length]!), { memberId: members[(i * 7 + c) % members.length]!, purchaseAmount: "12.50", idempotencyKey: `s-${grouped}-${c}-${i}` });
+            latencies.push(performance.now() - s);
+          }
+        }),
+      );
+      const secs = (performance.now() - t0) / 1000;
+      latencies.sort((a, b) => a - b);
+      const single = latencies.length / secs;
+      console.log(
+        `single awardPoints (service layer, ${grouped ? "group commit" : "one transaction per earn"}, ${CLIENTS} clients, ${PARTNERS} partner(s)): ${single.toFixed(0)}/s  p50 ${pct(latencies, 50).toFixed(1)} ms  p99 ${pct(latencies, 99).toFixed(1)} ms  (${latencies.length} earns; ${(single / tps).toFixed(2)} × pgbench)`,
+      );
+    }
+    setEarnGroupCommit(true);
 
     // Bulk: 4 calls of 5,000 items.
     const calls = 4;

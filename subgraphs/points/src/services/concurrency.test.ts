@@ -63,6 +63,40 @@ describe("concurrency", () => {
     expect(w.balance).toBe(78);
   });
 
+  test("group commit: parallel earns of one partner each get their own answer (accepted, NOT_FOUND, IDEMPOTENCY_CONFLICT, replay)", async () => {
+    const members = await Promise.all(Array.from({ length: 5 }, () => memberWith(1)));
+    const stranger = randomUUID();
+    const sharedKey = randomUUID();
+    const calls = [
+      ...Array.from({ length: 30 }, (_, i) => awardPoints(partnerPrincipal(shop), { memberId: members[i % 5]!, points: 10 + i, idempotencyKey: `g-${i}-${sharedKey}` })),
+      ...Array.from({ length: 4 }, () => awardPoints(partnerPrincipal(shop), { memberId: stranger, points: 5, idempotencyKey: randomUUID() })),
+      ...Array.from({ length: 4 }, () => awardPoints(partnerPrincipal(shop), { memberId: members[0]!, points: 3, idempotencyKey: sharedKey })),
+      awardPoints(partnerPrincipal(shop), { memberId: members[0]!, points: 4, idempotencyKey: sharedKey }),
+      awardPoints(partnerPrincipal(shop), { memberId: members[1]!, points: 0, idempotencyKey: randomUUID() }),
+    ];
+    const results = await Promise.allSettled(calls);
+    const codes = results.map(codeOf);
+    expect(codes.slice(0, 30)).toEqual(Array(30).fill("OK"));
+    expect(codes.slice(30, 34)).toEqual(Array(4).fill("NOT_FOUND"));
+    // Five writes under one key: the ones with the winner's body get its transaction, the other body is refused.
+    const shared = results.slice(34, 39);
+    const winners = new Set(shared.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<{ id: string; memberPoints: number }>).value.id));
+    expect(winners.size).toBe(1);
+    const winner = await prisma().ledgerTransaction.findFirstOrThrow({ where: { idempotencyKey: sharedKey } });
+    expect(shared.map(codeOf)).toEqual(shared.map((_, i) => ((i < 4 ? 3 : 4) === winner.memberPoints ? "OK" : "IDEMPOTENCY_CONFLICT")));
+    expect(codes[39]).toBe("BAD_USER_INPUT");
+    // Every earn is its own balanced transaction with its own lot; wallets equal their lots.
+    for (const [i, m] of members.entries()) {
+      const expected = 1 + Array.from({ length: 30 }, (_, k) => k).filter((k) => k % 5 === i).reduce((s, k) => s + 10 + k, 0) + (i === 0 ? winner.memberPoints : 0);
+      const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
+      expect(w.balance).toBe(expected);
+      const lots = await prisma().lot.aggregate({ where: { memberId: m }, _sum: { remaining: true } });
+      expect(lots._sum.remaining).toBe(expected);
+    }
+    const [{ total }] = await prisma().$queryRaw<{ total: number }[]>`SELECT coalesce(sum(balance), 0)::int AS total FROM "points"."LedgerAccount"`;
+    expect(total).toBe(0);
+  });
+
   test("parallel capture and void of one hold: exactly one wins, the other is HOLD_ALREADY_RESOLVED", async () => {
     for (let round = 0; round < 5; round++) {
       const m = await memberWith(500);

@@ -38,6 +38,7 @@ import {
   type Tx,
   walletCode,
 } from "./ledger.ts";
+import { earnGroupCommitEnabled, GroupCommitter, GroupRace } from "./group-commit.ts";
 import { touchTiers } from "./tiers.ts";
 
 /**
@@ -108,8 +109,22 @@ export async function awardPoints(actor: Actor, raw: unknown, opts: WriteOptions
   const partnerId = requirePartner(actor);
   const input = parseInput(AwardInput, raw);
   const idem = { scope: scopeOf(actor), key: input.idempotencyKey, requestHash: awardHash(input) };
+  // Plain earns of the live API are group-committed (group-commit.ts); offers and back-dated or
+  // clock-controlled writes (seed, tests) take the one-transaction path.
+  if (!input.offerId && !opts.now && !opts.postedAt && earnGroupCommitEnabled()) {
+    return earnGroups.submit(actor, partnerId, { input, key: input.idempotencyKey, hash: idem.requestHash });
+  }
+  return awardOne(actor, partnerId, input, idem, opts);
+}
+
+function awardOne(actor: Actor, partnerId: string, input: Award, idem: { scope: string; key: string; requestHash: string }, opts: WriteOptions) {
   return idempotentTransaction(idem, (tx) => earnOne(tx, actor, partnerId, input, idem, opts));
 }
+
+const earnGroups = new GroupCommitter<Award>(
+  (tx, actor, partnerId, items) => earnChunk(tx, actor, partnerId, scopeOf(actor), items, {}),
+  (actor, item) => awardOne(actor, actor.partnerId!, item.input, { scope: scopeOf(actor), key: item.key, requestHash: item.hash }, {}),
+);
 
 async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, idem: { scope: string; key: string; requestHash: string }, opts: WriteOptions) {
   const at = opts.postedAt ?? opts.now ?? new Date();
@@ -233,7 +248,7 @@ export interface BatchResult {
   transactions: LedgerTransactionRow[];
 }
 
-class ChunkRace extends Error {}
+class ChunkRace extends GroupRace {}
 
 /**
  * Many awards in one call (end-of-day files): each item validated and idempotent on its own; plain
@@ -318,10 +333,10 @@ async function earnChunk(
   scope: string,
   chunk: { index: number; input: Award; hash: string }[],
   opts: WriteOptions,
-): Promise<{ done: Map<number, { tx: LedgerTransactionRow; replayed: boolean }>; rejected: BatchRejection[] }> {
+): Promise<{ done: Map<number, { tx: LedgerTransactionRow; replayed: boolean }>; rejected: (BatchRejection & { field?: string })[] }> {
   const at = opts.postedAt ?? opts.now ?? new Date();
   const done = new Map<number, { tx: LedgerTransactionRow; replayed: boolean }>();
-  const rejected: BatchRejection[] = [];
+  const rejected: (BatchRejection & { field?: string })[] = [];
   const keys = chunk.map((c) => c.input.idempotencyKey);
   const existing = new Map(
     (
@@ -350,7 +365,7 @@ async function earnChunk(
       const points = basePoints(c.input, { linked: true, tier: facts.tiers.get(c.input.memberId) ?? "BASE", earnRate: facts.earnRate, active: true });
       items.push({ ...c, points, id: randomUUID() });
     } catch (e) {
-      if (e instanceof HubError) rejected.push({ index: c.index, code: String(e.extensions.code), message: e.message });
+      if (e instanceof HubError) rejected.push({ index: c.index, code: String(e.extensions.code), message: e.message, field: e.extensions.field as string | undefined });
       else throw e;
     }
   }
