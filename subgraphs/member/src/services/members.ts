@@ -171,6 +171,11 @@ async function enrollChunk(
       refOwner.set(l.externalRef, l.memberId);
       linkOf.set(l.memberId, l);
     }
+    // Under READ COMMITTED the two reads above may straddle a concurrent enrolment's commit: its
+    // link is seen but its member was not. Load such members so the same email resolves to them.
+    const known = new Set([...byEmail.values()].map((m) => m.id));
+    const unseen = [...new Set(refOwner.values())].filter((id) => !known.has(id));
+    if (unseen.length) for (const m of await tx.member.findMany({ where: { id: { in: unseen } } })) if (!byEmail.has(m.email)) byEmail.set(m.email, m);
   }
   const newMembers: Member[] = [];
   const newLinks: LinkedAccount[] = [];
