@@ -2,10 +2,20 @@
 // postgresql://postgres@127.0.0.1:5432/postgres). Prints, in one run:
 //  1. pgbench tpcb-like tps on a scratch database of the same server (the physical reference),
 //  2. single awardPoints/s through the service layer at 32 concurrent clients, with p50/p99,
-//  3. bulk-earn items/s (awardPointsBatch, 5,000 items per call, committed 500 per transaction).
+//  3. bulk-earn items/s (awardPointsBatch, 5,000 items per call, committed 500 per transaction),
+//  4. single awardPoints/s through the gateway (the whole hub in this process, a partner token,
+//     32 concurrent HTTP clients) with p50/p99, and bulk earn through the gateway
+//     (`benchGatewayEarn`; BENCH_GATEWAY=0 skips it).
 // Uses scratch databases (created and dropped here); never touches the configured database's data.
 import { execFileSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startHub } from "../scripts/hub.ts";
+import { enrollMembers } from "../subgraphs/member/src/services/members.ts";
+import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
+import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
 import pg from "pg";
 import { migrate, openDatabase } from "../lib/db.ts";
 import type { Principal } from "../lib/principal.ts";
@@ -46,7 +56,7 @@ function pgbench(db: string): number {
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
-async function main() {
+async function main(): Promise<number> {
   const tag = `${process.pid}_${Date.now()}`;
   const pgb = `bench_pgbench_${tag}`;
   const ledger = `bench_ledger_${tag}`;
@@ -131,6 +141,96 @@ async function main() {
     await db.close();
     await admin(`DROP DATABASE IF EXISTS "${ledger}" WITH (FORCE)`);
   }
+  return tps;
 }
 
-await main();
+/**
+ * Single and bulk earns through the gateway, as a partner's servers would send them: the whole hub
+ * (gateway, three subgraphs, relays) in this process over a scratch database, one partner with
+ * `members` linked members, a client-credentials token, `clients` concurrent HTTP clients for
+ * `seconds`. Returns earns/s with p50/p99 in ms, and bulk items/s (awardPointsBatch of 1,000).
+ */
+export async function benchGatewayEarn(opts: { baseUrl: string; clients: number; seconds: number; members?: number }): Promise<{ perSecond: number; p50: number; p99: number; earns: number; bulkItemsPerSecond: number }> {
+  const u = new URL(opts.baseUrl);
+  const name = `bench_hub_${process.pid}_${Date.now()}`;
+  u.pathname = `/${name}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  const dataDir = mkdtempSync(path.join(tmpdir(), "bench-hub-"));
+  const db = await openDatabase({ url: u.toString(), poolSize: opts.clients + 8 });
+  let hub: Awaited<ReturnType<typeof startHub>> | undefined;
+  try {
+    await migrate(db);
+    hub = await startHub({ db, internalSecret: randomBytes(32).toString("hex"), dataDir, jobs: false });
+    const adminActor: Principal = { sub: "bench-admin", role: "ADMIN", partnerId: null, memberId: null, scope: "", purpose: null };
+    const partner = await registerPartner(adminActor, { name: "Bench Shop", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.01", earnRate: "1" });
+    const partnerActor: Principal = { sub: "bench-partner", role: "PARTNER", partnerId: partner.id, memberId: null, scope: "", purpose: "ACCOUNT_SERVICING" };
+    const rows = await enrollMembers(
+      partnerActor,
+      Array.from({ length: opts.members ?? 2_000 }, (_, i) => ({ email: `bench-${i}@example.com`, externalRef: `B-${i}` })),
+    );
+    const memberIds = rows.flatMap((r) => ("member" in r ? [r.member.id] : []));
+    const secret = randomBytes(24).toString("hex");
+    await createApiClientWithSecret({ clientId: "bench-partner", secret, role: "PARTNER", partnerId: partner.id });
+    await hub.flushEvents();
+    const tokenRes = await fetch(`${hub.baseUrl}/oauth/token`, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: "bench-partner", client_secret: secret }),
+    });
+    const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+    const gql = async (query: string, variables: Record<string, unknown>) => {
+      const res = await fetch(hub!.gatewayUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };
+      if (body.errors?.length) throw new Error(`gateway: ${body.errors[0]!.message}`);
+      return body.data!;
+    };
+    const AWARD = `mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points balanceAfter } }`;
+    for (let i = 0; i < 20; i++) await gql(AWARD, { input: { memberId: memberIds[i], purchaseAmount: "12.50", idempotencyKey: `gw-warm-${i}` } });
+    const latencies: number[] = [];
+    const deadline = Date.now() + opts.seconds * 1000;
+    let n = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: opts.clients }, async (_, c) => {
+        while (Date.now() < deadline) {
+          const i = n++;
+          const s = performance.now();
+          await gql(AWARD, { input: { memberId: memberIds[(i * 7 + c) % memberIds.length], purchaseAmount: "12.50", idempotencyKey: `gw-${c}-${i}` } });
+          latencies.push(performance.now() - s);
+        }
+      }),
+    );
+    const secs = (performance.now() - t0) / 1000;
+    latencies.sort((a, b) => a - b);
+    const BATCH = `mutation Bulk($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted replayed rejected { index code } } }`;
+    const b0 = performance.now();
+    let items = 0;
+    for (let k = 0; k < 4; k++) {
+      const inputs = Array.from({ length: 1_000 }, (_, i) => ({ memberId: memberIds[(i + k * 13) % memberIds.length], points: 10 + (i % 90), idempotencyKey: `gwb-${k}-${i}` }));
+      const r = (await gql(BATCH, { inputs })) as { awardPointsBatch: { accepted: number; rejected: unknown[] } };
+      if (r.awardPointsBatch.rejected.length) throw new Error(`bulk through the gateway rejected ${r.awardPointsBatch.rejected.length}`);
+      items += r.awardPointsBatch.accepted;
+    }
+    const bulkItemsPerSecond = items / ((performance.now() - b0) / 1000);
+    return { perSecond: latencies.length / secs, p50: pct(latencies, 50), p99: pct(latencies, 99), earns: latencies.length, bulkItemsPerSecond };
+  } finally {
+    await hub?.close();
+    await db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
+}
+
+// BENCH_SERVICE=0 skips pgbench and the service-layer figures (profiling the gateway path alone).
+const tps = process.env.BENCH_SERVICE === "0" ? NaN : await main();
+if (process.env.BENCH_GATEWAY !== "0") {
+  const g = await benchGatewayEarn({ baseUrl: BASE, clients: CLIENTS, seconds: SECONDS });
+  console.log(
+    `single awardPoints (through the gateway, ${CLIENTS} clients): ${g.perSecond.toFixed(0)}/s  p50 ${g.p50.toFixed(1)} ms  p99 ${g.p99.toFixed(1)} ms  (${g.earns} earns; ${(g.perSecond / tps).toFixed(2)} × pgbench)`,
+  );
+  console.log(`bulk earn (through the gateway, awardPointsBatch of 1,000): ${g.bulkItemsPerSecond.toFixed(0)} items/s  (${(g.bulkItemsPerSecond / tps).toFixed(2)} × pgbench)`);
+}
+process.exit(0);

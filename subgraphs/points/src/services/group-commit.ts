@@ -27,6 +27,12 @@ import { TX_OPTIONS } from "./ledger.ts";
 
 /** Most earns in one group (one database transaction). */
 export const GROUP_MAX = 500;
+/**
+ * Groups of one partner written at the same time. More than one lets a group do its reads and
+ * inserts while the previous one commits (they meet only at the issuance row, updated last, and at
+ * wallets they share, locked in id order).
+ */
+let maxInflight = Number(process.env.HUB_EARN_GROUPS_INFLIGHT ?? 3);
 
 export interface GroupItem<I> {
   input: I;
@@ -48,7 +54,10 @@ interface Queue<I> {
   actor: Actor;
   partnerId: string;
   items: Pending<I>[];
-  running: boolean;
+  /** Groups of this queue being written now. */
+  inflight: number;
+  /** A flush is scheduled for the next turn of the event loop. */
+  scheduled: boolean;
 }
 
 let enabled = process.env.HUB_EARN_GROUP_COMMIT !== "0";
@@ -58,6 +67,10 @@ export function setEarnGroupCommit(on: boolean): void {
   enabled = on;
 }
 export const earnGroupCommitEnabled = () => enabled;
+/** Groups of one partner in flight at once (benchmarks; HUB_EARN_GROUPS_INFLIGHT, default 3). */
+export function setEarnGroupsInflight(n: number): void {
+  maxInflight = Math.max(1, Math.floor(n));
+}
 
 export class GroupRace extends Error {}
 
@@ -76,32 +89,32 @@ export class GroupCommitter<I> {
   submit(actor: Actor, partnerId: string, item: GroupItem<I>): Promise<LedgerTransactionRow> {
     const qk = `${partnerId}\u0000${actor.sub}`;
     let q = this.queues.get(qk);
-    if (!q) this.queues.set(qk, (q = { actor, partnerId, items: [], running: false }));
+    if (!q) this.queues.set(qk, (q = { actor, partnerId, items: [], inflight: 0, scheduled: false }));
     const queue = q;
     return new Promise<LedgerTransactionRow>((resolve, reject) => {
       queue.items.push({ ...item, resolve, reject });
-      if (!queue.running) {
-        queue.running = true;
-        // Let the calls that arrive in this same tick join the first group.
-        setImmediate(() => void this.drain(qk, queue));
-      }
+      this.schedule(qk, queue);
     });
   }
 
-  private async drain(qk: string, q: Queue<I>): Promise<void> {
-    try {
-      while (q.items.length) {
-        const group = q.items.splice(0, GROUP_MAX);
-        await this.flush(q, group);
-      }
-    } finally {
-      q.running = false;
-      if (!q.items.length) this.queues.delete(qk);
-      else {
-        q.running = true;
-        setImmediate(() => void this.drain(qk, q));
-      }
-    }
+  private schedule(qk: string, q: Queue<I>): void {
+    if (q.scheduled || q.inflight >= maxInflight || !q.items.length) return;
+    q.scheduled = true;
+    // Let the calls that arrive in this same turn of the event loop join the group.
+    setImmediate(() => {
+      q.scheduled = false;
+      if (q.inflight >= maxInflight || !q.items.length) return;
+      const group = q.items.splice(0, GROUP_MAX);
+      q.inflight++;
+      void this.flush(q, group)
+        .catch((e: unknown) => group.forEach((p) => p.reject(e)))
+        .finally(() => {
+          q.inflight--;
+          if (!q.items.length && !q.inflight && !q.scheduled) this.queues.delete(qk);
+          else this.schedule(qk, q);
+        });
+      this.schedule(qk, q);
+    });
   }
 
   private async flush(q: Queue<I>, group: Pending<I>[]): Promise<void> {
