@@ -207,4 +207,37 @@ describe("spending", () => {
     const sum = await prisma().ledgerAccount.aggregate({ _sum: { balance: true } });
     expect(sum._sum.balance).toBe(0);
   });
+
+  test("owners' changes arrive as events: offer paused/resumed, partner deactivated, earn rule changed", async () => {
+    const m = await newMember();
+    const offerId = randomUUID();
+    const now = Date.now();
+    await h.deliver(
+      {
+        type: "partner.offer_activated",
+        payload: {
+          offerId, kind: "BONUS_POINTS", bonusPoints: 5, multiplier: null, budgetPoints: 100, perMemberLimit: 5,
+          startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 86_400_000).toISOString(), minTier: null,
+          redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 10_000 }],
+        },
+      },
+      { type: "partner.offer_claimed", payload: { offerId, memberId: m, claimedAt: new Date().toISOString() } },
+      { type: "partner.offer_paused", payload: { offerId } },
+    );
+    const withOffer = () => h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId, idempotencyKey: randomUUID() } });
+    expect(codes(await withOffer())).toEqual(["OFFER_NOT_ACTIVE"]);
+    await h.deliver({ type: "partner.offer_resumed", payload: { offerId } });
+    expect(codes(await withOffer())).toEqual([]);
+    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })).balance).toBe(15);
+
+    const p = randomUUID();
+    const m2 = await newMember(p);
+    await h.deliver(registered(p, "1"), { type: "partner.earn_rule_changed", payload: { partnerId: p, earnRate: "3" } });
+    const earn = expectNoGraphQLErrors(await h.as(partnerPrincipal(p), AWARD, { input: { memberId: m2, purchaseAmount: "10", idempotencyKey: randomUUID() } }));
+    expect(earn.awardPoints).toMatchObject({ points: 30 });
+    await h.deliver({ type: "partner.status_changed", payload: { partnerId: p, active: false } });
+    expect(codes(await h.as(partnerPrincipal(p), AWARD, { input: { memberId: m2, points: 1, idempotencyKey: randomUUID() } }))).toEqual(["BAD_USER_INPUT"]);
+    await h.deliver({ type: "partner.status_changed", payload: { partnerId: p, active: true } });
+    expect(codes(await h.as(partnerPrincipal(p), AWARD, { input: { memberId: m2, points: 1, idempotencyKey: randomUUID() } }))).toEqual([]);
+  });
 });

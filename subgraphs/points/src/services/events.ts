@@ -14,7 +14,19 @@ import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, typ
  * - partner.offer_activated {offerId, kind, bonusPoints, multiplier, budgetPoints, perMemberLimit,
  *   startsAt, endsAt, minTier, redeemableAtPartnerIds, fundings:[{partnerId, shareBps}], reactivation}:
  *   remembers the terms and funds the OFFER_BUDGET from each co-issuer's issuance account (once per offer).
+ * - partner.offer_claimed {offerId, memberId, claimedAt}: the member may now receive the offer's bonus.
+ * - partner.offer_paused {offerId} / partner.offer_resumed {offerId}: no bonus while paused.
  * - partner.offer_ended {offerId}: returns the unused budget to the co-issuers in their shares.
+ * - partner.status_changed {partnerId, active}: an inactive partner cannot award points.
+ * - partner.earn_rule_changed {partnerId, earnRate}: points per currency unit for purchase-based earns.
+ *
+ * Why events and not reads: the points subgraph never reads the member or partner schemas. What it
+ * needs to decide an earn on its own — which members a partner is linked to, the partner's earn rate
+ * and status, an offer's terms, who claimed it — is copied into points-owned tables (MemberLink,
+ * Partner, Offer, OfferClaim) from the owners' events, and per-member offer uses are counted here
+ * (OfferUse, guarded increment). The copies lag the owner by the relay's delivery time (milliseconds;
+ * the relay is woken at commit): an earn for a member enrolled a moment ago may be NOT_FOUND once,
+ * and the partner's retry with the same idempotency key is safe.
  */
 
 /** Splits `total` by basis points with largest-remainder rounding: the parts sum to exactly `total`. */
@@ -167,6 +179,30 @@ export const eventHandlers: Record<string, EventHandler> = {
       INSERT INTO "points"."OfferClaim" ("offerId", "memberId", "claimedAt")
       VALUES (${p.offerId}::uuid, ${p.memberId}::uuid, ${dateOr(p.claimedAt, new Date(e.createdAt))})
       ON CONFLICT DO NOTHING`;
+  },
+  "partner.offer_paused": async (tx, e) => {
+    const p = e.payload as { offerId?: string };
+    if (!isUuid(p.offerId)) return bad(e, "offerId");
+    await tx.$executeRaw`UPDATE "points"."Offer" SET status = 'PAUSED' WHERE "offerId" = ${p.offerId}::uuid AND status = 'ACTIVE'`;
+  },
+  "partner.offer_resumed": async (tx, e) => {
+    const p = e.payload as { offerId?: string };
+    if (!isUuid(p.offerId)) return bad(e, "offerId");
+    await tx.$executeRaw`UPDATE "points"."Offer" SET status = 'ACTIVE' WHERE "offerId" = ${p.offerId}::uuid AND status = 'PAUSED'`;
+  },
+  "partner.status_changed": async (tx, e) => {
+    const p = e.payload as { partnerId?: string; active?: unknown };
+    if (!isUuid(p.partnerId) || typeof p.active !== "boolean") return bad(e, "payload");
+    await tx.$executeRaw`
+      INSERT INTO "points"."Partner" ("partnerId", name, "earnRate", active, "updatedAt") VALUES (${p.partnerId}::uuid, '', 1, ${p.active}, ${new Date(e.createdAt)})
+      ON CONFLICT ("partnerId") DO UPDATE SET active = EXCLUDED.active, "updatedAt" = EXCLUDED."updatedAt"`;
+  },
+  "partner.earn_rule_changed": async (tx, e) => {
+    const p = e.payload as { partnerId?: string; earnRate?: unknown };
+    if (!isUuid(p.partnerId) || typeof p.earnRate !== "string" || !/^\d{1,8}(\.\d{1,4})?$/.test(p.earnRate) || Number(p.earnRate) <= 0) return bad(e, "payload");
+    await tx.$executeRaw`
+      INSERT INTO "points"."Partner" ("partnerId", name, "earnRate", active, "updatedAt") VALUES (${p.partnerId}::uuid, '', ${p.earnRate}::numeric, true, ${new Date(e.createdAt)})
+      ON CONFLICT ("partnerId") DO UPDATE SET "earnRate" = EXCLUDED."earnRate", "updatedAt" = EXCLUDED."updatedAt"`;
   },
   "partner.offer_ended": async (tx, e) => {
     const p = e.payload as { offerId?: string; endedAt?: string };
