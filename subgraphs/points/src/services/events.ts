@@ -46,7 +46,12 @@ export function splitByShares(total: number, shares: { partnerId: string; shareB
   return parts.sort((a, b) => a.i - b.i).map(({ partnerId, points }) => ({ partnerId, points }));
 }
 
-async function openMember(tx: Tx, memberId: string, at: Date): Promise<void> {
+/**
+ * Opens a member's wallet (and BASE tier state); idempotent. Called by the member.enrolled and
+ * member.linked consumers; a wallet is also opened on demand by the first posting to it, so nothing
+ * depends on event timing.
+ */
+export async function openWallet(tx: Tx, memberId: string, at: Date = new Date()): Promise<void> {
   await ensureAccounts(tx, [walletCode(memberId)]);
   await tx.$executeRaw`
     INSERT INTO "points"."TierState" ("memberId", tier, "tierSince") VALUES (${memberId}::uuid, 'BASE', ${at}) ON CONFLICT ("memberId") DO NOTHING`;
@@ -139,14 +144,14 @@ export const eventHandlers: Record<string, EventHandler> = {
     const p = e.payload as { memberId?: string; joinedAt?: string; partnerId?: string | null };
     if (!isUuid(p.memberId)) return bad(e, "memberId");
     const at = dateOr(p.joinedAt, new Date(e.createdAt));
-    await openMember(tx, p.memberId, at);
+    await openWallet(tx, p.memberId, at);
     if (isUuid(p.partnerId)) await link(tx, p.memberId, p.partnerId, at);
   },
   "member.linked": async (tx, e) => {
     const p = e.payload as { memberId?: string; partnerId?: string; linkedAt?: string };
     if (!isUuid(p.memberId) || !isUuid(p.partnerId)) return bad(e, "ids");
     const at = dateOr(p.linkedAt, new Date(e.createdAt));
-    await openMember(tx, p.memberId, at);
+    await openWallet(tx, p.memberId, at);
     await link(tx, p.memberId, p.partnerId, at);
   },
   "partner.registered": async (tx, e) => {
