@@ -16,7 +16,7 @@ export interface AdapterFactory {
   connect(): Promise<any>;
   connectToShadowDb(): Promise<any>;
 }
-export function pgFactory(connectionString: string): Promise<AdapterFactory>;
+export function pgFactory(connectionString: string, opts?: { shadowDatabaseUrl?: string }): Promise<AdapterFactory>;
 export function pgliteFactory(db?: unknown): Promise<AdapterFactory>;
 export interface SchemaEngine {
   applyMigrations(p: unknown): Promise<{ appliedMigrationNames: string[] }>;

@@ -93,6 +93,34 @@ describe("fix 1: the shadow database is configured from fields, never from the U
   });
 });
 
+describe("a configured shadow database (shadowDatabaseUrl, for users without CREATEDB)", () => {
+  test.skipIf(!ADMIN_URL)("is emptied and used instead of a throwaway database", async () => {
+    const main = await scratchDatabase();
+    const shadowUrl = await scratchDatabase();
+    await query(shadowUrl, "CREATE SCHEMA leftover; CREATE TABLE leftover.t (id int)");
+    const factory = await pgFactory(main, { shadowDatabaseUrl: shadowUrl });
+    try {
+      const shadow = await factory.connectToShadowDb();
+      const { rows } = await shadow.queryRaw(raw("SELECT current_database(), to_regclass('leftover.t') IS NULL"));
+      expect(rows[0]).toEqual([new URL(shadowUrl).pathname.slice(1), true]);
+    } finally {
+      await factory.close();
+    }
+  });
+
+  test.skipIf(!ADMIN_URL)("is refused when it is the main database (it would be emptied)", async () => {
+    const main = await scratchDatabase();
+    await query(main, "CREATE TABLE precious (id int)");
+    const factory = await pgFactory(main, { shadowDatabaseUrl: main });
+    try {
+      await expect(factory.connectToShadowDb()).rejects.toThrow("is the main database");
+    } finally {
+      await factory.close();
+    }
+    expect((await query(main, "SELECT to_regclass('public.precious') AS t")).rows[0].t).toBe("precious");
+  });
+});
+
 describe('fix 2: Postgres "char" (OID 18) is read as a character', () => {
   test.skipIf(!ADMIN_URL)("stock adapter-pg 7.10 refuses the type (remove the fix when this fails after an upgrade)", async () => {
     const adapter = await new PrismaPg(pgConfig(ADMIN_URL!)).connect();
