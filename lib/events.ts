@@ -36,6 +36,10 @@ export const SUBSCRIPTIONS: Record<string, readonly SchemaName[]> = {
   "partner.rates_changed": ["points"],
   "partner.offer_activated": ["points"],
   "partner.offer_claimed": ["points"],
+  "partner.offer_paused": ["points"],
+  "partner.offer_resumed": ["points"],
+  "partner.status_changed": ["points"],
+  "partner.earn_rule_changed": ["points"],
   "partner.offer_ended": ["points"],
 };
 

@@ -148,3 +148,22 @@ test("the per-member limit holds under parallel awards for one member", async ()
   expect(results.filter((r) => !r.errors?.length)).toHaveLength(3);
   expect(results.filter((r) => r.errors?.[0]?.extensions?.code === "OFFER_LIMIT_REACHED")).toHaveLength(17);
 });
+
+test("a paused offer pays no bonus until a co-issuer resumes it; an inactive partner cannot award", async () => {
+  const offerId = await activeOffer({ title: "Pause" });
+  const [m] = await enrolMembers(1, "pause");
+  expectNoGraphQLErrors(await gql(m.token, "mutation($id: ID!) { claimOffer(offerId: $id) { id } }", { id: offerId }));
+  expectNoGraphQLErrors(await gql(p.fmcg.token, "mutation($id: ID!) { pauseOffer(offerId: $id) { status } }", { id: offerId }));
+  await hub.flushEvents();
+  expect((await gql(p.shop.token, AWARD, { i: { memberId: m.id, idempotencyKey: "pause-1", points: 10, offerId } })).errors?.[0]?.extensions?.code).toBe("OFFER_NOT_ACTIVE");
+  expectNoGraphQLErrors(await gql(p.shop.token, "mutation($id: ID!) { resumeOffer(offerId: $id) { status } }", { id: offerId }));
+  await hub.flushEvents();
+  expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: m.id, idempotencyKey: "pause-2", points: 10, offerId } }));
+
+  expectNoGraphQLErrors(await gql(admin, "mutation($id: ID!) { setPartnerActive(partnerId: $id, active: false) { active } }", { id: p.shop.id }));
+  await hub.flushEvents();
+  const refused = await gql(p.shop.token, AWARD, { i: { memberId: m.id, idempotencyKey: "inactive-1", points: 10 } });
+  expect(refused.errors?.[0]?.extensions?.code).toMatch(/FORBIDDEN|BAD_USER_INPUT/);
+  expectNoGraphQLErrors(await gql(admin, "mutation($id: ID!) { setPartnerActive(partnerId: $id, active: true) { active } }", { id: p.shop.id }));
+  await hub.flushEvents();
+});

@@ -395,6 +395,8 @@ export async function pauseOffer(actor: Actor, offerId: string): Promise<Offer> 
     const { offer } = await lockForIssuer(tx, actor, offerId);
     if (offer.status === "PAUSED") return offer;
     if (offer.status !== "ACTIVE") throw new HubError("OFFER_NOT_ACTIVE", `Only an ACTIVE offer can be paused (this one is ${offer.status})`);
+    // The points subgraph pays no bonus while the offer is paused.
+    await emitEvent(tx, "partner", { type: "partner.offer_paused", payload: { offerId } });
     return tx.offer.update({ where: { id: offerId }, data: { status: "PAUSED" } });
   }, TX_OPTIONS);
 }
@@ -407,6 +409,7 @@ export async function resumeOffer(actor: Actor, offerId: string, opts: WriteOpti
     if (offer.status === "ACTIVE") return offer;
     if (offer.status !== "PAUSED") throw new HubError("OFFER_NOT_ACTIVE", `Only a PAUSED offer can be resumed (this one is ${offer.status})`);
     if (offer.endsAt.getTime() <= now.getTime()) throw new HubError("OFFER_NOT_ACTIVE", "The offer's window is over");
+    await emitEvent(tx, "partner", { type: "partner.offer_resumed", payload: { offerId } });
     return tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE" } });
   }, TX_OPTIONS);
 }

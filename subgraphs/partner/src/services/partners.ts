@@ -141,9 +141,13 @@ export async function setPartnerRates(actor: Actor, raw: unknown, opts: WriteOpt
 export async function setPartnerActive(actor: Actor, partnerId: string, active: boolean): Promise<Partner> {
   if (!isAdmin(actor)) throw forbidden("Only an admin activates or deactivates partners");
   if (!isUuid(partnerId)) throw notFound("Partner", partnerId);
-  const { count } = await prisma().partner.updateMany({ where: { id: partnerId }, data: { active } });
-  if (!count) throw notFound("Partner", partnerId);
-  return prisma().partner.findUniqueOrThrow({ where: { id: partnerId } });
+  return prisma().$transaction(async (tx) => {
+    const { count } = await tx.partner.updateMany({ where: { id: partnerId }, data: { active } });
+    if (!count) throw notFound("Partner", partnerId);
+    // The points subgraph refuses earns from an inactive partner.
+    await emitEvent(tx, "partner", { type: "partner.status_changed", payload: { partnerId, active } });
+    return tx.partner.findUniqueOrThrow({ where: { id: partnerId } });
+  }, TX_OPTIONS);
 }
 
 /** Partners by id (every role may read the public directory: name, category, active). */
