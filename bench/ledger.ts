@@ -12,6 +12,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
 import { startHub } from "../scripts/hub.ts";
 import { enrollMembers } from "../subgraphs/member/src/services/members.ts";
 import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
@@ -189,22 +191,23 @@ export async function benchGatewayEarn(opts: { baseUrl: string; clients: number;
     };
     const AWARD = `mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points balanceAfter } }`;
     for (let i = 0; i < 20; i++) await gql(AWARD, { input: { memberId: memberIds[i], purchaseAmount: "12.50", idempotencyKey: `gw-warm-${i}` } });
-    const latencies: number[] = [];
-    const deadline = Date.now() + opts.seconds * 1000;
-    let n = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: opts.clients }, async (_, c) => {
-        while (Date.now() < deadline) {
-          const i = n++;
-          const s = performance.now();
-          await gql(AWARD, { input: { memberId: memberIds[(i * 7 + c) % memberIds.length], purchaseAmount: "12.50", idempotencyKey: `gw-${c}-${i}` } });
-          latencies.push(performance.now() - s);
-        }
-      }),
-    );
-    const secs = (performance.now() - t0) / 1000;
-    latencies.sort((a, b) => a - b);
+    // The load generator runs in autocannon's worker thread: clients are other machines, they must
+    // not share the hub's event loop.
+    process.env.BENCH_MEMBER_IDS = memberIds.join(",");
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const result = await autocannon({
+      url: hub.gatewayUrl,
+      connections: opts.clients,
+      duration: opts.seconds,
+      workers: 1,
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      requests: [{ method: "POST", setupRequest: path.join(here, "earn-request.cjs") }],
+      verifyBody: path.join(here, "earn-verify.cjs"),
+    });
+    const earns = result.requests.total;
+    const failed = result.non2xx + result.errors + result.timeouts + result.mismatches;
+    if (failed) throw new Error(`gateway earns failed: ${failed} of ${earns} (non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, GraphQL errors ${result.mismatches})`);
     const BATCH = `mutation Bulk($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted replayed rejected { index code } } }`;
     const b0 = performance.now();
     let items = 0;
@@ -215,7 +218,7 @@ export async function benchGatewayEarn(opts: { baseUrl: string; clients: number;
       items += r.awardPointsBatch.accepted;
     }
     const bulkItemsPerSecond = items / ((performance.now() - b0) / 1000);
-    return { perSecond: latencies.length / secs, p50: pct(latencies, 50), p99: pct(latencies, 99), earns: latencies.length, bulkItemsPerSecond };
+    return { perSecond: earns / result.duration, p50: result.latency.p50, p99: result.latency.p99, earns, bulkItemsPerSecond };
   } finally {
     await hub?.close();
     await db.close();

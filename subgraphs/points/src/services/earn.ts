@@ -386,36 +386,44 @@ async function earnChunk(
     balances.set(i.input.memberId, b);
     return b;
   });
-  const inserted = await tx.$queryRaw<{ id: string }[]>`
-    INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", reference,
-      "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
-    SELECT id, 'EARN', m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${actor.sub}, ${at}
-    FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.input.memberId)}::uuid[], ${items.map((i) => i.points)}::int[],
-                ${balanceAfter}::int[], ${items.map((i) => i.input.reference ?? null)}::text[], ${items.map((i) => i.input.idempotencyKey)}::text[],
-                ${items.map((i) => i.hash)}::text[]) AS t(id, m, p, b, r, k, h)
-    ON CONFLICT ("idempotencyScope", "idempotencyKey") DO NOTHING
-    RETURNING id::text AS id`;
-  if (inserted.length !== items.length) throw new ChunkRace("concurrent duplicate keys in a batch");
   const issuanceId = accounts.get(issuanceCode(partnerId))!.id;
   const txIds = items.flatMap((i) => [i.id, i.id]);
   const acctIds = items.flatMap((i) => [accounts.get(walletCode(i.input.memberId))!.id, issuanceId]);
   const amounts = items.flatMap((i) => [i.points, -i.points]);
-  await tx.$executeRaw`
-    INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
-    SELECT t, a, n, ${at} FROM unnest(${txIds}::uuid[], ${acctIds}::bigint[], ${amounts}::int[]) AS u(t, a, n)`;
-  const expiresAt = lotExpiry(at);
-  await tx.$executeRaw`
-    INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt")
-    SELECT m, ${partnerId}::uuid, t, p, p, ${at}, ${expiresAt}
-    FROM unnest(${items.map((i) => i.input.memberId)}::uuid[], ${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.points)}::int[]) AS u(m, t, p)`;
   const perWallet = new Map<bigint, number>();
   for (const i of items) {
     const id = accounts.get(walletCode(i.input.memberId))!.id;
     perWallet.set(id, (perWallet.get(id) ?? 0) + i.points);
   }
-  await tx.$executeRaw`
-    UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.d, "lifetimeEarned" = a."lifetimeEarned" + u.d
-    FROM unnest(${[...perWallet.keys()]}::bigint[], ${[...perWallet.values()]}::int[]) AS u(id, d) WHERE a.id = u.id`;
+  // Transactions, their postings, their lots and the wallet credits in ONE statement (one round
+  // trip whatever the group size). A key taken meanwhile by a concurrent writer inserts nothing for
+  // that item; the count check below then rolls the whole chunk back (ChunkRace) and it is retried.
+  const inserted = await tx.$queryRaw<{ id: string }[]>`
+    WITH t AS (
+      INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", reference,
+        "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
+      SELECT id, 'EARN', m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${actor.sub}, ${at}
+      FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.input.memberId)}::uuid[], ${items.map((i) => i.points)}::int[],
+                  ${balanceAfter}::int[], ${items.map((i) => i.input.reference ?? null)}::text[], ${items.map((i) => i.input.idempotencyKey)}::text[],
+                  ${items.map((i) => i.hash)}::text[]) AS t(id, m, p, b, r, k, h)
+      ON CONFLICT ("idempotencyScope", "idempotencyKey") DO NOTHING
+      RETURNING id, "memberId", "memberPoints"
+    ), postings AS (
+      INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
+      SELECT u.t, u.a, u.n, ${at} FROM unnest(${txIds}::uuid[], ${acctIds}::bigint[], ${amounts}::int[]) AS u(t, a, n)
+      WHERE u.t IN (SELECT id FROM t)
+      RETURNING 1
+    ), lots AS (
+      INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt")
+      SELECT t."memberId", ${partnerId}::uuid, t.id, t."memberPoints", t."memberPoints", ${at}, ${lotExpiry(at)} FROM t
+      RETURNING 1
+    ), wallets AS (
+      UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.d, "lifetimeEarned" = a."lifetimeEarned" + u.d
+      FROM unnest(${[...perWallet.keys()]}::bigint[], ${[...perWallet.values()]}::int[]) AS u(id, d) WHERE a.id = u.id
+      RETURNING 1
+    )
+    SELECT id::text AS id FROM t`;
+  if (inserted.length !== items.length) throw new ChunkRace("concurrent duplicate keys in a batch");
   const policy = settings().expiryPolicy;
   if (policy.kind === "inactivity_months") {
     await tx.$executeRaw`
