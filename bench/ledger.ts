@@ -7,7 +7,7 @@
 //     32 concurrent HTTP clients) with p50/p99, and bulk earn through the gateway
 //     (`benchGatewayEarn`; BENCH_GATEWAY=0 skips it).
 // Uses scratch databases (created and dropped here); never touches the configured database's data.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { startHub } from "../scripts/hub.ts";
+import { usePrisma as useMemberPrisma } from "../subgraphs/member/src/db.ts";
 import { enrollMembers } from "../subgraphs/member/src/services/members.ts";
+import { usePrisma as usePartnerPrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
 import pg from "pg";
@@ -152,17 +154,26 @@ async function main(): Promise<number> {
  * `members` linked members, a client-credentials token, `clients` concurrent HTTP clients for
  * `seconds`. Returns earns/s with p50/p99 in ms, and bulk items/s (awardPointsBatch of 1,000).
  */
-export async function benchGatewayEarn(opts: { baseUrl: string; clients: number; seconds: number; members?: number }): Promise<{ perSecond: number; p50: number; p99: number; earns: number; bulkItemsPerSecond: number }> {
+export async function benchGatewayEarn(opts: {
+  baseUrl: string;
+  clients: number;
+  seconds: number;
+  members?: number;
+  /** "in-process": startHub (npm start's arrangement); "processes": one process per service (docker-compose's). */
+  mode?: "in-process" | "processes";
+}): Promise<{ perSecond: number; p50: number; p99: number; earns: number; bulkItemsPerSecond: number }> {
   const u = new URL(opts.baseUrl);
   const name = `bench_hub_${process.pid}_${Date.now()}`;
   u.pathname = `/${name}`;
   await admin(`CREATE DATABASE "${name}"`);
   const dataDir = mkdtempSync(path.join(tmpdir(), "bench-hub-"));
   const db = await openDatabase({ url: u.toString(), poolSize: opts.clients + 8 });
-  let hub: Awaited<ReturnType<typeof startHub>> | undefined;
+  let hub: { gatewayUrl: string; baseUrl: string; flushEvents(): Promise<void>; close(): Promise<void> } | undefined;
   try {
     await migrate(db);
-    hub = await startHub({ db, internalSecret: randomBytes(32).toString("hex"), dataDir, jobs: false });
+    const secretHex = randomBytes(32).toString("hex");
+    if (opts.mode === "processes") hub = await startHubProcesses(u.toString(), secretHex, dataDir, db);
+    else hub = await startHub({ db, internalSecret: secretHex, dataDir, jobs: false });
     const adminActor: Principal = { sub: "bench-admin", role: "ADMIN", partnerId: null, memberId: null, scope: "", purpose: null };
     const partner = await registerPartner(adminActor, { name: "Bench Shop", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.01", earnRate: "1" });
     const partnerActor: Principal = { sub: "bench-partner", role: "PARTNER", partnerId: partner.id, memberId: null, scope: "", purpose: "ACCOUNT_SERVICING" };
@@ -228,12 +239,82 @@ export async function benchGatewayEarn(opts: { baseUrl: string; clients: number;
 }
 
 // BENCH_SERVICE=0 skips pgbench and the service-layer figures (profiling the gateway path alone).
+/**
+ * The hub as docker-compose runs it: gateway, member, points and partner subgraphs each in its own
+ * process (`tsx <service>/src/main.ts`, with their relays and jobs), over the given database. The
+ * setup data is written in this process through the domain functions; flushEvents waits until the
+ * points subgraph has every member link (the relays deliver them).
+ */
+async function startHubProcesses(url: string, secret: string, dataDir: string, db: Awaited<ReturnType<typeof openDatabase>>) {
+  const base = 47_000 + Math.floor(Math.random() * 1000) * 4;
+  const ports = { gateway: base, member: base + 1, points: base + 2, partner: base + 3 };
+  const env = {
+    ...process.env,
+    DATABASE_URL: url,
+    HUB_INTERNAL_SECRET: secret,
+    HUB_DATA_DIR: dataDir,
+    HUB_DB_POOL_SIZE: "20",
+    HUB_LOG_LEVEL: "warn",
+    HUB_PORT: String(ports.gateway),
+    MEMBER_PORT: String(ports.member),
+    POINTS_PORT: String(ports.points),
+    PARTNER_PORT: String(ports.partner),
+    HUB_MEMBER_URL: `http://127.0.0.1:${ports.member}`,
+    HUB_POINTS_URL: `http://127.0.0.1:${ports.points}`,
+    HUB_PARTNER_URL: `http://127.0.0.1:${ports.partner}`,
+  };
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  const tsx = path.join(root, "node_modules/.bin/tsx");
+  const children = ["subgraphs/member/src/main.ts", "subgraphs/points/src/main.ts", "subgraphs/partner/src/main.ts", "gateway/src/main.ts"].map((f) =>
+    spawn(tsx, [path.join(root, f)], { env, stdio: ["ignore", "ignore", "inherit"] }),
+  );
+  const up = async (port: number) => {
+    for (let i = 0; i < 300; i++) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`service on port ${port} did not start`);
+  };
+  for (const p of Object.values(ports)) await up(p);
+  // This process writes the setup data through the domain functions (their relays are the children's).
+  const client = db.client();
+  useMemberPrisma(client);
+  usePartnerPrisma(client);
+  return {
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}/graphql`,
+    baseUrl: `http://127.0.0.1:${ports.gateway}`,
+    async flushEvents() {
+      for (let i = 0; i < 600; i++) {
+        const [pending] = await client.$queryRaw<{ n: number }[]>`
+          SELECT (SELECT count(*) FROM "member"."OutboxEvent" WHERE "deliveredAt" IS NULL) + (SELECT count(*) FROM "partner"."OutboxEvent" WHERE "deliveredAt" IS NULL) AS n`;
+        if (Number(pending!.n) === 0) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error("events were not delivered within 60 s");
+    },
+    async close() {
+      // Gateway first, member last: the other relays deliver to the member subgraph until they stop.
+      for (const c of [...children].reverse()) {
+        c.kill("SIGTERM");
+        await new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)));
+      }
+    },
+  };
+}
+
 const tps = process.env.BENCH_SERVICE === "0" ? NaN : await main();
 if (process.env.BENCH_GATEWAY !== "0") {
-  const g = await benchGatewayEarn({ baseUrl: BASE, clients: CLIENTS, seconds: SECONDS });
-  console.log(
-    `single awardPoints (through the gateway, ${CLIENTS} clients): ${g.perSecond.toFixed(0)}/s  p50 ${g.p50.toFixed(1)} ms  p99 ${g.p99.toFixed(1)} ms  (${g.earns} earns; ${(g.perSecond / tps).toFixed(2)} × pgbench)`,
-  );
-  console.log(`bulk earn (through the gateway, awardPointsBatch of 1,000): ${g.bulkItemsPerSecond.toFixed(0)} items/s  (${(g.bulkItemsPerSecond / tps).toFixed(2)} × pgbench)`);
+  for (const mode of ["in-process", "processes"] as const) {
+    const g = await benchGatewayEarn({ baseUrl: BASE, clients: CLIENTS, seconds: SECONDS, mode });
+    const where = mode === "in-process" ? "hub in one process" : "one process per service";
+    console.log(
+      `single awardPoints (through the gateway, ${where}, ${CLIENTS} clients): ${g.perSecond.toFixed(0)}/s  p50 ${g.p50.toFixed(1)} ms  p99 ${g.p99.toFixed(1)} ms  (${g.earns} earns; ${(g.perSecond / tps).toFixed(2)} × pgbench)`,
+    );
+    console.log(`bulk earn (through the gateway, ${where}, awardPointsBatch of 1,000): ${g.bulkItemsPerSecond.toFixed(0)} items/s  (${(g.bulkItemsPerSecond / tps).toFixed(2)} × pgbench)`);
+  }
 }
 process.exit(0);
