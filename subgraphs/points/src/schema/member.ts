@@ -2,7 +2,7 @@ import { badInput, HubError } from "../../../../lib/errors.ts";
 import { builder } from "../builder.ts";
 import type { PointsContext } from "../context.ts";
 import type { DataCategory } from "../services/access.ts";
-import { encodeCursor, type Expiring, type WalletView } from "../services/reads.ts";
+import { decodeCursor, encodeCursor, type Expiring, type WalletView } from "../services/reads.ts";
 import type { TierStatus } from "../services/tiers.ts";
 import { DataCategoryEnum, TierEnum } from "./enums.ts";
 import { PageInfoRef, TransactionRef } from "./transaction.ts";
@@ -125,7 +125,7 @@ MemberRef.implement({
         gated(ctx, m as MemberKey, "ACTIVITY", async () => {
           const n = first ?? 20;
           if (!Number.isInteger(n) || n < 1 || n > 100) throw badInput("first must be between 1 and 100", "first");
-          if (after && after.length > 200) throw badInput("after is not a valid cursor", "after");
+          if (after && (after.length > 200 || !decodeCursor(after))) throw badInput("after is not a valid cursor", "after");
           const page = await ctx.loaders.activity.load({ memberId: m.id, first: n, after: after ?? null });
           const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node }));
           return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };

@@ -62,6 +62,10 @@ describe("earning and reading", () => {
     const events = await prisma().pointsOutboxEvent.findMany({ where: { type: "points.data_accessed" }, orderBy: { createdAt: "asc" } });
     expect(events.length).toBe(before + 1);
     expect(events.at(-1)!.payload).toMatchObject({ memberId: m, partnerId: shop, categories: ["TIER", "POINTS_BALANCE", "ACTIVITY"], purpose: "ACCOUNT_SERVICING" });
+    const badCursor = await h.as(memberPrincipal(m), `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { activity(first: 1, after: "bm90LWEtY3Vyc29y") { pageInfo { hasNextPage } } } } }`, {
+      r: [{ __typename: "Member", id: m, sharedScopes: [] }],
+    });
+    expect(codes(badCursor)).toEqual(["BAD_USER_INPUT"]);
     // The member itself and admins are not gated and not logged.
     expectNoGraphQLErrors(await h.as(memberPrincipal(m), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: [] }] }));
     expectNoGraphQLErrors(await h.as(adminPrincipal(), ENTITY, { r: [{ __typename: "Member", id: m }] }));
