@@ -41,6 +41,14 @@ describe("earning and reading", () => {
     expect(codes(await h.as(memberPrincipal(m), AWARD, { input: { memberId: m, points: 5, idempotencyKey: "x" } }))).toEqual(["FORBIDDEN"]);
   });
 
+  test("enrol, then award at once: the award waits briefly for the member link still on its way (member.enrolled)", async () => {
+    const m = randomUUID();
+    const award = h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 42, idempotencyKey: randomUUID() } });
+    await new Promise((r) => setTimeout(r, 150));
+    await h.deliver(enrolled(m, shop));
+    expect(expectNoGraphQLErrors(await award).awardPoints).toMatchObject({ points: 42, balanceAfter: 42 });
+  });
+
   test("wallet/tier/activity: partner without the category gets CONSENT_REQUIRED; with it, one points.data_accessed per member", async () => {
     const m = await newMember();
     await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 1200, idempotencyKey: randomUUID() } });

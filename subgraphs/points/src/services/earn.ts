@@ -111,10 +111,39 @@ export async function awardPoints(actor: Actor, raw: unknown, opts: WriteOptions
   const idem = { scope: scopeOf(actor), key: input.idempotencyKey, requestHash: awardHash(input) };
   // Plain earns of the live API are group-committed (group-commit.ts); offers and back-dated or
   // clock-controlled writes (seed, tests) take the one-transaction path.
-  if (!input.offerId && !opts.now && !opts.postedAt && earnGroupCommitEnabled()) {
-    return earnGroups.submit(actor, partnerId, { input, key: input.idempotencyKey, hash: idem.requestHash });
+  const write = () =>
+    !input.offerId && !opts.now && !opts.postedAt && earnGroupCommitEnabled()
+      ? earnGroups.submit(actor, partnerId, { input, key: input.idempotencyKey, hash: idem.requestHash })
+      : awardOne(actor, partnerId, input, idem, opts);
+  try {
+    return await write();
+  } catch (e) {
+    // The link of a member enrolled a moment ago may still be on its way (member.enrolled /
+    // member.linked): wait for it a little before answering NOT_FOUND.
+    if (!(e instanceof HubError) || e.extensions.code !== "NOT_FOUND" || opts.now || opts.postedAt) throw e;
+    if (!(await linkArrives(input.memberId, partnerId, linkGraceMs()))) throw e;
+    return write();
   }
-  return awardOne(actor, partnerId, input, idem, opts);
+}
+
+/**
+ * How long a single award waits for a missing member link before NOT_FOUND (HUB_LINK_GRACE_MS,
+ * default 750 ms). Why: the points subgraph learns links from the member subgraph's events, which
+ * arrive tens to a couple of hundred milliseconds after the enrolment commits (measured through the
+ * hub: 25–200 ms, and an award sent right after enrolMember was NOT_FOUND 10 times out of 10).
+ * A partner's "enrol, then award" must just work; a truly unlinked member costs only its caller the wait.
+ */
+const linkGraceMs = () => Math.min(5_000, Math.max(0, Number(process.env.HUB_LINK_GRACE_MS ?? 750)));
+
+async function linkArrives(memberId: string, partnerId: string, graceMs: number): Promise<boolean> {
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    const rows = await prisma().$queryRaw<{ one: number }[]>`
+      SELECT 1 AS one FROM "points"."MemberLink" WHERE "memberId" = ${memberId}::uuid AND "partnerId" = ${partnerId}::uuid`;
+    if (rows.length) return true;
+  }
+  return false;
 }
 
 function awardOne(actor: Actor, partnerId: string, input: Award, idem: { scope: string; key: string; requestHash: string }, opts: WriteOptions) {
