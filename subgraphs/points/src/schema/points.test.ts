@@ -117,8 +117,12 @@ describe("spending", () => {
     expect(codes(await h.as(partnerPrincipal(shop), REDEEM, { input: { memberId: m, points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
     const manual = expectNoGraphQLErrors(await h.as(adminPrincipal("ops-1"), REDEEM, { input: { memberId: m, points: 50, idempotencyKey: randomUUID() } }));
     expect(manual.redeemPoints).toMatchObject({ points: -50, balanceAfter: 850 });
-    const big = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 5000 })).createRedemptionCode as { code: string }).code;
-    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: big, points: 5000, idempotencyKey: randomUUID() } }))).toEqual(["INSUFFICIENT_POINTS"]);
+    // A code for more than the available points is refused at once; one that was covered when
+    // created but no longer is fails at the till, and stays unused.
+    expect(codes(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 5000 }))).toEqual(["INSUFFICIENT_POINTS"]);
+    const big = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 800 })).createRedemptionCode as { code: string }).code;
+    expectNoGraphQLErrors(await h.as(adminPrincipal("ops-1"), REDEEM, { input: { memberId: m, points: 100, idempotencyKey: randomUUID() } }));
+    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: big, points: 800, idempotencyKey: randomUUID() } }))).toEqual(["INSUFFICIENT_POINTS"]);
   });
 
   test("holds: authorize reserves, partial capture releases the rest, resolve once; reversal never beyond the remainder", async () => {

@@ -49,6 +49,13 @@ export async function createRedemptionCode(actor: Actor, raw: { partnerId: unkno
   const now = opts.now ?? new Date();
   const [partner] = await prisma().$queryRaw<{ active: boolean }[]>`SELECT active FROM "points"."Partner" WHERE "partnerId" = ${input.partnerId}::uuid`;
   if (partner && !partner.active) throw badInput("This partner is inactive", "partnerId");
+  // Tell the member now rather than at the till: a code for more than the available points would
+  // only fail there. (The redemption itself re-checks under the wallet's guard.)
+  const [wallet] = await prisma().$queryRaw<{ available: number }[]>`
+    SELECT balance - held AS available FROM "points"."LedgerAccount" WHERE code = ${walletCode(actor.memberId)}`;
+  if ((wallet?.available ?? 0) < input.points) {
+    throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this redemption code", { points: input.points, available: wallet?.available ?? 0 });
+  }
   const jti = randomUUID();
   const expiresAt = new Date(now.getTime() + settings().redemptionCodeTtlSeconds * 1000);
   const code = await new SignJWT({ pid: input.partnerId, pts: input.points })
