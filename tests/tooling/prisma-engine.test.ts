@@ -1,6 +1,6 @@
 // prisma/engine: the WASM schema engine and the adapter fixes it depends on (see the header of
-// prisma/engine/wasm-engine.mjs). PostgreSQL tests run when DATABASE_URL is set, each on scratch
-// databases of that server that they drop again; the PGlite ones always run.
+// prisma/engine/wasm-engine.mjs). PostgreSQL tests run on DATABASE_URL's server (else the local one),
+// each on scratch databases that they drop again; the PGlite ones run too.
 import { randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { PGlite } from "@electric-sql/pglite";
@@ -11,7 +11,9 @@ import { afterAll, describe, expect, test } from "vitest";
 import { pendingSql } from "../../prisma/engine/migrate.mjs";
 import { CHAR_OID, listMigrations, openEngine, pgConfig, pgFactory, pgliteFactory, SchemaEnginePanic } from "../../prisma/engine/wasm-engine.mjs";
 
-const ADMIN_URL = process.env.DATABASE_URL;
+// These test the PostgreSQL adapter itself, so they need a PostgreSQL server: DATABASE_URL's, else
+// the one every machine of this project's kind runs at 127.0.0.1:5432.
+const ADMIN_URL: string = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const created: string[] = [];
 
 async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -62,7 +64,7 @@ describe("fix 1: the shadow database is configured from fields, never from the U
     expect(pgConfig("postgresql://postgres@localhost/x?host=/var/run/postgresql").host).toBe("/var/run/postgresql");
   });
 
-  test.skipIf(!ADMIN_URL)("why: pg lets connectionString win over `database`, so {...urlConfig, database: shadow} is the main database", async () => {
+  test("why: pg lets connectionString win over `database`, so {...urlConfig, database: shadow} is the main database", async () => {
     const main = await scratchDatabase();
     const c = new pg.Client({ connectionString: main, database: "postgres" });
     await c.connect();
@@ -71,7 +73,7 @@ describe("fix 1: the shadow database is configured from fields, never from the U
     expect(rows[0].db).toBe(new URL(main).pathname.slice(1));
   });
 
-  test.skipIf(!ADMIN_URL)("replaying the migrations happens on a throwaway shadow database; the main database is untouched and the shadow is dropped", async () => {
+  test("replaying the migrations happens on a throwaway shadow database; the main database is untouched and the shadow is dropped", async () => {
     const main = await scratchDatabase();
     await query(main, "CREATE TABLE sentinel (id int)");
 
@@ -94,7 +96,7 @@ describe("fix 1: the shadow database is configured from fields, never from the U
 });
 
 describe("a configured shadow database (shadowDatabaseUrl, for users without CREATEDB)", () => {
-  test.skipIf(!ADMIN_URL)("is emptied and used instead of a throwaway database", async () => {
+  test("is emptied and used instead of a throwaway database", async () => {
     const main = await scratchDatabase();
     const shadowUrl = await scratchDatabase();
     await query(shadowUrl, "CREATE SCHEMA leftover; CREATE TABLE leftover.t (id int)");
@@ -108,7 +110,7 @@ describe("a configured shadow database (shadowDatabaseUrl, for users without CRE
     }
   });
 
-  test.skipIf(!ADMIN_URL)("is refused when it is the main database (it would be emptied)", async () => {
+  test("is refused when it is the main database (it would be emptied)", async () => {
     const main = await scratchDatabase();
     await query(main, "CREATE TABLE precious (id int)");
     const factory = await pgFactory(main, { shadowDatabaseUrl: main });
@@ -122,7 +124,7 @@ describe("a configured shadow database (shadowDatabaseUrl, for users without CRE
 });
 
 describe('fix 2: Postgres "char" (OID 18) is read as a character', () => {
-  test.skipIf(!ADMIN_URL)("stock adapter-pg 7.10 refuses the type (remove the fix when this fails after an upgrade)", async () => {
+  test("stock adapter-pg 7.10 refuses the type (remove the fix when this fails after an upgrade)", async () => {
     const adapter = await new PrismaPg(pgConfig(ADMIN_URL!)).connect();
     try {
       await expect(adapter.queryRaw(raw(`SELECT 'c'::"char" AS contype`))).rejects.toMatchObject({ cause: { kind: "UnsupportedNativeDataType" } });
@@ -131,7 +133,7 @@ describe('fix 2: Postgres "char" (OID 18) is read as a character', () => {
     }
   });
 
-  test.skipIf(!ADMIN_URL)("the fixed adapter returns it as ColumnType.Character, also inside transactions", async () => {
+  test("the fixed adapter returns it as ColumnType.Character, also inside transactions", async () => {
     const factory = await pgFactory(ADMIN_URL!);
     try {
       const adapter = await factory.connect();
@@ -147,7 +149,7 @@ describe('fix 2: Postgres "char" (OID 18) is read as a character', () => {
     }
   });
 
-  test.skipIf(!ADMIN_URL)("the schema engine describes a PostgreSQL database with CHECK constraints (the ledger_invariants migration) without panicking", async () => {
+  test("the schema engine describes a PostgreSQL database with CHECK constraints (the ledger_invariants migration) without panicking", async () => {
     // Relabelling "char" as text was not enough: the describer reads pg_constraint.contype as a char.
     expect(await pendingSql({ shadow: ADMIN_URL! })).toBe("");
   });
@@ -169,7 +171,7 @@ describe("fix 3: a migration script is sent whole, in one implicit transaction",
     CREATE TRIGGER account_balance BEFORE INSERT OR UPDATE ON account FOR EACH ROW EXECUTE FUNCTION refuse_negative();
   `;
 
-  test.skipIf(!ADMIN_URL)("stock adapter-pg 7.10 splits on ';' and breaks a $$ body (remove the fix when this fails after an upgrade)", async () => {
+  test("stock adapter-pg 7.10 splits on ';' and breaks a $$ body (remove the fix when this fails after an upgrade)", async () => {
     const url = await scratchDatabase();
     const adapter = await new PrismaPg(pgConfig(url)).connect();
     try {
@@ -179,7 +181,7 @@ describe("fix 3: a migration script is sent whole, in one implicit transaction",
     }
   });
 
-  test.skipIf(!ADMIN_URL)("$$ function bodies survive", async () => {
+  test("$$ function bodies survive", async () => {
     const url = await scratchDatabase();
     const factory = await pgFactory(url);
     try {
@@ -191,7 +193,7 @@ describe("fix 3: a migration script is sent whole, in one implicit transaction",
     await expect(query(url, "UPDATE account SET balance = -1")).rejects.toThrow("balance below zero; refused");
   });
 
-  test.skipIf(!ADMIN_URL)("a failing statement undoes the statements before it", async () => {
+  test("a failing statement undoes the statements before it", async () => {
     const url = await scratchDatabase();
     const factory = await pgFactory(url);
     try {
@@ -235,14 +237,14 @@ describe("panics", () => {
   test("the stock CLI reports a panic of the shim as a failure (an engine that died once read as 'no drift')", () => {
     const run = spawnSync("npx", ["prisma", "migrate", "diff", "--from-migrations", "prisma/migrations", "--to-schema", "prisma/schema.prisma", "--exit-code"], {
       encoding: "utf8",
-      env: { ...process.env, FORCE_PANIC_SCHEMA_ENGINE: "1", DATABASE_URL: ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" },
+      env: { ...process.env, FORCE_PANIC_SCHEMA_ENGINE: "1", DATABASE_URL: ADMIN_URL },
     });
     expect(run.status).toBe(1);
     expect(run.stderr + run.stdout).toContain("This is the debugPanic artificial panic");
   });
 });
 
-test.skipIf(!ADMIN_URL)("migrate deploy through the engine records _prisma_migrations like the CLI", async () => {
+test("migrate deploy through the engine records _prisma_migrations like the CLI", async () => {
   const url = await scratchDatabase();
   const factory = await pgFactory(url);
   const engine = await openEngine(factory);
