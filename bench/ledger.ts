@@ -308,7 +308,9 @@ async function startHubProcesses(url: string, secret: string, dataDir: string, d
 
 const tps = process.env.BENCH_SERVICE === "0" ? NaN : await main();
 if (process.env.BENCH_GATEWAY !== "0") {
-  for (const mode of ["in-process", "processes"] as const) {
+  // BENCH_GATEWAY_MODES=in-process|processes picks one arrangement (default: both).
+  const modes = (process.env.BENCH_GATEWAY_MODES ?? "in-process,processes").split(",") as ("in-process" | "processes")[];
+  for (const mode of modes) {
     const g = await benchGatewayEarn({ baseUrl: BASE, clients: CLIENTS, seconds: SECONDS, mode });
     const where = mode === "in-process" ? "hub in one process" : "one process per service";
     console.log(
