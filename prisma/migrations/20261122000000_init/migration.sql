@@ -40,6 +40,12 @@ CREATE TYPE "points"."HoldStatus" AS ENUM ('PENDING', 'CAPTURED', 'VOIDED', 'EXP
 -- CreateEnum
 CREATE TYPE "points"."Tier" AS ENUM ('BASE', 'SILVER', 'GOLD', 'DIAMOND');
 
+-- CreateEnum
+CREATE TYPE "points"."SettlementStatus" AS ENUM ('DRAFT', 'APPROVED');
+
+-- CreateEnum
+CREATE TYPE "points"."SettlementSide" AS ENUM ('ISSUANCE', 'REDEMPTION');
+
 -- CreateTable
 CREATE TABLE "partner"."Partner" (
     "id" UUID NOT NULL,
@@ -138,6 +144,18 @@ CREATE TABLE "partner"."OfferClaim" (
     "lastUsedAt" TIMESTAMPTZ(3),
 
     CONSTRAINT "OfferClaim_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."MemberFacts" (
+    "memberId" UUID NOT NULL,
+    "joinedAt" TIMESTAMPTZ(3),
+    "lastActivityAt" TIMESTAMPTZ(3),
+    "tier" "partner"."Tier" NOT NULL DEFAULT 'BASE',
+    "tierAt" TIMESTAMPTZ(3),
+    "updatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "MemberFacts_pkey" PRIMARY KEY ("memberId")
 );
 
 -- CreateTable
@@ -325,6 +343,14 @@ CREATE TABLE "points"."MemberLink" (
 );
 
 -- CreateTable
+CREATE TABLE "points"."MemberJoin" (
+    "memberId" UUID NOT NULL,
+    "joinedAt" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "MemberJoin_pkey" PRIMARY KEY ("memberId")
+);
+
+-- CreateTable
 CREATE TABLE "points"."Partner" (
     "partnerId" UUID NOT NULL,
     "name" TEXT NOT NULL,
@@ -360,6 +386,7 @@ CREATE TABLE "points"."Offer" (
     "fundings" JSONB NOT NULL,
     "redeemablePartnerIds" UUID[],
     "minTier" "points"."Tier",
+    "segments" TEXT[] DEFAULT ARRAY[]::TEXT[],
     "status" TEXT NOT NULL DEFAULT 'ACTIVE',
     "activatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "endedAt" TIMESTAMPTZ(3),
@@ -396,6 +423,80 @@ CREATE TABLE "points"."RedemptionCode" (
     "usedAt" TIMESTAMPTZ(3),
 
     CONSTRAINT "RedemptionCode_pkey" PRIMARY KEY ("jti")
+);
+
+-- CreateTable
+CREATE TABLE "points"."SettlementRun" (
+    "id" UUID NOT NULL,
+    "periodStart" TIMESTAMPTZ(3) NOT NULL,
+    "periodEnd" TIMESTAMPTZ(3) NOT NULL,
+    "status" "points"."SettlementStatus" NOT NULL DEFAULT 'DRAFT',
+    "currency" TEXT NOT NULL,
+    "watermarkPostingId" BIGINT NOT NULL,
+    "prevPeriodEnd" TIMESTAMPTZ(3),
+    "prevWatermarkPostingId" BIGINT,
+    "postingsCovered" BIGINT NOT NULL DEFAULT 0,
+    "carriedInPostings" BIGINT NOT NULL DEFAULT 0,
+    "operatorMargin" DECIMAL(24,6) NOT NULL DEFAULT 0,
+    "createdBy" TEXT NOT NULL,
+    "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "computedAt" TIMESTAMPTZ(3) NOT NULL,
+    "approvedAt" TIMESTAMPTZ(3),
+    "approvedBy" TEXT,
+
+    CONSTRAINT "SettlementRun_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."SettlementStatement" (
+    "runId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "pointsIssued" BIGINT NOT NULL,
+    "pointsRedeemed" BIGINT NOT NULL,
+    "offerFundingPoints" BIGINT NOT NULL,
+    "offerReturnedPoints" BIGINT NOT NULL,
+    "pointsReversed" BIGINT NOT NULL,
+    "pointsAdjusted" BIGINT NOT NULL,
+    "amountDue" DECIMAL(24,6) NOT NULL,
+    "amountOwed" DECIMAL(24,6) NOT NULL,
+    "netPosition" DECIMAL(24,6) NOT NULL,
+    "liabilityPoints" BIGINT NOT NULL,
+    "expiredPoints" BIGINT NOT NULL,
+
+    CONSTRAINT "SettlementStatement_pkey" PRIMARY KEY ("runId","partnerId")
+);
+
+-- CreateTable
+CREATE TABLE "points"."SettlementLine" (
+    "id" UUID NOT NULL,
+    "runId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "side" "points"."SettlementSide" NOT NULL,
+    "kind" "points"."TransactionKind" NOT NULL,
+    "points" BIGINT NOT NULL,
+    "postings" BIGINT NOT NULL,
+    "rate" DECIMAL(18,6) NOT NULL,
+    "rateEffectiveFrom" TIMESTAMPTZ(3),
+    "amount" DECIMAL(24,6) NOT NULL,
+    "disputeReason" TEXT,
+    "disputedAt" TIMESTAMPTZ(3),
+    "disputedBy" TEXT,
+    "resolvedAt" TIMESTAMPTZ(3),
+    "resolvedBy" TEXT,
+    "resolutionNote" TEXT,
+    "adjustmentTransactionId" UUID,
+
+    CONSTRAINT "SettlementLine_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."SettlementFlow" (
+    "runId" UUID NOT NULL,
+    "fromPartnerId" UUID NOT NULL,
+    "toPartnerId" UUID NOT NULL,
+    "points" BIGINT NOT NULL,
+
+    CONSTRAINT "SettlementFlow_pkey" PRIMARY KEY ("runId","fromPartnerId","toPartnerId")
 );
 
 -- CreateTable
@@ -582,6 +683,15 @@ CREATE INDEX "PartnerRate_partnerId_effectiveFrom_idx" ON "points"."PartnerRate"
 CREATE INDEX "RedemptionCode_memberId_idx" ON "points"."RedemptionCode"("memberId");
 
 -- CreateIndex
+CREATE INDEX "SettlementRun_status_periodEnd_idx" ON "points"."SettlementRun"("status", "periodEnd");
+
+-- CreateIndex
+CREATE INDEX "SettlementRun_createdAt_id_idx" ON "points"."SettlementRun"("createdAt", "id");
+
+-- CreateIndex
+CREATE INDEX "SettlementLine_runId_partnerId_idx" ON "points"."SettlementLine"("runId", "partnerId");
+
+-- CreateIndex
 CREATE INDEX "OutboxEvent_deliveredAt_createdAt_idx" ON "member"."OutboxEvent"("deliveredAt", "createdAt");
 
 -- CreateIndex
@@ -637,3 +747,12 @@ ALTER TABLE "points"."Posting" ADD CONSTRAINT "Posting_accountId_fkey" FOREIGN K
 
 -- AddForeignKey
 ALTER TABLE "points"."LotConsumption" ADD CONSTRAINT "LotConsumption_lotId_fkey" FOREIGN KEY ("lotId") REFERENCES "points"."Lot"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "points"."SettlementStatement" ADD CONSTRAINT "SettlementStatement_runId_fkey" FOREIGN KEY ("runId") REFERENCES "points"."SettlementRun"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "points"."SettlementLine" ADD CONSTRAINT "SettlementLine_runId_fkey" FOREIGN KEY ("runId") REFERENCES "points"."SettlementRun"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "points"."SettlementFlow" ADD CONSTRAINT "SettlementFlow_runId_fkey" FOREIGN KEY ("runId") REFERENCES "points"."SettlementRun"("id") ON DELETE CASCADE ON UPDATE CASCADE;

@@ -4,6 +4,7 @@ import { prisma } from "./db.ts";
 import { type ActivityPage, activityPages, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions, type WalletView, wallets } from "./services/reads.ts";
 import { holdsByIds, type HoldRow } from "./services/redeem.ts";
 import type { LedgerTransactionRow } from "./services/ledger.ts";
+import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./services/settlement.ts";
 import { type TierStatus, tierStatuses, storedTiers } from "./services/tiers.ts";
 import type { Tier } from "./services/domain.ts";
 
@@ -41,6 +42,25 @@ export function createLoaders(ctx: HubContext, now: Date) {
     hold: new DataLoader<string, HoldRow | null>(async (ids) => {
       const m = await holdsByIds(prisma(), ids);
       return ids.map((id) => m.get(id) ?? null);
+    }),
+    settlementRun: new DataLoader<string, SettlementRun | null>(async (ids) => {
+      const m = await runsByIds(actor, ids);
+      return ids.map((id) => m.get(id) ?? null);
+    }),
+    settlementStatements: new DataLoader<string, SettlementStatement[]>(async (ids) => {
+      const m = await statementsOfRuns(actor, ids);
+      return ids.map((id) => m.get(id) ?? []);
+    }),
+    settlementLines: new DataLoader<{ runId: string; partnerId: string }, SettlementLine[], string>(
+      async (keys) => {
+        const m = await linesOfStatements(keys);
+        return keys.map((k) => m.get(`${k.runId}|${k.partnerId}`) ?? []);
+      },
+      { cacheKeyFn: (k) => `${k.runId}|${k.partnerId}` },
+    ),
+    settlementFlows: new DataLoader<string, Awaited<ReturnType<typeof flowsOfRuns>> extends Map<string, infer V> ? V : never>(async (ids) => {
+      const m = await flowsOfRuns(actor, ids);
+      return ids.map((id) => m.get(id) ?? []);
     }),
     remainingBudget: new DataLoader<string, number | null>(async (ids) => {
       const m = await budgetsRemaining(ids);

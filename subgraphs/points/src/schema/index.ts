@@ -5,9 +5,10 @@ import "./refs.ts";
 import "./member.ts";
 import "./transaction.ts";
 import "./mutations.ts";
+import "./settlement.ts";
 
-builder.queryType({ description: "Reads of the points subgraph: transactions (wallets, tiers and activity hang off Member)." });
-builder.mutationType({ description: "Writes of the points subgraph: earning, redeeming, holds, reversals, adjustments." });
+builder.queryType({ description: "Reads of the points subgraph: transactions and settlement runs (wallets, tiers and activity hang off Member)." });
+builder.mutationType({ description: "Writes of the points subgraph: earning, redeeming, holds, reversals, adjustments, settlement." });
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",

@@ -7,6 +7,8 @@ import { z } from "zod";
  * - HUB_HOLD_TTL_MINUTES: how long an uncaptured hold reserves points (default 30).
  * - HUB_REDEMPTION_CODE_TTL_SECONDS: lifetime of a redemption code (default 600).
  * - Tier thresholds/multipliers are the DESIGN.md defaults (1,000 / 5,000 / 20,000; 1, 1.25, 1.5, 2).
+ * - HUB_CURRENCY: the coalition's settlement currency, ISO 4217 (default EUR); HUB_CURRENCY_MINOR_UNITS:
+ *   its decimals, to which each statement line is rounded half-even (default 2).
  */
 export type ExpiryPolicy = { kind: "months_after_earning"; months: number } | { kind: "inactivity_months"; months: number } | { kind: "never" };
 
@@ -30,6 +32,22 @@ const Env = z.object({
   HUB_HOLD_TTL_MINUTES: z.coerce.number().int().min(1).max(60 * 24 * 30).default(30),
   HUB_REDEMPTION_CODE_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
 });
+
+const CurrencyEnv = z.object({
+  HUB_CURRENCY: z.string().regex(/^[A-Z]{3}$/, "HUB_CURRENCY must be an ISO 4217 code like EUR").default("EUR"),
+  HUB_CURRENCY_MINOR_UNITS: z.coerce.number().int().min(0).max(4).default(2),
+});
+
+let currency: { code: string; minorUnits: number } | undefined;
+
+/** The coalition's settlement currency and its minor units (statement lines are rounded to them). */
+export function currencySettings(): { code: string; minorUnits: number } {
+  if (!currency) {
+    const e = CurrencyEnv.parse(process.env);
+    currency = { code: e.HUB_CURRENCY, minorUnits: e.HUB_CURRENCY_MINOR_UNITS };
+  }
+  return currency;
+}
 
 let current: PointsSettings | undefined;
 let codeKey: Uint8Array | undefined;
