@@ -3,8 +3,9 @@
 //   clients create --role ADMIN|PARTNER [--partner <id>]   (over the database, or --admin-id/--admin-secret: through the API)
 //   clients bootstrap-admin [--client-id admin]             (the first ADMIN client, over the database)
 //   keys rotate                                             (the gateway's signing keys in HUB_DATA_DIR)
+//   settlement export <runId> [--format csv|json] [--partner <id>] [--out <file>]   (a run's statements)
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { loadEnv } from "../lib/config.ts";
@@ -12,6 +13,8 @@ import { migrate, openDatabase } from "../lib/db.ts";
 import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
+import { usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
+import { exportRun } from "../subgraphs/points/src/services/settlement.ts";
 
 const env = loadEnv();
 const program = new Command().name("cli").description("Coalition Hub admin CLI").showHelpAfterError();
@@ -44,6 +47,7 @@ async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
   try {
     if (db.kind === "pglite") await migrate(db);
     usePrisma(db.client());
+    usePointsPrisma(db.client());
     return await fn();
   } finally {
     await db.close();
@@ -132,6 +136,40 @@ program
     const keys = await KeySet.fromConfig({ dataDir }); // creates the file with a first key when there is none
     const kid = existed ? await keys.rotate() : keys.jwks().keys[0]?.kid;
     console.log(`${existed ? "new" : "first"} signing key ${kid} in ${file}; published keys: ${keys.jwks().keys.map((k) => k.kid).join(", ")}`);
+  });
+
+program
+  .command("settlement")
+  .description("Settlement runs")
+  .command("export <runId>")
+  .description(
+    "Print (or write) a settlement run's statements as CSV (one row per statement line) or JSON. Over the database (DATABASE_URL, or the embedded data dir while the hub is stopped) as an admin; with --admin-id/--admin-secret through the running gateway",
+  )
+  .addOption(new Option("--format <format>", "file format").choices(["csv", "json"]).default("csv"))
+  .option("--partner <partnerId>", "only this partner's statement")
+  .option("--out <file>", "write to this file instead of standard output")
+  .option("--admin-id <id>", "an ADMIN client's id: export through the API (env HUB_ADMIN_CLIENT_ID)", process.env.HUB_ADMIN_CLIENT_ID)
+  .option("--admin-secret <secret>", "its secret (env HUB_ADMIN_CLIENT_SECRET)", process.env.HUB_ADMIN_CLIENT_SECRET)
+  .option("--url <url>", "gateway base URL (with --admin-id)", defaultUrl)
+  .action(async (runId: string, o: { format: "csv" | "json"; partner?: string; out?: string; adminId?: string; adminSecret?: string; url: string }) => {
+    const format = o.format.toUpperCase() as "CSV" | "JSON";
+    let text: string;
+    if (o.adminId || o.adminSecret) {
+      if (!o.adminId || !o.adminSecret) throw new Error("give both --admin-id and --admin-secret (or neither, to read the database)");
+      const { access_token } = await tokenRequest(o.url, { grant_type: "client_credentials", client_id: o.adminId, client_secret: o.adminSecret });
+      const data = await graphql(o.url, access_token, "query($id: ID!, $f: SettlementExportFormat!, $p: ID) { settlementRun(id: $id) { export(format: $f, partnerId: $p) } }", {
+        id: runId,
+        f: format,
+        p: o.partner ?? null,
+      });
+      text = data.settlementRun.export;
+    } else {
+      text = await withDatabase(() => exportRun({ sub: "cli", role: "ADMIN", partnerId: null, memberId: null }, runId, format, o.partner ?? null));
+    }
+    if (o.out) {
+      writeFileSync(o.out, text);
+      console.error(`wrote ${o.out}`);
+    } else process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
   });
 
 await program.parseAsync().catch((e: unknown) => {

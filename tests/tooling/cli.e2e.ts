@@ -78,3 +78,28 @@ test("keys rotate: a first key, then a new one that signs while the old one stay
   const firstKid = first.stdout.match(/first signing key (\S+)/)?.[1];
   expect(second.stdout).toContain(`published keys: ${kid}, ${firstKid}`);
 });
+
+test("settlement export: a run's statements as CSV and JSON, through the API and over the database", async () => {
+  const admin = await hub.adminToken();
+  const end = new Date();
+  const r = await hub.gql(admin, "mutation($s: DateTime!, $e: DateTime!) { createSettlementRun(periodStart: $s, periodEnd: $e) { id } }", {
+    s: new Date(end.getTime() - 86_400_000).toISOString(),
+    e: end.toISOString(),
+  });
+  const runId = (r.data as { createSettlementRun: { id: string } }).createSettlementRun.id;
+  const csv = await cli(["settlement", "export", runId, "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
+  expect(csv.code, csv.stderr).toBe(0);
+  expect(csv.stdout.split("\n")[0]).toBe(
+    "run_id,period_start,period_end,status,currency,partner_id,partner_name,line_id,side,kind,points,postings,rate,rate_effective_from,amount,disputed,statement_amount_due,statement_amount_owed,statement_net_position",
+  );
+  const json = await cli(["settlement", "export", runId, "--format", "json", "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
+  expect(JSON.parse(json.stdout)).toMatchObject({ run: { id: runId, status: "DRAFT", currency: "EUR" }, statements: expect.any(Array) });
+  const missing = await cli(["settlement", "export", "00000000-0000-4000-8000-000000000000", "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain("NOT_FOUND");
+  if (hub.db.url) {
+    const direct = await cli(["settlement", "export", runId, "--format", "json"], { DATABASE_URL: hub.db.url });
+    expect(direct.code, direct.stderr).toBe(0);
+    expect(JSON.parse(direct.stdout)).toEqual(JSON.parse(json.stdout));
+  }
+});
