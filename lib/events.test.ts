@@ -10,6 +10,7 @@ import { callInternal, testInternalKey } from "../tests/support/subgraph.ts";
 let db: Database;
 let consumer: RunningSubgraph;
 let relay: Relay;
+// member.linked: an event type only the points subgraph consumes (SUBSCRIPTIONS), like this test's one consumer.
 const handled: DomainEvent[] = [];
 let failNext = 0;
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
     createContext: (b) => b,
     internalRoutes: {
       events: eventsRoute("points", () => prisma, {
-        "member.enrolled": async (tx, event) => {
+        "member.linked": async (tx, event) => {
           if (failNext > 0) {
             failNext--;
             throw new Error("consumer down");
@@ -48,7 +49,7 @@ const memberId = () => crypto.randomUUID();
 test("an event emitted in a committed transaction is delivered once and its effect applied", async () => {
   const prisma = db.client();
   const id = memberId();
-  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.enrolled", payload: { memberId: id } }));
+  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } }));
   await relay.flush();
   expect(handled.filter((e) => (e.payload as { memberId: string }).memberId === id)).toHaveLength(1);
   expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${id}` } })).toBe(1);
@@ -61,7 +62,7 @@ test("an event of a rolled-back transaction never exists", async () => {
   const id = memberId();
   await expect(
     prisma.$transaction(async (tx) => {
-      await emitEvent(tx, "member", { type: "member.enrolled", payload: { memberId: id } });
+      await emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } });
       throw new Error("rollback");
     }),
   ).rejects.toThrow("rollback");
@@ -72,9 +73,9 @@ test("an event of a rolled-back transaction never exists", async () => {
 test("redelivery of the same event is a no-op (inbox)", async () => {
   const prisma = db.client();
   const id = memberId();
-  const eventId = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.enrolled", payload: { memberId: id } }));
+  const eventId = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } }));
   await relay.flush();
-  const event = { id: eventId, type: "member.enrolled", payload: { memberId: id }, createdAt: new Date().toISOString() };
+  const event = { id: eventId, type: "member.linked", payload: { memberId: id }, createdAt: new Date().toISOString() };
   const again = await callInternal(consumer.url, "events", { events: [event, event] });
   expect(again.status).toBe(200);
   expect(handled.filter((e) => e.id === eventId)).toHaveLength(1);
@@ -85,7 +86,7 @@ test("a failing consumer leaves the event pending, retried later with backoff, e
   const prisma = db.client();
   const id = memberId();
   failNext = 1;
-  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.enrolled", payload: { memberId: id } }));
+  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } }));
   await relay.flush();
   const row = await prisma.memberOutboxEvent.findFirstOrThrow({ where: { payload: { path: ["memberId"], equals: id } } });
   expect(row.deliveredAt).toBeNull();

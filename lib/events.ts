@@ -26,10 +26,11 @@ export interface DomainEvent<T = unknown> {
 
 /** Which subgraphs consume which event types. An event nobody consumes is marked delivered at once. */
 export const SUBSCRIPTIONS: Record<string, readonly SchemaName[]> = {
-  "member.enrolled": ["points"],
+  "member.enrolled": ["points", "partner"],
   "member.linked": ["points"],
   "member.consent_revoked": ["partner"],
-  "points.activity": ["member"],
+  "points.activity": ["member", "partner"],
+  "points.tier_changed": ["partner"],
   "points.data_accessed": ["member"],
   "points.offer_applied": ["partner"],
   "partner.registered": ["points"],

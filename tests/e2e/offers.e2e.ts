@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startTestHub, type TestHub } from "../support/hub.ts";
 import { expectNoGraphQLErrors } from "../support/subgraph.ts";
+import { enrollMember } from "../../subgraphs/member/src/services/members.ts";
 
 // A co-issued offer end to end through the gateway: an e-commerce platform and an FMCG brand
 // (60/40) create, submit and approve it; the budget is funded from both in their shares; members
@@ -167,3 +168,58 @@ test("a paused offer pays no bonus until a co-issuer resumes it; an inactive par
   expectNoGraphQLErrors(await gql(admin, "mutation($id: ID!) { setPartnerActive(partnerId: $id, active: true) { active } }", { id: p.shop.id }));
   await hub.flushEvents();
 });
+
+test("eligibility by minimum tier and lifecycle segment: refused claims and bonuses for ineligible members, paid for eligible ones", async () => {
+  const CLAIM = "mutation($id: ID!) { claimOffer(offerId: $id) { id offer { id } } }";
+  const code = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r.errors?.[0]?.extensions?.code;
+  const gold = await activeOffer({ title: "Gold members", minTier: "GOLD" });
+  const winBack = await activeOffer({ title: "We miss you", segments: ["DORMANT"] });
+
+  // A member who joined 60 days ago and never earned is DORMANT (default thresholds: 30 days).
+  // enrolMember through the API always joins "now", so this one is enrolled as an import would
+  // be, through the member subgraph's service with a back-dated joinedAt; member.enrolled carries it
+  // to the partner and points subgraphs like any other enrolment.
+  const partnerActor = { sub: `client-${p.shop.id}`, role: "PARTNER" as const, partnerId: p.shop.id, memberId: null };
+  await enrollMember(partnerActor, { email: "dormant-0@example.com", externalRef: "dormant-0" }, { joinedAt: new Date(Date.now() - 60 * DAY) });
+  const [fresh] = await enrolMembers(1, "fresh");
+  await hub.flushEvents();
+  const dormant = { token: await hub.memberToken(p.shop.clientId, p.shop.secret, "dormant-0") };
+  const dormantId = expectNoGraphQLErrors(await gql(dormant.token, "{ me { id lifecycle } }")).me;
+  expect(dormantId.lifecycle).toBe("DORMANT"); // the member subgraph agrees with the copies
+  const dormantMember = { ...dormant, id: dormantId.id as string };
+
+  // The new BASE member is eligible for neither: both claims refused, nothing claimed.
+  expect(code(await gql(fresh.token, CLAIM, { id: gold }))).toBe("OFFER_NOT_ELIGIBLE");
+  const refused = await gql(fresh.token, CLAIM, { id: winBack });
+  expect(code(refused)).toBe("OFFER_NOT_ELIGIBLE");
+  expect(refused.errors?.[0]?.message).toMatch(/DORMANT/);
+  expect(expectNoGraphQLErrors(await gql(fresh.token, "{ me { claimedOffers { offer { id } } } }")).me.claimedOffers).toEqual([]);
+
+  // The dormant member claims the win-back offer; its next purchase (the win-back) earns the bonus.
+  expect(expectNoGraphQLErrors(await gql(dormantMember.token, CLAIM, { id: winBack })).claimOffer.offer.id).toBe(winBack);
+  await hub.flushEvents();
+  const budgetBefore = await accountBalance(`budget:${winBack}`);
+  expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: dormantMember.id, idempotencyKey: "winback-1", points: 50, offerId: winBack } }));
+  expect(await accountBalance(`budget:${winBack}`)).toBe(budgetBefore - 100);
+  expect(await accountBalance(`wallet:${dormantMember.id}`)).toBe(150);
+  // That purchase made it ACTIVE: the second use (limit 2) is refused, and nothing is written.
+  const second = await gql(p.shop.token, AWARD, { i: { memberId: dormantMember.id, idempotencyKey: "winback-2", points: 50, offerId: winBack } });
+  expect(code(second)).toBe("OFFER_NOT_ELIGIBLE");
+  expect(await accountBalance(`wallet:${dormantMember.id}`)).toBe(150);
+  expect(await accountBalance(`budget:${winBack}`)).toBe(budgetBefore - 100);
+  await hub.flushEvents(); // points.activity → the partner subgraph sees the member ACTIVE too
+  expect(code(await gql(dormantMember.token, CLAIM, { id: winBack }))).toBe("OFFER_NOT_ELIGIBLE");
+  expect(expectNoGraphQLErrors(await gql(dormantMember.token, "{ me { lifecycle } }")).me.lifecycle).toBe("ACTIVE");
+
+  // Tier: 5,000 points earned make the fresh member GOLD (points.tier_changed reaches the partner
+  // subgraph); then it may claim the GOLD offer and gets its bonus.
+  expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: fresh.id, idempotencyKey: "gold-0", points: 5_000 } }));
+  await hub.flushEvents();
+  expect(expectNoGraphQLErrors(await gql(fresh.token, "{ me { tier { tier } } }")).me.tier.tier).toBe("GOLD");
+  expect(expectNoGraphQLErrors(await gql(fresh.token, CLAIM, { id: gold })).claimOffer.offer.id).toBe(gold);
+  await hub.flushEvents();
+  const goldBudget = await accountBalance(`budget:${gold}`);
+  expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: fresh.id, idempotencyKey: "gold-1", points: 10, offerId: gold } }));
+  expect(await accountBalance(`budget:${gold}`)).toBe(goldBudget - 100);
+  expect(await accountBalance(`wallet:${fresh.id}`)).toBe(5_000 + 10 + 100);
+}, 120_000);

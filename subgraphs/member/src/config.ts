@@ -1,20 +1,13 @@
 import { z } from "zod";
 import { loadEnv } from "../../../lib/config.ts";
+import { type LifecycleSettings, LifecycleEnv } from "../../../lib/lifecycle.ts";
 
 /**
  * Settings of the member subgraph. Lifecycle thresholds follow the seeds in DESIGN.md §9 (dormant
  * after 30 days without activity after joining; 90 days without activity for a member who was
  * active; churned after 180 days); the minimum cohort is the coalition-wide HUB_MIN_COHORT.
  */
-export interface MemberSettings {
-  /** A member who joined less than this many days ago is NEW. */
-  lifecycleNewDays: number;
-  /** A member with no activity at all this many days after joining is DORMANT. */
-  lifecycleDormantAfterJoinDays: number;
-  /** A member whose last activity is this many days old is DORMANT. */
-  lifecycleDormantDays: number;
-  /** A member whose last activity (or joining, if none) is this many days old is CHURNED. */
-  lifecycleChurnedDays: number;
+export interface MemberSettings extends LifecycleSettings {
   /** Partner insights below this many members are suppressed (2–100,000). */
   minCohort: number;
   /** Published insight counts are rounded down to a multiple of this (1 = exact). */
@@ -23,19 +16,13 @@ export interface MemberSettings {
   insightStabilityHours: number;
 }
 
-const days = z.coerce.number().int().min(1).max(3650);
-const Env = z
-  .object({
-    HUB_LIFECYCLE_NEW_DAYS: days.default(30),
-    HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS: days.default(30),
-    HUB_LIFECYCLE_DORMANT_DAYS: days.default(90),
-    HUB_LIFECYCLE_CHURNED_DAYS: days.default(180),
+// The HUB_LIFECYCLE_* thresholds are parsed by lib/lifecycle.ts (the partner and points subgraphs read them too).
+const Env = LifecycleEnv.and(
+  z.object({
     HUB_INSIGHT_GRANULARITY: z.coerce.number().int().min(1).max(1000).default(10),
     HUB_INSIGHT_STABILITY_HOURS: z.coerce.number().int().min(0).max(24 * 90).default(24),
-  })
-  .refine((e) => e.HUB_LIFECYCLE_DORMANT_DAYS < e.HUB_LIFECYCLE_CHURNED_DAYS, {
-    message: "HUB_LIFECYCLE_DORMANT_DAYS must be below HUB_LIFECYCLE_CHURNED_DAYS",
-  });
+  }),
+);
 
 export function loadMemberSettings(env: NodeJS.ProcessEnv = process.env): MemberSettings {
   const hub = loadEnv(env);

@@ -5,6 +5,7 @@ import type { MemberSettings } from "../config.ts";
 import { prisma } from "../db.ts";
 import { DAY_MS } from "./domain.ts";
 import { isUuid } from "./members.ts";
+import { ACTIVITY_KINDS, type Lifecycle, lifecycleOf as sharedLifecycleOf } from "../../../../lib/lifecycle.ts";
 
 /**
  * Lifecycle segments and RFM scores, from what the member subgraph learns through
@@ -12,23 +13,12 @@ import { isUuid } from "./members.ts";
  * per-month activity counts and earned points in MemberActivityMonth.
  */
 
-export type Lifecycle = "NEW" | "ACTIVE" | "DORMANT" | "CHURNED";
-
+export type { Lifecycle } from "../../../../lib/lifecycle.ts";
 /**
- * NEW: joined less than `lifecycleNewDays` ago. CHURNED: nothing for `lifecycleChurnedDays` since
- * the last activity (or since joining, without any). DORMANT: no activity at all
- * `lifecycleDormantAfterJoinDays` after joining, or none for `lifecycleDormantDays`. ACTIVE otherwise.
+ * The rule itself lives in lib/lifecycle.ts, so that the partner and points subgraphs enforce offer
+ * segments with exactly the same answer (from their copies of joinedAt and the last activity).
  */
-export function lifecycleOf(m: Pick<Member, "joinedAt" | "lastActivityAt">, now: Date, s: MemberSettings): Lifecycle {
-  const sinceJoin = (now.getTime() - m.joinedAt.getTime()) / DAY_MS;
-  if (sinceJoin < s.lifecycleNewDays) return "NEW";
-  const last = m.lastActivityAt ?? m.joinedAt;
-  const quiet = (now.getTime() - last.getTime()) / DAY_MS;
-  if (quiet >= s.lifecycleChurnedDays) return "CHURNED";
-  if (!m.lastActivityAt && sinceJoin >= s.lifecycleDormantAfterJoinDays) return "DORMANT";
-  if (quiet >= s.lifecycleDormantDays) return "DORMANT";
-  return "ACTIVE";
-}
+export const lifecycleOf: (m: Pick<Member, "joinedAt" | "lastActivityAt">, now: Date, s: MemberSettings) => Lifecycle = sharedLifecycleOf;
 
 export interface Rfm {
   /** 1–5: 5 = activity within 30 days … 1 = none for 180+ days (or never). */
@@ -96,8 +86,8 @@ export interface ActivityPayload {
   partnerId?: string | null;
 }
 
-/** Kinds a member does on purpose: they make the member active and count as frequency. */
-const MEMBER_INITIATED = new Set(["EARN", "REDEEM"]);
+/** Kinds a member does on purpose: they make the member active and count as frequency (shared with the offer checks). */
+const MEMBER_INITIATED = ACTIVITY_KINDS;
 /** Kinds that change earned points (the monetary proxy); reversals arrive negative. */
 const MONETARY_KINDS = new Set(["EARN", "OFFER_BONUS", "REVERSAL"]);
 

@@ -262,7 +262,7 @@ builder.mutationFields((t) => ({
     type: OfferClaimRef,
     authScopes: { member: true },
     description:
-      "The member claims an active offer inside its window. Claiming again returns the same claim; a used-up claim is OFFER_LIMIT_REACHED. Tier and segment eligibility is shown by Member.eligibleOffers and enforced again when the offer is applied.",
+      "The member claims an active offer inside its window. The member must be eligible now: tier at least the offer's minTier and lifecycle segment among its segments (if any), else OFFER_NOT_ELIGIBLE; both are checked again when the offer is applied. Claiming again returns the same claim; a used-up claim is OFFER_LIMIT_REACHED.",
     args: { offerId: t.arg.id({ description: "The offer's id." }) },
     resolve: (_r, { offerId }, ctx) => claimOffer(ctx.principal, String(offerId), { now: ctx.now }),
   }),

@@ -4,7 +4,9 @@ import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvent } from "../../../../lib/events.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferKind, OfferSegment, OfferStatus, OfferTier } from "../../../../prisma/generated/client/client.ts";
+import { offerIneligibility } from "../../../../lib/lifecycle.ts";
 import { prisma } from "../db.ts";
+import { memberStanding } from "./member-facts.ts";
 import { type Actor, isAdmin, isUuid, parseInput, TX_OPTIONS } from "./domain.ts";
 
 /**
@@ -19,12 +21,21 @@ import { type Actor, isAdmin, isUuid, parseInput, TX_OPTIONS } from "./domain.ts
  * conditional UPDATE (usedCount < perMemberLimit). All of this holds on PostgreSQL under READ
  * COMMITTED and trivially on PGlite (one connection).
  *
- * Eligibility by tier and segment: the claim mutation has no Member parent, so it cannot receive
- * `tierLevel`/`segment` through @requires. claimOffer therefore checks status, window and the
- * per-member limit; tier and segment are enforced where the planner supplies them
- * (`Member.eligibleOffers`) and must be re-checked by the points subgraph when it applies the
- * bonus (it owns the tier, and receives minTier/segments in `partner.offer_activated`). A member
- * who claims an offer it is not eligible for gains nothing: the bonus is refused when applied.
+ * Eligibility by tier and segment (minTier, segments) is enforced in three places, all with the same
+ * rule (`offerIneligibility` and `lifecycleOf` in lib/lifecycle.ts — the member subgraph's own
+ * segment rule, moved there so every subgraph computes the same answer):
+ * - `Member.eligibleOffers` filters with the `tierLevel`/`segment` the query planner supplies (@requires);
+ * - `claimOffer` has no Member parent, so it cannot get them through @requires; it reads this
+ *   subgraph's copy of the member's facts (partner.MemberFacts: joinedAt from `member.enrolled`,
+ *   last EARN/REDEEM time from `points.activity`, tier from `points.tier_changed`; see
+ *   member-facts.ts) and computes the segment at `now`. An ineligible member gets OFFER_NOT_ELIGIBLE
+ *   and no claim (also when re-claiming an offer it claimed while it was eligible). Until a member's
+ *   member.enrolled has arrived its segment is unknown here and segment-limited offers are refused.
+ * - the points subgraph re-checks both when it applies a bonus (tier from its TierState, joinedAt
+ *   from `member.enrolled`, last activity from its own ledger), as of just before the earn the bonus
+ *   rides on: a DORMANT member's win-back purchase still gets the DORMANT bonus.
+ * The copies lag the owners by the relay's delivery time (milliseconds): right after an upgrade
+ * the claim may still see the previous tier; a retry a moment later sees the new one.
  */
 
 export type { Offer, OfferClaim, OfferFunding };
@@ -474,7 +485,8 @@ export function newDiscountCode(): string {
 }
 
 /**
- * A member claims an offer (see the module comment for where tier and segment are checked).
+ * A member claims an offer: it must be live and the member eligible now (tier and segment, see the
+ * module comment; OFFER_NOT_ELIGIBLE otherwise).
  * Claiming again returns the same claim; parallel claims converge on one row through the unique
  * index. A claim whose uses reached the per-member limit is OFFER_LIMIT_REACHED.
  */
@@ -487,9 +499,11 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
   const existing = await prisma().offerClaim.findUnique({ where: { offerId_memberId: { offerId, memberId } } });
   if (existing) {
     if (existing.usedCount >= offer.perMemberLimit) throw new HubError("OFFER_LIMIT_REACHED", "You have used this offer as often as it allows");
+    await requireEligible(offer, memberId, now);
     return existing;
   }
   if (!isLive(offer, now)) throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active now");
+  await requireEligible(offer, memberId, now);
   // The claim and its event commit together: the points subgraph pays a bonus only on a claim.
   await prisma().$transaction(async (tx) => {
     const { count } = await tx.offerClaim.createMany({
@@ -499,6 +513,13 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
     if (count) await emitEvent(tx, "partner", { type: "partner.offer_claimed", payload: { offerId, memberId, claimedAt: now.toISOString() } });
   });
   return prisma().offerClaim.findUniqueOrThrow({ where: { offerId_memberId: { offerId, memberId } } });
+}
+
+/** OFFER_NOT_ELIGIBLE unless the member's tier and segment now (this subgraph's copy of the facts) meet the offer's. */
+async function requireEligible(offer: Pick<Offer, "minTier" | "segments">, memberId: string, now: Date): Promise<void> {
+  if (!offer.minTier && !offer.segments.length) return;
+  const why = offerIneligibility(offer, await memberStanding(prisma(), memberId, now));
+  if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
 }
 
 /**

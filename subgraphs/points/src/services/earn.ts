@@ -19,7 +19,6 @@ import {
   scopeOf,
   type Tier,
   TIER_MULTIPLIERS,
-  TIERS,
   Uuid,
   type WriteOptions,
 } from "./domain.ts";
@@ -40,6 +39,7 @@ import {
 } from "./ledger.ts";
 import { earnGroupCommitEnabled, GroupCommitter, GroupRace } from "./group-commit.ts";
 import { touchTiers } from "./tiers.ts";
+import { ACTIVITY_KINDS, type Lifecycle, type LifecycleSettings, lifecycleOf, loadLifecycleSettings, offerIneligibility } from "../../../../lib/lifecycle.ts";
 
 /**
  * Earning: awardPoints (one) and awardPointsBatch (end-of-day files). A partner awards only to
@@ -187,7 +187,7 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
   });
   const events = [{ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "EARN", points: base, partnerId } }];
   if (input.offerId) {
-    const bonus = await applyOfferBonus(tx, actor, partnerId, input.memberId, input.offerId, base, facts.tier, at, idem, input.reference ?? null);
+    const bonus = await applyOfferBonus(tx, actor, partnerId, input.memberId, input.offerId, base, facts.tier, earn.id, at, idem, input.reference ?? null);
     if (bonus) events.push({ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId } });
   }
   await touchTiers(tx, [input.memberId], at);
@@ -199,8 +199,12 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
 /**
  * The bonus of an offer on an earn, paid from the offer budget in the same database transaction:
  * BONUS_POINTS pays bonusPoints, POINTS_MULTIPLIER pays base × (multiplier − 1). The partner must
- * be one where the offer is redeemable, the offer active and in its window, the member's tier at
- * least minTier and its uses below perMemberLimit (guarded increment), and the budget must cover it.
+ * be one where the offer is redeemable, the offer active and in its window, the member eligible
+ * (tier at least minTier, lifecycle segment among the offer's segments: OFFER_NOT_ELIGIBLE, and the
+ * whole award is rolled back) and its uses below perMemberLimit (guarded increment), and the budget
+ * must cover it. Eligibility is judged as of just before this earn: the tier before it (upgrades
+ * happen after), and the segment from the activity before it — so a DORMANT member's win-back
+ * purchase still gets the DORMANT offer's bonus, but not the next one (by then it is ACTIVE).
  */
 async function applyOfferBonus(
   tx: Tx,
@@ -210,13 +214,15 @@ async function applyOfferBonus(
   offerId: string,
   base: number,
   tier: Tier,
+  earnId: string,
   at: Date,
   idem: { scope: string; key: string; requestHash: string },
   reference: string | null,
 ): Promise<LedgerTransactionRow | null> {
   const [offer] = await tx.$queryRaw<
-    { kind: string; bonusPoints: number | null; multiplier: string | null; startsAt: Date; endsAt: Date; perMemberLimit: number; status: string; redeemable: string[]; minTier: Tier | null }[]
-  >`SELECT kind, "bonusPoints", multiplier::text AS multiplier, "startsAt", "endsAt", "perMemberLimit", status, "redeemablePartnerIds"::text[] AS redeemable, "minTier"::text AS "minTier"
+    { kind: string; bonusPoints: number | null; multiplier: string | null; startsAt: Date; endsAt: Date; perMemberLimit: number; status: string; redeemable: string[]; minTier: Tier | null; segments: string[] }[]
+  >`SELECT kind, "bonusPoints", multiplier::text AS multiplier, "startsAt", "endsAt", "perMemberLimit", status, "redeemablePartnerIds"::text[] AS redeemable, "minTier"::text AS "minTier",
+           coalesce(segments, ARRAY[]::text[]) AS segments
     FROM "points"."Offer" WHERE "offerId" = ${offerId}::uuid`;
   if (!offer || offer.status !== "ACTIVE" || at < new Date(offer.startsAt) || at >= new Date(offer.endsAt)) {
     throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active or is outside its window");
@@ -226,7 +232,11 @@ async function applyOfferBonus(
   // and arrive here as partner.offer_claimed events).
   const claimed = await tx.$queryRaw<{ one: number }[]>`SELECT 1 AS one FROM "points"."OfferClaim" WHERE "offerId" = ${offerId}::uuid AND "memberId" = ${memberId}::uuid`;
   if (!claimed.length) throw forbidden("The member has not claimed this offer");
-  if (offer.minTier && TIERS.indexOf(tier) < TIERS.indexOf(offer.minTier)) throw forbidden(`This offer needs tier ${offer.minTier} or above`);
+  if (offer.minTier || offer.segments.length) {
+    const segment = offer.segments.length ? await segmentBefore(tx, memberId, at, earnId) : null;
+    const why = offerIneligibility({ minTier: offer.minTier, segments: offer.segments }, { tier, segment });
+    if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
+  }
   let bonus: number;
   if (offer.kind === "BONUS_POINTS") bonus = offer.bonusPoints ?? 0;
   else if (offer.kind === "POINTS_MULTIPLIER") bonus = new Decimal(base).mul(new Decimal(offer.multiplier ?? "1").minus(1)).floor().toNumber();
@@ -254,6 +264,25 @@ async function applyOfferBonus(
     postedAt: at,
     lots: { mode: "credit", issuerPartnerId: null, offerId },
   });
+}
+
+let lifecycleSettings: LifecycleSettings | undefined;
+
+/**
+ * The member's lifecycle segment at `at`, before the earn `excludeTxId`: lib/lifecycle.ts (the member
+ * subgraph's rule) over joinedAt (MemberJoin, from member.enrolled) and the latest EARN/REDEEM in this
+ * ledger — the same transactions whose points.activity events give the member subgraph its
+ * lastActivityAt. null while member.enrolled has not arrived (segment-limited offers are then refused).
+ */
+async function segmentBefore(tx: Tx, memberId: string, at: Date, excludeTxId: string): Promise<Lifecycle | null> {
+  const [r] = await tx.$queryRaw<{ joinedAt: Date | null; last: Date | null }[]>`
+    SELECT (SELECT "joinedAt" FROM "points"."MemberJoin" WHERE "memberId" = ${memberId}::uuid) AS "joinedAt",
+           (SELECT "postedAt" FROM "points"."LedgerTransaction"
+             WHERE "memberId" = ${memberId}::uuid AND kind::text = ANY(${[...ACTIVITY_KINDS]}::text[]) AND "postedAt" <= ${at} AND id <> ${excludeTxId}::uuid
+             ORDER BY "postedAt" DESC LIMIT 1) AS last`;
+  if (!r?.joinedAt) return null;
+  lifecycleSettings ??= loadLifecycleSettings();
+  return lifecycleOf({ joinedAt: new Date(r.joinedAt), lastActivityAt: r.last ? new Date(r.last) : null }, at, lifecycleSettings);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import type { DomainEvent, EventHandler } from "../../../../lib/events.ts";
+import { LIFECYCLES } from "../../../../lib/lifecycle.ts";
 import { log } from "../../../../lib/logger.ts";
 import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger.ts";
 
@@ -7,12 +8,12 @@ import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, typ
  * the inbox transaction, so a redelivered event changes nothing.
  *
  * - member.enrolled {memberId, email, joinedAt, partnerId?}: opens the wallet, BASE tier state,
- *   and the link to the enrolling partner.
+ *   the link to the enrolling partner, and remembers joinedAt (MemberJoin: offer segments).
  * - member.linked {memberId, partnerId, externalRef, linkedAt}: the partner may now award to the member.
  * - partner.registered {partnerId, name, earnRate, ...}: the partner's earn rate (points per currency unit).
  * - partner.rates_changed {partnerId, issuePrice, redemptionRate, effectiveFrom}: rate history for settlement.
  * - partner.offer_activated {offerId, kind, bonusPoints, multiplier, budgetPoints, perMemberLimit,
- *   startsAt, endsAt, minTier, redeemableAtPartnerIds, fundings:[{partnerId, shareBps}], reactivation}:
+ *   startsAt, endsAt, minTier, segments, redeemableAtPartnerIds, fundings:[{partnerId, shareBps}], reactivation}:
  *   remembers the terms and funds the OFFER_BUDGET from each co-issuer's issuance account (once per offer).
  * - partner.offer_claimed {offerId, memberId, claimedAt}: the member may now receive the offer's bonus.
  * - partner.offer_paused {offerId} / partner.offer_resumed {offerId}: no bonus while paused.
@@ -82,6 +83,7 @@ interface OfferActivated {
   startsAt: string;
   endsAt: string;
   minTier?: string | null;
+  segments?: string[] | null;
   redeemableAtPartnerIds?: string[];
   fundings: { partnerId: string; shareBps: number }[];
 }
@@ -89,21 +91,22 @@ interface OfferActivated {
 export async function onOfferActivated(tx: Tx, p: OfferActivated, at: Date): Promise<void> {
   const minTier = p.minTier && ["BASE", "SILVER", "GOLD", "DIAMOND"].includes(p.minTier) ? p.minTier : null;
   const redeemable = (p.redeemableAtPartnerIds ?? []).filter(isUuid);
+  const segments = LIFECYCLES.filter((x) => Array.isArray(p.segments) && p.segments.includes(x));
   const existed = await tx.$queryRaw<{ offerId: string }[]>`SELECT "offerId"::text AS "offerId" FROM "points"."Offer" WHERE "offerId" = ${p.offerId}::uuid`;
   if (existed.length) {
     // Re-activation after a pause or an edit: terms other than the (frozen) budget and shares may change; funded once.
     await tx.$executeRaw`
       UPDATE "points"."Offer" SET status = 'ACTIVE', kind = ${p.kind}, "bonusPoints" = ${p.bonusPoints ?? null}::int, multiplier = ${p.multiplier ?? null}::numeric,
         "startsAt" = ${new Date(p.startsAt)}, "endsAt" = ${new Date(p.endsAt)}, "perMemberLimit" = ${p.perMemberLimit}::int,
-        "redeemablePartnerIds" = ${redeemable}::uuid[], "minTier" = ${minTier}::"points"."Tier"
+        "redeemablePartnerIds" = ${redeemable}::uuid[], "minTier" = ${minTier}::"points"."Tier", segments = ${segments}::text[]
       WHERE "offerId" = ${p.offerId}::uuid AND status <> 'ENDED'`;
     return;
   }
   await tx.$executeRaw`
     INSERT INTO "points"."Offer" ("offerId", kind, "bonusPoints", multiplier, "startsAt", "endsAt", "perMemberLimit", "budgetPoints", fundings,
-      "redeemablePartnerIds", "minTier", status, "activatedAt")
+      "redeemablePartnerIds", "minTier", segments, status, "activatedAt")
     VALUES (${p.offerId}::uuid, ${p.kind}, ${p.bonusPoints ?? null}::int, ${p.multiplier ?? null}::numeric, ${new Date(p.startsAt)}, ${new Date(p.endsAt)},
-      ${p.perMemberLimit}::int, ${p.budgetPoints}::int, ${JSON.stringify(p.fundings)}::jsonb, ${redeemable}::uuid[], ${minTier}::"points"."Tier", 'ACTIVE', ${at})`;
+      ${p.perMemberLimit}::int, ${p.budgetPoints}::int, ${JSON.stringify(p.fundings)}::jsonb, ${redeemable}::uuid[], ${minTier}::"points"."Tier", ${segments}::text[], 'ACTIVE', ${at})`;
   if (p.budgetPoints > 0) {
     const parts = splitByShares(p.budgetPoints, p.fundings).filter((x) => x.points > 0);
     await post(tx, {
@@ -145,6 +148,10 @@ export const eventHandlers: Record<string, EventHandler> = {
     if (!isUuid(p.memberId)) return bad(e, "memberId");
     const at = dateOr(p.joinedAt, new Date(e.createdAt));
     await openWallet(tx, p.memberId, at);
+    // joinedAt, for the lifecycle segment of offer eligibility (earn.ts applyOfferBonus).
+    await tx.$executeRaw`
+      INSERT INTO "points"."MemberJoin" ("memberId", "joinedAt") VALUES (${p.memberId}::uuid, ${at})
+      ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt"`;
     if (isUuid(p.partnerId)) await link(tx, p.memberId, p.partnerId, at);
   },
   "member.linked": async (tx, e) => {

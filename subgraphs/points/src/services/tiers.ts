@@ -2,6 +2,7 @@ import { Prisma } from "../../../../lib/db.ts";
 import type { PrismaClient } from "../../../../lib/db.ts";
 import { addMonths } from "./config.ts";
 import { nextTier, type Tier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "./domain.ts";
+import { emitEvents } from "../../../../lib/events.ts";
 import type { Tx } from "./ledger.ts";
 
 /**
@@ -17,19 +18,45 @@ const qualifyingSql = (memberExpr: Prisma.Sql, at: Date) => Prisma.sql`
             WHERE t."memberId" = ${memberExpr} AND t."postedAt" > ${addMonths(at, -12)} AND t."postedAt" <= ${at}
               AND (t.kind = 'EARN' OR (t.kind = 'REVERSAL' AND o.kind = 'EARN'))), 0)::int`;
 
+/**
+ * `points.tier_changed {memberId, tier, previousTier, at}` for each change, in the transaction of the
+ * change: the partner subgraph keeps a copy of the tier for offer eligibility at claim time
+ * (`at` = tierSince; a consumer keeps the tier with the latest `at`). Every member starts at BASE,
+ * so reaching BASE for the first time is not a change.
+ */
+async function emitTierChanges(tx: Tx, rows: { memberId: string; tier: Tier; previousTier: Tier | null; at: Date }[]): Promise<void> {
+  const changed = rows.filter((r) => r.tier !== (r.previousTier ?? "BASE"));
+  if (!changed.length) return;
+  await emitEvents(
+    tx,
+    "points",
+    changed.map((r) => ({ type: "points.tier_changed", payload: { memberId: r.memberId, tier: r.tier, previousTier: r.previousTier ?? "BASE", at: new Date(r.at).toISOString() } })),
+  );
+}
+
 /** After earns by these members at `at`: upgrade when the rolling 12 months qualify, note the qualifying activity. */
 export async function touchTiers(tx: Tx, memberIds: readonly string[], at: Date): Promise<void> {
   const ids = [...new Set(memberIds)];
   if (!ids.length) return;
-  await tx.$executeRaw`
-    INSERT INTO "points"."TierState" ("memberId", tier, "tierSince", "lastQualifyingAt")
-    SELECT m, (CASE WHEN q >= ${TIER_THRESHOLDS.DIAMOND} THEN 'DIAMOND' WHEN q >= ${TIER_THRESHOLDS.GOLD} THEN 'GOLD'
-                    WHEN q >= ${TIER_THRESHOLDS.SILVER} THEN 'SILVER' ELSE 'BASE' END)::"points"."Tier", ${at}, ${at}
-    FROM (SELECT m, ${qualifyingSql(Prisma.sql`m`, at)} AS q FROM unnest(${ids}::uuid[]) AS m) s
-    ON CONFLICT ("memberId") DO UPDATE SET
-      tier = greatest("TierState".tier, EXCLUDED.tier),
-      "tierSince" = CASE WHEN EXCLUDED.tier > "TierState".tier THEN EXCLUDED."tierSince" ELSE "TierState"."tierSince" END,
-      "lastQualifyingAt" = greatest("TierState"."lastQualifyingAt", EXCLUDED."lastQualifyingAt")`;
+  // `old` reads the rows as they were before this statement (one snapshot), so the upsert's
+  // RETURNING joined with it says which tiers changed.
+  const rows = await tx.$queryRaw<{ memberId: string; tier: Tier; previousTier: Tier | null; at: Date }[]>`
+    WITH old AS (SELECT "memberId", tier FROM "points"."TierState" WHERE "memberId" = ANY(${ids}::uuid[])),
+    up AS (
+      INSERT INTO "points"."TierState" ("memberId", tier, "tierSince", "lastQualifyingAt")
+      SELECT m, (CASE WHEN q >= ${TIER_THRESHOLDS.DIAMOND} THEN 'DIAMOND' WHEN q >= ${TIER_THRESHOLDS.GOLD} THEN 'GOLD'
+                      WHEN q >= ${TIER_THRESHOLDS.SILVER} THEN 'SILVER' ELSE 'BASE' END)::"points"."Tier", ${at}, ${at}
+      FROM (SELECT m, ${qualifyingSql(Prisma.sql`m`, at)} AS q FROM unnest(${ids}::uuid[]) AS m) s
+      ON CONFLICT ("memberId") DO UPDATE SET
+        tier = greatest("TierState".tier, EXCLUDED.tier),
+        "tierSince" = CASE WHEN EXCLUDED.tier > "TierState".tier THEN EXCLUDED."tierSince" ELSE "TierState"."tierSince" END,
+        "lastQualifyingAt" = greatest("TierState"."lastQualifyingAt", EXCLUDED."lastQualifyingAt")
+      RETURNING "memberId", tier, "tierSince"
+    )
+    SELECT up."memberId"::text AS "memberId", up.tier::text AS tier, old.tier::text AS "previousTier", up."tierSince" AS at
+    FROM up LEFT JOIN old ON old."memberId" = up."memberId"
+    WHERE up.tier <> coalesce(old.tier, 'BASE')`;
+  await emitTierChanges(tx, rows);
 }
 
 export interface TierStatus {
@@ -78,11 +105,18 @@ export async function tierStatuses(db: Tx | PrismaClient, memberIds: readonly st
  */
 export async function downgradeInactiveTiers(db: PrismaClient, now: Date, months = 6): Promise<number> {
   const cutoff = addMonths(now, -months);
-  return db.$executeRaw`
-    UPDATE "points"."TierState" SET
-      tier = (CASE tier WHEN 'DIAMOND' THEN 'GOLD' WHEN 'GOLD' THEN 'SILVER' ELSE 'BASE' END)::"points"."Tier",
-      "tierSince" = ${now}
-    WHERE tier <> 'BASE' AND coalesce("lastQualifyingAt", "tierSince") < ${cutoff} AND "tierSince" < ${cutoff}`;
+  // The downgrade and its points.tier_changed events commit together.
+  return db.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ memberId: string; tier: Tier; previousTier: Tier }[]>`
+      UPDATE "points"."TierState" s SET
+        tier = (CASE s.tier WHEN 'DIAMOND' THEN 'GOLD' WHEN 'GOLD' THEN 'SILVER' ELSE 'BASE' END)::"points"."Tier",
+        "tierSince" = ${now}
+      FROM "points"."TierState" o
+      WHERE o."memberId" = s."memberId" AND s.tier <> 'BASE' AND coalesce(s."lastQualifyingAt", s."tierSince") < ${cutoff} AND s."tierSince" < ${cutoff}
+      RETURNING s."memberId"::text AS "memberId", s.tier::text AS tier, o.tier::text AS "previousTier"`;
+    await emitTierChanges(tx, rows.map((r) => ({ ...r, at: now })));
+    return rows.length;
+  }, { maxWait: 30_000, timeout: 120_000 });
 }
 
 export { tierFor };

@@ -1,0 +1,96 @@
+import { z } from "zod";
+
+/**
+ * The lifecycle segment rule, shared on purpose (the one exception to "no domain rules in lib/"):
+ * the member subgraph owns segments (`Member.lifecycle`, `Member.segment`), and the partner and
+ * points subgraphs must reach the same answer when they enforce an offer's `segments` at claim and
+ * at bonus time, without calling the member subgraph. A segment is a pure function of three facts
+ * and the thresholds, so each of them evaluates this function on its own copy of the facts:
+ * - `joinedAt`: from `member.enrolled`;
+ * - `lastActivityAt`: the latest activity of a kind in ACTIVITY_KINDS (`points.activity` events;
+ *   the points subgraph reads its own ledger);
+ * - the thresholds: the HUB_LIFECYCLE_* environment variables, read by every subgraph alike.
+ */
+
+export type Lifecycle = "NEW" | "ACTIVE" | "DORMANT" | "CHURNED";
+export const LIFECYCLES: readonly Lifecycle[] = ["NEW", "ACTIVE", "DORMANT", "CHURNED"];
+
+/** Points transaction kinds a member does on purpose: they (and only they) move the last activity time. */
+export const ACTIVITY_KINDS: ReadonlySet<string> = new Set(["EARN", "REDEEM"]);
+
+export interface LifecycleSettings {
+  /** A member who joined less than this many days ago is NEW. */
+  lifecycleNewDays: number;
+  /** A member with no activity at all this many days after joining is DORMANT. */
+  lifecycleDormantAfterJoinDays: number;
+  /** A member whose last activity is this many days old is DORMANT. */
+  lifecycleDormantDays: number;
+  /** A member whose last activity (or joining, if none) is this many days old is CHURNED. */
+  lifecycleChurnedDays: number;
+}
+
+const DAY_MS = 86_400_000;
+const days = z.coerce.number().int().min(1).max(3650);
+export const LifecycleEnv = z
+  .object({
+    HUB_LIFECYCLE_NEW_DAYS: days.default(30),
+    HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS: days.default(30),
+    HUB_LIFECYCLE_DORMANT_DAYS: days.default(90),
+    HUB_LIFECYCLE_CHURNED_DAYS: days.default(180),
+  })
+  .refine((e) => e.HUB_LIFECYCLE_DORMANT_DAYS < e.HUB_LIFECYCLE_CHURNED_DAYS, {
+    message: "HUB_LIFECYCLE_DORMANT_DAYS must be below HUB_LIFECYCLE_CHURNED_DAYS",
+  });
+
+/** Thresholds from the environment (defaults: DESIGN.md §9). Throws with every problem listed. */
+export function loadLifecycleSettings(env: NodeJS.ProcessEnv = process.env): LifecycleSettings {
+  const parsed = LifecycleEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`Invalid lifecycle configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const e = parsed.data;
+  return {
+    lifecycleNewDays: e.HUB_LIFECYCLE_NEW_DAYS,
+    lifecycleDormantAfterJoinDays: e.HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS,
+    lifecycleDormantDays: e.HUB_LIFECYCLE_DORMANT_DAYS,
+    lifecycleChurnedDays: e.HUB_LIFECYCLE_CHURNED_DAYS,
+  };
+}
+
+/**
+ * NEW: joined less than `lifecycleNewDays` ago. CHURNED: nothing for `lifecycleChurnedDays` since
+ * the last activity (or since joining, without any). DORMANT: no activity at all
+ * `lifecycleDormantAfterJoinDays` after joining, or none for `lifecycleDormantDays`. ACTIVE otherwise.
+ */
+export function lifecycleOf(m: { joinedAt: Date; lastActivityAt: Date | null }, now: Date, s: LifecycleSettings): Lifecycle {
+  const sinceJoin = (now.getTime() - m.joinedAt.getTime()) / DAY_MS;
+  if (sinceJoin < s.lifecycleNewDays) return "NEW";
+  const last = m.lastActivityAt ?? m.joinedAt;
+  const quiet = (now.getTime() - last.getTime()) / DAY_MS;
+  if (quiet >= s.lifecycleChurnedDays) return "CHURNED";
+  if (!m.lastActivityAt && sinceJoin >= s.lifecycleDormantAfterJoinDays) return "DORMANT";
+  if (quiet >= s.lifecycleDormantDays) return "DORMANT";
+  return "ACTIVE";
+}
+
+export type Tier = "BASE" | "SILVER" | "GOLD" | "DIAMOND";
+export const TIER_ORDER: readonly Tier[] = ["BASE", "SILVER", "GOLD", "DIAMOND"];
+
+/**
+ * Offer eligibility by minimum tier and lifecycle segment (DESIGN.md §6): tier ≥ minTier (if set),
+ * and the segment among `segments` (if any; an unknown segment never matches). Returns why not, or null.
+ */
+export function offerIneligibility(
+  offer: { minTier: Tier | null; segments: readonly string[] },
+  member: { tier: Tier; segment: Lifecycle | null },
+): string | null {
+  if (offer.minTier && TIER_ORDER.indexOf(member.tier) < TIER_ORDER.indexOf(offer.minTier)) {
+    return `This offer needs tier ${offer.minTier} or above (the member is ${member.tier})`;
+  }
+  if (offer.segments.length && (!member.segment || !offer.segments.includes(member.segment))) {
+    return member.segment
+      ? `This offer is for ${offer.segments.join(" or ")} members (the member is ${member.segment})`
+      : "This offer is for some lifecycle segments and the member's segment is not known here yet; try again shortly";
+  }
+  return null;
+}

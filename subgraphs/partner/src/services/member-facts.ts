@@ -1,0 +1,75 @@
+import type { Prisma, PrismaClient } from "../../../../lib/db.ts";
+import type { DomainEvent, EventHandler } from "../../../../lib/events.ts";
+import { ACTIVITY_KINDS, type Lifecycle, type LifecycleSettings, lifecycleOf, loadLifecycleSettings, TIER_ORDER, type Tier } from "../../../../lib/lifecycle.ts";
+import { log } from "../../../../lib/logger.ts";
+import { isUuid } from "./domain.ts";
+
+/**
+ * The partner subgraph's copy of the member facts that offer eligibility needs at claim time
+ * (`partner.MemberFacts`), fed by the owners' events — never by reading their schemas:
+ * - member.enrolled {memberId, joinedAt}         → joinedAt
+ * - points.activity {memberId, at, kind}         → lastActivityAt (EARN/REDEEM only, never backwards)
+ * - points.tier_changed {memberId, tier, at}     → tier (a tier reached earlier never overwrites a later one)
+ * The lifecycle segment is then `lifecycleOf` (lib/lifecycle.ts, the member subgraph's own rule)
+ * over these facts at `now`. Each handler runs in the inbox transaction: a redelivery is a no-op,
+ * and every update is monotonic, so out-of-order delivery converges on the same row.
+ */
+
+type Tx = Prisma.TransactionClient;
+
+let lifecycleSettings: LifecycleSettings | undefined;
+/** HUB_LIFECYCLE_* thresholds, read once (the member subgraph reads the same variables). */
+export const partnerLifecycleSettings = () => (lifecycleSettings ??= loadLifecycleSettings());
+
+const dateOf = (s: unknown): Date | null => {
+  const d = typeof s === "string" ? new Date(s) : null;
+  return d && !Number.isNaN(d.getTime()) ? d : null;
+};
+
+function bad(e: DomainEvent, why: string): void {
+  log.warn("partner: event with a bad payload ignored", { eventId: e.id, type: e.type, why });
+}
+
+export const memberFactsHandlers: Record<string, EventHandler> = {
+  "member.enrolled": async (tx, e) => {
+    const p = e.payload as { memberId?: string; joinedAt?: string };
+    const joinedAt = dateOf(p.joinedAt) ?? dateOf(e.createdAt);
+    if (!isUuid(p.memberId) || !joinedAt) return bad(e, "memberId/joinedAt");
+    await tx.$executeRaw`
+      INSERT INTO "partner"."MemberFacts" ("memberId", "joinedAt", "updatedAt") VALUES (${p.memberId}::uuid, ${joinedAt}, now())
+      ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt", "updatedAt" = now()`;
+  },
+  "points.activity": async (tx, e) => {
+    const p = e.payload as { memberId?: string; at?: string; kind?: string };
+    if (!ACTIVITY_KINDS.has(String(p.kind))) return; // bonuses, reversals, expiry: not the member's own doing
+    const at = dateOf(p.at);
+    if (!isUuid(p.memberId) || !at) return bad(e, "memberId/at");
+    await tx.$executeRaw`
+      INSERT INTO "partner"."MemberFacts" ("memberId", "lastActivityAt", "updatedAt") VALUES (${p.memberId}::uuid, ${at}, now())
+      ON CONFLICT ("memberId") DO UPDATE SET "lastActivityAt" = GREATEST("MemberFacts"."lastActivityAt", EXCLUDED."lastActivityAt"), "updatedAt" = now()`;
+  },
+  "points.tier_changed": async (tx, e) => {
+    const p = e.payload as { memberId?: string; tier?: string; at?: string };
+    const at = dateOf(p.at) ?? dateOf(e.createdAt);
+    if (!isUuid(p.memberId) || !TIER_ORDER.includes(p.tier as Tier) || !at) return bad(e, "memberId/tier/at");
+    await tx.$executeRaw`
+      INSERT INTO "partner"."MemberFacts" ("memberId", tier, "tierAt", "updatedAt") VALUES (${p.memberId}::uuid, ${p.tier}::"partner"."Tier", ${at}, now())
+      ON CONFLICT ("memberId") DO UPDATE SET tier = EXCLUDED.tier, "tierAt" = EXCLUDED."tierAt", "updatedAt" = now()
+      WHERE "MemberFacts"."tierAt" IS NULL OR "MemberFacts"."tierAt" <= EXCLUDED."tierAt"`;
+  },
+};
+
+export interface MemberStanding {
+  tier: Tier;
+  /** null while member.enrolled has not arrived here (then segment-limited offers are refused). */
+  segment: Lifecycle | null;
+}
+
+/** A member's tier and lifecycle segment at `now`, from this subgraph's copy of the facts. */
+export async function memberStanding(db: Tx | PrismaClient, memberId: string, now: Date, settings = partnerLifecycleSettings()): Promise<MemberStanding> {
+  const f = await db.partnerMemberFacts.findUnique({ where: { memberId } });
+  return {
+    tier: f?.tier ?? "BASE",
+    segment: f?.joinedAt ? lifecycleOf({ joinedAt: f.joinedAt, lastActivityAt: f.lastActivityAt }, now, settings) : null,
+  };
+}
