@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import autocannon from "autocannon";
 import { startHub } from "../scripts/hub.ts";
 import { usePrisma as useMemberPrisma } from "../subgraphs/member/src/db.ts";
@@ -60,7 +60,23 @@ function pgbench(db: string): number {
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
-async function main(): Promise<number> {
+export interface EarnFigures {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  earns: number;
+}
+export interface LedgerFigures {
+  clients: number;
+  seconds: number;
+  pgbenchTps: number;
+  /** Single awardPoints at the service layer: group commit (the default), and one transaction per earn. */
+  service?: { grouped: EarnFigures; ungrouped: EarnFigures; bulkItemsPerSecond: number };
+  /** Through the gateway, per arrangement ("in-process" | "processes"). */
+  gateway: Record<string, EarnFigures & { bulkItemsPerSecond: number }>;
+}
+
+async function main(): Promise<{ tps: number; service: NonNullable<LedgerFigures["service"]> }> {
   const tag = `${process.pid}_${Date.now()}`;
   const pgb = `bench_pgbench_${tag}`;
   const ledger = `bench_ledger_${tag}`;
@@ -102,6 +118,7 @@ async function main(): Promise<number> {
     for (let i = 0; i < 50; i++) await awardPoints(actor(partners[0]!), { memberId: members[i]!, points: 10, idempotencyKey: randomUUID() });
 
     // Single earns: with group commit (the default) and, for comparison, one transaction per earn.
+    const service: Record<string, EarnFigures> = {};
     for (const grouped of [true, false]) {
       setEarnGroupCommit(grouped);
       const latencies: number[] = [];
@@ -121,6 +138,7 @@ async function main(): Promise<number> {
       const secs = (performance.now() - t0) / 1000;
       latencies.sort((a, b) => a - b);
       const single = latencies.length / secs;
+      service[grouped ? "grouped" : "ungrouped"] = { perSecond: single, p50: pct(latencies, 50), p99: pct(latencies, 99), earns: latencies.length };
       console.log(
         `single awardPoints (service layer, ${grouped ? "group commit" : "one transaction per earn"}, ${CLIENTS} clients, ${PARTNERS} partner(s)): ${single.toFixed(0)}/s  p50 ${pct(latencies, 50).toFixed(1)} ms  p99 ${pct(latencies, 99).toFixed(1)} ms  (${latencies.length} earns; ${(single / tps).toFixed(2)} × pgbench)`,
       );
@@ -141,11 +159,11 @@ async function main(): Promise<number> {
     console.log(`bulk earn (awardPointsBatch, 5,000 items/call, 500 per transaction): ${bulk.toFixed(0)} items/s  (${(bulk / tps).toFixed(2)} × pgbench)`);
     const [{ total }] = await prisma().$queryRaw<{ total: number }[]>`SELECT coalesce(sum(balance), 0)::int AS total FROM "points"."LedgerAccount"`;
     console.log(`ledger check: sum of all account balances = ${total}`);
+    return { tps, service: { grouped: service.grouped!, ungrouped: service.ungrouped!, bulkItemsPerSecond: bulk } };
   } finally {
     await db.close();
     await admin(`DROP DATABASE IF EXISTS "${ledger}" WITH (FORCE)`);
   }
-  return tps;
 }
 
 /**
@@ -306,17 +324,35 @@ async function startHubProcesses(url: string, secret: string, dataDir: string, d
   };
 }
 
-const tps = process.env.BENCH_SERVICE === "0" ? NaN : await main();
-if (process.env.BENCH_GATEWAY !== "0") {
-  // BENCH_GATEWAY_MODES=in-process|processes picks one arrangement (default: both).
-  const modes = (process.env.BENCH_GATEWAY_MODES ?? "in-process,processes").split(",") as ("in-process" | "processes")[];
-  for (const mode of modes) {
-    const g = await benchGatewayEarn({ baseUrl: BASE, clients: CLIENTS, seconds: SECONDS, mode });
-    const where = mode === "in-process" ? "hub in one process" : "one process per service";
-    console.log(
-      `single awardPoints (through the gateway, ${where}, ${CLIENTS} clients): ${g.perSecond.toFixed(0)}/s  p50 ${g.p50.toFixed(1)} ms  p99 ${g.p99.toFixed(1)} ms  (${g.earns} earns; ${(g.perSecond / tps).toFixed(2)} × pgbench)`,
-    );
-    console.log(`bulk earn (through the gateway, ${where}, awardPointsBatch of 1,000): ${g.bulkItemsPerSecond.toFixed(0)} items/s  (${(g.bulkItemsPerSecond / tps).toFixed(2)} × pgbench)`);
+/**
+ * The whole ledger bench (what `npm run bench:ledger` prints), returning its figures:
+ * BENCH_SERVICE=0 skips pgbench and the service layer, BENCH_GATEWAY=0 the gateway,
+ * BENCH_GATEWAY_MODES=in-process|processes picks the gateway arrangement(s) (default: both).
+ */
+export async function runLedgerBench(): Promise<LedgerFigures> {
+  const figures: LedgerFigures = { clients: CLIENTS, seconds: SECONDS, pgbenchTps: NaN, gateway: {} };
+  if (process.env.BENCH_SERVICE !== "0") {
+    const m = await main();
+    figures.pgbenchTps = m.tps;
+    figures.service = m.service;
   }
+  const tps = figures.pgbenchTps;
+  if (process.env.BENCH_GATEWAY !== "0") {
+    const modes = (process.env.BENCH_GATEWAY_MODES ?? "in-process,processes").split(",") as ("in-process" | "processes")[];
+    for (const mode of modes) {
+      const g = await benchGatewayEarn({ baseUrl: BASE, clients: CLIENTS, seconds: SECONDS, mode });
+      figures.gateway[mode] = { perSecond: g.perSecond, p50: g.p50, p99: g.p99, earns: g.earns, bulkItemsPerSecond: g.bulkItemsPerSecond };
+      const where = mode === "in-process" ? "hub in one process" : "one process per service";
+      console.log(
+        `single awardPoints (through the gateway, ${where}, ${CLIENTS} clients): ${g.perSecond.toFixed(0)}/s  p50 ${g.p50.toFixed(1)} ms  p99 ${g.p99.toFixed(1)} ms  (${g.earns} earns; ${(g.perSecond / tps).toFixed(2)} × pgbench)`,
+      );
+      console.log(`bulk earn (through the gateway, ${where}, awardPointsBatch of 1,000): ${g.bulkItemsPerSecond.toFixed(0)} items/s  (${(g.bulkItemsPerSecond / tps).toFixed(2)} × pgbench)`);
+    }
+  }
+  return figures;
 }
-process.exit(0);
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  await runLedgerBench();
+  process.exit(0);
+}

@@ -1,0 +1,269 @@
+// `npm run bench`: the benchmark suite of issue #8 on the local PostgreSQL (DATABASE_URL, default
+// postgresql://postgres@127.0.0.1:5432/postgres; every part works on scratch databases it creates
+// and drops). Runs, in one process and one run so the figures can be compared as ratios:
+//   the ledger bench (bench/ledger.ts: pgbench tpcb-like, single earns at the service layer and
+//   through the gateway, bulk earn), the wallet query bench (bench/wallet.ts: our gateway vs
+//   @apollo/gateway vs the points subgraph directly, SQL per query, gateway memory, CPU profile),
+//   and the settlement bench (bench/settlement.ts, when present);
+// then writes bench/RESULTS.md (figures, machine, date, command) and bench/results.json (one
+// { name, value, unit, goal, met } per goal of the issue, computed here).
+// BENCH_SECONDS shortens every timed phase (default: 10 s for the ledger, 20 s for the wallet).
+import { execFileSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import pg from "pg";
+import type { LedgerFigures } from "./ledger.ts";
+import type { WalletFigures } from "./wallet.ts";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+export interface Goal {
+  name: string;
+  value: number | null;
+  unit: string;
+  goal: string;
+  met: boolean;
+  note?: string;
+}
+type SettlementRow = { postings: number; seconds: number; bareAggregateSeconds: number };
+
+const fmt = (n: number | null | undefined, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? "—" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!.slice(0, 300);
+
+function machine() {
+  const cpu = os.cpus()[0]?.model ?? "unknown";
+  let git = "unknown";
+  try {
+    git = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: HERE, encoding: "utf8" }).trim();
+  } catch {
+    // not a git checkout
+  }
+  let nproc = String(os.availableParallelism());
+  try {
+    nproc = execFileSync("nproc", { encoding: "utf8" }).trim();
+  } catch {
+    // no coreutils
+  }
+  return { nproc, cpu, memoryGiB: os.totalmem() / 1024 ** 3, node: process.version, git };
+}
+
+async function postgresVersion() {
+  const c = new pg.Client({ connectionString: BASE });
+  await c.connect();
+  try {
+    return ((await c.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+  } finally {
+    await c.end();
+  }
+}
+
+async function settlementBench(): Promise<{ rows?: SettlementRow[]; reason?: string }> {
+  const file = path.join(HERE, "settlement.ts");
+  if (!existsSync(file)) return { reason: "not measured: bench/settlement.ts does not exist yet (the lead wires it)" };
+  try {
+    const mod = (await import(pathToFileURL(file).href)) as { runSettlementBench?: () => Promise<SettlementRow[]> };
+    if (typeof mod.runSettlementBench !== "function") return { reason: "not measured: bench/settlement.ts does not export runSettlementBench()" };
+    return { rows: await mod.runSettlementBench() };
+  } catch (e) {
+    return { reason: `not measured: the settlement bench failed: ${errorText(e)}` };
+  }
+}
+
+export function goals(ledger: LedgerFigures | undefined, wallet: WalletFigures | undefined, settlement: { rows?: SettlementRow[]; reason?: string }, errors: { ledger?: string; wallet?: string }): Goal[] {
+  const out: Goal[] = [];
+  const missing = (name: string, unit: string, goal: string, why: string | undefined) => out.push({ name, value: null, unit, goal, met: false, note: why ?? "not measured" });
+  // Wallet query.
+  if (wallet) {
+    const vsApollo = wallet.ours.requestsPerSecond / wallet.apollo.requestsPerSecond;
+    const vsDirect = wallet.ours.requestsPerSecond / wallet.direct.requestsPerSecond;
+    const ok = wallet.ours.failed === 0;
+    out.push({ name: "wallet query: our gateway / @apollo/gateway requests/s", value: vsApollo, unit: "ratio", goal: ">= 2", met: ok && vsApollo >= 2 });
+    out.push({ name: "wallet query: our gateway / points subgraph directly requests/s", value: vsDirect, unit: "ratio", goal: ">= 0.35", met: ok && vsDirect >= 0.35 });
+    out.push({ name: `wallet query p99 through our gateway at ${wallet.connections} connections`, value: wallet.ours.p99, unit: "ms", goal: "< 100", met: ok && wallet.ours.p99 < 100 });
+    const [small, large] = wallet.sql;
+    if (small && large) {
+      out.push({
+        name: `SQL statements per wallet query, large lists (${fmt(large.offers)} offers, ${fmt(large.activity)} activity entries) vs small (${fmt(small.offers)} offers, ${fmt(small.activity)} entries)`,
+        value: large.sqlPerQuery / small.sqlPerQuery,
+        unit: "ratio",
+        goal: "<= 1.1 (does not grow with list sizes)",
+        met: large.sqlPerQuery <= small.sqlPerQuery * 1.1,
+        note: `${fmt(small.sqlPerQuery, 1)} → ${fmt(large.sqlPerQuery, 1)} statements per query`,
+      });
+    } else missing("SQL statements per wallet query (large / small lists)", "ratio", "<= 1.1 (does not grow with list sizes)", errors.wallet);
+  } else {
+    for (const [n, u, g] of [
+      ["wallet query: our gateway / @apollo/gateway requests/s", "ratio", ">= 2"],
+      ["wallet query: our gateway / points subgraph directly requests/s", "ratio", ">= 0.35"],
+      ["wallet query p99 through our gateway at 50 connections", "ms", "< 100"],
+      ["SQL statements per wallet query (large / small lists)", "ratio", "<= 1.1 (does not grow with list sizes)"],
+    ] as const)
+      missing(n, u, g, errors.wallet);
+  }
+  // Ledger: the gateway figures of the production arrangement (one process per service), else in-process.
+  const gw = ledger?.gateway.processes ?? ledger?.gateway["in-process"];
+  const tps = ledger?.pgbenchTps ?? NaN;
+  if (gw && Number.isFinite(tps)) {
+    out.push({ name: "single earns through the gateway / pgbench tpcb-like tps", value: gw.perSecond / tps, unit: "ratio", goal: ">= 0.5", met: gw.perSecond / tps >= 0.5 });
+    out.push({ name: `single earns through the gateway p99 at ${ledger!.clients} clients`, value: gw.p99, unit: "ms", goal: "< 50", met: gw.p99 < 50 });
+  } else {
+    missing("single earns through the gateway / pgbench tpcb-like tps", "ratio", ">= 0.5", errors.ledger);
+    missing("single earns through the gateway p99 at 32 clients", "ms", "< 50", errors.ledger);
+  }
+  if (ledger?.service && Number.isFinite(tps)) {
+    const r = ledger.service.bulkItemsPerSecond / tps;
+    out.push({ name: "bulk earn items/s / pgbench tpcb-like tps", value: r, unit: "ratio", goal: ">= 5", met: r >= 5 });
+  } else missing("bulk earn items/s / pgbench tpcb-like tps", "ratio", ">= 5", errors.ledger);
+  // Settlement.
+  for (const size of [1_000_000, 10_000_000]) {
+    const name = `settlement of ${size / 1_000_000}M postings / bare SQL aggregate`;
+    const row = settlement.rows?.find((r) => r.postings === size);
+    if (row) out.push({ name, value: row.seconds / row.bareAggregateSeconds, unit: "ratio", goal: "<= 2", met: row.seconds / row.bareAggregateSeconds <= 2 });
+    else missing(name, "ratio", "<= 2", settlement.reason ?? `not measured: the settlement bench returned no ${size / 1_000_000}M row`);
+  }
+  return out;
+}
+
+function markdown(ctx: {
+  m: ReturnType<typeof machine>;
+  pgVersion: string;
+  started: Date;
+  minutes: number;
+  command: string;
+  load: { before: number[]; after: number[] };
+  goals: Goal[];
+  ledger?: LedgerFigures;
+  wallet?: WalletFigures;
+  settlement: { rows?: SettlementRow[]; reason?: string };
+  errors: { ledger?: string; wallet?: string };
+}) {
+  const { m, wallet: w, ledger: l } = ctx;
+  const L: string[] = [];
+  L.push("# Benchmark results (issue #8)", "");
+  L.push("Written by `npm run bench` (bench/suite.ts); every figure below comes from the one run described here. Compare ratios, not absolute rates: the machine is shared and its speed varies.", "");
+  L.push("| | |", "|---|---|");
+  L.push(`| date (UTC) | ${ctx.started.toISOString()} (${ctx.minutes.toFixed(1)} min) |`);
+  L.push(`| command | \`${ctx.command}\` |`);
+  L.push(`| commit | ${m.git} |`);
+  L.push(`| machine | \`nproc\` ${m.nproc}, ${m.cpu}, ${m.memoryGiB.toFixed(1)} GiB memory |`);
+  L.push(`| software | Node ${m.node}, PostgreSQL ${ctx.pgVersion} (local, 127.0.0.1:5432) |`);
+  L.push(`| load average before / after | ${ctx.load.before.map((x) => x.toFixed(2)).join(" ")} / ${ctx.load.after.map((x) => x.toFixed(2)).join(" ")} (other work shares these cores) |`);
+  L.push("");
+  L.push("## Goals", "", "| goal | measured | target | met |", "|---|---|---|---|");
+  for (const g of ctx.goals) L.push(`| ${g.name} | ${g.value === null ? "—" : `${fmt(g.value, g.unit === "ms" ? 0 : 2)}${g.unit === "ms" ? " ms" : " ×"}`}${g.note ? ` (${g.note})` : ""} | ${g.goal}${g.unit === "ms" ? " ms" : ""} | ${g.met ? "yes" : "**no**"} |`);
+  L.push("");
+
+  L.push("## Wallet query", "");
+  if (w) {
+    L.push(
+      `\`me { id displayName wallet tier eligibleOffers { coIssuers { shareBps partner { id name } } } activity(first: 20) { … partner { id name } } }\` (bench/wallet.ts, WALLET_QUERY): member → points → partner (offers) and partner (activity's partners), a random one of ${w.members} seeded members' tokens per request, ${w.connections} connections, ${w.seconds} s each, one after the other on the same subgraph processes (member, points, partner: one process each, as docker-compose runs them). Load from autocannon in a worker thread of the bench process; each gateway in its own process.`,
+      "",
+    );
+    L.push("| arrangement | requests/s | p50 | p99 | failed | ours / this |", "|---|---|---|---|---|---|");
+    const row = (name: string, f: WalletFigures["ours"]) => `| ${name} | ${fmt(f.requestsPerSecond)} | ${fmt(f.p50)} ms | ${fmt(f.p99)} ms | ${f.failed} | ${fmt(w.ours.requestsPerSecond / f.requestsPerSecond, 2)} |`;
+    L.push(row("our gateway (Hive gateway runtime + Rust planner)", w.ours));
+    L.push(row("@apollo/gateway 2.14 on @apollo/server 5 (same subgraphs, same supergraph, same identity signing)", w.apollo));
+    L.push(row("@apollo/gateway at 1 connection (does it scale with concurrency?)", w.apolloOneConnection));
+    L.push(row("points subgraph directly (`_entities` wallet + tier + activity, signed identity): the ceiling", w.direct));
+    L.push("");
+    L.push("Gateway memory under that load (sampled every 250 ms in the gateway process):", "");
+    L.push("| gateway | RSS idle | RSS peak | heap used peak |", "|---|---|---|---|");
+    L.push(`| ours | ${fmt(w.oursMemory.idleRssMb)} MB | ${fmt(w.oursMemory.peakRssMb)} MB | ${fmt(w.oursMemory.peakHeapUsedMb)} MB |`);
+    L.push(`| @apollo/gateway | ${fmt(w.apolloMemory.idleRssMb)} MB | ${fmt(w.apolloMemory.peakRssMb)} MB | ${fmt(w.apolloMemory.peakHeapUsedMb)} MB |`);
+    L.push("");
+    L.push("SQL statements per wallet query through the gateway (counted at the pg driver: every statement the three subgraphs send, BEGIN/COMMIT included; 30 members' queries, sequential), and Prisma operations per subgraph:", "");
+    L.push("| lists | eligible offers | co-issuers | activity entries | SQL statements / query | Prisma ops member / points / partner |", "|---|---|---|---|---|---|");
+    for (const s of w.sql) L.push(`| ${s.label} | ${fmt(s.offers, 1)} | ${fmt(s.coIssuers, 1)} | ${fmt(s.activity, 1)} | ${fmt(s.sqlPerQuery, 1)} | ${fmt(s.prismaOpsPerQuery.member, 1)} / ${fmt(s.prismaOpsPerQuery.points, 1)} / ${fmt(s.prismaOpsPerQuery.partner, 1)} |`);
+    L.push("");
+  } else L.push(`Not measured: ${ctx.errors.wallet ?? "skipped"}`, "");
+
+  L.push("## Ledger", "");
+  if (l) {
+    L.push(`bench/ledger.ts, ${l.clients} clients, ${l.seconds} s per phase.`, "");
+    L.push("| figure | per second | p50 | p99 | × pgbench |", "|---|---|---|---|---|");
+    L.push(`| pgbench tpcb-like (8 clients, scale 10) on the same server | ${fmt(l.pgbenchTps)} tps | | | 1.00 |`);
+    const x = (v: number) => fmt(v / l.pgbenchTps, 2);
+    if (l.service) {
+      L.push(`| single earns, service layer, group commit | ${fmt(l.service.grouped.perSecond)} | ${fmt(l.service.grouped.p50, 1)} ms | ${fmt(l.service.grouped.p99, 1)} ms | ${x(l.service.grouped.perSecond)} |`);
+      L.push(`| single earns, service layer, one transaction per earn | ${fmt(l.service.ungrouped.perSecond)} | ${fmt(l.service.ungrouped.p50, 1)} ms | ${fmt(l.service.ungrouped.p99, 1)} ms | ${x(l.service.ungrouped.perSecond)} |`);
+      L.push(`| bulk earn, service layer (awardPointsBatch, 5,000 items per call) | ${fmt(l.service.bulkItemsPerSecond)} items | | | ${x(l.service.bulkItemsPerSecond)} |`);
+    }
+    for (const [mode, g] of Object.entries(l.gateway)) {
+      const where = mode === "processes" ? "one process per service" : "hub in one process";
+      L.push(`| single earns through the gateway (${where}) | ${fmt(g.perSecond)} | ${fmt(g.p50, 1)} ms | ${fmt(g.p99, 1)} ms | ${x(g.perSecond)} |`);
+      L.push(`| bulk earn through the gateway (${where}, 1,000 items per call) | ${fmt(g.bulkItemsPerSecond)} items | | | ${x(g.bulkItemsPerSecond)} |`);
+    }
+    L.push("");
+  } else L.push(`Not measured: ${ctx.errors.ledger ?? "skipped"}`, "");
+
+  L.push("## Settlement", "");
+  if (ctx.settlement.rows?.length) {
+    L.push("| postings | settlement | bare SQL aggregate | ratio |", "|---|---|---|---|");
+    for (const r of ctx.settlement.rows) L.push(`| ${fmt(r.postings)} | ${fmt(r.seconds, 2)} s | ${fmt(r.bareAggregateSeconds, 2)} s | ${fmt(r.seconds / r.bareAggregateSeconds, 2)} |`);
+  } else L.push(ctx.settlement.reason ?? "Not measured.");
+  L.push("");
+
+  L.push("## Where the gateway's time goes (wallet query)", "");
+  if (w?.profile) {
+    const p = w.profile;
+    L.push(
+      `CPU profile of our gateway process (inspector Profiler, 0.5 ms sampling) over ${fmt(Math.min(w.seconds, 10))} s of the same ${w.connections}-connection wallet load, start-up excluded: ${fmt(100 - p.idlePercent)} % of the time busy. Self time by module (share of busy time):`,
+      "",
+    );
+    L.push("| module | self time | share |", "|---|---|---|");
+    for (const e of p.modules) L.push(`| ${e.name} | ${fmt(e.selfMs)} ms | ${fmt(e.percent, 1)} % |`);
+    L.push("", "Top functions by self time:", "", "| function | self time | share |", "|---|---|---|");
+    for (const e of p.functions) L.push(`| \`${e.name}\` | ${fmt(e.selfMs)} ms | ${fmt(e.percent, 1)} % |`);
+    L.push("", `Profile file (open in Chrome DevTools → Performance, or speedscope): \`${p.file}\``);
+  } else L.push("Not profiled (BENCH_PROFILE=0 or the wallet bench did not run).");
+  L.push("");
+  L.push("## Notes", "");
+  L.push("- @apollo/gateway is given Node's own fetch (undici) as its fetcher: its default (make-fetch-happen) spent its time in agent-base's `isSecureEndpoint` (a stack trace per subgraph request) and was slower still. It verifies the same ES256 access tokens with the same key set and signs the same x-hub-identity assertion (cached per token) as ours (bench/gateway-child.ts).");
+  L.push("- The wallet figures are sequential phases of one run on a shared 2-core machine: the load generator, the gateway and three subgraphs and PostgreSQL share the cores, so the direct-subgraph ceiling is itself loaded by the same machine.");
+  return L.join("\n") + "\n";
+}
+
+export async function runSuite() {
+  const started = new Date();
+  const t0 = performance.now();
+  const load = { before: os.loadavg(), after: [] as number[] };
+  const command = `${process.env.BENCH_SECONDS ? `BENCH_SECONDS=${process.env.BENCH_SECONDS} ` : ""}npm run bench`;
+  const m = machine();
+  const pgVersion = await postgresVersion().catch((e) => `unknown (${errorText(e)})`);
+  const errors: { ledger?: string; wallet?: string } = {};
+  let ledger: LedgerFigures | undefined;
+  let wallet: WalletFigures | undefined;
+  console.log(`== ledger bench (bench/ledger.ts)`);
+  try {
+    ledger = await (await import("./ledger.ts")).runLedgerBench();
+  } catch (e) {
+    errors.ledger = `the ledger bench failed: ${errorText(e)}`;
+    console.error(e);
+  }
+  console.log(`== wallet bench (bench/wallet.ts)`);
+  try {
+    wallet = await (await import("./wallet.ts")).runWalletBench({ profileFile: path.join(os.tmpdir(), `bench-wallet-gateway-${Date.now()}.cpuprofile`) });
+  } catch (e) {
+    errors.wallet = `the wallet bench failed: ${errorText(e)}`;
+    console.error(e);
+  }
+  console.log(`== settlement bench (bench/settlement.ts)`);
+  const settlement = await settlementBench();
+  if (settlement.reason) console.log(settlement.reason);
+  load.after = os.loadavg();
+  const list = goals(ledger, wallet, settlement, errors);
+  const md = markdown({ m, pgVersion, started, minutes: (performance.now() - t0) / 60_000, command, load, goals: list, ledger, wallet, settlement, errors });
+  writeFileSync(path.join(HERE, "RESULTS.md"), md);
+  writeFileSync(path.join(HERE, "results.json"), JSON.stringify(list, null, 2) + "\n");
+  console.log(`\nwrote bench/RESULTS.md and bench/results.json`);
+  for (const g of list) console.log(`${g.met ? "MET   " : "MISSED"} ${g.name}: ${g.value === null ? "—" : fmt(g.value, 2)} ${g.unit} (goal ${g.goal})${g.note ? ` — ${g.note}` : ""}`);
+  return list;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  await runSuite();
+  process.exit(0);
+}

@@ -1,0 +1,493 @@
+// `npm run bench:wallet`: the member wallet query (DESIGN.md §2a, issue #8) on the local PostgreSQL
+// (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres), on a scratch database
+// created and dropped here. In one run:
+//  1. the demo coalition (prisma/seed.ts, BENCH_WALLET_MEMBERS members, default 500) is seeded
+//     through the whole hub in this process; member tokens come from the token endpoint
+//     (RFC 8693 exchange with the demo partners' clients), one per member, BENCH_WALLET_TOKENS of
+//     them (default 300);
+//  2. SQL statements per wallet query, counted at the pg driver (every statement any subgraph
+//     sends, BEGIN/COMMIT included), for two list sizes (few offers and 5 activity entries, then
+//     more co-issued offers and 50 entries): the count must not grow with the lists;
+//  3. load: the subgraphs each in their own process (as docker-compose runs them), then, one after
+//     the other on the same subgraphs, our gateway in its own process, @apollo/gateway in its own
+//     process, and the points subgraph queried directly (_entities, signed identity: the ceiling),
+//     each BENCH_CONNECTIONS (50) connections for BENCH_SECONDS (20) s, a random member per request,
+//     autocannon in a worker thread. Gateway memory (RSS, heap) is sampled under load;
+//  4. a CPU profile of our gateway process under the same load (the inspector's Profiler over the
+//     load window only), summarised by self time (BENCH_PROFILE=0 skips it).
+import { fork, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import autocannon from "autocannon";
+import pg from "pg";
+import { migrate, openDatabase, type PrismaClient } from "../lib/db.ts";
+import type { SchemaName } from "../lib/events.ts";
+import { internalKey, signIdentity } from "../lib/internal-auth.ts";
+import type { Principal } from "../lib/principal.ts";
+import { seedDemo } from "../prisma/seed.ts";
+import { startHub } from "../scripts/hub.ts";
+import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
+
+const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..");
+const ALL_CATEGORIES = ["PROFILE_BASIC", "PROFILE_CONTACT", "POINTS_BALANCE", "TIER", "ACTIVITY", "SEGMENTS"];
+
+/** The wallet query of issue #8 on the real schema: 4 subgraph fetches (member → points → partner ×2). */
+export const WALLET_QUERY = `query Wallet($first: Int!) {
+  me {
+    id
+    displayName
+    wallet { balance available held }
+    tier { tier qualifyingPoints nextTier pointsToNextTier }
+    eligibleOffers { id title kind bonusPoints coIssuers { shareBps partner { id name } } }
+    activity(first: $first) { edges { cursor node { id kind points postedAt balanceAfter partner { id name } } } pageInfo { hasNextPage endCursor } }
+  }
+}`;
+/** What the points subgraph can answer alone: the member's wallet, tier and activity (the ceiling). */
+export const DIRECT_QUERY = `query Direct($r: [_Any!]!, $first: Int!) {
+  _entities(representations: $r) {
+    ... on Member {
+      wallet { balance available held }
+      tier { tier qualifyingPoints nextTier pointsToNextTier }
+      activity(first: $first) { edges { cursor node { id kind points postedAt balanceAfter partner { id } } } pageInfo { hasNextPage endCursor } }
+    }
+  }
+}`;
+
+export interface LoadFigures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  failed: number;
+}
+export interface MemoryFigures {
+  idleRssMb: number;
+  peakRssMb: number;
+  peakHeapUsedMb: number;
+}
+export interface SqlCount {
+  label: string;
+  offers: number;
+  activity: number;
+  coIssuers: number;
+  sqlPerQuery: number;
+  prismaOpsPerQuery: Record<SchemaName, number>;
+}
+export interface ProfileEntry {
+  name: string;
+  selfMs: number;
+  percent: number;
+}
+export interface WalletFigures {
+  members: number;
+  connections: number;
+  seconds: number;
+  ours: LoadFigures;
+  apollo: LoadFigures;
+  apolloOneConnection: LoadFigures;
+  direct: LoadFigures;
+  oursMemory: MemoryFigures;
+  apolloMemory: MemoryFigures;
+  sql: SqlCount[];
+  profile?: { functions: ProfileEntry[]; modules: ProfileEntry[]; totalMs: number; idlePercent: number; file: string };
+}
+
+async function admin(sql: string) {
+  const c = new pg.Client({ connectionString: BASE });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+const DAY = 86_400_000;
+const partnerActor = (partnerId: string): Principal => ({ sub: `bench-${partnerId}`, role: "PARTNER", partnerId, memberId: null, scope: "hub:partner", purpose: "ACCOUNT_SERVICING" });
+
+/** `n` more active co-issued offers (two partners each, open to every segment and tier). */
+async function addOffers(client: PrismaClient, n: number) {
+  const partners = await client.partner.findMany({ orderBy: { name: "asc" }, select: { id: true } });
+  const now = new Date();
+  for (let i = 0; i < n; i++) {
+    const a = partners[i % partners.length]!.id;
+    const b = partners[(i + 1) % partners.length]!.id;
+    const o = await createOffer(partnerActor(a), {
+      title: `Bench offer ${i + 1}: ${50 + i} bonus points`,
+      description: "Bench-only co-issued offer.",
+      kind: "BONUS_POINTS",
+      bonusPoints: 50 + i,
+      coIssuers: [
+        { partnerId: a, shareBps: 5000 },
+        { partnerId: b, shareBps: 5000 },
+      ],
+      redeemableAtPartnerIds: [a, b],
+      segments: ["NEW", "ACTIVE", "DORMANT", "CHURNED"],
+      startsAt: new Date(now.getTime() - DAY),
+      endsAt: new Date(now.getTime() + 60 * DAY),
+      budgetPoints: 100_000,
+      perMemberLimit: 5,
+    }, { now });
+    await submitOffer(partnerActor(a), o.id, { now });
+    await approveOffer(partnerActor(a), o.id, { now });
+    await approveOffer(partnerActor(b), o.id, { now });
+  }
+}
+
+interface Prepared {
+  headers: Record<string, string>;
+  body: string;
+}
+
+async function load(url: string, prepared: Prepared[], connections: number, seconds: number): Promise<LoadFigures> {
+  const file = path.join(tmpdir(), `bench-wallet-${process.pid}-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(prepared));
+  process.env.BENCH_WALLET_FILE = file;
+  try {
+    const r = await autocannon({
+      url,
+      connections,
+      duration: seconds,
+      workers: 1,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      requests: [{ method: "POST", setupRequest: path.join(HERE, "wallet-request.cjs") }],
+      verifyBody: path.join(HERE, "wallet-verify.cjs"),
+    });
+    return {
+      requestsPerSecond: r.requests.total / r.duration,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      requests: r.requests.total,
+      failed: r.non2xx + r.errors + r.timeouts + r.mismatches,
+    };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** A bench gateway process (bench/gateway-child.ts) with an IPC channel for its memory figures. */
+async function startGatewayChild(kind: "ours" | "apollo", env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
+  const child = fork(path.join(HERE, "gateway-child.ts"), [kind], { env, execArgv: ["--import", "tsx", ...nodeArgs], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${kind} gateway exited with ${code}`)));
+    child.on("message", (m: { ready?: string }) => m.ready && resolve(m.ready));
+  });
+  const request = <T = unknown>(message: unknown, answer: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: Record<string, unknown>) => {
+        if (!(answer in m)) return;
+        child.off("message", on);
+        resolve(m[answer] as T);
+      };
+      child.on("message", on);
+      child.send(message as string);
+    });
+  const memory = () => request<NodeJS.MemoryUsage>("mem", "mem");
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.send("stop");
+    await exited;
+  };
+  return { child, url, memory, request, stop };
+}
+
+/** Runs the load while sampling the gateway's memory every 250 ms. */
+async function loadWithMemory(g: Awaited<ReturnType<typeof startGatewayChild>>, prepared: Prepared[], connections: number, seconds: number) {
+  const mb = (n: number) => n / 1024 / 1024;
+  const idle = await g.memory();
+  let peakRss = idle.rss;
+  let peakHeap = idle.heapUsed;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const m = await g.memory();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  const figures = await load(g.url, prepared, connections, seconds);
+  sampling = false;
+  await sampler;
+  return { figures, memory: { idleRssMb: mb(idle.rss), peakRssMb: mb(peakRss), peakHeapUsedMb: mb(peakHeap) } };
+}
+
+/** The subgraphs as docker-compose runs them: one process each (`tsx <subgraph>/src/main.ts`). */
+async function startSubgraphProcesses(url: string, secret: string, dataDir: string) {
+  const base = 48_000 + Math.floor(Math.random() * 1000) * 4;
+  const ports = { member: base + 1, points: base + 2, partner: base + 3 };
+  const urls = { member: `http://127.0.0.1:${ports.member}`, points: `http://127.0.0.1:${ports.points}`, partner: `http://127.0.0.1:${ports.partner}` };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: url,
+    HUB_INTERNAL_SECRET: secret,
+    HUB_DATA_DIR: dataDir,
+    HUB_DB_POOL_SIZE: "20",
+    HUB_LOG_LEVEL: "warn",
+    MEMBER_PORT: String(ports.member),
+    POINTS_PORT: String(ports.points),
+    PARTNER_PORT: String(ports.partner),
+    HUB_MEMBER_URL: urls.member,
+    HUB_POINTS_URL: urls.points,
+    HUB_PARTNER_URL: urls.partner,
+  };
+  const tsx = path.join(ROOT, "node_modules/.bin/tsx");
+  const children: ChildProcess[] = ["member", "points", "partner"].map((s) => spawn(tsx, [path.join(ROOT, `subgraphs/${s}/src/main.ts`)], { env, stdio: ["ignore", "ignore", "inherit"] }));
+  for (const p of Object.values(ports)) {
+    let ok = false;
+    for (let i = 0; i < 300 && !ok; i++) {
+      ok = await fetch(`http://127.0.0.1:${p}/healthz`).then((r) => r.ok, () => false);
+      if (!ok) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!ok) throw new Error(`subgraph on port ${p} did not start`);
+  }
+  return {
+    env,
+    urls,
+    async close() {
+      for (const c of [...children].reverse()) {
+        if (c.exitCode !== null) continue;
+        const exited = new Promise((r) => c.once("exit", r));
+        c.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
+}
+
+/** Self time per function and per module (package or project file) from a .cpuprofile. */
+export function summariseProfile(file: string, top = 15) {
+  const prof = JSON.parse(readFileSync(file, "utf8")) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  for (let i = 0; i < prof.samples.length; i++) self.set(prof.samples[i]!, (self.get(prof.samples[i]!) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
+  const moduleOf = (url: string) => {
+    if (!url) return "(V8 / native)";
+    const p = url.replace(/^file:\/\//, "");
+    const nm = p.lastIndexOf("node_modules/");
+    if (nm >= 0) {
+      const rest = p.slice(nm + 13).split("/");
+      return rest[0]!.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0]!;
+    }
+    if (p.startsWith("node:")) return p;
+    return path.relative(ROOT, p);
+  };
+  const fns = new Map<string, number>();
+  const mods = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const [id, ms] of self) {
+    const n = byId.get(id)!;
+    if (n.callFrame.functionName === "(idle)") {
+      idle += ms;
+      continue;
+    }
+    total += ms;
+    const fname = n.callFrame.functionName || "(anonymous)";
+    // (garbage collector), (program): V8's own buckets, kept by name.
+    const mod = n.callFrame.url ? moduleOf(n.callFrame.url) : /^\(.*\)$/.test(fname) ? fname : "(V8 / native)";
+    const key = n.callFrame.url ? `${fname} (${mod}:${n.callFrame.lineNumber + 1})` : fname;
+    fns.set(key, (fns.get(key) ?? 0) + ms);
+    mods.set(mod, (mods.get(mod) ?? 0) + ms);
+  }
+  const sorted = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, selfMs]) => ({ name, selfMs, percent: (100 * selfMs) / total }));
+  return { functions: sorted(fns), modules: sorted(mods), totalMs: total, idlePercent: (100 * idle) / (idle + total) };
+}
+
+export async function runWalletBench(opts: { seconds?: number; connections?: number; members?: number; tokens?: number; profile?: boolean; profileFile?: string } = {}): Promise<WalletFigures> {
+  const seconds = opts.seconds ?? Number(process.env.BENCH_SECONDS ?? 20);
+  const connections = opts.connections ?? Number(process.env.BENCH_CONNECTIONS ?? 50);
+  const members = opts.members ?? Number(process.env.BENCH_WALLET_MEMBERS ?? 500);
+  const tokenCount = opts.tokens ?? Number(process.env.BENCH_WALLET_TOKENS ?? 300);
+  const profile = opts.profile ?? process.env.BENCH_PROFILE !== "0";
+  const u = new URL(BASE);
+  const name = `bench_wallet_${process.pid}_${Date.now()}`;
+  u.pathname = `/${name}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  const dataDir = mkdtempSync(path.join(tmpdir(), "bench-wallet-"));
+  const db = await openDatabase({ url: u.toString(), poolSize: 10 });
+  const secret = randomBytes(32).toString("hex");
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    await migrate(db);
+    // 1. Seed through the hub in this process (its relays deliver the events at once).
+    const ops: Record<SchemaName, number> = { member: 0, points: 0, partner: 0 };
+    const wrapClient = (client: PrismaClient, subgraph: SchemaName) =>
+      client.$extends({ query: { async $allOperations({ args, query }) { ops[subgraph]++; return query(args); } } }) as unknown as PrismaClient;
+    // Relays are flushed by hand (flushEvents), so nothing polls while statements are counted.
+    const hub = await startHub({ db, internalSecret: secret, dataDir, jobs: false, relayIntervalMs: 3_600_000, wrapClient });
+    let hubOpen = true;
+    cleanup.push(async () => {
+      if (hubOpen) await hub.close();
+    });
+    const client = db.client();
+    const t0 = performance.now();
+    await seedDemo(client, { flushEvents: hub.flushEvents, members });
+    await hub.flushEvents();
+    console.log(`wallet: seeded the demo coalition with ${members} members in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    // Member tokens through the token endpoint: each member via one of its confirmed links.
+    const partners = new Map((await client.partner.findMany({ select: { id: true, slug: true } })).map((p) => [p.id, p.slug]));
+    const links = await client.linkedAccount.findMany({ where: { confirmedAt: { not: null } }, orderBy: [{ memberId: "asc" }, { linkedAt: "asc" }], select: { memberId: true, partnerId: true, externalRef: true } });
+    const firstLink = new Map<string, (typeof links)[number]>();
+    for (const l of links) if (!firstLink.has(l.memberId)) firstLink.set(l.memberId, l);
+    const chosen = [...firstLink.values()].slice(0, tokenCount);
+    const tokens: { memberId: string; token: string }[] = [];
+    for (const l of chosen) {
+      const slug = partners.get(l.partnerId)!;
+      const res = await fetch(`${hub.baseUrl}/oauth/token`, {
+        method: "POST",
+        body: new URLSearchParams({
+          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+          client_id: `demo-${slug}`,
+          client_secret: `demo-${slug}-secret`,
+          subject_token: l.externalRef,
+          subject_token_type: "urn:coalition:partner-member-ref",
+        }),
+      });
+      const body = (await res.json()) as { access_token?: string };
+      if (!body.access_token) throw new Error(`token exchange failed for ${l.externalRef}: ${JSON.stringify(body)}`);
+      tokens.push({ memberId: l.memberId, token: body.access_token });
+    }
+
+    const ask = async (token: string, first: number) => {
+      const res = await fetch(hub.gatewayUrl, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: WALLET_QUERY, variables: { first } }) });
+      const body = (await res.json()) as { data?: { me: { eligibleOffers: { coIssuers: unknown[] }[]; activity: { edges: unknown[] } } }; errors?: { message: string }[] };
+      if (body.errors?.length || !body.data?.me) throw new Error(`wallet query failed: ${JSON.stringify(body.errors ?? body)}`);
+      return body.data.me;
+    };
+    // 2. SQL statements per wallet query at two list sizes.
+    const sql: SqlCount[] = [];
+    const countSql = async (label: string, first: number) => {
+      const sample = tokens.slice(0, 30);
+      for (const t of sample.slice(0, 3)) await ask(t.token, first); // warm (plans, caches of the runtime)
+      let statements = 0;
+      const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+      const original = proto.query;
+      proto.query = function (this: unknown, ...a: unknown[]) {
+        statements++;
+        return original.apply(this, a);
+      };
+      const before = { ...ops };
+      let offers = 0;
+      let activity = 0;
+      let coIssuers = 0;
+      try {
+        for (const t of sample) {
+          const me = await ask(t.token, first);
+          offers += me.eligibleOffers.length;
+          coIssuers += me.eligibleOffers.reduce((s, o) => s + o.coIssuers.length, 0);
+          activity += me.activity.edges.length;
+        }
+      } finally {
+        proto.query = original;
+      }
+      const n = sample.length;
+      sql.push({
+        label,
+        offers: offers / n,
+        activity: activity / n,
+        coIssuers: coIssuers / n,
+        sqlPerQuery: statements / n,
+        prismaOpsPerQuery: { member: (ops.member - before.member) / n, points: (ops.points - before.points) / n, partner: (ops.partner - before.partner) / n },
+      });
+      const s = sql.at(-1)!;
+      console.log(`wallet: ${label}: ${s.offers.toFixed(1)} offers (${s.coIssuers.toFixed(1)} co-issuers), ${s.activity.toFixed(1)} activity entries → ${s.sqlPerQuery.toFixed(1)} SQL statements per query (Prisma operations: member ${s.prismaOpsPerQuery.member}, points ${s.prismaOpsPerQuery.points}, partner ${s.prismaOpsPerQuery.partner})`);
+    };
+    await countSql("small lists", 5);
+    await addOffers(client, 18);
+    await hub.flushEvents();
+    await countSql("large lists", 50);
+    await hub.close();
+    hubOpen = false;
+
+    // 3. Load: subgraphs in their own processes; gateways one after the other in their own.
+    const subgraphs = await startSubgraphProcesses(u.toString(), secret, dataDir);
+    cleanup.push(() => subgraphs.close());
+    const gwEnv = { ...subgraphs.env, HUB_PORT: "0" };
+    const viaGateway: Prepared[] = tokens.map((t) => ({ headers: { authorization: `Bearer ${t.token}` }, body: JSON.stringify({ query: WALLET_QUERY, variables: { first: 20 } }) }));
+    const key = internalKey(secret);
+    const direct: Prepared[] = [];
+    for (const t of tokens) {
+      const principal: Principal = { sub: t.memberId, role: "MEMBER", partnerId: null, memberId: t.memberId, scope: "hub:member", purpose: null };
+      direct.push({
+        headers: { "x-hub-identity": await signIdentity(key, principal, 3600) },
+        body: JSON.stringify({ query: DIRECT_QUERY, variables: { first: 20, r: [{ __typename: "Member", id: t.memberId, sharedScopes: ALL_CATEGORIES }] } }),
+      });
+    }
+    // Check each arrangement answers before loading it.
+    const checkOnce = async (url: string, p: Prepared) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...p.headers }, body: p.body });
+      const text = await res.text();
+      if (!text.includes('"wallet":{"balance"') || text.includes('"errors"')) throw new Error(`bench query failed at ${url}: ${text.slice(0, 500)}`);
+    };
+    const warm = async (url: string, prepared: Prepared[]) => {
+      await checkOnce(url, prepared[0]!);
+      await load(url, prepared, connections, Math.min(3, seconds));
+    };
+
+    const ours = await startGatewayChild("ours", gwEnv);
+    cleanup.push(() => ours.stop());
+    await warm(ours.url, viaGateway);
+    const o = await loadWithMemory(ours, viaGateway, connections, seconds);
+    await ours.stop();
+    console.log(`wallet via our gateway: ${o.figures.requestsPerSecond.toFixed(0)} req/s p50 ${o.figures.p50} ms p99 ${o.figures.p99} ms (${o.figures.failed} failed); RSS ${o.memory.idleRssMb.toFixed(0)} → ${o.memory.peakRssMb.toFixed(0)} MB, heap peak ${o.memory.peakHeapUsedMb.toFixed(0)} MB`);
+
+    const apollo = await startGatewayChild("apollo", gwEnv);
+    cleanup.push(() => apollo.stop());
+    await warm(apollo.url, viaGateway);
+    const a = await loadWithMemory(apollo, viaGateway, connections, seconds);
+    // Its rate at one connection: whether it scales with concurrency at all.
+    const apolloOne = await load(apollo.url, viaGateway, 1, Math.min(3, seconds));
+    await apollo.stop();
+    console.log(`wallet via @apollo/gateway: ${a.figures.requestsPerSecond.toFixed(0)} req/s p50 ${a.figures.p50} ms p99 ${a.figures.p99} ms (${a.figures.failed} failed; at 1 connection ${apolloOne.requestsPerSecond.toFixed(0)} req/s p50 ${apolloOne.p50} ms); RSS ${a.memory.idleRssMb.toFixed(0)} → ${a.memory.peakRssMb.toFixed(0)} MB, heap peak ${a.memory.peakHeapUsedMb.toFixed(0)} MB`);
+
+    const pointsUrl = `${subgraphs.urls.points}/graphql`;
+    await warm(pointsUrl, direct);
+    const d = await load(pointsUrl, direct, connections, seconds);
+    console.log(`wallet, points subgraph directly: ${d.requestsPerSecond.toFixed(0)} req/s p50 ${d.p50} ms p99 ${d.p99} ms (${d.failed} failed)`);
+    console.log(`wallet ratios: ours / apollo ${(o.figures.requestsPerSecond / a.figures.requestsPerSecond).toFixed(2)}, ours / direct ${(o.figures.requestsPerSecond / d.requestsPerSecond).toFixed(2)}`);
+
+    // 4. Profile of our gateway under the same load (the load window only, not start-up).
+    let prof: WalletFigures["profile"];
+    if (profile) {
+      const file = opts.profileFile ?? path.join(tmpdir(), `bench-wallet-gateway-${process.pid}.cpuprofile`);
+      // BENCH_PROFILE_GATEWAY=apollo profiles @apollo/gateway instead (to compare where time goes).
+      const g = await startGatewayChild(process.env.BENCH_PROFILE_GATEWAY === "apollo" ? "apollo" : "ours", gwEnv);
+      cleanup.push(() => g.stop());
+      await warm(g.url, viaGateway);
+      await g.request("profile-start", "profiling");
+      await load(g.url, viaGateway, connections, Math.min(seconds, 10));
+      await g.request({ profileStop: file }, "profiled");
+      await g.stop();
+      prof = { ...summariseProfile(file), file };
+      console.log(`wallet: gateway CPU profile ${file}; busy ${(100 - prof.idlePercent).toFixed(0)}%; top self time: ${prof.modules.slice(0, 6).map((m) => `${m.name} ${m.percent.toFixed(0)}%`).join(", ")}`);
+    }
+    return { members, connections, seconds, ours: o.figures, apollo: a.figures, apolloOneConnection: apolloOne, direct: d, oursMemory: o.memory, apolloMemory: a.memory, sql, profile: prof };
+  } finally {
+    for (const c of cleanup.reverse()) await c().catch((e) => console.error("wallet bench cleanup:", e));
+    await db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  await runWalletBench();
+  process.exit(0);
+}
