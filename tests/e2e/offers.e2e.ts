@@ -179,7 +179,7 @@ test("eligibility by minimum tier and lifecycle segment: refused claims and bonu
   // enrolMember through the API always joins "now", so this one is enrolled as an import would
   // be, through the member subgraph's service with a back-dated joinedAt; member.enrolled carries it
   // to the partner and points subgraphs like any other enrolment.
-  const partnerActor = { sub: `client-${p.shop.id}`, role: "PARTNER" as const, partnerId: p.shop.id, memberId: null };
+  const partnerActor = { sub: `client-${p.shop.id}`, role: "PARTNER" as const, partnerId: p.shop.id, memberId: null, purpose: "ACCOUNT_SERVICING" as const };
   await enrollMember(partnerActor, { email: "dormant-0@example.com", externalRef: "dormant-0" }, { joinedAt: new Date(Date.now() - 60 * DAY) });
   const [fresh] = await enrolMembers(1, "fresh");
   await hub.flushEvents();
