@@ -7,7 +7,8 @@
 //   and the settlement bench (bench/settlement.ts, when present);
 // then writes bench/RESULTS.md (figures, machine, date, command) and bench/results.json (one
 // { name, value, unit, goal, met } per goal of the issue, computed here).
-// BENCH_SECONDS shortens every timed phase (default: 10 s for the ledger, 20 s for the wallet).
+// BENCH_SECONDS shortens every timed phase (default: 10 s for the ledger, 20 s for the wallet);
+// BENCH_SETTLEMENT=0 skips the settlement bench (its 10M-posting load takes many minutes).
 import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -61,6 +62,7 @@ async function postgresVersion() {
 }
 
 async function settlementBench(): Promise<{ rows?: SettlementRow[]; reason?: string }> {
+  if (process.env.BENCH_SETTLEMENT === "0") return { reason: "not measured: skipped in this run (BENCH_SETTLEMENT=0)" };
   const file = path.join(HERE, "settlement.ts");
   if (!existsSync(file)) return { reason: "not measured: bench/settlement.ts does not exist yet (the lead wires it)" };
   try {
@@ -230,7 +232,7 @@ export async function runSuite() {
   const started = new Date();
   const t0 = performance.now();
   const load = { before: os.loadavg(), after: [] as number[] };
-  const command = `${process.env.BENCH_SECONDS ? `BENCH_SECONDS=${process.env.BENCH_SECONDS} ` : ""}npm run bench`;
+  const command = `${["BENCH_SECONDS", "BENCH_SETTLEMENT", "BENCH_SETTLEMENT_SIZES"].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join("")}npm run bench`;
   const m = machine();
   const pgVersion = await postgresVersion().catch((e) => `unknown (${errorText(e)})`);
   const errors: { ledger?: string; wallet?: string } = {};
