@@ -68,17 +68,6 @@ export interface RunOptions {
 // Computing a run
 // ---------------------------------------------------------------------------------------------
 
-interface AggregateRow {
-  partnerId: string;
-  side: "PARTNER_ISSUANCE" | "PARTNER_REDEMPTION";
-  kind: TransactionKind;
-  effectiveFrom: Date | null;
-  rate: string | null;
-  sum: bigint;
-  postings: bigint;
-  carriedIn: bigint;
-}
-
 interface Coverage {
   periodStart: Date;
   periodEnd: Date;
@@ -93,25 +82,48 @@ function covers(c: Coverage): Prisma.Sql {
   return Prisma.sql`p."postedAt" < ${c.periodEnd} AND p.id <= ${c.watermark} ${notPrev}`;
 }
 
-/** The settlement aggregate: covered postings on partner accounts, per partner, side, kind and rate period. */
-export function settlementAggregateSql(c: Coverage): Prisma.Sql {
+/** One row of the settlement pass: a sum per (partner, side, kind, time bucket), or a lot flow. */
+interface PassRow {
+  row: "sum" | "flow";
+  partnerId: string;
+  side: "PARTNER_ISSUANCE" | "PARTNER_REDEMPTION" | "BREAKAGE";
+  kind: TransactionKind | null;
+  bucket: number;
+  sum: bigint;
+  postings: bigint;
+  carriedIn: bigint;
+  issuerPartnerId: string | null;
+  offerId: string | null;
+}
+
+/**
+ * The settlement pass, one scan of the covered postings on partner (and breakage) accounts:
+ * - sums per partner, side, transaction kind and time bucket: `width_bucket` over every rate change
+ *   time (all partners'), so a bucket lies inside one rate period of every partner and is priced
+ *   after the scan, in Node, over a handful of rows;
+ * - the lots behind redemptions (and reversed redemptions giving points back) and expiries, per
+ *   issuer or offer: the flow matrix and breakage. Breakage postings have partnerId null ('').
+ */
+export function settlementPassSql(c: Coverage, bounds: Date[]): Prisma.Sql {
   return Prisma.sql`
-    WITH rr AS (
-      SELECT "partnerId", "issuePrice", "redemptionRate", "effectiveFrom",
-        CASE WHEN row_number() OVER w = 1 THEN '-infinity'::timestamptz ELSE "effectiveFrom" END AS f,
-        coalesce(lead("effectiveFrom") OVER w, 'infinity'::timestamptz) AS t
-      FROM "points"."PartnerRate" WINDOW w AS (PARTITION BY "partnerId" ORDER BY "effectiveFrom", id)
+    WITH cov AS MATERIALIZED (
+      SELECT p."transactionId", coalesce(a."partnerId"::text, '') AS "partnerId", a.kind::text AS side, t.kind::text AS kind, p.amount,
+        width_bucket(p."postedAt", ${bounds}::timestamptz[]) AS bucket, p."postedAt" < ${c.periodStart} AS carried
+      FROM "points"."Posting" p
+      JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION', 'BREAKAGE')
+      JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
+      WHERE ${covers(c)}
     )
-    SELECT a."partnerId", a.kind::text AS side, t.kind::text AS kind, rr."effectiveFrom",
-      (CASE a.kind WHEN 'PARTNER_ISSUANCE' THEN rr."issuePrice" ELSE rr."redemptionRate" END)::text AS rate,
-      sum(p.amount)::bigint AS sum, count(*)::bigint AS postings,
-      count(*) FILTER (WHERE p."postedAt" < ${c.periodStart})::bigint AS "carriedIn"
-    FROM "points"."Posting" p
-    JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION')
-    JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
-    LEFT JOIN rr ON rr."partnerId" = a."partnerId" AND p."postedAt" >= rr.f AND p."postedAt" < rr.t
-    WHERE ${covers(c)}
-    GROUP BY 1, 2, 3, 4, 5`;
+    SELECT 'sum' AS row, "partnerId", side, kind, bucket, sum(amount)::bigint AS sum, count(*)::bigint AS postings,
+      count(*) FILTER (WHERE carried)::bigint AS "carriedIn", NULL::uuid AS "issuerPartnerId", NULL::uuid AS "offerId"
+    FROM cov WHERE side <> 'BREAKAGE' GROUP BY 2, 3, 4, 5
+    UNION ALL
+    SELECT 'flow', c."partnerId", min(c.side), NULL, 0, sum(lc.points)::bigint, 0, 0, l."issuerPartnerId", l."offerId"
+    FROM cov c
+    JOIN "points"."LotConsumption" lc ON lc."transactionId" = c."transactionId"
+    JOIN "points"."Lot" l ON l.id = lc."lotId"
+    WHERE c.side IN ('PARTNER_REDEMPTION', 'BREAKAGE')
+    GROUP BY c."partnerId", l."issuerPartnerId", l."offerId"`;
 }
 
 /** The reference for bench/settlement.ts: the bare per-account, per-kind sums of the same postings. */
@@ -125,31 +137,31 @@ export function bareAggregateSql(c: Coverage): Prisma.Sql {
     GROUP BY 1, 2`;
 }
 
-interface LotFlowRow {
-  issuerPartnerId: string | null;
-  offerId: string | null;
+interface RateRow {
   partnerId: string;
-  points: bigint;
+  issuePrice: Prisma.Decimal;
+  redemptionRate: Prisma.Decimal;
+  effectiveFrom: Date;
 }
 
-/**
- * Points taken from lots by covered transactions that touched a partner's redemption account
- * (redemptions, and reversed redemptions giving points back), or by covered EXPIRY transactions
- * (`partnerId` = the breakage marker ''), by the lot's issuer or offer.
- */
-function lotFlowsSql(c: Coverage): Prisma.Sql {
-  return Prisma.sql`
-    WITH moved AS (
-      SELECT p."transactionId", a."partnerId"::text AS "partnerId"
-      FROM "points"."Posting" p
-      JOIN "points"."LedgerAccount" a ON a.id = p."accountId"
-      WHERE a.kind IN ('PARTNER_REDEMPTION', 'BREAKAGE') AND ${covers(c)}
-    )
-    SELECT l."issuerPartnerId", l."offerId", coalesce(m."partnerId", '') AS "partnerId", sum(lc.points)::bigint AS points
-    FROM moved m
-    JOIN "points"."LotConsumption" lc ON lc."transactionId" = m."transactionId"
-    JOIN "points"."Lot" l ON l.id = lc."lotId"
-    GROUP BY 1, 2, 3`;
+/** Each partner's rate history, oldest first; a partner's first rates also apply before they were recorded. */
+async function rateHistory(tx: Tx): Promise<{ bounds: Date[]; byPartner: Map<string, RateRow[]> }> {
+  const rows = await tx.$queryRaw<RateRow[]>`
+    SELECT "partnerId", "issuePrice", "redemptionRate", "effectiveFrom" FROM "points"."PartnerRate" ORDER BY "effectiveFrom", id`;
+  const byPartner = new Map<string, RateRow[]>();
+  for (const r of rows) byPartner.set(r.partnerId, [...(byPartner.get(r.partnerId) ?? []), r]);
+  const bounds = [...new Set(rows.map((r) => r.effectiveFrom.getTime()))].sort((a, b) => a - b).map((t) => new Date(t));
+  return { bounds, byPartner };
+}
+
+/** The rate row in force for a partner throughout bucket `b` (width_bucket over `bounds`). */
+function rateInBucket(history: RateRow[] | undefined, bounds: Date[], b: number): RateRow | null {
+  if (!history?.length) return null;
+  if (b === 0) return history[0]!;
+  const start = bounds[b - 1]!.getTime();
+  let rate = history[0]!;
+  for (const r of history) if (r.effectiveFrom.getTime() <= start) rate = r; // equal times: the later row wins
+  return rate;
 }
 
 /** Unredeemed, unexpired points per issuer (and per offer for bonus lots), now. */
@@ -200,19 +212,32 @@ export function lineAmount(points: bigint, rate: Decimal.Value, minorUnits: numb
   return new Decimal(points.toString()).times(rate).toDecimalPlaces(minorUnits, Decimal.ROUND_HALF_EVEN);
 }
 
-/** Turns aggregate rows into priced lines (partner perspective: points issued / redeemed at it). */
-export function priceLines(rows: AggregateRow[], minorUnits: number): ComputedLine[] {
-  const lines: ComputedLine[] = [];
+/**
+ * Prices the pass's sums: buckets of one partner, side and kind that fall in the same rate period
+ * are merged into one line (partner perspective: points issued / redeemed at it), then priced once.
+ */
+export function priceLines(rows: PassRow[], rates: { bounds: Date[]; byPartner: Map<string, RateRow[]> }, minorUnits: number): ComputedLine[] {
+  const merged = new Map<string, { partnerId: string; side: "ISSUANCE" | "REDEMPTION"; kind: TransactionKind; rate: RateRow; sum: bigint; postings: bigint }>();
   for (const r of rows) {
-    if (r.rate === null) throw new HubError("BAD_USER_INPUT", `No rates are known for partner ${r.partnerId} yet (its rate history has not reached the points subgraph); retry in a moment`);
+    if (r.row !== "sum" || r.side === "BREAKAGE") continue;
+    const rate = rateInBucket(rates.byPartner.get(r.partnerId), rates.bounds, r.bucket);
+    if (!rate) throw new HubError("BAD_USER_INPUT", `No rates are known for partner ${r.partnerId} yet (its rate history has not reached the points subgraph); retry in a moment`);
     const side = r.side === "PARTNER_ISSUANCE" ? "ISSUANCE" : "REDEMPTION";
+    const key = `${r.partnerId}|${side}|${r.kind}|${rate.effectiveFrom.getTime()}`;
+    const m = merged.get(key) ?? { partnerId: r.partnerId, side, kind: r.kind!, rate, sum: 0n, postings: 0n };
+    m.sum += r.sum;
+    m.postings += r.postings;
+    merged.set(key, m);
+  }
+  const lines: ComputedLine[] = [];
+  for (const m of merged.values()) {
     // Issuance accounts are debited when the partner issues: issued points = −Σ postings.
-    const points = side === "ISSUANCE" ? -r.sum : r.sum;
-    if (points === 0n && r.postings === 0n) continue;
-    lines.push({ partnerId: r.partnerId, side, kind: r.kind, points, postings: r.postings, rate: new Decimal(r.rate), rateEffectiveFrom: r.effectiveFrom, amount: lineAmount(points, r.rate, minorUnits) });
+    const points = m.side === "ISSUANCE" ? -m.sum : m.sum;
+    const rate = new Decimal((m.side === "ISSUANCE" ? m.rate.issuePrice : m.rate.redemptionRate).toString());
+    lines.push({ partnerId: m.partnerId, side: m.side, kind: m.kind, points, postings: m.postings, rate, rateEffectiveFrom: m.rate.effectiveFrom, amount: lineAmount(points, rate, minorUnits) });
   }
   const order = (l: ComputedLine) => `${l.partnerId}|${l.side}|${l.kind}|${l.rateEffectiveFrom?.toISOString() ?? ""}`;
-  return lines.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  return lines.sort((x, y) => (order(x) < order(y) ? -1 : order(x) > order(y) ? 1 : 0));
 }
 
 export interface ComputedStatement {
@@ -302,10 +327,11 @@ async function compute(tx: Tx, run: { id: string; periodStart: Date; periodEnd: 
   const cov: Coverage = { periodStart: run.periodStart, periodEnd: run.periodEnd, watermark: max, prevEnd: prev?.periodEnd ?? null, prevWatermark: prev?.watermarkPostingId ?? null };
 
   const { minorUnits } = currencySettings();
-  const rows = await tx.$queryRaw<AggregateRow[]>(settlementAggregateSql(cov));
-  const lines = priceLines(rows, minorUnits);
+  const rates = await rateHistory(tx);
+  const rows = await tx.$queryRaw<PassRow[]>(settlementPassSql(cov, rates.bounds));
+  const lines = priceLines(rows, rates, minorUnits);
+  const flowRows = rows.filter((r) => r.row === "flow").map((r) => ({ ...r, partnerId: r.side === "BREAKAGE" ? "" : r.partnerId, points: r.sum }));
 
-  const flowRows = await tx.$queryRaw<LotFlowRow[]>(lotFlowsSql(cov));
   const liabilityRows = await tx.$queryRaw<{ issuerPartnerId: string | null; offerId: string | null; points: bigint }[]>(liabilitySql(now));
   const offers = await offerShares(tx, [...new Set([...flowRows, ...liabilityRows].map((r) => r.offerId).filter((o): o is string => !!o))]);
 
