@@ -149,6 +149,51 @@ describe("settlement", () => {
     expect(json.statements.find((x) => x.partnerId === A)!.amountDue).toBe("13.77");
   });
 
+  test("offers: funding and returns by share on the co-issuers' statements; bonus points redeemed flow from the co-issuers by share", async () => {
+    // After the first test's approved runs (they end 30 days ago).
+    const [shop, fmcg] = [randomUUID(), randomUUID()];
+    const m = randomUUID();
+    const since = new Date(Date.now() - 20 * DAY);
+    await applyEvents(registered(shop), registered(fmcg), rates(shop, "0.015", "0.01", since), rates(fmcg, "0.02", "0.0125", since), enrolled(m, shop), linked(m, fmcg));
+    const offerId = randomUUID();
+    await applyEvents({
+      type: "partner.offer_activated",
+      payload: {
+        offerId, kind: "BONUS_POINTS", bonusPoints: 101, multiplier: null, budgetPoints: 1_001, perMemberLimit: 1,
+        startsAt: since.toISOString(), endsAt: new Date(Date.now() + 30 * DAY).toISOString(), minTier: null, segments: [],
+        redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 6_000 }, { partnerId: fmcg, shareBps: 4_000 }],
+      },
+    });
+    await applyEvents({ type: "partner.offer_claimed", payload: { offerId, memberId: m, claimedAt: new Date().toISOString() } });
+    await awardPoints(partnerPrincipal(shop), { memberId: m, points: 10, offerId, idempotencyKey: randomUUID() }); // 10 + 101 bonus
+    // FreshCo redeems all 111: the shop's own lot (10) and the bonus lot (101), funded 60/40.
+    await redeem(fmcg, m, 111, new Date());
+    await applyEvents({ type: "partner.offer_ended", payload: { offerId, endedAt: new Date().toISOString() } });
+
+    const run = await createSettlementRun(admin, { periodStart: new Date(Date.now() - 25 * DAY), periodEnd: new Date() });
+    const s = await statements(run.id);
+    // Funding 1,001 split 60/40 by largest remainder: 601 / 400 (or 600 / 401); returns 900 the same way.
+    const funded = Number(s.get(shop)!.offerFundingPoints) + Number(s.get(fmcg)!.offerFundingPoints);
+    const returned = Number(s.get(shop)!.offerReturnedPoints) + Number(s.get(fmcg)!.offerReturnedPoints);
+    expect(funded).toBe(1_001);
+    expect(returned).toBe(900);
+    expect(Number(s.get(shop)!.offerFundingPoints) - Number(s.get(shop)!.offerReturnedPoints)).toBeGreaterThanOrEqual(60);
+    // The shop pays for its 10 points and its net share of the offer at its issue price.
+    const shopNet = Number(s.get(shop)!.offerFundingPoints) - Number(s.get(shop)!.offerReturnedPoints);
+    expect(new Decimal(s.get(shop)!.amountDue.toString()).toFixed(2)).toBe(
+      lineAmount(10n, "0.015", 2).plus(lineAmount(s.get(shop)!.offerFundingPoints, "0.015", 2)).minus(lineAmount(s.get(shop)!.offerReturnedPoints, "0.015", 2)).toFixed(2),
+    );
+    // Flows into FreshCo: 10 from ShopMall's own lot, the 101 bonus split 60/40 → ShopMall 10 + 61, FreshCo 40 (to itself).
+    const flows = await prisma().settlementFlow.findMany({ where: { runId: run.id } });
+    const flow = (from: string) => Number(flows.find((f) => f.fromPartnerId === from && f.toPartnerId === fmcg)?.points ?? 0);
+    expect(flow(shop) + flow(fmcg)).toBe(111);
+    expect(flow(shop)).toBe(10 + 61);
+    expect(shopNet).toBeGreaterThan(0);
+    // Positions + margin = 0.
+    const margin = new Decimal((await prisma().settlementRun.findUniqueOrThrow({ where: { id: run.id } })).operatorMargin.toString());
+    expect([...s.values()].reduce((d, x) => d.plus(x.netPosition.toString()), margin).isZero()).toBe(true);
+  });
+
   test("rounding is half-even, once per line", () => {
     expect(lineAmount(1n, "0.005", 2).toFixed(2)).toBe("0.00");
     expect(lineAmount(3n, "0.005", 2).toFixed(2)).toBe("0.02");
