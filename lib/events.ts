@@ -28,7 +28,8 @@ export interface DomainEvent<T = unknown> {
 export const SUBSCRIPTIONS: Record<string, readonly SchemaName[]> = {
   "member.enrolled": ["points", "partner"],
   "member.linked": ["points"],
-  "member.consent_revoked": ["partner"],
+  "member.consent_granted": ["partner", "points"],
+  "member.consent_revoked": ["partner", "points"],
   "points.activity": ["member", "partner"],
   "points.tier_changed": ["partner"],
   "points.data_accessed": ["member"],
