@@ -598,15 +598,6 @@ export async function flowsOfRuns(actor: Actor, runIds: readonly string[]) {
   return out;
 }
 
-/** A line the actor may see (its own, in a visible run), for the StatementLine entity. */
-export async function lineVisibleTo(actor: Actor, lineId: string): Promise<SettlementLine | null> {
-  if (!Uuid.safeParse(lineId).success) return null;
-  const line = await prisma().settlementLine.findUnique({ where: { id: lineId }, include: { run: { select: { status: true } } } });
-  if (!line) return null;
-  if (isAdmin(actor)) return line;
-  return actor.role === "PARTNER" && line.partnerId === actor.partnerId && line.run.status === "APPROVED" ? line : null;
-}
-
 export type ExportFormat = "CSV" | "JSON";
 
 const money = (d: Prisma.Decimal | Decimal | string, minorUnits: number) => new Decimal(d.toString()).toFixed(minorUnits);
