@@ -5,11 +5,11 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Database } from "../../../../lib/db.ts";
 import { HubError } from "../../../../lib/errors.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
-import { adminPrincipal, memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
+import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
-import { awardPoints } from "./earn.ts";
-import { createRedemptionCode, redeemPoints, reverseTransaction } from "./redeem.ts";
+import { earn, rates, redeem } from "../testing/ledger-ops.ts";
+import { reverseTransaction } from "./redeem.ts";
 import { approveSettlementRun, createSettlementRun, lineAmount } from "./settlement.ts";
 
 // Property-based settlement tests on the real ledger (PostgreSQL with DATABASE_URL, else PGlite).
@@ -22,22 +22,7 @@ afterAll(() => db?.close());
 
 const admin = adminPrincipal();
 
-const rates = (partnerId: string, issuePrice: string, redemptionRate: string, effectiveFrom: Date) => ({
-  type: "partner.rates_changed",
-  payload: { partnerId, issuePrice, redemptionRate, effectiveFrom: effectiveFrom.toISOString() },
-});
-
-async function earn(partnerId: string, memberId: string, points: number, when: Date) {
-  return awardPoints(partnerPrincipal(partnerId), { memberId, points, idempotencyKey: randomUUID() }, { now: when, postedAt: when });
-}
-
-async function redeem(partnerId: string, memberId: string, points: number, when: Date) {
-  const { code } = await createRedemptionCode(memberPrincipal(memberId), { partnerId, points }, { now: when });
-  return redeemPoints(partnerPrincipal(partnerId), { redemptionCode: code, points, idempotencyKey: randomUUID() }, { now: when, postedAt: when });
-}
-
 // Random ledgers, random rate histories, runs approved one after another with late
-// postings in between.
 // postings in between.
 // ---------------------------------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { Decimal } from "decimal.js";
-import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Database } from "../../../../lib/db.ts";
 import { HubError } from "../../../../lib/errors.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
-import { adminPrincipal, memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
+import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
+import { earn, rates, redeem } from "../testing/ledger-ops.ts";
 import { awardPoints } from "./earn.ts";
-import { createRedemptionCode, redeemPoints, reverseTransaction } from "./redeem.ts";
+import { reverseTransaction } from "./redeem.ts";
 import { approveSettlementRun, createSettlementRun, disputeStatementLine, exportRun, lineAmount, recomputeSettlementRun, resolveStatementDispute } from "./settlement.ts";
 
 // Settlement on the real ledger (PostgreSQL with DATABASE_URL, else PGlite): exact statements,
@@ -25,20 +25,6 @@ afterAll(() => db?.close());
 const admin = adminPrincipal();
 const DAY = 86_400_000;
 const at = (base: number, days: number) => new Date(base + days * DAY);
-
-const rates = (partnerId: string, issuePrice: string, redemptionRate: string, effectiveFrom: Date) => ({
-  type: "partner.rates_changed",
-  payload: { partnerId, issuePrice, redemptionRate, effectiveFrom: effectiveFrom.toISOString() },
-});
-
-async function earn(partnerId: string, memberId: string, points: number, when: Date) {
-  return awardPoints(partnerPrincipal(partnerId), { memberId, points, idempotencyKey: randomUUID() }, { now: when, postedAt: when });
-}
-
-async function redeem(partnerId: string, memberId: string, points: number, when: Date) {
-  const { code } = await createRedemptionCode(memberPrincipal(memberId), { partnerId, points }, { now: when });
-  return redeemPoints(partnerPrincipal(partnerId), { redemptionCode: code, points, idempotencyKey: randomUUID() }, { now: when, postedAt: when });
-}
 
 async function statements(runId: string) {
   const rows = await prisma().settlementStatement.findMany({ where: { runId } });
