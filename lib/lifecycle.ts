@@ -94,3 +94,33 @@ export function offerIneligibility(
   }
   return null;
 }
+
+/** A copy of one consent receipt, as the partner and points subgraphs keep it (from member.consent_granted / _revoked). */
+export interface ConsentCopy {
+  partnerId: string;
+  /** ACCOUNT_SERVICING | OFFER_TARGETING | ANALYTICS */
+  purpose: string;
+  /** null: does not expire. */
+  expiresAt: Date | null;
+  /** false once revoked. */
+  active: boolean;
+}
+
+/**
+ * Offer eligibility by consent (DESIGN.md §6 "consent needed", `Offer.requiredPurpose`): the member
+ * must hold a consent receipt for that purpose with at least one of the offer's co-issuers that is
+ * not revoked and not expired at `at` (the member subgraph's `consentStatus` rule: expired when
+ * expiresAt ≤ at). Categories do not matter here. Returns why not, or null.
+ */
+export function consentIneligibility(
+  offer: { requiredPurpose: string | null; coIssuerIds: readonly string[] },
+  consents: readonly ConsentCopy[],
+  at: Date,
+): string | null {
+  const purpose = offer.requiredPurpose;
+  if (!purpose) return null;
+  const ok = consents.some(
+    (c) => c.active && c.purpose === purpose && offer.coIssuerIds.includes(c.partnerId) && (!c.expiresAt || c.expiresAt.getTime() > at.getTime()),
+  );
+  return ok ? null : `This offer needs the member's active ${purpose} consent for one of its co-issuers`;
+}

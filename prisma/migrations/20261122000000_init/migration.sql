@@ -159,6 +159,19 @@ CREATE TABLE "partner"."MemberFacts" (
 );
 
 -- CreateTable
+CREATE TABLE "partner"."MemberConsent" (
+    "consentId" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "purpose" TEXT NOT NULL,
+    "expiresAt" TIMESTAMPTZ(3),
+    "active" BOOLEAN NOT NULL,
+    "updatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "MemberConsent_pkey" PRIMARY KEY ("consentId")
+);
+
+-- CreateTable
 CREATE TABLE "member"."Member" (
     "id" UUID NOT NULL,
     "email" TEXT NOT NULL,
@@ -351,6 +364,19 @@ CREATE TABLE "points"."MemberJoin" (
 );
 
 -- CreateTable
+CREATE TABLE "points"."MemberConsent" (
+    "consentId" UUID NOT NULL,
+    "memberId" UUID NOT NULL,
+    "partnerId" UUID NOT NULL,
+    "purpose" TEXT NOT NULL,
+    "expiresAt" TIMESTAMPTZ(3),
+    "active" BOOLEAN NOT NULL,
+    "updatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "MemberConsent_pkey" PRIMARY KEY ("consentId")
+);
+
+-- CreateTable
 CREATE TABLE "points"."Partner" (
     "partnerId" UUID NOT NULL,
     "name" TEXT NOT NULL,
@@ -387,6 +413,7 @@ CREATE TABLE "points"."Offer" (
     "redeemablePartnerIds" UUID[],
     "minTier" "points"."Tier",
     "segments" TEXT[] DEFAULT ARRAY[]::TEXT[],
+    "requiredPurpose" TEXT,
     "status" TEXT NOT NULL DEFAULT 'ACTIVE',
     "activatedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "endedAt" TIMESTAMPTZ(3),
@@ -602,6 +629,9 @@ CREATE INDEX "OfferClaim_memberId_idx" ON "partner"."OfferClaim"("memberId");
 CREATE UNIQUE INDEX "OfferClaim_offerId_memberId_key" ON "partner"."OfferClaim"("offerId", "memberId");
 
 -- CreateIndex
+CREATE INDEX "MemberConsent_memberId_purpose_idx" ON "partner"."MemberConsent"("memberId", "purpose");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "Member_email_key" ON "member"."Member"("email");
 
 -- CreateIndex
@@ -675,6 +705,9 @@ CREATE UNIQUE INDEX "Hold_idempotencyScope_idempotencyKey_key" ON "points"."Hold
 
 -- CreateIndex
 CREATE INDEX "TierState_tier_lastQualifyingAt_idx" ON "points"."TierState"("tier", "lastQualifyingAt");
+
+-- CreateIndex
+CREATE INDEX "MemberConsent_memberId_purpose_idx" ON "points"."MemberConsent"("memberId", "purpose");
 
 -- CreateIndex
 CREATE INDEX "PartnerRate_partnerId_effectiveFrom_idx" ON "points"."PartnerRate"("partnerId", "effectiveFrom");

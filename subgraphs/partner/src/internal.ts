@@ -2,12 +2,15 @@ import { type EventHandler, eventsRoute } from "../../../lib/events.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
 import { authenticateClient } from "./services/api-clients.ts";
+import { memberConsentHandlers } from "./services/member-consents.ts";
 import { memberFactsHandlers } from "./services/member-facts.ts";
 
 /** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
 export const eventHandlers: Record<string, EventHandler> = {
   // member.enrolled, points.activity, points.tier_changed: the member facts offer eligibility needs.
   ...memberFactsHandlers,
+  // member.consent_granted, member.consent_revoked: the consent copy offers' requiredPurpose needs.
+  ...memberConsentHandlers,
   // A bonus applied in the points subgraph counts as a use of the member's claim. `uses` is the
   // points subgraph's running count, so redelivery or reordering never counts twice.
   "points.offer_applied": async (tx, e) => {

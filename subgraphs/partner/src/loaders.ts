@@ -1,7 +1,10 @@
 import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
 import type { ApiClient, Offer, OfferClaim, OfferFunding, Partner, PartnerRate } from "../../../prisma/generated/client/client.ts";
+import type { ConsentCopy } from "../../../lib/lifecycle.ts";
+import { prisma } from "./db.ts";
 import { clientsOfPartners } from "./services/api-clients.ts";
+import { consentsOfMembers } from "./services/member-consents.ts";
 import { claimsOfMembers, fundingsOf, liveOffers, redeemableAtOf, visibleOffers } from "./services/offers.ts";
 import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.ts";
 
@@ -29,6 +32,8 @@ export function createLoaders(ctx: HubContext, now: Date) {
     }),
     /** Every claim of a member, with its offer. Callers filter what the principal may see. */
     claimsOfMember: new DataLoader<string, (OfferClaim & { offer: Offer })[]>(async (ids) => byKey(await claimsOfMembers(ids), ids, [])),
+    /** A member's unrevoked consent receipts (this subgraph's copy, for offers' requiredPurpose); expiry is checked by the caller. */
+    consentsOfMember: new DataLoader<string, ConsentCopy[]>(async (ids) => byKey(await consentsOfMembers(prisma(), ids), ids, [])),
   };
 }
 export type PartnerLoaders = ReturnType<typeof createLoaders>;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Prisma } from "../../../../lib/db.ts";
 import { z } from "zod";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
-import { emitEvent } from "../../../../lib/events.ts";
+import { emitEvent, emitEvents } from "../../../../lib/events.ts";
 import type { Consent, DataCategory, Purpose } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { type Actor, DATA_CATEGORIES, DAY_MS, PURPOSE_VALUES, TX_OPTIONS, type WriteOptions } from "./domain.ts";
@@ -65,6 +65,7 @@ export interface GrantOptions extends WriteOptions {
  * A member grants a partner access to data categories for one purpose. The member must be linked
  * to the partner: consent to a partner that has no relationship with the member would be
  * meaningless (the partner cannot see the member at all) and would let a typo go unnoticed.
+ * Emits `member.consent_granted` in the same transaction.
  */
 export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantOptions = {}): Promise<Consent> {
   if (actor.role !== "MEMBER" || !actor.memberId) throw forbidden("Only the member grants consent");
@@ -77,21 +78,47 @@ export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantO
   }
   const link = await prisma().linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId: input.partnerId } }, select: { confirmedAt: true } });
   if (!link?.confirmedAt) throw badInput("You are not linked to this partner", "partnerId");
-  return prisma().consent.create({
-    data: {
-      memberId,
-      partnerId: input.partnerId,
-      categories: input.categories,
-      purpose: input.purpose,
-      grantedAt: now,
-      expiresAt: input.expiresAt ?? null,
-      noticeVersion: input.noticeVersion,
-      jurisdiction: input.jurisdiction ?? null,
-      policyUrl: input.policyUrl ?? null,
-      collectionMethod: opts.collectionMethod ?? (actor.partnerId ? "PARTNER_APP" : "MEMBER_APP"),
-      grantedBy: actor.sub,
+  // The receipt and its event commit together (the partner and points subgraphs keep a copy for offers).
+  return prisma().$transaction(async (tx) => {
+    const consent = await tx.consent.create({
+      data: {
+        memberId,
+        partnerId: input.partnerId,
+        categories: input.categories,
+        purpose: input.purpose,
+        grantedAt: now,
+        expiresAt: input.expiresAt ?? null,
+        noticeVersion: input.noticeVersion,
+        jurisdiction: input.jurisdiction ?? null,
+        policyUrl: input.policyUrl ?? null,
+        collectionMethod: opts.collectionMethod ?? (actor.partnerId ? "PARTNER_APP" : "MEMBER_APP"),
+        grantedBy: actor.sub,
+      },
+    });
+    await emitEvent(tx, "member", consentGranted(consent));
+    return consent;
+  }, TX_OPTIONS);
+}
+
+/**
+ * `member.consent_granted {consentId, memberId, partnerId, purpose, categories, grantedAt, expiresAt}`:
+ * the partner and points subgraphs copy (consentId, memberId, partnerId, purpose, expiresAt) to
+ * enforce offers' requiredPurpose. With `member.consent_revoked` (same consentId) it describes a
+ * receipt completely: a receipt is immutable except for its one-time revocation.
+ */
+function consentGranted(c: Consent): { type: string; payload: unknown } {
+  return {
+    type: "member.consent_granted",
+    payload: {
+      consentId: c.id,
+      memberId: c.memberId,
+      partnerId: c.partnerId,
+      purpose: c.purpose,
+      categories: c.categories,
+      grantedAt: c.grantedAt.toISOString(),
+      expiresAt: c.expiresAt?.toISOString() ?? null,
     },
-  });
+  };
 }
 
 /** One consent record to import: a grant the member made elsewhere (legacy system, demo data). */
@@ -102,7 +129,8 @@ export type ImportConsentResult = { index: number; consent: Consent } | { index:
  * Imports consent receipts the members granted elsewhere (migration from a partner's consent
  * store, the demo seed), recorded with collectionMethod IMPORT and the importing admin as
  * grantedBy, under the same validation and link rule as `grantConsent`. Not exposed over GraphQL:
- * on the API only the member grants. One query for the links and one INSERT per call.
+ * on the API only the member grants. One query for the links, one INSERT per call and the
+ * `member.consent_granted` events (one statement) in the same transaction.
  */
 export async function importConsents(actor: Actor, rows: readonly unknown[], opts: WriteOptions = {}): Promise<ImportConsentResult[]> {
   if (actor.role !== "ADMIN") throw forbidden("Only an admin imports consent records");
@@ -151,7 +179,12 @@ export async function importConsents(actor: Actor, rows: readonly unknown[], opt
     data.push(consent);
     results.push({ index: v.index, consent });
   }
-  if (data.length) await prisma().consent.createMany({ data });
+  if (data.length) {
+    await prisma().$transaction(async (tx) => {
+      await tx.consent.createMany({ data });
+      await emitEvents(tx, "member", data.map(consentGranted));
+    }, TX_OPTIONS);
+  }
   return results.sort((a, b) => a.index - b.index);
 }
 

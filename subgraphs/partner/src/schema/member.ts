@@ -38,13 +38,27 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
     eligibleOffers: t.field({
       type: [OfferRef],
       description:
-        "Offers this member may claim (or still use) now, across all brands: active, inside the window, tier ≥ minTier, segment among the offer's segments, per-member limit not used up. Remaining budget is checked when the offer is applied. A partner needs the member's TIER and SEGMENTS consent for the request's purpose; otherwise the list is empty.",
+        "Offers this member may claim (or still use) now, across all brands: active, inside the window, tier ≥ minTier, segment among the offer's segments, an active (not revoked, not expired) consent for the offer's requiredPurpose with at least one of its co-issuers (if the offer has one), per-member limit not used up. Remaining budget is checked when the offer is applied. A partner needs the member's TIER and SEGMENTS consent for the request's purpose; otherwise the list is empty.",
       requires: builder.selection<{ tierLevel?: OfferTier | null; segment?: OfferSegment | null; sharedScopes?: DataCategory[] | null }>("tierLevel segment sharedScopes"),
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
-        const [offers, claims] = await Promise.all([ctx.loaders.liveOffers.load("live"), ctx.loaders.claimsOfMember.load(facts.id)]);
-        return eligibleAmong(offers, { tierLevel: facts.tierLevel, segment: facts.segment }, claims);
+        const [offers, claims, consents] = await Promise.all([
+          ctx.loaders.liveOffers.load("live"),
+          ctx.loaders.claimsOfMember.load(facts.id),
+          ctx.loaders.consentsOfMember.load(facts.id),
+        ]);
+        // Co-issuers only of the offers that need a consent (one batched query for the request).
+        const needing = offers.filter((o) => o.requiredPurpose).map((o) => o.id);
+        const fundings = await ctx.loaders.fundings.loadMany(needing);
+        const coIssuersOf = new Map(
+          needing.map((id, i) => {
+            const f = fundings[i];
+            if (f instanceof Error) throw f;
+            return [id, (f ?? []).map((x) => x.partnerId)] as const;
+          }),
+        );
+        return eligibleAmong(offers, { tierLevel: facts.tierLevel, segment: facts.segment, consents }, claims, coIssuersOf, ctx.now);
       },
     }),
     claimedOffers: t.field({

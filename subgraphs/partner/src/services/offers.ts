@@ -4,8 +4,9 @@ import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvent } from "../../../../lib/events.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferKind, OfferSegment, OfferStatus, OfferTier } from "../../../../prisma/generated/client/client.ts";
-import { offerIneligibility } from "../../../../lib/lifecycle.ts";
+import { type ConsentCopy, consentIneligibility, offerIneligibility } from "../../../../lib/lifecycle.ts";
 import { prisma } from "../db.ts";
+import { consentsOfMembers } from "./member-consents.ts";
 import { memberStanding } from "./member-facts.ts";
 import { type Actor, isAdmin, isUuid, parseInput, TX_OPTIONS } from "./domain.ts";
 
@@ -21,21 +22,31 @@ import { type Actor, isAdmin, isUuid, parseInput, TX_OPTIONS } from "./domain.ts
  * conditional UPDATE (usedCount < perMemberLimit). All of this holds on PostgreSQL under READ
  * COMMITTED and trivially on PGlite (one connection).
  *
- * Eligibility by tier and segment (minTier, segments) is enforced in three places, all with the same
- * rule (`offerIneligibility` and `lifecycleOf` in lib/lifecycle.ts — the member subgraph's own
- * segment rule, moved there so every subgraph computes the same answer):
- * - `Member.eligibleOffers` filters with the `tierLevel`/`segment` the query planner supplies (@requires);
+ * Eligibility by tier, segment and consent (minTier, segments, requiredPurpose) is enforced in four
+ * places, all with the same rules (`offerIneligibility`, `lifecycleOf` and `consentIneligibility` in
+ * lib/lifecycle.ts — the member subgraph's own segment rule, moved there so every subgraph computes
+ * the same answer):
+ * - `Member.eligibleOffers` filters with the `tierLevel`/`segment` the query planner supplies
+ *   (@requires) and this subgraph's consent copy (below);
  * - `claimOffer` has no Member parent, so it cannot get them through @requires; it reads this
  *   subgraph's copy of the member's facts (partner.MemberFacts: joinedAt from `member.enrolled`,
  *   last EARN/REDEEM time from `points.activity`, tier from `points.tier_changed`; see
  *   member-facts.ts) and computes the segment at `now`. An ineligible member gets OFFER_NOT_ELIGIBLE
  *   and no claim (also when re-claiming an offer it claimed while it was eligible). Until a member's
  *   member.enrolled has arrived its segment is unknown here and segment-limited offers are refused.
- * - the points subgraph re-checks both when it applies a bonus (tier from its TierState, joinedAt
- *   from `member.enrolled`, last activity from its own ledger), as of just before the earn the bonus
- *   rides on: a DORMANT member's win-back purchase still gets the DORMANT bonus.
- * The copies lag the owners by the relay's delivery time (milliseconds): right after an upgrade
- * the claim may still see the previous tier; a retry a moment later sees the new one.
+ * - `redeemDiscountCode` (DISCOUNT offers at a partner's checkout) re-checks all three the same way
+ *   before it counts a use: OFFER_NOT_ELIGIBLE, nothing written.
+ * - the points subgraph re-checks all three when it applies a bonus (tier from its TierState,
+ *   joinedAt from `member.enrolled`, last activity from its own ledger, its own consent copy), as of
+ *   just before the earn the bonus rides on: a DORMANT member's win-back purchase still gets the
+ *   DORMANT bonus.
+ * Consent (`requiredPurpose`): the member must hold a receipt for that purpose with at least one of
+ * the offer's co-issuers, not revoked and not expired at `now`. Only the member subgraph reads
+ * consents; this subgraph keeps a per-receipt copy (partner.MemberConsent, member-consents.ts) fed
+ * by `member.consent_granted` / `member.consent_revoked`, so a revocation or an expiry makes the
+ * offer disappear from eligibleOffers and refuses claims and code uses from then on.
+ * The copies lag the owners by the relay's delivery time (milliseconds): right after an upgrade or
+ * a grant the claim may still see the previous state; a retry a moment later sees the new one.
  */
 
 export type { Offer, OfferClaim, OfferFunding };
@@ -353,6 +364,8 @@ export interface OfferActivatedPayload {
   endsAt: string;
   minTier: OfferTier | null;
   segments: OfferSegment[];
+  /** Consent purpose the member must have granted one of the co-issuers (`fundings`), or null. */
+  requiredPurpose: string | null;
   redeemableAtPartnerIds: string[];
   fundings: { partnerId: string; shareBps: number }[];
   /** True when this offer was activated before (re-approved after an edit): fund only once per offerId. */
@@ -391,6 +404,7 @@ export async function approveOffer(actor: Actor, offerId: string, opts: WriteOpt
       endsAt: activated.endsAt.toISOString(),
       minTier: activated.minTier,
       segments: activated.segments,
+      requiredPurpose: activated.requiredPurpose,
       redeemableAtPartnerIds: redeemable.map((r) => r.partnerId),
       fundings: [...fundings].sort((a, b) => b.shareBps - a.shareBps || a.partnerId.localeCompare(b.partnerId)).map((f) => ({ partnerId: f.partnerId, shareBps: f.shareBps })),
       reactivation: Boolean(offer.activatedAt),
@@ -485,8 +499,8 @@ export function newDiscountCode(): string {
 }
 
 /**
- * A member claims an offer: it must be live and the member eligible now (tier and segment, see the
- * module comment; OFFER_NOT_ELIGIBLE otherwise).
+ * A member claims an offer: it must be live and the member eligible now (tier, segment and consent,
+ * see the module comment; OFFER_NOT_ELIGIBLE otherwise).
  * Claiming again returns the same claim; parallel claims converge on one row through the unique
  * index. A claim whose uses reached the per-member limit is OFFER_LIMIT_REACHED.
  */
@@ -515,17 +529,31 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
   return prisma().offerClaim.findUniqueOrThrow({ where: { offerId_memberId: { offerId, memberId } } });
 }
 
-/** OFFER_NOT_ELIGIBLE unless the member's tier and segment now (this subgraph's copy of the facts) meet the offer's. */
-async function requireEligible(offer: Pick<Offer, "minTier" | "segments">, memberId: string, now: Date): Promise<void> {
-  if (!offer.minTier && !offer.segments.length) return;
-  const why = offerIneligibility(offer, await memberStanding(prisma(), memberId, now));
-  if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
+/**
+ * OFFER_NOT_ELIGIBLE unless the member's tier, segment and consents now (this subgraph's copies of
+ * the facts) meet the offer's minTier, segments and requiredPurpose.
+ */
+async function requireEligible(offer: Pick<Offer, "id" | "minTier" | "segments" | "requiredPurpose">, memberId: string, now: Date): Promise<void> {
+  if (offer.minTier || offer.segments.length) {
+    const why = offerIneligibility(offer, await memberStanding(prisma(), memberId, now));
+    if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
+  }
+  if (offer.requiredPurpose) {
+    const [fundings, consents] = await Promise.all([
+      prisma().offerFunding.findMany({ where: { offerId: offer.id }, select: { partnerId: true } }),
+      consentsOfMembers(prisma(), [memberId]),
+    ]);
+    const why = consentIneligibility({ requiredPurpose: offer.requiredPurpose, coIssuerIds: fundings.map((f) => f.partnerId) }, consents.get(memberId) ?? [], now);
+    if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
+  }
 }
 
 /**
  * A redemption partner validates a member's DISCOUNT code at checkout and marks one use. The
- * per-member limit holds under concurrency: the increment is conditional (usedCount < limit).
- * Unknown codes and codes of offers not usable at the caller are NOT_FOUND.
+ * member must still be eligible (tier, segment, consent: the same check as claimOffer), else
+ * OFFER_NOT_ELIGIBLE and no use is counted. The per-member limit holds under concurrency: the
+ * increment is conditional (usedCount < limit). Unknown codes and codes of offers not usable at the
+ * caller are NOT_FOUND.
  */
 export async function redeemDiscountCode(actor: Actor, code: string, opts: WriteOptions = {}): Promise<OfferClaim & { offer: Offer }> {
   const me = requirePartner(actor);
@@ -536,6 +564,7 @@ export async function redeemDiscountCode(actor: Actor, code: string, opts: Write
     : null;
   if (!claim || !claim.offer.redeemable.length) throw notFound("Discount code");
   if (!isLive(claim.offer, now)) throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active now");
+  await requireEligible(claim.offer, claim.memberId, now);
   const n = await prisma().$executeRaw`
     UPDATE "partner"."OfferClaim" SET "usedCount" = "usedCount" + 1, "lastUsedAt" = ${now}
     WHERE id = ${claim.id}::uuid AND "usedCount" < ${claim.offer.perMemberLimit}`;
@@ -559,18 +588,22 @@ export async function liveOffers(now: Date): Promise<Offer[]> {
 
 /**
  * The offers a member may claim (or still use) now: live, tier ≥ minTier, segment among the
- * offer's segments (or none set), and its claim (if any) not used up.
+ * offer's segments (or none set), a consent for requiredPurpose (if set) with one of its co-issuers
+ * (`coIssuersOf`) active at `now`, and its claim (if any) not used up.
  */
 export function eligibleAmong(
   offers: Offer[],
-  member: { tierLevel: OfferTier | null | undefined; segment: OfferSegment | null | undefined },
+  member: { tierLevel: OfferTier | null | undefined; segment: OfferSegment | null | undefined; consents: readonly ConsentCopy[] },
   claims: Pick<OfferClaim, "offerId" | "usedCount">[],
+  coIssuersOf: ReadonlyMap<string, readonly string[]>,
+  now: Date,
 ): Offer[] {
   const used = new Map(claims.map((c) => [c.offerId, c.usedCount]));
   const tier = member.tierLevel ? tierLevel(member.tierLevel) : -1;
   return offers.filter((o) => {
     if (o.minTier && tier < tierLevel(o.minTier)) return false;
     if (o.segments.length && (!member.segment || !o.segments.includes(member.segment))) return false;
+    if (o.requiredPurpose && consentIneligibility({ requiredPurpose: o.requiredPurpose, coIssuerIds: coIssuersOf.get(o.id) ?? [] }, member.consents, now)) return false;
     return (used.get(o.id) ?? 0) < o.perMemberLimit;
   });
 }

@@ -39,7 +39,16 @@ import {
 } from "./ledger.ts";
 import { earnGroupCommitEnabled, GroupCommitter, GroupRace } from "./group-commit.ts";
 import { touchTiers } from "./tiers.ts";
-import { ACTIVITY_KINDS, type Lifecycle, type LifecycleSettings, lifecycleOf, loadLifecycleSettings, offerIneligibility } from "../../../../lib/lifecycle.ts";
+import {
+  ACTIVITY_KINDS,
+  type ConsentCopy,
+  consentIneligibility,
+  type Lifecycle,
+  type LifecycleSettings,
+  lifecycleOf,
+  loadLifecycleSettings,
+  offerIneligibility,
+} from "../../../../lib/lifecycle.ts";
 
 /**
  * Earning: awardPoints (one) and awardPointsBatch (end-of-day files). A partner awards only to
@@ -205,6 +214,8 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
  * must cover it. Eligibility is judged as of just before this earn: the tier before it (upgrades
  * happen after), and the segment from the activity before it — so a DORMANT member's win-back
  * purchase still gets the DORMANT offer's bonus, but not the next one (by then it is ACTIVE).
+ * An offer with a requiredPurpose also needs a consent for it with one of its co-issuers, not
+ * revoked (this subgraph's copy, MemberConsent) and not expired at the earn's time.
  */
 async function applyOfferBonus(
   tx: Tx,
@@ -220,9 +231,13 @@ async function applyOfferBonus(
   reference: string | null,
 ): Promise<LedgerTransactionRow | null> {
   const [offer] = await tx.$queryRaw<
-    { kind: string; bonusPoints: number | null; multiplier: string | null; startsAt: Date; endsAt: Date; perMemberLimit: number; status: string; redeemable: string[]; minTier: Tier | null; segments: string[] }[]
+    {
+      kind: string; bonusPoints: number | null; multiplier: string | null; startsAt: Date; endsAt: Date; perMemberLimit: number; status: string; redeemable: string[];
+      minTier: Tier | null; segments: string[]; requiredPurpose: string | null; coIssuers: string[];
+    }[]
   >`SELECT kind, "bonusPoints", multiplier::text AS multiplier, "startsAt", "endsAt", "perMemberLimit", status, "redeemablePartnerIds"::text[] AS redeemable, "minTier"::text AS "minTier",
-           coalesce(segments, ARRAY[]::text[]) AS segments
+           coalesce(segments, ARRAY[]::text[]) AS segments, "requiredPurpose",
+           ARRAY(SELECT f->>'partnerId' FROM jsonb_array_elements(fundings) AS f) AS "coIssuers"
     FROM "points"."Offer" WHERE "offerId" = ${offerId}::uuid`;
   if (!offer || offer.status !== "ACTIVE" || at < new Date(offer.startsAt) || at >= new Date(offer.endsAt)) {
     throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active or is outside its window");
@@ -235,6 +250,18 @@ async function applyOfferBonus(
   if (offer.minTier || offer.segments.length) {
     const segment = offer.segments.length ? await segmentBefore(tx, memberId, at, earnId) : null;
     const why = offerIneligibility({ minTier: offer.minTier, segments: offer.segments }, { tier, segment });
+    if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
+  }
+  if (offer.requiredPurpose) {
+    // The consent copy (member.consent_granted / _revoked): revoked or expired by `at` is refused.
+    const consents = await tx.$queryRaw<ConsentCopy[]>`
+      SELECT "partnerId"::text AS "partnerId", purpose, "expiresAt", active FROM "points"."MemberConsent"
+      WHERE "memberId" = ${memberId}::uuid AND purpose = ${offer.requiredPurpose} AND active`;
+    const why = consentIneligibility(
+      { requiredPurpose: offer.requiredPurpose, coIssuerIds: offer.coIssuers },
+      consents.map((c) => ({ ...c, expiresAt: c.expiresAt ? new Date(c.expiresAt) : null })),
+      at,
+    );
     if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
   }
   let bonus: number;

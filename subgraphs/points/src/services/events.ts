@@ -12,9 +12,12 @@ import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, typ
  * - member.linked {memberId, partnerId, externalRef, linkedAt}: the partner may now award to the member.
  * - partner.registered {partnerId, name, earnRate, ...}: the partner's earn rate (points per currency unit).
  * - partner.rates_changed {partnerId, issuePrice, redemptionRate, effectiveFrom}: rate history for settlement.
+ * - member.consent_granted {consentId, memberId, partnerId, purpose, expiresAt} / member.consent_revoked
+ *   {consentId, memberId, partnerId, purpose}: the consent copy (MemberConsent, one row per receipt,
+ *   active → revoked only) for offers' requiredPurpose.
  * - partner.offer_activated {offerId, kind, bonusPoints, multiplier, budgetPoints, perMemberLimit,
- *   startsAt, endsAt, minTier, segments, redeemableAtPartnerIds, fundings:[{partnerId, shareBps}], reactivation}:
- *   remembers the terms and funds the OFFER_BUDGET from each co-issuer's issuance account (once per offer).
+ *   startsAt, endsAt, minTier, segments, requiredPurpose, redeemableAtPartnerIds, fundings:[{partnerId, shareBps}],
+ *   reactivation}: remembers the terms and funds the OFFER_BUDGET from each co-issuer's issuance account (once per offer).
  * - partner.offer_claimed {offerId, memberId, claimedAt}: the member may now receive the offer's bonus.
  * - partner.offer_paused {offerId} / partner.offer_resumed {offerId}: no bonus while paused.
  * - partner.offer_ended {offerId}: returns the unused budget to the co-issuers in their shares.
@@ -24,7 +27,7 @@ import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, typ
  * Why events and not reads: the points subgraph never reads the member or partner schemas. What it
  * needs to decide an earn on its own — which members a partner is linked to, the partner's earn rate
  * and status, an offer's terms, who claimed it — is copied into points-owned tables (MemberLink,
- * Partner, Offer, OfferClaim) from the owners' events, and per-member offer uses are counted here
+ * Partner, Offer, OfferClaim, MemberConsent) from the owners' events, and per-member offer uses are counted here
  * (OfferUse, guarded increment). The copies lag the owner by the relay's delivery time (milliseconds;
  * the relay is woken at commit): an earn for a member enrolled a moment ago may be NOT_FOUND once,
  * and the partner's retry with the same idempotency key is safe.
@@ -73,6 +76,15 @@ function bad(event: DomainEvent, why: string): void {
   log.warn("points: event with a bad payload ignored", { eventId: event.id, type: event.type, why });
 }
 
+interface ConsentPayload {
+  consentId?: string;
+  memberId?: string;
+  partnerId?: string;
+  purpose?: string;
+  expiresAt?: string | null;
+}
+const PURPOSE = /^[A-Z][A-Z_]{0,63}$/;
+
 interface OfferActivated {
   offerId: string;
   kind: string;
@@ -84,6 +96,7 @@ interface OfferActivated {
   endsAt: string;
   minTier?: string | null;
   segments?: string[] | null;
+  requiredPurpose?: string | null;
   redeemableAtPartnerIds?: string[];
   fundings: { partnerId: string; shareBps: number }[];
 }
@@ -92,21 +105,24 @@ export async function onOfferActivated(tx: Tx, p: OfferActivated, at: Date): Pro
   const minTier = p.minTier && ["BASE", "SILVER", "GOLD", "DIAMOND"].includes(p.minTier) ? p.minTier : null;
   const redeemable = (p.redeemableAtPartnerIds ?? []).filter(isUuid);
   const segments = LIFECYCLES.filter((x) => Array.isArray(p.segments) && p.segments.includes(x));
+  // Kept as given when it is a string: an unknown purpose matches no consent (refused), never "none needed".
+  const requiredPurpose = typeof p.requiredPurpose === "string" && p.requiredPurpose ? p.requiredPurpose.slice(0, 64) : null;
   const existed = await tx.$queryRaw<{ offerId: string }[]>`SELECT "offerId"::text AS "offerId" FROM "points"."Offer" WHERE "offerId" = ${p.offerId}::uuid`;
   if (existed.length) {
     // Re-activation after a pause or an edit: terms other than the (frozen) budget and shares may change; funded once.
     await tx.$executeRaw`
       UPDATE "points"."Offer" SET status = 'ACTIVE', kind = ${p.kind}, "bonusPoints" = ${p.bonusPoints ?? null}::int, multiplier = ${p.multiplier ?? null}::numeric,
         "startsAt" = ${new Date(p.startsAt)}, "endsAt" = ${new Date(p.endsAt)}, "perMemberLimit" = ${p.perMemberLimit}::int,
-        "redeemablePartnerIds" = ${redeemable}::uuid[], "minTier" = ${minTier}::"points"."Tier", segments = ${segments}::text[]
+        "redeemablePartnerIds" = ${redeemable}::uuid[], "minTier" = ${minTier}::"points"."Tier", segments = ${segments}::text[],
+        "requiredPurpose" = ${requiredPurpose}
       WHERE "offerId" = ${p.offerId}::uuid AND status <> 'ENDED'`;
     return;
   }
   await tx.$executeRaw`
     INSERT INTO "points"."Offer" ("offerId", kind, "bonusPoints", multiplier, "startsAt", "endsAt", "perMemberLimit", "budgetPoints", fundings,
-      "redeemablePartnerIds", "minTier", segments, status, "activatedAt")
+      "redeemablePartnerIds", "minTier", segments, "requiredPurpose", status, "activatedAt")
     VALUES (${p.offerId}::uuid, ${p.kind}, ${p.bonusPoints ?? null}::int, ${p.multiplier ?? null}::numeric, ${new Date(p.startsAt)}, ${new Date(p.endsAt)},
-      ${p.perMemberLimit}::int, ${p.budgetPoints}::int, ${JSON.stringify(p.fundings)}::jsonb, ${redeemable}::uuid[], ${minTier}::"points"."Tier", ${segments}::text[], 'ACTIVE', ${at})`;
+      ${p.perMemberLimit}::int, ${p.budgetPoints}::int, ${JSON.stringify(p.fundings)}::jsonb, ${redeemable}::uuid[], ${minTier}::"points"."Tier", ${segments}::text[], ${requiredPurpose}, 'ACTIVE', ${at})`;
   if (p.budgetPoints > 0) {
     const parts = splitByShares(p.budgetPoints, p.fundings).filter((x) => x.points > 0);
     await post(tx, {
@@ -153,6 +169,26 @@ export const eventHandlers: Record<string, EventHandler> = {
       INSERT INTO "points"."MemberJoin" ("memberId", "joinedAt") VALUES (${p.memberId}::uuid, ${at})
       ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt"`;
     if (isUuid(p.partnerId)) await link(tx, p.memberId, p.partnerId, at);
+  },
+  // A receipt only goes from active to revoked: a grant arriving after its revocation leaves it
+  // revoked, so any delivery order converges. Expiry is compared with the clock when the bonus is applied.
+  "member.consent_granted": async (tx, e) => {
+    const p = e.payload as ConsentPayload;
+    if (!isUuid(p.consentId) || !isUuid(p.memberId) || !isUuid(p.partnerId) || !PURPOSE.test(String(p.purpose))) return bad(e, "ids/purpose");
+    const expiresAt = p.expiresAt == null ? null : new Date(p.expiresAt);
+    if (expiresAt && Number.isNaN(expiresAt.getTime())) return bad(e, "expiresAt");
+    await tx.$executeRaw`
+      INSERT INTO "points"."MemberConsent" ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
+      VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, ${expiresAt}, true, now())
+      ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now()`;
+  },
+  "member.consent_revoked": async (tx, e) => {
+    const p = e.payload as ConsentPayload;
+    if (!isUuid(p.consentId) || !isUuid(p.memberId) || !isUuid(p.partnerId) || !PURPOSE.test(String(p.purpose))) return bad(e, "ids/purpose");
+    await tx.$executeRaw`
+      INSERT INTO "points"."MemberConsent" ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
+      VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, NULL, false, now())
+      ON CONFLICT ("consentId") DO UPDATE SET active = false, "updatedAt" = now()`;
   },
   "member.linked": async (tx, e) => {
     const p = e.payload as { memberId?: string; partnerId?: string; linkedAt?: string };
