@@ -223,3 +223,44 @@ test("eligibility by minimum tier and lifecycle segment: refused claims and bonu
   expect(await accountBalance(`budget:${gold}`)).toBe(goldBudget - 100);
   expect(await accountBalance(`wallet:${fresh.id}`)).toBe(5_000 + 10 + 100);
 }, 120_000);
+
+test("requiredPurpose OFFER_TARGETING: not listed and not claimable without the consent; grant → listed, claimed, bonus paid; revoke → bonus refused", async () => {
+  const CLAIM = "mutation($id: ID!) { claimOffer(offerId: $id) { id offer { id } } }";
+  const ELIGIBLE = "{ me { eligibleOffers { id requiredPurpose } } }";
+  const code = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r.errors?.[0]?.extensions?.code;
+  const targeted = await activeOffer({ title: "Just for you", requiredPurpose: "OFFER_TARGETING" });
+  const [m] = await enrolMembers(1, "targeting");
+  const listed = async () => expectNoGraphQLErrors(await gql(m.token, ELIGIBLE)).me.eligibleOffers.map((o: { id: string }) => o.id);
+
+  // No consent yet: not listed, the claim is refused and nothing is claimed.
+  expect(await listed()).not.toContain(targeted);
+  const refused = await gql(m.token, CLAIM, { id: targeted });
+  expect(code(refused)).toBe("OFFER_NOT_ELIGIBLE");
+  expect(refused.errors?.[0]?.message).toMatch(/OFFER_TARGETING/);
+  // A consent for another purpose does not count.
+  const GRANT = "mutation($i: GrantConsentInput!) { grantConsent(input: $i) { id status } }";
+  expectNoGraphQLErrors(await gql(m.token, GRANT, { i: { partnerId: p.shop.id, categories: ["PROFILE_BASIC"], purpose: "ANALYTICS", noticeVersion: "v1" } }));
+  await hub.flushEvents();
+  expect(code(await gql(m.token, CLAIM, { id: targeted }))).toBe("OFFER_NOT_ELIGIBLE");
+
+  // OFFER_TARGETING with a co-issuer: member.consent_granted reaches partner and points.
+  const { grantConsent } = expectNoGraphQLErrors(await gql(m.token, GRANT, { i: { partnerId: p.shop.id, categories: ["PROFILE_BASIC", "TIER"], purpose: "OFFER_TARGETING", noticeVersion: "v1" } }));
+  expect(grantConsent.status).toBe("ACTIVE");
+  await hub.flushEvents();
+  expect(await listed()).toContain(targeted);
+  expect(expectNoGraphQLErrors(await gql(m.token, CLAIM, { id: targeted })).claimOffer.offer.id).toBe(targeted);
+  await hub.flushEvents();
+  const budget = await accountBalance(`budget:${targeted}`);
+  expectNoGraphQLErrors(await gql(p.shop.token, AWARD, { i: { memberId: m.id, idempotencyKey: "targeting-1", points: 50, offerId: targeted } }));
+  expect(await accountBalance(`budget:${targeted}`)).toBe(budget - 100);
+  expect(await accountBalance(`wallet:${m.id}`)).toBe(150);
+
+  // Revoked: the next bonus is refused with nothing written, the offer is no longer listed, claiming again is refused.
+  expectNoGraphQLErrors(await gql(m.token, "mutation($id: ID!) { revokeConsent(consentId: $id) { status } }", { id: grantConsent.id }));
+  await hub.flushEvents();
+  expect(code(await gql(p.shop.token, AWARD, { i: { memberId: m.id, idempotencyKey: "targeting-2", points: 50, offerId: targeted } }))).toBe("OFFER_NOT_ELIGIBLE");
+  expect(await accountBalance(`wallet:${m.id}`)).toBe(150);
+  expect(await accountBalance(`budget:${targeted}`)).toBe(budget - 100);
+  expect(await listed()).not.toContain(targeted);
+  expect(code(await gql(m.token, CLAIM, { id: targeted }))).toBe("OFFER_NOT_ELIGIBLE");
+}, 120_000);
