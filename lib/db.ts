@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -42,7 +43,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       kind: "postgres",
       url,
       client() {
-        const c = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.poolSize ?? 10 }) });
+        const c = withCommitHooks(new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.poolSize ?? 10 }) }));
         clients.push(c);
         return c;
       },
@@ -55,7 +56,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const pglite = await PGlite.create({ dataDir: opts.dataDir, loadDataDir: opts.loadDataDir });
   // One adapter and one client over the one connection: several clients over one PGlite would
   // interleave their statements inside each other's transactions.
-  const shared = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const shared = withCommitHooks(new PrismaClient({ adapter: new PrismaPGlite(pglite) }));
   return {
     kind: "pglite",
     pglite,
@@ -65,6 +66,46 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       await pglite.close();
     },
   };
+}
+
+/** Callbacks to run once the interactive transaction they were registered in has committed. */
+const commitHooks = new AsyncLocalStorage<(() => void)[]>();
+
+/**
+ * Runs `fn` right after the interactive `$transaction` this code runs in commits (never if it
+ * rolls back). Returns false, running nothing, outside such a transaction (or in one of a client
+ * not opened here): the caller then needs another way. For wake-ups only (e.g. the outbox relay):
+ * correctness must never depend on the hook running (a crash between commit and hook loses it).
+ */
+export function afterCommit(fn: () => void): boolean {
+  const hooks = commitHooks.getStore();
+  if (!hooks) return false;
+  hooks.push(fn);
+  return true;
+}
+
+/**
+ * Wraps the client's `$transaction` (interactive form) so that afterCommit hooks registered inside
+ * it run when it resolves. Patched on the instance, so clients derived with `$extends` (tests count
+ * queries that way) go through it too.
+ */
+function withCommitHooks(client: PrismaClient): PrismaClient {
+  const original = client.$transaction as (arg: unknown, options?: unknown) => Promise<unknown>;
+  (client as unknown as { $transaction: unknown }).$transaction = function (this: unknown, arg: unknown, options?: unknown) {
+    if (typeof arg !== "function") return original.call(this, arg, options);
+    const hooks: (() => void)[] = [];
+    return commitHooks.run(hooks, () => original.call(this, arg, options)).then((result) => {
+      for (const fn of hooks.splice(0)) {
+        try {
+          fn();
+        } catch {
+          // A wake-up hook must not turn a committed transaction into a failed call.
+        }
+      }
+      return result;
+    });
+  };
+  return client;
 }
 
 /**

@@ -25,6 +25,7 @@ beforeAll(async () => {
     internalRoutes: {
       events: eventsRoute("points", () => prisma, {
         "member.linked": async (tx, event) => {
+          if ((event.payload as { poison?: boolean }).poison) throw new Error("poisoned event");
           if (failNext > 0) {
             failNext--;
             throw new Error("consumer down");
@@ -98,6 +99,49 @@ test("a failing consumer leaves the event pending, retried later with backoff, e
   expect(after.deliveredAt).not.toBeNull();
   expect(after.attempts).toBe(2);
   expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${id}` } })).toBe(1);
+});
+
+test("a committed event is delivered right after its commit, not at the next poll", async () => {
+  // A relay whose poll is a minute away: only the post-commit wake can deliver within the test.
+  const prisma = db.client();
+  const slow = startOutboxRelay({ schema: "partner", prisma: () => prisma, peers: () => ({ points: consumer.url }), internalKey: testInternalKey, intervalMs: 60_000 });
+  try {
+    const partnerId = crypto.randomUUID();
+    const eventId = await prisma.$transaction(async (tx) => {
+      const id = await emitEvent(tx, "partner", { type: "partner.registered", payload: { partnerId } });
+      // The rest of the change takes a while: a wake before the commit would find nothing.
+      await new Promise((r) => setTimeout(r, 100));
+      return id;
+    });
+    let row = await prisma.partnerOutboxEvent.findUniqueOrThrow({ where: { id: eventId } });
+    for (let i = 0; i < 100 && !row.deliveredAt; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      row = await prisma.partnerOutboxEvent.findUniqueOrThrow({ where: { id: eventId } });
+    }
+    expect(row.deliveredAt).not.toBeNull();
+    expect(await prisma.pointsInboxEvent.count({ where: { eventId } })).toBe(1);
+  } finally {
+    await slow.stop();
+  }
+});
+
+test("a delivered batch is applied once per event; a failing event fails alone", async () => {
+  const prisma = db.client();
+  const ids = [memberId(), memberId(), memberId()];
+  const event = (m: string, poison = false): DomainEvent => ({ id: crypto.randomUUID(), type: "member.linked", payload: { memberId: m, poison }, createdAt: new Date().toISOString() });
+  const [a, b, c] = [event(ids[0]!), event(ids[1]!, true), event(ids[2]!)];
+  // The batch attempt fails on b and rolls back; each event then runs on its own.
+  const res = await callInternal(consumer.url, "events", { events: [a, b, c, a] });
+  expect(res.status).toBe(200);
+  const results = (res.body as { results: { id: string; ok: boolean }[] }).results;
+  expect(results.map((r) => [r.id, r.ok])).toEqual([[a.id, true], [b.id, false], [c.id, true], [a.id, true]]);
+  for (const [m, n] of [[ids[0], 1], [ids[1], 0], [ids[2], 1]] as const) expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${m}` } })).toBe(n);
+  expect(await prisma.pointsInboxEvent.count({ where: { eventId: { in: [a.id, b.id, c.id] } } })).toBe(2);
+  // A clean batch in one go, with a redelivered event among new ones.
+  const d = event(memberId());
+  const again = await callInternal(consumer.url, "events", { events: [a, d, c] });
+  expect((again.body as { results: { ok: boolean }[] }).results.every((r) => r.ok)).toBe(true);
+  expect(await prisma.ledgerAccount.count({ where: { code: { in: [`wallet:${ids[0]}`, `wallet:${ids[2]}`, `wallet:${(d.payload as { memberId: string }).memberId}`] } } })).toBe(3);
 });
 
 test("the events endpoint refuses callers without the service identity", async () => {

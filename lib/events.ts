@@ -1,5 +1,5 @@
-import { IDENTITY_HEADER, signIdentity } from "./internal-auth.ts";
-import type { Prisma, PrismaClient } from "./db.ts";
+import { IDENTITY_HEADER, serviceIdentity } from "./internal-auth.ts";
+import { afterCommit, type Prisma, type PrismaClient } from "./db.ts";
 import { log } from "./logger.ts";
 import { SERVICE_SUB } from "./principal.ts";
 import type { InternalRoute } from "./subgraph-server.ts";
@@ -60,14 +60,29 @@ function outbox(db: Tx | PrismaClient, schema: SchemaName) {
 
 const kickers = new Map<SchemaName, Set<() => void>>();
 
+/** Wakes this process's relays of `schema` (tests; after a commit the hook below does it). */
+export function wakeRelays(schema: SchemaName): void {
+  for (const kick of kickers.get(schema) ?? []) kick();
+}
+
+/**
+ * Wakes this process's relay right after the emitting transaction commits (lib/db.ts afterCommit):
+ * woken before, it found nothing yet and the event waited for the next poll (up to 250 ms). Outside
+ * a hooked transaction (a client not opened by lib/db.ts) it falls back to a wake a little later.
+ * Delivery never depends on the wake: the relay's poll finds every committed event.
+ */
+function wakeAfterCommit(schema: SchemaName): void {
+  if (!kickers.get(schema)?.size) return;
+  if (!afterCommit(() => wakeRelays(schema))) for (const kick of kickers.get(schema) ?? []) setTimeout(kick, 2);
+}
+
 /**
  * Writes an event to the schema's outbox. Call it with the transaction client of the change it
  * announces: the event exists if and only if the change committed.
  */
 export async function emitEvent(tx: Tx, schema: SchemaName, event: { type: string; payload: unknown }): Promise<string> {
   const row = await outbox(tx, schema).create({ data: { type: event.type, payload: event.payload as Prisma.InputJsonValue } });
-  // Wake this process's relay soon after the caller's commit; the periodic poll covers the rest.
-  for (const kick of kickers.get(schema) ?? []) setTimeout(kick, 2);
+  wakeAfterCommit(schema);
   return row.id;
 }
 
@@ -82,7 +97,7 @@ export async function emitEvents(tx: Tx, schema: SchemaName, events: { type: str
      SELECT gen_random_uuid(), e->>'type', e->'payload' FROM jsonb_array_elements($1::jsonb) AS e`,
     JSON.stringify(events.map((e) => ({ type: e.type, payload: e.payload ?? null }))),
   );
-  for (const kick of kickers.get(schema) ?? []) setTimeout(kick, 2);
+  wakeAfterCommit(schema);
 }
 
 export type EventHandler = (tx: Tx, event: DomainEvent) => Promise<void>;
@@ -100,13 +115,48 @@ function inbox(tx: Tx, schema: SchemaName) {
 
 /**
  * The consumer side: `internalRoutes: { events: eventsRoute("points", prisma, handlers) }`.
- * Each event runs in its own transaction with its inbox row; an event already in the inbox is
- * acknowledged without running the handler again.
+ * A delivered batch is applied in ONE transaction: the inbox rows of all its events in one
+ * statement, then the handlers of the events not seen before, in order. If anything in it fails,
+ * nothing of it is kept and each event runs again in its own transaction with its inbox row, so a
+ * failing event is reported alone and never holds back the others. An event already in the inbox
+ * is acknowledged without running its handler again.
+ *
+ * Handlers keep all their effects in `tx` (delivery is at least once: a handler may run again after
+ * a failed commit, or after the batch attempt rolled back).
+ *
+ * Why batch: every earn emits points.activity for two consumers; one transaction per event made
+ * the consumers' writes (begin, inbox row, handler, commit per event) outweigh the group-committed
+ * earns themselves.
  */
 export function eventsRoute(schema: SchemaName, prisma: () => PrismaClient, handlers: Record<string, EventHandler>): InternalRoute {
   return async (body) => {
     const events = (body as { events?: DomainEvent[] })?.events;
     if (!Array.isArray(events)) return { status: 400, body: { error: "invalid_request" } };
+    if (events.length > 1) {
+      try {
+        await prisma().$transaction(async (tx) => {
+          const fresh = new Set(
+            (
+              await tx.$queryRawUnsafe<{ id: string }[]>(
+                `INSERT INTO "${schema}"."InboxEvent" ("eventId", type)
+                 SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT ("eventId") DO NOTHING RETURNING "eventId"::text AS id`,
+                events.map((e) => e.id),
+                events.map((e) => e.type),
+              )
+            ).map((r) => r.id),
+          );
+          for (const event of events) {
+            // `delete`: a duplicate of an event inside this batch runs once.
+            if (!fresh.delete(String(event.id).toLowerCase())) continue;
+            const handler = handlers[event.type];
+            if (handler) await handler(tx, event);
+          }
+        }, { timeout: 30_000, maxWait: 30_000 });
+        return { status: 200, body: { results: events.map((e) => ({ id: e.id, ok: true })) } };
+      } catch (e) {
+        log.debug("event batch failed, applying its events one by one", { schema, events: events.length, err: e });
+      }
+    }
     const results: { id: string; ok: boolean; error?: string }[] = [];
     for (const event of events) {
       try {
@@ -180,7 +230,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     try {
       const res = await fetch(new URL("/internal/events", base), {
         method: "POST",
-        headers: { "content-type": "application/json", [IDENTITY_HEADER]: await signIdentity(opts.internalKey, { sub: SERVICE_SUB, role: "SERVICE" }) },
+        headers: { "content-type": "application/json", [IDENTITY_HEADER]: await serviceIdentity(opts.internalKey, SERVICE_SUB) },
         body: JSON.stringify({ events }),
       });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -199,9 +249,9 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     const errors = new Map<string, string>();
     const byPeer = new Map<SchemaName, DomainEvent[]>();
     for (const e of events) for (const peer of SUBSCRIPTIONS[e.type] ?? []) byPeer.set(peer, [...(byPeer.get(peer) ?? []), e]);
-    for (const [peer, list] of byPeer) {
-      for (const [id, err] of await deliverTo(peer, list)) if (err) errors.set(id, `${peer}: ${err}`);
-    }
+    // Consumers in parallel: an event's latency is the slowest consumer's, not their sum.
+    const outcomes = await Promise.all([...byPeer].map(async ([peer, list]) => [peer, await deliverTo(peer, list)] as const));
+    for (const [peer, out] of outcomes) for (const [id, err] of out) if (err) errors.set(id, errors.has(id) ? `${errors.get(id)}; ${peer}: ${err}` : `${peer}: ${err}`);
     const delivered = events.filter((e) => !errors.has(e.id)).map((e) => e.id);
     if (delivered.length) {
       await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "deliveredAt" = now(), "lockedUntil" = NULL, "lastError" = NULL WHERE id = ANY($1::uuid[])`, delivered);
@@ -218,7 +268,9 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       );
       log.warn("event delivery failed", { schema: opts.schema, eventId: id, attempts, err });
     }
-    return delivered.length;
+    // Claimed, not delivered: a pass that claimed a whole batch says more may be waiting (failed
+    // deliveries are locked with their backoff, so they are not claimed again at once).
+    return rows.length;
   }
 
   function run(): Promise<number> {
@@ -244,8 +296,27 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     timer.unref?.();
   }
 
+  // A wake (after a commit) runs passes until no wake arrived during the last one and the last
+  // one did not fill a whole batch: an event committed while a pass was already claiming is
+  // picked up by the next pass, not by the next poll.
+  let again = false;
+  let draining: Promise<void> | null = null;
   const kick = () => {
-    if (!stopped) void run().then((n) => (n > 0 ? run() : 0));
+    if (stopped) return;
+    if (draining) {
+      again = true;
+      return;
+    }
+    draining = (async () => {
+      do {
+        again = false;
+        // A pass already under way may have claimed before the commit that woke us.
+        if (running) await running;
+        while (!stopped && (await run()) >= batchSize);
+      } while (!stopped && again);
+    })().finally(() => {
+      draining = null;
+    });
   };
   if (!kickers.has(opts.schema)) kickers.set(opts.schema, new Set());
   kickers.get(opts.schema)!.add(kick);
@@ -268,6 +339,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       stopped = true;
       clearTimeout(timer);
       kickers.get(opts.schema)?.delete(kick);
+      if (draining) await draining;
       if (running) await running;
     },
   };
