@@ -12,7 +12,8 @@
 // from the lots, all stored) and then `recomputeSettlementRun`; the best of the two against the
 // best of two runs of the bare aggregate (sum and count of the same covered postings on partner
 // accounts, per account and transaction kind, with the same joins and coverage predicate).
-// BENCH_SETTLEMENT_SIZES=1000000,10000000 (default) picks the sizes.
+// BENCH_SETTLEMENT_SIZES=1000000,10000000 (default) picks the sizes; BENCH_SETTLEMENT_KEEP=1 keeps
+// the scratch database for EXPLAIN.
 import pg from "pg";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { usePrisma, prisma } from "../subgraphs/points/src/db.ts";
@@ -51,11 +52,18 @@ const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 
 /** Adds `txCount` two-posting transactions (and their lots / lot consumptions) dated in [from, from + 30 days). */
 async function load(c: pg.Client, txCount: number, from: Date, seq: number) {
+  // Secondary indexes are dropped for the load and rebuilt after it (a sort each, instead of
+  // millions of random B-tree inserts); transaction ids are ascending for the same reason.
+  const { rows: indexes } = await c.query<{ indexname: string; indexdef: string }>(`
+    SELECT i.indexname, i.indexdef FROM pg_indexes i
+    WHERE i.schemaname = 'points' AND i.tablename IN ('Posting', 'LedgerTransaction', 'Lot', 'LotConsumption')
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname)`);
+  for (const i of indexes) await c.query(`DROP INDEX "points"."${i.indexname}"`);
   await c.query("SET session_replication_role = replica");
   await c.query("SET work_mem = '256MB'");
   await c.query(`
     CREATE TEMP TABLE g ON COMMIT DROP AS
-    SELECT i, gen_random_uuid() AS id,
+    SELECT i, ('00000000-0000-4000-8000-' || lpad(to_hex(${seq}::bigint * 1000000000 + i), 12, '0'))::uuid AS id,
       CASE WHEN i % 5 = 0 THEN 'REDEEM' ELSE 'EARN' END AS kind,
       (((CASE WHEN i % 5 = 0 THEN i - 1 ELSE i END)::bigint * 7919) % ${MEMBERS})::int AS m, (i * 31) % ${PARTNERS} AS p, 1 + (i % 500) AS pts,
       '${from.toISOString()}'::timestamptz + ((i::bigint * 2592000000 / ${txCount}) || ' milliseconds')::interval AS at
@@ -63,7 +71,7 @@ async function load(c: pg.Client, txCount: number, from: Date, seq: number) {
   await c.query(`
     INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
     SELECT g.id, g.kind::"points"."TransactionKind", w."memberId", pa."partnerId", CASE g.kind WHEN 'EARN' THEN g.pts ELSE -g.pts END,
-      'bench', '${seq}-' || g.i, 'h', 'bench', g.at
+      'bench', '${seq}-' || lpad(g.i::text, 10, '0'), 'h', 'bench', g.at
     FROM g JOIN bench_wallet w ON w.n = g.m JOIN bench_partner pa ON pa.n = g.p`);
   await c.query(`
     INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
@@ -83,6 +91,8 @@ async function load(c: pg.Client, txCount: number, from: Date, seq: number) {
     FROM g JOIN g e ON e.i = g.i - 1 JOIN "points"."Lot" l ON l."sourceTransactionId" = e.id
     WHERE g.kind = 'REDEEM'`);
   await c.query("RESET session_replication_role");
+  await c.query("SET maintenance_work_mem = '256MB'");
+  for (const i of indexes) await c.query(i.indexdef);
 }
 
 async function setup(c: pg.Client, start: Date) {
@@ -156,7 +166,8 @@ export async function runSettlementBench(sizes: number[] = SIZES, log: (s: strin
     });
   } finally {
     await database.close();
-    await withClient(BASE, (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`));
+    if (process.env.BENCH_SETTLEMENT_KEEP === "1") log(`kept database ${db} (BENCH_SETTLEMENT_KEEP=1)`);
+    else await withClient(BASE, (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`));
   }
   return results;
 }

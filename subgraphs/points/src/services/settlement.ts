@@ -36,9 +36,10 @@ import { currencySettings } from "./config.ts";
  * margin = Σ due − Σ owed, so positions + margin = 0 exactly. A partner's first rates apply to its
  * postings from before they were recorded too (the demo's back-dated history).
  *
- * Scale. Everything is aggregated in PostgreSQL (GROUP BY over the covered postings, joined to a
- * window-function table of rate periods); Node only ever sees the lines (partners × kinds × rate
- * periods), so a run over 10 million postings never loads them.
+ * Scale. Everything is aggregated in PostgreSQL: the sums in the same scan as the bare aggregate
+ * (rate periods as width_bucket buckets), the lot flows from the redemption and breakage accounts'
+ * postings only; Node sees a handful of rows per partner, so a run over 10 million postings never
+ * loads them.
  */
 
 export type { SettlementLine, SettlementRun, SettlementStatement };
@@ -82,7 +83,7 @@ function covers(c: Coverage): Prisma.Sql {
   return Prisma.sql`p."postedAt" < ${c.periodEnd} AND p.id <= ${c.watermark} ${notPrev}`;
 }
 
-/** One row of the settlement pass: a sum per (partner, side, kind, time bucket), or a lot flow. */
+/** A row of the settlement queries: a sum per (partner, side, kind, time bucket), or a lot flow. */
 interface PassRow {
   row: "sum" | "flow";
   partnerId: string;
@@ -97,33 +98,39 @@ interface PassRow {
 }
 
 /**
- * The settlement pass, one scan of the covered postings on partner (and breakage) accounts:
- * - sums per partner, side, transaction kind and time bucket: `width_bucket` over every rate change
- *   time (all partners'), so a bucket lies inside one rate period of every partner and is priced
- *   after the scan, in Node, over a handful of rows;
- * - the lots behind redemptions (and reversed redemptions giving points back) and expiries, per
- *   issuer or offer: the flow matrix and breakage. Breakage postings have partnerId null ('').
+ * The settlement sums: covered postings on partner accounts per partner, side, transaction kind and
+ * time bucket. `width_bucket` over every rate change time (all partners') puts each posting in a
+ * bucket that lies inside one rate period of every partner, so the buckets are priced after the
+ * scan, in Node, over a handful of rows. The same scan and joins as the bare aggregate, plus the
+ * bucket in the GROUP BY.
  */
-export function settlementPassSql(c: Coverage, bounds: Date[]): Prisma.Sql {
+export function settlementSumsSql(c: Coverage, bounds: Date[]): Prisma.Sql {
   return Prisma.sql`
-    WITH cov AS MATERIALIZED (
-      SELECT p."transactionId", coalesce(a."partnerId"::text, '') AS "partnerId", a.kind::text AS side, t.kind::text AS kind, p.amount,
-        width_bucket(p."postedAt", ${bounds}::timestamptz[]) AS bucket, p."postedAt" < ${c.periodStart} AS carried
-      FROM "points"."Posting" p
-      JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION', 'BREAKAGE')
-      JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
-      WHERE ${covers(c)}
-    )
-    SELECT 'sum' AS row, "partnerId", side, kind, bucket, sum(amount)::bigint AS sum, count(*)::bigint AS postings,
-      count(*) FILTER (WHERE carried)::bigint AS "carriedIn", NULL::uuid AS "issuerPartnerId", NULL::uuid AS "offerId"
-    FROM cov WHERE side <> 'BREAKAGE' GROUP BY 2, 3, 4, 5
-    UNION ALL
-    SELECT 'flow', c."partnerId", min(c.side), NULL, 0, sum(lc.points)::bigint, 0, 0, l."issuerPartnerId", l."offerId"
-    FROM cov c
-    JOIN "points"."LotConsumption" lc ON lc."transactionId" = c."transactionId"
+    SELECT 'sum' AS row, a."partnerId"::text AS "partnerId", a.kind::text AS side, t.kind::text AS kind,
+      width_bucket(p."postedAt", ${bounds}::timestamptz[]) AS bucket,
+      sum(p.amount)::bigint AS sum, count(*)::bigint AS postings,
+      count(*) FILTER (WHERE p."postedAt" < ${c.periodStart})::bigint AS "carriedIn"
+    FROM "points"."Posting" p
+    JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION')
+    JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
+    WHERE ${covers(c)}
+    GROUP BY 2, 3, 4, 5`;
+}
+
+/**
+ * The lots behind covered postings on redemption accounts (redemptions, and reversed redemptions
+ * giving points back) and on the breakage account (expiries), per issuer or offer: the flow matrix
+ * and breakage. Only those accounts' postings are read (through the (accountId, id) index).
+ */
+export function settlementFlowsSql(c: Coverage): Prisma.Sql {
+  return Prisma.sql`
+    SELECT 'flow' AS row, coalesce(a."partnerId"::text, '') AS "partnerId", a.kind::text AS side, l."issuerPartnerId", l."offerId", sum(lc.points)::bigint AS sum
+    FROM "points"."Posting" p
+    JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_REDEMPTION', 'BREAKAGE')
+    JOIN "points"."LotConsumption" lc ON lc."transactionId" = p."transactionId"
     JOIN "points"."Lot" l ON l.id = lc."lotId"
-    WHERE c.side IN ('PARTNER_REDEMPTION', 'BREAKAGE')
-    GROUP BY c."partnerId", l."issuerPartnerId", l."offerId"`;
+    WHERE ${covers(c)}
+    GROUP BY 2, 3, 4, 5`;
 }
 
 /** The reference for bench/settlement.ts: the bare per-account, per-kind sums of the same postings. */
@@ -328,9 +335,9 @@ async function compute(tx: Tx, run: { id: string; periodStart: Date; periodEnd: 
 
   const { minorUnits } = currencySettings();
   const rates = await rateHistory(tx);
-  const rows = await tx.$queryRaw<PassRow[]>(settlementPassSql(cov, rates.bounds));
+  const rows = await tx.$queryRaw<PassRow[]>(settlementSumsSql(cov, rates.bounds));
   const lines = priceLines(rows, rates, minorUnits);
-  const flowRows = rows.filter((r) => r.row === "flow").map((r) => ({ ...r, partnerId: r.side === "BREAKAGE" ? "" : r.partnerId, points: r.sum }));
+  const flowRows = (await tx.$queryRaw<PassRow[]>(settlementFlowsSql(cov))).map((r) => ({ ...r, partnerId: r.side === "BREAKAGE" ? "" : r.partnerId, points: r.sum }));
 
   const liabilityRows = await tx.$queryRaw<{ issuerPartnerId: string | null; offerId: string | null; points: bigint }[]>(liabilitySql(now));
   const offers = await offerShares(tx, [...new Set([...flowRows, ...liabilityRows].map((r) => r.offerId).filter((o): o is string => !!o))]);
