@@ -10,6 +10,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -264,8 +265,18 @@ export async function benchGatewayEarn(opts: {
  * points subgraph has every member link (the relays deliver them).
  */
 async function startHubProcesses(url: string, secret: string, dataDir: string, db: Awaited<ReturnType<typeof openDatabase>>) {
-  const base = 47_000 + Math.floor(Math.random() * 1000) * 4;
-  const ports = { gateway: base, member: base + 1, points: base + 2, partner: base + 3 };
+  // Ports the OS says are free now (a random range collided with other benchmarks' servers); all
+  // four held open together so they are distinct.
+  const holders = await Promise.all(
+    Array.from({ length: 4 }, () => new Promise<ReturnType<typeof createNetServer>>((resolve, reject) => {
+      const srv = createNetServer();
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => resolve(srv));
+    })),
+  );
+  const [gw, mp, pp, rp] = holders.map((h) => (h.address() as AddressInfo).port) as [number, number, number, number];
+  await Promise.all(holders.map((h) => new Promise((r) => h.close(r))));
+  const ports = { gateway: gw, member: mp, points: pp, partner: rp };
   const env = {
     ...process.env,
     DATABASE_URL: url,
@@ -297,7 +308,13 @@ async function startHubProcesses(url: string, secret: string, dataDir: string, d
     }
     throw new Error(`service on port ${port} did not start`);
   };
-  for (const p of Object.values(ports)) await up(p);
+  try {
+    for (const p of Object.values(ports)) await up(p);
+  } catch (e) {
+    // Not started: the caller never gets a close(), so stop the children here (they outlived a failed run before).
+    for (const c of children) c.kill("SIGTERM");
+    throw e;
+  }
   // This process writes the setup data through the domain functions (their relays are the children's).
   const client = db.client();
   useMemberPrisma(client);
@@ -315,8 +332,20 @@ async function startHubProcesses(url: string, secret: string, dataDir: string, d
       throw new Error("events were not delivered within 60 s");
     },
     async close() {
-      // Gateway first, member last: the other relays deliver to the member subgraph until they stop.
+      // Gateway first; then let the relays finish (points.activity goes to member AND partner, and
+      // partner events to points: no stopping order leaves every relay its peers), at most 15 s.
+      const gateway = children[children.length - 1]!;
+      gateway.kill("SIGTERM");
+      await new Promise((r) => (gateway.exitCode !== null ? r(null) : gateway.once("exit", r)));
+      for (let i = 0; i < 150; i++) {
+        const [pending] = await client.$queryRaw<{ n: number }[]>`
+          SELECT (SELECT count(*) FROM "member"."OutboxEvent" WHERE "deliveredAt" IS NULL) + (SELECT count(*) FROM "points"."OutboxEvent" WHERE "deliveredAt" IS NULL)
+               + (SELECT count(*) FROM "partner"."OutboxEvent" WHERE "deliveredAt" IS NULL) AS n`;
+        if (Number(pending!.n) === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       for (const c of [...children].reverse()) {
+        if (c.exitCode !== null) continue;
         c.kill("SIGTERM");
         await new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)));
       }
