@@ -105,16 +105,20 @@ interface PassRow {
  * bucket in the GROUP BY.
  */
 export function settlementSumsSql(c: Coverage, bounds: Date[]): Prisma.Sql {
+  // Grouped on the same keys as the bare aggregate (account id, kind) plus the bucket; the account's
+  // partner and side are joined to the few result rows afterwards.
   return Prisma.sql`
-    SELECT 'sum' AS row, a."partnerId"::text AS "partnerId", a.kind::text AS side, t.kind::text AS kind,
-      width_bucket(p."postedAt", ${bounds}::timestamptz[]) AS bucket,
-      sum(p.amount)::bigint AS sum, count(*)::bigint AS postings,
-      count(*) FILTER (WHERE p."postedAt" < ${c.periodStart})::bigint AS "carriedIn"
-    FROM "points"."Posting" p
-    JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION')
-    JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
-    WHERE ${covers(c)}
-    GROUP BY 2, 3, 4, 5`;
+    SELECT 'sum' AS row, a."partnerId"::text AS "partnerId", a.kind::text AS side, x.kind::text AS kind, x.bucket, x.sum, x.postings, x."carriedIn"
+    FROM (
+      SELECT p."accountId", t.kind, width_bucket(p."postedAt", ${bounds}::timestamptz[]) AS bucket,
+        sum(p.amount)::bigint AS sum, count(*)::bigint AS postings,
+        count(*) FILTER (WHERE p."postedAt" < ${c.periodStart})::bigint AS "carriedIn"
+      FROM "points"."Posting" p
+      JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION')
+      JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
+      WHERE ${covers(c)}
+      GROUP BY 1, 2, 3
+    ) x JOIN "points"."LedgerAccount" a ON a.id = x."accountId"`;
 }
 
 /**
@@ -124,13 +128,16 @@ export function settlementSumsSql(c: Coverage, bounds: Date[]): Prisma.Sql {
  */
 export function settlementFlowsSql(c: Coverage): Prisma.Sql {
   return Prisma.sql`
-    SELECT 'flow' AS row, coalesce(a."partnerId"::text, '') AS "partnerId", a.kind::text AS side, l."issuerPartnerId", l."offerId", sum(lc.points)::bigint AS sum
-    FROM "points"."Posting" p
-    JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_REDEMPTION', 'BREAKAGE')
-    JOIN "points"."LotConsumption" lc ON lc."transactionId" = p."transactionId"
-    JOIN "points"."Lot" l ON l.id = lc."lotId"
-    WHERE ${covers(c)}
-    GROUP BY 2, 3, 4, 5`;
+    SELECT 'flow' AS row, coalesce(a."partnerId"::text, '') AS "partnerId", a.kind::text AS side, x."issuerPartnerId", x."offerId", x.sum
+    FROM (
+      SELECT p."accountId", l."issuerPartnerId", l."offerId", sum(lc.points)::bigint AS sum
+      FROM "points"."Posting" p
+      JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_REDEMPTION', 'BREAKAGE')
+      JOIN "points"."LotConsumption" lc ON lc."transactionId" = p."transactionId"
+      JOIN "points"."Lot" l ON l.id = lc."lotId"
+      WHERE ${covers(c)}
+      GROUP BY 1, 2, 3
+    ) x JOIN "points"."LedgerAccount" a ON a.id = x."accountId"`;
 }
 
 /** The reference for bench/settlement.ts: the bare per-account, per-kind sums of the same postings. */
