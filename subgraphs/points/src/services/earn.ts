@@ -472,6 +472,12 @@ async function earnChunk(
     return b;
   });
   const issuanceId = accounts.get(issuanceCode(partnerId))!.id;
+  // A plain primary-key read of the hot issuance row (no lock) before the postings' foreign-key
+  // checks. Measured: after ~10,000 earns the row has many dead versions; each posting's FK check
+  // (FOR KEY SHARE) walked them, and a 500-item chunk's insert took ~750 ms instead of ~60 ms (bulk
+  // 571–585 items/s); a plain index read marks the dead index entries (it can, the FK check's
+  // locking read does not) and the same bulk ran at 4,841 items/s. Behaviour is unchanged.
+  await tx.$queryRaw`SELECT id FROM "points"."LedgerAccount" WHERE id = ${issuanceId}`;
   const txIds = items.flatMap((i) => [i.id, i.id]);
   const acctIds = items.flatMap((i) => [accounts.get(walletCode(i.input.memberId))!.id, issuanceId]);
   const amounts = items.flatMap((i) => [i.points, -i.points]);
