@@ -109,6 +109,11 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     // Introspection is for authenticated callers only (every request that reaches here is one).
     disableIntrospection: { disableIf: ({ context }) => !(context as Partial<HubRequestContext>).principal },
     plugins: () => [forwardIdentity, maskErrors, limitsPlugin()],
+    // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
+    // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
+    // different members were merged and every caller got one member's data (measured: 49 of 50
+    // concurrent wallet queries answered with another member's wallet, bench/wallet.ts).
+    transportEntries: { "*.http": { options: { deduplicateInflightRequests: false } } },
   });
   return runtime;
 }
