@@ -4,6 +4,10 @@
 // verify the caller's ES256 access token with the hub's signing keys (same KeySet, same verifier),
 // then send every subgraph fetch the gateway's signed identity (x-hub-identity, cached per token
 // like ours), the request id and the operation name.
+// BENCH_GATEWAY_STATS=1 counts the subgraph requests each gateway makes (printed on stop): ours
+// made ~1 per 43 client requests until its in-flight deduplication was turned off (it merged different
+// members' requests). BENCH_APOLLO_FETCHER=default keeps @apollo/gateway's make-fetch-happen fetcher;
+// BENCH_APOLLO_SOURCEMAPS=0 turns off tsx's source maps in the apollo child (neither changed its rate).
 // Talks to its parent over IPC: sends { ready: url }, answers "mem" with process.memoryUsage(),
 // profiles between "profile-start" and { profileStop: file } (inspector Profiler), exits on "stop".
 import { randomUUID } from "node:crypto";
@@ -28,13 +32,40 @@ const urls = { member: need("HUB_MEMBER_URL"), points: need("HUB_POINTS_URL"), p
 const supergraphSdl = readFileSync(path.resolve(import.meta.dirname, "../schema/supergraph.graphql"), "utf8");
 
 let url: string;
+const stats = { fetches: 0, bytesOut: 0, fetchMs: 0, requests: 0, byUrl: {} as Record<string, { n: number; ms: number }> };
 let close: () => Promise<void>;
 
 if (kind === "ours") {
+  if (process.env.BENCH_GATEWAY_STATS === "1") {
+    // Count the runtime's subgraph requests (whichever HTTP client it uses).
+    const count = (u: string) => {
+      stats.fetches++;
+      const k = (stats.byUrl[u] ??= { n: 0, ms: 0 });
+      k.n++;
+    };
+    const f = globalThis.fetch;
+    globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+      count(`fetch ${typeof input === "string" ? input : input instanceof URL ? input.href : input.url}`);
+      return f(input, init);
+    }) as typeof fetch;
+    const { createRequire, syncBuiltinESMExports } = await import("node:module");
+    const http = createRequire(import.meta.url)("node:http") as typeof import("node:http");
+    const req = http.request;
+    (http as unknown as { request: unknown }).request = (...a: unknown[]) => {
+      const o = a[0] as { port?: string; path?: string } | string | URL;
+      count(`http ${typeof o === "string" ? o : o instanceof URL ? o.href : `${o.port}${o.path}`}`);
+      return (req as (...x: unknown[]) => unknown)(...a);
+    };
+    syncBuiltinESMExports();
+    const dc = await import("node:diagnostics_channel");
+    dc.subscribe("undici:request:create", (m) => count(`undici ${(m as { request: { origin: string } }).request.origin}`));
+    dc.subscribe("http.client.request.start", (m) => count(`dc-http ${(m as { request: { host: string; path: string } }).request.host}${(m as { request: { path: string } }).request.path}`));
+  }
   const g = await startGateway({ port: 0, host: "127.0.0.1", supergraphSdl, subgraphUrls: urls, internalSecret: secret, dataDir });
   url = `${g.url.replace(/\/$/, "")}/graphql`;
   close = () => g.close();
 } else if (kind === "apollo") {
+  if (process.env.BENCH_APOLLO_SOURCEMAPS === "0") process.setSourceMapsEnabled(false);
   const key = internalKey(secret);
   const keys = await KeySet.fromConfig({ dataDir });
   const verifier = new TokenVerifier(keys, "https://coalition-hub.local", "coalition-hub-api");
@@ -57,7 +88,17 @@ if (kind === "ours") {
         // Node's own fetch (undici, keep-alive pool) instead of the default make-fetch-happen: the
         // default spent its time in agent-base's isSecureEndpoint (a stack trace per request) and
         // ran at ~35 req/s here; the peer is measured in its best configuration we know.
-        fetcher: globalThis.fetch as unknown as NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>["fetcher"],
+        ...(process.env.BENCH_APOLLO_FETCHER === "default" ? {} : { fetcher: (async (input: string, init: RequestInit) => {
+          stats.fetches++;
+          stats.bytesOut += typeof init.body === "string" ? init.body.length : 0;
+          const t = performance.now();
+          const r = await fetch(input, init);
+          stats.fetchMs += performance.now() - t;
+          const u = (stats.byUrl[input] ??= { n: 0, ms: 0 });
+          u.n++;
+          u.ms += performance.now() - t;
+          return r;
+        }) as unknown as NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>["fetcher"] }),
         async willSendRequest({ request, context: c }) {
           const context = c as Ctx;
           if (!context.principal) return;
@@ -71,6 +112,7 @@ if (kind === "ours") {
   const started = await startStandaloneServer(server, {
     listen: { port: 0, host: "127.0.0.1" },
     context: async ({ req }) => {
+      stats.requests++;
       const bearer = req.headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
       const v = await verifier.verify(bearer);
       return { principal: v.principal, identityKey: `${v.jti}|${v.principal.purpose ?? ""}`, requestId: randomUUID() };
@@ -84,6 +126,7 @@ if (kind === "ours") {
 let session: Session | undefined;
 process.on("message", async (m: unknown) => {
   if (m === "mem") process.send!({ mem: process.memoryUsage() });
+  if (m === "cpu") process.send!({ cpu: process.cpuUsage() });
   if (m === "profile-start") {
     session = new Session();
     session.connect();
@@ -100,6 +143,7 @@ process.on("message", async (m: unknown) => {
     process.send!({ profiled: true });
   }
   if (m === "stop") {
+    if (process.env.BENCH_GATEWAY_STATS === "1") console.error(`${kind} gateway stats`, stats, (performance as unknown as { eventLoopUtilization(): unknown }).eventLoopUtilization());
     await close().catch(() => undefined);
     process.exit(0);
   }

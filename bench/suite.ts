@@ -161,15 +161,16 @@ function markdown(ctx: {
   L.push("## Wallet query", "");
   if (w) {
     L.push(
-      `\`me { id displayName wallet tier eligibleOffers { coIssuers { shareBps partner { id name } } } activity(first: 20) { … partner { id name } } }\` (bench/wallet.ts, WALLET_QUERY): member → points → partner (offers) and partner (activity's partners), a random one of ${w.members} seeded members' tokens per request, ${w.connections} connections, ${w.seconds} s each, one after the other on the same subgraph processes (member, points, partner: one process each, as docker-compose runs them). Load from autocannon in a worker thread of the bench process; each gateway in its own process.`,
+      `\`me { id displayName wallet tier eligibleOffers { coIssuers { shareBps partner { id name } } } activity(first: 20) { … partner { id name } } }\` (bench/wallet.ts, WALLET_QUERY): member → points → partner (offers) and partner (activity's partners), a random one of ${w.members} seeded members' tokens per request, ${w.connections} connections, on the same subgraph processes (member, points, partner: one process each, as docker-compose runs them). The arrangements take turns: ${w.rounds} rounds of ${w.windowSeconds} s windows each (A B C, B C A, C A B, …), figures are the medians of each arrangement's windows, so the shared machine's noise hits all alike. Before loading, 50 different members' queries are sent to each gateway at once and each answer must be that member's own. Load from autocannon in a worker thread of the bench process; each gateway in its own process; gateway CPU per request from the gateway process's cpuUsage over the window.`,
       "",
     );
-    L.push("| arrangement | requests/s | p50 | p99 | failed | ours / this |", "|---|---|---|---|---|---|");
-    const row = (name: string, f: WalletFigures["ours"]) => `| ${name} | ${fmt(f.requestsPerSecond)} | ${fmt(f.p50)} ms | ${fmt(f.p99)} ms | ${f.failed} | ${fmt(w.ours.requestsPerSecond / f.requestsPerSecond, 2)} |`;
-    L.push(row("our gateway (Hive gateway runtime + Rust planner)", w.ours));
-    L.push(row("@apollo/gateway 2.14 on @apollo/server 5 (same subgraphs, same supergraph, same identity signing)", w.apollo));
+    L.push("| arrangement | requests/s (median) | windows' requests/s | p50 | p99 | gateway CPU / request | failed | ours / this |", "|---|---|---|---|---|---|---|---|");
+    const runs = (k?: keyof WalletFigures["windows"]) => (k && w.windows?.[k]?.length ? w.windows[k].map((f) => fmt(f.requestsPerSecond)).join(", ") : "");
+    const row = (name: string, f: WalletFigures["ours"], k?: keyof WalletFigures["windows"]) => `| ${name} | ${fmt(f.requestsPerSecond)} | ${runs(k)} | ${fmt(f.p50)} ms | ${fmt(f.p99)} ms | ${f.cpuMsPerRequest ? `${fmt(f.cpuMsPerRequest, 2)} ms` : ""} | ${f.failed} | ${fmt(w.ours.requestsPerSecond / f.requestsPerSecond, 2)} |`;
+    L.push(row("our gateway (Hive gateway runtime + Rust planner)", w.ours, "ours"));
+    L.push(row("@apollo/gateway 2.14 on @apollo/server 5 (same subgraphs, same supergraph, same identity signing)", w.apollo, "apollo"));
     L.push(row("@apollo/gateway at 1 connection (does it scale with concurrency?)", w.apolloOneConnection));
-    L.push(row("points subgraph directly (`_entities` wallet + tier + activity, signed identity): the ceiling", w.direct));
+    L.push(row("points subgraph directly (the plan's points fetch verbatim: `_entities` wallet + tier + activity(20) + tierLevel, signed identity): the ceiling", w.direct, "direct"));
     L.push("");
     L.push("Gateway memory under that load (sampled every 250 ms in the gateway process):", "");
     L.push("| gateway | RSS idle | RSS peak | heap used peak |", "|---|---|---|---|");
@@ -220,11 +221,15 @@ function markdown(ctx: {
     L.push("", "Top functions by self time:", "", "| function | self time | share |", "|---|---|---|");
     for (const e of p.functions) L.push(`| \`${e.name}\` | ${fmt(e.selfMs)} ms | ${fmt(e.percent, 1)} % |`);
     L.push("", `Profile file (open in Chrome DevTools → Performance, or speedscope): \`${p.file}\``);
+    for (const [sg, sp] of Object.entries(w.subgraphProfiles ?? {})) {
+      L.push("", `${sg} subgraph (whole process life, start-up included; BENCH_PROFILE_SUBGRAPHS=1): ${fmt(100 - sp.idlePercent)} % busy; by module: ${sp.modules.slice(0, 8).map((m) => `${m.name} ${fmt(m.percent, 0)} %`).join(", ")}`);
+    }
   } else L.push("Not profiled (BENCH_PROFILE=0 or the wallet bench did not run).");
   L.push("");
   L.push("## Notes", "");
   L.push("- @apollo/gateway is given Node's own fetch (undici) as its fetcher: its default (make-fetch-happen) spent its time in agent-base's `isSecureEndpoint` (a stack trace per subgraph request) and was slower still. It verifies the same ES256 access tokens with the same key set and signs the same x-hub-identity assertion (cached per token) as ours (bench/gateway-child.ts).");
-  L.push("- The wallet figures are sequential phases of one run on a shared 2-core machine: the load generator, the gateway and three subgraphs and PostgreSQL share the cores, so the direct-subgraph ceiling is itself loaded by the same machine.");
+  L.push("- The wallet arrangements alternate in short windows (medians reported) on a shared 2-core machine: the load generator, the gateways, three subgraphs and PostgreSQL share the cores with other work.");
+  L.push("- Until commit ab29240 our gateway merged concurrent subgraph requests with identical bodies (executor-http's in-flight deduplication ignores the identity header added in onFetch): its earlier 600 req/s were mostly other members' answers. The bench now refuses any gateway that answers a member with another member's data.");
   return L.join("\n") + "\n";
 }
 

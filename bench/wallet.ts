@@ -8,16 +8,21 @@
 //  2. SQL statements per wallet query, counted at the pg driver (every statement any subgraph
 //     sends, BEGIN/COMMIT included), for two list sizes (few offers and 5 activity entries, then
 //     more co-issued offers and 50 entries): the count must not grow with the lists;
-//  3. load: the subgraphs each in their own process (as docker-compose runs them), then, one after
-//     the other on the same subgraphs, our gateway in its own process, @apollo/gateway in its own
-//     process, and the points subgraph queried directly (_entities, signed identity: the ceiling),
-//     each BENCH_CONNECTIONS (50) connections for BENCH_SECONDS (20) s, a random member per request,
-//     autocannon in a worker thread. Gateway memory (RSS, heap) is sampled under load;
+//  3. load: the subgraphs each in their own process (as docker-compose runs them), our gateway and
+//     @apollo/gateway each in their own process, and the points subgraph queried directly with the
+//     plan's points fetch (DIRECT_QUERY, signed identity: the ceiling). The arrangements alternate in
+//     BENCH_ROUNDS rounds of short windows (BENCH_SECONDS in all per arrangement; A B C, B C A, ...)
+//     and the medians are reported, BENCH_CONNECTIONS (50) connections, a random member per request,
+//     autocannon in a worker thread. Before loading, each gateway must answer 50 concurrent members
+//     each with their own data. Gateway memory (RSS, heap) and CPU per request are sampled under load;
 //  4. a CPU profile of our gateway process under the same load (the inspector's Profiler over the
-//     load window only), summarised by self time (BENCH_PROFILE=0 skips it).
+//     load window only), summarised by self time (BENCH_PROFILE=0 skips it); BENCH_PROFILE_SUBGRAPHS=1
+//     also profiles the three subgraph processes (--cpu-prof, whole process life).
+// Dev knobs: BENCH_ARRANGEMENTS=ours,apollo,direct (a subset), BENCH_WALLET_DB=<name> (keep and reuse
+// the seeded database between runs), BENCH_GATEWAY_STATS=1 (see bench/gateway-child.ts).
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -25,7 +30,7 @@ import autocannon from "autocannon";
 import pg from "pg";
 import { migrate, openDatabase, type PrismaClient } from "../lib/db.ts";
 import type { SchemaName } from "../lib/events.ts";
-import { internalKey, signIdentity } from "../lib/internal-auth.ts";
+import { internalKey, OPERATION_NAME_HEADER, signIdentity } from "../lib/internal-auth.ts";
 import type { Principal } from "../lib/principal.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "../scripts/hub.ts";
@@ -47,13 +52,21 @@ export const WALLET_QUERY = `query Wallet($first: Int!) {
     activity(first: $first) { edges { cursor node { id kind points postedAt balanceAfter partner { id name } } } pageInfo { hasNextPage endCursor } }
   }
 }`;
-/** What the points subgraph can answer alone: the member's wallet, tier and activity (the ceiling). */
-export const DIRECT_QUERY = `query Direct($r: [_Any!]!, $first: Int!) {
-  _entities(representations: $r) {
+/**
+ * The ceiling: the points subgraph's fetch of WALLET_QUERY's query plan, verbatim (the plan's
+ * heaviest fetch and the one every wallet query waits on: wallet, tier, 20 activity entries with
+ * their postings, tierLevel for the partner fetch), with the representation the gateway sends
+ * ({ __typename, id, sharedScopes }). Printed from @apollo/query-planner over schema/supergraph.graphql
+ * (the Rust planner's points fetch selects the same fields).
+ */
+export const DIRECT_QUERY = `query Wallet__points__1($representations: [_Any!]!, $first: Int!) {
+  _entities(representations: $representations) {
     ... on Member {
+      __typename
       wallet { balance available held }
       tier { tier qualifyingPoints nextTier pointsToNextTier }
-      activity(first: $first) { edges { cursor node { id kind points postedAt balanceAfter partner { id } } } pageInfo { hasNextPage endCursor } }
+      activity(first: $first) { edges { cursor node { id kind points postedAt balanceAfter partner { __typename id } } } pageInfo { hasNextPage endCursor } }
+      tierLevel
     }
   }
 }`;
@@ -64,6 +77,8 @@ export interface LoadFigures {
   p99: number;
   requests: number;
   failed: number;
+  /** The gateway process's CPU time (user + system) per request over the window. */
+  cpuMsPerRequest?: number;
 }
 export interface MemoryFigures {
   idleRssMb: number;
@@ -83,10 +98,16 @@ export interface ProfileEntry {
   selfMs: number;
   percent: number;
 }
+export type Arrangement = "ours" | "apollo" | "direct";
 export interface WalletFigures {
   members: number;
   connections: number;
   seconds: number;
+  /** Load windows per arrangement, alternated (ours, apollo, direct, rotating the start each round). */
+  rounds: number;
+  windowSeconds: number;
+  /** Every window's figures per arrangement; `ours`, `apollo`, `direct` are their medians. */
+  windows: Record<Arrangement, LoadFigures[]>;
   ours: LoadFigures;
   apollo: LoadFigures;
   apolloOneConnection: LoadFigures;
@@ -95,13 +116,14 @@ export interface WalletFigures {
   apolloMemory: MemoryFigures;
   sql: SqlCount[];
   profile?: { functions: ProfileEntry[]; modules: ProfileEntry[]; totalMs: number; idlePercent: number; file: string };
+  subgraphProfiles?: Record<string, { functions: ProfileEntry[]; modules: ProfileEntry[]; totalMs: number; idlePercent: number; file: string }>;
 }
 
-async function admin(sql: string) {
+async function admin(sql: string, params: unknown[] = []) {
   const c = new pg.Client({ connectionString: BASE });
   await c.connect();
   try {
-    await c.query(sql);
+    return await c.query(sql, params);
   } finally {
     await c.end();
   }
@@ -202,6 +224,7 @@ async function startGatewayChild(kind: "ours" | "apollo", env: NodeJS.ProcessEnv
 async function loadWithMemory(g: Awaited<ReturnType<typeof startGatewayChild>>, prepared: Prepared[], connections: number, seconds: number) {
   const mb = (n: number) => n / 1024 / 1024;
   const idle = await g.memory();
+  const cpu0 = await g.request<NodeJS.CpuUsage>("cpu", "cpu");
   let peakRss = idle.rss;
   let peakHeap = idle.heapUsed;
   let sampling = true;
@@ -216,11 +239,34 @@ async function loadWithMemory(g: Awaited<ReturnType<typeof startGatewayChild>>, 
   const figures = await load(g.url, prepared, connections, seconds);
   sampling = false;
   await sampler;
+  const cpu1 = await g.request<NodeJS.CpuUsage>("cpu", "cpu");
+  figures.cpuMsPerRequest = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / 1000 / Math.max(1, figures.requests);
   return { figures, memory: { idleRssMb: mb(idle.rss), peakRssMb: mb(peakRss), peakHeapUsedMb: mb(peakHeap) } };
 }
 
-/** The subgraphs as docker-compose runs them: one process each (`tsx <subgraph>/src/main.ts`). */
-async function startSubgraphProcesses(url: string, secret: string, dataDir: string) {
+/** Median of each figure separately over the windows (NaN when there are none). */
+export function medianFigures(runs: LoadFigures[]): LoadFigures {
+  const med = (xs: number[]) => {
+    if (!xs.length) return NaN;
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  return {
+    requestsPerSecond: med(runs.map((r) => r.requestsPerSecond)),
+    p50: med(runs.map((r) => r.p50)),
+    p99: med(runs.map((r) => r.p99)),
+    requests: runs.reduce((s, r) => s + r.requests, 0),
+    cpuMsPerRequest: med(runs.map((r) => r.cpuMsPerRequest ?? NaN).filter((x) => !Number.isNaN(x))),
+    failed: runs.reduce((s, r) => s + r.failed, 0),
+  };
+}
+
+/**
+ * The subgraphs as docker-compose runs them: one process each (`tsx <subgraph>/src/main.ts`).
+ * `cpuProfDir`: each subgraph process writes a V8 CPU profile there when it exits (--cpu-prof).
+ */
+async function startSubgraphProcesses(url: string, secret: string, dataDir: string, cpuProfDir?: string) {
   const base = 48_000 + Math.floor(Math.random() * 1000) * 4;
   const ports = { member: base + 1, points: base + 2, partner: base + 3 };
   const urls = { member: `http://127.0.0.1:${ports.member}`, points: `http://127.0.0.1:${ports.points}`, partner: `http://127.0.0.1:${ports.partner}` };
@@ -239,7 +285,9 @@ async function startSubgraphProcesses(url: string, secret: string, dataDir: stri
     HUB_PARTNER_URL: urls.partner,
   };
   const tsx = path.join(ROOT, "node_modules/.bin/tsx");
-  const children: ChildProcess[] = ["member", "points", "partner"].map((s) => spawn(tsx, [path.join(ROOT, `subgraphs/${s}/src/main.ts`)], { env, stdio: ["ignore", "ignore", "inherit"] }));
+  // One folder per subgraph: tsx's loader thread writes its own (small) profile beside the main thread's.
+  const profArgs = (s: string) => (cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", path.join(cpuProfDir, s), "--cpu-prof-interval", "500"] : []);
+  const children: ChildProcess[] = ["member", "points", "partner"].map((s) => spawn(tsx, [...profArgs(s), path.join(ROOT, `subgraphs/${s}/src/main.ts`)], { env, stdio: ["ignore", "ignore", "inherit"] }));
   for (const p of Object.values(ports)) {
     let ok = false;
     for (let i = 0; i < 300 && !ok; i++) {
@@ -315,16 +363,25 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
   const members = opts.members ?? Number(process.env.BENCH_WALLET_MEMBERS ?? 500);
   const tokenCount = opts.tokens ?? Number(process.env.BENCH_WALLET_TOKENS ?? 300);
   const profile = opts.profile ?? process.env.BENCH_PROFILE !== "0";
+  // Alternating windows: each arrangement gets `rounds` windows of `windowSeconds` (≈ `seconds` in all).
+  const rounds = Number(process.env.BENCH_ROUNDS ?? Math.max(3, Math.round(seconds / 5)));
+  const windowSeconds = Math.max(2, Math.round(seconds / rounds));
+  const arrangements = (process.env.BENCH_ARRANGEMENTS ?? "ours,apollo,direct").split(",").filter((a): a is Arrangement => ["ours", "apollo", "direct"].includes(a));
+  // BENCH_WALLET_DB=<name>: a database (and signing-key folder) kept after the run and reused by the
+  // next one (seeding takes minutes; the SQL counts run only when it is freshly seeded). Bench dev only.
+  const keep = process.env.BENCH_WALLET_DB;
   const u = new URL(BASE);
-  const name = `bench_wallet_${process.pid}_${Date.now()}`;
+  const name = keep ?? `bench_wallet_${process.pid}_${Date.now()}`;
   u.pathname = `/${name}`;
-  await admin(`CREATE DATABASE "${name}"`);
-  const dataDir = mkdtempSync(path.join(tmpdir(), "bench-wallet-"));
+  const fresh = !keep || !(await admin("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount;
+  if (fresh) await admin(`CREATE DATABASE "${name}"`);
+  const dataDir = keep ? path.join(tmpdir(), name) : mkdtempSync(path.join(tmpdir(), "bench-wallet-"));
+  mkdirSync(dataDir, { recursive: true });
   const db = await openDatabase({ url: u.toString(), poolSize: 10 });
   const secret = randomBytes(32).toString("hex");
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    await migrate(db);
+    if (fresh) await migrate(db);
     // 1. Seed through the hub in this process (its relays deliver the events at once).
     const ops: Record<SchemaName, number> = { member: 0, points: 0, partner: 0 };
     const wrapClient = (client: PrismaClient, subgraph: SchemaName) =>
@@ -337,9 +394,11 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
     });
     const client = db.client();
     const t0 = performance.now();
-    await seedDemo(client, { flushEvents: hub.flushEvents, members });
-    await hub.flushEvents();
-    console.log(`wallet: seeded the demo coalition with ${members} members in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (fresh) {
+      await seedDemo(client, { flushEvents: hub.flushEvents, members });
+      await hub.flushEvents();
+      console.log(`wallet: seeded the demo coalition with ${members} members in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    } else console.log(`wallet: reusing the seeded database ${name} (BENCH_WALLET_DB); SQL counts skipped`);
 
     // Member tokens through the token endpoint: each member via one of its confirmed links.
     const partners = new Map((await client.partner.findMany({ select: { id: true, slug: true } })).map((p) => [p.id, p.slug]));
@@ -409,16 +468,23 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
       const s = sql.at(-1)!;
       console.log(`wallet: ${label}: ${s.offers.toFixed(1)} offers (${s.coIssuers.toFixed(1)} co-issuers), ${s.activity.toFixed(1)} activity entries → ${s.sqlPerQuery.toFixed(1)} SQL statements per query (Prisma operations: member ${s.prismaOpsPerQuery.member}, points ${s.prismaOpsPerQuery.points}, partner ${s.prismaOpsPerQuery.partner})`);
     };
-    await countSql("small lists", 5);
-    await addOffers(client, 18);
-    await hub.flushEvents();
-    await countSql("large lists", 50);
+    if (fresh) {
+      await countSql("small lists", 5);
+      await addOffers(client, 18);
+      await hub.flushEvents();
+      await countSql("large lists", 50);
+    }
     await hub.close();
     hubOpen = false;
 
-    // 3. Load: subgraphs in their own processes; gateways one after the other in their own.
-    const subgraphs = await startSubgraphProcesses(u.toString(), secret, dataDir);
-    cleanup.push(() => subgraphs.close());
+    // 3. Load: subgraphs in their own processes, each gateway in its own; the arrangements take
+    // turns in short windows (A B C, B C A, C A B, ...) so the machine's noise hits all of them alike.
+    const profDir = process.env.BENCH_PROFILE_SUBGRAPHS === "1" ? mkdtempSync(path.join(tmpdir(), "bench-wallet-subgraph-prof-")) : undefined;
+    const subgraphs = await startSubgraphProcesses(u.toString(), secret, dataDir, profDir);
+    let subgraphsOpen = true;
+    cleanup.push(async () => {
+      if (subgraphsOpen) await subgraphs.close();
+    });
     const gwEnv = { ...subgraphs.env, HUB_PORT: "0" };
     const viaGateway: Prepared[] = tokens.map((t) => ({ headers: { authorization: `Bearer ${t.token}` }, body: JSON.stringify({ query: WALLET_QUERY, variables: { first: 20 } }) }));
     const key = internalKey(secret);
@@ -426,8 +492,8 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
     for (const t of tokens) {
       const principal: Principal = { sub: t.memberId, role: "MEMBER", partnerId: null, memberId: t.memberId, scope: "hub:member", purpose: null };
       direct.push({
-        headers: { "x-hub-identity": await signIdentity(key, principal, 3600) },
-        body: JSON.stringify({ query: DIRECT_QUERY, variables: { first: 20, r: [{ __typename: "Member", id: t.memberId, sharedScopes: ALL_CATEGORIES }] } }),
+        headers: { "x-hub-identity": await signIdentity(key, principal, 3600), [OPERATION_NAME_HEADER]: "Wallet" },
+        body: JSON.stringify({ query: DIRECT_QUERY, variables: { first: 20, representations: [{ __typename: "Member", id: t.memberId, sharedScopes: ALL_CATEGORIES }] } }),
       });
     }
     // Check each arrangement answers before loading it.
@@ -441,49 +507,107 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
       await load(url, prepared, connections, Math.min(3, seconds));
     };
 
-    const ours = await startGatewayChild("ours", gwEnv);
-    cleanup.push(() => ours.stop());
-    await warm(ours.url, viaGateway);
-    const o = await loadWithMemory(ours, viaGateway, connections, seconds);
-    await ours.stop();
-    console.log(`wallet via our gateway: ${o.figures.requestsPerSecond.toFixed(0)} req/s p50 ${o.figures.p50} ms p99 ${o.figures.p99} ms (${o.figures.failed} failed); RSS ${o.memory.idleRssMb.toFixed(0)} → ${o.memory.peakRssMb.toFixed(0)} MB, heap peak ${o.memory.peakHeapUsedMb.toFixed(0)} MB`);
-
-    const apollo = await startGatewayChild("apollo", gwEnv);
-    cleanup.push(() => apollo.stop());
-    await warm(apollo.url, viaGateway);
-    const a = await loadWithMemory(apollo, viaGateway, connections, seconds);
-    // Its rate at one connection: whether it scales with concurrency at all.
-    const apolloOne = await load(apollo.url, viaGateway, 1, Math.min(3, seconds));
-    await apollo.stop();
-    console.log(`wallet via @apollo/gateway: ${a.figures.requestsPerSecond.toFixed(0)} req/s p50 ${a.figures.p50} ms p99 ${a.figures.p99} ms (${a.figures.failed} failed; at 1 connection ${apolloOne.requestsPerSecond.toFixed(0)} req/s p50 ${apolloOne.p50} ms); RSS ${a.memory.idleRssMb.toFixed(0)} → ${a.memory.peakRssMb.toFixed(0)} MB, heap peak ${a.memory.peakHeapUsedMb.toFixed(0)} MB`);
-
-    const pointsUrl = `${subgraphs.urls.points}/graphql`;
-    await warm(pointsUrl, direct);
-    const d = await load(pointsUrl, direct, connections, seconds);
-    console.log(`wallet, points subgraph directly: ${d.requestsPerSecond.toFixed(0)} req/s p50 ${d.p50} ms p99 ${d.p99} ms (${d.failed} failed)`);
-    console.log(`wallet ratios: ours / apollo ${(o.figures.requestsPerSecond / a.figures.requestsPerSecond).toFixed(2)}, ours / direct ${(o.figures.requestsPerSecond / d.requestsPerSecond).toFixed(2)}`);
+    const gateways: Partial<Record<"ours" | "apollo", Awaited<ReturnType<typeof startGatewayChild>>>> = {};
+    for (const kind of ["ours", "apollo"] as const) {
+      if (!arrangements.includes(kind) && !(profile && kind === "ours")) continue;
+      const g = await startGatewayChild(kind, gwEnv);
+      cleanup.push(() => g.stop());
+      gateways[kind] = g;
+    }
+    const targets: Record<Arrangement, { url: string; prepared: Prepared[] }> = {
+      ours: { url: gateways.ours?.url ?? "", prepared: viaGateway },
+      apollo: { url: gateways.apollo?.url ?? "", prepared: viaGateway },
+      direct: { url: `${subgraphs.urls.points}/graphql`, prepared: direct },
+    };
+    // Concurrency check: 50 different members at once through each gateway; every answer must be
+    // that member's own (no cross-request batching or deduplication may mix callers).
+    const crossCheck = async (url: string, concurrent = true) => {
+      const sample = tokens.slice(0, 50);
+      const one = async (t: (typeof tokens)[number], i: number) => {
+          const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...viaGateway[i]!.headers }, body: viaGateway[i]!.body });
+          const body = (await res.json()) as { data?: { me?: { id: string } } };
+          return body.data?.me?.id === t.memberId;
+        };
+      const answers: boolean[] = [];
+      if (concurrent) answers.push(...(await Promise.all(sample.map(one))));
+      else for (const [i, t] of sample.entries()) answers.push(await one(t, i));
+      const wrong = answers.filter((ok) => !ok).length;
+      if (wrong) throw new Error(`${url}: ${wrong} of ${sample.length} concurrent wallet queries answered another member's data`);
+    };
+    for (const a of arrangements) {
+      if (a !== "direct" && process.env.BENCH_DEBUG) await crossCheck(targets[a].url, false);
+      if (a !== "direct") await crossCheck(targets[a].url);
+      await warm(targets[a].url, targets[a].prepared);
+    }
+    const mem: Record<"ours" | "apollo", MemoryFigures> = { ours: { idleRssMb: NaN, peakRssMb: NaN, peakHeapUsedMb: NaN }, apollo: { idleRssMb: NaN, peakRssMb: NaN, peakHeapUsedMb: NaN } };
+    const windows: Record<Arrangement, LoadFigures[]> = { ours: [], apollo: [], direct: [] };
+    const line = (f: LoadFigures) => `${f.requestsPerSecond.toFixed(0)} req/s p50 ${f.p50} ms p99 ${f.p99} ms (${f.failed} failed)${f.cpuMsPerRequest ? `; gateway CPU ${f.cpuMsPerRequest.toFixed(2)} ms per request` : ""}`;
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < arrangements.length; i++) {
+        const a = arrangements[(i + r) % arrangements.length]!;
+        let f: LoadFigures;
+        if (a === "direct") f = await load(targets.direct.url, direct, connections, windowSeconds);
+        else {
+          const m = await loadWithMemory(gateways[a]!, viaGateway, connections, windowSeconds);
+          f = m.figures;
+          const acc = mem[a];
+          mem[a] = {
+            idleRssMb: Number.isNaN(acc.idleRssMb) ? m.memory.idleRssMb : acc.idleRssMb,
+            peakRssMb: Math.max(m.memory.peakRssMb, Number.isNaN(acc.peakRssMb) ? 0 : acc.peakRssMb),
+            peakHeapUsedMb: Math.max(m.memory.peakHeapUsedMb, Number.isNaN(acc.peakHeapUsedMb) ? 0 : acc.peakHeapUsedMb),
+          };
+        }
+        windows[a].push(f);
+        console.log(`wallet round ${r + 1}/${rounds} ${a}: ${line(f)}`);
+      }
+    }
+    const o = medianFigures(windows.ours);
+    const a = medianFigures(windows.apollo);
+    const d = medianFigures(windows.direct);
+    // @apollo/gateway's rate at one connection: whether it scales with concurrency at all.
+    const apolloOne = gateways.apollo && arrangements.includes("apollo") ? await load(gateways.apollo.url, viaGateway, 1, Math.min(3, seconds)) : medianFigures([]);
+    await gateways.apollo?.stop();
+    console.log(`wallet medians of ${rounds} windows of ${windowSeconds} s at ${connections} connections:`);
+    console.log(`  our gateway: ${line(o)}; RSS ${mem.ours.idleRssMb.toFixed(0)} → ${mem.ours.peakRssMb.toFixed(0)} MB, heap peak ${mem.ours.peakHeapUsedMb.toFixed(0)} MB`);
+    console.log(`  @apollo/gateway: ${line(a)}; at 1 connection ${apolloOne.requestsPerSecond.toFixed(0)} req/s p50 ${apolloOne.p50} ms; RSS ${mem.apollo.idleRssMb.toFixed(0)} → ${mem.apollo.peakRssMb.toFixed(0)} MB`);
+    console.log(`  points subgraph directly (the plan's points fetch): ${line(d)}`);
+    console.log(`wallet ratios: ours / apollo ${(o.requestsPerSecond / a.requestsPerSecond).toFixed(2)}, ours / direct ${(o.requestsPerSecond / d.requestsPerSecond).toFixed(2)}`);
 
     // 4. Profile of our gateway under the same load (the load window only, not start-up).
     let prof: WalletFigures["profile"];
-    if (profile) {
+    if (profile && gateways.ours) {
       const file = opts.profileFile ?? path.join(tmpdir(), `bench-wallet-gateway-${process.pid}.cpuprofile`);
-      // BENCH_PROFILE_GATEWAY=apollo profiles @apollo/gateway instead (to compare where time goes).
-      const g = await startGatewayChild(process.env.BENCH_PROFILE_GATEWAY === "apollo" ? "apollo" : "ours", gwEnv);
-      cleanup.push(() => g.stop());
-      await warm(g.url, viaGateway);
+      const g = gateways.ours;
       await g.request("profile-start", "profiling");
       await load(g.url, viaGateway, connections, Math.min(seconds, 10));
       await g.request({ profileStop: file }, "profiled");
-      await g.stop();
       prof = { ...summariseProfile(file), file };
       console.log(`wallet: gateway CPU profile ${file}; busy ${(100 - prof.idlePercent).toFixed(0)}%; top self time: ${prof.modules.slice(0, 6).map((m) => `${m.name} ${m.percent.toFixed(0)}%`).join(", ")}`);
     }
-    return { members, connections, seconds, ours: o.figures, apollo: a.figures, apolloOneConnection: apolloOne, direct: d, oursMemory: o.memory, apolloMemory: a.memory, sql, profile: prof };
+    await gateways.ours?.stop();
+    // Subgraph CPU profiles (BENCH_PROFILE_SUBGRAPHS=1): whole process life, start-up included.
+    let subgraphProfiles: WalletFigures["subgraphProfiles"];
+    await subgraphs.close();
+    subgraphsOpen = false;
+    if (profDir) {
+      subgraphProfiles = {};
+      for (const sg of readdirSync(profDir)) {
+        const files = readdirSync(path.join(profDir, sg)).map((f) => path.join(profDir, sg, f));
+        const main = files.sort((x, y) => statSync(y).size - statSync(x).size)[0];
+        if (!main) continue;
+        const s = summariseProfile(main);
+        subgraphProfiles[sg] = { ...s, file: main };
+        console.log(`wallet: ${sg} subgraph profile ${main}: busy ${(100 - s.idlePercent).toFixed(0)}%; top self time: ${s.modules.slice(0, 8).map((m) => `${m.name} ${m.percent.toFixed(0)}%`).join(", ")}`);
+      }
+    }
+    return { members, connections, seconds: windowSeconds * rounds, rounds, windowSeconds, windows, ours: o, apollo: a, apolloOneConnection: apolloOne, direct: d, oursMemory: mem.ours, apolloMemory: mem.apollo, sql, profile: prof, subgraphProfiles };
   } finally {
     for (const c of cleanup.reverse()) await c().catch((e) => console.error("wallet bench cleanup:", e));
     await db.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    if (!keep) {
+      rmSync(dataDir, { recursive: true, force: true });
+      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
   }
 }
 
