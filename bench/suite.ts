@@ -10,7 +10,7 @@
 // BENCH_SECONDS shortens every timed phase (default: 10 s for the ledger, 20 s for the wallet);
 // BENCH_SETTLEMENT=0 skips the settlement bench (its 10M-posting load takes many minutes).
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -262,7 +262,11 @@ export async function runSuite() {
   if (settlement.reason) console.log(settlement.reason);
   load.after = os.loadavg();
   const list = goals(ledger, wallet, settlement, errors);
-  const md = markdown({ m, pgVersion, started, minutes: (performance.now() - t0) / 60_000, command, load, goals: list, ledger, wallet, settlement, errors });
+  let md = markdown({ m, pgVersion, started, minutes: (performance.now() - t0) / 60_000, command, load, goals: list, ledger, wallet, settlement, errors });
+  // The measured reasons behind missed goals and what would close them: written by people from
+  // profiles and experiments (bench/FINDINGS.md), carried into every RESULTS.md.
+  const findings = path.join(HERE, "FINDINGS.md");
+  if (existsSync(findings)) md += `\n${readFileSync(findings, "utf8").trim()}\n`;
   writeFileSync(path.join(HERE, "RESULTS.md"), md);
   writeFileSync(path.join(HERE, "results.json"), JSON.stringify(list, null, 2) + "\n");
   console.log(`\nwrote bench/RESULTS.md and bench/results.json`);
