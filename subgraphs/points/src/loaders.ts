@@ -1,21 +1,15 @@
 import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { prisma } from "./db.ts";
-import { type ActivityPage, activityPages, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions, type WalletView, wallets } from "./services/reads.ts";
+import { type ActivityPage, activityPages, type MemberFacts, memberFacts, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions } from "./services/reads.ts";
 import { holdsByIds, type HoldRow } from "./services/redeem.ts";
 import type { LedgerTransactionRow } from "./services/ledger.ts";
 import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./services/settlement.ts";
-import { type TierStatus, tierStatuses, storedTiers } from "./services/tiers.ts";
-import type { Tier } from "./services/domain.ts";
 
 /** Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per request. */
 export function createLoaders(ctx: HubContext, now: Date) {
   const actor = ctx.principal;
   return {
-    wallet: new DataLoader<string, WalletView>(async (ids) => {
-      const m = await wallets(ids);
-      return ids.map((id) => m.get(id) ?? { balance: 0, held: 0, available: 0, lifetimeEarned: 0 });
-    }),
     expiring: new DataLoader<{ memberId: string; days: number }, Expiring[], string>(
       async (keys) => {
         const out = new Map<string, Expiring[]>();
@@ -27,14 +21,18 @@ export function createLoaders(ctx: HubContext, now: Date) {
       },
       { cacheKeyFn: (k) => `${k.memberId}|${k.days}` },
     ),
-    tierStatus: new DataLoader<string, TierStatus>(async (ids) => {
-      const m = await tierStatuses(prisma(), ids, now);
-      return ids.map((id) => m.get(id)!);
-    }),
-    tierLevel: new DataLoader<string, Tier>(async (ids) => {
-      const m = await storedTiers(prisma(), ids);
-      return ids.map((id) => m.get(id) ?? "BASE");
-    }),
+    /**
+     * Wallet (for `wallet`), tier status (for `tier`) and bare tier level (for `tierLevel`) share ONE
+     * batched query: a wallet fetch asks for all three of the same member.
+     */
+    memberFacts: new DataLoader<{ memberId: string; part: "wallet" | "status" | "level" }, MemberFacts, string>(
+      async (keys) => {
+        const of = (part: string) => new Set(keys.filter((k) => k.part === part).map((k) => k.memberId));
+        const m = await memberFacts(keys.map((k) => k.memberId), of("status"), of("wallet"), now);
+        return keys.map((k) => m.get(k.memberId) ?? { tier: "BASE", qualifyingPoints: null, wallet: null });
+      },
+      { cacheKeyFn: (k) => `${k.memberId}|${k.part}` },
+    ),
     transaction: new DataLoader<string, LedgerTransactionRow | null>(async (ids) => {
       const m = await visibleTransactions(actor, ids);
       return ids.map((id) => m.get(id) ?? null);

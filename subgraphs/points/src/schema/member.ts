@@ -3,7 +3,7 @@ import { builder } from "../builder.ts";
 import type { PointsContext } from "../context.ts";
 import type { DataCategory } from "../services/access.ts";
 import { decodeCursor, encodeCursor, type Expiring, type WalletView } from "../services/reads.ts";
-import type { TierStatus } from "../services/tiers.ts";
+import { type TierStatus, tierStatusOf } from "../services/tiers.ts";
 import { DataCategoryEnum, TierEnum } from "./enums.ts";
 import { PageInfoRef, TransactionRef } from "./transaction.ts";
 
@@ -103,14 +103,20 @@ MemberRef.implement({
       nullable: true,
       requires: scopes,
       description: "The member's points wallet. Data category POINTS_BALANCE: null with CONSENT_REQUIRED for a partner without consent.",
-      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "POINTS_BALANCE", async () => ({ ...(await ctx.loaders.wallet.load(m.id)), memberId: m.id })),
+      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "POINTS_BALANCE", async () => {
+        const w = (await ctx.loaders.memberFacts.load({ memberId: m.id, part: "wallet" })).wallet;
+        return { ...(w ?? { balance: 0, held: 0, available: 0, lifetimeEarned: 0 }), memberId: m.id };
+      }),
     }),
     tier: t.field({
       type: TierStatusRef,
       nullable: true,
       requires: scopes,
       description: "Tier status and progress. Data category TIER: null with CONSENT_REQUIRED for a partner without consent.",
-      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "TIER", () => ctx.loaders.tierStatus.load(m.id)),
+      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "TIER", async () => {
+          const f = await ctx.loaders.memberFacts.load({ memberId: m.id, part: "status" });
+          return tierStatusOf(f.tier, f.qualifyingPoints ?? 0);
+        }),
     }),
     activity: t.field({
       type: ConnectionRef,
@@ -135,7 +141,7 @@ MemberRef.implement({
       type: TierEnum,
       inaccessible: true,
       description: "The member's current tier, not consent-gated: used by other subgraphs for offer eligibility only (@requires).",
-      resolve: (m, _a, ctx) => ctx.loaders.tierLevel.load(m.id),
+      resolve: async (m, _a, ctx) => (await ctx.loaders.memberFacts.load({ memberId: m.id, part: "level" })).tier,
     }),
   }),
 });

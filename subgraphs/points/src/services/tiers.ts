@@ -12,7 +12,7 @@ import type { Tx } from "./ledger.ts";
  * after 6 months without a qualifying earn (and at most one tier per 6 months).
  */
 
-const qualifyingSql = (memberExpr: Prisma.Sql, at: Date) => Prisma.sql`
+export const qualifyingSql = (memberExpr: Prisma.Sql, at: Date) => Prisma.sql`
   coalesce((SELECT sum(t."memberPoints") FROM "points"."LedgerTransaction" t
             LEFT JOIN "points"."LedgerTransaction" o ON o.id = t."reversesId"
             WHERE t."memberId" = ${memberExpr} AND t."postedAt" > ${addMonths(at, -12)} AND t."postedAt" <= ${at}
@@ -74,27 +74,43 @@ export async function storedTiers(db: Tx | PrismaClient, memberIds: readonly str
   return new Map(rows.map((r) => [r.memberId, r.tier]));
 }
 
-/** Tier status of many members in two queries. */
+/**
+ * Tier facts of many members in ONE query: the stored tier of every id (BASE when none is stored)
+ * and, for the ids in `statusIds` only, the qualifying points of the rolling 12 months at `now`
+ * (the tier status needs them; the bare tier level does not).
+ */
+export async function tierFacts(db: Tx | PrismaClient, memberIds: readonly string[], statusIds: ReadonlySet<string>, now: Date): Promise<Map<string, { tier: Tier; qualifyingPoints: number | null }>> {
+  const ids = [...new Set(memberIds)];
+  const out = new Map<string, { tier: Tier; qualifyingPoints: number | null }>();
+  if (!ids.length) return out;
+  const rows = await db.$queryRaw<{ memberId: string; tier: Tier | null; q: number | null }[]>`
+    SELECT x.m::text AS "memberId", ts.tier::text AS tier, CASE WHEN x.need THEN ${qualifyingSql(Prisma.sql`x.m`, now)} END AS q
+    FROM unnest(${ids}::uuid[], ${ids.map((id) => statusIds.has(id))}::boolean[]) AS x(m, need)
+    LEFT JOIN "points"."TierState" ts ON ts."memberId" = x.m`;
+  for (const r of rows) out.set(r.memberId, { tier: r.tier ?? "BASE", qualifyingPoints: r.q === null ? null : Number(r.q) });
+  return out;
+}
+
+/** The status shown for a member's tier: its tier, qualifying points and progress to the next. */
+export function tierStatusOf(tier: Tier, qualifyingPoints: number): TierStatus {
+  const next = nextTier(tier);
+  return {
+    tier,
+    qualifyingPoints,
+    nextTier: next,
+    pointsToNextTier: next ? Math.max(0, TIER_THRESHOLDS[next] - qualifyingPoints) : null,
+    earnMultiplier: TIER_MULTIPLIERS[tier],
+  };
+}
+
+/** Tier status of many members in one query. */
 export async function tierStatuses(db: Tx | PrismaClient, memberIds: readonly string[], now: Date): Promise<Map<string, TierStatus>> {
   const out = new Map<string, TierStatus>();
   if (!memberIds.length) return out;
-  const [tiers, q] = [
-    await storedTiers(db, memberIds),
-    await db.$queryRaw<{ memberId: string; q: number }[]>`
-      SELECT m::text AS "memberId", ${qualifyingSql(Prisma.sql`m`, now)} AS q FROM unnest(${[...memberIds]}::uuid[]) AS m`,
-  ];
-  const qual = new Map(q.map((r) => [r.memberId, Number(r.q)]));
+  const facts = await tierFacts(db, memberIds, new Set(memberIds), now);
   for (const id of memberIds) {
-    const tier = tiers.get(id) ?? "BASE";
-    const qualifyingPoints = qual.get(id) ?? 0;
-    const next = nextTier(tier);
-    out.set(id, {
-      tier,
-      qualifyingPoints,
-      nextTier: next,
-      pointsToNextTier: next ? Math.max(0, TIER_THRESHOLDS[next] - qualifyingPoints) : null,
-      earnMultiplier: TIER_MULTIPLIERS[tier],
-    });
+    const f = facts.get(id);
+    out.set(id, tierStatusOf(f?.tier ?? "BASE", f?.qualifyingPoints ?? 0));
   }
   return out;
 }
