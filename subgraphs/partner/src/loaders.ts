@@ -5,7 +5,7 @@ import type { ConsentCopy } from "../../../lib/lifecycle.ts";
 import { prisma } from "./db.ts";
 import { clientsOfPartners } from "./services/api-clients.ts";
 import { consentsOfMembers } from "./services/member-consents.ts";
-import { claimsOfMembers, fundingsOf, liveOffers, redeemableAtOf, visibleOffers } from "./services/offers.ts";
+import { claimsOfMembers, fundingsOf, type LiveOffer, liveOffers, redeemableAtOf, visibleOffers } from "./services/offers.ts";
 import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.ts";
 
 /**
@@ -15,7 +15,7 @@ import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.t
 export function createLoaders(ctx: HubContext, now: Date) {
   const actor = ctx.principal;
   const byKey = <V>(m: Map<string, V>, ids: readonly string[], fallback: V) => ids.map((id) => m.get(id) ?? fallback);
-  return {
+  const loaders = {
     partnerById: new DataLoader<string, Partner | null>(async (ids) => byKey(await partnersByIds(ids), ids, null)),
     /** The rate in force now (the request's clock). Callers check who may see it. */
     currentRate: new DataLoader<string, PartnerRate | null>(async (ids) => byKey(await ratesAtMany(ids, now), ids, null)),
@@ -25,9 +25,17 @@ export function createLoaders(ctx: HubContext, now: Date) {
     offerById: new DataLoader<string, Offer | null>(async (ids) => byKey(await visibleOffers(actor, ids), ids, null)),
     fundings: new DataLoader<string, OfferFunding[]>(async (ids) => byKey(await fundingsOf(ids), ids, [])),
     redeemableAt: new DataLoader<string, string[]>(async (ids) => byKey(await redeemableAtOf(ids), ids, [])),
-    /** The live offers (one key: every member of a request shares one query). */
-    liveOffers: new DataLoader<"live", Offer[]>(async (keys) => {
+    /**
+     * The live offers (one key: every member of a request shares one query), with their co-issuers
+     * and co-issuing partners: primes `fundings` and `partnerById`, so eligibility and
+     * `coIssuers { partner }` need no further query.
+     */
+    liveOffers: new DataLoader<"live", LiveOffer[]>(async (keys) => {
       const rows = await liveOffers(now);
+      for (const o of rows) {
+        loaders.fundings.prime(o.id, o.fundings.map(({ partner: _p, ...f }) => f));
+        for (const f of o.fundings) loaders.partnerById.prime(f.partnerId, f.partner);
+      }
       return keys.map(() => rows);
     }),
     /** Every claim of a member, with its offer. Callers filter what the principal may see. */
@@ -35,5 +43,6 @@ export function createLoaders(ctx: HubContext, now: Date) {
     /** A member's unrevoked consent receipts (this subgraph's copy, for offers' requiredPurpose); expiry is checked by the caller. */
     consentsOfMember: new DataLoader<string, ConsentCopy[]>(async (ids) => byKey(await consentsOfMembers(prisma(), ids), ids, [])),
   };
+  return loaders;
 }
 export type PartnerLoaders = ReturnType<typeof createLoaders>;

@@ -1,7 +1,7 @@
 import type { Offer, OfferClaim, OfferSegment, OfferTier } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
 import type { PartnerContext } from "../context.ts";
-import { eligibleAmong, liveOffers } from "../services/offers.ts";
+import { eligibleAmong } from "../services/offers.ts";
 import { DataCategoryEnum, LifecycleEnum, TierEnum } from "./enums.ts";
 import { loadOffer, OfferClaimRef, OfferRef } from "./offer.ts";
 
@@ -48,16 +48,8 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
           ctx.loaders.claimsOfMember.load(facts.id),
           ctx.loaders.consentsOfMember.load(facts.id),
         ]);
-        // Co-issuers only of the offers that need a consent (one batched query for the request).
-        const needing = offers.filter((o) => o.requiredPurpose).map((o) => o.id);
-        const fundings = await ctx.loaders.fundings.loadMany(needing);
-        const coIssuersOf = new Map(
-          needing.map((id, i) => {
-            const f = fundings[i];
-            if (f instanceof Error) throw f;
-            return [id, (f ?? []).map((x) => x.partnerId)] as const;
-          }),
-        );
+        // Co-issuers of the offers that need a consent: loaded with the live offers (no further query).
+        const coIssuersOf = new Map(offers.filter((o) => o.requiredPurpose).map((o) => [o.id, o.fundings.map((f) => f.partnerId)] as const));
         return eligibleAmong(offers, { tierLevel: facts.tierLevel, segment: facts.segment, consents }, claims, coIssuersOf, ctx.now);
       },
     }),

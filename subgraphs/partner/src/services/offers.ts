@@ -3,7 +3,7 @@ import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvent } from "../../../../lib/events.ts";
-import type { Offer, OfferClaim, OfferFunding, OfferKind, OfferSegment, OfferStatus, OfferTier } from "../../../../prisma/generated/client/client.ts";
+import type { Offer, OfferClaim, OfferFunding, OfferKind, OfferSegment, OfferStatus, OfferTier, Partner } from "../../../../prisma/generated/client/client.ts";
 import { type ConsentCopy, consentIneligibility, offerIneligibility } from "../../../../lib/lifecycle.ts";
 import { prisma } from "../db.ts";
 import { consentsOfMembers } from "./member-consents.ts";
@@ -578,11 +578,20 @@ export async function redeemDiscountCode(actor: Actor, code: string, opts: Write
 // ---------------------------------------------------------------------------------------------
 
 /** Active, in-window offers (the candidates for eligibility), newest first; at most 500. */
-export async function liveOffers(now: Date): Promise<Offer[]> {
+/** A live offer with its co-issuers (largest share first, as `fundingsOf`) and their partner rows. */
+export type LiveOffer = Offer & { fundings: (OfferFunding & { partner: Partner })[] };
+
+/**
+ * The live offers with their co-issuers and the co-issuing partners in one Prisma operation: the
+ * eligibility check (requiredPurpose needs the co-issuers) and `coIssuers { partner }` of the
+ * wallet query need nothing more (the loaders are primed from it).
+ */
+export async function liveOffers(now: Date): Promise<LiveOffer[]> {
   return prisma().offer.findMany({
     where: { status: "ACTIVE", startsAt: { lte: now }, endsAt: { gt: now } },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: 500,
+    include: { fundings: { orderBy: [{ shareBps: "desc" }, { partnerId: "asc" }], include: { partner: true } } },
   });
 }
 
