@@ -45,7 +45,7 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
         if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
         const [offers, claims, consents] = await Promise.all([
           ctx.loaders.liveOffers.load("live"),
-          ctx.loaders.claimsOfMember.load(facts.id),
+          ctx.loaders.claimUsesOfMember.load(facts.id),
           ctx.loaders.consentsOfMember.load(facts.id),
         ]);
         // Co-issuers of the offers that need a consent: loaded with the live offers (no further query).

@@ -107,6 +107,13 @@ export async function claimsOfMembers(memberIds: readonly string[]): Promise<Map
   return groupBy(rows, (r) => r.memberId);
 }
 
+/** How often each member used each offer it claimed (what eligibility needs of claims: no offer rows). */
+export async function claimUsesOfMembers(memberIds: readonly string[]): Promise<Map<string, Pick<OfferClaim, "offerId" | "usedCount">[]>> {
+  const ids = memberIds.filter(isUuid);
+  const rows = ids.length ? await prisma().offerClaim.findMany({ where: { memberId: { in: ids } }, select: { memberId: true, offerId: true, usedCount: true } }) : [];
+  return groupBy(rows, (r) => r.memberId);
+}
+
 function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
   for (const r of rows) {
