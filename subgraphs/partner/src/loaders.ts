@@ -1,11 +1,8 @@
 import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
 import type { ApiClient, Offer, OfferClaim, OfferFunding, Partner, PartnerRate } from "../../../prisma/generated/client/client.ts";
-import type { ConsentCopy } from "../../../lib/lifecycle.ts";
-import { prisma } from "./db.ts";
 import { clientsOfPartners } from "./services/api-clients.ts";
-import { consentsOfMembers } from "./services/member-consents.ts";
-import { claimsOfMembers, claimUsesOfMembers, fundingsOf, type LiveOffer, liveOffers, redeemableAtOf, visibleOffers } from "./services/offers.ts";
+import { claimsOfMembers, type EligibilityInputs, eligibilityInputsOf, fundingsOf, type LiveOffer, liveOffers, redeemableAtOf, visibleOffers } from "./services/offers.ts";
 import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.ts";
 
 /**
@@ -40,10 +37,8 @@ export function createLoaders(ctx: HubContext, now: Date) {
     }),
     /** Every claim of a member, with its offer. Callers filter what the principal may see. */
     claimsOfMember: new DataLoader<string, (OfferClaim & { offer: Offer })[]>(async (ids) => byKey(await claimsOfMembers(ids), ids, [])),
-    /** How often the member used each offer it claimed (eligibility needs only this; one light query). */
-    claimUsesOfMember: new DataLoader<string, Pick<OfferClaim, "offerId" | "usedCount">[]>(async (ids) => byKey(await claimUsesOfMembers(ids), ids, [])),
-    /** A member's unrevoked consent receipts (this subgraph's copy, for offers' requiredPurpose); expiry is checked by the caller. */
-    consentsOfMember: new DataLoader<string, ConsentCopy[]>(async (ids) => byKey(await consentsOfMembers(prisma(), ids), ids, [])),
+    /** What eligibility needs of a member besides the offers (claim use counts, unrevoked consents): one statement. */
+    eligibilityInputs: new DataLoader<string, EligibilityInputs>(async (ids) => byKey(await eligibilityInputsOf(ids), ids, { uses: [], consents: [] })),
   };
   return loaders;
 }

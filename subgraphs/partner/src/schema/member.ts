@@ -43,11 +43,7 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
-        const [offers, claims, consents] = await Promise.all([
-          ctx.loaders.liveOffers.load("live"),
-          ctx.loaders.claimUsesOfMember.load(facts.id),
-          ctx.loaders.consentsOfMember.load(facts.id),
-        ]);
+        const [offers, { uses: claims, consents }] = await Promise.all([ctx.loaders.liveOffers.load("live"), ctx.loaders.eligibilityInputs.load(facts.id)]);
         // Co-issuers of the offers that need a consent: loaded with the live offers (no further query).
         const coIssuersOf = new Map(offers.filter((o) => o.requiredPurpose).map((o) => [o.id, o.fundings.map((f) => f.partnerId)] as const));
         return eligibleAmong(offers, { tierLevel: facts.tierLevel, segment: facts.segment, consents }, claims, coIssuersOf, ctx.now);

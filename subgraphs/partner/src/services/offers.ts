@@ -107,11 +107,35 @@ export async function claimsOfMembers(memberIds: readonly string[]): Promise<Map
   return groupBy(rows, (r) => r.memberId);
 }
 
-/** How often each member used each offer it claimed (what eligibility needs of claims: no offer rows). */
-export async function claimUsesOfMembers(memberIds: readonly string[]): Promise<Map<string, Pick<OfferClaim, "offerId" | "usedCount">[]>> {
-  const ids = memberIds.filter(isUuid);
-  const rows = ids.length ? await prisma().offerClaim.findMany({ where: { memberId: { in: ids } }, select: { memberId: true, offerId: true, usedCount: true } }) : [];
-  return groupBy(rows, (r) => r.memberId);
+/** What eligibility needs of a member besides the offers: its claim use counts and its unrevoked consent receipts. */
+export interface EligibilityInputs {
+  uses: Pick<OfferClaim, "offerId" | "usedCount">[];
+  /** As `consentsOfMembers`: active (not revoked) receipts; expiry is checked by the caller. */
+  consents: ConsentCopy[];
+}
+
+/**
+ * Eligibility inputs of many members in ONE SQL statement (claim use counts + unrevoked consent
+ * receipts; the same rows `claimsOfMembers`/`consentsOfMembers` would give, two statements apart).
+ */
+export async function eligibilityInputsOf(memberIds: readonly string[]): Promise<Map<string, EligibilityInputs>> {
+  const ids = [...new Set(memberIds.filter(isUuid))];
+  const out = new Map<string, EligibilityInputs>();
+  if (!ids.length) return out;
+  const rows = await prisma().$queryRaw<{ memberId: string; uses: { offerId: string; usedCount: number }[]; consents: { partnerId: string; purpose: string; expiresAt: string | null; active: boolean }[] }[]>`
+    SELECT m::text AS "memberId",
+      (SELECT coalesce(json_agg(json_build_object('offerId', c."offerId", 'usedCount', c."usedCount")), '[]'::json)
+         FROM "partner"."OfferClaim" c WHERE c."memberId" = m) AS uses,
+      (SELECT coalesce(json_agg(json_build_object('partnerId', k."partnerId", 'purpose', k.purpose, 'expiresAt', k."expiresAt", 'active', k.active)), '[]'::json)
+         FROM "partner"."MemberConsent" k WHERE k."memberId" = m AND k.active) AS consents
+    FROM unnest(${ids}::uuid[]) AS m`;
+  for (const r of rows) {
+    out.set(r.memberId, {
+      uses: r.uses,
+      consents: r.consents.map((c) => ({ partnerId: c.partnerId, purpose: c.purpose, expiresAt: c.expiresAt === null ? null : new Date(c.expiresAt), active: c.active })),
+    });
+  }
+  return out;
 }
 
 function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
