@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { loadEnv } from "../../../lib/config.ts";
-import { type LifecycleSettings, LifecycleEnv } from "../../../lib/lifecycle.ts";
+import { type LifecycleSettings, LifecycleEnv, loadLifecycleSettings } from "../../../lib/lifecycle.ts";
 
 /**
  * Settings of the member subgraph. Lifecycle thresholds follow the seeds in DESIGN.md §9 (dormant
@@ -32,10 +32,7 @@ export function loadMemberSettings(env: NodeJS.ProcessEnv = process.env): Member
   }
   const e = parsed.data;
   return {
-    lifecycleNewDays: e.HUB_LIFECYCLE_NEW_DAYS,
-    lifecycleDormantAfterJoinDays: e.HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS,
-    lifecycleDormantDays: e.HUB_LIFECYCLE_DORMANT_DAYS,
-    lifecycleChurnedDays: e.HUB_LIFECYCLE_CHURNED_DAYS,
+    ...loadLifecycleSettings(env),
     minCohort: hub.HUB_MIN_COHORT,
     insightGranularity: e.HUB_INSIGHT_GRANULARITY,
     insightStabilityHours: e.HUB_INSIGHT_STABILITY_HOURS,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
-import { adminPrincipal, enrolled, linked, memberPrincipal, partnerPrincipal, type PointsHarness, registered, startPointsHarness } from "../testing/harness.ts";
+import { adminPrincipal, enrolled, memberPrincipal, partnerPrincipal, type PointsHarness, registered, startPointsHarness } from "../testing/harness.ts";
 
 let h: PointsHarness;
 const shop = randomUUID();

@@ -1,3 +1,4 @@
+import { consentCopyHandlers } from "../../../../lib/consent-copy.ts";
 import type { DomainEvent, EventHandler } from "../../../../lib/events.ts";
 import { LIFECYCLES } from "../../../../lib/lifecycle.ts";
 import { log } from "../../../../lib/logger.ts";
@@ -76,14 +77,6 @@ function bad(event: DomainEvent, why: string): void {
   log.warn("points: event with a bad payload ignored", { eventId: event.id, type: event.type, why });
 }
 
-interface ConsentPayload {
-  consentId?: string;
-  memberId?: string;
-  partnerId?: string;
-  purpose?: string;
-  expiresAt?: string | null;
-}
-const PURPOSE = /^[A-Z][A-Z_]{0,63}$/;
 
 interface OfferActivated {
   offerId: string;
@@ -170,26 +163,8 @@ export const eventHandlers: Record<string, EventHandler> = {
       ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt"`;
     if (isUuid(p.partnerId)) await link(tx, p.memberId, p.partnerId, at);
   },
-  // A receipt only goes from active to revoked: a grant arriving after its revocation leaves it
-  // revoked, so any delivery order converges. Expiry is compared with the clock when the bonus is applied.
-  "member.consent_granted": async (tx, e) => {
-    const p = e.payload as ConsentPayload;
-    if (!isUuid(p.consentId) || !isUuid(p.memberId) || !isUuid(p.partnerId) || !PURPOSE.test(String(p.purpose))) return bad(e, "ids/purpose");
-    const expiresAt = p.expiresAt == null ? null : new Date(p.expiresAt);
-    if (expiresAt && Number.isNaN(expiresAt.getTime())) return bad(e, "expiresAt");
-    await tx.$executeRaw`
-      INSERT INTO "points"."MemberConsent" ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
-      VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, ${expiresAt}, true, now())
-      ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now()`;
-  },
-  "member.consent_revoked": async (tx, e) => {
-    const p = e.payload as ConsentPayload;
-    if (!isUuid(p.consentId) || !isUuid(p.memberId) || !isUuid(p.partnerId) || !PURPOSE.test(String(p.purpose))) return bad(e, "ids/purpose");
-    await tx.$executeRaw`
-      INSERT INTO "points"."MemberConsent" ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
-      VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, NULL, false, now())
-      ON CONFLICT ("consentId") DO UPDATE SET active = false, "updatedAt" = now()`;
-  },
+  // Consent copies for offers' requiredPurpose (lib/consent-copy.ts: a receipt only goes from active to revoked).
+  ...consentCopyHandlers("points"),
   "member.linked": async (tx, e) => {
     const p = e.payload as { memberId?: string; partnerId?: string; linkedAt?: string };
     if (!isUuid(p.memberId) || !isUuid(p.partnerId)) return bad(e, "ids");

@@ -1,0 +1,57 @@
+import { Prisma } from "./db.ts";
+import type { DomainEvent, EventHandler } from "./events.ts";
+import { log } from "./logger.ts";
+
+/**
+ * Event handlers that keep a subgraph's copy of members' consent receipts (`<schema>."MemberConsent"`),
+ * for offers with a `requiredPurpose`. Only the member subgraph reads consents; the partner and
+ * points subgraphs keep this copy, one row per receipt:
+ * - member.consent_granted {consentId, memberId, partnerId, purpose, expiresAt} → an active row
+ * - member.consent_revoked {consentId, memberId, partnerId, purpose}            → active = false
+ * A receipt is immutable except for its one-time revocation, so a row only ever goes from active to
+ * revoked: a grant arriving after its revocation leaves it revoked, and redelivery (also stopped by
+ * the inbox) changes nothing. Expiry needs no event: it is compared with the clock when read.
+ */
+export function consentCopyHandlers(schema: "partner" | "points"): Record<string, EventHandler> {
+  const table = Prisma.raw(`"${schema}"."MemberConsent"`);
+  const valid = (e: DomainEvent): ConsentPayload | null => {
+    const p = e.payload as ConsentPayload;
+    if (UUID.test(String(p.consentId)) && UUID.test(String(p.memberId)) && UUID.test(String(p.partnerId)) && PURPOSE.test(String(p.purpose))) return p;
+    log.warn(`${schema}: event with a bad payload ignored`, { eventId: e.id, type: e.type, why: "ids/purpose" });
+    return null;
+  };
+  return {
+    "member.consent_granted": async (tx, e) => {
+      const p = valid(e);
+      if (!p) return;
+      const expiresAt = p.expiresAt == null ? null : new Date(p.expiresAt);
+      if (expiresAt && Number.isNaN(expiresAt.getTime())) {
+        log.warn(`${schema}: event with a bad payload ignored`, { eventId: e.id, type: e.type, why: "expiresAt" });
+        return;
+      }
+      await tx.$executeRaw`
+        INSERT INTO ${table} ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
+        VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, ${expiresAt}, true, now())
+        ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now()`;
+    },
+    "member.consent_revoked": async (tx, e) => {
+      const p = valid(e);
+      if (!p) return;
+      await tx.$executeRaw`
+        INSERT INTO ${table} ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
+        VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, NULL, false, now())
+        ON CONFLICT ("consentId") DO UPDATE SET active = false, "updatedAt" = now()`;
+    },
+  };
+}
+
+interface ConsentPayload {
+  consentId?: string;
+  memberId?: string;
+  partnerId?: string;
+  purpose?: string;
+  expiresAt?: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PURPOSE = /^[A-Z][A-Z_]{0,63}$/;
