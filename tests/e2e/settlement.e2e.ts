@@ -12,6 +12,11 @@ const p: Record<"shop" | "fmcg", { id: string; token: string; clientId: string; 
 const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => hub.gql(token, query, variables);
 const codeOf = (r: { errors?: readonly { extensions?: { code?: unknown } }[] }) => r.errors?.[0]?.extensions?.code;
 
+const PARTNER_RUN = `
+  id status currency periodStart periodEnd approvedAt postingsSettled carriedInPostings
+  statements { partner { id name } pointsIssued pointsRedeemed offerFundingPoints pointsReversed amountDue amountOwed netPosition liabilityPoints
+    lines { id kind side points rate amount disputed } }
+  flows { from { id } to { id } points }`;
 const RUN = `
   id status currency periodStart periodEnd operatorMargin approvedAt postingsSettled carriedInPostings
   statements { partner { id name } pointsIssued pointsRedeemed offerFundingPoints pointsReversed amountDue amountOwed netPosition liabilityPoints
@@ -69,8 +74,11 @@ test("an admin settles and approves; partners see only their own statement and d
   expect(codeOf(await gql(admin, "mutation($id: ID!) { recomputeSettlementRun(id: $id) { status } }", { id: draft.id }))).toBe("PERIOD_CLOSED");
 
   // The FMCG brand sees the approved run with only its own statement and its own flows.
-  const seen = expectNoGraphQLErrors(await gql(p.fmcg.token, `query($id: ID!) { settlementRun(id: $id) { ${RUN} } }`, { id: draft.id })).settlementRun;
+  const seen = expectNoGraphQLErrors(await gql(p.fmcg.token, `query($id: ID!) { settlementRun(id: $id) { ${PARTNER_RUN} } }`, { id: draft.id })).settlementRun;
   expect(seen.statements.map((s: { partner: { id: string } }) => s.partner.id)).toEqual([p.fmcg.id]);
+  // Coalition-wide figures are the admin's: with its own position a partner could derive the others' from the margin.
+  expect(seen.postingsSettled).toBeNull();
+  expect(codeOf(await gql(p.fmcg.token, "query($id: ID!) { settlementRun(id: $id) { operatorMargin } }", { id: draft.id }))).toBe("FORBIDDEN");
   expect(seen.flows).toEqual([{ from: { id: p.shop.id }, to: { id: p.fmcg.id }, points: 401 }]);
   const list = expectNoGraphQLErrors(await gql(p.shop.token, "{ settlementRuns(first: 10) { edges { node { id statements { partner { id } } } } pageInfo { hasNextPage } } }")).settlementRuns;
   expect(list.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([draft.id]);

@@ -1,5 +1,5 @@
 import { Decimal } from "decimal.js";
-import { notFound } from "../../../../lib/errors.ts";
+import { forbidden, notFound } from "../../../../lib/errors.ts";
 import { builder } from "../builder.ts";
 import { currencySettings } from "../services/config.ts";
 import {
@@ -132,8 +132,12 @@ SettlementRunRef.implement({
     }),
     operatorMargin: t.field({
       type: "Decimal",
-      description: "The coalition operator's margin: the sum of amountDue minus the sum of amountOwed over all partners, in the run's currency. Positions + margin = 0 exactly.",
-      resolve: (r) => money(r.operatorMargin),
+      description:
+        "ADMIN only (FORBIDDEN for partners: with its own position a partner could derive the others'). The coalition operator's margin: the sum of amountDue minus the sum of amountOwed over all partners, in the run's currency. Positions + margin = 0 exactly.",
+      resolve: (r, _a, ctx) => {
+        if (ctx.principal.role !== "ADMIN") throw forbidden("The operator margin is for admins");
+        return money(r.operatorMargin);
+      },
     }),
     flows: t.field({
       type: [PartnerFlowRef],
@@ -143,10 +147,15 @@ SettlementRunRef.implement({
     approvedAt: t.field({ type: "DateTime", nullable: true, description: "When it was approved (UTC); null while DRAFT.", resolve: (r) => r.approvedAt }),
     computedAt: t.field({ type: "DateTime", description: "When the figures were last computed (UTC); liabilities are as of then.", resolve: (r) => r.computedAt }),
     createdAt: t.field({ type: "DateTime", description: "When the run was created (UTC).", resolve: (r) => r.createdAt }),
-    postingsSettled: t.int({ description: "Ledger postings on partner accounts the run priced.", resolve: (r) => int(r.postingsCovered) }),
+    postingsSettled: t.int({
+      nullable: true,
+      description: "Ledger postings on partner accounts the run priced (coalition-wide). ADMIN only: null for partners.",
+      resolve: (r, _a, ctx) => (ctx.principal.role === "ADMIN" ? int(r.postingsCovered) : null),
+    }),
     carriedInPostings: t.int({
-      description: "Of those, postings dated before periodStart: made after their period was approved (or before the first run), carried into this run.",
-      resolve: (r) => int(r.carriedInPostings),
+      nullable: true,
+      description: "Of those, postings dated before periodStart: made after their period was approved (or before the first run), carried into this run. ADMIN only: null for partners.",
+      resolve: (r, _a, ctx) => (ctx.principal.role === "ADMIN" ? int(r.carriedInPostings) : null),
     }),
     export: t.string({
       description: "The statements as a file (PARTNER: only its own). Also: `npm run cli -- settlement export <runId>`.",

@@ -180,6 +180,38 @@ describe("settlement", () => {
     expect([...s.values()].reduce((d, x) => d.plus(x.netPosition.toString()), margin).isZero()).toBe(true);
   });
 
+  test("corrections keep the price they correct: a reversal at the reversed earn's rate, a returned offer budget at the funding rate", async () => {
+    const T = Date.now();
+    const P = randomUUID();
+    const m = randomUUID();
+    await applyEvents(registered(P), rates(P, "0.01", "0.01", new Date(T - 20 * DAY)), enrolled(m, P));
+    const earned = await earn(P, m, 1_000, new Date(T - 5 * DAY));
+    const offerId = randomUUID();
+    await applyEvents({
+      type: "partner.offer_activated",
+      payload: {
+        offerId, kind: "BONUS_POINTS", bonusPoints: 10, multiplier: null, budgetPoints: 1_000, perMemberLimit: 1,
+        startsAt: new Date(T - DAY).toISOString(), endsAt: new Date(T + 30 * DAY).toISOString(), minTier: null, segments: [],
+        redeemableAtPartnerIds: [P], fundings: [{ partnerId: P, shareBps: 10_000 }],
+      },
+    });
+    // The issue price doubles; then the earn is reversed and the offer ends unused.
+    await applyEvents(rates(P, "0.02", "0.01", new Date(T + 3_600_000)));
+    await reverseTransaction(partnerPrincipal(P), { transactionId: earned.id, idempotencyKey: randomUUID(), reason: "order cancelled" }, { now: new Date(T + 2 * 3_600_000) });
+    await applyEvents({ type: "partner.offer_ended", payload: { offerId, endedAt: new Date(T + 3 * 3_600_000).toISOString() } });
+
+    const run = await createSettlementRun(admin, { periodStart: new Date(T - 10 * DAY), periodEnd: new Date(T + 4 * 3_600_000) }, { now: new Date(T + 5 * 3_600_000) });
+    const lines = await prisma().settlementLine.findMany({ where: { runId: run.id, partnerId: P } });
+    const byKind = Object.fromEntries(lines.map((l) => [l.kind, [Number(l.points), l.rate.toString(), l.amount.toString()]]));
+    expect(byKind).toEqual({
+      EARN: [1000, "0.01", "10"],
+      REVERSAL: [-1000, "0.01", "-10"],
+      OFFER_FUNDING: [1000, "0.01", "10"],
+      OFFER_RETURN: [-1000, "0.01", "-10"],
+    });
+    expect((await statements(run.id)).get(P)!.amountDue.toString()).toBe("0");
+  });
+
   test("rounding is half-even, once per line", () => {
     expect(lineAmount(1n, "0.005", 2).toFixed(2)).toBe("0.00");
     expect(lineAmount(3n, "0.005", 2).toFixed(2)).toBe("0.02");

@@ -30,7 +30,9 @@ import { currencySettings } from "./config.ts";
  * Money. Per partner, postings on its ISSUANCE account (earn, offer funding and returns,
  * reversals, adjustments) are priced at its issue price in force at each posting's time, and
  * postings on its REDEMPTION account (redeemed there, reversals, adjustments) at its redemption
- * rate. One statement line per (side, kind, rate period); its amount is points × rate, rounded
+ * rate. Corrections keep the price of what they correct: a reversal is priced at the reversed
+ * transaction's time, an offer's returned budget at its funding time, a dispute's adjustment at
+ * the disputed line's rate. One statement line per (side, kind, rate period); its amount is points × rate, rounded
  * half-even once, to the currency's minor unit, with decimal.js (never floats). amountDue = Σ
  * issuance lines, amountOwed = Σ redemption lines, netPosition = owed − due, and the operator's
  * margin = Σ due − Σ owed, so positions + margin = 0 exactly. A partner's first rates apply to its
@@ -105,12 +107,22 @@ interface PassRow {
  * bucket in the GROUP BY.
  */
 export function settlementSumsSql(c: Coverage, bounds: Date[]): Prisma.Sql {
+  // The time whose rate prices a posting: its own, except for corrections of earlier money, which
+  // keep the price they correct (else a partner could profit from reversing after a rate change):
+  // a REVERSAL at the reversed transaction's time, an OFFER_RETURN at the offer's funding
+  // (activation) time, a dispute's ADJUSTMENT at the disputed line's rate. The subqueries run only
+  // for those rare rows (CASE evaluates lazily).
+  const pricedAt = Prisma.sql`CASE
+        WHEN t."reversesId" IS NOT NULL THEN coalesce((SELECT o."postedAt" FROM "points"."LedgerTransaction" o WHERE o.id = t."reversesId"), p."postedAt")
+        WHEN t.kind = 'OFFER_RETURN' THEN coalesce((SELECT f."activatedAt" FROM "points"."Offer" f WHERE f."offerId" = t."offerId"), p."postedAt")
+        WHEN t.kind = 'ADJUSTMENT' AND t.reference LIKE 'dispute:%' THEN coalesce((SELECT l."rateEffectiveFrom" FROM "points"."SettlementLine" l WHERE l.id::text = substr(t.reference, 9)), p."postedAt")
+        ELSE p."postedAt" END`;
   // Grouped on the same keys as the bare aggregate (account id, kind) plus the bucket; the account's
   // partner and side are joined to the few result rows afterwards.
   return Prisma.sql`
     SELECT 'sum' AS row, a."partnerId"::text AS "partnerId", a.kind::text AS side, x.kind::text AS kind, x.bucket, x.sum, x.postings, x."carriedIn"
     FROM (
-      SELECT p."accountId", t.kind, width_bucket(p."postedAt", ${bounds}::timestamptz[]) AS bucket,
+      SELECT p."accountId", t.kind, width_bucket(${pricedAt}, ${bounds}::timestamptz[]) AS bucket,
         sum(p.amount)::bigint AS sum, count(*)::bigint AS postings,
         count(*) FILTER (WHERE p."postedAt" < ${c.periodStart})::bigint AS "carriedIn"
       FROM "points"."Posting" p
@@ -500,8 +512,8 @@ const ResolveInput = z.object({
 /**
  * ADMIN resolves a disputed line. `adjustmentPoints` (signed, in the partner's favour; 0 rejects
  * the dispute) is posted now as an ADJUSTMENT between the partner's account on the line's side and
- * the coalition's adjustments account, so it lands in a later run, priced at that time's rate, and
- * is linked to the line. Exactly once per line.
+ * the coalition's adjustments account, so it lands in a later run, priced at the disputed line's
+ * rate (its reference names the line), and is linked to the line. Exactly once per line.
  */
 export async function resolveStatementDispute(actor: Actor, raw: unknown, opts: RunOptions = {}): Promise<SettlementLine> {
   if (!isAdmin(actor)) throw forbidden("Only an admin resolves disputes");
