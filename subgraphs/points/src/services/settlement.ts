@@ -16,9 +16,10 @@ import { currencySettings } from "./config.ts";
  * What a run covers. Postings carry a client-side posting time, so "postedAt < periodEnd" alone
  * cannot tell a late posting (a transaction that started before the period closed and committed
  * after the run was approved) from one the run saw. A run therefore records a watermark: the
- * highest posting id it covered. Approval takes it under a SHARE lock on Posting, which waits for
- * every transaction that is inserting postings, so every posting with a smaller id has committed
- * and every later posting gets a larger id. A run covers
+ * highest posting id it covered. Approval takes it under a SHARE lock on Posting (in a short
+ * transaction of its own, so postings wait only for that read), which waits for every transaction
+ * that is inserting postings, so every posting with a smaller id has committed and every later
+ * posting gets a larger id; it is never below the previous approved run's. A run covers
  *
  *     postedAt < periodEnd  AND  id <= watermark  AND NOT (postedAt < prev.periodEnd AND id <= prev.watermark)
  *
@@ -340,16 +341,18 @@ async function latestApproved(tx: Tx, exceptId?: string) {
 }
 
 /**
- * Computes (or recomputes) a run in `tx` and stores its statements, lines and flows. `lock` is for
- * approval: the watermark is then taken under a SHARE lock on Posting (see the module comment).
+ * Computes (or recomputes) a run in `tx` and stores its statements, lines and flows. `watermark` is
+ * the approval's (committedWatermark); a draft passes null and reads what it can see.
  */
-async function compute(tx: Tx, run: { id: string; periodStart: Date; periodEnd: Date }, now: Date, lock: boolean) {
+async function compute(tx: Tx, run: { id: string; periodStart: Date; periodEnd: Date }, now: Date, watermark: bigint | null) {
   const prev = await latestApproved(tx, run.id);
   if (prev && run.periodStart < prev.periodEnd) {
     throw new HubError("PERIOD_CLOSED", `The period overlaps the approved run ${prev.id}, which ends at ${prev.periodEnd.toISOString()}; start at or after it`);
   }
-  if (lock) await tx.$executeRawUnsafe(`LOCK TABLE "points"."Posting" IN SHARE MODE`);
-  const [{ max }] = await tx.$queryRaw<{ max: bigint }[]>`SELECT coalesce(max(id), 0)::bigint AS max FROM "points"."Posting"`;
+  // A draft reads the highest id it can see; an approval brings one taken under the SHARE lock
+  // (committedWatermark). Never below the previous approved run's: the coverage rectangles must nest.
+  let max = watermark ?? (await tx.$queryRaw<{ max: bigint }[]>`SELECT coalesce(max(id), 0)::bigint AS max FROM "points"."Posting"`)[0]!.max;
+  if (prev && prev.watermarkPostingId > max) max = prev.watermarkPostingId;
   const cov: Coverage = { periodStart: run.periodStart, periodEnd: run.periodEnd, watermark: max, prevEnd: prev?.periodEnd ?? null, prevWatermark: prev?.watermarkPostingId ?? null };
 
   const { minorUnits } = currencySettings();
@@ -433,7 +436,7 @@ export async function createSettlementRun(actor: Actor, raw: unknown, opts: RunO
     const run = await tx.settlementRun.create({
       data: { periodStart: input.periodStart, periodEnd: input.periodEnd, currency: currencySettings().code, watermarkPostingId: 0n, createdBy: actor.sub, computedAt: now },
     });
-    return compute(tx, run, now, false);
+    return compute(tx, run, now, null);
   }, RUN_TX);
 }
 
@@ -453,21 +456,36 @@ export async function recomputeSettlementRun(actor: Actor, id: string, opts: Run
   return prisma().$transaction(async (tx) => {
     await lockRuns(tx);
     const run = await draftForUpdate(tx, id);
-    return compute(tx, run, now, false);
+    return compute(tx, run, now, null);
   }, RUN_TX);
 }
 
 /**
- * ADMIN approves a DRAFT run: it is recomputed under the SHARE lock (so the stored figures are
+ * The highest posting id such that every posting with an id up to it has committed: read under a
+ * SHARE lock on Posting, which waits for every transaction inserting postings; postings inserted
+ * later get larger ids. Its own short transaction, so postings wait only for this read, not for
+ * the approval's recompute (35 s on 10 M postings).
+ */
+async function committedWatermark(): Promise<bigint> {
+  return prisma().$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(`LOCK TABLE "points"."Posting" IN SHARE MODE`);
+    const [{ max }] = await tx.$queryRaw<{ max: bigint }[]>`SELECT coalesce(max(id), 0)::bigint AS max FROM "points"."Posting"`;
+    return max;
+  }, TX);
+}
+
+/**
+ * ADMIN approves a DRAFT run: it is recomputed with a committed watermark (so the stored figures are
  * exactly what it covers) and becomes immutable. Approving twice is PERIOD_CLOSED.
  */
 export async function approveSettlementRun(actor: Actor, id: string, opts: RunOptions = {}): Promise<SettlementRun> {
   if (!isAdmin(actor)) throw forbidden("Only an admin approves settlement");
   const now = opts.now ?? new Date();
+  const watermark = await committedWatermark();
   return prisma().$transaction(async (tx) => {
     await lockRuns(tx);
     const run = await draftForUpdate(tx, id);
-    await compute(tx, run, now, true);
+    await compute(tx, run, now, watermark);
     return tx.settlementRun.update({ where: { id }, data: { status: "APPROVED", approvedAt: now, approvedBy: actor.sub } });
   }, RUN_TX);
 }
