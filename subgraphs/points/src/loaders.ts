@@ -4,7 +4,7 @@ import { prisma } from "./db.ts";
 import { type ActivityPage, activityPages, type MemberFacts, memberFacts, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions } from "./services/reads.ts";
 import { holdsByIds, type HoldRow } from "./services/redeem.ts";
 import type { LedgerTransactionRow } from "./services/ledger.ts";
-import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./services/settlement.ts";
+import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementFlow, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./services/settlement.ts";
 
 /** Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per request. */
 export function createLoaders(ctx: HubContext, now: Date) {
@@ -56,7 +56,7 @@ export function createLoaders(ctx: HubContext, now: Date) {
       },
       { cacheKeyFn: (k) => `${k.runId}|${k.partnerId}` },
     ),
-    settlementFlows: new DataLoader<string, Awaited<ReturnType<typeof flowsOfRuns>> extends Map<string, infer V> ? V : never>(async (ids) => {
+    settlementFlows: new DataLoader<string, SettlementFlow[]>(async (ids) => {
       const m = await flowsOfRuns(actor, ids);
       return ids.map((id) => m.get(id) ?? []);
     }),

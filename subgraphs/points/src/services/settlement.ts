@@ -3,7 +3,7 @@ import { Decimal } from "decimal.js";
 import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
-import type { SettlementLine, SettlementRun, SettlementStatement, TransactionKind } from "../../../../prisma/generated/client/client.ts";
+import type { SettlementFlow, SettlementLine, SettlementRun, SettlementStatement, TransactionKind } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { type Actor, parseInput, Reason, Uuid } from "./domain.ts";
 import { splitByShares } from "./events.ts";
@@ -45,7 +45,7 @@ import { currencySettings } from "./config.ts";
  * loads them.
  */
 
-export type { SettlementLine, SettlementRun, SettlementStatement };
+export type { SettlementFlow, SettlementLine, SettlementRun, SettlementStatement };
 
 /** Long-running: a run over millions of postings aggregates for seconds; PGlite runs transactions one at a time. */
 const RUN_TX = { maxWait: 60_000, timeout: 30 * 60_000 } as const;
@@ -86,18 +86,23 @@ function covers(c: Coverage): Prisma.Sql {
   return Prisma.sql`p."postedAt" < ${c.periodEnd} AND p.id <= ${c.watermark} ${notPrev}`;
 }
 
-/** A row of the settlement queries: a sum per (partner, side, kind, time bucket), or a lot flow. */
-interface PassRow {
-  row: "sum" | "flow";
+/** A row of settlementSumsSql: covered postings of one partner account side, kind and time bucket. */
+interface SumRow {
   partnerId: string;
-  side: "PARTNER_ISSUANCE" | "PARTNER_REDEMPTION" | "BREAKAGE";
-  kind: TransactionKind | null;
+  side: "PARTNER_ISSUANCE" | "PARTNER_REDEMPTION";
+  kind: TransactionKind;
   bucket: number;
   sum: bigint;
   postings: bigint;
   carriedIn: bigint;
+}
+
+/** A row of settlementFlowsSql: lot points taken at a partner (or expired: partnerId ''), by the lot's issuer or offer. */
+interface FlowRow {
+  partnerId: string;
   issuerPartnerId: string | null;
   offerId: string | null;
+  points: bigint;
 }
 
 /**
@@ -121,7 +126,7 @@ export function settlementSumsSql(c: Coverage, bounds: Date[]): Prisma.Sql {
   // Grouped on the same keys as the bare aggregate (account id, kind) plus the bucket; the account's
   // partner and side are joined to the few result rows afterwards.
   return Prisma.sql`
-    SELECT 'sum' AS row, a."partnerId"::text AS "partnerId", a.kind::text AS side, x.kind::text AS kind, x.bucket, x.sum, x.postings, x."carriedIn"
+    SELECT a."partnerId"::text AS "partnerId", a.kind::text AS side, x.kind::text AS kind, x.bucket, x.sum, x.postings, x."carriedIn"
     FROM (
       SELECT p."accountId", t.kind, width_bucket(${pricedAt}, ${bounds}::timestamptz[]) AS bucket,
         sum(p.amount)::bigint AS sum, count(*)::bigint AS postings,
@@ -141,7 +146,7 @@ export function settlementSumsSql(c: Coverage, bounds: Date[]): Prisma.Sql {
  */
 export function settlementFlowsSql(c: Coverage): Prisma.Sql {
   return Prisma.sql`
-    SELECT 'flow' AS row, coalesce(a."partnerId"::text, '') AS "partnerId", a.kind::text AS side, x."issuerPartnerId", x."offerId", x.sum
+    SELECT coalesce(a."partnerId"::text, '') AS "partnerId", x."issuerPartnerId", x."offerId", x.sum AS points
     FROM (
       SELECT p."accountId", l."issuerPartnerId", l."offerId", sum(lc.points)::bigint AS sum
       FROM "points"."Posting" p
@@ -243,15 +248,14 @@ export function lineAmount(points: bigint, rate: Decimal.Value, minorUnits: numb
  * Prices the pass's sums: buckets of one partner, side and kind that fall in the same rate period
  * are merged into one line (partner perspective: points issued / redeemed at it), then priced once.
  */
-export function priceLines(rows: PassRow[], rates: { bounds: Date[]; byPartner: Map<string, RateRow[]> }, minorUnits: number): ComputedLine[] {
+export function priceLines(rows: SumRow[], rates: { bounds: Date[]; byPartner: Map<string, RateRow[]> }, minorUnits: number): ComputedLine[] {
   const merged = new Map<string, { partnerId: string; side: "ISSUANCE" | "REDEMPTION"; kind: TransactionKind; rate: RateRow; sum: bigint; postings: bigint }>();
   for (const r of rows) {
-    if (r.row !== "sum" || r.side === "BREAKAGE") continue;
     const rate = rateInBucket(rates.byPartner.get(r.partnerId), rates.bounds, r.bucket);
     if (!rate) throw new HubError("BAD_USER_INPUT", `No rates are known for partner ${r.partnerId} yet (its rate history has not reached the points subgraph); retry in a moment`);
     const side = r.side === "PARTNER_ISSUANCE" ? "ISSUANCE" : "REDEMPTION";
     const key = `${r.partnerId}|${side}|${r.kind}|${rate.effectiveFrom.getTime()}`;
-    const m = merged.get(key) ?? { partnerId: r.partnerId, side, kind: r.kind!, rate, sum: 0n, postings: 0n };
+    const m = merged.get(key) ?? { partnerId: r.partnerId, side, kind: r.kind, rate, sum: 0n, postings: 0n };
     m.sum += r.sum;
     m.postings += r.postings;
     merged.set(key, m);
@@ -357,9 +361,9 @@ async function compute(tx: Tx, run: { id: string; periodStart: Date; periodEnd: 
 
   const { minorUnits } = currencySettings();
   const rates = await rateHistory(tx);
-  const rows = await tx.$queryRaw<PassRow[]>(settlementSumsSql(cov, rates.bounds));
+  const rows = await tx.$queryRaw<SumRow[]>(settlementSumsSql(cov, rates.bounds));
   const lines = priceLines(rows, rates, minorUnits);
-  const flowRows = (await tx.$queryRaw<PassRow[]>(settlementFlowsSql(cov))).map((r) => ({ ...r, partnerId: r.side === "BREAKAGE" ? "" : r.partnerId, points: r.sum }));
+  const flowRows = await tx.$queryRaw<FlowRow[]>(settlementFlowsSql(cov));
 
   const liabilityRows = await tx.$queryRaw<{ issuerPartnerId: string | null; offerId: string | null; points: bigint }[]>(liabilitySql(now));
   const offers = await offerShares(tx, [...new Set([...flowRows, ...liabilityRows].map((r) => r.offerId).filter((o): o is string => !!o))]);
