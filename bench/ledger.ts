@@ -7,10 +7,9 @@
 //     32 concurrent HTTP clients) with p50/p99, and bulk earn through the gateway
 //     (`benchGatewayEarn`; BENCH_GATEWAY=0 skips it).
 // Uses scratch databases (created and dropped here); never touches the configured database's data.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -28,6 +27,7 @@ import { prisma, usePrisma } from "../subgraphs/points/src/db.ts";
 import { awardPoints, awardPointsBatch } from "../subgraphs/points/src/services/earn.ts";
 import { setEarnGroupCommit } from "../subgraphs/points/src/services/group-commit.ts";
 import { eventHandlers } from "../subgraphs/points/src/services/events.ts";
+import { startServices } from "./processes.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
@@ -265,56 +265,8 @@ export async function benchGatewayEarn(opts: {
  * points subgraph has every member link (the relays deliver them).
  */
 async function startHubProcesses(url: string, secret: string, dataDir: string, db: Awaited<ReturnType<typeof openDatabase>>) {
-  // Ports the OS says are free now (a random range collided with other benchmarks' servers); all
-  // four held open together so they are distinct.
-  const holders = await Promise.all(
-    Array.from({ length: 4 }, () => new Promise<ReturnType<typeof createNetServer>>((resolve, reject) => {
-      const srv = createNetServer();
-      srv.once("error", reject);
-      srv.listen(0, "127.0.0.1", () => resolve(srv));
-    })),
-  );
-  const [gw, mp, pp, rp] = holders.map((h) => (h.address() as AddressInfo).port) as [number, number, number, number];
-  await Promise.all(holders.map((h) => new Promise((r) => h.close(r))));
-  const ports = { gateway: gw, member: mp, points: pp, partner: rp };
-  const env = {
-    ...process.env,
-    DATABASE_URL: url,
-    HUB_INTERNAL_SECRET: secret,
-    HUB_DATA_DIR: dataDir,
-    HUB_DB_POOL_SIZE: "20",
-    HUB_LOG_LEVEL: "warn",
-    HUB_PORT: String(ports.gateway),
-    MEMBER_PORT: String(ports.member),
-    POINTS_PORT: String(ports.points),
-    PARTNER_PORT: String(ports.partner),
-    HUB_MEMBER_URL: `http://127.0.0.1:${ports.member}`,
-    HUB_POINTS_URL: `http://127.0.0.1:${ports.points}`,
-    HUB_PARTNER_URL: `http://127.0.0.1:${ports.partner}`,
-  };
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-  const tsx = path.join(root, "node_modules/.bin/tsx");
-  const children = ["subgraphs/member/src/main.ts", "subgraphs/points/src/main.ts", "subgraphs/partner/src/main.ts", "gateway/src/main.ts"].map((f) =>
-    spawn(tsx, [path.join(root, f)], { env, stdio: ["ignore", "ignore", "inherit"] }),
-  );
-  const up = async (port: number) => {
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`service on port ${port} did not start`);
-  };
-  try {
-    for (const p of Object.values(ports)) await up(p);
-  } catch (e) {
-    // Not started: the caller never gets a close(), so stop the children here (they outlived a failed run before).
-    for (const c of children) c.kill("SIGTERM");
-    throw e;
-  }
+  const services = await startServices({ services: ["member", "points", "partner", "gateway"], databaseUrl: url, internalSecret: secret, dataDir });
+  const ports = services.ports;
   // This process writes the setup data through the domain functions (their relays are the children's).
   const client = db.client();
   useMemberPrisma(client);
@@ -334,9 +286,7 @@ async function startHubProcesses(url: string, secret: string, dataDir: string, d
     async close() {
       // Gateway first; then let the relays finish (points.activity goes to member AND partner, and
       // partner events to points: no stopping order leaves every relay its peers), at most 15 s.
-      const gateway = children[children.length - 1]!;
-      gateway.kill("SIGTERM");
-      await new Promise((r) => (gateway.exitCode !== null ? r(null) : gateway.once("exit", r)));
+      await services.stop(["gateway"]);
       for (let i = 0; i < 150; i++) {
         const [pending] = await client.$queryRaw<{ n: number }[]>`
           SELECT (SELECT count(*) FROM "member"."OutboxEvent" WHERE "deliveredAt" IS NULL) + (SELECT count(*) FROM "points"."OutboxEvent" WHERE "deliveredAt" IS NULL)
@@ -344,11 +294,7 @@ async function startHubProcesses(url: string, secret: string, dataDir: string, d
         if (Number(pending!.n) === 0) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      for (const c of [...children].reverse()) {
-        if (c.exitCode !== null) continue;
-        c.kill("SIGTERM");
-        await new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)));
-      }
+      await services.stop(["partner", "points", "member"]);
     },
   };
 }

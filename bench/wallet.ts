@@ -20,7 +20,7 @@
 //     also profiles the three subgraph processes (--cpu-prof, whole process life).
 // Dev knobs: BENCH_ARRANGEMENTS=ours,apollo,direct (a subset), BENCH_WALLET_DB=<name> (keep and reuse
 // the seeded database between runs), BENCH_GATEWAY_STATS=1 (see bench/gateway-child.ts).
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +34,7 @@ import { internalKey, OPERATION_NAME_HEADER, signIdentity } from "../lib/interna
 import type { Principal } from "../lib/principal.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "../scripts/hub.ts";
+import { startServices } from "./processes.ts";
 import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -267,47 +268,10 @@ export function medianFigures(runs: LoadFigures[]): LoadFigures {
  * `cpuProfDir`: each subgraph process writes a V8 CPU profile there when it exits (--cpu-prof).
  */
 async function startSubgraphProcesses(url: string, secret: string, dataDir: string, cpuProfDir?: string) {
-  const base = 48_000 + Math.floor(Math.random() * 1000) * 4;
-  const ports = { member: base + 1, points: base + 2, partner: base + 3 };
-  const urls = { member: `http://127.0.0.1:${ports.member}`, points: `http://127.0.0.1:${ports.points}`, partner: `http://127.0.0.1:${ports.partner}` };
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: url,
-    HUB_INTERNAL_SECRET: secret,
-    HUB_DATA_DIR: dataDir,
-    HUB_DB_POOL_SIZE: "20",
-    HUB_LOG_LEVEL: "warn",
-    MEMBER_PORT: String(ports.member),
-    POINTS_PORT: String(ports.points),
-    PARTNER_PORT: String(ports.partner),
-    HUB_MEMBER_URL: urls.member,
-    HUB_POINTS_URL: urls.points,
-    HUB_PARTNER_URL: urls.partner,
-  };
-  const tsx = path.join(ROOT, "node_modules/.bin/tsx");
   // One folder per subgraph: tsx's loader thread writes its own (small) profile beside the main thread's.
-  const profArgs = (s: string) => (cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", path.join(cpuProfDir, s), "--cpu-prof-interval", "500"] : []);
-  const children: ChildProcess[] = ["member", "points", "partner"].map((s) => spawn(tsx, [...profArgs(s), path.join(ROOT, `subgraphs/${s}/src/main.ts`)], { env, stdio: ["ignore", "ignore", "inherit"] }));
-  for (const p of Object.values(ports)) {
-    let ok = false;
-    for (let i = 0; i < 300 && !ok; i++) {
-      ok = await fetch(`http://127.0.0.1:${p}/healthz`).then((r) => r.ok, () => false);
-      if (!ok) await new Promise((r) => setTimeout(r, 100));
-    }
-    if (!ok) throw new Error(`subgraph on port ${p} did not start`);
-  }
-  return {
-    env,
-    urls,
-    async close() {
-      for (const c of [...children].reverse()) {
-        if (c.exitCode !== null) continue;
-        const exited = new Promise((r) => c.once("exit", r));
-        c.kill("SIGTERM");
-        await exited;
-      }
-    },
-  };
+  const nodeArgs = (s: string) => (cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", path.join(cpuProfDir, s), "--cpu-prof-interval", "500"] : []);
+  const services = await startServices({ services: ["member", "points", "partner"], databaseUrl: url, internalSecret: secret, dataDir, nodeArgs });
+  return { env: services.env, urls: services.urls, close: () => services.stop() };
 }
 
 /** Self time per function and per module (package or project file) from a .cpuprofile. */

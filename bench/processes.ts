@@ -1,0 +1,110 @@
+// The hub's services as separate processes (docker-compose's arrangement), for the benchmarks:
+// ports the OS hands out, the environment every service reads, start, wait for /healthz, stop.
+import { type ChildProcess, spawn } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export type Service = "member" | "points" | "partner" | "gateway";
+const MAIN: Record<Service, string> = {
+  member: "subgraphs/member/src/main.ts",
+  points: "subgraphs/points/src/main.ts",
+  partner: "subgraphs/partner/src/main.ts",
+  gateway: "gateway/src/main.ts",
+};
+
+/**
+ * `n` distinct ports the OS says are free now (a random range collided with other benchmarks'
+ * servers): all held open together, then released for the services to take.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const holders = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const srv = createServer();
+          srv.once("error", reject);
+          srv.listen(0, "127.0.0.1", () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = holders.map((h) => (h.address() as AddressInfo).port);
+  await Promise.all(holders.map((h) => new Promise((r) => h.close(r))));
+  return ports;
+}
+
+export interface Services {
+  env: NodeJS.ProcessEnv;
+  ports: Record<Service, number>;
+  /** The subgraphs' base URLs (what the gateway is pointed at). */
+  urls: { member: string; points: string; partner: string };
+  children: Partial<Record<Service, ChildProcess>>;
+  /** SIGTERM to each running service (the given order, default: reverse start order), waiting for each exit. */
+  stop(order?: Service[]): Promise<void>;
+}
+
+/**
+ * Starts `services` (`tsx <service>/src/main.ts` each, in that order) over `databaseUrl`, each on a
+ * port from the OS, and waits until every one answers /healthz. `nodeArgs(service)` adds node flags
+ * (e.g. --cpu-prof). When one does not start, the others are stopped before the error is thrown.
+ */
+export async function startServices(opts: {
+  services: Service[];
+  databaseUrl: string;
+  internalSecret: string;
+  dataDir: string;
+  nodeArgs?: (service: Service) => string[];
+}): Promise<Services> {
+  const [gateway, member, points, partner] = (await freePorts(4)) as [number, number, number, number];
+  const ports = { gateway, member, points, partner };
+  const urls = { member: `http://127.0.0.1:${member}`, points: `http://127.0.0.1:${points}`, partner: `http://127.0.0.1:${partner}` };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: opts.databaseUrl,
+    HUB_INTERNAL_SECRET: opts.internalSecret,
+    HUB_DATA_DIR: opts.dataDir,
+    HUB_DB_POOL_SIZE: "20",
+    HUB_LOG_LEVEL: "warn",
+    HUB_PORT: String(gateway),
+    MEMBER_PORT: String(member),
+    POINTS_PORT: String(points),
+    PARTNER_PORT: String(partner),
+    HUB_MEMBER_URL: urls.member,
+    HUB_POINTS_URL: urls.points,
+    HUB_PARTNER_URL: urls.partner,
+  };
+  const tsx = path.join(ROOT, "node_modules/.bin/tsx");
+  const children: Partial<Record<Service, ChildProcess>> = {};
+  for (const s of opts.services) children[s] = spawn(tsx, [...(opts.nodeArgs?.(s) ?? []), path.join(ROOT, MAIN[s])], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const stop = async (order: Service[] = [...opts.services].reverse()) => {
+    for (const s of order) {
+      const c = children[s];
+      if (!c || c.exitCode !== null || c.signalCode !== null) continue;
+      const exited = new Promise((r) => c.once("exit", r));
+      c.kill("SIGTERM");
+      await exited;
+    }
+  };
+  try {
+    for (const s of opts.services) {
+      let ok = false;
+      for (let i = 0; i < 300 && !ok; i++) {
+        if (children[s]!.exitCode !== null) throw new Error(`${s} exited with ${children[s]!.exitCode} while starting`);
+        ok = await fetch(`http://127.0.0.1:${ports[s]}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (!ok) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (!ok) throw new Error(`${s} on port ${ports[s]} did not start within 30 s`);
+    }
+  } catch (e) {
+    // Not started: the caller never gets a stop(), so stop the children here.
+    await stop();
+    throw e;
+  }
+  return { env, ports, urls, children, stop };
+}
