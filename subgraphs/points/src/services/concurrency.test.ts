@@ -5,7 +5,7 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { partnerPrincipal, memberPrincipal, adminPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints } from "./earn.ts";
+import { awardPoints, awardPointsBatch, BATCH_CHUNK } from "./earn.ts";
 import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, voidHold } from "./redeem.ts";
 
 // Real concurrency on PostgreSQL (DATABASE_URL set; pool of 20); on PGlite the same calls run one
@@ -114,5 +114,39 @@ describe("concurrency", () => {
       expect(w.held).toBe(0);
       expect([500, 200, 400]).toContain(w.balance);
     }
+  });
+  test("bulk earn over several chunks in flight, two overlapping calls at once: every item once, balances and balanceAfter consistent", async () => {
+    const members = await Promise.all(Array.from({ length: 7 }, () => memberWith(5)));
+    const n = BATCH_CHUNK * 2 + 300; // three chunks: two run at once, then the third
+    const item = (i: number) => ({ memberId: members[i % members.length]!, points: 1 + (i % 13), idempotencyKey: `bulk-${members[0]}-${i}` });
+    const inputs: unknown[] = Array.from({ length: n }, (_, i) => item(i));
+    inputs.push({ memberId: randomUUID(), points: 5, idempotencyKey: `bulk-${members[0]}-unknown` }); // NOT_FOUND, last chunk
+    inputs.push(item(3)); // same key and body as item 3: a replay of it
+    // The second call overlaps the first one's keys from BATCH_CHUNK on: those are earned once, by whichever commits first.
+    const overlap = Array.from({ length: BATCH_CHUNK }, (_, k) => item(BATCH_CHUNK + k));
+    const [a, b] = await Promise.all([awardPointsBatch(partnerPrincipal(shop), inputs), awardPointsBatch(partnerPrincipal(shop), overlap)]);
+    expect(a.rejected).toEqual([{ index: n, code: "NOT_FOUND", message: expect.any(String) }]);
+    expect(b.rejected).toEqual([]);
+    expect(a.accepted + a.replayed).toBe(n + 1);
+    expect(b.accepted + b.replayed).toBe(BATCH_CHUNK);
+    expect(a.accepted + b.accepted).toBe(n);
+    // Every key is one transaction; each member's wallet holds its 5 points plus its items' points.
+    expect(await prisma().ledgerTransaction.count({ where: { idempotencyKey: { startsWith: `bulk-${members[0]}-` } } })).toBe(n);
+    for (const [k, m] of members.entries()) {
+      const points = Array.from({ length: n }, (_, i) => i).filter((i) => i % members.length === k).reduce((s, i) => s + 1 + (i % 13), 0);
+      const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
+      expect(w.balance).toBe(5 + points);
+      // balanceAfter: the member's running balance in commit order (distinct, the last one the wallet's).
+      const after = (await prisma().ledgerTransaction.findMany({ where: { memberId: m, idempotencyKey: { startsWith: `bulk-${members[0]}-` } }, select: { balanceAfter: true, memberPoints: true } }))
+        .map((t) => [t.balanceAfter!, t.memberPoints] as const)
+        .sort((x, y) => x[0] - y[0]);
+      let running = 5;
+      for (const [balanceAfter, p] of after) {
+        running += p;
+        expect(balanceAfter).toBe(running);
+      }
+    }
+    const [{ total }] = await prisma().$queryRaw<{ total: bigint }[]>`SELECT coalesce(sum(balance), 0)::bigint AS total FROM "points"."LedgerAccount"`;
+    expect(Number(total)).toBe(0);
   });
 });

@@ -319,6 +319,11 @@ async function segmentBefore(tx: Tx, memberId: string, at: Date, excludeTxId: st
 export const BATCH_MAX_ITEMS = 5_000;
 /** Items per database transaction in a bulk earn. */
 export const BATCH_CHUNK = 500;
+/** Chunk transactions of one awardPointsBatch call in flight at once (bench/ledger.ts compares 1 and 2). */
+let batchParallel = 2;
+export function setBatchParallel(n: number) {
+  batchParallel = Math.max(1, Math.floor(n));
+}
 
 export interface BatchRejection {
   index: number;
@@ -369,22 +374,31 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
     if (parsed.data.offerId) withOffer.push({ index, raw });
     else plain.push({ index, input: parsed.data, hash });
   });
-  for (let i = 0; i < plain.length; i += BATCH_CHUNK) {
-    const chunk = plain.slice(i, i + BATCH_CHUNK);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const r = await prisma().$transaction((tx) => earnChunk(tx, actor, partnerId, scope, chunk, opts), TX_OPTIONS);
-        for (const [index, v] of r.done) done.set(index, v);
-        rejected.push(...r.rejected);
-        break;
-      } catch (e) {
-        // A concurrent call committed some of these keys between our check and our insert: the
-        // retry sees them as replays.
-        if (attempt < 3 && (e instanceof ChunkRace || sqlState(e) === "23505" || sqlState(e) === "40P01")) continue;
-        throw e;
+  // Chunks run `batchParallel` at a time, each in its own transaction: PostgreSQL works on one
+  // while Node prepares the next (a chunk is mostly database time). Safe as concurrent batch calls
+  // are: wallets are locked in id order before anything else, the issuance row last.
+  const chunks: (typeof plain)[] = [];
+  for (let i = 0; i < plain.length; i += BATCH_CHUNK) chunks.push(plain.slice(i, i + BATCH_CHUNK));
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      const chunk = chunks[next++]!;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const r = await prisma().$transaction((tx) => earnChunk(tx, actor, partnerId, scope, chunk, opts), TX_OPTIONS);
+          for (const [index, v] of r.done) done.set(index, v);
+          rejected.push(...r.rejected);
+          break;
+        } catch (e) {
+          // A concurrent call committed some of these keys between our check and our insert: the
+          // retry sees them as replays.
+          if (attempt < 3 && (e instanceof ChunkRace || sqlState(e) === "23505" || sqlState(e) === "40P01")) continue;
+          throw e;
+        }
       }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(batchParallel, chunks.length) }, worker));
   for (const { index, raw } of withOffer) {
     try {
       const tx = await awardPoints(actor, raw, opts);
