@@ -72,9 +72,57 @@ export interface LedgerFigures {
   seconds: number;
   pgbenchTps: number;
   /** Single awardPoints at the service layer: group commit (the default), and one transaction per earn. */
-  service?: { grouped: EarnFigures; ungrouped: EarnFigures; bulkItemsPerSecond: number };
+  service?: { grouped: EarnFigures; ungrouped: EarnFigures; bulkItemsPerSecond: number; bulkFloorItemsPerSecond?: number };
   /** Through the gateway, per arrangement ("in-process" | "processes"). */
   gateway: Record<string, EarnFigures & { bulkItemsPerSecond: number }>;
+}
+
+/**
+ * The physical floor of bulk earn on this schema: the rows one bulk item writes (a transaction, its
+ * two postings, its lot, its outbox event) inserted by one bare statement per 500 items, two
+ * transactions at once like awardPointsBatch, with the schema's indexes, constraints and triggers
+ * but nothing read, locked or computed (no idempotency lookup, no balances, no tiers). Bulk earn
+ * cannot beat this; 20,000 items as in the bulk phase. Writes balanced postings but moves no balance.
+ */
+async function bulkFloor(partnerId: string, members: string[]): Promise<number> {
+  const accounts = new Map(
+    (await prisma().$queryRaw<{ code: string; id: bigint }[]>`SELECT code, id FROM "points"."LedgerAccount" WHERE code LIKE 'wallet:%' OR code LIKE 'issuance:%'`).map((r) => [r.code, r.id]),
+  );
+  const issuance = [...accounts].find(([c]) => c.startsWith("issuance:"))![1];
+  const chunks = Array.from({ length: 40 }, (_, c) => Array.from({ length: 500 }, (_, i) => ({ id: randomUUID(), member: members[(c * 500 + i) % members.length]!, points: 10 + (i % 90), key: `floor-${c}-${i}` })));
+  const at = new Date();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    [0, 1].map(async () => {
+      while (next < chunks.length) {
+        const items = chunks[next++]!;
+        await prisma().$transaction(async (tx) => {
+          await tx.$executeRaw`
+            WITH t AS (
+              INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
+              SELECT id, 'EARN', m, ${partnerId}::uuid, p, p, 'floor', k, 'h', 'bench', ${at}
+              FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.member)}::uuid[], ${items.map((i) => i.points)}::int[], ${items.map((i) => i.key)}::text[]) AS t(id, m, p, k)
+              RETURNING id, "memberId", "memberPoints"
+            ), postings AS (
+              INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
+              SELECT u.t, u.a, u.n, ${at} FROM unnest(${items.flatMap((i) => [i.id, i.id])}::uuid[], ${items.flatMap((i) => [accounts.get(`wallet:${i.member}`)!, issuance])}::bigint[], ${items.flatMap((i) => [i.points, -i.points])}::int[]) AS u(t, a, n)
+              RETURNING 1
+            ), lots AS (
+              INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt")
+              SELECT t."memberId", ${partnerId}::uuid, t.id, t."memberPoints", t."memberPoints", ${at}, NULL FROM t
+              RETURNING 1
+            )
+            INSERT INTO "points"."OutboxEvent" (id, type, payload)
+            SELECT gen_random_uuid(), 'bench.floor', jsonb_build_object('memberId', t."memberId", 'points', t."memberPoints") FROM t`;
+        }, { timeout: 60_000 });
+      }
+    }),
+  );
+  const items = chunks.length * 500;
+  // The floor's events are not for any consumer (the service-layer bench runs no relay).
+  await prisma().$executeRaw`DELETE FROM "points"."OutboxEvent" WHERE type = 'bench.floor'`;
+  return items / ((performance.now() - t0) / 1000);
 }
 
 async function main(): Promise<{ tps: number; service: NonNullable<LedgerFigures["service"]> }> {
@@ -160,7 +208,11 @@ async function main(): Promise<{ tps: number; service: NonNullable<LedgerFigures
     console.log(`bulk earn (awardPointsBatch, 5,000 items/call, 500 per transaction): ${bulk.toFixed(0)} items/s  (${(bulk / tps).toFixed(2)} × pgbench)`);
     const [{ total }] = await prisma().$queryRaw<{ total: number }[]>`SELECT coalesce(sum(balance), 0)::int AS total FROM "points"."LedgerAccount"`;
     console.log(`ledger check: sum of all account balances = ${total}`);
-    return { tps, service: { grouped: service.grouped!, ungrouped: service.ungrouped!, bulkItemsPerSecond: bulk } };
+    const floor = await bulkFloor(partners[0]!, members);
+    console.log(
+      `bulk floor (the rows a bulk item writes, bare INSERTs, 500 per transaction, 2 at once, nothing read or checked in code): ${floor.toFixed(0)} items/s  (${(floor / tps).toFixed(2)} × pgbench; bulk earn reaches ${(bulk / floor).toFixed(2)} of it)`,
+    );
+    return { tps, service: { grouped: service.grouped!, ungrouped: service.ungrouped!, bulkItemsPerSecond: bulk, bulkFloorItemsPerSecond: floor } };
   } finally {
     await db.close();
     await admin(`DROP DATABASE IF EXISTS "${ledger}" WITH (FORCE)`);

@@ -7,8 +7,9 @@ import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/sub
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
 import { addMonths, useSettings } from "./config.ts";
-import { awardPoints } from "./earn.ts";
+import { awardPoints, awardPointsBatch } from "./earn.ts";
 import { splitByShares } from "./events.ts";
+import { tierFor } from "./domain.ts";
 import { runHoldExpiry, runPointsExpiry, runTierReview } from "./jobs.ts";
 import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "./redeem.ts";
 import { tierStatuses } from "./tiers.ts";
@@ -137,6 +138,36 @@ describe("tiers", () => {
     expect((await tierStatuses(prisma(), [m], addMonths(at(2), 7))).get(m)!.tier).toBe("SILVER");
     expect(await runTierReview(new Date(addMonths(at(2), 12).getTime() + 2000))).toBe(1);
     expect((await tierStatuses(prisma(), [m], addMonths(at(2), 13))).get(m)!.tier).toBe("BASE");
+  });
+
+  test("property: the stored tier is the best tier any earn qualified for (rolling 12 months at that earn), single and bulk earns alike", async () => {
+    const p = randomUUID();
+    await applyEvents(registered(p, "1"));
+    const TIER_ORDER = ["BASE", "SILVER", "GOLD", "DIAMOND"];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ points: fc.oneof(fc.integer({ min: 1, max: 1_200 }), fc.constantFrom(999, 1_000, 4_000, 5_000, 15_000, 20_000)), gapDays: fc.integer({ min: 0, max: 200 }), bulk: fc.boolean() }), { minLength: 1, maxLength: 8 }),
+        async (earns) => {
+          const m = randomUUID();
+          await applyEvents(enrolled(m, p));
+          let day = 0;
+          const done: { at: Date; points: number }[] = [];
+          let best = 0;
+          for (const e of earns) {
+            day += e.gapDays;
+            const when = at(day);
+            const input = { memberId: m, points: e.points, idempotencyKey: randomUUID() };
+            if (e.bulk) expect((await awardPointsBatch(partnerPrincipal(p), [input], { now: when })).accepted).toBe(1);
+            else await awardPoints(partnerPrincipal(p), input, { now: when });
+            done.push({ at: when, points: e.points });
+            const q = done.filter((d) => d.at > addMonths(when, -12) && d.at <= when).reduce((s, d) => s + d.points, 0);
+            best = Math.max(best, TIER_ORDER.indexOf(tierFor(q)));
+            expect((await tierStatuses(prisma(), [m], when)).get(m)!.tier).toBe(TIER_ORDER[best]);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
 

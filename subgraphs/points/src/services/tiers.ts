@@ -46,7 +46,21 @@ export async function touchTiers(tx: Tx, memberIds: readonly string[], at: Date)
       INSERT INTO "points"."TierState" ("memberId", tier, "tierSince", "lastQualifyingAt")
       SELECT m, (CASE WHEN q >= ${TIER_THRESHOLDS.DIAMOND} THEN 'DIAMOND' WHEN q >= ${TIER_THRESHOLDS.GOLD} THEN 'GOLD'
                       WHEN q >= ${TIER_THRESHOLDS.SILVER} THEN 'SILVER' ELSE 'BASE' END)::"points"."Tier", ${at}, ${at}
-      FROM (SELECT m, ${qualifyingSql(Prisma.sql`m`, at)} AS q FROM unnest(${ids}::uuid[]) AS m) s
+      FROM (
+        -- The rolling sum is read only where it could upgrade: qualifying points never exceed the
+        -- wallet's lifetimeEarned (every EARN counts there, reversals do not take it back), so a
+        -- DIAMOND member, or one whose lifetime is below the next tier's threshold, keeps its tier
+        -- (q = 0 then maps to BASE, and greatest() keeps the stored tier). Measured: this sum was
+        -- ~20 % of a bulk-earn chunk's database time (bench/FINDINGS.md).
+        SELECT x.m, CASE
+            WHEN coalesce(ts.tier, 'BASE') = 'DIAMOND' THEN 0
+            WHEN coalesce(w."lifetimeEarned", 0) < (CASE coalesce(ts.tier, 'BASE') WHEN 'BASE' THEN ${TIER_THRESHOLDS.SILVER}::int
+                                                     WHEN 'SILVER' THEN ${TIER_THRESHOLDS.GOLD}::int ELSE ${TIER_THRESHOLDS.DIAMOND}::int END) THEN 0
+            ELSE ${qualifyingSql(Prisma.sql`x.m`, at)} END AS q
+        FROM unnest(${ids}::uuid[]) AS x(m)
+        LEFT JOIN "points"."TierState" ts ON ts."memberId" = x.m
+        LEFT JOIN "points"."LedgerAccount" w ON w.code = 'wallet:' || x.m::text
+      ) s
       ON CONFLICT ("memberId") DO UPDATE SET
         tier = greatest("TierState".tier, EXCLUDED.tier),
         "tierSince" = CASE WHEN EXCLUDED.tier > "TierState".tier THEN EXCLUDED."tierSince" ELSE "TierState"."tierSince" END,
