@@ -6,6 +6,7 @@
 // what the load generator and loopback HTTP alone reach on this machine.
 // This bounds the earn goal of issues #4/#8 from above: real earns also need the points subgraph
 // and PostgreSQL, on the same 2 cores, so they cannot beat the gateway alone.
+// BENCH_CEILING_PROFILE=<file.cpuprofile>: a CPU profile of the gateway over the load window only.
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -98,9 +99,22 @@ export async function runCeilingBench(): Promise<CeilingFigures> {
       const body = (await r.json()) as { errors?: { message: string }[] };
       if (body.errors?.length) throw new Error(`ceiling warm-up: ${body.errors[0]!.message}`);
     }
+    const ask = (message: unknown, answer: string) =>
+      new Promise<void>((resolve) => {
+        const on = (m: Record<string, unknown>) => {
+          if (!(answer in m)) return;
+          gw.off("message", on);
+          resolve();
+        };
+        gw.on("message", on);
+        gw.send(message as string);
+      });
+    const profile = process.env.BENCH_CEILING_PROFILE;
+    if (profile) await ask("profile-start", "profiling");
     const c0 = await cpu();
     const g = await load(gatewayUrl, headers);
     const c1 = await cpu();
+    if (profile) await ask({ profileStop: profile }, "profiled");
     const d = await load(`${cannedUrl}/graphql`, {});
     const figures: CeilingFigures = {
       clients: CLIENTS,

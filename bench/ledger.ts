@@ -27,6 +27,7 @@ import { prisma, usePrisma } from "../subgraphs/points/src/db.ts";
 import { awardPoints, awardPointsBatch } from "../subgraphs/points/src/services/earn.ts";
 import { setEarnGroupCommit } from "../subgraphs/points/src/services/group-commit.ts";
 import { eventHandlers } from "../subgraphs/points/src/services/events.ts";
+import { type CeilingFigures, runCeilingBench } from "./ceiling.ts";
 import { startServices } from "./processes.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -75,6 +76,8 @@ export interface LedgerFigures {
   service?: { grouped: EarnFigures; ungrouped: EarnFigures; bulkItemsPerSecond: number; bulkFloorItemsPerSecond?: number };
   /** Through the gateway, per arrangement ("in-process" | "processes"). */
   gateway: Record<string, EarnFigures & { bulkItemsPerSecond: number }>;
+  /** Our gateway alone, in front of a subgraph that costs nothing (bench/ceiling.ts). */
+  ceiling?: CeilingFigures;
 }
 
 /**
@@ -365,6 +368,8 @@ export async function runLedgerBench(): Promise<LedgerFigures> {
   }
   const tps = figures.pgbenchTps;
   if (process.env.BENCH_GATEWAY !== "0") {
+    figures.ceiling = await runCeilingBench();
+    console.log(`  (the gateway alone reaches ${(figures.ceiling.gateway.perSecond / tps).toFixed(2)} × pgbench: an upper bound for earns through it)`);
     const modes = (process.env.BENCH_GATEWAY_MODES ?? "in-process,processes").split(",") as ("in-process" | "processes")[];
     for (const mode of modes) {
       const g = await benchGatewayEarn({ baseUrl: BASE, clients: CLIENTS, seconds: SECONDS, mode });
