@@ -254,7 +254,7 @@ builder.mutationFields((t) => ({
   disputeStatementLine: t.field({
     type: StatementLineRef,
     authScopes: { partner: true },
-    description: "PARTNER disputes a line of its own statement in an approved run, with a reason (once per line). Someone else's line is NOT_FOUND.",
+    description: "PARTNER disputes a line of its own statement in an approved run, with a reason (once per line: the same reason sent again returns the line, another is BAD_USER_INPUT). Someone else's line is NOT_FOUND.",
     args: {
       lineId: t.arg.id({ description: "The line's id." }),
       reason: t.arg.string({ description: "Why the line is wrong (1–500 characters)." }),
@@ -265,7 +265,7 @@ builder.mutationFields((t) => ({
     type: StatementLineRef,
     authScopes: { admin: true },
     description:
-      "ADMIN resolves a disputed line, once. A non-zero adjustment is posted now as an ADJUSTMENT transaction on the partner's account of the line's side, so it lands in a later run, linked from the line; 0 rejects the dispute.",
+      "ADMIN resolves a disputed line, once (the same resolution sent again returns the resolved line and posts nothing; a different one is BAD_USER_INPUT). A non-zero adjustment is posted now as an ADJUSTMENT transaction on the partner's account of the line's side, so it lands in a later run, linked from the line; 0 rejects the dispute.",
     args: {
       lineId: t.arg.id({ description: "The disputed line's id." }),
       adjustmentPoints: t.arg.int({

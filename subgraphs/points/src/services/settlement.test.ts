@@ -113,9 +113,15 @@ describe("settlement", () => {
     const disputed = await disputeStatementLine(partnerPrincipal(B), { lineId: bRedeem.id, reason: "50 points of order 7 missing" });
     expect(disputed.disputeReason).toBe("50 points of order 7 missing");
     expect(await code(disputeStatementLine(partnerPrincipal(B), { lineId: bRedeem.id, reason: "again" }))).toBe("BAD_USER_INPUT");
+    // The same dispute again (a retry after a lost response): the line, unchanged.
+    expect(await disputeStatementLine(partnerPrincipal(B), { lineId: bRedeem.id, reason: "50 points of order 7 missing" })).toMatchObject({ id: bRedeem.id, disputedAt: disputed.disputedAt });
     const resolved = await resolveStatementDispute(admin, { lineId: bRedeem.id, adjustmentPoints: 50, note: "confirmed" });
     expect(resolved.adjustmentTransactionId).toBeTruthy();
     expect(await code(resolveStatementDispute(admin, { lineId: bRedeem.id, adjustmentPoints: 50, note: "twice" }))).toBe("BAD_USER_INPUT");
+    expect(await code(resolveStatementDispute(admin, { lineId: bRedeem.id, adjustmentPoints: 49, note: "confirmed" }))).toBe("BAD_USER_INPUT");
+    // The same resolution again (a retry): the same line and adjustment, nothing posted twice.
+    expect(await resolveStatementDispute(admin, { lineId: bRedeem.id, adjustmentPoints: 50, note: "confirmed" })).toMatchObject({ adjustmentTransactionId: resolved.adjustmentTransactionId });
+    expect(await prisma().ledgerTransaction.count({ where: { reference: `dispute:${bRedeem.id}` } })).toBe(1);
     const next2 = await recomputeSettlementRun(admin, next.id);
     // The adjustment is posted now (after periodEnd of `next`), so it is not in `next`...
     expect(Number((await statements(next2.id)).get(B)!.pointsAdjusted)).toBe(0);

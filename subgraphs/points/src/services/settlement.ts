@@ -516,7 +516,11 @@ export async function disputeStatementLine(actor: Actor, raw: unknown, opts: Run
   return prisma().$transaction(async (tx) => {
     const line = await lineForUpdate(tx, input.lineId);
     if (!line || line.partnerId !== actor.partnerId || line.status !== "APPROVED") throw notFound("StatementLine", input.lineId);
-    if (line.disputedAt) throw badInput(line.resolvedAt ? "This line's dispute was already resolved" : "This line is already disputed", "lineId");
+    if (line.disputedAt) {
+      // A retry of the same dispute (a lost response) gets the line back; another one is refused.
+      if (!line.resolvedAt && line.disputedBy === actor.sub && line.disputeReason === input.reason) return tx.settlementLine.findUniqueOrThrow({ where: { id: line.id } });
+      throw badInput(line.resolvedAt ? "This line's dispute was already resolved" : "This line is already disputed", "lineId");
+    }
     return tx.settlementLine.update({ where: { id: line.id }, data: { disputeReason: input.reason, disputedAt: now, disputedBy: actor.sub } });
   }, TX);
 }
@@ -545,7 +549,15 @@ export async function resolveStatementDispute(actor: Actor, raw: unknown, opts: 
     const line = await lineForUpdate(tx, input.lineId);
     if (!line) throw notFound("StatementLine", input.lineId);
     if (!line.disputedAt) throw badInput("This line is not disputed", "lineId");
-    if (line.resolvedAt) throw badInput("This line's dispute was already resolved", "lineId");
+    if (line.resolvedAt) {
+      // A retry of the same resolution (a lost response) gets the resolved line back, with nothing
+      // posted twice; a different resolution is refused.
+      const adjustment = line.adjustmentTransactionId ? await tx.ledgerTransaction.findUnique({ where: { id: line.adjustmentTransactionId }, select: { requestHash: true } }) : null;
+      const same =
+        line.resolutionNote === input.note && (input.adjustmentPoints === 0 ? !adjustment : adjustment?.requestHash === `dispute:${line.id}:${input.adjustmentPoints}`);
+      if (same) return tx.settlementLine.findUniqueOrThrow({ where: { id: line.id } });
+      throw badInput("This line's dispute was already resolved differently", "lineId");
+    }
     let adjustmentTransactionId: string | null = null;
     if (input.adjustmentPoints !== 0) {
       const account = line.side === "ISSUANCE" ? issuanceCode(line.partnerId) : redemptionCode(line.partnerId);
