@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import { parse } from "graphql";
 import type { Database } from "./db.ts";
-import { type DomainEvent, emitEvent, eventsRoute, type Relay, startOutboxRelay } from "./events.ts";
+import { type DomainEvent, emitEvent, type EventHandler, eventsRoute, type Relay, startOutboxRelay } from "./events.ts";
 import { startSubgraph, type RunningSubgraph } from "./subgraph-server.ts";
 import { freshDatabase } from "../tests/support/db.ts";
 import { callInternal, testInternalKey } from "../tests/support/subgraph.ts";
@@ -147,4 +147,64 @@ test("a delivered batch is applied once per event; a failing event fails alone",
 test("the events endpoint refuses callers without the service identity", async () => {
   const res = await fetch(new URL("/internal/events", consumer.url), { method: "POST", body: "{}" });
   expect(res.status).toBe(401);
+});
+
+test("a batch handler gets all the fresh events of its type in one call; the fallback runs them one by one", async () => {
+  const prisma = db.client();
+  const calls: string[][] = [];
+  const single: string[] = [];
+  const others: string[] = [];
+  const wallet = (tx: Parameters<EventHandler>[0], e: DomainEvent) =>
+    tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${(e.payload as { memberId: string }).memberId}` } });
+  const route = eventsRoute(
+    "points",
+    () => prisma,
+    {
+      "member.linked": async (tx, e) => {
+        if ((e.payload as { poison?: boolean }).poison) throw new Error("poisoned event");
+        single.push(e.id);
+        await wallet(tx, e);
+      },
+      "member.enrolled": async (_tx, e) => {
+        others.push(e.id);
+      },
+    },
+    {
+      "member.linked": async (tx, events) => {
+        calls.push(events.map((e) => e.id));
+        if (events.some((e) => (e.payload as { poison?: boolean }).poison)) throw new Error("poisoned batch");
+        for (const e of events) await wallet(tx, e);
+      },
+    },
+  );
+  const ev = (type: string, poison = false): DomainEvent => ({ id: crypto.randomUUID(), type, payload: { memberId: memberId(), poison }, createdAt: new Date().toISOString() });
+  const [a, b, c, x] = [ev("member.linked"), ev("member.linked"), ev("member.linked"), ev("member.enrolled")];
+  const ok = (r: { body: unknown }) => (r.body as { results: { ok: boolean }[] }).results.map((x) => x.ok);
+  expect(ok(await route({ events: [a, x, b, a] }))).toEqual([true, true, true, true]);
+  expect(calls).toEqual([[a.id, b.id]]); // one call, in order, the in-batch duplicate once
+  expect(others).toEqual([x.id]);
+  expect(single).toEqual([]);
+  // A redelivered event is not handed to the batch handler again.
+  expect(ok(await route({ events: [a, c] }))).toEqual([true, true]);
+  expect(calls).toEqual([[a.id, b.id], [c.id]]);
+  // A failing batch: rolled back, then each event alone with the per-event handler.
+  const [d, p] = [ev("member.linked"), ev("member.linked", true)];
+  expect(ok(await route({ events: [d, p] }))).toEqual([true, false]);
+  expect(single).toEqual([d.id]);
+  // A single delivery uses the per-event handler too.
+  const e1 = ev("member.linked");
+  await route({ events: [e1] });
+  expect(single).toEqual([d.id, e1.id]);
+  for (const e of [a, b, c, d, e1]) expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${(e.payload as { memberId: string }).memberId}` } })).toBe(1);
+  // Without a per-event handler, the fallback hands the batch handler one event at a time.
+  const alone: string[][] = [];
+  const batchOnly = eventsRoute("points", () => prisma, {}, {
+    "member.linked": async (_tx, events) => {
+      alone.push(events.map((e) => e.id));
+      if (events.some((e) => (e.payload as { poison?: boolean }).poison)) throw new Error("poisoned batch");
+    },
+  });
+  const [f, q] = [ev("member.linked"), ev("member.linked", true)];
+  expect(ok(await batchOnly({ events: [f, q] }))).toEqual([true, false]);
+  expect(alone).toEqual([[f.id, q.id], [f.id], [q.id]]);
 });

@@ -102,6 +102,15 @@ export async function emitEvents(tx: Tx, schema: SchemaName, events: { type: str
 
 export type EventHandler = (tx: Tx, event: DomainEvent) => Promise<void>;
 
+/**
+ * A set-based handler for one event type: all the fresh events of that type in a delivered batch
+ * (in delivery order, duplicates and already-processed ones removed), in one call, in the batch's
+ * transaction. It must leave exactly the state its per-event handler leaves when applied to each
+ * of them in turn, and its effects must commute with the other types' handlers of the consumer
+ * (it runs after them). Single deliveries and the one-by-one fallback use the per-event handler.
+ */
+export type BatchEventHandler = (tx: Tx, events: DomainEvent[]) => Promise<void>;
+
 function inbox(tx: Tx, schema: SchemaName) {
   switch (schema) {
     case "member":
@@ -126,9 +135,19 @@ function inbox(tx: Tx, schema: SchemaName) {
  *
  * Why batch: every earn emits points.activity for two consumers; one transaction per event made
  * the consumers' writes (begin, inbox row, handler, commit per event) outweigh the group-committed
- * earns themselves.
+ * earns themselves. `batchHandlers` go further for the busiest types: one call (a constant number
+ * of statements) for all of a type's events in the batch, instead of one handler call per event.
  */
-export function eventsRoute(schema: SchemaName, prisma: () => PrismaClient, handlers: Record<string, EventHandler>): InternalRoute {
+export function eventsRoute(
+  schema: SchemaName,
+  prisma: () => PrismaClient,
+  handlers: Record<string, EventHandler>,
+  batchHandlers: Record<string, BatchEventHandler> = {},
+): InternalRoute {
+  const handlerOf = (type: string): EventHandler | undefined => {
+    const batch = batchHandlers[type];
+    return handlers[type] ?? (batch && ((tx, event) => batch(tx, [event])));
+  };
   return async (body) => {
     const events = (body as { events?: DomainEvent[] })?.events;
     if (!Array.isArray(events)) return { status: 400, body: { error: "invalid_request" } };
@@ -145,12 +164,21 @@ export function eventsRoute(schema: SchemaName, prisma: () => PrismaClient, hand
               )
             ).map((r) => r.id),
           );
+          const grouped = new Map<string, DomainEvent[]>();
           for (const event of events) {
             // `delete`: a duplicate of an event inside this batch runs once.
             if (!fresh.delete(String(event.id).toLowerCase())) continue;
+            if (batchHandlers[event.type]) {
+              const list = grouped.get(event.type);
+              if (list) list.push(event);
+              else grouped.set(event.type, [event]);
+              continue;
+            }
             const handler = handlers[event.type];
             if (handler) await handler(tx, event);
           }
+          // Set-based handlers last, one call per type (e.g. every points.activity of the batch in one statement).
+          for (const [type, list] of grouped) await batchHandlers[type]!(tx, list);
         }, { timeout: 30_000, maxWait: 30_000 });
         return { status: 200, body: { results: events.map((e) => ({ id: e.id, ok: true })) } };
       } catch (e) {
@@ -163,7 +191,7 @@ export function eventsRoute(schema: SchemaName, prisma: () => PrismaClient, hand
         await prisma().$transaction(async (tx) => {
           const { count } = await inbox(tx, schema).createMany({ data: [{ eventId: event.id, type: event.type }], skipDuplicates: true });
           if (count === 0) return; // already processed
-          const handler = handlers[event.type];
+          const handler = handlerOf(event.type);
           if (handler) await handler(tx, event);
         }, { timeout: 30_000, maxWait: 30_000 });
         results.push({ id: event.id, ok: true });

@@ -1,14 +1,19 @@
-import { type EventHandler, eventsRoute } from "../../../lib/events.ts";
+import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../../lib/events.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
 import { type DataAccessedPayload, recordPointsDataAccess } from "./services/access-log.ts";
-import { type ActivityPayload, applyActivity } from "./services/lifecycle.ts";
+import { type ActivityPayload, applyActivities, applyActivity } from "./services/lifecycle.ts";
 import { memberIdByPartnerRef } from "./services/members.ts";
 
 /** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
 export const eventHandlers: Record<string, EventHandler> = {
   "points.activity": (tx, event) => applyActivity(tx, event.payload as ActivityPayload),
   "points.data_accessed": (tx, event) => recordPointsDataAccess(tx, event.payload as DataAccessedPayload),
+};
+
+/** Set-based forms for delivered batches (same effect as the handlers above, event by event). */
+export const eventBatchHandlers: Record<string, BatchEventHandler> = {
+  "points.activity": (tx, events) => applyActivities(tx, events.map((e) => e.payload as ActivityPayload)),
 };
 
 /**
@@ -27,7 +32,7 @@ export const byPartnerRefRoute: InternalRoute = async (body) => {
 
 export function internalRoutes(): Record<string, InternalRoute> {
   return {
-    events: eventsRoute("member", prisma, eventHandlers),
+    events: eventsRoute("member", prisma, eventHandlers, eventBatchHandlers),
     "members/by-partner-ref": byPartnerRefRoute,
   };
 }

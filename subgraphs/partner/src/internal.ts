@@ -1,9 +1,9 @@
-import { type EventHandler, eventsRoute } from "../../../lib/events.ts";
+import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../../lib/events.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
 import { authenticateClient } from "./services/api-clients.ts";
 import { memberConsentHandlers } from "./services/member-consents.ts";
-import { memberFactsHandlers } from "./services/member-facts.ts";
+import { memberFactsBatchHandlers, memberFactsHandlers } from "./services/member-facts.ts";
 
 /** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
 export const eventHandlers: Record<string, EventHandler> = {
@@ -23,6 +23,9 @@ export const eventHandlers: Record<string, EventHandler> = {
   },
 };
 
+/** Set-based forms for delivered batches (same effect as the handlers above, event by event). */
+export const eventBatchHandlers: Record<string, BatchEventHandler> = { ...memberFactsBatchHandlers };
+
 /**
  * `POST /internal/clients/authenticate` for the gateway's token service (client-credentials grant):
  * `{ clientId, clientSecret }` → 200 `{ clientId, role, partnerId, defaultPurpose, scope }` or
@@ -37,7 +40,7 @@ export const authenticateRoute: InternalRoute = async (body) => {
 
 export function internalRoutes(): Record<string, InternalRoute> {
   return {
-    events: eventsRoute("partner", prisma, eventHandlers),
+    events: eventsRoute("partner", prisma, eventHandlers, eventBatchHandlers),
     "clients/authenticate": authenticateRoute,
   };
 }

@@ -119,3 +119,56 @@ export async function applyActivity(tx: Prisma.TransactionClient, p: ActivityPay
     update: { activityCount: { increment: initiated ? 1 : 0 }, earnedPoints: { increment: earned } },
   });
 }
+
+/**
+ * `applyActivity` for a whole delivered batch, set-based: one statement whatever the batch's size
+ * (the per-event form took three Prisma calls per event, for every earn). Leaves exactly the state
+ * `applyActivity` leaves applied to each payload in turn: the same payloads are ignored with the
+ * same warnings (bad payload, then unknown member), lastActivityAt becomes the greatest of its
+ * value and the member-initiated events' times (max per member: never backwards, so order does not
+ * matter), and each (member, month) gets the sums of the counts and earned points its events would
+ * have added one by one (a row appears for every event that would have upserted one).
+ */
+export async function applyActivities(tx: Prisma.TransactionClient, payloads: readonly ActivityPayload[]): Promise<void> {
+  const rows: { memberId: string; payload: ActivityPayload; at: string; month: string; count: number; earned: number }[] = [];
+  for (const p of payloads) {
+    const at = new Date(p.at);
+    if (!isUuid(p.memberId) || Number.isNaN(at.getTime()) || !Number.isInteger(p.points)) {
+      log.warn("points.activity with a bad payload ignored", { memberId: p.memberId, at: p.at });
+      continue;
+    }
+    const initiated = MEMBER_INITIATED.has(p.kind);
+    const earned = MONETARY_KINDS.has(p.kind) ? p.points : 0;
+    // Kept even when it changes nothing: the unknown-member warning comes before that test.
+    rows.push({ memberId: p.memberId, payload: p, at: at.toISOString(), month: monthStart(at).toISOString().slice(0, 10), count: initiated ? 1 : 0, earned });
+  }
+  if (!rows.length) return;
+  // Data-modifying CTEs run once each, whether or not the final SELECT reads them; `known` is
+  // read before either change (one snapshot), as the per-event form's existence check was.
+  const unknown = await tx.$queryRawUnsafe<{ memberId: string }[]>(
+    `WITH ev AS (
+       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::date[], $4::int[], $5::int[]) AS e(mid, at, month, n, pts)
+     ), known AS (
+       SELECT ev.* FROM ev JOIN "member"."Member" m ON m.id = ev.mid
+     ), last AS (
+       UPDATE "member"."Member" m SET "lastActivityAt" = x.at
+       FROM (SELECT mid, max(at) AS at FROM known WHERE n = 1 GROUP BY mid) x
+       WHERE m.id = x.mid AND (m."lastActivityAt" IS NULL OR m."lastActivityAt" < x.at)
+     ), months AS (
+       INSERT INTO "member"."MemberActivityMonth" ("memberId", month, "activityCount", "earnedPoints")
+       SELECT mid, month, sum(n)::int, sum(pts)::int FROM known WHERE n = 1 OR pts <> 0 GROUP BY mid, month ORDER BY mid, month
+       ON CONFLICT ("memberId", month) DO UPDATE SET
+         "activityCount" = "MemberActivityMonth"."activityCount" + EXCLUDED."activityCount",
+         "earnedPoints" = "MemberActivityMonth"."earnedPoints" + EXCLUDED."earnedPoints"
+     )
+     SELECT DISTINCT mid::text AS "memberId" FROM ev WHERE NOT EXISTS (SELECT 1 FROM known WHERE known.mid = ev.mid)`,
+    rows.map((r) => r.memberId),
+    rows.map((r) => r.at),
+    rows.map((r) => r.month),
+    rows.map((r) => r.count),
+    rows.map((r) => r.earned),
+  );
+  if (!unknown.length) return;
+  const missing = new Set(unknown.map((u) => u.memberId));
+  for (const r of rows) if (missing.has(r.memberId.toLowerCase())) log.warn("points.activity for an unknown member ignored", { memberId: r.payload.memberId });
+}

@@ -1,5 +1,5 @@
 import type { Prisma, PrismaClient } from "../../../../lib/db.ts";
-import type { DomainEvent, EventHandler } from "../../../../lib/events.ts";
+import type { BatchEventHandler, DomainEvent, EventHandler } from "../../../../lib/events.ts";
 import { ACTIVITY_KINDS, type Lifecycle, type LifecycleSettings, lifecycleOf, loadLifecycleSettings, TIER_ORDER, type Tier } from "../../../../lib/lifecycle.ts";
 import { log } from "../../../../lib/logger.ts";
 import { isUuid } from "./domain.ts";
@@ -56,6 +56,38 @@ export const memberFactsHandlers: Record<string, EventHandler> = {
       INSERT INTO "partner"."MemberFacts" ("memberId", tier, "tierAt", "updatedAt") VALUES (${p.memberId}::uuid, ${p.tier}::"partner"."Tier", ${at}, now())
       ON CONFLICT ("memberId") DO UPDATE SET tier = EXCLUDED.tier, "tierAt" = EXCLUDED."tierAt", "updatedAt" = now()
       WHERE "MemberFacts"."tierAt" IS NULL OR "MemberFacts"."tierAt" <= EXCLUDED."tierAt"`;
+  },
+};
+
+/**
+ * Set-based forms for delivered batches. `points.activity`: one statement for all the batch's
+ * events — the greatest time per member, merged with GREATEST as the per-event form does (so the
+ * result is that of applying them one by one, in any order); the same events are skipped, with
+ * the same warnings.
+ */
+export const memberFactsBatchHandlers: Record<string, BatchEventHandler> = {
+  "points.activity": async (tx, events) => {
+    const ids: string[] = [];
+    const ats: string[] = [];
+    for (const e of events) {
+      const p = e.payload as { memberId?: string; at?: string; kind?: string };
+      if (!ACTIVITY_KINDS.has(String(p.kind))) continue;
+      const at = dateOf(p.at);
+      if (!isUuid(p.memberId) || !at) {
+        bad(e, "memberId/at");
+        continue;
+      }
+      ids.push(p.memberId);
+      ats.push(at.toISOString());
+    }
+    if (!ids.length) return;
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "partner"."MemberFacts" ("memberId", "lastActivityAt", "updatedAt")
+       SELECT mid, max(at), now() FROM unnest($1::uuid[], $2::timestamptz[]) AS e(mid, at) GROUP BY mid ORDER BY mid
+       ON CONFLICT ("memberId") DO UPDATE SET "lastActivityAt" = GREATEST("MemberFacts"."lastActivityAt", EXCLUDED."lastActivityAt"), "updatedAt" = now()`,
+      ids,
+      ats,
+    );
   },
 };
 
