@@ -2,12 +2,15 @@ import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
 import type { ApiClient, Offer, OfferClaim, OfferFunding, Partner, PartnerRate } from "../../../prisma/generated/client/client.ts";
 import { clientsOfPartners } from "./services/api-clients.ts";
-import { claimsOfMembers, type EligibilityInputs, eligibilityInputsOf, fundingsOf, type LiveOffer, liveOffers, redeemableAtOf, visibleOffers } from "./services/offers.ts";
+import { type LiveOfferSnapshot, liveOfferSnapshot } from "./services/offer-catalog.ts";
+import { claimsOfMembers, type EligibilityInputs, eligibilityInputsOf, fundingsOf, redeemableAtOf, visibleOffers } from "./services/offers.ts";
 import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.ts";
 
 /**
  * Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per
- * request: batching within a request, nothing cached across requests.
+ * request: batching within a request, nothing cached across requests — except the live-offer list,
+ * which `liveOffers` takes from services/offer-catalog.ts's cache, checked against the database's
+ * catalog version on every request (exact invalidation).
  */
 export function createLoaders(ctx: HubContext, now: Date) {
   const actor = ctx.principal;
@@ -23,18 +26,24 @@ export function createLoaders(ctx: HubContext, now: Date) {
     fundings: new DataLoader<string, OfferFunding[]>(async (ids) => byKey(await fundingsOf(ids), ids, [])),
     redeemableAt: new DataLoader<string, string[]>(async (ids) => byKey(await redeemableAtOf(ids), ids, [])),
     /**
-     * The live offers (one key: every member of a request shares one query), with their co-issuers
-     * and co-issuing partners: primes `fundings` and `partnerById`, so eligibility and
-     * `coIssuers { partner }` need no further query.
+     * The live offers at the request's clock, with their co-issuers and co-issuing partners, keyed
+     * by the catalog version the caller read (`eligibilityInputs` reads it in its statement; "read"
+     * = read it here): every member of a request shares one snapshot, from the cross-request cache
+     * when the version and the clock fit it (offer-catalog.ts). Primes `fundings` and `partnerById`,
+     * so eligibility and `coIssuers { partner }` need no further query. The snapshot is frozen.
      */
-    liveOffers: new DataLoader<"live", LiveOffer[]>(async (keys) => {
-      const rows = await liveOffers(now);
-      for (const o of rows) {
-        loaders.fundings.prime(o.id, o.fundings.map(({ partner: _p, ...f }) => f));
-        for (const f of o.fundings) loaders.partnerById.prime(f.partnerId, f.partner);
-      }
-      return keys.map(() => rows);
-    }),
+    liveOffers: new DataLoader<bigint | null | "read", LiveOfferSnapshot>(async (keys) =>
+      Promise.all(
+        keys.map(async (k) => {
+          const s = await liveOfferSnapshot(now, k === "read" ? undefined : k);
+          for (const o of s.offers) {
+            loaders.fundings.prime(o.id, s.fundings.get(o.id) as OfferFunding[]);
+            for (const f of o.fundings) loaders.partnerById.prime(f.partnerId, f.partner);
+          }
+          return s;
+        }),
+      ),
+    ),
     /** Every claim of a member, with its offer. Callers filter what the principal may see. */
     claimsOfMember: new DataLoader<string, (OfferClaim & { offer: Offer })[]>(async (ids) => byKey(await claimsOfMembers(ids), ids, [])),
     /** What eligibility needs of a member besides the offers (claim use counts, unrevoked consents): one statement. */

@@ -43,10 +43,12 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
-        const [offers, { uses: claims, consents }] = await Promise.all([ctx.loaders.liveOffers.load("live"), ctx.loaders.eligibilityInputs.load(facts.id)]);
+        // The eligibility inputs' statement also reads the offer catalog's version; the live offers
+        // come from the cross-request cache when it matches (services/offer-catalog.ts), else load.
+        const { uses: claims, consents, catalogVersion } = await ctx.loaders.eligibilityInputs.load(facts.id);
+        const live = await ctx.loaders.liveOffers.load(catalogVersion === undefined ? "read" : catalogVersion);
         // Co-issuers of the offers that need a consent: loaded with the live offers (no further query).
-        const coIssuersOf = new Map(offers.filter((o) => o.requiredPurpose).map((o) => [o.id, o.fundings.map((f) => f.partnerId)] as const));
-        return eligibleAmong(offers, { tierLevel: facts.tierLevel, segment: facts.segment, consents }, claims, coIssuersOf, ctx.now);
+        return eligibleAmong(live.offers, { tierLevel: facts.tierLevel, segment: facts.segment, consents }, claims, live.coIssuersOf, ctx.now);
       },
     }),
     claimedOffers: t.field({

@@ -112,18 +112,28 @@ export interface EligibilityInputs {
   uses: Pick<OfferClaim, "offerId" | "usedCount">[];
   /** As `consentsOfMembers`: active (not revoked) receipts; expiry is checked by the caller. */
   consents: ConsentCopy[];
+  /**
+   * The offer catalog's version read by the same statement (offer-catalog.ts): the live-offer cache
+   * is checked against it, so a wallet request needs no statement of its own for that. Undefined
+   * when no statement ran (no valid member id); null when the counter row is missing (no caching).
+   */
+  catalogVersion?: bigint | null;
 }
 
 /**
  * Eligibility inputs of many members in ONE SQL statement (claim use counts + unrevoked consent
- * receipts; the same rows `claimsOfMembers`/`consentsOfMembers` would give, two statements apart).
+ * receipts; the same rows `claimsOfMembers`/`consentsOfMembers` would give, two statements apart),
+ * and the offer catalog's version.
  */
 export async function eligibilityInputsOf(memberIds: readonly string[]): Promise<Map<string, EligibilityInputs>> {
   const ids = [...new Set(memberIds.filter(isUuid))];
   const out = new Map<string, EligibilityInputs>();
   if (!ids.length) return out;
-  const rows = await prisma().$queryRaw<{ memberId: string; uses: { offerId: string; usedCount: number }[]; consents: { partnerId: string; purpose: string; expiresAt: string | null; active: boolean }[] }[]>`
+  const rows = await prisma().$queryRaw<
+    { memberId: string; uses: { offerId: string; usedCount: number }[]; consents: { partnerId: string; purpose: string; expiresAt: string | null; active: boolean }[]; catalogVersion: bigint | null }[]
+  >`
     SELECT m::text AS "memberId",
+      (SELECT v.version FROM "partner"."OfferCatalogVersion" v WHERE v.id = 1) AS "catalogVersion",
       (SELECT coalesce(json_agg(json_build_object('offerId', c."offerId", 'usedCount', c."usedCount")), '[]'::json)
          FROM "partner"."OfferClaim" c WHERE c."memberId" = m) AS uses,
       (SELECT coalesce(json_agg(json_build_object('partnerId', k."partnerId", 'purpose', k.purpose, 'expiresAt', k."expiresAt", 'active', k.active)), '[]'::json)
@@ -133,6 +143,7 @@ export async function eligibilityInputsOf(memberIds: readonly string[]): Promise
     out.set(r.memberId, {
       uses: r.uses,
       consents: r.consents.map((c) => ({ partnerId: c.partnerId, purpose: c.purpose, expiresAt: c.expiresAt === null ? null : new Date(c.expiresAt), active: c.active })),
+      catalogVersion: r.catalogVersion === null ? null : BigInt(r.catalogVersion),
     });
   }
   return out;
@@ -608,17 +619,18 @@ export async function redeemDiscountCode(actor: Actor, code: string, opts: Write
 // Eligibility
 // ---------------------------------------------------------------------------------------------
 
-/** Active, in-window offers (the candidates for eligibility), newest first; at most 500. */
 /** A live offer with its co-issuers (largest share first, as `fundingsOf`) and their partner rows. */
 export type LiveOffer = Offer & { fundings: (OfferFunding & { partner: Partner })[] };
 
 /**
- * The live offers with their co-issuers and the co-issuing partners in one Prisma operation: the
- * eligibility check (requiredPurpose needs the co-issuers) and `coIssuers { partner }` of the
- * wallet query need nothing more (the loaders are primed from it).
+ * The live offers (ACTIVE, inside their window at `now`; newest first, at most 500) with their
+ * co-issuers and the co-issuing partners in one Prisma operation: the eligibility check
+ * (requiredPurpose needs the co-issuers) and `coIssuers { partner }` of the wallet query need
+ * nothing more (the loaders are primed from it). Requests read them through the cross-request
+ * cache in offer-catalog.ts, not from here.
  */
-export async function liveOffers(now: Date): Promise<LiveOffer[]> {
-  return prisma().offer.findMany({
+export async function liveOffers(now: Date, db: Prisma.TransactionClient = prisma()): Promise<LiveOffer[]> {
+  return db.offer.findMany({
     where: { status: "ACTIVE", startsAt: { lte: now }, endsAt: { gt: now } },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: 500,
@@ -631,13 +643,13 @@ export async function liveOffers(now: Date): Promise<LiveOffer[]> {
  * offer's segments (or none set), a consent for requiredPurpose (if set) with one of its co-issuers
  * (`coIssuersOf`) active at `now`, and its claim (if any) not used up.
  */
-export function eligibleAmong(
-  offers: Offer[],
+export function eligibleAmong<O extends Offer>(
+  offers: readonly O[],
   member: { tierLevel: OfferTier | null | undefined; segment: OfferSegment | null | undefined; consents: readonly ConsentCopy[] },
   claims: Pick<OfferClaim, "offerId" | "usedCount">[],
   coIssuersOf: ReadonlyMap<string, readonly string[]>,
   now: Date,
-): Offer[] {
+): O[] {
   const used = new Map(claims.map((c) => [c.offerId, c.usedCount]));
   const tier = member.tierLevel ? tierLevel(member.tierLevel) : -1;
   return offers.filter((o) => {
