@@ -319,8 +319,8 @@ async function segmentBefore(tx: Tx, memberId: string, at: Date, excludeTxId: st
 export const BATCH_MAX_ITEMS = 5_000;
 /** Items per database transaction in a bulk earn. */
 export const BATCH_CHUNK = 500;
-/** Chunk transactions of one awardPointsBatch call in flight at once (bench/ledger.ts compares 1 and 2). */
-let batchParallel = 2;
+/** Chunk transactions of one awardPointsBatch call in flight at once (HUB_BULK_PARALLEL, default 2). */
+let batchParallel = Math.max(1, Math.floor(Number(process.env.HUB_BULK_PARALLEL ?? 2)) || 1);
 export function setBatchParallel(n: number) {
   batchParallel = Math.max(1, Math.floor(n));
 }
