@@ -380,8 +380,11 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
   const chunks: (typeof plain)[] = [];
   for (let i = 0; i < plain.length; i += BATCH_CHUNK) chunks.push(plain.slice(i, i + BATCH_CHUNK));
   let next = 0;
+  // After a failure no chunk starts any more (the call reports the error; the chunks already
+  // committed are replays when the client retries with the same keys).
+  let failed = false;
   const worker = async () => {
-    while (next < chunks.length) {
+    while (next < chunks.length && !failed) {
       const chunk = chunks[next++]!;
       for (let attempt = 0; ; attempt++) {
         try {
@@ -393,12 +396,16 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
           // A concurrent call committed some of these keys between our check and our insert: the
           // retry sees them as replays.
           if (attempt < 3 && (e instanceof ChunkRace || sqlState(e) === "23505" || sqlState(e) === "40P01")) continue;
+          failed = true;
           throw e;
         }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(batchParallel, chunks.length) }, worker));
+  // allSettled: the call returns only when no chunk of it is still running.
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(batchParallel, chunks.length) }, worker));
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failure) throw failure.reason;
   for (const { index, raw } of withOffer) {
     try {
       const tx = await awardPoints(actor, raw, opts);

@@ -168,7 +168,9 @@ export async function ensureAccounts(tx: Tx, codes: readonly string[]): Promise<
     for (const r of rows) found.set(r.code, { id: BigInt(r.id), code: r.code, kind: r.kind });
   };
   await read(unique);
-  const missing = unique.filter((c) => !found.has(c));
+  // Sorted: concurrent transactions creating the same new accounts insert them in one order (the
+  // unique index on code would otherwise let two of them wait on each other: a deadlock).
+  const missing = unique.filter((c) => !found.has(c)).sort();
   if (missing.length) {
     const specs = missing.map(accountSpec);
     await tx.$executeRaw`

@@ -517,8 +517,8 @@ export async function disputeStatementLine(actor: Actor, raw: unknown, opts: Run
     const line = await lineForUpdate(tx, input.lineId);
     if (!line || line.partnerId !== actor.partnerId || line.status !== "APPROVED") throw notFound("StatementLine", input.lineId);
     if (line.disputedAt) {
-      // A retry of the same dispute (a lost response) gets the line back; another one is refused.
-      if (!line.resolvedAt && line.disputedBy === actor.sub && line.disputeReason === input.reason) return tx.settlementLine.findUniqueOrThrow({ where: { id: line.id } });
+      // A retry of the same dispute by its partner (a lost response, any of its API clients) gets the line back; another one is refused.
+      if (!line.resolvedAt && line.disputeReason === input.reason) return tx.settlementLine.findUniqueOrThrow({ where: { id: line.id } });
       throw badInput(line.resolvedAt ? "This line's dispute was already resolved" : "This line is already disputed", "lineId");
     }
     return tx.settlementLine.update({ where: { id: line.id }, data: { disputeReason: input.reason, disputedAt: now, disputedBy: actor.sub } });
