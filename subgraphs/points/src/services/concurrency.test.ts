@@ -149,4 +149,26 @@ describe("concurrency", () => {
     const [{ total }] = await prisma().$queryRaw<{ total: bigint }[]>`SELECT coalesce(sum(balance), 0)::bigint AS total FROM "points"."LedgerAccount"`;
     expect(Number(total)).toBe(0);
   });
+  test("bulk earn: a chunk that fails stops the call; no chunk starts after it, none commits after the call returned", async () => {
+    const m = await memberWith(1);
+    const tag = `stop-${m}`;
+    // A non-retryable failure in the first chunk only (a trigger refusing one key).
+    await prisma().$executeRawUnsafe(`CREATE FUNCTION "points".test_refuse_key() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW."idempotencyKey" = '${tag}-boom' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END; $$`);
+    await prisma().$executeRawUnsafe(`CREATE TRIGGER test_refuse_key BEFORE INSERT ON "points"."LedgerTransaction" FOR EACH ROW EXECUTE FUNCTION "points".test_refuse_key()`);
+    try {
+      const inputs = Array.from({ length: BATCH_CHUNK * 3 }, (_, i) => ({ memberId: m, points: 1, idempotencyKey: i === 10 ? `${tag}-boom` : `${tag}-${i}` }));
+      await expect(awardPointsBatch(partnerPrincipal(shop), inputs)).rejects.toThrow(/refused for the test/);
+      const committed = () => prisma().ledgerTransaction.count({ where: { idempotencyKey: { startsWith: `${tag}-` } } });
+      const after = await committed();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await committed()).toBe(after); // nothing commits once the call has returned
+      // The first chunk rolled back; the second may have been in flight; the third never started.
+      expect(after === 0 || after === BATCH_CHUNK).toBe(true);
+      expect(await prisma().ledgerTransaction.count({ where: { idempotencyKey: { in: Array.from({ length: BATCH_CHUNK }, (_, k) => `${tag}-${2 * BATCH_CHUNK + k}`) } } })).toBe(0);
+    } finally {
+      await prisma().$executeRawUnsafe(`DROP TRIGGER test_refuse_key ON "points"."LedgerTransaction"`);
+      await prisma().$executeRawUnsafe(`DROP FUNCTION "points".test_refuse_key()`);
+    }
+  });
 });
