@@ -320,10 +320,7 @@ export const BATCH_MAX_ITEMS = 5_000;
 /** Items per database transaction in a bulk earn. */
 export const BATCH_CHUNK = 500;
 /** Chunk transactions of one awardPointsBatch call in flight at once (HUB_BULK_PARALLEL, default 2). */
-let batchParallel = Math.max(1, Math.floor(Number(process.env.HUB_BULK_PARALLEL ?? 2)) || 1);
-export function setBatchParallel(n: number) {
-  batchParallel = Math.max(1, Math.floor(n));
-}
+const BATCH_PARALLEL = Math.max(1, Math.floor(Number(process.env.HUB_BULK_PARALLEL ?? 2)) || 1);
 
 export interface BatchRejection {
   index: number;
@@ -374,7 +371,7 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
     if (parsed.data.offerId) withOffer.push({ index, raw });
     else plain.push({ index, input: parsed.data, hash });
   });
-  // Chunks run `batchParallel` at a time, each in its own transaction: PostgreSQL works on one
+  // Chunks run BATCH_PARALLEL at a time, each in its own transaction: PostgreSQL works on one
   // while Node prepares the next (a chunk is mostly database time). Safe as concurrent batch calls
   // are: wallets are locked in id order before anything else, the issuance row last.
   const chunks: (typeof plain)[] = [];
@@ -403,7 +400,7 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
     }
   };
   // allSettled: the call returns only when no chunk of it is still running.
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(batchParallel, chunks.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(BATCH_PARALLEL, chunks.length) }, worker));
   const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failure) throw failure.reason;
   for (const { index, raw } of withOffer) {

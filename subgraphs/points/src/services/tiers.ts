@@ -3,7 +3,7 @@ import type { PrismaClient } from "../../../../lib/db.ts";
 import { addMonths } from "./config.ts";
 import { nextTier, type Tier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "./domain.ts";
 import { emitEvents } from "../../../../lib/events.ts";
-import type { Tx } from "./ledger.ts";
+import { type Tx, walletCode } from "./ledger.ts";
 
 /**
  * Tiers (DESIGN.md §4): earned coalition-wide on points earned in the rolling 12 months (EARN net
@@ -57,9 +57,9 @@ export async function touchTiers(tx: Tx, memberIds: readonly string[], at: Date)
             WHEN coalesce(w."lifetimeEarned", 0) < (CASE coalesce(ts.tier, 'BASE') WHEN 'BASE' THEN ${TIER_THRESHOLDS.SILVER}::int
                                                      WHEN 'SILVER' THEN ${TIER_THRESHOLDS.GOLD}::int ELSE ${TIER_THRESHOLDS.DIAMOND}::int END) THEN 0
             ELSE ${qualifyingSql(Prisma.sql`x.m`, at)} END AS q
-        FROM unnest(${ids}::uuid[]) AS x(m)
-        LEFT JOIN "points"."TierState" ts ON ts."memberId" = x.m
-        LEFT JOIN "points"."LedgerAccount" w ON w.code = 'wallet:' || x.m::text
+        FROM unnest(${ids}::uuid[], ${ids.map(walletCode)}::text[]) AS x(m, wallet)
+        LEFT JOIN old ts ON ts."memberId" = x.m
+        LEFT JOIN "points"."LedgerAccount" w ON w.code = x.wallet
       ) s
       ON CONFLICT ("memberId") DO UPDATE SET
         tier = greatest("TierState".tier, EXCLUDED.tier),
