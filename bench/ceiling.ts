@@ -7,7 +7,7 @@
 // This bounds the earn goal of issues #4/#8 from above: real earns also need the points subgraph
 // and PostgreSQL, on the same 2 cores, so they cannot beat the gateway alone.
 // BENCH_CEILING_PROFILE=<file.cpuprofile>: a CPU profile of the gateway over the load window only.
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ import autocannon from "autocannon";
 import { SignJWT } from "jose";
 import { KeySet } from "../gateway/src/auth/keys.ts";
 import { ACCESS_TOKEN_TYP } from "../gateway/src/auth/verify.ts";
+import { startGatewayChild } from "./processes.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
@@ -49,34 +50,21 @@ async function load(url: string, headers: Record<string, string>) {
 
 export async function runCeilingBench(): Promise<CeilingFigures> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "bench-ceiling-"));
-  const children: ChildProcess[] = [];
+  let canned: ChildProcess | undefined;
+  let gw: Awaited<ReturnType<typeof startGatewayChild>> | undefined;
   try {
-    const canned = spawn(process.execPath, [path.join(HERE, "canned-subgraph.cjs")], { stdio: ["ignore", "pipe", "inherit"] });
-    children.push(canned);
+    canned = spawn(process.execPath, [path.join(HERE, "canned-subgraph.cjs")], { stdio: ["ignore", "pipe", "inherit"] });
     const cannedUrl = await new Promise<string>((resolve, reject) => {
-      canned.once("exit", (code) => reject(new Error(`canned subgraph exited with ${code}`)));
-      canned.stdout!.on("data", (b: Buffer) => {
+      canned!.once("exit", (code) => reject(new Error(`canned subgraph exited with ${code}`)));
+      canned!.stdout!.on("data", (b: Buffer) => {
         const port = /port (\d+)/.exec(b.toString())?.[1];
         if (port) resolve(`http://127.0.0.1:${port}`);
       });
     });
     const env = { ...process.env, HUB_INTERNAL_SECRET: randomBytes(32).toString("hex"), HUB_DATA_DIR: dataDir, HUB_LOG_LEVEL: "warn", HUB_MEMBER_URL: cannedUrl, HUB_POINTS_URL: cannedUrl, HUB_PARTNER_URL: cannedUrl };
-    const gw = fork(path.join(HERE, "gateway-child.ts"), ["ours"], { env, execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
-    children.push(gw);
-    const gatewayUrl = await new Promise<string>((resolve, reject) => {
-      gw.once("exit", (code) => reject(new Error(`gateway exited with ${code}`)));
-      gw.on("message", (m: { ready?: string }) => m.ready && resolve(m.ready));
-    });
-    const cpu = () =>
-      new Promise<NodeJS.CpuUsage>((resolve) => {
-        const on = (m: { cpu?: NodeJS.CpuUsage }) => {
-          if (!m.cpu) return;
-          gw.off("message", on);
-          resolve(m.cpu);
-        };
-        gw.on("message", on);
-        gw.send("cpu");
-      });
+    gw = await startGatewayChild("ours", env);
+    const gatewayUrl = gw.url;
+    const cpu = () => gw!.request<NodeJS.CpuUsage>("cpu", "cpu");
     // A partner access token signed with the keys the gateway generated in dataDir (what the token
     // endpoint would issue to a partner client).
     const keys = await KeySet.fromConfig({ dataDir });
@@ -99,22 +87,12 @@ export async function runCeilingBench(): Promise<CeilingFigures> {
       const body = (await r.json()) as { errors?: { message: string }[] };
       if (body.errors?.length) throw new Error(`ceiling warm-up: ${body.errors[0]!.message}`);
     }
-    const ask = (message: unknown, answer: string) =>
-      new Promise<void>((resolve) => {
-        const on = (m: Record<string, unknown>) => {
-          if (!(answer in m)) return;
-          gw.off("message", on);
-          resolve();
-        };
-        gw.on("message", on);
-        gw.send(message as string);
-      });
     const profile = process.env.BENCH_CEILING_PROFILE;
-    if (profile) await ask("profile-start", "profiling");
+    if (profile) await gw.request("profile-start", "profiling");
     const c0 = await cpu();
     const g = await load(gatewayUrl, headers);
     const c1 = await cpu();
-    if (profile) await ask({ profileStop: profile }, "profiled");
+    if (profile) await gw.request({ profileStop: profile }, "profiled");
     const d = await load(`${cannedUrl}/graphql`, {});
     const figures: CeilingFigures = {
       clients: CLIENTS,
@@ -128,11 +106,10 @@ export async function runCeilingBench(): Promise<CeilingFigures> {
     console.log(`the canned subgraph directly (load generator + loopback HTTP): ${d.perSecond.toFixed(0)}/s  p50 ${d.p50.toFixed(1)} ms  p99 ${d.p99.toFixed(1)} ms`);
     return figures;
   } finally {
-    for (const c of children.reverse()) {
-      if (c.exitCode !== null || c.signalCode !== null) continue;
-      const exited = new Promise((r) => c.once("exit", r));
-      if (c.connected) c.send("stop");
-      else c.kill("SIGTERM");
+    await gw?.stop();
+    if (canned && canned.exitCode === null && canned.signalCode === null) {
+      const exited = new Promise((r) => canned!.once("exit", r));
+      canned.kill("SIGTERM");
       await exited;
     }
     rmSync(dataDir, { recursive: true, force: true });

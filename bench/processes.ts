@@ -1,6 +1,6 @@
 // The hub's services as separate processes (docker-compose's arrangement), for the benchmarks:
 // ports the OS hands out, the environment every service reads, start, wait for /healthz, stop.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,4 +107,32 @@ export async function startServices(opts: {
     throw e;
   }
   return { env, ports, urls, children, stop };
+}
+
+/** A bench gateway process (bench/gateway-child.ts) with an IPC channel: its URL, memory, CPU
+ * usage and profiles on request (`request(message, answerKey)`), stop. */
+export async function startGatewayChild(kind: "ours" | "apollo", env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
+  const child = fork(path.join(ROOT, "bench/gateway-child.ts"), [kind], { env, execArgv: ["--import", "tsx", ...nodeArgs], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${kind} gateway exited with ${code}`)));
+    child.on("message", (m: { ready?: string }) => m.ready && resolve(m.ready));
+  });
+  const request = <T = unknown>(message: unknown, answer: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: Record<string, unknown>) => {
+        if (!(answer in m)) return;
+        child.off("message", on);
+        resolve(m[answer] as T);
+      };
+      child.on("message", on);
+      child.send(message as string);
+    });
+  const memory = () => request<NodeJS.MemoryUsage>("mem", "mem");
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.send("stop");
+    await exited;
+  };
+  return { child, url, memory, request, stop };
 }

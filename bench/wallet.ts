@@ -20,7 +20,6 @@
 //     also profiles the three subgraph processes (--cpu-prof, whole process life).
 // Dev knobs: BENCH_ARRANGEMENTS=ours,apollo,direct (a subset), BENCH_WALLET_DB=<name> (keep and reuse
 // the seeded database between runs), BENCH_GATEWAY_STATS=1 (see bench/gateway-child.ts).
-import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,7 +33,7 @@ import { internalKey, OPERATION_NAME_HEADER, signIdentity } from "../lib/interna
 import type { Principal } from "../lib/principal.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "../scripts/hub.ts";
-import { startServices } from "./processes.ts";
+import { startGatewayChild, startServices } from "./processes.ts";
 import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -194,32 +193,6 @@ async function load(url: string, prepared: Prepared[], connections: number, seco
   }
 }
 
-/** A bench gateway process (bench/gateway-child.ts) with an IPC channel for its memory figures. */
-async function startGatewayChild(kind: "ours" | "apollo", env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
-  const child = fork(path.join(HERE, "gateway-child.ts"), [kind], { env, execArgv: ["--import", "tsx", ...nodeArgs], stdio: ["ignore", "ignore", "inherit", "ipc"] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`${kind} gateway exited with ${code}`)));
-    child.on("message", (m: { ready?: string }) => m.ready && resolve(m.ready));
-  });
-  const request = <T = unknown>(message: unknown, answer: string) =>
-    new Promise<T>((resolve) => {
-      const on = (m: Record<string, unknown>) => {
-        if (!(answer in m)) return;
-        child.off("message", on);
-        resolve(m[answer] as T);
-      };
-      child.on("message", on);
-      child.send(message as string);
-    });
-  const memory = () => request<NodeJS.MemoryUsage>("mem", "mem");
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.send("stop");
-    await exited;
-  };
-  return { child, url, memory, request, stop };
-}
 
 /** Runs the load while sampling the gateway's memory every 250 ms. */
 async function loadWithMemory(g: Awaited<ReturnType<typeof startGatewayChild>>, prepared: Prepared[], connections: number, seconds: number) {
