@@ -1,6 +1,6 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
-import { PURPOSES, ROLES, type Principal } from "./principal.ts";
+import { AUTHORITIES, PERSON_ROLES, PURPOSES, ROLES, type Principal } from "./principal.ts";
 
 /**
  * The gateway re-asserts the verified caller to the subgraphs as its own short-lived JWT in the
@@ -41,6 +41,12 @@ export async function signIdentity(key: Uint8Array, principal: InternalPrincipal
   if (principal.role !== "SERVICE") {
     const p = principal as Principal;
     Object.assign(claims, { partner_id: p.partnerId, member_id: p.memberId, scope: p.scope, purpose: p.purpose });
+    if (p.authority) claims.authority = p.authority;
+    if (p.clientId) claims.client_id = p.clientId;
+    if (p.boundMemberId) claims.bound_member_id = p.boundMemberId;
+    if (p.personRole) claims.person_role = p.personRole;
+    if (p.grantId) claims.grant_id = p.grantId;
+    if (typeof p.redeemDailyLimit === "number") claims.redeem_daily_limit = p.redeemDailyLimit;
   }
   return new SignJWT(claims)
     .setProtectedHeader({ alg: ALG, typ: "hub-identity+jwt" })
@@ -103,6 +109,9 @@ async function verifyUncached(key: Uint8Array, token: string): Promise<{ princip
     if (!ROLES.includes(role as never)) throw new IdentityError("bad role");
     const purpose = payload.purpose ?? null;
     if (purpose !== null && !PURPOSES.includes(purpose as never)) throw new IdentityError("bad purpose");
+    if (payload.authority !== undefined && !AUTHORITIES.includes(payload.authority as never)) throw new IdentityError("bad authority");
+    if (payload.person_role !== undefined && !PERSON_ROLES.includes(payload.person_role as never)) throw new IdentityError("bad person role");
+    const str = (v: unknown) => (typeof v === "string" ? v : null);
     return {
       principal: {
         sub: String(payload.sub),
@@ -111,6 +120,12 @@ async function verifyUncached(key: Uint8Array, token: string): Promise<{ princip
         memberId: (payload.member_id as string | null) ?? null,
         scope: (payload.scope as string) ?? "",
         purpose: purpose as Principal["purpose"],
+        ...(payload.authority ? { authority: payload.authority as Principal["authority"] } : {}),
+        ...(str(payload.client_id) ? { clientId: str(payload.client_id) } : {}),
+        ...(str(payload.bound_member_id) ? { boundMemberId: str(payload.bound_member_id) } : {}),
+        ...(str(payload.person_role) ? { personRole: str(payload.person_role) as Principal["personRole"] } : {}),
+        ...(str(payload.grant_id) ? { grantId: str(payload.grant_id) } : {}),
+        ...(Number.isSafeInteger(payload.redeem_daily_limit) ? { redeemDailyLimit: payload.redeem_daily_limit as number } : {}),
       },
       expMs,
     };
