@@ -50,7 +50,7 @@ export function int32Compat(v: bigint | number | string, field: string, replacem
   return Number(b);
 }
 
-const BIGINT_TEXT = /^-?(0|[1-9]\d{0,18})$/;
+const BIGINT_TEXT = /^(0|-?[1-9]\d{0,18})$/;
 
 /** Serializes a 64-bit integer as a decimal string (JSON numbers lose precision in JavaScript beyond 2^53). */
 export function serializeBigInt(v: unknown): string {
@@ -64,7 +64,7 @@ export function serializeBigInt(v: unknown): string {
 }
 
 /**
- * Parses a BigInt input strictly: a decimal string ("-12", "9223372036854775807": no sign "+", no
+ * Parses a BigInt input strictly: a decimal string ("-12", "9223372036854775807": no "+" or "-0", no
  * leading zeros, spaces, exponent or fraction) within the signed 64-bit range, or a JSON integer that
  * JavaScript holds exactly (|n| ≤ 2^53 − 1). A larger JSON number was already rounded by JSON.parse,
  * so it is refused rather than taken as some other amount.
