@@ -44,9 +44,9 @@ describe("concurrency", () => {
       expect(list.filter((r) => r.status === "fulfilled").length).toBe(10);
       expect(new Set(list.filter((r) => r.status === "rejected").map(codeOf))).toEqual(new Set(["INSUFFICIENT_POINTS"]));
       const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${member}` } });
-      expect(w.balance).toBe(0);
+      expect(w.balance).toBe(0n);
       const lots = await prisma().lot.aggregate({ where: { memberId: member }, _sum: { remaining: true } });
-      expect(lots._sum.remaining).toBe(0);
+      expect(lots._sum.remaining).toBe(0n);
     }
   });
 
@@ -60,7 +60,7 @@ describe("concurrency", () => {
     expect(await prisma().ledgerTransaction.count({ where: { idempotencyKey: key } })).toBe(1);
     expect(await prisma().posting.count({ where: { transactionId: [...ids][0] } })).toBe(2);
     const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-    expect(w.balance).toBe(78);
+    expect(w.balance).toBe(78n);
   });
 
   test("group commit: parallel earns of one partner each get their own answer (accepted, NOT_FOUND, IDEMPOTENCY_CONFLICT, replay)", async () => {
