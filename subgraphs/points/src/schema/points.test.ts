@@ -216,12 +216,12 @@ describe("spending", () => {
     expect(r.awardPoints).toMatchObject({ points: 10 });
     expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId, idempotencyKey: randomUUID() } }))).toEqual(["OFFER_LIMIT_REACHED"]);
     const wallet = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-    expect(wallet.balance).toBe(210);
+    expect(wallet.balance).toBe(210n);
     await h.deliver({ type: "partner.offer_ended", payload: { offerId } });
     const accts = await prisma().ledgerAccount.findMany({ where: { code: { in: [`budget:${offerId}`] } } });
-    expect(accts[0]!.balance).toBe(0);
+    expect(accts[0]!.balance).toBe(0n);
     const sum = await prisma().ledgerAccount.aggregate({ _sum: { balance: true } });
-    expect(sum._sum.balance).toBe(0);
+    expect(sum._sum.balance).toBe(0n);
   });
 
   test("owners' changes arrive as events: offer paused/resumed, partner deactivated, earn rule changed", async () => {
@@ -244,7 +244,7 @@ describe("spending", () => {
     expect(codes(await withOffer())).toEqual(["OFFER_NOT_ACTIVE"]);
     await h.deliver({ type: "partner.offer_resumed", payload: { offerId } });
     expect(codes(await withOffer())).toEqual([]);
-    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })).balance).toBe(15);
+    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })).balance).toBe(15n);
 
     const p = randomUUID();
     const m2 = await newMember(p);

@@ -134,7 +134,7 @@ describe("tiers", () => {
     await award({ points: 999 }, T0);
     expect((await tierStatuses(prisma(), [m], T0)).get(m)).toMatchObject({ tier: "BASE", pointsToNextTier: 1 });
     await award({ points: 4001 }, at(1));
-    expect((await tierStatuses(prisma(), [m], at(1))).get(m)).toMatchObject({ tier: "GOLD", qualifyingPoints: 5000, nextTier: "DIAMOND", pointsToNextTier: 15000, earnMultiplier: "1.5" });
+    expect((await tierStatuses(prisma(), [m], at(1))).get(m)).toMatchObject({ tier: "GOLD", qualifyingPoints: 5000n, nextTier: "DIAMOND", pointsToNextTier: 15000, earnMultiplier: "1.5" });
     expect((await award({ purchaseAmount: "101.99" }, at(2))).memberPoints).toBe(152); // 101.99 × 1 × 1.5, rounded down
     expect(await runTierReview(addMonths(at(2), 5))).toBe(0);
     expect(await runTierReview(new Date(addMonths(at(2), 6).getTime() + 1000))).toBe(1);
