@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   HOLD_ALREADY_RESOLVED: "The hold was already captured, voided or expired.",
   REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
   PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",
+  AMOUNT_EXCEEDS_INT:
+    "A deprecated 32-bit Int amount field holds a value beyond ±2^31; read the 64-bit field named in extensions.replacement (BigInt, a decimal string) instead.",
   RATE_LIMITED: "Too many requests; retry after the time given.",
   INTERNAL_SERVER_ERROR: "An unexpected failure; details are logged under the request id and never sent to the client.",
 } as const;

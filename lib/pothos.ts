@@ -4,12 +4,20 @@ import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
-import { GraphQLError } from "graphql";
+import { GraphQLError, Kind } from "graphql";
 import type PrismaTypes from "../prisma/generated/pothos-types.ts";
 import { getDatamodel } from "../prisma/generated/pothos-types.ts";
 import type { PrismaClient } from "../prisma/generated/client/client.ts";
+import { parseBigInt, serializeBigInt } from "./amounts.ts";
 import { HubError } from "./errors.ts";
 import type { Principal } from "./principal.ts";
+
+/**
+ * The deprecation reason of a 32-bit `Int` amount field that moved to a 64-bit `BigInt` field
+ * (issue 14 §2; CHANGELOG.md: kept until 2027-06-30, AMOUNT_EXCEEDS_INT instead of an overflow).
+ */
+export const DEPRECATED_INT = (replacement: string) =>
+  `32-bit Int: raises AMOUNT_EXCEEDS_INT when the amount is beyond ±2,147,483,647. Use ${replacement} (BigInt, a decimal string). Removed after 2027-06-30.`;
 
 /** Per request: the verified principal, the request id, and whatever the subgraph adds (loaders). */
 export interface HubContext {
@@ -29,6 +37,7 @@ export type HubAuthScopes = {
 export type HubScalars = {
   DateTime: { Input: Date; Output: Date | string };
   Decimal: { Input: string; Output: string | { toString(): string } };
+  BigInt: { Input: bigint; Output: bigint | number | string };
 };
 
 export type HubBuilderTypes<Ctx extends HubContext> = {
@@ -90,6 +99,18 @@ export function createBuilder<Ctx extends HubContext>(prisma: () => PrismaClient
         throw new HubError("BAD_USER_INPUT", 'Decimal must be a string like "12.50" (at most 18 integer and 12 fraction digits)');
       }
       return v;
+    },
+  });
+  builder.scalarType("BigInt", {
+    description:
+      'A signed 64-bit integer (-9223372036854775808 to 9223372036854775807) as a decimal string, e.g. "4294967296": points amounts, balances and sums that can exceed the 32-bit Int. A string because JSON numbers lose precision in JavaScript beyond 2^53. As input: a decimal string, or a JSON integer up to 2^53 − 1.',
+    serialize: (v) => serializeBigInt(v),
+    parseValue: (v) => parseBigInt(v),
+    // An inline literal keeps its exact digits: 9223372036854775807 or "9223372036854775807".
+    parseLiteral: (ast) => {
+      if (ast.kind === Kind.STRING) return parseBigInt(ast.value);
+      if (ast.kind === Kind.INT) return parseBigInt(ast.value);
+      throw new HubError("BAD_USER_INPUT", 'BigInt must be a whole number as a decimal string, e.g. "4294967296"');
     },
   });
   return builder;

@@ -13,7 +13,7 @@ const p: Record<"shop" | "fmcg" | "other", { id: string; token: string; clientId
 const DAY = 86_400_000;
 
 const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => hub.gql(token, query, variables);
-const accountBalance = async (code: string) => (await hub.db.client().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0;
+const accountBalance = async (code: string) => Number((await hub.db.client().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0);
 
 beforeAll(async () => {
   hub = await startTestHub();

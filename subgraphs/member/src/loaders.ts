@@ -49,9 +49,9 @@ export function createLoaders(ctx: HubContext, now: Date) {
       const m = await consentsOf(actor, ids);
       return ids.map((id) => m.get(id) ?? []);
     }),
-    activityTotals: new DataLoader<string, { activities: number; earnedPoints: number }>(async (ids) => {
+    activityTotals: new DataLoader<string, { activities: number; earnedPoints: bigint }>(async (ids) => {
       const m = await activityTotals(ids, now);
-      return ids.map((id) => m.get(id) ?? { activities: 0, earnedPoints: 0 });
+      return ids.map((id) => m.get(id) ?? { activities: 0, earnedPoints: 0n });
     }),
     /** Pages of the access log; members asking for the same page shape share one query. */
     accessPage: new DataLoader<{ memberId: string; first: number; after: string | null }, AccessPage, string>(

@@ -228,7 +228,7 @@ describe("lifecycle and RFM from points.activity", () => {
     const m = await enrolAt(shop, { joinedAt: new Date(Date.now() - 45 * DAY_MS) });
     const seg = async () =>
       expectNoGraphQLErrors(
-        await h.as<{ _entities: { segment: string; rfm: { recency: number; frequency: number; monetary: number; activities12m: number; earnedPoints12m: number } }[] }>(
+        await h.as<{ _entities: { segment: string; rfm: { recency: number; frequency: number; monetary: number; activities12m: number; earnedPoints12m: string } }[] }>(
           adminPrincipal(),
           `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { segment rfm { recency frequency monetary activities12m earnedPoints12m } } } }`,
           { r: [{ __typename: "Member", id: m.id }] },
@@ -245,7 +245,7 @@ describe("lifecycle and RFM from points.activity", () => {
     expect((await callInternal(h.url, "events", { events: [recent, ev(10, "EARN", 300), ev(5, "REDEEM", -100), recent] })).status).toBe(200);
     const s = await seg();
     expect(s.segment).toBe("ACTIVE");
-    expect(s.rfm).toEqual({ recency: 5, frequency: 2, monetary: 3, activities12m: 3, earnedPoints12m: 1500 });
+    expect(s.rfm).toEqual({ recency: 5, frequency: 2, monetary: 3, activities12m: 3, earnedPoints12m: "1500" });
     const row = await prisma().member.findUniqueOrThrow({ where: { id: m.id } });
     expect(Math.round((Date.now() - row.lastActivityAt!.getTime()) / DAY_MS)).toBe(2);
   });

@@ -36,7 +36,11 @@ const RfmRef = builder.objectRef<ReturnType<typeof rfmOf>>("RfmScores").implemen
     frequency: t.exposeInt("frequency", { description: "5: 24+ activities (earns and redemptions) in 12 months; 4: 12+; 3: 6+; 2: 2+; 1: fewer." }),
     monetary: t.exposeInt("monetary", { description: "5: 20,000+ points earned in 12 months; 4: 5,000+; 3: 1,000+; 2: 200+; 1: fewer." }),
     activities12m: t.exposeInt("activities12m", { description: "Earns and redemptions in the rolling 12 months." }),
-    earnedPoints12m: t.exposeInt("earnedPoints12m", { description: "Points earned in the rolling 12 months net of reversals, in points." }),
+    earnedPoints12m: t.field({
+      type: "BigInt",
+      description: "Points earned in the rolling 12 months net of reversals, in points (64-bit, a decimal string; internal, so no deprecated Int twin).",
+      resolve: (r) => r.earnedPoints12m,
+    }),
   }),
 });
 

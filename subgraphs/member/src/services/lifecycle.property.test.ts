@@ -34,7 +34,8 @@ interface Ev {
 const evArb: fc.Arbitrary<Ev> = fc.record({
   member: fc.nat(KNOWN),
   kind: fc.constantFrom("EARN", "REDEEM", "OFFER_BONUS", "REVERSAL", "EXPIRY", "ADJUSTMENT"),
-  points: fc.integer({ min: -3_000, max: 3_000 }),
+  // Up to ±100,000,000 (one award's maximum): a batch's sum for one member and month passes 2^31 (issue 14 §2).
+  points: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: -3_000, max: 3_000 }) }, { weight: 1, arbitrary: fc.integer({ min: -100_000_000, max: 100_000_000 }) }),
   ago: fc.integer({ min: 0, max: 120 * DAY_MS }),
   bad: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom("memberId" as const, "at" as const, "points" as const) }),
 });
@@ -100,6 +101,16 @@ async function batchEqualsOneByOne({ events, before, dups }: Scenario) {
 
 test("a batch of points.activity leaves the state of applying its events one by one", async () => {
   await fc.assert(fc.asyncProperty(scenarioArb, batchEqualsOneByOne), { numRuns: 40 });
+});
+
+test("30 earns of 100,000,000 points in one delivered batch: the month's earned points are 3,000,000,000 exactly (bigint, no overflow)", async () => {
+  const ev = (points: number): Ev => ({ member: 0, kind: "EARN", points, ago: DAY_MS, bad: null });
+  await batchEqualsOneByOne({ events: Array.from({ length: 30 }, () => ev(100_000_000)), before: 0, dups: [] });
+  const shop = newPartnerId();
+  const [id] = await members(shop);
+  await deliver(instantiate(Array.from({ length: 30 }, () => ev(100_000_000)), [id!]));
+  const months = await prisma().memberActivityMonth.findMany({ where: { memberId: id } });
+  expect(months.map((m) => m.earnedPoints)).toEqual([3_000_000_000n]);
 });
 
 test("the explicit case: several and repeated members, out-of-order times, an unknown member, duplicates, a redelivery", async () => {

@@ -28,7 +28,8 @@ export interface Rfm {
   /** 1–5 by points earned in the rolling 12 months: 20,000+, 5,000+, 1,000+, 200+, else 1 (the tier thresholds). */
   monetary: number;
   activities12m: number;
-  earnedPoints12m: number;
+  /** A 12-month sum of points: bigint (the column is int8). */
+  earnedPoints12m: bigint;
 }
 
 /** 5 for the first threshold reached, 4 for the second, …; 1 when none is. */
@@ -40,7 +41,7 @@ const RECENCY_DAYS = [30, 60, 90, 180] as const;
 const FREQUENCY = [24, 12, 6, 2] as const;
 const MONETARY = [20_000, 5_000, 1_000, 200] as const;
 
-export function rfmOf(lastActivityAt: Date | null, totals: { activities: number; earnedPoints: number }, now: Date): Rfm {
+export function rfmOf(lastActivityAt: Date | null, totals: { activities: number; earnedPoints: bigint }, now: Date): Rfm {
   let recency = 1;
   if (lastActivityAt) {
     const days = (now.getTime() - lastActivityAt.getTime()) / DAY_MS;
@@ -50,7 +51,8 @@ export function rfmOf(lastActivityAt: Date | null, totals: { activities: number;
   return {
     recency,
     frequency: score(totals.activities, FREQUENCY),
-    monetary: score(totals.earnedPoints, MONETARY),
+    // The thresholds are small: anything at or above the highest scores the same, so the number is exact where it matters.
+    monetary: score(totals.earnedPoints >= BigInt(MONETARY[0]) ? MONETARY[0] : Number(totals.earnedPoints), MONETARY),
     activities12m: totals.activities,
     earnedPoints12m: totals.earnedPoints,
   };
@@ -62,8 +64,8 @@ export function monthStart(now: Date, monthsBack = 0): Date {
 }
 
 /** Activities and earned points in the rolling 12 months (this month and the 11 before), for many members in one query. */
-export async function activityTotals(memberIds: readonly string[], now: Date): Promise<Map<string, { activities: number; earnedPoints: number }>> {
-  const out = new Map(memberIds.map((id) => [id, { activities: 0, earnedPoints: 0 }]));
+export async function activityTotals(memberIds: readonly string[], now: Date): Promise<Map<string, { activities: number; earnedPoints: bigint }>> {
+  const out = new Map(memberIds.map((id) => [id, { activities: 0, earnedPoints: 0n }]));
   const ids = memberIds.filter(isUuid);
   if (!ids.length) return out;
   const rows = await prisma().memberActivityMonth.groupBy({
@@ -71,7 +73,7 @@ export async function activityTotals(memberIds: readonly string[], now: Date): P
     where: { memberId: { in: ids }, month: { gte: monthStart(now, 11) } },
     _sum: { activityCount: true, earnedPoints: true },
   });
-  for (const r of rows) out.set(r.memberId, { activities: r._sum.activityCount ?? 0, earnedPoints: Math.max(0, r._sum.earnedPoints ?? 0) });
+  for (const r of rows) out.set(r.memberId, { activities: r._sum.activityCount ?? 0, earnedPoints: (r._sum.earnedPoints ?? 0n) > 0n ? r._sum.earnedPoints! : 0n });
   return out;
 }
 
@@ -147,7 +149,7 @@ export async function applyActivities(tx: Prisma.TransactionClient, payloads: re
   // read before either change (one snapshot), as the per-event form's existence check was.
   const unknown = await tx.$queryRawUnsafe<{ memberId: string }[]>(
     `WITH ev AS (
-       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::date[], $4::int[], $5::int[]) AS e(mid, at, month, n, pts)
+       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::date[], $4::int[], $5::bigint[]) AS e(mid, at, month, n, pts)
      ), known AS (
        SELECT ev.* FROM ev JOIN "member"."Member" m ON m.id = ev.mid
      ), last AS (
@@ -156,7 +158,7 @@ export async function applyActivities(tx: Prisma.TransactionClient, payloads: re
        WHERE m.id = x.mid AND (m."lastActivityAt" IS NULL OR m."lastActivityAt" < x.at)
      ), months AS (
        INSERT INTO "member"."MemberActivityMonth" ("memberId", month, "activityCount", "earnedPoints")
-       SELECT mid, month, sum(n)::int, sum(pts)::int FROM known WHERE n = 1 OR pts <> 0 GROUP BY mid, month ORDER BY mid, month
+       SELECT mid, month, sum(n)::int, sum(pts)::bigint FROM known WHERE n = 1 OR pts <> 0 GROUP BY mid, month ORDER BY mid, month
        ON CONFLICT ("memberId", month) DO UPDATE SET
          "activityCount" = "MemberActivityMonth"."activityCount" + EXCLUDED."activityCount",
          "earnedPoints" = "MemberActivityMonth"."earnedPoints" + EXCLUDED."earnedPoints"

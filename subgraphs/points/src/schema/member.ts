@@ -1,4 +1,6 @@
+import { int32Compat } from "../../../../lib/amounts.ts";
 import { badInput, HubError } from "../../../../lib/errors.ts";
+import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import type { PointsContext } from "../context.ts";
 import type { DataCategory } from "../services/access.ts";
@@ -33,7 +35,12 @@ async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataCategory
 const ExpiringRef = builder.objectRef<Expiring>("ExpiringPoints").implement({
   description: "Points that expire at one instant (earn lots grouped by expiry).",
   fields: (t) => ({
-    points: t.exposeInt("points", { description: "Points expiring then, in points." }),
+    points: t.int({
+      description: "Points expiring then, in points. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("points64"),
+      resolve: (e) => int32Compat(e.points, "ExpiringPoints.points", "points64"),
+    }),
+    points64: t.field({ type: "BigInt", description: "Points expiring then, in points (64-bit, a decimal string).", resolve: (e) => e.points }),
     expiresAt: t.field({ type: "DateTime", description: "When they expire (UTC).", resolve: (e) => e.expiresAt }),
   }),
 });
@@ -41,10 +48,34 @@ const ExpiringRef = builder.objectRef<Expiring>("ExpiringPoints").implement({
 const WalletRef = builder.objectRef<WalletView & { memberId: string }>("Wallet").implement({
   description: "A member's coalition-wide points wallet. All amounts in points.",
   fields: (t) => ({
-    balance: t.exposeInt("balance", { description: "All unexpired points, held ones included." }),
-    available: t.exposeInt("available", { description: "Points the member can spend now: balance minus points held by pending holds." }),
-    held: t.exposeInt("held", { description: "Points reserved by pending holds." }),
-    lifetimeEarned: t.exposeInt("lifetimeEarned", { description: "All points ever earned (earns and offer bonuses), before redemptions, reversals and expiry." }),
+    balance: t.int({
+      description: "All unexpired points, held ones included. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("balance64"),
+      resolve: (w) => int32Compat(w.balance, "Wallet.balance", "balance64"),
+    }),
+    available: t.int({
+      description: "Points the member can spend now: balance minus points held by pending holds. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("available64"),
+      resolve: (w) => int32Compat(w.available, "Wallet.available", "available64"),
+    }),
+    held: t.int({
+      description: "Points reserved by pending holds. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("held64"),
+      resolve: (w) => int32Compat(w.held, "Wallet.held", "held64"),
+    }),
+    lifetimeEarned: t.int({
+      description: "All points ever earned (earns and offer bonuses), before redemptions, reversals and expiry. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("lifetimeEarned64"),
+      resolve: (w) => int32Compat(w.lifetimeEarned, "Wallet.lifetimeEarned", "lifetimeEarned64"),
+    }),
+    balance64: t.field({ type: "BigInt", description: "All unexpired points, held ones included, in points (64-bit, a decimal string).", resolve: (w) => w.balance }),
+    available64: t.field({ type: "BigInt", description: "Points the member can spend now (balance minus points held by pending holds), in points (64-bit, a decimal string).", resolve: (w) => w.available }),
+    held64: t.field({ type: "BigInt", description: "Points reserved by pending holds, in points (64-bit, a decimal string).", resolve: (w) => w.held }),
+    lifetimeEarned64: t.field({
+      type: "BigInt",
+      description: "All points ever earned (earns and offer bonuses), before redemptions, reversals and expiry, in points (64-bit, a decimal string).",
+      resolve: (w) => w.lifetimeEarned,
+    }),
     expiring: t.field({
       type: [ExpiringRef],
       description: "Points that will expire within the given number of days, soonest first.",
@@ -62,7 +93,16 @@ const TierStatusRef = builder.objectRef<TierStatus>("TierStatus").implement({
   description: "A member's tier and progress, on points earned in the rolling 12 months (UTC).",
   fields: (t) => ({
     tier: t.field({ type: TierEnum, description: "The current tier.", resolve: (s) => s.tier }),
-    qualifyingPoints: t.exposeInt("qualifyingPoints", { description: "Points earned in the rolling 12 months, net of reversed earns, in points." }),
+    qualifyingPoints: t.int({
+      description: "Points earned in the rolling 12 months, net of reversed earns, in points. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("qualifyingPoints64"),
+      resolve: (s) => int32Compat(s.qualifyingPoints, "TierStatus.qualifyingPoints", "qualifyingPoints64"),
+    }),
+    qualifyingPoints64: t.field({
+      type: "BigInt",
+      description: "Points earned in the rolling 12 months, net of reversed earns, in points (64-bit, a decimal string).",
+      resolve: (s) => s.qualifyingPoints,
+    }),
     nextTier: t.field({ type: TierEnum, nullable: true, description: "The next tier up; null at DIAMOND.", resolve: (s) => s.nextTier }),
     pointsToNextTier: t.int({ nullable: true, description: "Qualifying points still needed for the next tier; null at DIAMOND.", resolve: (s) => s.pointsToNextTier }),
     earnMultiplier: t.field({ type: "Decimal", description: 'Multiplier applied to purchase-based earns at this tier, e.g. "1.25".', resolve: (s) => s.earnMultiplier }),
@@ -105,7 +145,7 @@ MemberRef.implement({
       description: "The member's points wallet. Data category POINTS_BALANCE: null with CONSENT_REQUIRED for a partner without consent.",
       resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "POINTS_BALANCE", async () => {
         const w = (await ctx.loaders.memberFacts.load({ memberId: m.id, part: "wallet" })).wallet;
-        return { ...(w ?? { balance: 0, held: 0, available: 0, lifetimeEarned: 0 }), memberId: m.id };
+        return { ...(w ?? { balance: 0n, held: 0n, available: 0n, lifetimeEarned: 0n }), memberId: m.id };
       }),
     }),
     tier: t.field({
@@ -115,7 +155,7 @@ MemberRef.implement({
       description: "Tier status and progress. Data category TIER: null with CONSENT_REQUIRED for a partner without consent.",
       resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "TIER", async () => {
           const f = await ctx.loaders.memberFacts.load({ memberId: m.id, part: "status" });
-          return tierStatusOf(f.tier, f.qualifyingPoints ?? 0);
+          return tierStatusOf(f.tier, f.qualifyingPoints ?? 0n);
         }),
     }),
     activity: t.field({

@@ -131,12 +131,12 @@ describe("spending", () => {
     const code = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 400 })).createRedemptionCode as { code: string }).code;
     const hold = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), AUTH, { input: { redemptionCode: code, points: 400, idempotencyKey: randomUUID() } }))
       .authorizeRedemption as { id: string };
-    const w = async () => (await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })) as { balance: number; held: number };
-    expect(await w()).toMatchObject({ balance: 1000, held: 400 });
+    const w = async () => (await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })) as { balance: bigint; held: bigint };
+    expect(await w()).toMatchObject({ balance: 1000n, held: 400n });
     expect(codes(await h.as(partnerPrincipal(shop), VOID, { id: hold.id }))).toEqual(["NOT_FOUND"]);
     const cap = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), CAPTURE, { id: hold.id, n: 150, k: "c1" }));
     expect(cap.captureHold).toMatchObject({ kind: "REDEEM", points: -150, balanceAfter: 850 });
-    expect(await w()).toMatchObject({ balance: 850, held: 0 });
+    expect(await w()).toMatchObject({ balance: 850n, held: 0n });
     expect(codes(await h.as(partnerPrincipal(hotel), VOID, { id: hold.id }))).toEqual(["HOLD_ALREADY_RESOLVED"]);
     expect(codes(await h.as(partnerPrincipal(hotel), CAPTURE, { id: hold.id, n: 10, k: "c2" }))).toEqual(["HOLD_ALREADY_RESOLVED"]);
     // Reverse the redemption partly, then the rest; a third time is refused.
@@ -149,7 +149,7 @@ describe("spending", () => {
     const earnId = (earn.awardPoints as { id: string }).id;
     expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), REVERSE, { id: earnId, n: 300, k: "v5" })).reverseTransaction).toMatchObject({ points: -300, balanceAfter: 700, reverses: { id: earnId } });
     const lots = await prisma().lot.findMany({ where: { memberId: m } });
-    expect(lots.reduce((s, l) => s + l.remaining, 0)).toBe(700);
+    expect(lots.reduce((s, l) => s + l.remaining, 0n)).toBe(700n);
   });
 
   test("adjustPoints (admin, reason) and awardPointsBatch (rejections by index, per-item idempotency)", async () => {
@@ -216,12 +216,12 @@ describe("spending", () => {
     expect(r.awardPoints).toMatchObject({ points: 10 });
     expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, offerId, idempotencyKey: randomUUID() } }))).toEqual(["OFFER_LIMIT_REACHED"]);
     const wallet = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-    expect(wallet.balance).toBe(210);
+    expect(wallet.balance).toBe(210n);
     await h.deliver({ type: "partner.offer_ended", payload: { offerId } });
     const accts = await prisma().ledgerAccount.findMany({ where: { code: { in: [`budget:${offerId}`] } } });
-    expect(accts[0]!.balance).toBe(0);
+    expect(accts[0]!.balance).toBe(0n);
     const sum = await prisma().ledgerAccount.aggregate({ _sum: { balance: true } });
-    expect(sum._sum.balance).toBe(0);
+    expect(sum._sum.balance).toBe(0n);
   });
 
   test("owners' changes arrive as events: offer paused/resumed, partner deactivated, earn rule changed", async () => {
@@ -244,7 +244,7 @@ describe("spending", () => {
     expect(codes(await withOffer())).toEqual(["OFFER_NOT_ACTIVE"]);
     await h.deliver({ type: "partner.offer_resumed", payload: { offerId } });
     expect(codes(await withOffer())).toEqual([]);
-    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })).balance).toBe(15);
+    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })).balance).toBe(15n);
 
     const p = randomUUID();
     const m2 = await newMember(p);

@@ -1,5 +1,7 @@
 import { Decimal } from "decimal.js";
+import { int32Compat, toSafeNumber } from "../../../../lib/amounts.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
+import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import { currencySettings } from "../services/config.ts";
 import {
@@ -21,8 +23,8 @@ import { PageInfoRef, TransactionRef } from "./transaction.ts";
 
 /** Money as an exact decimal string with the currency's minor units ("12.50"). */
 const money = (d: { toString(): string }) => new Decimal(d.toString()).toFixed(currencySettings().minorUnits);
-/** Points columns are bigint (sums over millions of postings); GraphQL Int is 32-bit and errors above it. */
-const int = (n: bigint) => Number(n);
+/** Counts of postings: bigint columns, far below 2^53 (checked); GraphQL Int itself refuses a count beyond 32 bits. */
+const int = (n: bigint) => toSafeNumber(n, "posting count");
 
 const SettlementStatusEnum = builder.enumType("SettlementStatus", {
   description: "The state of a settlement run.",
@@ -57,9 +59,11 @@ StatementLineRef.implement({
     kind: t.field({ type: TransactionKindEnum, description: "The kind of the transactions on this line.", resolve: (l) => l.kind }),
     side: t.field({ type: SettlementSideEnum, description: "Issuance (the partner pays) or redemption (the partner is paid).", resolve: (l) => l.side }),
     points: t.int({
-      description: "Points, signed from the partner's point of view: issued (ISSUANCE) or redeemed at it (REDEMPTION); reversals and returns are negative.",
-      resolve: (l) => int(l.points),
+      description: "Points, signed from the partner's point of view: issued (ISSUANCE) or redeemed at it (REDEMPTION); reversals and returns are negative. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("points64"),
+      resolve: (l) => int32Compat(l.points, "StatementLine.points", "points64"),
     }),
+    points64: t.field({ type: "BigInt", description: "Points, signed from the partner's point of view: issued (ISSUANCE) or redeemed at it (REDEMPTION); reversals and returns are negative (64-bit, a decimal string).", resolve: (l) => l.points }),
     postings: t.int({ description: "Number of ledger postings summed into this line.", resolve: (l) => int(l.postings) }),
     rate: t.field({ type: "Decimal", description: "Money per point in the coalition currency: the issue price (ISSUANCE) or redemption rate (REDEMPTION) in force at the postings' time.", resolve: (l) => new Decimal(l.rate.toString()).toFixed() }),
     rateEffectiveFrom: t.field({ type: "DateTime", nullable: true, description: "When that rate took effect (UTC).", resolve: (l) => l.rateEffectiveFrom }),
@@ -83,20 +87,57 @@ const PartnerStatementRef = builder.objectRef<SettlementStatement>("PartnerState
     "One partner's position in a run. Money in the coalition currency (the run's `currency`); points are whole points. netPosition = amountOwed − amountDue; all partners' positions plus the operator's margin sum to exactly zero.",
   fields: (t) => ({
     partner: t.field({ type: PartnerRef, description: "The partner.", resolve: (s) => ({ id: s.partnerId }) }),
-    pointsIssued: t.int({ description: "Points the partner awarded (EARN); reversals of them are in pointsReversed.", resolve: (s) => int(s.pointsIssued) }),
-    pointsRedeemed: t.int({ description: "Points members redeemed at the partner (REDEEM).", resolve: (s) => int(s.pointsRedeemed) }),
-    offerFundingPoints: t.int({ description: "Points the partner put into offer budgets as a co-issuer (OFFER_FUNDING), before returns.", resolve: (s) => int(s.offerFundingPoints) }),
-    offerReturnedPoints: t.int({ description: "Unused offer budget points returned to the partner (OFFER_RETURN); they reduce amountDue.", resolve: (s) => int(s.offerReturnedPoints) }),
-    pointsReversed: t.int({ description: "Points of reversals on either side (reversed earns reduce amountDue, reversed redemptions reduce amountOwed), as a positive count.", resolve: (s) => int(s.pointsReversed) }),
-    pointsAdjusted: t.int({ description: "Points of admin adjustments on the partner's accounts (dispute resolutions), signed in the partner's favour.", resolve: (s) => int(s.pointsAdjusted) }),
+    pointsIssued: t.int({
+      description: "Points the partner awarded (EARN); reversals of them are in pointsReversed. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("pointsIssued64"),
+      resolve: (s) => int32Compat(s.pointsIssued, "PartnerStatement.pointsIssued", "pointsIssued64"),
+    }),
+    pointsIssued64: t.field({ type: "BigInt", description: "Points the partner awarded (EARN); reversals of them are in pointsReversed (64-bit, a decimal string).", resolve: (s) => s.pointsIssued }),
+    pointsRedeemed: t.int({
+      description: "Points members redeemed at the partner (REDEEM). Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("pointsRedeemed64"),
+      resolve: (s) => int32Compat(s.pointsRedeemed, "PartnerStatement.pointsRedeemed", "pointsRedeemed64"),
+    }),
+    pointsRedeemed64: t.field({ type: "BigInt", description: "Points members redeemed at the partner (REDEEM) (64-bit, a decimal string).", resolve: (s) => s.pointsRedeemed }),
+    offerFundingPoints: t.int({
+      description: "Points the partner put into offer budgets as a co-issuer (OFFER_FUNDING), before returns. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("offerFundingPoints64"),
+      resolve: (s) => int32Compat(s.offerFundingPoints, "PartnerStatement.offerFundingPoints", "offerFundingPoints64"),
+    }),
+    offerFundingPoints64: t.field({ type: "BigInt", description: "Points the partner put into offer budgets as a co-issuer (OFFER_FUNDING), before returns (64-bit, a decimal string).", resolve: (s) => s.offerFundingPoints }),
+    offerReturnedPoints: t.int({
+      description: "Unused offer budget points returned to the partner (OFFER_RETURN); they reduce amountDue. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("offerReturnedPoints64"),
+      resolve: (s) => int32Compat(s.offerReturnedPoints, "PartnerStatement.offerReturnedPoints", "offerReturnedPoints64"),
+    }),
+    offerReturnedPoints64: t.field({ type: "BigInt", description: "Unused offer budget points returned to the partner (OFFER_RETURN); they reduce amountDue (64-bit, a decimal string).", resolve: (s) => s.offerReturnedPoints }),
+    pointsReversed: t.int({
+      description: "Points of reversals on either side (reversed earns reduce amountDue, reversed redemptions reduce amountOwed), as a positive count. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("pointsReversed64"),
+      resolve: (s) => int32Compat(s.pointsReversed, "PartnerStatement.pointsReversed", "pointsReversed64"),
+    }),
+    pointsReversed64: t.field({ type: "BigInt", description: "Points of reversals on either side (reversed earns reduce amountDue, reversed redemptions reduce amountOwed), as a positive count (64-bit, a decimal string).", resolve: (s) => s.pointsReversed }),
+    pointsAdjusted: t.int({
+      description: "Points of admin adjustments on the partner's accounts (dispute resolutions), signed in the partner's favour. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("pointsAdjusted64"),
+      resolve: (s) => int32Compat(s.pointsAdjusted, "PartnerStatement.pointsAdjusted", "pointsAdjusted64"),
+    }),
+    pointsAdjusted64: t.field({ type: "BigInt", description: "Points of admin adjustments on the partner's accounts (dispute resolutions), signed in the partner's favour (64-bit, a decimal string).", resolve: (s) => s.pointsAdjusted }),
     amountDue: t.field({ type: "Decimal", description: "Money the partner pays the coalition: the sum of its ISSUANCE lines.", resolve: (s) => money(s.amountDue) }),
     amountOwed: t.field({ type: "Decimal", description: "Money the coalition pays the partner: the sum of its REDEMPTION lines.", resolve: (s) => money(s.amountOwed) }),
     netPosition: t.field({ type: "Decimal", description: "amountOwed − amountDue: positive, the coalition pays the partner; negative, the partner pays.", resolve: (s) => money(s.netPosition) }),
     liabilityPoints: t.int({
-      description: "Outstanding liability: points the partner issued (its own earns, and its share of offer bonuses) that are neither redeemed nor expired, when the run was computed.",
-      resolve: (s) => int(s.liabilityPoints),
+      description: "Outstanding liability: points the partner issued (its own earns, and its share of offer bonuses) that are neither redeemed nor expired, when the run was computed. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("liabilityPoints64"),
+      resolve: (s) => int32Compat(s.liabilityPoints, "PartnerStatement.liabilityPoints", "liabilityPoints64"),
     }),
-    expiredPoints: t.int({ description: "Points the partner issued that expired in this run's postings (breakage).", resolve: (s) => int(s.expiredPoints) }),
+    liabilityPoints64: t.field({ type: "BigInt", description: "Outstanding liability: points the partner issued (its own earns, and its share of offer bonuses) that are neither redeemed nor expired, when the run was computed (64-bit, a decimal string).", resolve: (s) => s.liabilityPoints }),
+    expiredPoints: t.int({
+      description: "Points the partner issued that expired in this run's postings (breakage). Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("expiredPoints64"),
+      resolve: (s) => int32Compat(s.expiredPoints, "PartnerStatement.expiredPoints", "expiredPoints64"),
+    }),
+    expiredPoints64: t.field({ type: "BigInt", description: "Points the partner issued that expired in this run's postings (breakage) (64-bit, a decimal string).", resolve: (s) => s.expiredPoints }),
     lines: t.field({
       type: [StatementLineRef],
       description: "The priced lines, by side, kind and rate period.",
@@ -111,7 +152,12 @@ const PartnerFlowRef = builder.objectRef<{ fromPartnerId: string; toPartnerId: s
   fields: (t) => ({
     from: t.field({ type: PartnerRef, description: "The partner that issued the points.", resolve: (f) => ({ id: f.fromPartnerId }) }),
     to: t.field({ type: PartnerRef, description: "The partner where they were redeemed.", resolve: (f) => ({ id: f.toPartnerId }) }),
-    points: t.int({ description: "Points, net of reversed redemptions.", resolve: (f) => int(f.points) }),
+    points: t.int({
+      description: "Points, net of reversed redemptions. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("points64"),
+      resolve: (f) => int32Compat(f.points, "PartnerFlow.points", "points64"),
+    }),
+    points64: t.field({ type: "BigInt", description: "Points, net of reversed redemptions (64-bit, a decimal string).", resolve: (f) => f.points }),
   }),
 });
 

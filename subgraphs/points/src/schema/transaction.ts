@@ -1,4 +1,6 @@
+import { int32Compat } from "../../../../lib/amounts.ts";
 import { notFound } from "../../../../lib/errors.ts";
+import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import type { LedgerTransactionRow } from "../services/ledger.ts";
 import { TransactionKindEnum } from "./enums.ts";
@@ -13,8 +15,15 @@ TransactionRef.implement({
     id: t.exposeID("id", { description: "The transaction's id." }),
     kind: t.field({ type: TransactionKindEnum, description: "What the transaction did.", resolve: (x) => x.kind }),
     points: t.int({
-      description: "Points, signed from the member's point of view where a member is involved (earn +, redeem −); otherwise the amount moved, positive.",
-      resolve: (x) => (x.memberId ? x.memberPoints : 0),
+      description:
+        "Points, signed from the member's point of view where a member is involved (earn +, redeem −); otherwise the amount moved, positive. One transaction's points: an earn, redemption or adjustment is at most 100,000,000; an expiry debits a wallet's expired lots at once and can exceed Int (AMOUNT_EXCEEDS_INT). Deprecated for points64.",
+      deprecationReason: DEPRECATED_INT("points64"),
+      resolve: (x) => int32Compat(x.memberId ? x.memberPoints : 0, "PointsTransaction.points", "points64"),
+    }),
+    points64: t.field({
+      type: "BigInt",
+      description: "Points, signed from the member's point of view where a member is involved (earn +, redeem −); otherwise the amount moved, positive (64-bit, a decimal string).",
+      resolve: (x) => BigInt(x.memberId ? x.memberPoints : 0),
     }),
     member: t.field({ type: MemberRef, nullable: true, description: "The member whose wallet moved, if any.", resolve: (x) => ref(x.memberId) }),
     partner: t.field({ type: PartnerRef, nullable: true, description: "The partner that awarded, redeemed or reversed, if any.", resolve: (x) => ref(x.partnerId) }),
@@ -28,7 +37,18 @@ TransactionRef.implement({
       resolve: (x, _a, ctx) => (x.reversesId ? ctx.loaders.transaction.load(x.reversesId) : null),
     }),
     postedAt: t.field({ type: "DateTime", description: "When the transaction was posted (UTC).", resolve: (x) => new Date(x.postedAt) }),
-    balanceAfter: t.int({ nullable: true, description: "The member's wallet balance right after this transaction, in points.", resolve: (x) => x.balanceAfter }),
+    balanceAfter: t.int({
+      nullable: true,
+      description: "The member's wallet balance right after this transaction, in points. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      deprecationReason: DEPRECATED_INT("balanceAfter64"),
+      resolve: (x) => (x.balanceAfter == null ? null : int32Compat(x.balanceAfter, "PointsTransaction.balanceAfter", "balanceAfter64")),
+    }),
+    balanceAfter64: t.field({
+      type: "BigInt",
+      nullable: true,
+      description: "The member's wallet balance right after this transaction, in points (64-bit, a decimal string); same visibility as balanceAfter.",
+      resolve: (x) => x.balanceAfter,
+    }),
   }),
 });
 

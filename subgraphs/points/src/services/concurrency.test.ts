@@ -44,9 +44,9 @@ describe("concurrency", () => {
       expect(list.filter((r) => r.status === "fulfilled").length).toBe(10);
       expect(new Set(list.filter((r) => r.status === "rejected").map(codeOf))).toEqual(new Set(["INSUFFICIENT_POINTS"]));
       const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${member}` } });
-      expect(w.balance).toBe(0);
+      expect(w.balance).toBe(0n);
       const lots = await prisma().lot.aggregate({ where: { memberId: member }, _sum: { remaining: true } });
-      expect(lots._sum.remaining).toBe(0);
+      expect(lots._sum.remaining).toBe(0n);
     }
   });
 
@@ -60,7 +60,7 @@ describe("concurrency", () => {
     expect(await prisma().ledgerTransaction.count({ where: { idempotencyKey: key } })).toBe(1);
     expect(await prisma().posting.count({ where: { transactionId: [...ids][0] } })).toBe(2);
     const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-    expect(w.balance).toBe(78);
+    expect(w.balance).toBe(78n);
   });
 
   test("group commit: parallel earns of one partner each get their own answer (accepted, NOT_FOUND, IDEMPOTENCY_CONFLICT, replay)", async () => {
@@ -83,18 +83,18 @@ describe("concurrency", () => {
     const winners = new Set(shared.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<{ id: string; memberPoints: number }>).value.id));
     expect(winners.size).toBe(1);
     const winner = await prisma().ledgerTransaction.findFirstOrThrow({ where: { idempotencyKey: sharedKey } });
-    expect(shared.map(codeOf)).toEqual(shared.map((_, i) => ((i < 4 ? 3 : 4) === winner.memberPoints ? "OK" : "IDEMPOTENCY_CONFLICT")));
+    expect(shared.map(codeOf)).toEqual(shared.map((_, i) => (BigInt(i < 4 ? 3 : 4) === winner.memberPoints ? "OK" : "IDEMPOTENCY_CONFLICT")));
     expect(codes[39]).toBe("BAD_USER_INPUT");
     // Every earn is its own balanced transaction with its own lot; wallets equal their lots.
     for (const [i, m] of members.entries()) {
-      const expected = 1 + Array.from({ length: 30 }, (_, k) => k).filter((k) => k % 5 === i).reduce((s, k) => s + 10 + k, 0) + (i === 0 ? winner.memberPoints : 0);
+      const expected = 1 + Array.from({ length: 30 }, (_, k) => k).filter((k) => k % 5 === i).reduce((s, k) => s + 10 + k, 0) + (i === 0 ? Number(winner.memberPoints) : 0);
       const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-      expect(w.balance).toBe(expected);
+      expect(w.balance).toBe(BigInt(expected));
       const lots = await prisma().lot.aggregate({ where: { memberId: m }, _sum: { remaining: true } });
-      expect(lots._sum.remaining).toBe(expected);
+      expect(lots._sum.remaining).toBe(BigInt(expected));
     }
-    const [{ total }] = await prisma().$queryRaw<{ total: number }[]>`SELECT coalesce(sum(balance), 0)::int AS total FROM "points"."LedgerAccount"`;
-    expect(total).toBe(0);
+    const [{ total }] = await prisma().$queryRaw<{ total: bigint }[]>`SELECT coalesce(sum(balance), 0)::bigint AS total FROM "points"."LedgerAccount"`;
+    expect(total).toBe(0n);
   });
 
   test("parallel capture and void of one hold: exactly one wins, the other is HOLD_ALREADY_RESOLVED", async () => {
@@ -111,8 +111,8 @@ describe("concurrency", () => {
       expect(results.filter((r) => r.status === "fulfilled").length).toBe(1);
       expect(new Set(results.filter((r) => r.status === "rejected").map(codeOf))).toEqual(new Set(["HOLD_ALREADY_RESOLVED"]));
       const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-      expect(w.held).toBe(0);
-      expect([500, 200, 400]).toContain(w.balance);
+      expect(w.held).toBe(0n);
+      expect([500n, 200n, 400n]).toContain(w.balance);
     }
   });
   test("bulk earn over several chunks in flight, two overlapping calls at once: every item once, balances and balanceAfter consistent", async () => {
@@ -135,12 +135,12 @@ describe("concurrency", () => {
     for (const [k, m] of members.entries()) {
       const points = Array.from({ length: n }, (_, i) => i).filter((i) => i % members.length === k).reduce((s, i) => s + 1 + (i % 13), 0);
       const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-      expect(w.balance).toBe(5 + points);
+      expect(w.balance).toBe(BigInt(5 + points));
       // balanceAfter: the member's running balance in commit order (distinct, the last one the wallet's).
       const after = (await prisma().ledgerTransaction.findMany({ where: { memberId: m, idempotencyKey: { startsWith: `bulk-${members[0]}-` } }, select: { balanceAfter: true, memberPoints: true } }))
         .map((t) => [t.balanceAfter!, t.memberPoints] as const)
-        .sort((x, y) => x[0] - y[0]);
-      let running = 5;
+        .sort((x, y) => (x[0] < y[0] ? -1 : 1));
+      let running = 5n;
       for (const [balanceAfter, p] of after) {
         running += p;
         expect(balanceAfter).toBe(running);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Decimal } from "decimal.js";
 import { z } from "zod";
+import { toBig } from "../../../../lib/amounts.ts";
 import { sqlState } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvents } from "../../../../lib/events.ts";
@@ -31,8 +32,10 @@ import {
   issuanceCode,
   type LedgerTransactionRow,
   post,
+  type RawTransactionRow,
   requestHash,
   TX_COLUMNS,
+  txRow,
   TX_OPTIONS,
   type Tx,
   walletCode,
@@ -443,9 +446,9 @@ async function earnChunk(
   const keys = chunk.map((c) => c.input.idempotencyKey);
   const existing = new Map(
     (
-      await tx.$queryRaw<LedgerTransactionRow[]>`
+      await tx.$queryRaw<RawTransactionRow[]>`
         SELECT ${TX_COLUMNS} FROM "points"."LedgerTransaction" WHERE "idempotencyScope" = ${scope} AND "idempotencyKey" = ANY(${keys}::text[])`
-    ).map((t) => [t.idempotencyKey, t]),
+    ).map((t) => [t.idempotencyKey, txRow(t)]),
   );
   const facts = await earnFacts(tx, partnerId, chunk.map((c) => c.input.memberId));
   const items: { index: number; input: Award; hash: string; points: number; id: string }[] = [];
@@ -480,12 +483,13 @@ async function earnChunk(
   // Lock the wallets in id order (the ledger's lock order), read their balances.
   const balances = new Map(
     (
-      await tx.$queryRaw<{ code: string; balance: number }[]>`
+      await tx.$queryRaw<{ code: string; balance: bigint }[]>`
         SELECT code, balance FROM "points"."LedgerAccount" WHERE id = ANY(${walletIds}::bigint[]) ORDER BY id FOR UPDATE`
-    ).map((r) => [r.code.slice("wallet:".length), r.balance]),
+    ).map((r) => [r.code.slice("wallet:".length), toBig(r.balance)]),
   );
+  // Running balances in bigint: a wallet's balance is an int8 and may be beyond 2^53.
   const balanceAfter = items.map((i) => {
-    const b = (balances.get(i.input.memberId) ?? 0) + i.points;
+    const b = (balances.get(i.input.memberId) ?? 0n) + BigInt(i.points);
     balances.set(i.input.memberId, b);
     return b;
   });
@@ -512,14 +516,14 @@ async function earnChunk(
       INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", reference,
         "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
       SELECT id, 'EARN', m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${actor.sub}, ${at}
-      FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.input.memberId)}::uuid[], ${items.map((i) => i.points)}::int[],
-                  ${balanceAfter}::int[], ${items.map((i) => i.input.reference ?? null)}::text[], ${items.map((i) => i.input.idempotencyKey)}::text[],
+      FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.input.memberId)}::uuid[], ${items.map((i) => i.points)}::bigint[],
+                  ${balanceAfter}::bigint[], ${items.map((i) => i.input.reference ?? null)}::text[], ${items.map((i) => i.input.idempotencyKey)}::text[],
                   ${items.map((i) => i.hash)}::text[]) AS t(id, m, p, b, r, k, h)
       ON CONFLICT ("idempotencyScope", "idempotencyKey") DO NOTHING
       RETURNING id, "memberId", "memberPoints"
     ), postings AS (
       INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
-      SELECT u.t, u.a, u.n, ${at} FROM unnest(${txIds}::uuid[], ${acctIds}::bigint[], ${amounts}::int[]) AS u(t, a, n)
+      SELECT u.t, u.a, u.n, ${at} FROM unnest(${txIds}::uuid[], ${acctIds}::bigint[], ${amounts}::bigint[]) AS u(t, a, n)
       WHERE u.t IN (SELECT id FROM t)
       RETURNING 1
     ), lots AS (
@@ -528,7 +532,7 @@ async function earnChunk(
       RETURNING 1
     ), wallets AS (
       UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.d, "lifetimeEarned" = a."lifetimeEarned" + u.d
-      FROM unnest(${[...perWallet.keys()]}::bigint[], ${[...perWallet.values()]}::int[]) AS u(id, d) WHERE a.id = u.id
+      FROM unnest(${[...perWallet.keys()]}::bigint[], ${[...perWallet.values()]}::bigint[]) AS u(id, d) WHERE a.id = u.id
       RETURNING 1
     )
     SELECT id::text AS id FROM t`;
@@ -546,8 +550,9 @@ async function earnChunk(
     items.map((i) => ({ type: "points.activity", payload: { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId } })),
   );
   // The hot issuance row last: its lock is held only until commit.
-  const total = items.reduce((s, i) => s + i.points, 0);
-  await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET balance = balance - ${total}::int WHERE id = ${issuanceId}`;
+  // A chunk's total can pass 2^31 (500 items of up to 100,000,000 points): bigint end to end.
+  const total = items.reduce((s, i) => s + BigInt(i.points), 0n);
+  await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET balance = balance - ${total}::bigint WHERE id = ${issuanceId}`;
   items.forEach((i, k) =>
     done.set(i.index, {
       replayed: false,

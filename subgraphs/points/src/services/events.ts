@@ -1,3 +1,4 @@
+import { toSafeNumber } from "../../../../lib/amounts.ts";
 import { consentCopyHandlers } from "../../../../lib/consent-copy.ts";
 import type { DomainEvent, EventHandler } from "../../../../lib/events.ts";
 import { LIFECYCLES } from "../../../../lib/lifecycle.ts";
@@ -135,9 +136,10 @@ export async function onOfferEnded(tx: Tx, offerId: string, at: Date): Promise<v
     SELECT fundings, status FROM "points"."Offer" WHERE "offerId" = ${offerId}::uuid FOR UPDATE`;
   if (!offer || offer.status === "ENDED") return;
   await tx.$executeRaw`UPDATE "points"."Offer" SET status = 'ENDED', "endedAt" = ${at} WHERE "offerId" = ${offerId}::uuid`;
-  const [budget] = await tx.$queryRaw<{ balance: number }[]>`
+  const [budget] = await tx.$queryRaw<{ balance: bigint }[]>`
     SELECT balance FROM "points"."LedgerAccount" WHERE code = ${budgetCode(offerId)} FOR UPDATE`;
-  const left = budget?.balance ?? 0;
+  // At most the offer's budgetPoints (≤ 1,000,000,000).
+  const left = budget ? toSafeNumber(budget.balance, `budget of offer ${offerId}`) : 0;
   if (left <= 0) return;
   const parts = splitByShares(left, offer.fundings).filter((x) => x.points > 0);
   await post(tx, {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { toBig, toSafeNumber } from "../../../../lib/amounts.ts";
 import { prisma } from "../db.ts";
 import { BREAKAGE, lockWallet, post, TX_OPTIONS, walletCode } from "./ledger.ts";
 
@@ -25,15 +26,17 @@ export async function expirePoints(now: Date, opts: { maxMembers?: number } = {}
       const n = await prisma().$transaction(async (tx) => {
         const wallet = await lockWallet(tx, memberId);
         if (!wallet) return 0;
-        const lots = await tx.$queryRaw<{ id: bigint; remaining: number }[]>`
+        const lots = await tx.$queryRaw<{ id: bigint; remaining: bigint }[]>`
           SELECT id, remaining FROM "points"."Lot" WHERE "memberId" = ${memberId}::uuid AND remaining > 0 AND "expiresAt" <= ${now}
           ORDER BY "expiresAt", id`;
+        // Balances are int8 (bigint); one lot is one credit, far below 2^53 (checked).
         let room = wallet.balance - wallet.held;
         const takes: { id: bigint; take: number }[] = [];
         for (const l of lots) {
-          if (room <= 0) break;
-          const take = Math.min(room, l.remaining);
-          takes.push({ id: BigInt(l.id), take });
+          if (room <= 0n) break;
+          const left = toBig(l.remaining);
+          const take = room < left ? room : left;
+          takes.push({ id: BigInt(l.id), take: toSafeNumber(take, `expiry of lot ${l.id}`) });
           room -= take;
         }
         const total = takes.reduce((s, t) => s + t.take, 0);

@@ -7,7 +7,7 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints } from "./earn.ts";
+import { awardPoints, awardPointsBatch } from "./earn.ts";
 import { runHoldExpiry, runPointsExpiry } from "./jobs.ts";
 import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "./redeem.ts";
 
@@ -27,6 +27,7 @@ const DAY = 86_400_000;
 
 type Op =
   | { op: "earn"; m: number; p: number; points: number }
+  | { op: "bulk"; m: number; p: number; items: number[] }
   | { op: "redeem"; m: number; p: number; points: number }
   | { op: "hold"; m: number; p: number; points: number }
   | { op: "capture"; h: number; part: number }
@@ -35,10 +36,16 @@ type Op =
   | { op: "advance"; days: number }
   | { op: "expire" };
 
+// Amounts reach the 64-bit range (issue 14 §2): small ones, and up to the per-operation maximum of
+// 100,000,000, so a bulk earn of up to 30 of them takes a wallet and a partner's issuance account
+// past 2^31 in one operation.
+const MAX = 100_000_000;
+const pointsArb = (small: number) => fc.oneof({ arbitrary: fc.integer({ min: 1, max: small }), weight: 2 }, { arbitrary: fc.integer({ min: 1, max: MAX }), weight: 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant("earn" as const), m: fc.nat(1), p: fc.nat(1), points: fc.integer({ min: 1, max: 500 }) }),
-  fc.record({ op: fc.constant("redeem" as const), m: fc.nat(1), p: fc.nat(1), points: fc.integer({ min: 1, max: 400 }) }),
-  fc.record({ op: fc.constant("hold" as const), m: fc.nat(1), p: fc.nat(1), points: fc.integer({ min: 1, max: 400 }) }),
+  fc.record({ op: fc.constant("earn" as const), m: fc.nat(1), p: fc.nat(1), points: pointsArb(500) }),
+  fc.record({ op: fc.constant("bulk" as const), m: fc.nat(1), p: fc.nat(1), items: fc.array(fc.integer({ min: MAX / 2, max: MAX }), { minLength: 1, maxLength: 30 }) }),
+  fc.record({ op: fc.constant("redeem" as const), m: fc.nat(1), p: fc.nat(1), points: pointsArb(400) }),
+  fc.record({ op: fc.constant("hold" as const), m: fc.nat(1), p: fc.nat(1), points: pointsArb(400) }),
   fc.record({ op: fc.constant("capture" as const), h: fc.nat(5), part: fc.double({ min: 0.01, max: 1, noNaN: true }) }),
   fc.record({ op: fc.constant("void" as const), h: fc.nat(5) }),
   fc.record({ op: fc.constant("reverse" as const), t: fc.nat(10), part: fc.double({ min: 0.01, max: 1, noNaN: true }) }),
@@ -52,8 +59,9 @@ async function checkInvariants(memberIds: string[], now: Date, expiredRan: boole
   const unbalanced = await prisma().$queryRaw<{ n: number }[]>`
     SELECT count(*)::int AS n FROM (SELECT "transactionId" FROM "points"."Posting" GROUP BY 1 HAVING sum(amount) <> 0) t`;
   expect(unbalanced[0]!.n).toBe(0);
-  const [{ total }] = await prisma().$queryRaw<{ total: number }[]>`SELECT coalesce(sum(balance), 0)::int AS total FROM "points"."LedgerAccount"`;
-  expect(total).toBe(0);
+  // sum() of bigint is numeric: compared as text, no cast that could overflow.
+  const [{ total }] = await prisma().$queryRaw<{ total: string }[]>`SELECT coalesce(sum(balance), 0)::text AS total FROM "points"."LedgerAccount"`;
+  expect(total).toBe("0");
   const mismatched = await prisma().$queryRaw<{ n: number }[]>`
     SELECT count(*)::int AS n FROM "points"."LedgerAccount" a
     WHERE a.balance <> (SELECT coalesce(sum(amount), 0) FROM "points"."Posting" p WHERE p."accountId" = a.id)`;
@@ -61,11 +69,16 @@ async function checkInvariants(memberIds: string[], now: Date, expiredRan: boole
   for (const m of memberIds) {
     const w = await prisma().ledgerAccount.findUnique({ where: { code: `wallet:${m}` } });
     const lots = await prisma().lot.aggregate({ where: { memberId: m }, _sum: { remaining: true } });
-    expect(w!.balance).toBeGreaterThanOrEqual(0);
-    expect(w!.held).toBeGreaterThanOrEqual(0);
+    expect(w!.balance).toBeGreaterThanOrEqual(0n);
+    expect(w!.held).toBeGreaterThanOrEqual(0n);
     expect(w!.held).toBeLessThanOrEqual(w!.balance);
-    expect(lots._sum.remaining ?? 0).toBe(w!.balance);
-    if (expiredRan && w!.held === 0) {
+    expect(lots._sum.remaining ?? 0n).toBe(w!.balance);
+    // The running balance recorded by the wallet's latest posting is the wallet's balance (bigint, exact past 2^31).
+    const [last] = await prisma().$queryRaw<{ balanceAfter: bigint | null }[]>`
+      SELECT t."balanceAfter" FROM "points"."Posting" p JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
+      WHERE p."accountId" = ${w!.id} ORDER BY p.id DESC LIMIT 1`;
+    if (last) expect(BigInt(last.balanceAfter!)).toBe(w!.balance);
+    if (expiredRan && w!.held === 0n) {
       const stale = await prisma().lot.count({ where: { memberId: m, remaining: { gt: 0 }, expiresAt: { lte: now } } });
       expect(stale).toBe(0);
     }
@@ -87,6 +100,16 @@ test("random ledger operation sequences keep the ledger's invariants", async () 
             case "earn": {
               const t = await awardPoints(partnerPrincipal(P[o.p]!), { memberId: members[o.m]!, points: o.points, idempotencyKey: randomUUID() }, { now });
               txs.push(t.id);
+              break;
+            }
+            case "bulk": {
+              const r = await awardPointsBatch(
+                partnerPrincipal(P[o.p]!),
+                o.items.map((points) => ({ memberId: members[o.m]!, points, idempotencyKey: randomUUID() })),
+                { now, postedAt: now },
+              );
+              expect(r.rejected).toEqual([]);
+              txs.push(...r.transactions.map((t) => t.id));
               break;
             }
             case "redeem": {
@@ -123,7 +146,7 @@ test("random ledger operation sequences keep the ledger's invariants", async () 
               if (!t.partnerId) break;
               const r = await reverseTransaction(
                 partnerPrincipal(t.partnerId),
-                { transactionId: id, points: Math.max(1, Math.floor(Math.abs(t.memberPoints) * o.part)), idempotencyKey: randomUUID(), reason: "property" },
+                { transactionId: id, points: Math.max(1, Math.floor(Math.abs(Number(t.memberPoints)) * o.part)), idempotencyKey: randomUUID(), reason: "property" },
                 { now },
               );
               txs.push(r.id);

@@ -32,7 +32,7 @@ describe("ledger core", () => {
     const m = randomUUID();
     const p = randomUUID();
     const t1 = await earn(m, p, 500);
-    expect(t1.balanceAfter).toBe(500);
+    expect(t1.balanceAfter).toBe(500n);
     const t2 = await prisma().$transaction((tx) =>
       post(tx, {
         kind: "REDEEM",
@@ -46,7 +46,7 @@ describe("ledger core", () => {
         createdBy: "test",
       }),
     );
-    expect(t2.balanceAfter).toBe(300);
+    expect(t2.balanceAfter).toBe(300n);
     await expect(
       prisma().$transaction((tx) =>
         post(tx, {
@@ -63,7 +63,7 @@ describe("ledger core", () => {
       ),
     ).rejects.toMatchObject({ extensions: { code: "INSUFFICIENT_POINTS" } });
     const lots = await prisma().lot.findMany({ where: { memberId: m } });
-    expect(lots.map((l) => l.remaining)).toEqual([300]);
+    expect(lots.map((l) => l.remaining)).toEqual([300n]);
   });
 
   test("idempotent replay returns the original; another body is IDEMPOTENCY_CONFLICT", async () => {

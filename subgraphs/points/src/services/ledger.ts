@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Prisma, sqlState } from "../../../../lib/db.ts";
+import { toBig, toSafeNumber } from "../../../../lib/amounts.ts";
 import { HubError } from "../../../../lib/errors.ts";
 import type { AccountKind, TransactionKind } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
@@ -38,8 +39,10 @@ export interface LedgerTransactionRow {
   memberId: string | null;
   partnerId: string | null;
   offerId: string | null;
+  /** One transaction's member-side points: far below 2^53 (toSafeNumber checks on every read). */
   memberPoints: number;
-  balanceAfter: number | null;
+  /** A running balance: bigint (the database column is int8). */
+  balanceAfter: bigint | null;
   reference: string | null;
   reversesId: string | null;
   holdId: string | null;
@@ -104,7 +107,7 @@ export async function applyDeferred(tx: Tx, deferred: DeferredUpdate[]): Promise
   if (!ids.length) return;
   await tx.$executeRaw`
     UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.n
-    FROM unnest(${ids}::bigint[], ${ids.map((i) => merged.get(i)!)}::int[]) AS u(id, n) WHERE a.id = u.id`;
+    FROM unnest(${ids}::bigint[], ${ids.map((i) => merged.get(i)!)}::bigint[]) AS u(id, n) WHERE a.id = u.id`;
 }
 
 export const walletCode = (memberId: string) => `wallet:${memberId}`;
@@ -209,18 +212,25 @@ const TX_COLUMNS = Prisma.sql`id::text AS id, kind::text AS kind, "memberId"::te
 
 export { TX_COLUMNS };
 
+/** A LedgerTransaction row as read with TX_COLUMNS (int8 columns arrive as bigint): memberPoints checked into a number, balanceAfter a bigint. */
+export type RawTransactionRow = Omit<LedgerTransactionRow, "memberPoints" | "balanceAfter"> & { memberPoints: bigint | number; balanceAfter: bigint | number | null };
+
+export function txRow(r: RawTransactionRow): LedgerTransactionRow {
+  return { ...r, memberPoints: toSafeNumber(r.memberPoints, `memberPoints of transaction ${r.id}`), balanceAfter: r.balanceAfter == null ? null : toBig(r.balanceAfter) };
+}
+
 export async function transactionByKey(db: Tx, scope: string, key: string): Promise<LedgerTransactionRow | null> {
-  const rows = await db.$queryRaw<LedgerTransactionRow[]>`
+  const rows = await db.$queryRaw<RawTransactionRow[]>`
     SELECT ${TX_COLUMNS} FROM "points"."LedgerTransaction" WHERE "idempotencyScope" = ${scope} AND "idempotencyKey" = ${key}`;
-  return rows[0] ?? null;
+  return rows[0] ? txRow(rows[0]) : null;
 }
 
 export async function transactionsByIds(db: Tx, ids: readonly string[]): Promise<Map<string, LedgerTransactionRow>> {
   const valid = ids.filter(isUuid);
   if (!valid.length) return new Map();
-  const rows = await db.$queryRaw<LedgerTransactionRow[]>`
+  const rows = await db.$queryRaw<RawTransactionRow[]>`
     SELECT ${TX_COLUMNS} FROM "points"."LedgerTransaction" WHERE id = ANY(${valid}::uuid[])`;
-  return new Map(rows.map((r) => [r.id, r]));
+  return new Map(rows.map((r) => [r.id, txRow(r)]));
 }
 
 const conflict = () => new HubError("IDEMPOTENCY_CONFLICT", "This idempotency key was already used with a different request");
@@ -304,18 +314,18 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
   const others = withAccount.filter((p) => !GUARDED.has(p.account.kind)).sort((a, b) => (a.account.id < b.account.id ? -1 : 1));
 
   const earnsLifetime = input.kind === "EARN" || input.kind === "OFFER_BONUS";
-  let balanceAfter: number | null = null;
+  let balanceAfter: bigint | null = null;
   for (const p of guarded) {
     const lifetime = p.account.kind === "MEMBER_WALLET" && earnsLifetime && p.amount > 0 ? p.amount : 0;
-    const rows = await tx.$queryRaw<{ balance: number }[]>`
-      UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::int, "lifetimeEarned" = "lifetimeEarned" + ${lifetime}::int
-      WHERE id = ${p.account.id} AND balance + ${p.amount}::int - held >= 0
+    const rows = await tx.$queryRaw<{ balance: bigint }[]>`
+      UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::bigint, "lifetimeEarned" = "lifetimeEarned" + ${lifetime}::bigint
+      WHERE id = ${p.account.id} AND balance + ${p.amount}::bigint - held >= 0
       RETURNING balance`;
     if (!rows.length) {
       if (p.account.kind === "OFFER_BUDGET") throw new HubError("OFFER_BUDGET_EXHAUSTED", "The offer's remaining budget does not cover the bonus");
       throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this request", { points: -p.amount });
     }
-    if (p.account.kind === "MEMBER_WALLET") balanceAfter = rows[0]!.balance;
+    if (p.account.kind === "MEMBER_WALLET") balanceAfter = toBig(rows[0]!.balance);
   }
 
   const id = randomUUID();
@@ -324,11 +334,11 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
     INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "offerId", "memberPoints", "balanceAfter", reference, "reversesId",
       "holdId", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", reason, "postedAt")
     VALUES (${id}::uuid, ${input.kind}::"points"."TransactionKind", ${input.memberId ?? null}::uuid, ${input.partnerId ?? null}::uuid, ${input.offerId ?? null}::uuid,
-      ${memberPoints}::int, ${balanceAfter}::int, ${input.reference ?? null}, ${input.reversesId ?? null}::uuid, ${input.holdId ?? null}::uuid,
+      ${memberPoints}::bigint, ${balanceAfter}::bigint, ${input.reference ?? null}, ${input.reversesId ?? null}::uuid, ${input.holdId ?? null}::uuid,
       ${input.idempotency.scope}, ${input.idempotency.key}, ${input.idempotency.requestHash}, ${input.createdBy}, ${input.reason ?? null}, ${postedAt})`;
   await tx.$executeRaw`
     INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
-    SELECT ${id}::uuid, a, n, ${postedAt} FROM unnest(${withAccount.map((p) => p.account.id)}::bigint[], ${withAccount.map((p) => p.amount)}::int[]) AS t(a, n)`;
+    SELECT ${id}::uuid, a, n, ${postedAt} FROM unnest(${withAccount.map((p) => p.account.id)}::bigint[], ${withAccount.map((p) => p.amount)}::bigint[]) AS t(a, n)`;
 
   if (wallet && input.memberId) {
     await moveLots(tx, input.memberId, id, wallet.amount, postedAt, input);
@@ -337,7 +347,7 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
   if (input.deferred) input.deferred.push(...others.map((p) => ({ accountId: p.account.id, amount: p.amount })));
   else {
     for (const p of others) {
-      await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::int WHERE id = ${p.account.id}`;
+      await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::bigint WHERE id = ${p.account.id}`;
     }
   }
 
@@ -368,11 +378,11 @@ async function moveLots(tx: Tx, memberId: string, transactionId: string, amount:
     const issuer = plan.issuerPartnerId === undefined ? (input.partnerId ?? null) : plan.issuerPartnerId;
     await tx.$executeRaw`
       INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt", "offerId")
-      VALUES (${memberId}::uuid, ${issuer}::uuid, ${transactionId}::uuid, ${amount}::int, ${amount}::int, ${at}, ${lotExpiry(at, policy)}, ${plan.offerId ?? null}::uuid)`;
+      VALUES (${memberId}::uuid, ${issuer}::uuid, ${transactionId}::uuid, ${amount}::bigint, ${amount}::bigint, ${at}, ${lotExpiry(at, policy)}, ${plan.offerId ?? null}::uuid)`;
   } else if (amount > 0 && plan.mode === "restore") {
     // Give back what the original transaction (net of earlier restorations) took, latest-expiring lots first.
-    const taken = await tx.$queryRaw<{ lotId: bigint; net: number }[]>`
-      SELECT c."lotId", sum(c.points)::int AS net
+    const taken = await tx.$queryRaw<{ lotId: bigint; net: bigint }[]>`
+      SELECT c."lotId", sum(c.points)::bigint AS net
       FROM "points"."LotConsumption" c JOIN "points"."Lot" l ON l.id = c."lotId"
       WHERE c."transactionId" = ${plan.fromTransactionId}::uuid
          OR c."transactionId" IN (SELECT id FROM "points"."LedgerTransaction" WHERE "reversesId" = ${plan.fromTransactionId}::uuid)
@@ -383,23 +393,23 @@ async function moveLots(tx: Tx, memberId: string, transactionId: string, amount:
     const gives: number[] = [];
     for (const t of taken) {
       if (left <= 0) break;
-      const give = Math.min(left, t.net);
+      const give = Math.min(left, toSafeNumber(t.net, `lot ${t.lotId} taken`));
       ids.push(BigInt(t.lotId));
       gives.push(give);
       left -= give;
     }
     if (ids.length) {
       await tx.$executeRaw`
-        UPDATE "points"."Lot" l SET remaining = l.remaining + t.g FROM unnest(${ids}::bigint[], ${gives}::int[]) AS t(id, g) WHERE l.id = t.id`;
+        UPDATE "points"."Lot" l SET remaining = l.remaining + t.g FROM unnest(${ids}::bigint[], ${gives}::bigint[]) AS t(id, g) WHERE l.id = t.id`;
       await tx.$executeRaw`
         INSERT INTO "points"."LotConsumption" ("lotId", "transactionId", points)
-        SELECT id, ${transactionId}::uuid, -g FROM unnest(${ids}::bigint[], ${gives}::int[]) AS t(id, g)`;
+        SELECT id, ${transactionId}::uuid, -g FROM unnest(${ids}::bigint[], ${gives}::bigint[]) AS t(id, g)`;
     }
     if (left > 0) {
       // More than the original took from lots (should not happen): a fresh lot keeps balance = lots.
       await tx.$executeRaw`
         INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt")
-        VALUES (${memberId}::uuid, NULL, ${transactionId}::uuid, ${left}::int, ${left}::int, ${at}, ${lotExpiry(at, policy)})`;
+        VALUES (${memberId}::uuid, NULL, ${transactionId}::uuid, ${left}::bigint, ${left}::bigint, ${at}, ${lotExpiry(at, policy)})`;
     }
   } else if (amount < 0 && plan.mode === "expire") {
     const total = plan.lots.reduce((s, l) => s + l.take, 0);
@@ -408,7 +418,7 @@ async function moveLots(tx: Tx, memberId: string, transactionId: string, amount:
   } else if (amount < 0) {
     const need = -amount;
     const prefer = plan.mode === "consume" ? (plan.preferLotIds ?? []) : [];
-    const rows = await tx.$queryRaw<{ id: bigint; remaining: number }[]>`
+    const rows = await tx.$queryRaw<{ id: bigint; remaining: bigint }[]>`
       SELECT id, remaining FROM (
         SELECT id, remaining, "expiresAt", "earnedAt", (id = ANY(${prefer}::bigint[])) AS pref,
                sum(remaining) OVER (ORDER BY (id = ANY(${prefer}::bigint[])) DESC, "expiresAt" ASC NULLS LAST, "earnedAt", id) - remaining AS before
@@ -418,7 +428,7 @@ async function moveLots(tx: Tx, memberId: string, transactionId: string, amount:
     let left = need;
     const takes: { id: bigint; take: number }[] = [];
     for (const r of rows) {
-      const take = Math.min(left, r.remaining);
+      const take = Math.min(left, toSafeNumber(r.remaining, `remaining of lot ${r.id}`));
       takes.push({ id: BigInt(r.id), take });
       left -= take;
       if (left === 0) break;
@@ -440,15 +450,16 @@ async function takeLots(tx: Tx, transactionId: string, takes: { id: bigint; take
   if (!takes.length) return;
   const ids = takes.map((t) => t.id);
   const n = takes.map((t) => t.take);
-  await tx.$executeRaw`UPDATE "points"."Lot" l SET remaining = l.remaining - t.n FROM unnest(${ids}::bigint[], ${n}::int[]) AS t(id, n) WHERE l.id = t.id`;
+  await tx.$executeRaw`UPDATE "points"."Lot" l SET remaining = l.remaining - t.n FROM unnest(${ids}::bigint[], ${n}::bigint[]) AS t(id, n) WHERE l.id = t.id`;
   await tx.$executeRaw`
     INSERT INTO "points"."LotConsumption" ("lotId", "transactionId", points)
-    SELECT id, ${transactionId}::uuid, n FROM unnest(${ids}::bigint[], ${n}::int[]) AS t(id, n)`;
+    SELECT id, ${transactionId}::uuid, n FROM unnest(${ids}::bigint[], ${n}::bigint[]) AS t(id, n)`;
 }
 
 /** Locks a member's wallet row (the member's mutex) and returns it; null when the member has no wallet. */
-export async function lockWallet(tx: Tx, memberId: string): Promise<{ id: bigint; balance: number; held: number } | null> {
-  const rows = await tx.$queryRaw<{ id: bigint; balance: number; held: number }[]>`
+export async function lockWallet(tx: Tx, memberId: string): Promise<{ id: bigint; balance: bigint; held: bigint } | null> {
+  const rows = await tx.$queryRaw<{ id: bigint; balance: bigint; held: bigint }[]>`
     SELECT id, balance, held FROM "points"."LedgerAccount" WHERE code = ${walletCode(memberId)} FOR UPDATE`;
-  return rows[0] ?? null;
+  const r = rows[0];
+  return r ? { id: toBig(r.id), balance: toBig(r.balance), held: toBig(r.held) } : null;
 }

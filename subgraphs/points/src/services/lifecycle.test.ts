@@ -39,9 +39,13 @@ async function redeem(m: string, points: number, now: Date) {
   const c = await createRedemptionCode(memberPrincipal(m), { partnerId: shop, points }, { now });
   return redeemPoints(partnerPrincipal(shop), { redemptionCode: c.code, points, idempotencyKey: randomUUID() }, { now });
 }
-const wallet = (m: string) => prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
-const lots = (m: string) => prisma().lot.findMany({ where: { memberId: m }, orderBy: { id: "asc" } });
-const breakage = async () => (await prisma().ledgerAccount.findUnique({ where: { code: "breakage" } }))?.balance ?? 0;
+// Amounts are bigint columns; these small test amounts read as numbers.
+const wallet = async (m: string) => {
+  const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
+  return { ...w, balance: Number(w.balance), held: Number(w.held), lifetimeEarned: Number(w.lifetimeEarned) };
+};
+const lots = async (m: string) => (await prisma().lot.findMany({ where: { memberId: m }, orderBy: { id: "asc" } })).map((l) => ({ ...l, points: Number(l.points), remaining: Number(l.remaining) }));
+const breakage = async () => Number((await prisma().ledgerAccount.findUnique({ where: { code: "breakage" } }))?.balance ?? 0);
 
 describe("lots and expiry", () => {
   test("months after earning (default 36): redemptions take the soonest-expiring lot first; the job expires the rest once", async () => {
@@ -64,7 +68,7 @@ describe("lots and expiry", () => {
     expect((await wallet(m)).balance).toBe(50);
     expect((await breakage()) - before).toBe(first.points);
     const expiry = await prisma().ledgerTransaction.findMany({ where: { memberId: m, kind: "EXPIRY" } });
-    expect(expiry.map((t) => t.memberPoints)).toEqual([-70]);
+    expect(expiry.map((t) => t.memberPoints)).toEqual([-70n]);
   });
 
   test("inactivity: any earn or redemption moves every open lot's expiry; never: nothing expires", async () => {
@@ -130,7 +134,7 @@ describe("tiers", () => {
     await award({ points: 999 }, T0);
     expect((await tierStatuses(prisma(), [m], T0)).get(m)).toMatchObject({ tier: "BASE", pointsToNextTier: 1 });
     await award({ points: 4001 }, at(1));
-    expect((await tierStatuses(prisma(), [m], at(1))).get(m)).toMatchObject({ tier: "GOLD", qualifyingPoints: 5000, nextTier: "DIAMOND", pointsToNextTier: 15000, earnMultiplier: "1.5" });
+    expect((await tierStatuses(prisma(), [m], at(1))).get(m)).toMatchObject({ tier: "GOLD", qualifyingPoints: 5000n, nextTier: "DIAMOND", pointsToNextTier: 15000, earnMultiplier: "1.5" });
     expect((await award({ purchaseAmount: "101.99" }, at(2))).memberPoints).toBe(152); // 101.99 × 1 × 1.5, rounded down
     expect(await runTierReview(addMonths(at(2), 5))).toBe(0);
     expect(await runTierReview(new Date(addMonths(at(2), 6).getTime() + 1000))).toBe(1);

@@ -53,7 +53,7 @@ const revoked = (consentId: string, memberId: string, partnerId: string, purpose
   payload: { consentId, memberId, partnerId, purpose, categories: ["PROFILE_BASIC"], revokedAt: T0.toISOString() },
 });
 const award = (memberId: string, now: Date, offerId: string) => awardPoints(partnerPrincipal(shop), { memberId, points: 10, offerId, idempotencyKey: randomUUID() }, { now });
-const balance = async (code: string) => (await prisma().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0;
+const balance = async (code: string) => Number((await prisma().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0); // small test amounts
 async function writes(memberId: string) {
   return {
     txs: await prisma().ledgerTransaction.count({ where: { memberId } }),

@@ -39,7 +39,7 @@ const claim = (offerId: string, memberId: string) => applyEvents({ type: "partne
 const award = (memberId: string, points: number, now: Date, offerId?: string) =>
   awardPoints(partnerPrincipal(shop), { memberId, points, offerId, idempotencyKey: randomUUID() }, { now });
 const joined = (m: string, joinedAt: Date) => ({ ...enrolled(m, shop), payload: { ...enrolled(m, shop).payload, joinedAt: joinedAt.toISOString() } });
-const balance = async (code: string) => (await prisma().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0;
+const balance = async (code: string) => Number((await prisma().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0); // small test amounts
 
 async function writes(memberId: string) {
   return {

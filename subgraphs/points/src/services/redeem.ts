@@ -1,3 +1,4 @@
+import { toBig, toSafeNumber } from "../../../../lib/amounts.ts";
 import { randomUUID } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
@@ -15,7 +16,9 @@ import {
   post,
   redemptionCode as redemptionAccount,
   requestHash,
+  type RawTransactionRow,
   TX_COLUMNS,
+  txRow,
   TX_OPTIONS,
   type Tx,
   walletCode,
@@ -51,10 +54,12 @@ export async function createRedemptionCode(actor: Actor, raw: { partnerId: unkno
   if (partner && !partner.active) throw badInput("This partner is inactive", "partnerId");
   // Tell the member now rather than at the till: a code for more than the available points would
   // only fail there. (The redemption itself re-checks under the wallet's guard.)
-  const [wallet] = await prisma().$queryRaw<{ available: number }[]>`
+  const [wallet] = await prisma().$queryRaw<{ available: bigint }[]>`
     SELECT balance - held AS available FROM "points"."LedgerAccount" WHERE code = ${walletCode(actor.memberId)}`;
-  if ((wallet?.available ?? 0) < input.points) {
-    throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this redemption code", { points: input.points, available: wallet?.available ?? 0 });
+  const available = wallet ? toBig(wallet.available) : 0n;
+  if (available < BigInt(input.points)) {
+    // Below input.points (≤ 100,000,000) here, so a plain number in the error's extensions.
+    throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this redemption code", { points: input.points, available: Number(available) });
   }
   const jti = randomUUID();
   const expiresAt = new Date(now.getTime() + settings().redemptionCodeTtlSeconds * 1000);
@@ -225,8 +230,8 @@ export async function authorizeRedemption(actor: Actor, raw: unknown, opts: Writ
       prisma().$transaction(async (tx) => {
         const memberId = await resolveMember(tx, input, party, now);
         const held = await tx.$queryRaw<{ id: bigint }[]>`
-          UPDATE "points"."LedgerAccount" SET held = held + ${input.points}::int
-          WHERE code = ${walletCode(memberId)} AND balance - held - ${input.points}::int >= 0 RETURNING id`;
+          UPDATE "points"."LedgerAccount" SET held = held + ${input.points}::bigint
+          WHERE code = ${walletCode(memberId)} AND balance - held - ${input.points}::bigint >= 0 RETURNING id`;
         if (!held.length) throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this hold", { points: input.points });
         const id = randomUUID();
         const expiresAt = new Date(now.getTime() + settings().holdTtlMinutes * 60_000);
@@ -260,7 +265,7 @@ async function resolveHold(tx: Tx, hold: HoldRow, status: "CAPTURED" | "VOIDED" 
     const [cur] = await tx.$queryRaw<{ status: string; expiresAt: Date }[]>`SELECT status::text AS status, "expiresAt" FROM "points"."Hold" WHERE id = ${hold.id}::uuid`;
     throw alreadyResolved(cur?.status === "PENDING" ? { status: "EXPIRED" } : (cur ?? hold));
   }
-  await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET held = held - ${hold.points}::int WHERE code = ${walletCode(hold.memberId)}`;
+  await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET held = held - ${hold.points}::bigint WHERE code = ${walletCode(hold.memberId)}`;
 }
 
 /** Captures a hold, whole (points omitted) or in part; the remainder is released. Idempotent by key. */
@@ -313,7 +318,7 @@ export async function expireHolds(now: Date, limit = 1000): Promise<number> {
       UPDATE "points"."Hold" SET status = 'EXPIRED', "resolvedAt" = ${now}
       WHERE id IN (SELECT id FROM "points"."Hold" WHERE status = 'PENDING' AND "expiresAt" <= ${now} ORDER BY "expiresAt", id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING "memberId", points
-    ), agg AS (SELECT "memberId", sum(points)::int AS p, count(*)::int AS n FROM h GROUP BY "memberId"),
+    ), agg AS (SELECT "memberId", sum(points)::bigint AS p, count(*)::int AS n FROM h GROUP BY "memberId"),
     upd AS (UPDATE "points"."LedgerAccount" a SET held = a.held - agg.p FROM agg WHERE a.code = 'wallet:' || agg."memberId"::text RETURNING a.id)
     SELECT coalesce(sum(n), 0)::int AS n FROM agg`;
   return rows[0]?.n ?? 0;
@@ -344,18 +349,19 @@ export async function reverseTransaction(
   const at = opts.postedAt ?? opts.now ?? new Date();
   return idempotentTransaction(idem, async (tx) => {
     if (!isUuid(input.transactionId)) throw notFound("Transaction", input.transactionId);
-    const [orig] = await tx.$queryRaw<LedgerTransactionRow[]>`
+    const [origRow] = await tx.$queryRaw<RawTransactionRow[]>`
       SELECT ${TX_COLUMNS} FROM "points"."LedgerTransaction" WHERE id = ${input.transactionId}::uuid FOR UPDATE`;
+    const orig = origRow ? txRow(origRow) : undefined;
     if (!orig || (actor.role === "PARTNER" && orig.partnerId !== actor.partnerId)) throw notFound("Transaction", input.transactionId);
     const allowed = actor.role === "PARTNER" ? PARTNER_REVERSIBLE : ADMIN_REVERSIBLE;
     if (!allowed.has(orig.kind) || !orig.memberId || orig.memberPoints === 0) throw badInput(`A ${orig.kind} transaction cannot be reversed by you`, "transactionId");
-    const [{ reversed }] = await tx.$queryRaw<{ reversed: number }[]>`
-      SELECT coalesce(sum(abs("memberPoints")), 0)::int AS reversed FROM "points"."LedgerTransaction" WHERE "reversesId" = ${orig.id}::uuid`;
-    const remaining = Math.abs(orig.memberPoints) - reversed;
+    const [{ reversed }] = await tx.$queryRaw<{ reversed: bigint }[]>`
+      SELECT coalesce(sum(abs("memberPoints")), 0)::bigint AS reversed FROM "points"."LedgerTransaction" WHERE "reversesId" = ${orig.id}::uuid`;
+    const remaining = Math.abs(orig.memberPoints) - toSafeNumber(reversed, `points reversed of ${orig.id}`);
     const points = input.points ?? remaining;
     if (remaining <= 0) throw badInput("This transaction is already fully reversed", "transactionId");
     if (points > remaining) throw badInput(`At most ${remaining} points of this transaction remain unreversed`, "points");
-    const postings = await tx.$queryRaw<{ code: string; amount: number }[]>`
+    const postings = await tx.$queryRaw<{ code: string; amount: bigint }[]>`
       SELECT a.code, p.amount FROM "points"."Posting" p JOIN "points"."LedgerAccount" a ON a.id = p."accountId" WHERE p."transactionId" = ${orig.id}::uuid`;
     if (postings.length !== 2) throw badInput("Only two-sided member transactions can be reversed", "transactionId");
     const sign = Math.sign(orig.memberPoints);
@@ -372,7 +378,7 @@ export async function reverseTransaction(
       partnerId: orig.partnerId,
       offerId: orig.offerId,
       reversesId: orig.id,
-      postings: postings.map((p) => ({ accountCode: p.code, amount: -Math.sign(p.amount) * points })),
+      postings: postings.map((p) => ({ accountCode: p.code, amount: toBig(p.amount) < 0n ? points : -points })),
       idempotency: idem,
       reference: orig.reference,
       reason: input.reason,

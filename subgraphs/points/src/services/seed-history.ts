@@ -52,7 +52,7 @@ export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earn
       const postedAt = new Date(day * 86_400_000 + 12 * 3_600_000);
       const r = await awardPointsBatch(partnerActor(partnerId), items, { postedAt });
       earns += r.accepted;
-      for (const t of r.transactions) wallet.set(t.memberId!, t.balanceAfter ?? 0);
+      for (const t of r.transactions) wallet.set(t.memberId!, t.balanceAfter == null ? 0 : Number(t.balanceAfter)); // demo amounts: small
     }
   }
   // Redemptions with member-created codes (recent ones so codes are valid), a few holds and reversals.

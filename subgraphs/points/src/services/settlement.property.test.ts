@@ -9,6 +9,7 @@ import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subg
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
 import { earn, rates, redeem } from "../testing/ledger-ops.ts";
+import { awardPointsBatch } from "./earn.ts";
 import { reverseTransaction } from "./redeem.ts";
 import { approveSettlementRun, createSettlementRun, lineAmount } from "./settlement.ts";
 
@@ -28,15 +29,21 @@ const admin = adminPrincipal();
 
 type Op =
   | { op: "earn"; day: number; p: number; m: number; points: number }
+  | { op: "bulk"; day: number; p: number; m: number; items: number[] }
   | { op: "redeem"; day: number; p: number; m: number; points: number }
   | { op: "reverse"; day: number; t: number; part: number }
   | { op: "rate"; day: number; p: number; issue: number; redeem: number };
 
 const rateStr = (micros: number) => new Decimal(micros).div(1_000_000).toFixed();
 const dayArb = fc.integer({ min: 0, max: 59 });
+// Amounts reach the 64-bit range (issue 14 §2): up to the per-operation maximum of 100,000,000, and
+// bulk earns of up to 30 of them, so statements, lines, flows and liabilities pass 2^31.
+const MAX = 100_000_000;
+const pointsArb = (small: number) => fc.oneof({ arbitrary: fc.integer({ min: 1, max: small }), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: MAX }), weight: 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { arbitrary: fc.record({ op: fc.constant("earn" as const), day: dayArb, p: fc.nat(1), m: fc.nat(1), points: fc.integer({ min: 1, max: 5_000 }) }), weight: 4 },
-  { arbitrary: fc.record({ op: fc.constant("redeem" as const), day: dayArb, p: fc.nat(1), m: fc.nat(1), points: fc.integer({ min: 1, max: 3_000 }) }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant("earn" as const), day: dayArb, p: fc.nat(1), m: fc.nat(1), points: pointsArb(5_000) }), weight: 4 },
+  { arbitrary: fc.record({ op: fc.constant("bulk" as const), day: dayArb, p: fc.nat(1), m: fc.nat(1), items: fc.array(fc.integer({ min: 1, max: MAX }), { minLength: 1, maxLength: 30 }) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("redeem" as const), day: dayArb, p: fc.nat(1), m: fc.nat(1), points: pointsArb(3_000) }), weight: 3 },
   { arbitrary: fc.record({ op: fc.constant("reverse" as const), day: dayArb, t: fc.nat(20), part: fc.double({ min: 0.05, max: 1, noNaN: true }) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("rate" as const), day: dayArb, p: fc.nat(1), issue: fc.integer({ min: 1, max: 99_999 }), redeem: fc.integer({ min: 0, max: 99_999 }) }), weight: 1 },
 );
@@ -67,12 +74,18 @@ test("property: positions + margin = 0; every posting in exactly one approved ru
           const when = ph(base, o.day + 0.5);
           try {
             if (o.op === "earn") txs.push({ id: (await earn(P[o.p]!, M[o.m]!, o.points, when)).id, partnerId: P[o.p]! });
+            else if (o.op === "bulk") {
+              const items = o.items.map((points) => ({ memberId: M[o.m]!, points, idempotencyKey: randomUUID() }));
+              const r = await awardPointsBatch(partnerPrincipal(P[o.p]!), items, { now: when, postedAt: when });
+              expect(r.rejected).toEqual([]);
+              txs.push(...r.transactions.map((t) => ({ id: t.id, partnerId: P[o.p]! })));
+            }
             else if (o.op === "redeem") txs.push({ id: (await redeem(P[o.p]!, M[o.m]!, o.points, when)).id, partnerId: P[o.p]! });
             else if (o.op === "rate") await applyEvents(rates(P[o.p]!, rateStr(o.issue), rateStr(o.redeem), when));
             else if (txs.length) {
               const t = txs[o.t % txs.length]!;
               const orig = await prisma().ledgerTransaction.findUniqueOrThrow({ where: { id: t.id } });
-              const points = Math.max(1, Math.floor(Math.abs(orig.memberPoints) * o.part));
+              const points = Math.max(1, Math.floor(Math.abs(Number(orig.memberPoints)) * o.part));
               await reverseTransaction(partnerPrincipal(t.partnerId), { transactionId: t.id, points, idempotencyKey: randomUUID(), reason: "r" }, { now: when, postedAt: when });
             }
           } catch (e) {

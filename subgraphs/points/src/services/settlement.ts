@@ -1,3 +1,4 @@
+import { toSafeNumber } from "../../../../lib/amounts.ts";
 import { randomUUID } from "node:crypto";
 import { Decimal } from "decimal.js";
 import { z } from "zod";
@@ -218,7 +219,8 @@ function attribute(rows: { issuerPartnerId: string | null; offerId: string | nul
   for (const r of rows) {
     if (r.issuerPartnerId) out.push({ partnerId: r.issuerPartnerId, points: r.points });
     else if (r.offerId && offers.has(r.offerId)) {
-      const total = Number(r.points);
+      // An offer's bonus lots: at most its budget (≤ 1,000,000,000 points), so splitByShares' number arithmetic is exact.
+      const total = toSafeNumber(r.points, `lot points of offer ${r.offerId}`);
       const sign = total < 0 ? -1 : 1;
       for (const s of splitByShares(Math.abs(total), offers.get(r.offerId)!.fundings)) out.push({ partnerId: s.partnerId, points: BigInt(sign * s.points) });
     }
@@ -681,23 +683,23 @@ export async function exportRun(actor: Actor, runId: string, format: ExportForma
   const stmt = (s: SettlementStatement) => ({
     partnerId: s.partnerId,
     partnerName: names.get(s.partnerId) ?? null,
-    pointsIssued: Number(s.pointsIssued),
-    pointsRedeemed: Number(s.pointsRedeemed),
-    offerFundingPoints: Number(s.offerFundingPoints),
-    offerReturnedPoints: Number(s.offerReturnedPoints),
-    pointsReversed: Number(s.pointsReversed),
-    pointsAdjusted: Number(s.pointsAdjusted),
+    pointsIssued: toSafeNumber(s.pointsIssued, "pointsIssued"),
+    pointsRedeemed: toSafeNumber(s.pointsRedeemed, "pointsRedeemed"),
+    offerFundingPoints: toSafeNumber(s.offerFundingPoints, "offerFundingPoints"),
+    offerReturnedPoints: toSafeNumber(s.offerReturnedPoints, "offerReturnedPoints"),
+    pointsReversed: toSafeNumber(s.pointsReversed, "pointsReversed"),
+    pointsAdjusted: toSafeNumber(s.pointsAdjusted, "pointsAdjusted"),
     amountDue: money(s.amountDue, minorUnits),
     amountOwed: money(s.amountOwed, minorUnits),
     netPosition: money(s.netPosition, minorUnits),
-    liabilityPoints: Number(s.liabilityPoints),
-    expiredPoints: Number(s.expiredPoints),
+    liabilityPoints: toSafeNumber(s.liabilityPoints, "liabilityPoints"),
+    expiredPoints: toSafeNumber(s.expiredPoints, "expiredPoints"),
     lines: (lines.get(`${runId}|${s.partnerId}`) ?? []).map((l) => ({
       id: l.id,
       side: l.side,
       kind: l.kind,
-      points: Number(l.points),
-      postings: Number(l.postings),
+      points: toSafeNumber(l.points, "points"),
+      postings: toSafeNumber(l.postings, "postings"),
       rate: new Decimal(l.rate.toString()).toFixed(),
       rateEffectiveFrom: l.rateEffectiveFrom?.toISOString() ?? null,
       amount: money(l.amount, minorUnits),

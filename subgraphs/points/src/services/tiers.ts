@@ -1,3 +1,4 @@
+import { toBig } from "../../../../lib/amounts.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import type { PrismaClient } from "../../../../lib/db.ts";
 import { addMonths } from "./config.ts";
@@ -16,7 +17,7 @@ export const qualifyingSql = (memberExpr: Prisma.Sql, at: Date) => Prisma.sql`
   coalesce((SELECT sum(t."memberPoints") FROM "points"."LedgerTransaction" t
             LEFT JOIN "points"."LedgerTransaction" o ON o.id = t."reversesId"
             WHERE t."memberId" = ${memberExpr} AND t."postedAt" > ${addMonths(at, -12)} AND t."postedAt" <= ${at}
-              AND (t.kind = 'EARN' OR (t.kind = 'REVERSAL' AND o.kind = 'EARN'))), 0)::int`;
+              AND (t.kind = 'EARN' OR (t.kind = 'REVERSAL' AND o.kind = 'EARN'))), 0)::bigint`;
 
 /**
  * `points.tier_changed {memberId, tier, previousTier, at}` for each change, in the transaction of the
@@ -54,8 +55,8 @@ export async function touchTiers(tx: Tx, memberIds: readonly string[], at: Date)
         -- ~20 % of a bulk-earn chunk's database time (bench/FINDINGS.md).
         SELECT x.m, CASE
             WHEN coalesce(ts.tier, 'BASE') = 'DIAMOND' THEN 0
-            WHEN coalesce(w."lifetimeEarned", 0) < (CASE coalesce(ts.tier, 'BASE') WHEN 'BASE' THEN ${TIER_THRESHOLDS.SILVER}::int
-                                                     WHEN 'SILVER' THEN ${TIER_THRESHOLDS.GOLD}::int ELSE ${TIER_THRESHOLDS.DIAMOND}::int END) THEN 0
+            WHEN coalesce(w."lifetimeEarned", 0) < (CASE coalesce(ts.tier, 'BASE') WHEN 'BASE' THEN ${TIER_THRESHOLDS.SILVER}::bigint
+                                                     WHEN 'SILVER' THEN ${TIER_THRESHOLDS.GOLD}::bigint ELSE ${TIER_THRESHOLDS.DIAMOND}::bigint END) THEN 0
             ELSE ${qualifyingSql(Prisma.sql`x.m`, at)} END AS q
         FROM unnest(${ids}::uuid[], ${ids.map(walletCode)}::text[]) AS x(m, wallet)
         LEFT JOIN old ts ON ts."memberId" = x.m
@@ -75,7 +76,8 @@ export async function touchTiers(tx: Tx, memberIds: readonly string[], at: Date)
 
 export interface TierStatus {
   tier: Tier;
-  qualifyingPoints: number;
+  /** A 12-month sum: bigint (a member earning 100,000,000 points a day passes 2^31 in a month). */
+  qualifyingPoints: bigint;
   nextTier: Tier | null;
   pointsToNextTier: number | null;
   earnMultiplier: string;
@@ -93,26 +95,28 @@ export async function storedTiers(db: Tx | PrismaClient, memberIds: readonly str
  * and, for the ids in `statusIds` only, the qualifying points of the rolling 12 months at `now`
  * (the tier status needs them; the bare tier level does not).
  */
-export async function tierFacts(db: Tx | PrismaClient, memberIds: readonly string[], statusIds: ReadonlySet<string>, now: Date): Promise<Map<string, { tier: Tier; qualifyingPoints: number | null }>> {
+export async function tierFacts(db: Tx | PrismaClient, memberIds: readonly string[], statusIds: ReadonlySet<string>, now: Date): Promise<Map<string, { tier: Tier; qualifyingPoints: bigint | null }>> {
   const ids = [...new Set(memberIds)];
-  const out = new Map<string, { tier: Tier; qualifyingPoints: number | null }>();
+  const out = new Map<string, { tier: Tier; qualifyingPoints: bigint | null }>();
   if (!ids.length) return out;
-  const rows = await db.$queryRaw<{ memberId: string; tier: Tier | null; q: number | null }[]>`
+  const rows = await db.$queryRaw<{ memberId: string; tier: Tier | null; q: bigint | null }[]>`
     SELECT x.m::text AS "memberId", ts.tier::text AS tier, CASE WHEN x.need THEN ${qualifyingSql(Prisma.sql`x.m`, now)} END AS q
     FROM unnest(${ids}::uuid[], ${ids.map((id) => statusIds.has(id))}::boolean[]) AS x(m, need)
     LEFT JOIN "points"."TierState" ts ON ts."memberId" = x.m`;
-  for (const r of rows) out.set(r.memberId, { tier: r.tier ?? "BASE", qualifyingPoints: r.q === null ? null : Number(r.q) });
+  for (const r of rows) out.set(r.memberId, { tier: r.tier ?? "BASE", qualifyingPoints: r.q === null ? null : toBig(r.q) });
   return out;
 }
 
 /** The status shown for a member's tier: its tier, qualifying points and progress to the next. */
-export function tierStatusOf(tier: Tier, qualifyingPoints: number): TierStatus {
+export function tierStatusOf(tier: Tier, qualifyingPoints: bigint): TierStatus {
   const next = nextTier(tier);
+  const missing = next ? BigInt(TIER_THRESHOLDS[next]) - qualifyingPoints : 0n;
   return {
     tier,
     qualifyingPoints,
     nextTier: next,
-    pointsToNextTier: next ? Math.max(0, TIER_THRESHOLDS[next] - qualifyingPoints) : null,
+    // At most the next threshold (20,000): a number.
+    pointsToNextTier: next ? Number(missing > 0n ? missing : 0n) : null,
     earnMultiplier: TIER_MULTIPLIERS[tier],
   };
 }
@@ -124,7 +128,7 @@ export async function tierStatuses(db: Tx | PrismaClient, memberIds: readonly st
   const facts = await tierFacts(db, memberIds, new Set(memberIds), now);
   for (const id of memberIds) {
     const f = facts.get(id);
-    out.set(id, tierStatusOf(f?.tier ?? "BASE", f?.qualifyingPoints ?? 0));
+    out.set(id, tierStatusOf(f?.tier ?? "BASE", f?.qualifyingPoints ?? 0n));
   }
   return out;
 }
