@@ -18,7 +18,7 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
  * otherwise the field is null with CONSENT_REQUIRED. The member itself and admins are not gated.
  * Every partner read that passes is recorded for the request's points.data_accessed event.
  */
-async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataCategory, value: () => Promise<T> | T): Promise<T> {
+export async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataCategory, value: () => Promise<T> | T): Promise<T> {
   const p = ctx.principal;
   const self = p.role === "MEMBER" && p.memberId === m.id;
   if (!(p.role === "ADMIN" || self)) {

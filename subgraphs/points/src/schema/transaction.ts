@@ -2,7 +2,7 @@ import { notFound } from "../../../../lib/errors.ts";
 import { builder } from "../builder.ts";
 import type { LedgerTransactionRow } from "../services/ledger.ts";
 import { TransactionKindEnum } from "./enums.ts";
-import { MemberRef } from "./member.ts";
+import { gated, MemberRef } from "./member.ts";
 import { OfferRef, PartnerRef, ref } from "./refs.ts";
 
 export const TransactionRef = builder.objectRef<LedgerTransactionRow>("PointsTransaction");
@@ -28,13 +28,21 @@ TransactionRef.implement({
       resolve: (x, _a, ctx) => (x.reversesId ? ctx.loaders.transaction.load(x.reversesId) : null),
     }),
     postedAt: t.field({ type: "DateTime", description: "When the transaction was posted (UTC).", resolve: (x) => new Date(x.postedAt) }),
-    balanceAfter: t.int({ nullable: true, description: "The member's wallet balance right after this transaction, in points.", resolve: (x) => x.balanceAfter }),
+    balanceAfter: t.int({
+      nullable: true,
+      requires: builder.selection<{ member?: { sharedScopes?: string[] | null } | null }>("member { sharedScopes }"),
+      description:
+        "The member's wallet balance right after this transaction, in points. Data category POINTS_BALANCE (it reveals the wallet balance): null with CONSENT_REQUIRED for a partner without consent.",
+      resolve: (x, _a, ctx) => (x.memberId ? gated(ctx, { id: x.memberId, sharedScopes: scopesOf(x) }, "POINTS_BALANCE", () => x.balanceAfter) : null),
+    }),
   }),
 });
 
 builder.asEntity(TransactionRef, {
   key: builder.selection<{ id: string }>("id"),
-  resolveReference: (r, ctx) => ctx.loaders.transaction.load(r.id),
+  // A representation carries the member's sharedScopes when the planner fetched them for a
+  // @requires field (balanceAfter); keep them beside the row.
+  resolveReference: async (r, ctx) => withScopes(await ctx.loaders.transaction.load(r.id), (r as RequiredMember).member?.sharedScopes),
 });
 
 builder.queryFields((t) => ({
@@ -59,3 +67,12 @@ export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: 
     endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
   }),
 });
+
+/** What the planner adds to a PointsTransaction representation for `balanceAfter` (@requires). */
+type RequiredMember = { member?: { sharedScopes?: string[] | null } | null };
+/** A row resolved from a representation: the member's sharedScopes for this caller, when the planner sent them. */
+type RowWithScopes = LedgerTransactionRow & { memberSharedScopes?: string[] | null };
+
+const withScopes = (row: LedgerTransactionRow | null, scopes: string[] | null | undefined): RowWithScopes | null => (row ? { ...row, memberSharedScopes: scopes ?? null } : null);
+/** Without the planner's sharedScopes (a direct subgraph call, a path without @requires) a partner sees nothing: fail closed. */
+const scopesOf = (x: LedgerTransactionRow): string[] | null => (x as RowWithScopes).memberSharedScopes ?? null;
