@@ -133,7 +133,8 @@ MemberRef.implement({
           if (!Number.isInteger(n) || n < 1 || n > 100) throw badInput("first must be between 1 and 100", "first");
           if (after && (after.length > 200 || !decodeCursor(after))) throw badInput("after is not a valid cursor", "after");
           const page = await ctx.loaders.activity.load({ memberId: m.id, first: n, after: after ?? null });
-          const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node }));
+          // The rows are this member's: they carry its sharedScopes for balanceAfter's gate.
+          const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node: { ...node, memberSharedScopes: (m as MemberKey).sharedScopes ?? null } }));
           return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
         }),
     }),

@@ -7,6 +7,14 @@ import { OfferRef, PartnerRef, ref } from "./refs.ts";
 
 export const TransactionRef = builder.objectRef<LedgerTransactionRow>("PointsTransaction");
 
+/**
+ * `@requires(fields: "member { sharedScopes }")`: the planner fetches the member's sharedScopes for
+ * this caller (member subgraph) before it asks for balanceAfter. The plugin prints `requires` on any
+ * entity's field (a local `member` with an external leaf composes), but types it only for extended
+ * entities, hence the untyped spread.
+ */
+const requiresMemberScopes = { requires: builder.selection<RequiredMember>("member { sharedScopes }") } as object;
+
 TransactionRef.implement({
   description: "A points ledger transaction: a balanced set of postings (sum zero), append-only. Corrections are REVERSAL transactions.",
   fields: (t) => ({
@@ -30,7 +38,7 @@ TransactionRef.implement({
     postedAt: t.field({ type: "DateTime", description: "When the transaction was posted (UTC).", resolve: (x) => new Date(x.postedAt) }),
     balanceAfter: t.int({
       nullable: true,
-      requires: builder.selection<{ member?: { sharedScopes?: string[] | null } | null }>("member { sharedScopes }"),
+      ...requiresMemberScopes,
       description:
         "The member's wallet balance right after this transaction, in points. Data category POINTS_BALANCE (it reveals the wallet balance): null with CONSENT_REQUIRED for a partner without consent.",
       resolve: (x, _a, ctx) => (x.memberId ? gated(ctx, { id: x.memberId, sharedScopes: scopesOf(x) }, "POINTS_BALANCE", () => x.balanceAfter) : null),
