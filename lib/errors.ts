@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
   PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",
   RATE_LIMITED: "Too many requests; retry after the time given.",
+  ACCESS_LOG_UNAVAILABLE:
+    "The read disclosed member data but its entry in the member's data-access log could not be written, so the subgraph's answer was withheld (fail closed): its fields are null. Retry later; a write in the same request may have committed (retry it with the same idempotency key).",
   INTERNAL_SERVER_ERROR: "An unexpected failure; details are logged under the request id and never sent to the client.",
 } as const;
 
