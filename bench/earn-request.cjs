@@ -3,7 +3,7 @@
 const { randomUUID } = require("node:crypto");
 
 const members = (process.env.BENCH_MEMBER_IDS || "").split(",").filter(Boolean);
-const query = "mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points balanceAfter } }";
+const query = "mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points } }";
 const prefix = randomUUID();
 let n = 0;
 

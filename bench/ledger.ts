@@ -274,7 +274,7 @@ export async function benchGatewayEarn(opts: {
       if (body.errors?.length) throw new Error(`gateway: ${body.errors[0]!.message}`);
       return body.data!;
     };
-    const AWARD = `mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points balanceAfter } }`;
+    const AWARD = `mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points } }`;
     for (let i = 0; i < 20; i++) await gql(AWARD, { input: { memberId: memberIds[i], purchaseAmount: "12.50", idempotencyKey: `gw-warm-${i}` } });
     // The load generator runs in autocannon's worker thread: clients are other machines, they must
     // not share the hub's event loop.

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   AMOUNT_EXCEEDS_INT:
     "A deprecated 32-bit Int amount field holds a value beyond ±2^31; read the 64-bit field named in extensions.replacement (BigInt, a decimal string) instead.",
   RATE_LIMITED: "Too many requests; retry after the time given.",
+  ACCESS_LOG_UNAVAILABLE:
+    "The read disclosed member data but its entry in the member's data-access log could not be written, so the subgraph's answer was withheld (fail closed): its fields are null. Retry later; a write in the same request may have committed (retry it with the same idempotency key).",
   INTERNAL_SERVER_ERROR: "An unexpected failure; details are logged under the request id and never sent to the client.",
 } as const;
 

@@ -3,10 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { PUBLIC_CODES } from "./errors.ts";
 import { IdentityError, IDENTITY_HEADER, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, verifyIdentity } from "./internal-auth.ts";
 import { log } from "./logger.ts";
+import { checkTextInputs } from "./text-input.ts";
 import type { HubContext } from "./pothos.ts";
 import type { Principal } from "./principal.ts";
 
@@ -64,6 +65,26 @@ const logMaskedErrors: ApolloServerPlugin<HubContext> = {
   },
 };
 
+/**
+ * Every text input of the operation is checked before execution (lib/text-input.ts): a refused
+ * value is BAD_USER_INPUT naming the field and nothing runs, so nothing is written. HTTP 200, as
+ * for any other domain error: the gateway passes the error on as it is.
+ */
+const checkText: ApolloServerPlugin<HubContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ schema, document, operation, request }) {
+        try {
+          if (operation) checkTextInputs(schema, document, operation, request.variables ?? {});
+        } catch (e) {
+          if (e instanceof GraphQLError) e.extensions.http = { status: 200 };
+          throw e;
+        }
+      },
+    };
+  },
+};
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -99,7 +120,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     introspection: true,
     csrfPrevention: false, // only the gateway reaches us, with a signed identity
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), logMaskedErrors as ApolloServerPlugin<Ctx>, ...(opts.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), logMaskedErrors as ApolloServerPlugin<Ctx>, checkText as ApolloServerPlugin<Ctx>, ...(opts.plugins ?? [])],
     formatError: (formatted) => maskError(formatted),
   });
   await apollo.start();

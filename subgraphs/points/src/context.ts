@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from "@apollo/server";
+import { withholdResponse } from "../../../lib/access-log-guard.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { createLoaders, type PointsLoaders } from "./loaders.ts";
 import { AccessRecorder } from "./services/access.ts";
@@ -17,12 +18,16 @@ export function createContext(base: HubContext): PointsContext {
   return { ...base, now, loaders: createLoaders(base, now), access: new AccessRecorder(base.principal, base.requestId, base.operationName) };
 }
 
-/** Emits the request's data-access events before the response leaves. */
+/**
+ * Emits the request's data-access events before the response leaves; when they cannot be written
+ * the response is replaced by ACCESS_LOG_UNAVAILABLE (fail closed: no gated data without its record).
+ */
 export const accessEventsPlugin: ApolloServerPlugin<PointsContext> = {
   async requestDidStart() {
     return {
-      async willSendResponse({ contextValue }) {
+      async willSendResponse({ contextValue, response }) {
         await contextValue.access?.flush();
+        if (contextValue.access?.failed) withholdResponse(response, contextValue.requestId);
       },
     };
   },

@@ -41,6 +41,8 @@ export class AccessRecorder {
   private firstReadAt: Date | null = null;
   /** INSERT statements this recorder issued (tests assert one per request). */
   inserts = 0;
+  /** Writes that failed: the server withholds the response when there is any (accessLogPlugin). */
+  failures = 0;
 
   constructor(
     private readonly actor: Actor,
@@ -91,7 +93,9 @@ export class AccessRecorder {
         .dataAccessEvent.createMany({ data: rows })
         .then(() => undefined)
         .catch((err) => {
-          // An audit gap must be loud: the data was already disclosed.
+          // Counted, not thrown: the plugin withholds the response (fail closed). Loud, because
+          // without the plugin (autoFlush) the data has already gone out.
+          this.failures++;
           log.error("data-access log write failed", { requestId: this.requestId, rows: rows.length, err });
         }),
     );

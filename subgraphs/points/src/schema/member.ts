@@ -20,7 +20,7 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
  * otherwise the field is null with CONSENT_REQUIRED. The member itself and admins are not gated.
  * Every partner read that passes is recorded for the request's points.data_accessed event.
  */
-async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataCategory, value: () => Promise<T> | T): Promise<T> {
+export async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataCategory, value: () => Promise<T> | T): Promise<T> {
   const p = ctx.principal;
   const self = p.role === "MEMBER" && p.memberId === m.id;
   if (!(p.role === "ADMIN" || self)) {
@@ -173,7 +173,8 @@ MemberRef.implement({
           if (!Number.isInteger(n) || n < 1 || n > 100) throw badInput("first must be between 1 and 100", "first");
           if (after && (after.length > 200 || !decodeCursor(after))) throw badInput("after is not a valid cursor", "after");
           const page = await ctx.loaders.activity.load({ memberId: m.id, first: n, after: after ?? null });
-          const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node }));
+          // The rows are this member's: they carry its sharedScopes for balanceAfter's gate.
+          const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node: { ...node, memberSharedScopes: (m as MemberKey).sharedScopes ?? null } }));
           return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
         }),
     }),

@@ -14,8 +14,19 @@ beforeAll(async () => {
 afterAll(() => h?.close());
 
 const codes = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => (r.errors ?? []).map((e) => e.extensions?.code);
-const AWARD = `mutation($input: AwardPointsInput!) { awardPoints(input: $input) { id kind points balanceAfter partner { id } member { id } } }`;
+const AWARD = `mutation($input: AwardPointsInput!) { awardPoints(input: $input) { id kind points partner { id } member { id } } }`;
 const ENTITY = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { id wallet { balance available held lifetimeEarned expiring(withinDays: 1200) { points } } tier { tier qualifyingPoints nextTier pointsToNextTier earnMultiplier } activity(first: 2) { edges { node { kind points balanceAfter } } pageInfo { hasNextPage endCursor } } } } }`;
+
+/**
+ * balanceAfter of a transaction as the gateway resolves it for a partner: an entity fetch whose
+ * representation carries the member's sharedScopes (@requires), here with POINTS_BALANCE granted.
+ */
+async function balanceAfter(principal: ReturnType<typeof partnerPrincipal>, id: string, sharedScopes = ["POINTS_BALANCE"]) {
+  const r = await h.as<{ _entities: { balanceAfter: number | null }[] }>(principal, `query($r: [_Any!]!) { _entities(representations: $r) { ... on PointsTransaction { balanceAfter } } }`, {
+    r: [{ __typename: "PointsTransaction", id, member: { sharedScopes } }],
+  });
+  return expectNoGraphQLErrors(r)._entities[0]!.balanceAfter;
+}
 
 async function newMember(partnerId = shop) {
   const id = randomUUID();
@@ -27,7 +38,8 @@ describe("earning and reading", () => {
   test("awardPoints: explicit and purchase-based (earn rate × tier multiplier); idempotent; unlinked member NOT_FOUND", async () => {
     const m = await newMember();
     const a = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 300, idempotencyKey: "a1" } }));
-    expect(a.awardPoints).toMatchObject({ kind: "EARN", points: 300, balanceAfter: 300, partner: { id: shop }, member: { id: m } });
+    expect(a.awardPoints).toMatchObject({ kind: "EARN", points: 300, partner: { id: shop }, member: { id: m } });
+    expect(await balanceAfter(partnerPrincipal(shop), (a.awardPoints as { id: string }).id)).toBe(300);
     const again = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 300, idempotencyKey: "a1" } }));
     expect((again.awardPoints as { id: string }).id).toBe((a.awardPoints as { id: string }).id);
     expect(codes(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 301, idempotencyKey: "a1" } }))).toEqual(["IDEMPOTENCY_CONFLICT"]);
@@ -46,7 +58,9 @@ describe("earning and reading", () => {
     const award = h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 42, idempotencyKey: randomUUID() } });
     await new Promise((r) => setTimeout(r, 150));
     await h.deliver(enrolled(m, shop));
-    expect(expectNoGraphQLErrors(await award).awardPoints).toMatchObject({ points: 42, balanceAfter: 42 });
+    const awarded = expectNoGraphQLErrors(await award).awardPoints as { id: string };
+    expect(awarded).toMatchObject({ points: 42 });
+    expect(await balanceAfter(partnerPrincipal(shop), awarded.id)).toBe(42);
   });
 
   test("wallet/tier/activity: partner without the category gets CONSENT_REQUIRED; with it, one points.data_accessed per member", async () => {
@@ -96,11 +110,11 @@ describe("earning and reading", () => {
 
 describe("spending", () => {
   const CODE = `mutation($p: ID!, $n: Int!) { createRedemptionCode(partnerId: $p, points: $n) { code points partner { id } expiresAt } }`;
-  const REDEEM = `mutation($input: RedeemPointsInput!) { redeemPoints(input: $input) { id kind points balanceAfter } }`;
+  const REDEEM = `mutation($input: RedeemPointsInput!) { redeemPoints(input: $input) { id kind points } }`;
   const AUTH = `mutation($input: RedeemPointsInput!) { authorizeRedemption(input: $input) { id points status capturedPoints } }`;
-  const CAPTURE = `mutation($id: ID!, $n: Int, $k: String!) { captureHold(holdId: $id, points: $n, idempotencyKey: $k) { id kind points balanceAfter } }`;
+  const CAPTURE = `mutation($id: ID!, $n: Int, $k: String!) { captureHold(holdId: $id, points: $n, idempotencyKey: $k) { id kind points } }`;
   const VOID = `mutation($id: ID!) { voidHold(holdId: $id) { id status } }`;
-  const REVERSE = `mutation($id: ID!, $n: Int, $k: String!) { reverseTransaction(transactionId: $id, points: $n, idempotencyKey: $k, reason: "returned") { id kind points balanceAfter reverses { id } } }`;
+  const REVERSE = `mutation($id: ID!, $n: Int, $k: String!) { reverseTransaction(transactionId: $id, points: $n, idempotencyKey: $k, reason: "returned") { id kind points reverses { id } } }`;
 
   test("redemption codes: single use, bound to partner and points; partner cannot redeem without one; admin manual redemption", async () => {
     const m = await newMember();
@@ -110,13 +124,15 @@ describe("spending", () => {
     expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 99, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
     expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code + "x", points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
     const r = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: "r1" } }));
-    expect(r.redeemPoints).toMatchObject({ kind: "REDEEM", points: -100, balanceAfter: 900 });
+    expect(r.redeemPoints).toMatchObject({ kind: "REDEEM", points: -100 });
+    expect(await balanceAfter(partnerPrincipal(hotel), (r.redeemPoints as { id: string }).id)).toBe(900);
     // Replay of the same key returns the original; the code cannot be reused under another key.
     expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: "r1" } })).redeemPoints).toEqual(r.redeemPoints);
     expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: "r2" } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
     expect(codes(await h.as(partnerPrincipal(shop), REDEEM, { input: { memberId: m, points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
     const manual = expectNoGraphQLErrors(await h.as(adminPrincipal("ops-1"), REDEEM, { input: { memberId: m, points: 50, idempotencyKey: randomUUID() } }));
-    expect(manual.redeemPoints).toMatchObject({ points: -50, balanceAfter: 850 });
+    expect(manual.redeemPoints).toMatchObject({ points: -50 });
+    expect(await balanceAfter(adminPrincipal(), (manual.redeemPoints as { id: string }).id, [])).toBe(850);
     // A code for more than the available points is refused at once; one that was covered when
     // created but no longer is fails at the till, and stays unused.
     expect(codes(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 5000 }))).toEqual(["INSUFFICIENT_POINTS"]);
@@ -135,19 +151,26 @@ describe("spending", () => {
     expect(await w()).toMatchObject({ balance: 1000n, held: 400n });
     expect(codes(await h.as(partnerPrincipal(shop), VOID, { id: hold.id }))).toEqual(["NOT_FOUND"]);
     const cap = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), CAPTURE, { id: hold.id, n: 150, k: "c1" }));
-    expect(cap.captureHold).toMatchObject({ kind: "REDEEM", points: -150, balanceAfter: 850 });
+    expect(cap.captureHold).toMatchObject({ kind: "REDEEM", points: -150 });
+    expect(await balanceAfter(partnerPrincipal(hotel), (cap.captureHold as { id: string }).id)).toBe(850);
     expect(await w()).toMatchObject({ balance: 850n, held: 0n });
     expect(codes(await h.as(partnerPrincipal(hotel), VOID, { id: hold.id }))).toEqual(["HOLD_ALREADY_RESOLVED"]);
     expect(codes(await h.as(partnerPrincipal(hotel), CAPTURE, { id: hold.id, n: 10, k: "c2" }))).toEqual(["HOLD_ALREADY_RESOLVED"]);
     // Reverse the redemption partly, then the rest; a third time is refused.
     const capId = (cap.captureHold as { id: string }).id;
-    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, n: 100, k: "v1" })).reverseTransaction).toMatchObject({ kind: "REVERSAL", points: 100, balanceAfter: 950 });
+    const v1 = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, n: 100, k: "v1" })).reverseTransaction as { id: string };
+    expect(v1).toMatchObject({ kind: "REVERSAL", points: 100 });
+    expect(await balanceAfter(partnerPrincipal(hotel), v1.id)).toBe(950);
     expect(codes(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, n: 51, k: "v2" }))).toEqual(["BAD_USER_INPUT"]);
-    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, k: "v3" })).reverseTransaction).toMatchObject({ points: 50, balanceAfter: 1000 });
+    const v3 = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REVERSE, { id: capId, k: "v3" })).reverseTransaction as { id: string };
+    expect(v3).toMatchObject({ points: 50 });
+    expect(await balanceAfter(partnerPrincipal(hotel), v3.id)).toBe(1000);
     expect(codes(await h.as(partnerPrincipal(shop), REVERSE, { id: capId, k: "v4" }))).toEqual(["NOT_FOUND"]);
     // Earn reversal by its partner.
     const earnId = (earn.awardPoints as { id: string }).id;
-    expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), REVERSE, { id: earnId, n: 300, k: "v5" })).reverseTransaction).toMatchObject({ points: -300, balanceAfter: 700, reverses: { id: earnId } });
+    const v5 = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), REVERSE, { id: earnId, n: 300, k: "v5" })).reverseTransaction as { id: string };
+    expect(v5).toMatchObject({ points: -300, reverses: { id: earnId } });
+    expect(await balanceAfter(partnerPrincipal(shop), v5.id)).toBe(700);
     const lots = await prisma().lot.findMany({ where: { memberId: m } });
     expect(lots.reduce((s, l) => s + l.remaining, 0n)).toBe(700n);
   });
@@ -157,7 +180,7 @@ describe("spending", () => {
     const adj = await h.as(adminPrincipal(), `mutation($m: ID!) { adjustPoints(memberId: $m, points: 25, reason: "goodwill", idempotencyKey: "adj-1") { kind points balanceAfter } }`, { m });
     expect(expectNoGraphQLErrors(adj).adjustPoints).toEqual({ kind: "ADJUSTMENT", points: 25, balanceAfter: 25 });
     expect(codes(await h.as(partnerPrincipal(shop), `mutation($m: ID!) { adjustPoints(memberId: $m, points: 25, reason: "x", idempotencyKey: "a") { kind } }`, { m }))).toEqual(["FORBIDDEN"]);
-    const BATCH = `mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted replayed rejected { index code } transactions { points balanceAfter } } }`;
+    const BATCH = `mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted replayed rejected { index code } transactions { id points } } }`;
     const inputs = [
       { memberId: m, points: 10, idempotencyKey: "b1" },
       { memberId: randomUUID(), points: 10, idempotencyKey: "b2" },
@@ -174,11 +197,18 @@ describe("spending", () => {
         { index: 2, code: "BAD_USER_INPUT" },
       ],
       transactions: [
-        { points: 10, balanceAfter: 35 },
-        { points: 10, balanceAfter: 45 },
-        { points: 10, balanceAfter: 35 },
+        { id: expect.any(String), points: 10 },
+        { id: expect.any(String), points: 10 },
+        { id: expect.any(String), points: 10 },
       ],
     });
+    const txs = (r.awardPointsBatch as { transactions: { id: string }[] }).transactions;
+    expect(await Promise.all(txs.map((t) => balanceAfter(partnerPrincipal(shop), t.id)))).toEqual([35, 45, 35]);
+    // Without the planner's sharedScopes (or without POINTS_BALANCE in them) a partner gets no balance: fail closed.
+    const direct = await h.as(partnerPrincipal(shop), `query($id: ID!) { transaction(id: $id) { id balanceAfter } }`, { id: txs[0]!.id });
+    expect(direct.data).toEqual({ transaction: { id: txs[0]!.id, balanceAfter: null } });
+    expect(direct.errors?.map((e) => e.extensions)).toMatchObject([{ code: "CONSENT_REQUIRED", category: "POINTS_BALANCE" }]);
+    await expect(balanceAfter(partnerPrincipal(shop), txs[0]!.id, ["ACTIVITY"])).rejects.toThrow(/CONSENT_REQUIRED/);
     const again = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), BATCH, { inputs: [inputs[0], inputs[3]] }));
     expect(again.awardPointsBatch).toMatchObject({ accepted: 0, replayed: 2 });
   });

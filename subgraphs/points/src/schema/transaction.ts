@@ -4,10 +4,18 @@ import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import type { LedgerTransactionRow } from "../services/ledger.ts";
 import { TransactionKindEnum } from "./enums.ts";
-import { MemberRef } from "./member.ts";
+import { gated, MemberRef } from "./member.ts";
 import { OfferRef, PartnerRef, ref } from "./refs.ts";
 
 export const TransactionRef = builder.objectRef<LedgerTransactionRow>("PointsTransaction");
+
+/**
+ * `@requires(fields: "member { sharedScopes }")`: the planner fetches the member's sharedScopes for
+ * this caller (member subgraph) before it asks for balanceAfter. The plugin prints `requires` on any
+ * entity's field (a local `member` with an external leaf composes), but types it only for extended
+ * entities, hence the untyped spread.
+ */
+const requiresMemberScopes = { requires: builder.selection<RequiredMember>("member { sharedScopes }") } as object;
 
 TransactionRef.implement({
   description: "A points ledger transaction: a balanced set of postings (sum zero), append-only. Corrections are REVERSAL transactions.",
@@ -39,22 +47,31 @@ TransactionRef.implement({
     postedAt: t.field({ type: "DateTime", description: "When the transaction was posted (UTC).", resolve: (x) => new Date(x.postedAt) }),
     balanceAfter: t.int({
       nullable: true,
-      description: "The member's wallet balance right after this transaction, in points. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      ...requiresMemberScopes,
+      description:
+        "The member's wallet balance right after this transaction, in points. Data category POINTS_BALANCE (it reveals the wallet balance): null with CONSENT_REQUIRED for a partner without consent. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("balanceAfter64"),
-      resolve: (x) => (x.balanceAfter == null ? null : int32Compat(x.balanceAfter, "PointsTransaction.balanceAfter", "balanceAfter64")),
+      resolve: (x, _a, ctx) =>
+        x.memberId && x.balanceAfter != null
+          ? gated(ctx, { id: x.memberId, sharedScopes: scopesOf(x) }, "POINTS_BALANCE", () => int32Compat(x.balanceAfter!, "PointsTransaction.balanceAfter", "balanceAfter64"))
+          : null,
     }),
     balanceAfter64: t.field({
       type: "BigInt",
       nullable: true,
-      description: "The member's wallet balance right after this transaction, in points (64-bit, a decimal string); same visibility as balanceAfter.",
-      resolve: (x) => x.balanceAfter,
+      ...requiresMemberScopes,
+      description:
+        "The member's wallet balance right after this transaction, in points (64-bit, a decimal string). Data category POINTS_BALANCE (it reveals the wallet balance): null with CONSENT_REQUIRED for a partner without consent.",
+      resolve: (x, _a, ctx) => (x.memberId && x.balanceAfter != null ? gated(ctx, { id: x.memberId, sharedScopes: scopesOf(x) }, "POINTS_BALANCE", () => x.balanceAfter) : null),
     }),
   }),
 });
 
 builder.asEntity(TransactionRef, {
   key: builder.selection<{ id: string }>("id"),
-  resolveReference: (r, ctx) => ctx.loaders.transaction.load(r.id),
+  // A representation carries the member's sharedScopes when the planner fetched them for a
+  // @requires field (balanceAfter); keep them beside the row.
+  resolveReference: async (r, ctx) => withScopes(await ctx.loaders.transaction.load(r.id), (r as RequiredMember).member?.sharedScopes),
 });
 
 builder.queryFields((t) => ({
@@ -79,3 +96,12 @@ export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: 
     endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
   }),
 });
+
+/** What the planner adds to a PointsTransaction representation for `balanceAfter` (@requires). */
+type RequiredMember = { member?: { sharedScopes?: string[] | null } | null };
+/** A row resolved from a representation: the member's sharedScopes for this caller, when the planner sent them. */
+type RowWithScopes = LedgerTransactionRow & { memberSharedScopes?: string[] | null };
+
+const withScopes = (row: LedgerTransactionRow | null, scopes: string[] | null | undefined): RowWithScopes | null => (row ? { ...row, memberSharedScopes: scopes ?? null } : null);
+/** Without the planner's sharedScopes (a direct subgraph call, a path without @requires) a partner sees nothing: fail closed. */
+const scopesOf = (x: LedgerTransactionRow): string[] | null => (x as RowWithScopes).memberSharedScopes ?? null;

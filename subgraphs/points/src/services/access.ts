@@ -10,10 +10,14 @@ const ORDER: DataCategory[] = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POIN
  * Collects one request's consent-gated reads by a PARTNER and emits ONE `points.data_accessed`
  * event per member (the union of categories read) when the request ends (`flush`, called by the
  * server plugin before the response leaves). The member subgraph writes them to its access log.
+ * The outbox row is the durable audit record (the relay delivers it at least once); when it cannot
+ * be written, the plugin withholds the response (fail closed).
  */
 export class AccessRecorder {
   private pending = new Map<string, Set<DataCategory>>();
   private firstAt: Date | null = null;
+  /** True once an emit failed: the server withholds the response (accessEventsPlugin). */
+  failed = false;
   constructor(
     private readonly principal: Principal,
     private readonly requestId: string,
@@ -49,7 +53,8 @@ export class AccessRecorder {
     try {
       await prisma().$transaction((tx) => emitEvents(tx, "points", events));
     } catch (err) {
-      log.error("points.data_accessed emit failed", { requestId: this.requestId, members: events.length, err });
+      this.failed = true;
+      log.error("points.data_accessed emit failed: response withheld", { requestId: this.requestId, members: events.length, err });
     }
   }
 }
