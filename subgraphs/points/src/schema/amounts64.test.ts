@@ -20,8 +20,21 @@ afterAll(() => h?.close());
 
 type Err = { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> };
 const codes = (r: { errors?: Err[] }) => (r.errors ?? []).map((e) => e.extensions?.code);
-const BATCH = `mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted rejected { index code message } transactions { points64 balanceAfter64 } } }`;
-const AWARD = `mutation($input: AwardPointsInput!) { awardPoints(input: $input) { points points64 balanceAfter balanceAfter64 } }`;
+const BATCH = `mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted rejected { index code message } transactions { id points64 } } }`;
+const AWARD = `mutation($input: AwardPointsInput!) { awardPoints(input: $input) { id points points64 } }`;
+/**
+ * The running balances of transactions as the gateway reads them for a partner: balanceAfter and
+ * balanceAfter64 are consent-gated (POINTS_BALANCE) through `@requires(member { sharedScopes })`,
+ * so the planner sends the member's sharedScopes with each representation.
+ */
+async function runningBalances(principal: ReturnType<typeof partnerPrincipal>, ids: string[], fields = "balanceAfter64") {
+  const r = await h.as<{ _entities: { balanceAfter?: number | null; balanceAfter64?: string }[] }>(
+    principal,
+    `query($r: [_Any!]!) { _entities(representations: $r) { ... on PointsTransaction { ${fields} } } }`,
+    { r: ids.map((id) => ({ __typename: "PointsTransaction", id, member: { sharedScopes: ["POINTS_BALANCE"] } })) },
+  );
+  return expectNoGraphQLErrors(r)._entities;
+}
 const member = (id: string) => ({ r: [{ __typename: "Member", id, sharedScopes: ["POINTS_BALANCE", "TIER", "ACTIVITY"] }] });
 
 describe("64-bit amounts through GraphQL", () => {
@@ -31,10 +44,10 @@ describe("64-bit amounts through GraphQL", () => {
     const inputs = Array.from({ length: 30 }, (_, i) => ({ memberId: m, points: 100_000_000, idempotencyKey: `gql-${i}` }));
     const r = expectNoGraphQLErrors(await h.as(partnerPrincipal(partner), BATCH, { inputs })).awardPointsBatch as {
       accepted: number;
-      transactions: { points64: string; balanceAfter64: string }[];
+      transactions: { id: string; points64: string }[];
     };
     expect(r.accepted).toBe(30);
-    expect(r.transactions.map((t) => t.balanceAfter64)).toEqual(Array.from({ length: 30 }, (_, i) => String(100_000_000n * BigInt(i + 1))));
+    expect((await runningBalances(partnerPrincipal(partner), r.transactions.map((t) => t.id))).map((t) => t.balanceAfter64)).toEqual(Array.from({ length: 30 }, (_, i) => String(100_000_000n * BigInt(i + 1))));
     expect(r.transactions.every((t) => t.points64 === "100000000")).toBe(true);
 
     const wallet = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { wallet { balance64 available64 held64 lifetimeEarned64 } tier { tier qualifyingPoints64 pointsToNextTier } } } }`;
@@ -69,8 +82,9 @@ describe("64-bit amounts through GraphQL", () => {
       expect((expectNoGraphQLErrors(await h.as(partnerPrincipal(other), BATCH, { inputs })).awardPointsBatch as { accepted: number }).accepted).toBe(8);
     }
     // 2,400,000,000 issued: the next award still succeeds (it failed with a 500 on int4).
-    const next = expectNoGraphQLErrors(await h.as(partnerPrincipal(other), AWARD, { input: { memberId: members[0], points: 5, idempotencyKey: "after" } })).awardPoints;
-    expect(next).toEqual({ points: 5, points64: "5", balanceAfter: 800_000_005, balanceAfter64: "800000005" });
+    const next = expectNoGraphQLErrors(await h.as(partnerPrincipal(other), AWARD, { input: { memberId: members[0], points: 5, idempotencyKey: "after" } })).awardPoints as { id: string };
+    expect(next).toEqual({ id: expect.any(String), points: 5, points64: "5" });
+    expect(await runningBalances(partnerPrincipal(other), [next.id], "balanceAfter balanceAfter64")).toEqual([{ balanceAfter: 800_000_005, balanceAfter64: "800000005" }]);
 
     const admin = adminPrincipal();
     const run = expectNoGraphQLErrors(
