@@ -105,11 +105,11 @@ async function bulkFloor(partnerId: string, members: string[]): Promise<number> 
             WITH t AS (
               INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
               SELECT id, 'EARN', m, ${partnerId}::uuid, p, p, 'floor', k, 'h', 'bench', ${at}
-              FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.member)}::uuid[], ${items.map((i) => i.points)}::int[], ${items.map((i) => i.key)}::text[]) AS t(id, m, p, k)
+              FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.member)}::uuid[], ${items.map((i) => i.points)}::bigint[], ${items.map((i) => i.key)}::text[]) AS t(id, m, p, k)
               RETURNING id, "memberId", "memberPoints"
             ), postings AS (
               INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
-              SELECT u.t, u.a, u.n, ${at} FROM unnest(${items.flatMap((i) => [i.id, i.id])}::uuid[], ${items.flatMap((i) => [accounts.get(`wallet:${i.member}`)!, issuance])}::bigint[], ${items.flatMap((i) => [i.points, -i.points])}::int[]) AS u(t, a, n)
+              SELECT u.t, u.a, u.n, ${at} FROM unnest(${items.flatMap((i) => [i.id, i.id])}::uuid[], ${items.flatMap((i) => [accounts.get(`wallet:${i.member}`)!, issuance])}::bigint[], ${items.flatMap((i) => [i.points, -i.points])}::bigint[]) AS u(t, a, n)
               RETURNING 1
             ), lots AS (
               INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt")
@@ -209,7 +209,7 @@ async function main(): Promise<{ tps: number; service: NonNullable<LedgerFigures
     }
     const bulk = items / ((performance.now() - b0) / 1000);
     console.log(`bulk earn (awardPointsBatch, 5,000 items/call, 500 per transaction): ${bulk.toFixed(0)} items/s  (${(bulk / tps).toFixed(2)} × pgbench)`);
-    const [{ total }] = await prisma().$queryRaw<{ total: number }[]>`SELECT coalesce(sum(balance), 0)::int AS total FROM "points"."LedgerAccount"`;
+    const [{ total }] = await prisma().$queryRaw<{ total: string }[]>`SELECT coalesce(sum(balance), 0)::text AS total FROM "points"."LedgerAccount"`;
     console.log(`ledger check: sum of all account balances = ${total}`);
     const floor = await bulkFloor(partners[0]!, members);
     console.log(

@@ -26,8 +26,8 @@ export function graphiqlPage(endpoint: string): string {
   <section><label>Query</label><textarea id="query" spellcheck="false">{
   me {
     displayName
-    tier { tier qualifyingPoints nextTier pointsToNextTier }
-    wallet { balance available held expiring { points expiresAt } }
+    tier { tier qualifyingPoints64 nextTier pointsToNextTier }
+    wallet { balance64 available64 held64 expiring { points64 expiresAt } }
     eligibleOffers { title coIssuers { partner { name } shareBps } }
   }
 }</textarea><label>Variables (JSON)</label><textarea id="variables" spellcheck="false">{}</textarea></section>
