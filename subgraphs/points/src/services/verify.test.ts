@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Database } from "../../../../lib/db.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
-import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
+import { adminPrincipal, callSubgraph, memberPrincipal, partnerPrincipal, testInternalKey } from "../../../../tests/support/subgraph.ts";
+import type { RunningSubgraph } from "../../../../lib/subgraph-server.ts";
+import { startPointsSubgraph } from "../server.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
 import { awardPoints } from "./earn.ts";
@@ -15,11 +17,19 @@ import { type VerifyCheck, verifyLedger } from "./verify.ts";
 // the verifier to name that invariant and the row's id. Each corruption touches its own rows, so
 // the earlier tests' violations stay in the report and each test looks for its own.
 let db: Database;
+let subgraph: RunningSubgraph;
 beforeAll(async () => {
   db = await freshDatabase();
   usePrisma(db.client());
+  subgraph = await startPointsSubgraph({ prisma: db.client(), internalKey: testInternalKey });
 });
-afterAll(() => db?.close());
+afterAll(async () => {
+  await subgraph?.close();
+  await db?.close();
+});
+
+const VERIFY_QUERY = `{ ledgerVerification(maxViolations: 1000) { ok violationCount violations { check id detail } checks { check examined violations } startedAt finishedAt } }`;
+type Verification = { ledgerVerification: { ok: boolean; violationCount: number; violations: { check: string; id: string; detail: string }[]; checks: { check: string; examined: number }[] } | null };
 
 const shop = randomUUID();
 
@@ -67,6 +77,20 @@ describe("ledger verifier", () => {
     expect(r.checks.find((c) => c.check === "HOLD_STATE")?.examined).toBe(2);
   });
 
+  test("GraphQL ledgerVerification: ADMIN gets the report; partners and members are FORBIDDEN", async () => {
+    const ok = await callSubgraph<Verification>(subgraph.url, adminPrincipal(), VERIFY_QUERY);
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data?.ledgerVerification).toMatchObject({ ok: true, violationCount: 0, violations: [] });
+    expect(ok.data?.ledgerVerification?.checks.find((c) => c.check === "ACCOUNT_BALANCE")?.examined).toBeGreaterThan(0);
+    for (const p of [partnerPrincipal(shop), memberPrincipal(randomUUID())]) {
+      const r = await callSubgraph<Verification>(subgraph.url, p, VERIFY_QUERY);
+      expect(r.errors?.map((e) => e.extensions?.code)).toEqual(["FORBIDDEN"]);
+      expect(r.data?.ledgerVerification ?? null).toBeNull();
+    }
+    const bad = await callSubgraph<Verification>(subgraph.url, adminPrincipal(), `{ ledgerVerification(maxViolations: 0) { ok } }`);
+    expect(bad.errors?.map((e) => e.extensions?.code)).toEqual(["BAD_USER_INPUT"]);
+  });
+
   test("an unbalanced transaction (one posting) is TRANSACTION_UNBALANCED with its id", async () => {
     await member(10);
     const id = randomUUID();
@@ -75,6 +99,9 @@ describe("ledger verifier", () => {
       `INSERT INTO "points"."Posting" ("transactionId", "accountId", amount) VALUES ('${id}', (SELECT id FROM "points"."LedgerAccount" WHERE code = 'issuance:${shop}'), 7)`,
     );
     await expectViolation("TRANSACTION_UNBALANCED", id);
+    const r = await callSubgraph<Verification>(subgraph.url, adminPrincipal(), VERIFY_QUERY);
+    expect(r.data?.ledgerVerification?.ok).toBe(false);
+    expect(r.data?.ledgerVerification?.violations).toContainEqual({ check: "TRANSACTION_UNBALANCED", id, detail: "1 posting(s) summing to 7" });
   });
 
   test("a stored balance that is not the sum of its postings is ACCOUNT_BALANCE; on a wallet also WALLET_LOTS", async () => {
