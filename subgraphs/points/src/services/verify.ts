@@ -339,7 +339,8 @@ async function checkIdempotency(db: Db, pageSize: number, examined: Examined, re
 
 async function checkSettlement(db: Db, pageSize: number, examined: Examined, report: Report) {
   // Approved runs follow each other by periodEnd (one per period: few rows; the window reads them in order).
-  let after: { end: Date; id: string; wm: string } | null = null;
+  type Prev = { end: Date; id: string; wm: string };
+  let after: Prev | null = null;
   for (;;) {
     const rows: { id: string; start: Date; end: Date; wm: string; recEnd: Date | null; recWm: string | null }[] = await db.$queryRawUnsafe(
       `SELECT id::text AS id, "periodStart" AS start, "periodEnd" AS "end", "watermarkPostingId"::text AS wm,
@@ -350,7 +351,7 @@ async function checkSettlement(db: Db, pageSize: number, examined: Examined, rep
       after?.id ?? null,
     );
     examined(["SETTLEMENT_OVERLAP", "SETTLEMENT_CHAIN"], rows.length);
-    let prev = after;
+    let prev: Prev | null = after;
     for (const x of rows) {
       if (prev) {
         if (x.start < prev.end) report("SETTLEMENT_OVERLAP", x.id, `starts ${x.start.toISOString()} before the previous approved run ${prev.id} ends (${prev.end.toISOString()})`);
