@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
   PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",
   RATE_LIMITED: "Too many requests; retry after the time given.",
+  SERVICE_UNAVAILABLE:
+    "The hub cannot reach its database right now (restarting, failing over, connection lost). Nothing of the request was committed unless a retry with the same idempotency key says so: retry after extensions.retryAfterSeconds (seconds), with the same idempotency key.",
   INTERNAL_SERVER_ERROR: "An unexpected failure; details are logged under the request id and never sent to the client.",
 } as const;
 
