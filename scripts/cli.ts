@@ -3,6 +3,7 @@
 //   clients create --role ADMIN|PARTNER [--partner <id>]   (over the database, or --admin-id/--admin-secret: through the API)
 //   clients bootstrap-admin [--client-id admin]             (the first ADMIN client, over the database)
 //   keys rotate                                             (the gateway's signing keys in HUB_DATA_DIR)
+//   keys generate                                           (a new signing key for HUB_SIGNING_KEYS, printed)
 //   settlement export <runId> [--format csv|json] [--partner <id>] [--out <file>]   (a run's statements)
 //   ledger verify [--max <n>] [--json] [--no-events]       (every ledger invariant; exit code 1 on violations)
 import { randomBytes } from "node:crypto";
@@ -125,9 +126,17 @@ clients
     });
   });
 
-program
-  .command("keys")
-  .description("Access-token signing keys")
+const keys = program.command("keys").description("Access-token signing keys");
+keys
+  .command("generate")
+  .description("Print a new private ES256 signing key as a one-element JSON array of JWKs: the value of HUB_SIGNING_KEYS (to rotate, put it first and keep the old key after it until its tokens expired)")
+  .action(async () => {
+    const { exportJWK, generateKeyPair } = await import("jose");
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const kid = `${new Date().toISOString().slice(0, 10)}-${randomBytes(4).toString("hex")}`;
+    console.log(JSON.stringify([{ ...(await exportJWK(privateKey)), kid, alg: "ES256", use: "sig" }]));
+  });
+keys
   .command("rotate")
   .description("Add a new signing key to HUB_DATA_DIR/signing-keys.json (or HUB_SIGNING_KEYS_FILE); running gateways pick it up, and the old key keeps verifying until its tokens expire")
   .action(async () => {
