@@ -102,7 +102,9 @@ export async function startServices(opts: {
   const waitHealthy = async (services: Service[]) => {
     for (const s of services) {
       let ok = false;
-      for (let i = 0; i < 300 && !ok; i++) {
+      // Generous: on a loaded machine (CI, shared cores) loading a service through tsx took over 30 s.
+      const deadline = Date.now() + 120_000;
+      while (!ok && Date.now() < deadline) {
         if (children[s]!.exitCode !== null) throw new Error(`${s} exited with ${children[s]!.exitCode} while starting`);
         ok = await fetch(`http://127.0.0.1:${ports[s]}/healthz`).then(
           (r) => r.ok,
@@ -110,7 +112,7 @@ export async function startServices(opts: {
         );
         if (!ok) await new Promise((r) => setTimeout(r, 100));
       }
-      if (!ok) throw new Error(`${s} on port ${ports[s]} did not start within 30 s`);
+      if (!ok) throw new Error(`${s} on port ${ports[s]} did not start within 120 s`);
     }
   };
   const kill = async (services: Service[] = opts.services) => {

@@ -1,6 +1,8 @@
 // Crash safety (issue 14, "Prove, in CI"): the hub's four services run as separate processes on a
-// fresh PostgreSQL database and are killed with SIGKILL in the middle of a 5,000-item bulk earn, a
-// burst of single earns and redemptions, a settlement run's compute and its approval. After each
+// fresh PostgreSQL database and are killed with SIGKILL in the middle of a 5,000-item bulk earn
+// and a burst of single earns and redemptions (all four at once), and the points subgraph in the
+// middle of a settlement run's compute and of its approval (blocked halfway by a lock this test
+// holds, so the kill lands inside the transaction every time). After each
 // crash: the ledger verifier finds nothing, the services restart, and re-sending the very same
 // requests (same idempotency keys and bodies) completes every one exactly once. At the end every
 // outbox event has been delivered, once, into each consumer's inbox.
@@ -40,13 +42,6 @@ const testStart = new Date();
 async function expectVerified() {
   const report = await verifyLedger(client, { events: true });
   expect(report.ok, formatReport(report)).toBe(true);
-}
-
-/** SIGKILL every service, check the database as the crash left it, start them again. */
-async function crashAndRestart() {
-  await services.kill();
-  await expectVerified();
-  await services.restart();
 }
 
 /**
@@ -99,38 +94,16 @@ const REDEEM = `mutation($i: RedeemPointsInput!) { redeemPoints(input: $i) { id 
 
 describe("kill -9 during writes; restart; re-send: exactly once", { timeout: 300_000 }, () => {
   let runId = "";
-  test("a 5,000-item bulk earn: whole chunks committed before the crash are replayed, the rest committed once", async () => {
+  test("a 5,000-item bulk earn and a burst of single earns and redemptions, killed at once: whole chunks and answered requests are replayed, the rest committed once", async () => {
     const inputs = Array.from({ length: BULK }, (_, i) => ({ memberId: coalition.memberIds[i % MEMBERS], points: 1 + (i % 7), idempotencyKey: `bulk-${i}` }));
-    const committed = () => count(client, `SELECT count(*) AS n FROM "points"."LedgerTransaction" WHERE "idempotencyScope" = $1 AND "idempotencyKey" LIKE 'bulk-%'`, coalition.scope);
-    const call = gql(gw, coalition.partnerToken, AWARD_BATCH, { inputs }).then(
-      (r) => r,
-      (e: Error) => e,
-    );
-    await until("the first chunk of the bulk earn committed", async () => (await committed()) > 0);
-    await services.kill();
-    const answer = await call;
-    const before = await committed();
-    expect(answer, "the call was cut off by the crash").toBeInstanceOf(Error);
-    expect(before).toBeLessThan(BULK);
-    expect(before % 500, "chunks commit whole").toBe(0);
-    await expectVerified();
-    await services.restart();
-
-    const again = ok(await gql(gw, coalition.partnerToken, AWARD_BATCH, { inputs })).awardPointsBatch;
-    expect(again).toEqual({ accepted: BULK - before, replayed: before, rejected: [] });
-    expect(await committed()).toBe(BULK);
-    const third = ok(await gql(gw, coalition.partnerToken, AWARD_BATCH, { inputs })).awardPointsBatch;
-    expect(third).toEqual({ accepted: 0, replayed: BULK, rejected: [] });
-    await expectVerified();
-  });
-
-  test("a burst of single earns and redemptions: every request completes once after the restart, answered with the same transaction", async () => {
+    const bulkCommitted = () => count(client, `SELECT count(*) AS n FROM "points"."LedgerTransaction" WHERE "idempotencyScope" = $1 AND "idempotencyKey" LIKE 'bulk-%'`, coalition.scope);
+    // Redemptions (by the admin, of points the members hold before the bulk) interleaved with earns.
     const requests = Array.from({ length: 240 }, (_, i) =>
       i % 3 === 2
         ? { token: adminToken, query: REDEEM, vars: { i: { memberId: coalition.memberIds[i % MEMBERS], points: 3, idempotencyKey: `burst-redeem-${i}` } }, field: "redeemPoints" }
         : { token: coalition.partnerToken, query: AWARD, vars: { i: { memberId: coalition.memberIds[i % MEMBERS], points: 5, idempotencyKey: `burst-earn-${i}` } }, field: "awardPoints" },
     );
-    const committed = () => count(client, `SELECT count(*) AS n FROM "points"."LedgerTransaction" WHERE "idempotencyKey" LIKE 'burst-%'`);
+    const burstCommitted = () => count(client, `SELECT count(*) AS n FROM "points"."LedgerTransaction" WHERE "idempotencyKey" LIKE 'burst-%'`);
     const first = new Map<number, string>();
     let next = 0;
     const worker = async () => {
@@ -142,20 +115,34 @@ describe("kill -9 during writes; restart; re-send: exactly once", { timeout: 300
         if (id) first.set(k, id);
       }
     };
+    // The burst's first earns give the members points to redeem; then the bulk joins it.
     const burst = Promise.all(Array.from({ length: 12 }, worker));
-    await until("a third of the burst committed", async () => (await committed()) >= requests.length / 3);
+    await until("the burst under way", async () => (await burstCommitted()) >= 30);
+    const bulk = gql(gw, coalition.partnerToken, AWARD_BATCH, { inputs }).then(
+      (r) => r,
+      (e: Error) => e,
+    );
+    await until("the bulk earn's first chunk committed", async () => (await bulkCommitted()) > 0);
     await services.kill();
-    await burst;
-    const before = await committed();
-    expect(before).toBeLessThan(requests.length);
+    const [bulkAnswer] = await Promise.all([bulk, burst]);
+    const bulkBefore = await bulkCommitted();
+    expect(bulkAnswer, "the bulk call was cut off by the crash").toBeInstanceOf(Error);
+    expect(bulkBefore).toBeLessThan(BULK);
+    expect(bulkBefore % 500, "chunks commit whole").toBe(0);
+    expect(await burstCommitted()).toBeLessThan(requests.length);
     await expectVerified();
     await services.restart();
 
+    const again = ok(await gql(gw, coalition.partnerToken, AWARD_BATCH, { inputs })).awardPointsBatch;
+    expect(again).toEqual({ accepted: BULK - bulkBefore, replayed: bulkBefore, rejected: [] });
+    expect(await bulkCommitted()).toBe(BULK);
+    const third = ok(await gql(gw, coalition.partnerToken, AWARD_BATCH, { inputs })).awardPointsBatch;
+    expect(third).toEqual({ accepted: 0, replayed: BULK, rejected: [] });
     for (const [k, q] of requests.entries()) {
       const id = ok(await gql(gw, q.token, q.query, q.vars))[q.field].id as string;
       if (first.has(k)) expect(id, `request ${k} answered before the crash`).toBe(first.get(k));
     }
-    expect(await committed()).toBe(requests.length);
+    expect(await burstCommitted()).toBe(requests.length);
     await expectVerified();
   });
 
@@ -167,8 +154,9 @@ describe("kill -9 during writes; restart; re-send: exactly once", { timeout: 300
     try {
       const call = gql(gw, adminToken, CREATE, vars).catch((e: Error) => e);
       await block.waiting();
-      await services.kill();
-      expect(await call).toBeInstanceOf(Error);
+      await services.kill(["points"]); // the process computing; the gateway answers for it
+      const answer = await call;
+      expect(answer instanceof Error || Boolean(answer.errors?.length)).toBe(true);
     } finally {
       await block.release();
     }
@@ -176,7 +164,7 @@ describe("kill -9 during writes; restart; re-send: exactly once", { timeout: 300
     await until("the orphaned compute rolled back", async () => (await count(client, `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'SettlementRun'`)) === 0);
     expect(await count(client, `SELECT count(*) AS n FROM "points"."SettlementRun"`)).toBe(0);
     await expectVerified();
-    await services.restart();
+    await services.restart(["points"]);
 
     const run = ok(await gql(gw, adminToken, CREATE, vars)).createSettlementRun;
     expect(run.status).toBe("DRAFT");
@@ -192,15 +180,16 @@ describe("kill -9 during writes; restart; re-send: exactly once", { timeout: 300
     try {
       const call = gql(gw, adminToken, APPROVE, { id: runId }).catch((e: Error) => e);
       await block.waiting();
-      await services.kill();
-      expect(await call).toBeInstanceOf(Error);
+      await services.kill(["points"]); // the process computing; the gateway answers for it
+      const answer = await call;
+      expect(answer instanceof Error || Boolean(answer.errors?.length)).toBe(true);
     } finally {
       await block.release();
     }
     await until("the orphaned approval rolled back", async () => (await count(client, `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'SettlementRun'`)) === 0);
     expect(await count(client, `SELECT count(*) AS n FROM "points"."SettlementRun" WHERE status = 'DRAFT' AND id = $1::uuid`, runId)).toBe(1);
     await expectVerified();
-    await services.restart();
+    await services.restart(["points"]);
 
     expect(ok(await gql(gw, adminToken, APPROVE, { id: runId })).approveSettlementRun).toEqual({ id: runId, status: "APPROVED" });
     const again = await gql(gw, adminToken, APPROVE, { id: runId });
