@@ -2,7 +2,10 @@
 # one-shot `npx prisma migrate deploy`). TypeScript runs with tsx: there is no build step.
 FROM node:20-slim
 WORKDIR /app
-ENV NODE_ENV=production CHECKPOINT_DISABLE=1 HUB_HOST=0.0.0.0
+# NODE_ENV=production: no made-up secrets, no demo data (lib/deployment.ts). HUB_HOST stays at its
+# default 127.0.0.1: a container that must be reached from outside says so (docker-compose.yml sets
+# HUB_HOST=0.0.0.0 per service: the subgraphs on an internal network, only the gateway published).
+ENV NODE_ENV=production CHECKPOINT_DISABLE=1
 # Dependencies first (cached while package*.json are unchanged). --ignore-scripts: the root
 # postinstall (prisma generate) needs the schema, copied below; no dependency needs its install script.
 COPY package.json package-lock.json ./
@@ -14,5 +17,6 @@ COPY . .
 # gateway's signing keys when HUB_SIGNING_KEYS is not set).
 RUN npx prisma generate && mkdir -p .data && chown node:node .data
 USER node
-EXPOSE 4000 4001 4002 4003
+# Only the gateway is meant to be published; the subgraphs' ports are for the internal network.
+EXPOSE 4000
 CMD ["npm", "run", "start:gateway"]

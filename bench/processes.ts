@@ -44,6 +44,10 @@ export interface Services {
   children: Partial<Record<Service, ChildProcess>>;
   /** SIGTERM to each running service (the given order, default: reverse start order), waiting for each exit. */
   stop(order?: Service[]): Promise<void>;
+  /** `kill -9` these services (default: all) at once, and wait until they are gone (crash tests). */
+  kill(services?: Service[]): Promise<void>;
+  /** Starts these services again (default: all that are not running), same ports and environment, until /healthz answers. */
+  restart(services?: Service[]): Promise<void>;
 }
 
 /**
@@ -76,22 +80,31 @@ export async function startServices(opts: {
     HUB_POINTS_URL: urls.points,
     HUB_PARTNER_URL: urls.partner,
   };
-  const tsx = path.join(ROOT, "node_modules/.bin/tsx");
   const children: Partial<Record<Service, ChildProcess>> = {};
-  for (const s of opts.services) children[s] = spawn(tsx, [...(opts.nodeArgs?.(s) ?? []), path.join(ROOT, MAIN[s])], { env, stdio: ["ignore", "ignore", "inherit"] });
+  // Node itself with tsx as a loader, not the tsx CLI: the CLI runs the service in a child process
+  // of its own, so a SIGKILL (crash tests) would kill only the wrapper and leave the service running.
+  const spawnService = (s: Service) => {
+    children[s] = spawn(process.execPath, ["--import", "tsx", ...(opts.nodeArgs?.(s) ?? []), path.join(ROOT, MAIN[s])], { cwd: ROOT, env, stdio: ["ignore", "ignore", "inherit"] });
+  };
+  const running = (s: Service) => {
+    const c = children[s];
+    return Boolean(c && c.exitCode === null && c.signalCode === null);
+  };
   const stop = async (order: Service[] = [...opts.services].reverse()) => {
     for (const s of order) {
       const c = children[s];
-      if (!c || c.exitCode !== null || c.signalCode !== null) continue;
+      if (!c || !running(s)) continue;
       const exited = new Promise((r) => c.once("exit", r));
       c.kill("SIGTERM");
       await exited;
     }
   };
-  try {
-    for (const s of opts.services) {
+  const waitHealthy = async (services: Service[]) => {
+    for (const s of services) {
       let ok = false;
-      for (let i = 0; i < 300 && !ok; i++) {
+      // Generous: on a loaded machine (CI, shared cores) loading a service through tsx took over 30 s.
+      const deadline = Date.now() + 120_000;
+      while (!ok && Date.now() < deadline) {
         if (children[s]!.exitCode !== null) throw new Error(`${s} exited with ${children[s]!.exitCode} while starting`);
         ok = await fetch(`http://127.0.0.1:${ports[s]}/healthz`).then(
           (r) => r.ok,
@@ -99,14 +112,33 @@ export async function startServices(opts: {
         );
         if (!ok) await new Promise((r) => setTimeout(r, 100));
       }
-      if (!ok) throw new Error(`${s} on port ${ports[s]} did not start within 30 s`);
+      if (!ok) throw new Error(`${s} on port ${ports[s]} did not start within 120 s`);
     }
+  };
+  const kill = async (services: Service[] = opts.services) => {
+    await Promise.all(
+      services.map((s) => {
+        const c = children[s];
+        if (!c || !running(s)) return;
+        const exited = new Promise((r) => c.once("exit", r));
+        c.kill("SIGKILL");
+        return exited;
+      }),
+    );
+  };
+  const restart = async (services: Service[] = opts.services.filter((s) => !running(s))) => {
+    for (const s of services) if (!running(s)) spawnService(s);
+    await waitHealthy(services);
+  };
+  for (const s of opts.services) spawnService(s);
+  try {
+    await waitHealthy(opts.services);
   } catch (e) {
     // Not started: the caller never gets a stop(), so stop the children here.
     await stop();
     throw e;
   }
-  return { env, ports, urls, children, stop };
+  return { env, ports, urls, children, stop, kill, restart };
 }
 
 /** A bench gateway process (bench/gateway-child.ts) with an IPC channel: its URL, memory, CPU

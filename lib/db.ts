@@ -139,3 +139,6 @@ export function sqlState(e: unknown): string | undefined {
   const meta = e.meta as { code?: string; driverAdapterError?: { cause?: { originalCode?: string; code?: string } } } | undefined;
   return meta?.driverAdapterError?.cause?.originalCode ?? meta?.code;
 }
+
+
+export { isDatabaseUnavailable } from "./db-errors.ts";

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: "Too many requests; retry after the time given.",
   ACCESS_LOG_UNAVAILABLE:
     "The read disclosed member data but its entry in the member's data-access log could not be written, so the subgraph's answer was withheld (fail closed): its fields are null. Retry later; a write in the same request may have committed (retry it with the same idempotency key).",
+  SERVICE_UNAVAILABLE:
+    "The hub cannot reach its database right now (restarting, failing over, connection lost). Nothing of the request was committed unless a retry with the same idempotency key says so: retry after extensions.retryAfterSeconds (seconds), with the same idempotency key.",
   INTERNAL_SERVER_ERROR: "An unexpected failure; details are logged under the request id and never sent to the client.",
 } as const;
 

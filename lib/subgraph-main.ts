@@ -1,5 +1,6 @@
 import { loadEnv } from "./config.ts";
 import { openDatabase, type PrismaClient } from "./db.ts";
+import { assertDeployable } from "./deployment.ts";
 import { type SchemaName, startOutboxRelay } from "./events.ts";
 import { internalKey } from "./internal-auth.ts";
 import { log } from "./logger.ts";
@@ -16,6 +17,7 @@ export interface SubgraphStarter {
  */
 export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, background?: () => { stop(): Promise<void> }) {
   const env = loadEnv();
+  assertDeployable("subgraph");
   if (!env.DATABASE_URL) throw new Error(`start:${name} needs DATABASE_URL (the embedded default runs everything with \`npm start\`)`);
   if (!env.HUB_INTERNAL_SECRET) throw new Error(`start:${name} needs HUB_INTERNAL_SECRET (shared with the gateway and the other subgraphs)`);
   const port = { member: env.MEMBER_PORT, points: env.POINTS_PORT, partner: env.PARTNER_PORT }[name];

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { isDatabaseUnavailable } from "./db-errors.ts";
 import { PUBLIC_CODES } from "./errors.ts";
 import { IdentityError, IDENTITY_HEADER, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, verifyIdentity } from "./internal-auth.ts";
 import { log } from "./logger.ts";
@@ -43,8 +44,23 @@ function isPublic(code: unknown): boolean {
   return typeof code === "string" && PUBLIC_CODES.has(code);
 }
 
-/** Clients see domain codes as they are; anything else is masked (and logged by the plugin below). */
-export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+/** Seconds a client should wait before retrying a SERVICE_UNAVAILABLE answer. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Clients see domain codes as they are; a lost database is SERVICE_UNAVAILABLE (retriable: the
+ * request's transaction rolled back, and a retry with the same idempotency key completes it once);
+ * anything else is masked (and logged by the plugin below).
+ */
+export function maskError(formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError {
+  if (error !== undefined && !isPublic(formatted.extensions?.code) && isDatabaseUnavailable(error)) {
+    return {
+      message: "The service is temporarily unavailable (database connection lost); retry with the same idempotency key",
+      path: formatted.path,
+      locations: formatted.locations,
+      extensions: { code: "SERVICE_UNAVAILABLE", retryAfterSeconds: RETRY_AFTER_SECONDS },
+    };
+  }
   if (isPublic(formatted.extensions?.code)) {
     const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
@@ -58,7 +74,8 @@ const logMaskedErrors: ApolloServerPlugin<HubContext> = {
     return {
       async didEncounterErrors({ errors, contextValue }) {
         for (const e of errors) {
-          if (!isPublic(e.extensions?.code)) log.error("internal error", { requestId: contextValue.requestId, path: e.path, err: e.originalError ?? e });
+          if (isDatabaseUnavailable(e.originalError ?? e)) log.warn("database unavailable", { requestId: contextValue.requestId, path: e.path, err: e.originalError ?? e });
+          else if (!isPublic(e.extensions?.code)) log.error("internal error", { requestId: contextValue.requestId, path: e.path, err: e.originalError ?? e });
         }
       },
     };
@@ -121,7 +138,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     csrfPrevention: false, // only the gateway reaches us, with a signed identity
     includeStacktraceInErrorResponses: false,
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), logMaskedErrors as ApolloServerPlugin<Ctx>, checkText as ApolloServerPlugin<Ctx>, ...(opts.plugins ?? [])],
-    formatError: (formatted) => maskError(formatted),
+    formatError: (formatted, error) => maskError(formatted, error),
   });
   await apollo.start();
 

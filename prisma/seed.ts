@@ -3,6 +3,7 @@
 // with linked accounts and consents, six months of points history, and two co-issued offers.
 // Deterministic (seeded PRNG), so every fresh `npm start` shows the same coalition.
 import type { PrismaClient } from "../lib/db.ts";
+import { isProduction } from "../lib/deployment.ts";
 import type { Principal } from "../lib/principal.ts";
 import { importConsents } from "../subgraphs/member/src/services/consents.ts";
 import { confirmPartnerLink, enrollMembers } from "../subgraphs/member/src/services/members.ts";
@@ -44,10 +45,32 @@ export interface SeedOptions {
   flushEvents: () => Promise<void>;
   now?: Date;
   members?: number;
+  /** Tests only: seed beside the test hub's own API client (any non-demo data is otherwise refused). */
+  besideTestData?: boolean;
 }
 
-/** Seeds the demo coalition on an empty database; returns false (and does nothing) otherwise. */
+export const DEMO_EMAIL_DOMAIN = "@demo.coalition.example";
+
+/**
+ * Seeds the demo coalition on an empty database; returns false (and does nothing) when the demo is
+ * already there. Refuses (throws) in production and on a database holding anything but the demo:
+ * the demo's API clients have published secrets (demo-admin / demo-admin-secret), so seeding them
+ * next to real partners or members would open that database to anyone who read the README.
+ */
 export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise<boolean> {
+  if (isProduction()) throw new Error("Refusing to seed the demo coalition: NODE_ENV=production (its API clients have published secrets)");
+  const demoSlugs = DEMO_PARTNERS.map((p) => p.slug);
+  const [foreignPartners, foreignClients, foreignMembers] = await Promise.all([
+    prisma.partner.count({ where: { slug: { notIn: demoSlugs } } }),
+    prisma.apiClient.count({ where: { NOT: { clientId: { startsWith: "demo-" } } } }),
+    prisma.member.count({ where: { NOT: { email: { endsWith: DEMO_EMAIL_DOMAIN } } } }),
+  ]);
+  if (foreignPartners + foreignClients + foreignMembers > 0 && !opts.besideTestData) {
+    if (await prisma.apiClient.count({ where: { clientId: "demo-admin" } })) return false; // a demo database someone added to: leave it
+    throw new Error(
+      `Refusing to seed the demo coalition into a database that holds non-demo data (${foreignPartners} partner(s), ${foreignClients} API client(s), ${foreignMembers} member(s)): its demo API clients have published secrets`,
+    );
+  }
   if ((await prisma.partner.count()) > 0) return false;
   const now = opts.now ?? new Date();
   const r = rng(20261122);
@@ -70,7 +93,7 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
     const others = partners.map((_, k) => k).filter((k) => k !== home && r.next() < 0.55);
     return {
       n,
-      email: `member${n}@demo.coalition.example`,
+      email: `member${n}${DEMO_EMAIL_DOMAIN}`,
       displayName: `${r.pick(GIVEN)} ${r.pick(FAMILY)}`,
       phone: `+86 138 ${String(r.int(0, 9999)).padStart(4, "0")} ${String(r.int(0, 9999)).padStart(4, "0")}`,
       birthday: `${r.int(1960, 2004)}-${String(r.int(1, 12)).padStart(2, "0")}-${String(r.int(1, 28)).padStart(2, "0")}`,

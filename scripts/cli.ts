@@ -3,7 +3,9 @@
 //   clients create --role ADMIN|PARTNER [--partner <id>]   (over the database, or --admin-id/--admin-secret: through the API)
 //   clients bootstrap-admin [--client-id admin]             (the first ADMIN client, over the database)
 //   keys rotate                                             (the gateway's signing keys in HUB_DATA_DIR)
+//   keys generate                                           (a new signing key for HUB_SIGNING_KEYS, printed)
 //   settlement export <runId> [--format csv|json] [--partner <id>] [--out <file>]   (a run's statements)
+//   ledger verify [--max <n>] [--json] [--no-events]       (every ledger invariant; exit code 1 on violations)
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -13,8 +15,9 @@ import { migrate, openDatabase } from "../lib/db.ts";
 import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
-import { usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
+import { prisma as pointsPrisma, usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
 import { exportRun } from "../subgraphs/points/src/services/settlement.ts";
+import { formatReport, verifyLedger } from "../subgraphs/points/src/services/verify.ts";
 
 const env = loadEnv();
 const program = new Command().name("cli").description("Coalition Hub admin CLI").showHelpAfterError();
@@ -123,9 +126,17 @@ clients
     });
   });
 
-program
-  .command("keys")
-  .description("Access-token signing keys")
+const keys = program.command("keys").description("Access-token signing keys");
+keys
+  .command("generate")
+  .description("Print a new private ES256 signing key as a one-element JSON array of JWKs: the value of HUB_SIGNING_KEYS (to rotate, put it first and keep the old key after it until its tokens expired)")
+  .action(async () => {
+    const { exportJWK, generateKeyPair } = await import("jose");
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const kid = `${new Date().toISOString().slice(0, 10)}-${randomBytes(4).toString("hex")}`;
+    console.log(JSON.stringify([{ ...(await exportJWK(privateKey)), kid, alg: "ES256", use: "sig" }]));
+  });
+keys
   .command("rotate")
   .description("Add a new signing key to HUB_DATA_DIR/signing-keys.json (or HUB_SIGNING_KEYS_FILE); running gateways pick it up, and the old key keeps verifying until its tokens expire")
   .action(async () => {
@@ -170,6 +181,24 @@ program
       writeFileSync(o.out, text);
       console.error(`wrote ${o.out}`);
     } else process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  });
+
+program
+  .command("ledger")
+  .description("The points ledger")
+  .command("verify")
+  .description(
+    "Check every ledger invariant (balanced transactions, balances = postings, wallets = lots and holds, lots, holds, idempotency keys, approved settlement runs, events applied once per consumer) in bounded memory, over one snapshot of the database (DATABASE_URL, or the embedded data dir while the hub is stopped). Prints the first violations with ids; exit code 1 when there is any",
+  )
+  .option("--max <n>", "violations to print (the rest are counted)", "100")
+  .option("--json", "print the report as JSON")
+  .option("--no-events", "skip the cross-subgraph event check (needs the three schemas in one database)")
+  .action(async (o: { max: string; json?: boolean; events: boolean }) => {
+    const max = Number(o.max);
+    if (!Number.isInteger(max) || max < 1) throw new Error("--max must be a positive integer");
+    const report = await withDatabase(() => verifyLedger(pointsPrisma(), { maxViolations: max, events: o.events ? "auto" : false }));
+    console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    if (!report.ok) process.exitCode = 1;
   });
 
 await program.parseAsync().catch((e: unknown) => {

@@ -5,12 +5,15 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadEnv } from "../lib/config.ts";
+import { assertDeployable, isProduction } from "../lib/deployment.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { log } from "../lib/logger.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "./hub.ts";
 
 const env = loadEnv();
+// Production (NODE_ENV=production): no made-up secrets, no demo data; checked before anything opens.
+assertDeployable("hub");
 const dataDir = path.resolve(env.HUB_DATA_DIR);
 mkdirSync(dataDir, { recursive: true });
 
@@ -38,8 +41,9 @@ const hub = await startHub({
   audience: env.HUB_AUDIENCE,
 });
 
-// The demo coalition (and its well-known demo API clients) only on the embedded default or when asked.
-const demo = env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL;
+// The demo coalition (and its well-known demo API clients) only on the embedded default or when
+// asked, never in production; seedDemo itself refuses a database that holds anything but the demo.
+const demo = !isProduction() && (env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL);
 let seeded = false;
 if (demo) seeded = await seedDemo(db.client(), { flushEvents: hub.flushEvents });
 await hub.flushEvents();

@@ -3,10 +3,12 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadEnv } from "../../lib/config.ts";
+import { assertDeployable } from "../../lib/deployment.ts";
 import { log } from "../../lib/logger.ts";
 import { startGateway } from "./server.ts";
 
 const env = loadEnv();
+assertDeployable("gateway");
 if (!env.HUB_INTERNAL_SECRET) throw new Error("start:gateway needs HUB_INTERNAL_SECRET (shared with the subgraphs)");
 const need = (name: string, v: string | undefined) => v ?? (() => { throw new Error(`start:gateway needs ${name}`); })();
 const gateway = await startGateway({

@@ -11,7 +11,7 @@ let adminToken: string;
 
 beforeAll(async () => {
   hub = await startTestHub();
-  await seedDemo(hub.db.client(), { flushEvents: hub.flushEvents, members: 40 });
+  await seedDemo(hub.db.client(), { flushEvents: hub.flushEvents, members: 40, besideTestData: true });
   adminToken = await hub.adminToken();
   memberToken = await hub.memberToken("demo-shopmall", "demo-shopmall-secret", "SM-0001");
 }, 180_000);

@@ -6,6 +6,7 @@ import "./member.ts";
 import "./transaction.ts";
 import "./mutations.ts";
 import "./settlement.ts";
+import "./verify.ts";
 
 builder.queryType({ description: "Reads of the points subgraph: transactions and settlement runs (wallets, tiers and activity hang off Member)." });
 builder.mutationType({ description: "Writes of the points subgraph: earning, redeeming, holds, reversals, adjustments, settlement." });

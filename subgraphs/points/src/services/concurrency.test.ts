@@ -4,6 +4,7 @@ import type { Database } from "../../../../lib/db.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
 import { partnerPrincipal, memberPrincipal, adminPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
+import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
 import { awardPoints, awardPointsBatch, BATCH_CHUNK } from "./earn.ts";
 import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, voidHold } from "./redeem.ts";
@@ -163,11 +164,23 @@ describe("concurrency", () => {
       const after = await committed();
       await new Promise((r) => setTimeout(r, 500));
       expect(await committed()).toBe(after); // nothing commits once the call has returned
-      // The first chunk rolled back; the second may have been in flight; the third never started.
-      expect(after === 0 || after === BATCH_CHUNK).toBe(true);
-      expect(await prisma().ledgerTransaction.count({ where: { idempotencyKey: { in: Array.from({ length: BATCH_CHUNK }, (_, k) => `${tag}-${2 * BATCH_CHUNK + k}`) } } })).toBe(0);
-    } finally {
+      // The failing chunk 0 rolled back whole. Chunk 1 ran beside it, and chunk 2 may have started
+      // before chunk 0 failed: all three lock this one wallet, so chunk 0 can wait for chunk 1's
+      // lock, chunk 1 commit and the free worker take chunk 2 while chunk 0 has not failed yet (seen
+      // in 6 of 25 runs on PostgreSQL). Each chunk commits all or nothing.
+      const chunkCommitted = (c: number) =>
+        prisma().ledgerTransaction.count({ where: { idempotencyKey: { in: Array.from({ length: BATCH_CHUNK }, (_, k) => (c === 0 && k === 10 ? `${tag}-boom` : `${tag}-${c * BATCH_CHUNK + k}`)) } } });
+      const perChunk = [await chunkCommitted(0), await chunkCommitted(1), await chunkCommitted(2)];
+      expect(perChunk[0]).toBe(0);
+      for (const n of perChunk) expect([0, BATCH_CHUNK]).toContain(n);
+      expect(after).toBe(perChunk[0]! + perChunk[1]! + perChunk[2]!);
+      // The same call again (the refusal gone): what committed is replayed, the rest commits once.
       await prisma().$executeRawUnsafe(`DROP TRIGGER test_refuse_key ON "points"."LedgerTransaction"`);
+      const retry = await awardPointsBatch(partnerPrincipal(shop), inputs);
+      expect([retry.accepted, retry.replayed, retry.rejected]).toEqual([inputs.length - after, after, []]);
+      expect(await committed()).toBe(inputs.length);
+    } finally {
+      await prisma().$executeRawUnsafe(`DROP TRIGGER IF EXISTS test_refuse_key ON "points"."LedgerTransaction"`);
       await prisma().$executeRawUnsafe(`DROP FUNCTION "points".test_refuse_key()`);
     }
   });

@@ -6,6 +6,7 @@ import { HubError } from "../../../../lib/errors.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
 import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
+import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
 import { awardPoints, awardPointsBatch } from "./earn.ts";
 import { runHoldExpiry, runPointsExpiry } from "./jobs.ts";

@@ -5,6 +5,7 @@ import type { Database } from "../../../../lib/db.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
 import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
+import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
 import { awardPoints } from "./earn.ts";
 import { issuanceCode, post, walletCode } from "./ledger.ts";

@@ -7,6 +7,7 @@ import { HubError } from "../../../../lib/errors.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
 import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
+import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
 import { earn, rates, redeem } from "../testing/ledger-ops.ts";
 import { awardPointsBatch } from "./earn.ts";
