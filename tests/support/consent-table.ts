@@ -314,4 +314,18 @@ export const EXPOSURE: Record<string, Exposure> = {
   "PartnerStatement.expiredPoints64": { open: "partner-level aggregate over all members" },
   "PartnerFlow.points64": { open: "partner-to-partner aggregate" },
   "ExpiringPoints.points64": { under: "POINTS_BALANCE" },
+  // The ledger verifier (wave 2, issue 14 §9): ADMIN only; ids and counts, no member data to a partner.
+  "Query.ledgerVerification": adminOnly,
+  "LedgerVerification.ok": adminOnly,
+  "LedgerVerification.violationCount": adminOnly,
+  "LedgerVerification.violations": adminOnly,
+  "LedgerVerification.checks": adminOnly,
+  "LedgerVerification.startedAt": adminOnly,
+  "LedgerVerification.finishedAt": adminOnly,
+  "LedgerViolation.check": adminOnly,
+  "LedgerViolation.id": adminOnly,
+  "LedgerViolation.detail": adminOnly,
+  "LedgerCheckSummary.check": adminOnly,
+  "LedgerCheckSummary.examined": adminOnly,
+  "LedgerCheckSummary.violations": adminOnly,
 };
