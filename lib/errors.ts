@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
   PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",
   RATE_LIMITED: "Too many requests; retry after the time given.",
+  QUERY_TOO_COSTLY:
+    "The operation's estimated cost (objects it may return, from list sizes: `first` or documented defaults) is above the caller's role maximum; nothing was executed. extensions.estimatedCost and extensions.allowedCost give both figures.",
+  RESPONSE_TOO_LARGE: "The response would exceed the gateway's size limit; no data is returned (never a cut-off answer). extensions.responseBytes and extensions.allowedBytes give both figures.",
+  GATEWAY_TIMEOUT: "A subgraph did not answer within its fetch timeout or the request's deadline; the fields it would have given are null. Retrying later may succeed (mutations carry idempotency keys).",
   INTERNAL_SERVER_ERROR: "An unexpected failure; details are logged under the request id and never sent to the client.",
 } as const;
 

@@ -5,7 +5,7 @@ import { PUBLIC_CODES } from "../../lib/errors.ts";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
 import type { Principal } from "../../lib/principal.ts";
-import { limitsPlugin } from "./limits.ts";
+import { type GatewayLimits, limitsPlugin, mayIntrospect, resolveLimits } from "./limits.ts";
 
 export type SubgraphUrls = { member: string; points: string; partner: string };
 
@@ -36,7 +36,8 @@ export function withSubgraphUrls(supergraphSdl: string, urls: SubgraphUrls): str
  * supergraph. Every subgraph fetch carries the caller as the gateway's own short-lived signed
  * assertion; errors a client may see keep their code, anything else is masked with the request id.
  */
-export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array }) {
+export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits> }) {
+  const limits = resolveLimits(opts.limits);
   const identities = new Map<string, { token: string; until: number }>();
   async function identityFor(ctx: HubRequestContext): Promise<string> {
     const hit = identities.get(ctx.identityKey);
@@ -106,9 +107,9 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     graphiql: false,
     landingPage: false,
     maskedErrors: false,
-    // Introspection is for authenticated callers only (every request that reaches here is one).
-    disableIntrospection: { disableIf: ({ context }) => !(context as Partial<HubRequestContext>).principal },
-    plugins: () => [forwardIdentity, maskErrors, limitsPlugin()],
+    // Introspection per role (docs/ARCHITECTURE.md, "Limits"): partners and admins, or nobody.
+    disableIntrospection: { disableIf: ({ context }) => !mayIntrospect(limits, (context as Partial<HubRequestContext>).principal?.role) },
+    plugins: () => [forwardIdentity, maskErrors, limitsPlugin(limits)],
     // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
     // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
     // different members were merged and every caller got one member's data (measured: 49 of 50
