@@ -5,7 +5,7 @@ import { PUBLIC_CODES } from "../../lib/errors.ts";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
 import type { Principal } from "../../lib/principal.ts";
-import { type GatewayLimits, limitsPlugin, mayIntrospect, resolveLimits } from "./limits.ts";
+import { apiSchema, type GatewayLimits, limitsPlugin, mayIntrospect, resolveLimits } from "./limits.ts";
 
 export type SubgraphUrls = { member: string; points: string; partner: string };
 
@@ -38,6 +38,7 @@ export function withSubgraphUrls(supergraphSdl: string, urls: SubgraphUrls): str
  */
 export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits> }) {
   const limits = resolveLimits(opts.limits);
+  const schema = apiSchema(opts.supergraphSdl);
   const identities = new Map<string, { token: string; until: number }>();
   async function identityFor(ctx: HubRequestContext): Promise<string> {
     const hit = identities.get(ctx.identityKey);
@@ -109,7 +110,7 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     maskedErrors: false,
     // Introspection per role (docs/ARCHITECTURE.md, "Limits"): partners and admins, or nobody.
     disableIntrospection: { disableIf: ({ context }) => !mayIntrospect(limits, (context as Partial<HubRequestContext>).principal?.role) },
-    plugins: () => [forwardIdentity, maskErrors, limitsPlugin(limits)],
+    plugins: () => [forwardIdentity, maskErrors, limitsPlugin(limits, schema)],
     // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
     // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
     // different members were merged and every caller got one member's data (measured: 49 of 50

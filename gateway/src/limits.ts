@@ -1,5 +1,7 @@
 import type { GatewayPlugin } from "@graphql-hive/gateway-runtime";
-import { GraphQLError, Kind, type ASTNode, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from "graphql";
+import { transformSupergraphToPublicSchema } from "@theguild/federation-composition";
+import { buildASTSchema, GraphQLError, type GraphQLSchema, Kind, parse, type ASTNode, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from "graphql";
+import { PUBLIC_CODES } from "../../lib/errors.ts";
 import type { Role } from "../../lib/principal.ts";
 import { estimateCost } from "./cost.ts";
 
@@ -35,7 +37,7 @@ export interface GatewayLimits {
 }
 
 export const DEFAULT_LIMITS: GatewayLimits = {
-  maxCost: { MEMBER: 2_000, PARTNER: 10_000, ADMIN: 50_000 },
+  maxCost: { MEMBER: 5_000, PARTNER: 10_000, ADMIN: 50_000 },
   maxIntrospectionCost: 60_000,
   subgraphTimeoutMs: 15_000,
   requestDeadlineMs: 30_000,
@@ -116,7 +118,15 @@ interface LimitsContext {
   timedOut?: boolean;
 }
 
-export function limitsPlugin(limits: GatewayLimits = resolveLimits()): GatewayPlugin {
+/**
+ * The API schema clients see, built here from the supergraph: the runtime's own schema object may
+ * come from another copy of graphql-js (its CJS build), whose types fail graphql's instanceof checks.
+ */
+export function apiSchema(supergraphSdl: string): GraphQLSchema {
+  return buildASTSchema(transformSupergraphToPublicSchema(parse(supergraphSdl)), { assumeValidSDL: true });
+}
+
+export function limitsPlugin(limits: GatewayLimits, schema: GraphQLSchema): GatewayPlugin {
   return {
     onParse({ params }) {
       const source = typeof params.source === "string" ? params.source : params.source.body;
@@ -135,7 +145,7 @@ export function limitsPlugin(limits: GatewayLimits = resolveLimits()): GatewayPl
       const ctx = args.contextValue as LimitsContext;
       const role = ctx?.principal?.role;
       const allowed = role && role in limits.maxCost ? limits.maxCost[role] : Math.min(...Object.values(limits.maxCost));
-      const cost = estimateCost(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined, { stopAbove: Math.max(allowed, limits.maxIntrospectionCost) });
+      const cost = estimateCost(schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined, { stopAbove: Math.max(allowed, limits.maxIntrospectionCost) });
       const refuse = (estimated: number, max: number, what: string) =>
         setResultAndStopExecution({
           errors: [
@@ -163,11 +173,12 @@ export function limitsPlugin(limits: GatewayLimits = resolveLimits()): GatewayPl
       if (!result || typeof result !== "object" || Symbol.asyncIterator in result) return;
       const ctx = context as LimitsContext;
       if (ctx?.timedOut && result.errors?.length) {
-        // The aborted fetches surface as code-less errors (masked as INTERNAL otherwise): say what happened.
+        // The aborted fetches surface as SUBREQUEST_HTTP_ERROR "The operation was aborted" (masked as
+        // INTERNAL otherwise): say what happened.
         result = {
           ...result,
           errors: result.errors.map((e) =>
-            typeof e.extensions?.code === "string" && e.extensions.code !== "INTERNAL_SERVER_ERROR"
+            typeof e.extensions?.code === "string" && PUBLIC_CODES.has(e.extensions.code)
               ? e
               : new GraphQLError(`A subgraph did not answer in time (each fetch may take ${limits.subgraphTimeoutMs} ms, the whole request ${limits.requestDeadlineMs} ms)`, {
                   path: e.path,

@@ -130,3 +130,13 @@ export function twoHopRoundTrips(facts: SchemaFacts, values: Record<string, stri
   }
   return out;
 }
+
+/**
+ * The partner loop of the issue: `levels` nested Partner.apiClients, joined by ApiClient.partner
+ * (seven levels = depth 15, inside the depth limit).
+ */
+export const partnerLoop = (levels: number): string => {
+  let inner = "apiClients { clientId }";
+  for (let i = 1; i < levels; i++) inner = `apiClients { clientId partner { id ${inner} } }`;
+  return `{ partners { id ${inner} } }`;
+};
