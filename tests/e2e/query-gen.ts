@@ -140,3 +140,53 @@ export const partnerLoop = (levels: number): string => {
   for (let i = 1; i < levels; i++) inner = `apiClients { clientId partner { id ${inner} } }`;
   return `{ partners { id ${inner} } }`;
 };
+
+/** A named hostile query and whom to send it as. */
+export interface HostileQuery {
+  name: string;
+  query: string;
+  as: "PARTNER" | "ADMIN" | "MEMBER";
+  variables?: Record<string, unknown>;
+}
+
+/**
+ * Deep, wide, looping, aliased and fragment-bomb queries up to (and past) the gateway's shape
+ * limits (depth 15, 30 aliases, 1,000 selections), for the hostile suite.
+ */
+export function hostileQueries(): HostileQuery[] {
+  const out: HostileQuery[] = [];
+  const add = (name: string, query: string, as: HostileQuery["as"][] = ["PARTNER", "ADMIN"]) => {
+    for (const a of as) out.push({ name: `${name} as ${a}`, query, as: a });
+  };
+  // The issue's loops, one to eight levels (eight is past the depth limit).
+  for (let n = 1; n <= 8; n++) add(`partner loop ${n}`, partnerLoop(n));
+  // The issue's member round trips, and the member loop as deep as the depth limit allows.
+  add("member wallet round trip", "{ me { activity { edges { node { member { wallet { balance } } } } } } }", ["MEMBER"]);
+  add("member activity round trip", "{ me { activity { edges { node { member { activity { edges { node { id } } } } } } } } }", ["MEMBER"]);
+  add("member claims round trip", "{ me { claimedOffers { member { claimedOffers { id } } } } }", ["MEMBER"]);
+  let memberLoop = "id";
+  for (let i = 0; i < 3; i++) memberLoop = `activity(first: 100) { edges { node { id member { ${memberLoop} } } } }`;
+  add("member activity loop, 3 × first: 100", `{ me { ${memberLoop} } }`, ["MEMBER"]);
+  // Wide: 30 aliases of a list (the alias limit), of cheap and of costly fields.
+  const aliased = (n: number, sel: string) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${sel}`).join(" ")} }`;
+  add("30 aliases of partners", aliased(30, "partners { id name }"));
+  add("30 aliases of partners with API clients", aliased(30, "partners { id apiClients { clientId partner { id } } }"));
+  add("30 aliases of 100 offers with co-issuers", aliased(30, "offers(first: 100) { edges { node { id coIssuers { partner { id apiClients { clientId } } } } } }"));
+  add("31 aliases (past the limit)", aliased(31, "partners { id }"));
+  // Fragment bombs: each level spreads the next twice (2^10 selections when expanded).
+  let frags = "fragment F10 on Partner { id name }";
+  for (let i = 9; i >= 1; i--) frags += ` fragment F${i} on Partner { ...F${i + 1} ...F${i + 1} }`;
+  add("fragment bomb 2^10", `{ partners { ...F1 } } ${frags}`);
+  let loopFrags = "fragment L6 on Partner { id }";
+  for (let i = 5; i >= 1; i--) loopFrags += ` fragment L${i} on Partner { apiClients { clientId partner { ...L${i + 1} } } }`;
+  add("fragment loop 5 levels", `{ partners { ...L1 } } ${loopFrags}`);
+  // Wide selection near the selection limit (990 selections of __typename and ids).
+  add("990 selections", `{ partners { ${Array.from({ length: 989 }, () => "id").join(" ")} } }`);
+  // Deep lists of lists through settlement runs and offers.
+  add("settlement runs × statements × lines", "{ settlementRuns(first: 100) { edges { node { statements { lines { id } } flows { from { id } to { id } } } } } }");
+  add("offers × redeemableAt × apiClients × partner × rateHistory", "{ offers(first: 100) { edges { node { redeemableAt { apiClients { partner { rateHistory { issuePrice } apiClients { clientId } } } } } } } }");
+  // Introspection bombs.
+  add("introspection nesting", "{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }");
+  add("introspection 30 aliases", aliased(30, "__schema { types { name fields { name args { name } } } }"));
+  return out;
+}
