@@ -72,7 +72,7 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
   };
 
   const maskErrors: GatewayPlugin<HubRequestContext> = {
-    onResultProcess({ result, setResult, serverContext }) {
+    onResultProcess({ result, setResult, serverContext, request }) {
       const requestId = (serverContext as Partial<HubRequestContext>)?.requestId;
       if (Array.isArray(result) || !result || typeof result !== "object" || !("errors" in result)) return;
       const r = result as ExecutionResult;
@@ -90,7 +90,11 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
             // A request that never executed (no data) failed on the client's input: 400, whatever
             // status the runtime guessed (it answered 500 for a wrong variable type). GraphQLError
             // instances, not plain objects, or yoga treats them as unexpected (500) too.
-            const status = r.data === undefined ? { http: { status: 400 } } : http ? { http } : {};
+            // Except for a client that accepts only the legacy application/json: GraphQL over HTTP
+            // says 200 then (graphql-http's audit checks it; tests/e2e/http-audit.e2e.ts).
+            const accept = request.headers.get("accept") ?? "";
+            const legacy = accept.includes("application/json") && !accept.includes("application/graphql-response+json");
+            const status = r.data === undefined ? (legacy ? { http: { status: 200 } } : { http: { status: 400 } }) : http ? { http } : {};
             return new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { ...extensions, ...status, code, requestId } });
           }
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
