@@ -116,7 +116,8 @@ export async function runSettlementBench(sizes: number[] = SIZES, log: (s: strin
   const db = `bench_settlement_${process.pid}_${Date.now()}`;
   await withClient(BASE, (c) => c.query(`CREATE DATABASE "${db}"`));
   const results: SettlementBenchResult[] = [];
-  const database = await openDatabase({ url: urlFor(db), poolSize: 4 });
+  // The 10 M-posting aggregate runs longer than the default statement_timeout (lib/db.ts).
+  const database = await openDatabase({ url: urlFor(db), poolSize: 4, statementTimeoutMs: 0 });
   try {
     await migrate(database);
     usePrisma(database.client());

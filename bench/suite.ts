@@ -4,7 +4,8 @@
 //   the ledger bench (bench/ledger.ts: pgbench tpcb-like, single earns at the service layer and
 //   through the gateway, bulk earn), the wallet query bench (bench/wallet.ts: our gateway vs
 //   @apollo/gateway vs the points subgraph directly, SQL per query, gateway memory, CPU profile),
-//   and the settlement bench (bench/settlement.ts, when present);
+//   the settlement bench (bench/settlement.ts, when present), and the mixed-load bench (bench/mixed.ts:
+//   ordinary queries' p99 and gateway memory with 10 % maximum-cost queries vs without; BENCH_MIXED=0 skips);
 // then writes bench/RESULTS.md (figures, machine, date, command) and bench/results.json (one
 // { name, value, unit, goal, met } per goal of the issue, computed here).
 // BENCH_SECONDS shortens every timed phase (default: 10 s for the ledger, 20 s for the wallet);
@@ -16,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import type { LedgerFigures } from "./ledger.ts";
+import type { MixedFigures } from "./mixed.ts";
 import type { WalletFigures } from "./wallet.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -244,6 +246,23 @@ function markdown(ctx: {
   return L.join("\n") + "\n";
 }
 
+function mixedMarkdown(x: MixedFigures | undefined, error?: string): string {
+  const L = ["## Mixed load with maximum-cost queries (issue 14)", ""];
+  if (!x) return [...L, `Not measured: ${error ?? "skipped"}`, ""].join("\n") + "\n";
+  L.push(
+    `bench/mixed.ts: ${x.connections} clients, each sending one request after the other; the members' wallet query (ordinary), and in the mixed arrangement 1 request in 10 a partner's query at the partner maximum (estimated cost ${fmt(x.heavyCost)} of ${fmt(x.heavyAllowed)} allowed: accepted and executed). The two arrangements alternate, ${x.rounds} windows of ${fmt(x.windowSeconds, 1)} s each; subgraphs and gateway in their own processes; gateway RSS sampled every 100 ms.`,
+    "",
+    "| arrangement | requests/s | ordinary p50 | ordinary p99 | maximum-cost p99 | gateway RSS peak |",
+    "|---|---|---|---|---|---|",
+    `| ordinary only | ${fmt(x.ordinary.perSecond)} | ${fmt(x.ordinary.p50)} ms | ${fmt(x.ordinary.p99)} ms | | ${fmt(x.rss.ordinaryPeakMb)} MB |`,
+    `| with ${fmt(x.mixed.heavyShare * 100, 1)} % maximum-cost queries | ${fmt(x.mixed.perSecond)} | ${fmt(x.mixed.p50)} ms | ${fmt(x.mixed.p99)} ms | ${fmt(x.mixed.heavyP99)} ms | ${fmt(x.rss.mixedPeakMb)} MB |`,
+    "",
+    `Ordinary p99 with / without: ${fmt(x.p99Ratio, 2)} × (goal ≤ 2). Gateway RSS idle ${fmt(x.rss.idleMb)} MB. Failed requests: ${x.failed}; maximum-cost queries refused: ${x.mixed.heavyRefused}.`,
+    "",
+  );
+  return L.join("\n") + "\n";
+}
+
 export async function runSuite() {
   const started = new Date();
   const t0 = performance.now();
@@ -271,9 +290,25 @@ export async function runSuite() {
   console.log(`== settlement bench (bench/settlement.ts)`);
   const settlement = await settlementBench();
   if (settlement.reason) console.log(settlement.reason);
+  // Issue 14: the gateway under a mixed load with 10 % maximum-cost queries (BENCH_MIXED=0 skips).
+  let mixed: MixedFigures | undefined;
+  let mixedError: string | undefined;
+  if (process.env.BENCH_MIXED !== "0") {
+    console.log(`== mixed-load bench (bench/mixed.ts)`);
+    try {
+      mixed = await (await import("./mixed.ts")).runMixedBench();
+    } catch (e) {
+      mixedError = `the mixed-load bench failed: ${errorText(e)}`;
+      console.error(e);
+    }
+  } else mixedError = "skipped (BENCH_MIXED=0)";
   load.after = os.loadavg();
   const list = goals(ledger, wallet, settlement, errors);
+  const mixedGoal = "ordinary queries' p99 with 10 % maximum-cost queries / without";
+  if (mixed) list.push({ name: mixedGoal, value: mixed.p99Ratio, unit: "ratio", goal: "<= 2", met: mixed.p99Ratio <= 2, note: `${fmt(mixed.mixed.p99)} ms vs ${fmt(mixed.ordinary.p99)} ms; gateway RSS peak ${fmt(mixed.rss.mixedPeakMb)} MB vs ${fmt(mixed.rss.ordinaryPeakMb)} MB` });
+  else list.push({ name: mixedGoal, value: null, unit: "ratio", goal: "<= 2", met: false, note: mixedError });
   let md = markdown({ m, pgVersion, started, minutes: (performance.now() - t0) / 60_000, command, load, goals: list, ledger, wallet, settlement, errors });
+  md += mixedMarkdown(mixed, mixedError);
   // The measured reasons behind missed goals and what would close them: written by people from
   // profiles and experiments (bench/FINDINGS.md), carried into every RESULTS.md.
   const findings = path.join(HERE, "FINDINGS.md");

@@ -33,17 +33,38 @@ export interface OpenOptions {
   /** PGlite: start from a dumped data dir (fast test databases). */
   loadDataDir?: Blob | File;
   poolSize?: number;
+  /**
+   * PostgreSQL: `statement_timeout` of every session of the pool, in ms (0 = none). Default
+   * HUB_STATEMENT_TIMEOUT_MS, else DEFAULT_STATEMENT_TIMEOUT_MS. Not applied on PGlite: its WASM
+   * build has no timer interrupt (measured: with `SET statement_timeout = 200` a long count ran on
+   * for minutes), and its one connection serves one statement at a time anyway.
+   */
+  statementTimeoutMs?: number;
+}
+
+/** A runaway statement is cancelled after a minute; the gateway gives up on a request after 30 s. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
+
+export function statementTimeoutMs(given?: number, env: NodeJS.ProcessEnv = process.env): number {
+  if (given !== undefined) return given;
+  const raw = env.HUB_STATEMENT_TIMEOUT_MS;
+  if (raw === undefined || raw === "") return DEFAULT_STATEMENT_TIMEOUT_MS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`HUB_STATEMENT_TIMEOUT_MS must be a whole number of ms, 0 = none (got ${raw})`);
+  return n;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (opts.url) {
     const url = opts.url;
     const clients: PrismaClient[] = [];
+    // Set by pg in each new session's startup packet: no extra round trip, no session without it.
+    const timeout = statementTimeoutMs(opts.statementTimeoutMs);
     return {
       kind: "postgres",
       url,
       client() {
-        const c = withCommitHooks(new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.poolSize ?? 10 }) }));
+        const c = withCommitHooks(new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.poolSize ?? 10, ...(timeout ? { statement_timeout: timeout } : {}) }) }));
         clients.push(c);
         return c;
       },

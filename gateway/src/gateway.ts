@@ -5,7 +5,7 @@ import { PUBLIC_CODES } from "../../lib/errors.ts";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
 import type { Principal } from "../../lib/principal.ts";
-import { limitsPlugin } from "./limits.ts";
+import { apiSchema, type GatewayLimits, limitsPlugin, mayIntrospect, resolveLimits } from "./limits.ts";
 
 export type SubgraphUrls = { member: string; points: string; partner: string };
 
@@ -36,7 +36,9 @@ export function withSubgraphUrls(supergraphSdl: string, urls: SubgraphUrls): str
  * supergraph. Every subgraph fetch carries the caller as the gateway's own short-lived signed
  * assertion; errors a client may see keep their code, anything else is masked with the request id.
  */
-export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array }) {
+export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits> }) {
+  const limits = resolveLimits(opts.limits);
+  const schema = apiSchema(opts.supergraphSdl);
   const identities = new Map<string, { token: string; until: number }>();
   async function identityFor(ctx: HubRequestContext): Promise<string> {
     const hit = identities.get(ctx.identityKey);
@@ -70,7 +72,7 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
   };
 
   const maskErrors: GatewayPlugin<HubRequestContext> = {
-    onResultProcess({ result, setResult, serverContext }) {
+    onResultProcess({ result, setResult, serverContext, request }) {
       const requestId = (serverContext as Partial<HubRequestContext>)?.requestId;
       if (Array.isArray(result) || !result || typeof result !== "object" || !("errors" in result)) return;
       const r = result as ExecutionResult;
@@ -88,7 +90,11 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
             // A request that never executed (no data) failed on the client's input: 400, whatever
             // status the runtime guessed (it answered 500 for a wrong variable type). GraphQLError
             // instances, not plain objects, or yoga treats them as unexpected (500) too.
-            const status = r.data === undefined ? { http: { status: 400 } } : http ? { http } : {};
+            // Except for a client that accepts only the legacy application/json: GraphQL over HTTP
+            // says 200 then (graphql-http's audit checks it; tests/e2e/http-audit.e2e.ts).
+            const accept = request.headers.get("accept") ?? "";
+            const legacy = accept.includes("application/json") && !accept.includes("application/graphql-response+json");
+            const status = r.data === undefined ? (legacy ? { http: { status: 200 } } : { http: { status: 400 } }) : http ? { http } : {};
             return new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { ...extensions, ...status, code, requestId } });
           }
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
@@ -106,9 +112,9 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     graphiql: false,
     landingPage: false,
     maskedErrors: false,
-    // Introspection is for authenticated callers only (every request that reaches here is one).
-    disableIntrospection: { disableIf: ({ context }) => !(context as Partial<HubRequestContext>).principal },
-    plugins: () => [forwardIdentity, maskErrors, limitsPlugin()],
+    // Introspection per role (docs/ARCHITECTURE.md, "Limits"): partners and admins, or nobody.
+    disableIntrospection: { disableIf: ({ context }) => !mayIntrospect(limits, (context as Partial<HubRequestContext>).principal?.role) },
+    plugins: () => [forwardIdentity, maskErrors, limitsPlugin(limits, schema)],
     // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
     // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
     // different members were merged and every caller got one member's data (measured: 49 of 50

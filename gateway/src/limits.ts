@@ -1,5 +1,9 @@
 import type { GatewayPlugin } from "@graphql-hive/gateway-runtime";
-import { GraphQLError, Kind, type ASTNode, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from "graphql";
+import { transformSupergraphToPublicSchema } from "@theguild/federation-composition";
+import { buildASTSchema, GraphQLError, type GraphQLSchema, Kind, parse, type ASTNode, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from "graphql";
+import { PUBLIC_CODES } from "../../lib/errors.ts";
+import type { Role } from "../../lib/principal.ts";
+import { estimateCost } from "./cost.ts";
 
 /** "Put a limit on everything": request size, query depth, aliases and total selections. */
 export const LIMITS = {
@@ -9,6 +13,70 @@ export const LIMITS = {
   maxSelections: 1_000,
   maxTokens: 5_000,
 };
+
+/** Who may introspect: partners and admins (developer experience), or nobody. */
+export type IntrospectionPolicy = "partners-and-admins" | "off";
+
+/**
+ * The gateway's operational limits (docs/ARCHITECTURE.md, "Limits"). Defaults below; each can be
+ * set by environment variable (read when the gateway starts) or by createGateway's options.
+ */
+export interface GatewayLimits {
+  /** Highest estimated cost (gateway/src/cost.ts) accepted per role. HUB_MAX_COST_<ROLE>. */
+  maxCost: Record<Role, number>;
+  /** Highest estimated cost of the introspection part of an operation. HUB_MAX_INTROSPECTION_COST. */
+  maxIntrospectionCost: number;
+  /** Each subgraph fetch is aborted after this many ms. HUB_SUBGRAPH_TIMEOUT_MS. */
+  subgraphTimeoutMs: number;
+  /** No subgraph fetch of a request runs past this many ms after the request arrived. HUB_REQUEST_DEADLINE_MS. */
+  requestDeadlineMs: number;
+  /** Largest response (JSON characters) sent; above it the client gets RESPONSE_TOO_LARGE and no data. HUB_MAX_RESPONSE_BYTES. */
+  maxResponseBytes: number;
+  /** HUB_INTROSPECTION = partners-and-admins (default) | off. */
+  introspection: IntrospectionPolicy;
+}
+
+export const DEFAULT_LIMITS: GatewayLimits = {
+  maxCost: { MEMBER: 5_000, PARTNER: 10_000, ADMIN: 50_000 },
+  maxIntrospectionCost: 60_000,
+  subgraphTimeoutMs: 15_000,
+  requestDeadlineMs: 30_000,
+  maxResponseBytes: 5 * 1024 * 1024,
+  introspection: "partners-and-admins",
+};
+
+function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${raw})`);
+  return n;
+}
+
+/** DEFAULT_LIMITS, overridden by the environment, overridden by `given`. */
+export function resolveLimits(given: Partial<GatewayLimits> = {}, env: NodeJS.ProcessEnv = process.env): GatewayLimits {
+  const d = DEFAULT_LIMITS;
+  const introspection = (env.HUB_INTROSPECTION ?? d.introspection) as IntrospectionPolicy;
+  if (introspection !== "partners-and-admins" && introspection !== "off") throw new Error(`HUB_INTROSPECTION must be partners-and-admins or off (got ${introspection})`);
+  return {
+    maxCost: {
+      MEMBER: envInt(env, "HUB_MAX_COST_MEMBER", d.maxCost.MEMBER),
+      PARTNER: envInt(env, "HUB_MAX_COST_PARTNER", d.maxCost.PARTNER),
+      ADMIN: envInt(env, "HUB_MAX_COST_ADMIN", d.maxCost.ADMIN),
+      ...given.maxCost,
+    },
+    maxIntrospectionCost: given.maxIntrospectionCost ?? envInt(env, "HUB_MAX_INTROSPECTION_COST", d.maxIntrospectionCost),
+    subgraphTimeoutMs: given.subgraphTimeoutMs ?? envInt(env, "HUB_SUBGRAPH_TIMEOUT_MS", d.subgraphTimeoutMs),
+    requestDeadlineMs: given.requestDeadlineMs ?? envInt(env, "HUB_REQUEST_DEADLINE_MS", d.requestDeadlineMs),
+    maxResponseBytes: given.maxResponseBytes ?? envInt(env, "HUB_MAX_RESPONSE_BYTES", d.maxResponseBytes),
+    introspection: given.introspection ?? introspection,
+  };
+}
+
+/** May this role introspect? Members never (their app ships with the schema); nobody when off. */
+export function mayIntrospect(limits: GatewayLimits, role: Role | undefined): boolean {
+  return limits.introspection === "partners-and-admins" && (role === "PARTNER" || role === "ADMIN");
+}
 
 function limitError(message: string) {
   return new GraphQLError(message, { extensions: { code: "BAD_REQUEST", limit: true } });
@@ -42,7 +110,23 @@ export function measure(doc: DocumentNode): { depth: number; aliases: number; se
   return { depth, aliases, selections };
 }
 
-export function limitsPlugin(): GatewayPlugin {
+interface LimitsContext {
+  principal?: { role?: Role };
+  /** When this request's subgraph fetches must be done by (epoch ms). */
+  deadlineAt?: number;
+  /** A fetch of this request was aborted by a timeout. */
+  timedOut?: boolean;
+}
+
+/**
+ * The API schema clients see, built here from the supergraph: the runtime's own schema object may
+ * come from another copy of graphql-js (its CJS build), whose types fail graphql's instanceof checks.
+ */
+export function apiSchema(supergraphSdl: string): GraphQLSchema {
+  return buildASTSchema(transformSupergraphToPublicSchema(parse(supergraphSdl)), { assumeValidSDL: true });
+}
+
+export function limitsPlugin(limits: GatewayLimits, schema: GraphQLSchema): GatewayPlugin {
   return {
     onParse({ params }) {
       const source = typeof params.source === "string" ? params.source : params.source.body;
@@ -55,6 +139,65 @@ export function limitsPlugin(): GatewayPlugin {
         if (m.aliases > LIMITS.maxAliases) throw limitError(`The query uses ${m.aliases} aliases; the limit is ${LIMITS.maxAliases}`);
         if (m.selections > LIMITS.maxSelections) throw limitError(`The query selects ${m.selections} fields; the limit is ${LIMITS.maxSelections}`);
       };
+    },
+    // Demand control: after validation, before the plan is made or any subgraph is asked.
+    onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as LimitsContext;
+      const role = ctx?.principal?.role;
+      const allowed = role && role in limits.maxCost ? limits.maxCost[role] : Math.min(...Object.values(limits.maxCost));
+      const cost = estimateCost(schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined, { stopAbove: Math.max(allowed, limits.maxIntrospectionCost) });
+      const refuse = (estimated: number, max: number, what: string) =>
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(`The estimated cost of this operation${what} is ${estimated}; at most ${max} is allowed. Ask for smaller pages (first) or fewer nested lists.`, {
+              extensions: { code: "QUERY_TOO_COSTLY", estimatedCost: estimated, allowedCost: max },
+            }),
+          ],
+        });
+      if (cost.data > allowed) return refuse(cost.data, allowed, ` for ${role ?? "this caller"}`);
+      if (cost.introspection > limits.maxIntrospectionCost) return refuse(cost.introspection, limits.maxIntrospectionCost, "'s introspection part");
+      // The request deadline starts now (parsing and validation took microseconds).
+      if (ctx && typeof ctx === "object") ctx.deadlineAt ??= Date.now() + limits.requestDeadlineMs;
+    },
+    // Every subgraph fetch: its own timeout, and never past the request's deadline.
+    onFetch({ context, options, setOptions }) {
+      const ctx = context as LimitsContext;
+      if (!ctx || typeof ctx !== "object") return;
+      const deadlineAt = (ctx.deadlineAt ??= Date.now() + limits.requestDeadlineMs);
+      const ms = Math.max(0, Math.min(limits.subgraphTimeoutMs, deadlineAt - Date.now()));
+      const timeout = AbortSignal.timeout(ms);
+      timeout.addEventListener("abort", () => (ctx.timedOut = true), { once: true });
+      setOptions({ ...options, signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout });
+    },
+    onExecutionResult({ result, setResult, context }) {
+      if (!result || typeof result !== "object" || Symbol.asyncIterator in result) return;
+      const ctx = context as LimitsContext;
+      if (ctx?.timedOut && result.errors?.length) {
+        // The aborted fetches surface as SUBREQUEST_HTTP_ERROR "The operation was aborted" (masked as
+        // INTERNAL otherwise): say what happened.
+        result = {
+          ...result,
+          errors: result.errors.map((e) =>
+            typeof e.extensions?.code === "string" && PUBLIC_CODES.has(e.extensions.code)
+              ? e
+              : new GraphQLError(`A subgraph did not answer in time (each fetch may take ${limits.subgraphTimeoutMs} ms, the whole request ${limits.requestDeadlineMs} ms)`, {
+                  path: e.path,
+                  extensions: { code: "GATEWAY_TIMEOUT" },
+                }),
+          ),
+        };
+        setResult(result);
+      }
+      // Counted before the client gets anything, so a too large answer is refused whole, never cut.
+      const size = JSON.stringify(result).length;
+      if (size <= limits.maxResponseBytes) return;
+      setResult({
+        errors: [
+          new GraphQLError(`The response would be ${size} bytes; the limit is ${limits.maxResponseBytes}. Ask for smaller pages or fewer fields.`, {
+            extensions: { code: "RESPONSE_TOO_LARGE", responseBytes: size, allowedBytes: limits.maxResponseBytes },
+          }),
+        ],
+      });
     },
   };
 }

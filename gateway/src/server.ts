@@ -10,7 +10,7 @@ import { TokenService } from "./auth/token-service.ts";
 import { type ExternalIdp, TokenError, TokenVerifier } from "./auth/verify.ts";
 import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gateway.ts";
 import { graphiqlPage } from "./graphiql.ts";
-import { LIMITS } from "./limits.ts";
+import { type GatewayLimits, LIMITS } from "./limits.ts";
 
 export interface GatewayOptions {
   port?: number;
@@ -24,6 +24,8 @@ export interface GatewayOptions {
   issuer?: string;
   audience?: string;
   externalIdp?: ExternalIdp;
+  /** Cost, timeouts, response size, introspection (gateway/src/limits.ts); defaults from the environment. */
+  limits?: Partial<GatewayLimits>;
 }
 
 export interface RunningGateway {
@@ -81,7 +83,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const verifier = new TokenVerifier(keys, issuer, audience, opts.externalIdp);
   const origin = (name: keyof SubgraphUrls) => new URL(opts.subgraphUrls[name]).origin;
   const tokens = new TokenService({ keys, issuer, audience, internalKey: key, partnerOrigin: () => origin("partner"), memberOrigin: () => origin("member") });
-  const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key });
+  const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key, limits: opts.limits });
 
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string) {
     const auth = req.headers.authorization;

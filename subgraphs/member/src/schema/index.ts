@@ -3,6 +3,7 @@ import { builder } from "../builder.ts";
 import "./enums.ts";
 import "./partner.ts";
 import "./member.ts";
+import "./member-refs.ts";
 import "./linked-account.ts";
 import "./consent.ts";
 import "./data-access.ts";
@@ -13,5 +14,5 @@ builder.mutationType({ description: "Writes of the member subgraph: enrolment, l
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",
-  federationDirectives: ["@key", "@shareable", "@external", "@requires", "@provides", "@inaccessible"],
+  federationDirectives: ["@key", "@shareable", "@external", "@requires", "@provides", "@inaccessible", "@extends"],
 });

@@ -1,6 +1,7 @@
 import type { Offer, OfferClaim, OfferSegment, OfferTier } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
 import type { PartnerContext } from "../context.ts";
+import { prisma } from "../db.ts";
 import { eligibleAmong } from "../services/offers.ts";
 import { DataCategoryEnum, LifecycleEnum, TierEnum } from "./enums.ts";
 import { loadOffer, OfferClaimRef, OfferRef } from "./offer.ts";
@@ -86,7 +87,10 @@ OfferClaimRef.implement({
       description: "The claimed offer.",
       resolve: (c, _a, ctx) => ("offer" in c && c.offer ? (c as OfferClaim & { offer: Offer }).offer : loadOffer(ctx, c.offerId)),
     }),
-    member: t.field({ type: MemberRef, description: "The member who claimed it.", resolve: (c) => ({ id: c.memberId }) }),
+    // `member` is resolved by the member subgraph from this key field (see PointsTransaction.memberId
+    // in points: the Rust planner cannot plan `me { claimedOffers { member { claimedOffers } } }`
+    // when this subgraph serves it).
+    memberId: t.exposeID("memberId", { inaccessible: true, description: "The member who claimed it (for the member subgraph's `member` field)." }),
     claimedAt: t.field({ type: "DateTime", description: "When the member claimed it (UTC).", resolve: (c) => c.claimedAt }),
     usedCount: t.exposeInt("usedCount", { description: "How many times it was used (at most the offer's perMemberLimit)." }),
     discountCode: t.string({
@@ -95,4 +99,12 @@ OfferClaimRef.implement({
       resolve: (c, _a, ctx) => (ctx.principal.role === "ADMIN" || (ctx.principal.role === "MEMBER" && ctx.principal.memberId === c.memberId) ? c.discountCode : null),
     }),
   }),
+});
+
+// An entity so the member subgraph can add `member` (from memberId). The planner only comes back
+// here for a claim it already got from this subgraph (clients cannot send _entities: it is not in
+// the public schema), so the reference is the claim's row.
+builder.asEntity(OfferClaimRef, {
+  key: builder.selection<{ id: string }>("id"),
+  resolveReference: (r) => prisma().offerClaim.findUnique({ where: { id: r.id } }) as Promise<OfferClaim>,
 });

@@ -33,7 +33,19 @@ TransactionRef.implement({
       description: "Points, signed from the member's point of view where a member is involved (earn +, redeem −); otherwise the amount moved, positive (64-bit, a decimal string).",
       resolve: (x) => BigInt(x.memberId ? x.memberPoints : 0),
     }),
-    member: t.field({ type: MemberRef, nullable: true, description: "The member whose wallet moved, if any.", resolve: (x) => ref(x.memberId) }),
+    // `member` itself is resolved by the member subgraph from this key field: served from here, the
+    // Rust planner could not plan `me { activity { … node { member { wallet } } } }` (a @requires
+    // field of this subgraph on a member reached from this subgraph: "Failed to plan query").
+    memberId: t.exposeID("memberId", { nullable: true, inaccessible: true, description: "The member whose wallet moved, if any (for the member subgraph's `member` field)." }),
+    // Declared here only as @external, for balanceAfter's @requires(member { sharedScopes }): the
+    // member subgraph serves it (see above), and the planner hands it back in the representation.
+    member: t.field({
+      type: MemberRef,
+      nullable: true,
+      description: "The member whose wallet moved, if any (served by the member subgraph).",
+      extensions: { directives: [{ name: "external", args: {} }] },
+      resolve: (x) => ref(x.memberId),
+    }),
     partner: t.field({ type: PartnerRef, nullable: true, description: "The partner that awarded, redeemed or reversed, if any.", resolve: (x) => ref(x.partnerId) }),
     offer: t.field({ type: OfferRef, nullable: true, description: "The offer involved (bonus, funding, return), if any.", resolve: (x) => ref(x.offerId) }),
     reference: t.exposeString("reference", { nullable: true, description: "The partner's order or receipt id (at most 128 characters)." }),
