@@ -53,6 +53,8 @@ const variants = (m: string, m2: string) => [
   { name: "purchaseAmount instead of points", body: { memberId: m, purchaseAmount: "100" } },
   { name: "other member", body: { memberId: m2, points: 100 } },
   { name: "a reference added", body: { memberId: m, points: 100, reference: "order-1" } },
+  // An offer the partner cannot apply: the key's conflict is found before the offer is looked at.
+  { name: "an offer added", body: { memberId: m, points: 100, offerId: "00000000-0000-4000-8000-000000000001" } },
 ];
 
 type Writer = (body: Record<string, unknown>, key: string) => Promise<{ id: string; memberPoints: number }>;
@@ -96,6 +98,19 @@ describe("earn idempotency: a committed key with another body is IDEMPOTENCY_CON
       });
     }
   }
+
+  test("purchase-based awards: another purchaseAmount under a committed key is a conflict, the same one a replay", async () => {
+    const m = await member();
+    for (const [name, write] of writers) {
+      const key = randomUUID();
+      const original = await write({ memberId: m, purchaseAmount: "10" }, key);
+      const before = await state(m, key);
+      expect(await codeOf(write({ memberId: m, purchaseAmount: "11" }, key)), name).toBe("IDEMPOTENCY_CONFLICT");
+      expect(await codeOf(write({ memberId: m, purchaseAmount: "10.5" }, key)), name).toBe("IDEMPOTENCY_CONFLICT");
+      expect(await state(m, key), name).toEqual(before);
+      expect(await write({ memberId: m, purchaseAmount: "10" }, key), name).toMatchObject({ id: original.id, memberPoints: original.memberPoints });
+    }
+  });
 
   test("bulk: in one call, a conflicting item is rejected by index while its neighbours are accepted or replayed", async () => {
     const m = await member();

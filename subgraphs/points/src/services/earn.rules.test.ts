@@ -91,6 +91,16 @@ describe("points for a purchase", () => {
   });
 });
 
+describe("back-dated awards (the demo seed's history)", () => {
+  test("postedAt alone takes the one-transaction path and is the transaction's time", async () => {
+    const m = await member();
+    const past = new Date(Date.UTC(2025, 2, 3, 4, 5, 6));
+    const t = await awardPoints(P, { memberId: m, points: 9, idempotencyKey: randomUUID() }, { postedAt: past });
+    expect(t.postedAt).toEqual(past);
+    expect((await prisma().ledgerTransaction.findUniqueOrThrow({ where: { id: t.id } })).postedAt).toEqual(past);
+  });
+});
+
 describe("who may be awarded", () => {
   test("an unlinked member is NOT_FOUND; an inactive partner cannot award (single and bulk, by index)", async () => {
     const m = await member();
@@ -204,6 +214,12 @@ describe("bulk earn", () => {
       { index: 2, code: "IDEMPOTENCY_CONFLICT", message: expect.any(String) },
       { index: 3, code: "NOT_FOUND", message: expect.stringContaining(stranger) },
       { index: 4, code: "NOT_FOUND", message: expect.stringContaining(stranger) },
+    ]);
+    // Rejections come back in input order whatever stage refused them (here the database stage before the validation stage).
+    const o = await awardPointsBatch(P, [{ memberId: stranger, points: 5, idempotencyKey: randomUUID() }, { memberId: m }]);
+    expect(o.rejected.map((x) => [x.index, x.code])).toEqual([
+      [0, "NOT_FOUND"],
+      [1, "BAD_USER_INPUT"],
     ]);
     expect((await account(`wallet:${m}`))!.balance).toBe(10);
   });
