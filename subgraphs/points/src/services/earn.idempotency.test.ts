@@ -112,6 +112,38 @@ describe("earn idempotency: a committed key with another body is IDEMPOTENCY_CON
     }
   });
 
+  test("a committed reference or offer changed to another one is a conflict, not a replay", async () => {
+    const DAY = 86_400_000;
+    const offer = async () => {
+      const offerId = randomUUID();
+      await applyEvents({
+        type: "partner.offer_activated",
+        payload: {
+          offerId, kind: "BONUS_POINTS", bonusPoints: 5, multiplier: null, budgetPoints: 1_000, perMemberLimit: 10,
+          startsAt: new Date(Date.now() - DAY).toISOString(), endsAt: new Date(Date.now() + 300 * DAY).toISOString(), minTier: null, segments: [],
+          redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 10_000 }],
+        },
+      });
+      return offerId;
+    };
+    const m = await member();
+    const [o1, o2] = [await offer(), await offer()];
+    for (const o of [o1, o2]) await applyEvents({ type: "partner.offer_claimed", payload: { offerId: o, memberId: m, claimedAt: new Date().toISOString() } });
+    for (const [name, write] of writers) {
+      for (const [first, other] of [
+        [{ reference: "order-1" }, { reference: "order-2" }],
+        [{ offerId: o1 }, { offerId: o2 }],
+      ] as const) {
+        const key = randomUUID();
+        const original = await write({ memberId: m, points: 100, ...first }, key);
+        const before = await state(m, key);
+        expect(await codeOf(write({ memberId: m, points: 100, ...other }, key)), `${name} ${JSON.stringify(other)}`).toBe("IDEMPOTENCY_CONFLICT");
+        expect(await state(m, key)).toEqual(before);
+        expect(await write({ memberId: m, points: 100, ...first }, key)).toMatchObject({ id: original.id });
+      }
+    }
+  });
+
   test("bulk: in one call, a conflicting item is rejected by index while its neighbours are accepted or replayed", async () => {
     const m = await member();
     const [k1, k2, k3] = [randomUUID(), randomUUID(), randomUUID()];
