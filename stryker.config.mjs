@@ -68,6 +68,19 @@ export const MODULES = {
     // functions end to end but costs ~40 s per mutant here.
     testFiles: ["subgraphs/points/src/services/settlement.pricing.test.ts"],
   },
+  // The idempotency check every spending writer shares (ledger.ts idempotent: replay or
+  // IDEMPOTENCY_CONFLICT) and what each writer's request hash covers. Its concurrent-duplicate branch
+  // (lines 247-255) is exercised by concurrency.test.ts and left out of this short run.
+  idempotency: {
+    mutate: [
+      "subgraphs/points/src/services/ledger.ts:239-246", // idempotent: find, compare hashes, replay
+      "subgraphs/points/src/services/redeem.ts:141", // redeemHash
+      "subgraphs/points/src/services/redeem.ts:271", // captureHold's hash
+      "subgraphs/points/src/services/redeem.ts:343", // reverseTransaction's hash
+      "subgraphs/points/src/services/redeem.ts:406", // adjustPoints' hash
+    ],
+    testFiles: ["subgraphs/points/src/services/redeem.idempotency.test.ts"],
+  },
   // Member consent gating: grant/revoke/expiry rules and what a purpose may see.
   consents: {
     mutate: ["subgraphs/member/src/services/consents.ts"],

@@ -83,6 +83,13 @@ describe("idempotent spending writes: a committed key with another body is IDEMP
       expect([await state(m), await state(m2)]).toEqual(before);
     }
     expect(await redeemPoints(A, { memberId: m, points: 40, idempotencyKey: key })).toMatchObject({ id: original.id, memberPoints: -40 });
+    // A committed reference changed to another one.
+    const key2 = randomUUID();
+    const withRef = await redeemPoints(A, { memberId: m, points: 10, reference: "till 1", idempotencyKey: key2 });
+    const before2 = await state(m);
+    expect(await codeOf(redeemPoints(A, { memberId: m, points: 10, reference: "till 2", idempotencyKey: key2 }))).toBe("IDEMPOTENCY_CONFLICT");
+    expect(await state(m)).toEqual(before2);
+    expect(await redeemPoints(A, { memberId: m, points: 10, reference: "till 1", idempotencyKey: key2 })).toMatchObject({ id: withRef.id });
   });
 
   test("authorizeRedemption (hold)", async () => {
