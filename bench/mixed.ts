@@ -29,7 +29,7 @@ import { WALLET_QUERY } from "./wallet.ts";
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 /** A partner's query at (just under) the partner maximum: offers with co-issuers, their clients and redemption partners. */
-export const HEAVY_QUERY = `query Heavy { partners { id name } offers(first: 100) { edges { node { id title coIssuers { shareBps partner { id name apiClients { clientId } } } redeemableAt { id name } } } } }`;
+export const HEAVY_QUERY = `query Heavy { partners { id name } offers(first: 100) { edges { node { id title coIssuers { shareBps partner { id name apiClients { clientId } rateHistory { issuePrice } } } redeemableAt { id name } } } } }`;
 
 export interface MixedFigures {
   connections: number;

@@ -52,3 +52,11 @@ describe("estimateCost", () => {
     expect(wallet.data).toBeLessThan(DEFAULT_LIMITS.maxCost.MEMBER / 4);
   });
 });
+
+test("the queries the limits tests rely on sit where they say", () => {
+  const perRole = cost("{ partners { id apiClients { clientId partner { id apiClients { clientId } rateHistory { issuePrice } } } } }").data;
+  expect(perRole).toBeGreaterThan(DEFAULT_LIMITS.maxCost.PARTNER);
+  expect(perRole).toBeLessThanOrEqual(DEFAULT_LIMITS.maxCost.ADMIN);
+  // A partner's full view of a settlement run (tests/e2e/settlement.e2e.ts) is allowed.
+  expect(cost('{ settlementRun(id: "x") { id statements { partner { id name } lines { id } } flows { from { id } to { id } } } }').data).toBeLessThanOrEqual(DEFAULT_LIMITS.maxCost.PARTNER);
+});

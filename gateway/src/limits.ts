@@ -37,7 +37,9 @@ export interface GatewayLimits {
 }
 
 export const DEFAULT_LIMITS: GatewayLimits = {
-  maxCost: { MEMBER: 5_000, PARTNER: 10_000, ADMIN: 50_000 },
+  // A partner's full view of a settlement run (statements × lines, flows) estimates 13,201 (the
+  // assumed sizes are coalition-wide); the loop estimates 2.2 × 10^9.
+  maxCost: { MEMBER: 5_000, PARTNER: 20_000, ADMIN: 100_000 },
   maxIntrospectionCost: 60_000,
   subgraphTimeoutMs: 15_000,
   requestDeadlineMs: 30_000,
