@@ -243,12 +243,12 @@ function markdown(ctx: {
   L.push("- @apollo/gateway is given Node's own fetch (undici) as its fetcher: its default (make-fetch-happen) spent its time in agent-base's `isSecureEndpoint` (a stack trace per subgraph request) and was slower still. It verifies the same ES256 access tokens with the same key set and signs the same x-hub-identity assertion (cached per token) as ours (bench/gateway-child.ts).");
   L.push("- The wallet arrangements alternate in short windows (medians reported) on a shared 2-core machine: the load generator, the gateways, three subgraphs and PostgreSQL share the cores with other work.");
   L.push("- Until commit ab29240 our gateway merged concurrent subgraph requests with identical bodies (executor-http's in-flight deduplication ignores the identity header added in onFetch): its earlier 600 req/s were mostly other members' answers. The bench now refuses any gateway that answers a member with another member's data.");
-  return L.join("\n") + "\n";
+  return `${L.join("\n")}\n`;
 }
 
 function mixedMarkdown(x: MixedFigures | undefined, error?: string): string {
   const L = ["## Mixed load with maximum-cost queries (issue 14)", ""];
-  if (!x) return [...L, `Not measured: ${error ?? "skipped"}`, ""].join("\n") + "\n";
+  if (!x) return `${[...L, `Not measured: ${error ?? "skipped"}`, ""].join("\n")}\n`;
   L.push(
     `bench/mixed.ts: ${x.connections} clients, each sending one request after the other; the members' wallet query (ordinary), and in the mixed arrangement 1 request in 10 a partner's query at the partner maximum (estimated cost ${fmt(x.heavyCost)} of ${fmt(x.heavyAllowed)} allowed: accepted and executed). The two arrangements alternate, ${x.rounds} windows of ${fmt(x.windowSeconds, 1)} s each; subgraphs and gateway in their own processes; gateway RSS sampled every 100 ms.`,
     "",
@@ -260,7 +260,7 @@ function mixedMarkdown(x: MixedFigures | undefined, error?: string): string {
     `Ordinary p99 with / without: ${fmt(x.p99Ratio, 2)} × (goal ≤ 2). Gateway RSS idle ${fmt(x.rss.idleMb)} MB. Failed requests: ${x.failed}; maximum-cost queries refused: ${x.mixed.heavyRefused}.`,
     "",
   );
-  return L.join("\n") + "\n";
+  return `${L.join("\n")}\n`;
 }
 
 export async function runSuite() {
@@ -314,7 +314,7 @@ export async function runSuite() {
   const findings = path.join(HERE, "FINDINGS.md");
   if (existsSync(findings)) md += `\n${readFileSync(findings, "utf8").trim()}\n`;
   writeFileSync(path.join(HERE, "RESULTS.md"), md);
-  writeFileSync(path.join(HERE, "results.json"), JSON.stringify(list, null, 2) + "\n");
+  writeFileSync(path.join(HERE, "results.json"), `${JSON.stringify(list, null, 2)}\n`);
   console.log(`\nwrote bench/RESULTS.md and bench/results.json`);
   for (const g of list) console.log(`${g.met ? "MET   " : "MISSED"} ${g.name}: ${g.value === null ? "—" : fmt(g.value, 2)} ${g.unit} (goal ${g.goal})${g.note ? ` — ${g.note}` : ""}`);
   return list;

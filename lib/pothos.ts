@@ -4,7 +4,7 @@ import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
-import { GraphQLError, Kind } from "graphql";
+import { type GraphQLError, Kind } from "graphql";
 import type PrismaTypes from "../prisma/generated/pothos-types.ts";
 import { getDatamodel } from "../prisma/generated/pothos-types.ts";
 import type { PrismaClient } from "../prisma/generated/client/client.ts";

@@ -155,7 +155,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
       }
     }
     const requestId = sanitizeRequestId(req.headers[REQUEST_ID_HEADER]) ?? randomUUID();
-    let identity;
+    let identity: Awaited<ReturnType<typeof verifyIdentity>>;
     try {
       identity = await verifyIdentity(opts.internalKey, req.headers[IDENTITY_HEADER] as string | undefined);
     } catch (e) {

@@ -51,7 +51,10 @@ export function textProblem(value: string, name: string): string | null {
 /** Checks one coerced value of `type`; throws BAD_USER_INPUT naming `path`. */
 function checkValue(type: GraphQLInputType, value: unknown, path: string, name: string): void {
   if (value == null) return;
-  if (isNonNullType(type)) return checkValue(type.ofType, value, path, name);
+  if (isNonNullType(type)) {
+    checkValue(type.ofType, value, path, name);
+    return;
+  }
   if (isListType(type)) {
     if (Array.isArray(value)) value.forEach((v, i) => checkValue(type.ofType, v, `${path}[${i}]`, name));
     return;

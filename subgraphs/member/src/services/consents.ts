@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Prisma } from "../../../../lib/db.ts";
+import type { Prisma } from "../../../../lib/db.ts";
 import { z } from "zod";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { emitEvent, emitEvents } from "../../../../lib/events.ts";

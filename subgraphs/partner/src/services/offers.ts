@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { Prisma } from "../../../../lib/db.ts";
+import type { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvent } from "../../../../lib/events.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferKind, OfferSegment, OfferStatus, OfferTier, Partner } from "../../../../prisma/generated/client/client.ts";
@@ -604,7 +604,7 @@ export async function redeemDiscountCode(actor: Actor, code: string, opts: Write
   const claim = /^[A-Z0-9]{4,32}$/.test(normalized)
     ? await prisma().offerClaim.findUnique({ where: { discountCode: normalized }, include: { offer: { include: { redeemable: { where: { partnerId: me } } } } } })
     : null;
-  if (!claim || !claim.offer.redeemable.length) throw notFound("Discount code");
+  if (!claim?.offer.redeemable.length) throw notFound("Discount code");
   if (!isLive(claim.offer, now)) throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active now");
   await requireEligible(claim.offer, claim.memberId, now);
   const n = await prisma().$executeRaw`

@@ -122,7 +122,7 @@ describe("spending", () => {
     const code = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 100 })).createRedemptionCode as { code: string }).code;
     expect(codes(await h.as(partnerPrincipal(shop), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
     expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 99, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
-    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code + "x", points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
+    expect(codes(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: `${code}x`, points: 100, idempotencyKey: randomUUID() } }))).toEqual(["REDEMPTION_CODE_INVALID"]);
     const r = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), REDEEM, { input: { redemptionCode: code, points: 100, idempotencyKey: "r1" } }));
     expect(r.redeemPoints).toMatchObject({ kind: "REDEEM", points: -100 });
     expect(await balanceAfter(partnerPrincipal(hotel), (r.redeemPoints as { id: string }).id)).toBe(900);

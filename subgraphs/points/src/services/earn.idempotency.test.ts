@@ -37,9 +37,9 @@ async function state(m: string, key: string) {
   const wallet = await prisma().ledgerAccount.findUnique({ where: { code: `wallet:${m}` } });
   const issuance = await prisma().ledgerAccount.findUnique({ where: { code: `issuance:${shop}` } });
   return {
-    balance: wallet?.balance ?? 0,
-    lifetime: wallet?.lifetimeEarned ?? 0,
-    issuance: issuance?.balance ?? 0,
+    balance: Number(wallet?.balance ?? 0),
+    lifetime: Number(wallet?.lifetimeEarned ?? 0),
+    issuance: Number(issuance?.balance ?? 0),
     txs: await prisma().ledgerTransaction.count({ where: { memberId: m } }),
     withKey: await prisma().ledgerTransaction.count({ where: { idempotencyScope: `partner:${shop}`, idempotencyKey: key } }),
     lots: await prisma().lot.count({ where: { memberId: m } }),
@@ -168,7 +168,7 @@ describe("earn idempotency: a committed key with another body is IDEMPOTENCY_CON
     expect(r.transactions[0]!.id).toBe(first.transactions[0]!.id);
     expect((await state(m, k2)).balance).toBe(balance + 30);
     const stored = await prisma().ledgerTransaction.findFirstOrThrow({ where: { idempotencyKey: k2 } });
-    expect(stored.memberPoints).toBe(20);
+    expect(stored.memberPoints).toBe(20n);
   });
 
   test("keys are per partner: another partner's identical key is its own write, not a replay or a conflict", async () => {
@@ -179,6 +179,6 @@ describe("earn idempotency: a committed key with another body is IDEMPOTENCY_CON
     const b = await awardPointsBatch(partnerPrincipal(other), [{ memberId: m, points: 7, idempotencyKey: key }]);
     expect(b).toMatchObject({ accepted: 1, replayed: 0, rejected: [] });
     expect(b.transactions[0]!.id).not.toBe(a.id);
-    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })).balance).toBe(12);
+    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })).balance).toBe(12n);
   });
 });

@@ -87,7 +87,7 @@ describe("points for a purchase", () => {
       { index: 1, code: "BAD_USER_INPUT", message: expect.stringMatching(/at most/), field: "purchaseAmount" },
     ]);
     expect(r.transactions.map((t) => t.memberPoints)).toEqual([MAX_POINTS_PER_EARN]);
-    expect((await account(`wallet:${m}`))!.balance).toBe(MAX_POINTS_PER_EARN + 1);
+    expect((await account(`wallet:${m}`))!.balance).toBe(BigInt(MAX_POINTS_PER_EARN + 1));
   });
 });
 
@@ -112,7 +112,7 @@ describe("who may be awarded", () => {
     ]);
     expect(r).toMatchObject({ accepted: 1, replayed: 0 });
     expect(r.rejected).toEqual([{ index: 1, code: "NOT_FOUND", message: expect.stringContaining(stranger) }]);
-    expect((await account(`wallet:${stranger}`))?.balance ?? 0).toBe(0);
+    expect((await account(`wallet:${stranger}`))?.balance ?? 0n).toBe(0n);
 
     const closed = randomUUID();
     await applyEvents(registered(closed));
@@ -124,7 +124,7 @@ describe("who may be awarded", () => {
     const b = await awardPointsBatch(C, [{ memberId: c, points: 5, idempotencyKey: randomUUID() }]);
     expect(b).toMatchObject({ accepted: 0, replayed: 0, transactions: [] });
     expect(b.rejected).toEqual([{ index: 0, code: "BAD_USER_INPUT", message: expect.stringMatching(/inactive/) }]);
-    expect((await account(`wallet:${c}`))?.balance ?? 0).toBe(0);
+    expect((await account(`wallet:${c}`))?.balance ?? 0n).toBe(0n);
     // Active again: it awards.
     await applyEvents({ type: "partner.status_changed", payload: { partnerId: closed, active: true } });
     expect(await awardPoints(C, { memberId: c, points: 5, idempotencyKey: randomUUID() })).toMatchObject({ memberPoints: 5 });
@@ -144,7 +144,7 @@ describe("bulk earn", () => {
 
   test("balances after each item, issuance, lifetime and events of one call; results in input order", async () => {
     const [m1, m2] = [await member(), await member()];
-    const issuedBefore = (await account(`issuance:${shop}`))?.balance ?? 0;
+    const issuedBefore = (await account(`issuance:${shop}`))?.balance ?? 0n;
     const eventsBefore = await prisma().pointsOutboxEvent.count({ where: { type: "points.activity" } });
     const keys = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const r = await awardPointsBatch(P, [
@@ -154,14 +154,14 @@ describe("bulk earn", () => {
       { memberId: m1, purchaseAmount: "1.5", idempotencyKey: keys[3] },
     ]);
     expect(r).toMatchObject({ accepted: 4, replayed: 0, rejected: [] });
-    expect(r.transactions.map((t) => [t.idempotencyKey, t.memberId, t.memberPoints, t.balanceAfter, t.kind, t.reference])).toEqual([
+    expect(r.transactions.map((t) => [t.idempotencyKey, t.memberId, Number(t.memberPoints), Number(t.balanceAfter), t.kind, t.reference])).toEqual([
       [keys[0], m1, 10, 10, "EARN", "r0"],
       [keys[1], m2, 7, 7, "EARN", null],
       [keys[2], m1, 20, 30, "EARN", null],
       [keys[3], m1, 3, 33, "EARN", null],
     ]);
     const stored = await prisma().ledgerTransaction.findMany({ where: { idempotencyKey: { in: keys } } });
-    expect(new Map(stored.map((t) => [t.idempotencyKey, [t.memberPoints, t.balanceAfter, t.reference, t.partnerId, t.createdBy]]))).toEqual(
+    expect(new Map(stored.map((t) => [t.idempotencyKey, [Number(t.memberPoints), Number(t.balanceAfter), t.reference, t.partnerId, t.createdBy]]))).toEqual(
       new Map([
         [keys[0], [10, 10, "r0", shop, P.sub]],
         [keys[1], [7, 7, null, shop, P.sub]],
@@ -170,11 +170,11 @@ describe("bulk earn", () => {
       ]),
     );
     expect(r.transactions.map((t) => t.id).sort()).toEqual(stored.map((t) => t.id).sort());
-    expect(await account(`wallet:${m1}`)).toMatchObject({ balance: 33, lifetimeEarned: 33 });
-    expect(await account(`wallet:${m2}`)).toMatchObject({ balance: 7, lifetimeEarned: 7 });
-    expect((await account(`issuance:${shop}`))!.balance).toBe(issuedBefore - 40);
+    expect(await account(`wallet:${m1}`)).toMatchObject({ balance: 33n, lifetimeEarned: 33n });
+    expect(await account(`wallet:${m2}`)).toMatchObject({ balance: 7n, lifetimeEarned: 7n });
+    expect((await account(`issuance:${shop}`))!.balance).toBe(issuedBefore - 40n);
     const lots = await prisma().lot.findMany({ where: { memberId: m1 }, orderBy: { id: "asc" } });
-    expect(lots.map((l) => [l.points, l.remaining, l.issuerPartnerId])).toEqual([
+    expect(lots.map((l) => [Number(l.points), Number(l.remaining), l.issuerPartnerId])).toEqual([
       [10, 10, shop],
       [20, 20, shop],
       [3, 3, shop],
@@ -193,7 +193,7 @@ describe("bulk earn", () => {
     ]);
     expect(again).toMatchObject({ accepted: 0, replayed: 2, rejected: [] });
     expect(again.transactions.map((t) => [t.id, t.balanceAfter])).toEqual(r.transactions.slice(0, 2).map((t) => [t.id, t.balanceAfter]));
-    expect((await account(`issuance:${shop}`))!.balance).toBe(issuedBefore - 40);
+    expect((await account(`issuance:${shop}`))!.balance).toBe(issuedBefore - 40n);
   });
 
   test("duplicates inside one call: same body follows the first (replayed), another body is IDEMPOTENCY_CONFLICT, a duplicate of a rejected item gets its code", async () => {
@@ -221,7 +221,7 @@ describe("bulk earn", () => {
       [0, "NOT_FOUND"],
       [1, "BAD_USER_INPUT"],
     ]);
-    expect((await account(`wallet:${m}`))!.balance).toBe(10);
+    expect((await account(`wallet:${m}`))!.balance).toBe(10n);
   });
 
   test("items with an offer take the single-award path: their rejection comes back by index; the other items are written", async () => {
@@ -232,7 +232,7 @@ describe("bulk earn", () => {
     ]);
     expect(r).toMatchObject({ accepted: 1, replayed: 0 });
     expect(r.rejected).toEqual([{ index: 1, code: "OFFER_NOT_ACTIVE", message: expect.any(String) }]);
-    expect((await account(`wallet:${m}`))!.balance).toBe(10);
+    expect((await account(`wallet:${m}`))!.balance).toBe(10n);
   });
 
   test("inactivity expiry policy: a bulk earn pushes the member's open lots' expiry to its time + months", async () => {

@@ -242,7 +242,7 @@ async function applyOfferBonus(
            coalesce(segments, ARRAY[]::text[]) AS segments, "requiredPurpose",
            ARRAY(SELECT f->>'partnerId' FROM jsonb_array_elements(fundings) AS f) AS "coIssuers"
     FROM "points"."Offer" WHERE "offerId" = ${offerId}::uuid`;
-  if (!offer || offer.status !== "ACTIVE" || at < new Date(offer.startsAt) || at >= new Date(offer.endsAt)) {
+  if (offer?.status !== "ACTIVE" || at < new Date(offer.startsAt) || at >= new Date(offer.endsAt)) {
     throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active or is outside its window");
   }
   if (!offer.redeemable.includes(partnerId)) throw forbidden("This offer cannot be applied at your partner");

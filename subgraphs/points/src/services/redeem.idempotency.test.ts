@@ -40,8 +40,8 @@ const code = async (m: string, points: number) => (await createRedemptionCode(me
 async function state(m: string) {
   const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
   return {
-    balance: w.balance,
-    held: w.held,
+    balance: Number(w.balance),
+    held: Number(w.held),
     txs: await prisma().ledgerTransaction.count({ where: { memberId: m } }),
     postings: await prisma().posting.count({ where: { transaction: { memberId: m } } }),
     holds: await prisma().pointsHold.findMany({ where: { memberId: m }, orderBy: { createdAt: "asc" }, select: { id: true, status: true, capturedPoints: true } }),

@@ -81,7 +81,7 @@ describe("dispute idempotency", () => {
     expect(await posted(id)).toBe(1);
     const t = await prisma().ledgerTransaction.findUniqueOrThrow({ where: { id: resolved.adjustmentTransactionId! }, include: { postings: { include: { account: true } } } });
     expect(t).toMatchObject({ kind: "ADJUSTMENT", partnerId: partner, reason: "confirmed", createdBy: admin.sub });
-    expect(new Map(t.postings.map((p) => [p.account.code, p.amount]))).toEqual(new Map([[`issuance:${partner}`, -30], ["adjustments", 30]]));
+    expect(new Map(t.postings.map((p) => [p.account.code, Number(p.amount)]))).toEqual(new Map([[`issuance:${partner}`, -30], ["adjustments", 30]]));
   });
 
   test("a line that is not disputed cannot be resolved; an unknown line is NOT_FOUND", async () => {
