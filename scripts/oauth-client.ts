@@ -69,12 +69,23 @@ class Browser {
 
 /** Signs in (and consents) through the pages; returns the redirect's query (code or error) and the verifier. */
 export async function authorize(o: FlowOptions): Promise<{ params: URLSearchParams; verifier: string }> {
-  const browser = new Browser(o.baseUrl);
   const verifier = newVerifier();
   const state = randomBytes(12).toString("base64url");
   const q = new URLSearchParams({ response_type: "code", client_id: o.clientId, redirect_uri: o.redirectUri, code_challenge: challengeOf(verifier), code_challenge_method: "S256", state });
   if (o.scopes) q.set("scope", o.scopes.join(" "));
-  const landing = await browser.request(`/oauth/authorize?${q}`);
+  const location = await signInAt(new URL(`/oauth/authorize?${q}`, o.baseUrl), o);
+  if (`${location.origin}${location.pathname}` !== new URL(o.redirectUri).origin + new URL(o.redirectUri).pathname) throw new FlowError(`redirected elsewhere: ${location}`, 303, null);
+  if (location.searchParams.get("state") !== state) throw new FlowError("state mismatch", 303, null);
+  return { params: location.searchParams, verifier };
+}
+
+/**
+ * Opens an authorization URL (built by any client library), signs in and answers the consent
+ * screen; returns where the hub redirects the browser (the app's redirect URI with code or error).
+ */
+export async function signInAt(authorizeUrl: URL, o: Pick<FlowOptions, "login" | "password" | "approve" | "redeemDailyLimit" | "deny">): Promise<URL> {
+  const browser = new Browser(authorizeUrl.origin);
+  const landing = await browser.request(`${authorizeUrl.pathname}${authorizeUrl.search}`);
   if (landing.status !== 200) throw new FlowError(`authorize: HTTP ${landing.status} ${landing.headers.get("location") ?? ""}`, landing.status, await landing.text());
   const signIn = hiddenFields(await landing.text());
   let res = await browser.request("/oauth/authorize", { method: "POST", form: new URLSearchParams({ ...signIn, login: o.login, password: o.password }) });
@@ -90,10 +101,7 @@ export async function authorize(o: FlowOptions): Promise<{ params: URLSearchPara
     res = await browser.request("/oauth/authorize", { method: "POST", form });
   }
   if (res.status !== 303) throw new FlowError(`sign-in failed: HTTP ${res.status}`, res.status, await res.text());
-  const location = new URL(res.headers.get("location")!);
-  if (`${location.origin}${location.pathname}` !== new URL(o.redirectUri).origin + new URL(o.redirectUri).pathname) throw new FlowError(`redirected elsewhere: ${location}`, 303, null);
-  if (location.searchParams.get("state") !== state) throw new FlowError("state mismatch", 303, null);
-  return { params: location.searchParams, verifier };
+  return new URL(res.headers.get("location")!);
 }
 
 export async function tokenRequest(baseUrl: string, form: Record<string, string>, basic?: { clientId: string; secret: string }): Promise<Record<string, any> & { status: number }> {
