@@ -2,9 +2,9 @@
 // (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres), on a scratch database
 // created and dropped here. In one run:
 //  1. the demo coalition (prisma/seed.ts, BENCH_WALLET_MEMBERS members, default 500) is seeded
-//     through the whole hub in this process; member tokens come from the token endpoint
-//     (RFC 8693 exchange with the demo partners' clients), one per member, BENCH_WALLET_TOKENS of
-//     them (default 300);
+//     through the whole hub in this process; member tokens come from the real flows (activation
+//     code issued by the demo admin, the activation page, the sign-in page with code + PKCE), one
+//     per member, BENCH_WALLET_TOKENS of them (default 300);
 //  2. SQL statements per wallet query, counted at the pg driver (every statement any subgraph
 //     sends, BEGIN/COMMIT included), for two list sizes (few offers and 5 activity entries, then
 //     more co-issued offers and 50 entries): the count must not grow with the lists;
@@ -340,13 +340,11 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
     // Member tokens through the real flows (no back door): the admin issues each member an
     // activation code (GraphQL), the member activates on the activation page and signs in on the
     // sign-in page (authorization code + PKCE). Two password hashes per member, once.
-    const partners = new Map((await client.partner.findMany({ select: { id: true, slug: true } })).map((p) => [p.id, p.slug]));
     const links = await client.linkedAccount.findMany({ where: { confirmedAt: { not: null } }, orderBy: [{ memberId: "asc" }, { linkedAt: "asc" }], select: { memberId: true, partnerId: true, externalRef: true } });
     const firstLink = new Map<string, (typeof links)[number]>();
     for (const l of links) if (!firstLink.has(l.memberId)) firstLink.set(l.memberId, l);
     const chosen = [...firstLink.values()].slice(0, tokenCount);
     const tokens: { memberId: string; token: string }[] = [];
-    void partners;
     const adminRes = await fetch(`${hub.baseUrl}/oauth/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: "demo-admin", client_secret: "demo-admin-secret" }) });
     const adminToken = ((await adminRes.json()) as { access_token: string }).access_token;
     const { activateAccount, memberSignIn } = await import("../scripts/oauth-client.ts");

@@ -8,6 +8,7 @@ import { importConsents } from "../subgraphs/member/src/services/consents.ts";
 import { confirmPartnerLink, enrollMembers } from "../subgraphs/member/src/services/members.ts";
 import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
 import { createPartnerAppWithSecret } from "../subgraphs/partner/src/services/partner-apps.ts";
+import { createPersonForSeed } from "../subgraphs/partner/src/services/people.ts";
 import { setPasswordForSeed } from "../subgraphs/member/src/services/sign-in.ts";
 import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
@@ -46,6 +47,8 @@ export interface SeedOptions {
   flushEvents: () => Promise<void>;
   now?: Date;
   members?: number;
+  /** Receives the demo people's sign-ins once (the admin's TOTP secret exists nowhere else in clear form). */
+  onPeople?: (people: { email: string; role: string; password: string; totpSecret: string | null }[]) => void;
 }
 
 /** Demo members 0001–0005 can sign in with these passwords (demo only: refused in production). */
@@ -195,5 +198,11 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
 
   // Sign-in for the first demo members (scrypt per password: a few, not all).
   for (const m of members.slice(0, DEMO_SIGN_IN_MEMBERS)) await setPasswordForSeed(m.id, demoMemberPassword(m.n));
+  // People who are not members: one coalition admin (TOTP) and a PARTNER_ADMIN per demo partner.
+  const people = [{ email: "admin@demo.coalition.example", role: "ADMIN" as const, partnerId: null, password: "demo-admin-person-password" }];
+  for (const p of partners) people.push({ email: `staff@${p.slug}.demo.coalition.example`, role: "PARTNER_ADMIN" as never, partnerId: p.id as never, password: `demo-${p.slug}-staff-password` });
+  const created = [];
+  for (const p of people) created.push({ ...p, totpSecret: (await createPersonForSeed(p)).totpSecret });
+  opts.onPeople?.(created);
   return true;
 }

@@ -21,6 +21,8 @@ export interface FlowOptions {
   redeemDailyLimit?: number;
   /** Partner apps: press "Deny" instead. */
   deny?: boolean;
+  /** The console (admins): the authenticator code. */
+  totp?: string;
 }
 
 export interface TokenSet {
@@ -83,12 +85,12 @@ export async function authorize(o: FlowOptions): Promise<{ params: URLSearchPara
  * Opens an authorization URL (built by any client library), signs in and answers the consent
  * screen; returns where the hub redirects the browser (the app's redirect URI with code or error).
  */
-export async function signInAt(authorizeUrl: URL, o: Pick<FlowOptions, "login" | "password" | "approve" | "redeemDailyLimit" | "deny">): Promise<URL> {
+export async function signInAt(authorizeUrl: URL, o: Pick<FlowOptions, "login" | "password" | "approve" | "redeemDailyLimit" | "deny" | "totp">): Promise<URL> {
   const browser = new Browser(authorizeUrl.origin);
   const landing = await browser.request(`${authorizeUrl.pathname}${authorizeUrl.search}`);
   if (landing.status !== 200) throw new FlowError(`authorize: HTTP ${landing.status} ${landing.headers.get("location") ?? ""}`, landing.status, await landing.text());
   const signIn = hiddenFields(await landing.text());
-  let res = await browser.request("/oauth/authorize", { method: "POST", form: new URLSearchParams({ ...signIn, login: o.login, password: o.password }) });
+  let res = await browser.request("/oauth/authorize", { method: "POST", form: new URLSearchParams({ ...signIn, login: o.login, password: o.password, ...(o.totp ? { totp: o.totp } : {}) }) });
   if (res.status === 200) {
     const html = await res.text();
     const fields = hiddenFields(html);
@@ -130,12 +132,22 @@ export async function memberSignIn(baseUrl: string, login: string, password: str
   return codeFlow({ baseUrl, clientId: MEMBER_APP.clientId, redirectUri: MEMBER_APP.redirectUri, login, password, scopes: ["member"] });
 }
 
+/** The hub's console for admins and partner staff (public client). */
+export const CONSOLE_APP = { clientId: "hub-console", redirectUri: "http://127.0.0.1/console/callback" };
+
+/** An admin's or partner staff member's PERSON token through the sign-in page (TOTP for admins). */
+export async function personSignIn(baseUrl: string, login: string, password: string, totp?: string): Promise<string> {
+  return (await codeFlow({ baseUrl, clientId: CONSOLE_APP.clientId, redirectUri: CONSOLE_APP.redirectUri, login, password, totp, scopes: ["person"] })).accessToken;
+}
+
 /** Activates a member's sign-in on the activation page with a one-time code. */
-export async function activateAccount(baseUrl: string, login: string, code: string, password: string): Promise<void> {
+export async function activateAccount(baseUrl: string, login: string, code: string, password: string): Promise<{ totpUri: string | null }> {
   const browser = new Browser(baseUrl);
   const page = await browser.request("/account/activate");
   const fields = hiddenFields(await page.text());
   const res = await browser.request("/account/activate", { method: "POST", form: new URLSearchParams({ ...fields, login, code, password }) });
   const html = await res.text();
   if (res.status !== 200 || !html.includes('class="ok"')) throw new FlowError(`activation failed: HTTP ${res.status}`, res.status, html);
+  const uri = html.match(/<code id="totp-uri"[^>]*>([^<]+)<\/code>/)?.[1];
+  return { totpUri: uri ? uri.replace(/&amp;/g, "&") : null };
 }

@@ -253,6 +253,37 @@ describe("revocation within seconds (the gateway polls the owners every second)"
   });
 });
 
+describe("people who are not members (console sign-in, PERSON tokens)", () => {
+  test("an invited ADMIN activates (TOTP secret shown once), signs in with password + TOTP, and gets an ADMIN PERSON token; without the code it is refused", async () => {
+    const adminPerson = await hub.personToken(admin, { email: "ops@example.com", role: "ADMIN" });
+    expect(adminPerson.totpSecret).toMatch(/^[A-Z2-7]+$/);
+    expect(claims(adminPerson.token)).toMatchObject({ sub: adminPerson.personId, role: "ADMIN", person_role: "ADMIN", authority: "PERSON", client_id: "hub-console" });
+    expect((await hub.gql(adminPerson.token, "{ partners { id } }")).status).toBe(200);
+    const { personSignIn } = await import("../../scripts/oauth-client.ts");
+    await expect(personSignIn(hub.baseUrl, "ops@example.com", "person-ops@example.com-password")).rejects.toThrow(/sign-in failed: HTTP 401/);
+  });
+
+  test("a PARTNER_ADMIN invites staff of its own partner only; staff tokens are PARTNER PERSON tokens; disabling one refuses it within seconds", async () => {
+    const lead = await hub.personToken(admin, { email: "lead@shop.example", role: "PARTNER_ADMIN", partnerId: shop.id });
+    expect(claims(lead.token)).toMatchObject({ role: "PARTNER", person_role: "PARTNER_ADMIN", partner_id: shop.id, authority: "PERSON" });
+    const staff = await hub.personToken(lead.token, { email: "clerk@shop.example", role: "PARTNER_STAFF", partnerId: shop.id });
+    expect(claims(staff.token)).toMatchObject({ role: "PARTNER", person_role: "PARTNER_STAFF", partner_id: shop.id });
+    const asAdmin = await hub.gql(lead.token, 'mutation { invitePerson(email: "evil@example.com", role: ADMIN) { activationCode } }');
+    expect(asAdmin.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    const asStaff = await hub.gql(staff.token, "mutation($p: ID) { invitePerson(email: \"x@example.com\", role: PARTNER_STAFF, partnerId: $p) { activationCode } }", { p: shop.id });
+    expect(asStaff.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    expect((await hub.gql(staff.token, "{ __typename }")).status).toBe(200);
+    expectNoGraphQLErrors(await hub.gql(lead.token, "mutation($id: ID!) { setPersonDisabled(personId: $id, disabled: true) { disabledAt } }", { id: staff.personId }));
+    await hub.pollRevocations();
+    expect((await hub.gql(staff.token, "{ __typename }")).status).toBe(401);
+    // sign-out of a person: RFC 7009 on its access token (public console client)
+    const rev = await fetch(`${hub.baseUrl}/oauth/revoke`, { method: "POST", body: new URLSearchParams({ token: lead.token, client_id: "hub-console" }) });
+    expect(rev.status).toBe(200);
+    await hub.pollRevocations();
+    expect((await hub.gql(lead.token, "{ __typename }")).status).toBe(401);
+  });
+});
+
 describe("brute force", () => {
   test("1,000 wrong passwords from many addresses cost a bounded number of hashes and do not lock the member out", async () => {
     const victim = await hub.memberWithPassword(shop.token, { email: "victim@example.com", externalRef: "S-V" });

@@ -4,7 +4,8 @@ import path from "node:path";
 import type { Database, PrismaClient } from "../../lib/db.ts";
 import type { SchemaName } from "../../lib/events.ts";
 import { type Hub, type HubOptions, startHub } from "../../scripts/hub.ts";
-import { activateAccount, codeFlow, memberSignIn } from "../../scripts/oauth-client.ts";
+import { Secret, TOTP } from "otpauth";
+import { activateAccount, codeFlow, memberSignIn, personSignIn } from "../../scripts/oauth-client.ts";
 import { createApiClientWithSecret } from "../../subgraphs/partner/src/services/api-clients.ts";
 import { freshDatabase } from "./db.ts";
 import { adminPrincipal, type GraphQLResult, TEST_INTERNAL_SECRET } from "./subgraph.ts";
@@ -26,6 +27,8 @@ export interface TestHub extends Hub {
   exchangeToken(clientId: string, secret: string, externalRef: string): Promise<string>;
   /** Gives an enrolled member a password: activation code (GraphQL, as the partner or an admin) + the real activation page; returns the password. */
   activateMember(token: string, memberId: string, login: string, password?: string): Promise<string>;
+  /** Invites a person (as an admin or a PARTNER_ADMIN), activates on the real page and signs in through the console; returns the PERSON token (TOTP computed from the secret shown on activation). */
+  personToken(inviterToken: string, o: { email: string; role: "ADMIN" | "PARTNER_ADMIN" | "PARTNER_STAFF"; partnerId?: string; password?: string }): Promise<{ personId: string; token: string; totpSecret: string | null }>;
   /** Enrols a member as the partner (GraphQL), gets an activation code and activates through the real activation page. */
   memberWithPassword(partnerToken: string, o: { email: string; externalRef?: string; password?: string }): Promise<{ memberId: string; login: string; password: string }>;
   /** POST /graphql through the gateway, as a client would. */
@@ -89,6 +92,16 @@ export async function startTestHub(opts: { jobs?: boolean } & Pick<HubOptions, "
       return { accessToken: t.accessToken, refreshToken: t.refreshToken };
     },
     activateMember,
+    async personToken(inviterToken, o) {
+      const inv = await gql(inviterToken, "mutation($e: String!, $r: PersonRole!, $p: ID) { invitePerson(email: $e, role: $r, partnerId: $p) { person { id } activationCode } }", { e: o.email, r: o.role, p: o.partnerId ?? null });
+      const invitation = inv.data?.invitePerson;
+      if (!invitation) throw new Error(`invitePerson failed: ${JSON.stringify(inv.errors)}`);
+      const password = o.password ?? `person-${o.email}-password`;
+      const { totpUri } = await activateAccount(hub.baseUrl, o.email, invitation.activationCode, password);
+      const totpSecret = totpUri ? new URL(totpUri).searchParams.get("secret") : null;
+      const totp = totpSecret ? new TOTP({ secret: Secret.fromBase32(totpSecret), digits: 6, period: 30, algorithm: "SHA1" }).generate() : undefined;
+      return { personId: invitation.person.id, token: await personSignIn(hub.baseUrl, o.email, password, totp), totpSecret };
+    },
     async memberWithPassword(partnerToken, o) {
       const enrolled = await gql(partnerToken, `mutation($input: EnrollMemberInput!) { enrollMember(input: $input) { id } }`, { input: { email: o.email, externalRef: o.externalRef } });
       const memberId = enrolled.data?.enrollMember?.id as string | undefined;

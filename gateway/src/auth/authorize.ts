@@ -16,6 +16,8 @@ import type { GrantInfo, OAuthApp, TokenService } from "./token-service.ts";
  */
 
 const COOKIE = "hub_browser";
+/** The hub's console for admins and partner staff (a public client): people who are not members sign in there. */
+export const CONSOLE_CLIENT = "hub-console";
 const INTERACTION_TTL_MS = 10 * 60_000;
 const MAX_INTERACTIONS = 50_000;
 const MAX_PARAM = 2048;
@@ -127,13 +129,14 @@ export class AuthorizationEndpoint {
     if (method !== "S256") return back("invalid_request", "code_challenge_method must be S256 (plain is not accepted)");
     const requested = (one("scope") ?? "").split(" ").filter(Boolean);
     const scopes = requested.length ? [...new Set(requested)] : known.allowedScopes;
-    if (!scopes.length || scopes.some((s) => !known.allowedScopes.includes(s) || !(s in MEMBER_SCOPES))) return back("invalid_scope", `This client may ask only for: ${known.allowedScopes.join(" ")}`);
+    const isConsole = known.clientId === CONSOLE_CLIENT;
+    if (!scopes.length || scopes.some((s) => !known.allowedScopes.includes(s) || !(isConsole ? s === "person" : s in MEMBER_SCOPES))) return back("invalid_scope", `This client may ask only for: ${known.allowedScopes.join(" ")}`);
     if (this.interactions.size >= MAX_INTERACTIONS) this.sweep();
     if (this.interactions.size >= MAX_INTERACTIONS) return back("temporarily_unavailable", "Too many sign-ins in progress; retry shortly");
     const browser = this.browserCookie(req, res);
     const id = randomBytes(24).toString("base64url");
     this.interactions.set(id, { browser, app: known, redirectUri, state, codeChallenge: challenge, scopes, expiresAt: Date.now() + INTERACTION_TTL_MS });
-    this.page(res, 200, signInPage({ lang, appName: known.appName, interaction: id, csrf: this.csrfFor(browser), switchHref: this.switchHref("/oauth/authorize", query, lang) }));
+    this.page(res, 200, signInPage({ lang, appName: known.appName, interaction: id, csrf: this.csrfFor(browser), switchHref: this.switchHref("/oauth/authorize", query, lang), totp: isConsole }));
   }
 
   /** A confidential partner app at the authorization endpoint (no secret there: it is public by nature). */
@@ -165,10 +168,24 @@ export class AuthorizationEndpoint {
     if (step === "signin") {
       const login = (form.get("login") ?? "").slice(0, 254);
       const password = form.get("password") ?? "";
-      const again = (error: string, status = 200) => this.page(res, status, signInPage({ lang, appName: ia.app.appName, interaction: id, csrf: this.csrfFor(browser), error, login, switchHref }));
+      const isConsole = ia.app.clientId === CONSOLE_CLIENT;
+      const again = (error: string, status = 200) => this.page(res, status, signInPage({ lang, appName: ia.app.appName, interaction: id, csrf: this.csrfFor(browser), error, login, switchHref, totp: isConsole }));
       const addr = this.addressFailures.get(ip);
       if (addr && addr.until > Date.now()) return again(t.throttled(Math.ceil((addr.until - Date.now()) / 1000)), 429);
       if (!login || !password || password.length > 1024) return again(t.invalid, 400);
+      if (isConsole) {
+        const p = await this.tokens.call("partner", "auth/person-sign-in", { login, password, totp: (form.get("totp") ?? "").slice(0, 16) });
+        if (p.status !== 200) {
+          if (p.body?.error === "throttled") return again(t.throttled(Math.ceil((p.body.retryAfterMs ?? 1000) / 1000)), 429);
+          this.addressFailed(ip);
+          return again(p.body?.error === "totp_required" ? t.totpInvalid : t.invalid, 401);
+        }
+        this.addressFailures.delete(ip);
+        this.interactions.delete(id);
+        const grant: GrantInfo = { grantId: p.body.sessionId, memberId: p.body.personId, kind: "PERSON", personRole: p.body.role, clientId: ia.app.clientId, partnerId: p.body.partnerId ?? null, scopes: [p.body.role === "ADMIN" ? "hub:admin" : "hub:partner"], redeemDailyLimit: null };
+        const code = this.tokens.issueCode({ clientId: ia.app.clientId, redirectUri: ia.redirectUri, codeChallenge: ia.codeChallenge, grant });
+        return this.redirect(res, ia.redirectUri, { code, state: ia.state });
+      }
       const r = await this.tokens.call("member", "auth/sign-in", { login, password });
       if (r.status !== 200) {
         if (r.body?.error === "throttled") return again(t.throttled(Math.ceil((r.body.retryAfterMs ?? 1000) / 1000)), 429);
@@ -246,8 +263,11 @@ export class AuthorizationEndpoint {
     const login = (form.get("login") ?? "").slice(0, 254);
     const addr = this.addressFailures.get(ip);
     if (addr && addr.until > Date.now()) return this.page(res, 429, activationPage({ lang, csrf: this.csrfFor(browser), error: t.throttled(Math.ceil((addr.until - Date.now()) / 1000)), login, switchHref }));
-    const r = await this.tokens.call("member", "auth/activate", { login, code: form.get("code") ?? "", password: form.get("password") ?? "" });
-    if (r.status === 200) return this.page(res, 200, activationPage({ lang, csrf: this.csrfFor(browser), done: true, switchHref }));
+    const args = { login, code: form.get("code") ?? "", password: form.get("password") ?? "" };
+    let r = await this.tokens.call("member", "auth/activate", args);
+    // Not a member's code: perhaps an invited admin's or partner staff's.
+    if (r.status !== 200 && r.body?.error === "invalid") r = await this.tokens.call("partner", "auth/person-activate", args);
+    if (r.status === 200) return this.page(res, 200, activationPage({ lang, csrf: this.csrfFor(browser), done: true, switchHref, totpUri: typeof r.body?.totpUri === "string" ? r.body.totpUri : undefined }));
     if (r.body?.error !== "bad_password") this.addressFailed(ip);
     const error = r.body?.error === "bad_password" ? String(r.body.message ?? t.badCode) : t.badCode;
     this.page(res, 400, activationPage({ lang, csrf: this.csrfFor(browser), error, login, switchHref }));

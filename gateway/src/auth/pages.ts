@@ -35,6 +35,9 @@ const T = {
     password: "Password",
     signIn: "Sign in",
     invalid: "The member number, e-mail or password is not right.",
+    totp: "Authenticator code (admins)",
+    totpInvalid: "The password or the authenticator code is not right.",
+    totpSetup: "Add this key to your authenticator app now (it is shown only once):",
     throttled: (s: number) => `Too many attempts. Try again in ${s} seconds.`,
     consentTitle: "Allow access?",
     consentLead: (app: string) => `${app} asks to act for you at the coalition with these permissions:`,
@@ -61,6 +64,9 @@ const T = {
     password: "密码",
     signIn: "登录",
     invalid: "会员号、电子邮箱或密码不正确。",
+    totp: "身份验证器动态码（管理员）",
+    totpInvalid: "密码或动态码不正确。",
+    totpSetup: "请立即将此密钥添加到身份验证器应用（仅显示一次）：",
     throttled: (s: number) => `尝试次数过多，请在 ${s} 秒后重试。`,
     consentTitle: "是否允许访问？",
     consentLead: (app: string) => `${app} 请求以您的名义使用以下权限：`,
@@ -117,7 +123,7 @@ h1{font-size:1.4rem;margin:0 0 .3rem}.brand{color:#5b6270;font-size:.9rem;margin
 label{display:block;margin:.9rem 0 .3rem;font-weight:600}input[type=text],input[type=password],input[type=number]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #c4c8d0;border-radius:6px;font-size:1rem}
 button{margin-top:1.2rem;padding:.65rem 1.2rem;border:0;border-radius:6px;font-size:1rem;cursor:pointer;background:#1f5fd6;color:#fff}
 button.secondary{background:#e6e8ec;color:#1d2330;margin-left:.5rem}.error{background:#fdecec;color:#a11;padding:.6rem;border-radius:6px}
-.ok{background:#e9f7ee;color:#175c2e;padding:.6rem;border-radius:6px}ul.scopes{list-style:none;padding:0}ul.scopes li{padding:.5rem 0;border-bottom:1px solid #eceef2}
+.ok{background:#e9f7ee;color:#175c2e;padding:.6rem;border-radius:6px}ul.scopes{list-style:none;padding:0;margin:1rem 0}ul.scopes li{padding:.6rem 0;border-bottom:1px solid #eceef2}label.scope{display:flex;gap:.6rem;align-items:flex-start;font-weight:400;margin:0}label.scope input{margin-top:.25rem}
 .lang{float:right;font-size:.85rem}
 </style></head>
 <body><main><a class="lang" href="${esc(switchHref)}">${esc(t.other)}</a><div class="brand">${esc(t.title)}</div>
@@ -127,7 +133,7 @@ ${body}
 
 const hidden = (fields: Record<string, string>) => Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join("");
 
-export function signInPage(o: { lang: Lang; appName: string; interaction: string; csrf: string; error?: string; login?: string; switchHref: string }): string {
+export function signInPage(o: { lang: Lang; appName: string; interaction: string; csrf: string; error?: string; login?: string; switchHref: string; totp?: boolean }): string {
   const t = T[o.lang];
   return layout(
     o.lang,
@@ -137,6 +143,7 @@ ${o.error ? `<p class="error" role="alert">${esc(o.error)}</p>` : ""}
 <form method="post" action="/oauth/authorize">${hidden({ interaction: o.interaction, csrf: o.csrf, lang: o.lang, step: "signin" })}
 <label for="login">${esc(t.login)}</label><input type="text" id="login" name="login" autocomplete="username" required maxlength="254" value="${esc(o.login ?? "")}">
 <label for="password">${esc(t.password)}</label><input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024">
+${o.totp ? `<label for="totp">${esc(t.totp)}</label><input type="text" id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" maxlength="8">` : ""}
 <button type="submit">${esc(t.signIn)}</button></form>`,
     o.switchHref,
   );
@@ -150,7 +157,7 @@ export function consentPage(o: { lang: Lang; appName: string; interaction: strin
         s === "member:redeem"
           ? `<label for="redeem_daily_limit">${esc(t.limit)}</label><input type="number" id="redeem_daily_limit" name="redeem_daily_limit" min="0" max="1000000000" step="1" value="1000" required>`
           : "";
-      return `<li><label><input type="checkbox" name="scope" value="${esc(s)}" checked> ${esc(scopeText(o.lang, s))}</label>${limit}</li>`;
+      return `<li><label class="scope"><input type="checkbox" name="scope" value="${esc(s)}" checked><span>${esc(scopeText(o.lang, s))}</span></label>${limit}</li>`;
     })
     .join("");
   return layout(
@@ -164,10 +171,10 @@ export function consentPage(o: { lang: Lang; appName: string; interaction: strin
   );
 }
 
-export function activationPage(o: { lang: Lang; csrf: string; error?: string; done?: boolean; login?: string; switchHref: string }): string {
+export function activationPage(o: { lang: Lang; csrf: string; error?: string; done?: boolean; login?: string; switchHref: string; totpUri?: string }): string {
   const t = T[o.lang];
   const body = o.done
-    ? `<h1>${esc(t.activateTitle)}</h1><p class="ok" role="status">${esc(t.activated)}</p>`
+    ? `<h1>${esc(t.activateTitle)}</h1><p class="ok" role="status">${esc(t.activated)}</p>${o.totpUri ? `<p>${esc(t.totpSetup)}</p><p><code id="totp-uri" style="word-break:break-all">${esc(o.totpUri)}</code></p>` : ""}`
     : `<h1>${esc(t.activateTitle)}</h1><p>${esc(t.activateLead)}</p>
 ${o.error ? `<p class="error" role="alert">${esc(o.error)}</p>` : ""}
 <form method="post" action="/account/activate">${hidden({ csrf: o.csrf, lang: o.lang })}

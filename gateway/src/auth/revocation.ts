@@ -8,6 +8,8 @@ export interface RevocableToken {
   partnerId: string | null;
   grantId: string | null;
   memberId: string | null;
+  /** A person's (admin, partner staff) token: its subject. */
+  personId: string | null;
 }
 
 /**
@@ -24,6 +26,8 @@ export class RevocationFeed {
   private partners = new Set<string>();
   private grants = new Set<string>();
   private members = new Set<string>();
+  private sessions = new Set<string>();
+  private people = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   /** Date.now() of the last poll that answered from both owners. */
@@ -62,6 +66,8 @@ export class RevocationFeed {
       this.partners = new Set(p.partners ?? []);
       this.grants = new Set(m.grants ?? []);
       this.members = new Set(m.members ?? []);
+      this.sessions = new Set(p.sessions ?? []);
+      this.people = new Set(p.people ?? []);
       this.lastSuccess = Date.now();
     } catch (e) {
       log.warn("revocation feed poll failed", { err: e });
@@ -85,6 +91,8 @@ export class RevocationFeed {
     if (t.partnerId && this.partners.has(t.partnerId)) return "The partner is inactive";
     if (t.grantId && this.grants.has(t.grantId)) return "The grant or session was revoked";
     if (t.memberId && this.members.has(t.memberId)) return "The member's sign-in is disabled";
+    if (t.grantId && this.sessions.has(t.grantId)) return "The person signed out";
+    if (t.personId && this.people.has(t.personId)) return "The person is disabled";
     return null;
   }
 }

@@ -59,8 +59,11 @@ export interface OAuthApp {
 /** A member grant as the member subgraph returns it. */
 export interface GrantInfo {
   grantId: string;
+  /** The member, or (kind PERSON) the person. */
   memberId: string;
-  kind: "SESSION" | "APP";
+  /** SESSION: a member's own sign-in; APP: a partner app's grant; PERSON: an admin's or partner staff's sign-in. */
+  kind: "SESSION" | "APP" | "PERSON";
+  personRole?: "ADMIN" | "PARTNER_ADMIN" | "PARTNER_STAFF";
   clientId: string;
   partnerId: string | null;
   scopes: string[];
@@ -205,6 +208,8 @@ export class TokenService {
     if (issued.expiresAt <= Date.now()) return oauthError(400, "invalid_grant", "The authorization code has expired");
     if (issued.redirectUri !== redirectUri) return oauthError(400, "invalid_grant", "redirect_uri does not match the authorization request");
     if (s256(verifier) !== issued.codeChallenge) return oauthError(400, "invalid_grant", "code_verifier does not match the code_challenge");
+    // People who are not members get no refresh token: they sign in again after 15 minutes.
+    if (issued.grant.kind === "PERSON") return this.grantTokens(app, issued.grant, null);
     const active = await this.internal(this.opts.memberOrigin(), "auth/grants/active", { grantId: issued.grant.grantId });
     if (active.status !== 200) return oauthError(400, "invalid_grant", "The grant was revoked");
     const refresh = await this.internal(this.opts.memberOrigin(), "auth/refresh/issue", { grantId: issued.grant.grantId });
@@ -225,10 +230,22 @@ export class TokenService {
   }
 
   /** Access token claims of a member grant (the token contract in README "Getting a token"). */
-  private async grantTokens(app: OAuthApp, g: GrantInfo, refreshToken: string): Promise<TokenResponse> {
+  private async grantTokens(app: OAuthApp, g: GrantInfo, refreshToken: string | null): Promise<TokenResponse> {
     const scope = g.scopes.join(" ");
     const claims: Record<string, unknown> =
-      g.kind === "SESSION"
+      g.kind === "PERSON"
+        ? {
+            sub: g.memberId,
+            role: g.personRole === "ADMIN" ? "ADMIN" : "PARTNER",
+            person_role: g.personRole,
+            partner_id: g.personRole === "ADMIN" ? undefined : g.partnerId,
+            scope,
+            authority: "PERSON",
+            client_id: app.clientId,
+            grant_id: g.grantId,
+            purpose: g.personRole === "ADMIN" ? undefined : "ACCOUNT_SERVICING",
+          }
+        : g.kind === "SESSION"
         ? { sub: g.memberId, role: "MEMBER", scope, authority: "PERSON", client_id: app.clientId, grant_id: g.grantId }
         : {
             sub: g.memberId,
@@ -243,7 +260,7 @@ export class TokenService {
             redeem_daily_limit: g.scopes.includes("member:redeem") ? (g.redeemDailyLimit ?? 0) : undefined,
           };
     const token = await this.sign(claims);
-    return { status: 200, headers: noStore, body: { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, refresh_token: refreshToken, scope } };
+    return { status: 200, headers: noStore, body: { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, ...(refreshToken ? { refresh_token: refreshToken } : {}), scope } };
   }
 
   /**
@@ -263,7 +280,8 @@ export class TokenService {
         const v = await this.opts.verifier.verify(token);
         if (v.principal.clientId !== auth.clientId) return ok;
         if (!v.principal.grantId) return oauthError(400, "unsupported_token_type", "An API client's token has no grant to revoke: revoke the client (revokeApiClient)");
-        await this.internal(this.opts.memberOrigin(), "auth/grants/revoke", { grantId: v.principal.grantId, reason: "SIGN_OUT" });
+        if (v.principal.personRole) await this.internal(this.opts.partnerOrigin(), "auth/person-sessions/revoke", { sessionId: v.principal.grantId });
+        else await this.internal(this.opts.memberOrigin(), "auth/grants/revoke", { grantId: v.principal.grantId, reason: "SIGN_OUT" });
       } catch (e) {
         if (!(e instanceof TokenError)) throw e;
       }

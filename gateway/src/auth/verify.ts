@@ -85,7 +85,7 @@ export class TokenVerifier {
 
   private notRevoked(v: VerifiedToken): VerifiedToken {
     const p = v.principal;
-    const why = this.revocations?.reason({ clientId: p.clientId ?? null, partnerId: p.partnerId, grantId: p.grantId ?? null, memberId: p.memberId ?? p.boundMemberId ?? null });
+    const why = this.revocations?.reason({ clientId: p.clientId ?? null, partnerId: p.partnerId, grantId: p.grantId ?? null, memberId: p.memberId ?? p.boundMemberId ?? null, personId: p.personRole ? p.sub : null });
     if (why) throw new TokenError("TOKEN_REVOKED", why);
     return v;
   }
