@@ -5,7 +5,9 @@ import { type Relay, type SchemaName, startOutboxRelay } from "../lib/events.ts"
 import { internalKey as toKey } from "../lib/internal-auth.ts";
 import type { RunningSubgraph } from "../lib/subgraph-server.ts";
 import { startGateway } from "../gateway/src/server.ts";
+import { usePlumbingPrisma as useMemberPlumbing } from "../subgraphs/member/src/db.ts";
 import { startMemberSubgraph } from "../subgraphs/member/src/server.ts";
+import { usePlumbingPrisma as usePartnerPlumbing } from "../subgraphs/partner/src/db.ts";
 import { startOfferSweeper } from "../subgraphs/partner/src/jobs.ts";
 import { startPartnerSubgraph } from "../subgraphs/partner/src/server.ts";
 import { startPointsJobs } from "../subgraphs/points/src/services/jobs.ts";
@@ -69,6 +71,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   // The relays poll on their own client: their queries are plumbing, not the subgraphs' work
   // (and the N+1 guards count the subgraphs' clients).
   const relayClient = opts.db.client();
+  // The revocation-feed polls are plumbing too (every second, not a request's work).
+  useMemberPlumbing(relayClient);
+  usePartnerPlumbing(relayClient);
   const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) =>
     startOutboxRelay({ schema, prisma: () => relayClient, peers, internalKey: key, intervalMs: opts.relayIntervalMs }),
   );

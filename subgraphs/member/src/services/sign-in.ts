@@ -3,7 +3,7 @@ import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { hashPassword, newActivationCode, normalizeActivationCode, passwordProblem, sha256, signInDelayMs, verifyPassword } from "../../../../lib/password.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
 import type { AppGrant } from "../../../../prisma/generated/client/client.ts";
-import { prisma } from "../db.ts";
+import { plumbingPrisma, prisma } from "../db.ts";
 import type { Actor } from "./domain.ts";
 import { isUuid } from "./members.ts";
 
@@ -201,8 +201,8 @@ export async function introspectRefreshToken(rawToken: unknown, now = new Date()
 export async function revocationFeed(now = new Date()): Promise<{ grants: string[]; members: string[] }> {
   const since = new Date(now.getTime() - FEED_WINDOW_MS);
   const [grants, members] = await Promise.all([
-    prisma().appGrant.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
-    prisma().memberCredential.findMany({ where: { disabledAt: { gte: since } }, select: { memberId: true } }),
+    plumbingPrisma().appGrant.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
+    plumbingPrisma().memberCredential.findMany({ where: { disabledAt: { gte: since } }, select: { memberId: true } }),
   ]);
   return { grants: grants.map((g) => g.id), members: members.map((m) => m.memberId) };
 }

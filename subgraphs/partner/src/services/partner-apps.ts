@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { badInput, notFound } from "../../../../lib/errors.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
-import { prisma } from "../db.ts";
+import { plumbingPrisma, prisma } from "../db.ts";
 import { type ApiClientSecret, hashSecret, newSecret, verifySecret } from "./api-clients.ts";
 import { type Actor, isAdmin, isPartnerSelf, isUuid, parseInput } from "./domain.ts";
 
@@ -95,8 +95,8 @@ export async function oauthApp(clientId: unknown, secret?: unknown): Promise<OAu
 /** Revoked within the window (their tokens are still unexpired), and every inactive partner. */
 export async function partnerRevocationFeed(now = new Date(), windowMs = 20 * 60_000): Promise<{ clients: string[]; partners: string[] }> {
   const [clients, partners] = await Promise.all([
-    prisma().apiClient.findMany({ where: { revokedAt: { gte: new Date(now.getTime() - windowMs) } }, select: { clientId: true } }),
-    prisma().partner.findMany({ where: { active: false }, select: { id: true } }),
+    plumbingPrisma().apiClient.findMany({ where: { revokedAt: { gte: new Date(now.getTime() - windowMs) } }, select: { clientId: true } }),
+    plumbingPrisma().partner.findMany({ where: { active: false }, select: { id: true } }),
   ]);
   return { clients: clients.map((c) => c.clientId), partners: partners.map((p) => p.id) };
 }

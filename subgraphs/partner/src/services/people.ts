@@ -5,7 +5,7 @@ import { badInput, notFound } from "../../../../lib/errors.ts";
 import { hashPassword, newActivationCode, normalizeActivationCode, passwordProblem, sha256, signInDelayMs, verifyPassword } from "../../../../lib/password.ts";
 import type { Principal, PersonRole } from "../../../../lib/principal.ts";
 import type { Person } from "../../../../prisma/generated/client/client.ts";
-import { prisma } from "../db.ts";
+import { plumbingPrisma, prisma } from "../db.ts";
 import { isUuid, parseInput } from "./domain.ts";
 
 /**
@@ -135,8 +135,8 @@ export async function revokePersonSession(sessionId: string, now = new Date()): 
 export async function peopleRevocationFeed(now = new Date()): Promise<{ sessions: string[]; people: string[] }> {
   const since = new Date(now.getTime() - FEED_WINDOW_MS);
   const [sessions, people] = await Promise.all([
-    prisma().personSession.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
-    prisma().person.findMany({ where: { disabledAt: { not: null } }, select: { id: true } }),
+    plumbingPrisma().personSession.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
+    plumbingPrisma().person.findMany({ where: { disabledAt: { not: null } }, select: { id: true } }),
   ]);
   return { sessions: sessions.map((s) => s.id), people: people.map((p) => p.id) };
 }
