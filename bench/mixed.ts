@@ -23,6 +23,7 @@ import { apiSchema, DEFAULT_LIMITS } from "../gateway/src/limits.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub, SUPERGRAPH_PATH } from "../scripts/hub.ts";
+import { memberTokensBySignIn } from "./member-tokens.ts";
 import { startGatewayChild, startServices } from "./processes.ts";
 import { WALLET_QUERY } from "./wallet.ts";
 
@@ -97,17 +98,10 @@ export async function runMixedBench(opts: { seconds?: number; connections?: numb
       if (!body.access_token) throw new Error(`token request failed: ${JSON.stringify(body)}`);
       return body.access_token;
     };
-    // Member tokens (RFC 8693 exchange with the demo partners' clients), and one partner's token.
+    // Member tokens through the real sign-in (bench/member-tokens.ts), and one partner's token.
     const partners = new Map((await client.partner.findMany({ select: { id: true, slug: true } })).map((p) => [p.id, p.slug]));
-    const links = await client.linkedAccount.findMany({ where: { confirmedAt: { not: null } }, orderBy: [{ memberId: "asc" }, { linkedAt: "asc" }], select: { memberId: true, partnerId: true, externalRef: true } });
-    const seen = new Set<string>();
-    const memberTokens: string[] = [];
-    for (const l of links) {
-      if (seen.has(l.memberId) || memberTokens.length >= 50) continue;
-      seen.add(l.memberId);
-      const slug = partners.get(l.partnerId)!;
-      memberTokens.push(await token({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: `demo-${slug}`, client_secret: `demo-${slug}-secret`, subject_token: l.externalRef, subject_token_type: "urn:coalition:partner-member-ref" }));
-    }
+    const linked = await client.linkedAccount.findMany({ where: { confirmedAt: { not: null } }, orderBy: [{ memberId: "asc" }, { linkedAt: "asc" }], select: { memberId: true } });
+    const memberTokens = (await memberTokensBySignIn(gateway.url.replace(/\/graphql$/, ""), [...new Set(linked.map((l) => l.memberId))].slice(0, 50))).map((t) => t.token);
     const slug = [...partners.values()][0]!;
     const partnerToken = await token({ grant_type: "client_credentials", client_id: `demo-${slug}`, client_secret: `demo-${slug}-secret` });
 

@@ -2,9 +2,9 @@
 // (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres), on a scratch database
 // created and dropped here. In one run:
 //  1. the demo coalition (prisma/seed.ts, BENCH_WALLET_MEMBERS members, default 500) is seeded
-//     through the whole hub in this process; member tokens come from the token endpoint
-//     (RFC 8693 exchange with the demo partners' clients), one per member, BENCH_WALLET_TOKENS of
-//     them (default 300);
+//     through the whole hub in this process; member tokens come from the real flows (activation
+//     code issued by the demo admin, the activation page, the sign-in page with code + PKCE), one
+//     per member, BENCH_WALLET_TOKENS of them (default 300);
 //  2. SQL statements per wallet query, counted at the pg driver (every statement any subgraph
 //     sends, BEGIN/COMMIT included), for two list sizes (few offers and 5 activity entries, then
 //     more co-issued offers and 50 entries): the count must not grow with the lists;
@@ -33,6 +33,7 @@ import { internalKey, OPERATION_NAME_HEADER, signIdentity } from "../lib/interna
 import type { Principal } from "../lib/principal.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "../scripts/hub.ts";
+import { memberTokensBySignIn } from "./member-tokens.ts";
 import { startGatewayChild, startServices } from "./processes.ts";
 import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
 
@@ -337,29 +338,11 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
       console.log(`wallet: seeded the demo coalition with ${members} members in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } else console.log(`wallet: reusing the seeded database ${name} (BENCH_WALLET_DB); SQL counts skipped`);
 
-    // Member tokens through the token endpoint: each member via one of its confirmed links.
-    const partners = new Map((await client.partner.findMany({ select: { id: true, slug: true } })).map((p) => [p.id, p.slug]));
+    // Member tokens through the real flows (bench/member-tokens.ts).
     const links = await client.linkedAccount.findMany({ where: { confirmedAt: { not: null } }, orderBy: [{ memberId: "asc" }, { linkedAt: "asc" }], select: { memberId: true, partnerId: true, externalRef: true } });
     const firstLink = new Map<string, (typeof links)[number]>();
     for (const l of links) if (!firstLink.has(l.memberId)) firstLink.set(l.memberId, l);
-    const chosen = [...firstLink.values()].slice(0, tokenCount);
-    const tokens: { memberId: string; token: string }[] = [];
-    for (const l of chosen) {
-      const slug = partners.get(l.partnerId)!;
-      const res = await fetch(`${hub.baseUrl}/oauth/token`, {
-        method: "POST",
-        body: new URLSearchParams({
-          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-          client_id: `demo-${slug}`,
-          client_secret: `demo-${slug}-secret`,
-          subject_token: l.externalRef,
-          subject_token_type: "urn:coalition:partner-member-ref",
-        }),
-      });
-      const body = (await res.json()) as { access_token?: string };
-      if (!body.access_token) throw new Error(`token exchange failed for ${l.externalRef}: ${JSON.stringify(body)}`);
-      tokens.push({ memberId: l.memberId, token: body.access_token });
-    }
+    const tokens = await memberTokensBySignIn(hub.baseUrl, [...firstLink.keys()].slice(0, tokenCount));
 
     const ask = async (token: string, first: number) => {
       const res = await fetch(hub.gatewayUrl, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: WALLET_QUERY, variables: { first } }) });

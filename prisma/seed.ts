@@ -8,6 +8,9 @@ import type { Principal } from "../lib/principal.ts";
 import { importConsents } from "../subgraphs/member/src/services/consents.ts";
 import { confirmPartnerLink, enrollMembers } from "../subgraphs/member/src/services/members.ts";
 import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
+import { createPartnerAppWithSecret } from "../subgraphs/partner/src/services/partner-apps.ts";
+import { createPersonForSeed } from "../subgraphs/partner/src/services/people.ts";
+import { setPasswordForSeed } from "../subgraphs/member/src/services/sign-in.ts";
 import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
 import { seedPointsHistory } from "../subgraphs/points/src/services/seed-history.ts";
@@ -47,7 +50,18 @@ export interface SeedOptions {
   members?: number;
   /** Tests only: seed beside the test hub's own API client (any non-demo data is otherwise refused). */
   besideTestData?: boolean;
+  /** Receives the demo people's sign-ins once (the admin's TOTP secret exists nowhere else in clear form). */
+  onPeople?: (people: { email: string; role: string; password: string; totpSecret: string | null }[]) => void;
 }
+
+/** Demo members 0001–0005 can sign in with these passwords (demo only: refused in production). */
+export const DEMO_SIGN_IN_MEMBERS = 5;
+export const demoMemberPassword = (n: string) => `demo-member${n}-password`;
+/** Each demo partner's app (authorization code + PKCE, consent screen): `demo-<slug>-app`, secret `demo-<slug>-app-secret`. */
+export const DEMO_APP_REDIRECT = "http://localhost:8080/callback";
+
+/** The hub's own public clients, created by migrations (the member app, the console): not foreign data. */
+const HUB_OWN_CLIENTS = ["hub-member-app", "hub-console"];
 
 export const DEMO_EMAIL_DOMAIN = "@demo.coalition.example";
 
@@ -62,7 +76,7 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   const demoSlugs = DEMO_PARTNERS.map((p) => p.slug);
   const [foreignPartners, foreignClients, foreignMembers] = await Promise.all([
     prisma.partner.count({ where: { slug: { notIn: demoSlugs } } }),
-    prisma.apiClient.count({ where: { NOT: { clientId: { startsWith: "demo-" } } } }),
+    prisma.apiClient.count({ where: { NOT: { OR: [{ clientId: { startsWith: "demo-" } }, { clientId: { in: HUB_OWN_CLIENTS } }] } } }),
     prisma.member.count({ where: { NOT: { email: { endsWith: DEMO_EMAIL_DOMAIN } } } }),
   ]);
   if (foreignPartners + foreignClients + foreignMembers > 0 && !opts.besideTestData) {
@@ -82,6 +96,14 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   for (const p of DEMO_PARTNERS) {
     const partner = await registerPartner(admin, { name: p.name, category: p.category, slug: p.slug, issuePrice: p.issuePrice, redemptionRate: p.redemptionRate, earnRate: p.earnRate, effectiveFrom: new Date(sixMonthsAgo.getTime() - 30 * DAY) });
     await createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: partner.id, defaultPurpose: "ACCOUNT_SERVICING" });
+    await createPartnerAppWithSecret({
+      clientId: `demo-${p.slug}-app`,
+      secret: `demo-${p.slug}-app-secret`,
+      partnerId: partner.id,
+      appName: `${p.name} app`,
+      redirectUris: [DEMO_APP_REDIRECT],
+      scopes: ["member:profile", "member:wallet", "member:offers", "member:offers:claim", "member:redeem"],
+    });
     partners.push({ ...p, id: partner.id });
   }
   await createApiClientWithSecret({ clientId: "demo-admin", secret: "demo-admin-secret", role: "ADMIN", partnerId: null });
@@ -197,5 +219,14 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
     members: members.map((m) => ({ id: m.id, joinedAt: m.joinedAt, partnerIds: m.partners.map((k) => partners[k].id) })),
   });
   await opts.flushEvents();
+
+  // Sign-in for the first demo members (scrypt per password: a few, not all).
+  for (const m of members.slice(0, DEMO_SIGN_IN_MEMBERS)) await setPasswordForSeed(m.id, demoMemberPassword(m.n));
+  // People who are not members: one coalition admin (TOTP) and a PARTNER_ADMIN per demo partner.
+  const people = [{ email: "admin@demo.coalition.example", role: "ADMIN" as const, partnerId: null, password: "demo-admin-person-password" }];
+  for (const p of partners) people.push({ email: `staff@${p.slug}.demo.coalition.example`, role: "PARTNER_ADMIN" as never, partnerId: p.id as never, password: `demo-${p.slug}-staff-password` });
+  const created = [];
+  for (const p of people) created.push({ ...p, totpSecret: (await createPersonForSeed(p)).totpSecret });
+  opts.onPeople?.(created);
   return true;
 }

@@ -5,7 +5,9 @@ import { type Relay, type SchemaName, startOutboxRelay } from "../lib/events.ts"
 import { internalKey as toKey } from "../lib/internal-auth.ts";
 import type { RunningSubgraph } from "../lib/subgraph-server.ts";
 import { startGateway } from "../gateway/src/server.ts";
+import { usePlumbingPrisma as useMemberPlumbing } from "../subgraphs/member/src/db.ts";
 import { startMemberSubgraph } from "../subgraphs/member/src/server.ts";
+import { usePlumbingPrisma as usePartnerPlumbing } from "../subgraphs/partner/src/db.ts";
 import { startOfferSweeper } from "../subgraphs/partner/src/jobs.ts";
 import { startPartnerSubgraph } from "../subgraphs/partner/src/server.ts";
 import { startPointsJobs } from "../subgraphs/points/src/services/jobs.ts";
@@ -28,6 +30,8 @@ export interface HubOptions {
   /** Run the points jobs (hold expiry, points expiry, tier downgrade). */
   jobs?: boolean;
   relayIntervalMs?: number;
+  /** Authorization code lifetime in ms (tests shorten it to prove expiry). */
+  codeTtlMs?: number;
   /** Wraps each subgraph's Prisma client (tests count queries through it). */
   wrapClient?: (client: PrismaClient, subgraph: SchemaName) => PrismaClient;
 }
@@ -37,6 +41,8 @@ export interface Hub {
   /** Base URL of the gateway (token endpoint, JWKS, health). */
   baseUrl: string;
   subgraphs: Record<SchemaName, RunningSubgraph>;
+  /** Polls the owners' revocation feeds now (tests: the timer does it every second anyway). */
+  pollRevocations(): Promise<void>;
   /** Delivers every pending domain event now (tests). */
   flushEvents(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +71,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   // The relays poll on their own client: their queries are plumbing, not the subgraphs' work
   // (and the N+1 guards count the subgraphs' clients).
   const relayClient = opts.db.client();
+  // The revocation-feed polls are plumbing too (every second, not a request's work).
+  useMemberPlumbing(relayClient);
+  usePartnerPlumbing(relayClient);
   const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) =>
     startOutboxRelay({ schema, prisma: () => relayClient, peers, internalKey: key, intervalMs: opts.relayIntervalMs }),
   );
@@ -78,11 +87,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     dataDir: opts.dataDir,
     issuer: opts.issuer,
     audience: opts.audience,
+    codeTtlMs: opts.codeTtlMs,
   });
   return {
     gatewayUrl: `${gateway.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql"),
     baseUrl: new URL(gateway.url).origin,
     subgraphs,
+    pollRevocations: () => gateway.revocations.poll(),
     async flushEvents() {
       // Two rounds: a consumer's handler may emit events of its own.
       for (let i = 0; i < 2; i++) for (const r of relays) await r.flush();

@@ -45,7 +45,17 @@ const hub = await startHub({
 // asked, never in production; seedDemo itself refuses a database that holds anything but the demo.
 const demo = !isProduction() && (env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL);
 let seeded = false;
-if (demo) seeded = await seedDemo(db.client(), { flushEvents: hub.flushEvents });
+let peopleText = "";
+if (demo)
+  seeded = await seedDemo(db.client(), {
+    flushEvents: hub.flushEvents,
+    // Printed once, at seeding: the admin's TOTP secret is not shown again.
+    onPeople: (people) => {
+      peopleText = `\nDemo people (console sign-in: client hub-console; printed only now, at seeding):\n${people
+        .map((p) => `  ${p.role.padEnd(13)} ${p.email}  password ${p.password}${p.totpSecret ? `  TOTP secret ${p.totpSecret} (add it to an authenticator app)` : ""}`)
+        .join("\n")}\n`;
+    },
+  });
 await hub.flushEvents();
 
 const secs = ((performance.now() - started) / 1000).toFixed(1);
@@ -62,10 +72,14 @@ ${
     ? `
 Tokens (demo clients: demo-admin, demo-shopmall, demo-freshco, demo-grandstay; secret = id + "-secret"):
   ADMIN=$(curl -s ${hub.baseUrl}/oauth/token -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
-  # a member app's token: ShopMall exchanges its credentials + the member's ShopMall reference (RFC 8693)
-  MEMBER=$(curl -s ${hub.baseUrl}/oauth/token -u demo-shopmall:demo-shopmall-secret -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
-    -d subject_token=SM-0001 -d subject_token_type=urn:coalition:partner-member-ref | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
+  # a member's own token: sign in through the hub's sign-in page (authorization code + PKCE, real flow)
+  MEMBER=$(npm run -s cli -- token --url ${hub.baseUrl} --member member0001@demo.coalition.example --password demo-member0001-password)
 
+Demo members who can sign in (demo only; never seeded with NODE_ENV=production):
+  member0001@demo.coalition.example … member0005@demo.coalition.example, password demo-member<NNNN>-password
+  sign-in page: ${hub.baseUrl}/oauth/authorize (see README "Getting a token"); activation: ${hub.baseUrl}/account/activate
+Partner apps: demo-shopmall-app / demo-shopmall-app-secret (also demo-freshco-app, demo-grandstay-app), redirect http://localhost:8080/callback
+${peopleText}
 Sample query (the member app: everything in one request, answered by all three subgraphs):
   curl -s ${hub.gatewayUrl} -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' \\
     -d '{"query":"{ me { displayName tier { tier qualifyingPoints nextTier pointsToNextTier } wallet { balance available expiring { points expiresAt } } linkedAccounts { partner { name } externalRef } eligibleOffers { title coIssuers { partner { name } shareBps } } activity(first: 5) { edges { node { kind points partner { name } postedAt balanceAfter } } } } }"}'

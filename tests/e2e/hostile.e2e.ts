@@ -55,9 +55,11 @@ beforeAll(async () => {
   const partnerToken = tokens.PARTNER;
   const enrolled = await fetch(gateway.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${partnerToken}` }, body: JSON.stringify({ query: 'mutation { enrollMember(input: { email: "hostile@example.com", displayName: "H", externalRef: "H-1" }) { id } }' }) });
   expect(enrolled.status).toBe(200);
+  const memberId = ((await enrolled.json()) as { data: { enrollMember: { id: string } } }).data.enrollMember.id;
   await hub.flushEvents();
-  // The member's own token. After wave 2's auth branch this becomes hub.memberSession(login, password).
-  tokens.MEMBER = await token({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: first!.clientId, client_secret: first!.clientSecret, subject_token: "H-1", subject_token_type: "urn:coalition:partner-member-ref" });
+  // The member's own session (activation code from its partner, then code + PKCE at the in-process hub's
+  // gateway; the gateway under test shares its signing keys through HUB_DATA_DIR).
+  tokens.MEMBER = await hub.memberSession("hostile@example.com", await hub.activateMember(partnerToken, memberId, "hostile@example.com"));
 }, 240_000);
 
 afterAll(async () => {

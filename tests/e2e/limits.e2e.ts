@@ -41,8 +41,8 @@ describe("on the whole hub", () => {
     ids.SettlementRun = expectNoGraphQLErrors(await hub.gql(admin, "mutation($s: DateTime!, $e: DateTime!) { createSettlementRun(periodStart: $s, periodEnd: $e) { id } }", { s: new Date(Date.now() - 86_400_000).toISOString(), e: new Date().toISOString() })).createSettlementRun.id;
     ids.Member = memberId;
     ids.Partner = partner.id;
-    // The member's own token. After wave 2's auth branch this becomes hub.memberSession(login, password).
-    member = await hub.memberToken(partner.clientId, partner.clientSecret, "LIM-1");
+    // The member's own session: activated with the code its partner received, then signed in (code + PKCE).
+    member = await hub.memberSession("limits@example.com", await hub.activateMember(partner.token, memberId, "limits@example.com"));
   }, 180_000);
   afterAll(() => hub?.close());
 

@@ -43,16 +43,12 @@ beforeAll(async () => {
   const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
   partner = { id: registerPartner.id, clientId: createApiClient.clientId, secret: createApiClient.clientSecret, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
   memberId = expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation { enrollMember(input: { email: "text@example.com", externalRef: "T-1" }) { id } }')).enrollMember.id;
-  member = await memberAccessToken("T-1");
+  member = await hub.memberSession("text@example.com", await hub.activateMember(partner.token, memberId, "text@example.com"));
   await hub.flushEvents();
   expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"t-1\", points: 1000 }) { id } }", { m: memberId }));
 }, 120_000);
 afterAll(() => hub?.close());
 
-/** The member's own token. (Wave 2 replaces the exchange with a real member sign-in: switch here.) */
-async function memberAccessToken(externalRef: string): Promise<string> {
-  return hub.memberToken(partner.clientId, partner.secret, externalRef);
-}
 
 describe("the reported fields: NUL is BAD_USER_INPUT naming the field, nothing written", () => {
   const count = async (sql: string) => Number(((await hub.db.client().$queryRawUnsafe(sql)) as { n: bigint | number }[])[0]!.n);

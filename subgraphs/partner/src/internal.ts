@@ -2,6 +2,8 @@ import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../..
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
 import { authenticateClient } from "./services/api-clients.ts";
+import { oauthApp, partnerRevocationFeed } from "./services/partner-apps.ts";
+import { activatePerson, peopleRevocationFeed, revokePersonSession, signInPerson } from "./services/people.ts";
 import { memberConsentHandlers } from "./services/member-consents.ts";
 import { memberFactsBatchHandlers, memberFactsHandlers } from "./services/member-facts.ts";
 
@@ -42,5 +44,29 @@ export function internalRoutes(): Record<string, InternalRoute> {
   return {
     events: eventsRoute("partner", prisma, eventHandlers, eventBatchHandlers),
     "clients/authenticate": authenticateRoute,
+    // The authorization server: a client that sends people to /oauth/authorize (with `clientSecret`:
+    // checked as a confidential app), and the revocation feed it polls.
+    "clients/app": async (body) => {
+      const b = (body ?? {}) as { clientId?: unknown; clientSecret?: unknown };
+      const app = await oauthApp(b.clientId, "clientSecret" in b ? b.clientSecret : undefined);
+      return app ? { status: 200, body: app } : { status: 404, body: { error: "invalid_client" } };
+    },
+    "auth/revocations": async () => ({ status: 200, body: { ...(await partnerRevocationFeed()), ...(await peopleRevocationFeed()) } }),
+    // People who are not members: sign-in (password + TOTP for admins), activation, sign-out.
+    "auth/person-sign-in": async (body) => {
+      const b = (body ?? {}) as Record<string, unknown>;
+      const r = await signInPerson(b.login, b.password, b.totp);
+      return r.ok ? { status: 200, body: r } : { status: 401, body: { error: r.error, retryAfterMs: r.retryAfterMs ?? null } };
+    },
+    "auth/person-activate": async (body) => {
+      const b = (body ?? {}) as Record<string, unknown>;
+      const r = await activatePerson(b.login, b.code, b.password);
+      return r.ok ? { status: 200, body: r } : { status: 400, body: r };
+    },
+    "auth/person-sessions/revoke": async (body) => {
+      const id = (body as Record<string, unknown>)?.sessionId;
+      if (typeof id === "string") await revokePersonSession(id);
+      return { status: 200, body: {} };
+    },
   };
 }

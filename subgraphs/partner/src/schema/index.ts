@@ -4,6 +4,8 @@ import "./enums.ts";
 import "./partner.ts";
 import "./offer.ts";
 import "./member.ts";
+import "./partner-app.ts";
+import "./people.ts";
 
 builder.queryType({ description: "Reads of the partner subgraph: partners, offers." });
 builder.mutationType({ description: "Writes of the partner subgraph: partners, rates, API clients, offers and claims." });
