@@ -122,7 +122,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string) {
     const auth = req.headers.authorization;
     const bearer = auth?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    let verified;
+    let verified: Awaited<ReturnType<TokenVerifier["verify"]>>;
     try {
       if (auth && !bearer) throw new TokenError("TOKEN_MALFORMED", "Authorization must be `Bearer <token>`");
       verified = await verifier.verify(bearer);

@@ -158,10 +158,10 @@ export class AuthorizationEndpoint {
     const browser = this.csrfOk(req, form.get("csrf"));
     const id = form.get("interaction") ?? "";
     const ia = this.interactions.get(id);
-    if (!browser || !ia || ia.browser !== browser) return this.page(res, 403, messagePage(lang, t.badRequest, "?lang=" + t.otherLang));
+    if (!browser || !ia || ia.browser !== browser) return this.page(res, 403, messagePage(lang, t.badRequest, `?lang=${t.otherLang}`));
     if (ia.expiresAt < Date.now()) {
       this.interactions.delete(id);
-      return this.page(res, 400, messagePage(lang, t.expired, "?lang=" + t.otherLang));
+      return this.page(res, 400, messagePage(lang, t.expired, `?lang=${t.otherLang}`));
     }
     const switchHref = `/oauth/authorize?${new URLSearchParams({ client_id: ia.app.clientId, redirect_uri: ia.redirectUri, response_type: "code", code_challenge: ia.codeChallenge, code_challenge_method: "S256", scope: ia.scopes.join(" "), ...(ia.state ? { state: ia.state } : {}), lang: t.otherLang })}`;
     const step = form.get("step");

@@ -225,7 +225,7 @@ export class TokenService {
     const res = await this.internal(this.opts.memberOrigin(), "auth/refresh/rotate", { refreshToken, clientId: app.clientId });
     if (res.status !== 200) return oauthError(400, "invalid_grant", typeof res.body?.message === "string" ? res.body.message : "Unknown refresh token");
     const grant = res.body as GrantInfo & { refreshToken: string };
-    if (requested && requested.split(" ").some((s) => s && !grant.scopes.includes(s))) return oauthError(400, "invalid_scope", "A refresh cannot widen the grant's scopes");
+    if (requested?.split(" ").some((s) => s && !grant.scopes.includes(s))) return oauthError(400, "invalid_scope", "A refresh cannot widen the grant's scopes");
     return this.grantTokens(app, grant, grant.refreshToken);
   }
 

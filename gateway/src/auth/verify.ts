@@ -91,7 +91,7 @@ export class TokenVerifier {
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
-    let header;
+    let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
     } catch {
