@@ -98,8 +98,10 @@ export class TokenService {
       return { status: 200, headers: noStore, body: { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, scope: client.scope } };
     }
 
-    // Token exchange: a partner's backend trades its credentials + the member's reference at that
-    // partner for a member token (the member app then calls the hub as that member).
+    // Token exchange: a partner's backend trades its credentials + its own reference for a member
+    // for a PARTNER_VIEW token: the partner's own consent-gated, access-logged view of that one
+    // member (e.g. for its front end), never the member's authority (DESIGN.md §3). The purpose is
+    // the client's default (the Coalition-Purpose header overrides it as for any partner token).
     if (client.role !== "PARTNER" || !client.partnerId) return oauthError(400, "unauthorized_client", "Only partner clients may exchange tokens for members");
     const subjectToken = get("subject_token");
     const subjectType = get("subject_token_type");
@@ -109,8 +111,17 @@ export class TokenService {
     if (requested && requested !== ACCESS_TOKEN_TYPE) return oauthError(400, "invalid_request", `requested_token_type must be ${ACCESS_TOKEN_TYPE}`);
     const memberId = await this.memberByRef(client.partnerId, subjectToken);
     if (!memberId) return oauthError(400, "invalid_grant", "No member is linked to this partner under that reference");
-    const token = await this.sign({ sub: memberId, role: "MEMBER", partner_id: client.partnerId, scope: "hub:member", client_id: client.clientId });
-    return { status: 200, headers: noStore, body: { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, scope: "hub:member" } };
+    const token = await this.sign({
+      sub: client.clientId,
+      role: "PARTNER",
+      partner_id: client.partnerId,
+      scope: client.scope,
+      client_id: client.clientId,
+      purpose: client.defaultPurpose,
+      authority: "PARTNER_VIEW",
+      bound_member_id: memberId,
+    });
+    return { status: 200, headers: noStore, body: { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, scope: client.scope } };
   }
 
   private async sign(claims: Record<string, unknown>): Promise<string> {

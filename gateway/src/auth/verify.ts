@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
-import { PURPOSES, type Principal, type Purpose, type Role } from "../../../lib/principal.ts";
+import { type Authority, PERSON_ROLES, type PersonRole, PURPOSES, type Principal, type Purpose, type Role } from "../../../lib/principal.ts";
 import type { KeySet } from "./keys.ts";
 
 /** Stable sub-codes of UNAUTHENTICATED, in `extensions.reason`. */
@@ -128,12 +128,19 @@ export class TokenVerifier {
     if (typeof claim !== "string" || !claim || claim.length > 128) throw new TokenError("TOKEN_MALFORMED", `Claim ${idp.memberClaim} must hold the member id`);
     const memberId = claim;
     return {
-      principal: { sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: typeof payload.scope === "string" ? payload.scope : "", purpose: null },
+      // The member signed in at the coalition's trusted IdP: its own session, with the member's authority.
+      principal: { sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: withMemberScope(payload.scope), purpose: null, authority: "PERSON" },
       purpose: null,
       jti: payload.jti ?? `${payload.iss}:${payload.sub}:${payload.iat}`,
       exp: payload.exp!,
     };
   }
+}
+
+function withMemberScope(scope: unknown): string {
+  const s = new Set(typeof scope === "string" ? scope.split(" ").filter(Boolean) : []);
+  s.add("member");
+  return [...s].join(" ");
 }
 
 function unverifiedIssuer(token: string): string | undefined {
@@ -144,15 +151,51 @@ function unverifiedIssuer(token: string): string | undefined {
   }
 }
 
-function toVerified(payload: JWTPayload): VerifiedToken {
+/** Which authorities each role's tokens may carry (lib/principal.ts); anything else is malformed. */
+const AUTHORITIES_OF: Record<Role, readonly Authority[]> = {
+  ADMIN: ["CLIENT", "PERSON"],
+  PARTNER: ["CLIENT", "PERSON", "PARTNER_VIEW"],
+  MEMBER: ["PERSON", "DELEGATED"],
+};
+
+export function toVerified(payload: JWTPayload): VerifiedToken {
   const role = payload.role as Role;
   if (role !== "ADMIN" && role !== "PARTNER" && role !== "MEMBER") throw new TokenError("TOKEN_MALFORMED", "Unknown role");
   const partnerId = typeof payload.partner_id === "string" ? payload.partner_id : null;
   if (role === "PARTNER" && !partnerId) throw new TokenError("TOKEN_MALFORMED", "A partner token needs partner_id");
   const purpose = PURPOSES.includes(payload.purpose as Purpose) ? (payload.purpose as Purpose) : null;
   const sub = String(payload.sub);
+  const str = (v: unknown) => (typeof v === "string" && v ? v : null);
+  // Tokens from before authorities existed: API clients' (CLIENT) and members' own (PERSON). A
+  // MEMBER token naming a partner was minted by the old token exchange with the member's full
+  // authority and no member present: refused, not honoured for the rest of its 15 minutes.
+  if (payload.authority === undefined && role === "MEMBER" && partnerId) throw new TokenError("TOKEN_MALFORMED", "A member token from token exchange is no longer accepted");
+  const authority = (payload.authority ?? (role === "MEMBER" ? "PERSON" : "CLIENT")) as Authority;
+  if (!AUTHORITIES_OF[role].includes(authority)) throw new TokenError("TOKEN_MALFORMED", `A ${role} token cannot carry authority ${String(payload.authority)}`);
+  const boundMemberId = str(payload.bound_member_id);
+  if (authority === "PARTNER_VIEW" && !boundMemberId) throw new TokenError("TOKEN_MALFORMED", "A partner-view token needs bound_member_id");
+  if (authority === "DELEGATED" && !partnerId) throw new TokenError("TOKEN_MALFORMED", "A delegated token needs partner_id (the app's partner)");
+  const personRole = PERSON_ROLES.includes(payload.person_role as PersonRole) ? (payload.person_role as PersonRole) : null;
+  const act = payload.act as { sub?: unknown } | undefined;
+  // RFC 8693 §4.1: the actor is the app; it must be the client the token was issued to.
+  const clientId = str(payload.client_id) ?? str(payload.azp) ?? str(act?.sub);
+  const limit = payload.redeem_daily_limit;
   return {
-    principal: { sub, role, partnerId, memberId: role === "MEMBER" ? sub : null, scope: typeof payload.scope === "string" ? payload.scope : "", purpose: role === "PARTNER" ? purpose : null },
+    principal: {
+      sub,
+      role,
+      partnerId,
+      memberId: role === "MEMBER" ? sub : null,
+      scope: typeof payload.scope === "string" ? payload.scope : "",
+      // Partners declare a purpose per request; an app acting for a member may carry its grant's.
+      purpose: role === "PARTNER" || authority === "DELEGATED" ? purpose : null,
+      authority,
+      clientId,
+      ...(boundMemberId ? { boundMemberId } : {}),
+      ...(personRole ? { personRole } : {}),
+      ...(str(payload.grant_id) ? { grantId: str(payload.grant_id) } : {}),
+      ...(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 0 ? { redeemDailyLimit: limit } : {}),
+    },
     purpose,
     jti: String(payload.jti),
     exp: payload.exp!,
