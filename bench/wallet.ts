@@ -337,28 +337,30 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
       console.log(`wallet: seeded the demo coalition with ${members} members in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } else console.log(`wallet: reusing the seeded database ${name} (BENCH_WALLET_DB); SQL counts skipped`);
 
-    // Member tokens through the token endpoint: each member via one of its confirmed links.
+    // Member tokens through the real flows (no back door): the admin issues each member an
+    // activation code (GraphQL), the member activates on the activation page and signs in on the
+    // sign-in page (authorization code + PKCE). Two password hashes per member, once.
     const partners = new Map((await client.partner.findMany({ select: { id: true, slug: true } })).map((p) => [p.id, p.slug]));
     const links = await client.linkedAccount.findMany({ where: { confirmedAt: { not: null } }, orderBy: [{ memberId: "asc" }, { linkedAt: "asc" }], select: { memberId: true, partnerId: true, externalRef: true } });
     const firstLink = new Map<string, (typeof links)[number]>();
     for (const l of links) if (!firstLink.has(l.memberId)) firstLink.set(l.memberId, l);
     const chosen = [...firstLink.values()].slice(0, tokenCount);
     const tokens: { memberId: string; token: string }[] = [];
+    void partners;
+    const adminRes = await fetch(`${hub.baseUrl}/oauth/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: "demo-admin", client_secret: "demo-admin-secret" }) });
+    const adminToken = ((await adminRes.json()) as { access_token: string }).access_token;
+    const { activateAccount, memberSignIn } = await import("../scripts/oauth-client.ts");
     for (const l of chosen) {
-      const slug = partners.get(l.partnerId)!;
-      const res = await fetch(`${hub.baseUrl}/oauth/token`, {
+      const res = await fetch(hub.gatewayUrl, {
         method: "POST",
-        body: new URLSearchParams({
-          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-          client_id: `demo-${slug}`,
-          client_secret: `demo-${slug}-secret`,
-          subject_token: l.externalRef,
-          subject_token_type: "urn:coalition:partner-member-ref",
-        }),
+        headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
+        body: JSON.stringify({ query: "mutation($id: ID!) { issueActivationCode(memberId: $id) { code } }", variables: { id: l.memberId } }),
       });
-      const body = (await res.json()) as { access_token?: string };
-      if (!body.access_token) throw new Error(`token exchange failed for ${l.externalRef}: ${JSON.stringify(body)}`);
-      tokens.push({ memberId: l.memberId, token: body.access_token });
+      const code = ((await res.json()) as { data?: { issueActivationCode?: { code: string } } }).data?.issueActivationCode?.code;
+      if (!code) throw new Error(`no activation code for ${l.memberId}`);
+      const password = `bench-${l.memberId.slice(0, 8)}-password`;
+      await activateAccount(hub.baseUrl, l.memberId, code, password);
+      tokens.push({ memberId: l.memberId, token: (await memberSignIn(hub.baseUrl, l.memberId, password)).accessToken });
     }
 
     const ask = async (token: string, first: number) => {

@@ -7,6 +7,8 @@ import type { Principal } from "../lib/principal.ts";
 import { importConsents } from "../subgraphs/member/src/services/consents.ts";
 import { confirmPartnerLink, enrollMembers } from "../subgraphs/member/src/services/members.ts";
 import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
+import { createPartnerAppWithSecret } from "../subgraphs/partner/src/services/partner-apps.ts";
+import { setPasswordForSeed } from "../subgraphs/member/src/services/sign-in.ts";
 import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
 import { seedPointsHistory } from "../subgraphs/points/src/services/seed-history.ts";
@@ -46,8 +48,16 @@ export interface SeedOptions {
   members?: number;
 }
 
+/** Demo members 0001–0005 can sign in with these passwords (demo only: refused in production). */
+export const DEMO_SIGN_IN_MEMBERS = 5;
+export const demoMemberPassword = (n: string) => `demo-member${n}-password`;
+/** Each demo partner's app (authorization code + PKCE, consent screen): `demo-<slug>-app`, secret `demo-<slug>-app-secret`. */
+export const DEMO_APP_REDIRECT = "http://localhost:8080/callback";
+
 /** Seeds the demo coalition on an empty database; returns false (and does nothing) otherwise. */
 export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise<boolean> {
+  // Well-known demo credentials and passwords must never reach a production database.
+  if (process.env.NODE_ENV === "production") throw new Error("the demo seed (well-known secrets and passwords) is refused when NODE_ENV=production");
   if ((await prisma.partner.count()) > 0) return false;
   const now = opts.now ?? new Date();
   const r = rng(20261122);
@@ -59,6 +69,14 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   for (const p of DEMO_PARTNERS) {
     const partner = await registerPartner(admin, { name: p.name, category: p.category, slug: p.slug, issuePrice: p.issuePrice, redemptionRate: p.redemptionRate, earnRate: p.earnRate, effectiveFrom: new Date(sixMonthsAgo.getTime() - 30 * DAY) });
     await createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: partner.id, defaultPurpose: "ACCOUNT_SERVICING" });
+    await createPartnerAppWithSecret({
+      clientId: `demo-${p.slug}-app`,
+      secret: `demo-${p.slug}-app-secret`,
+      partnerId: partner.id,
+      appName: `${p.name} app`,
+      redirectUris: [DEMO_APP_REDIRECT],
+      scopes: ["member:profile", "member:wallet", "member:offers", "member:offers:claim", "member:redeem"],
+    });
     partners.push({ ...p, id: partner.id });
   }
   await createApiClientWithSecret({ clientId: "demo-admin", secret: "demo-admin-secret", role: "ADMIN", partnerId: null });
@@ -174,5 +192,8 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
     members: members.map((m) => ({ id: m.id, joinedAt: m.joinedAt, partnerIds: m.partners.map((k) => partners[k].id) })),
   });
   await opts.flushEvents();
+
+  // Sign-in for the first demo members (scrypt per password: a few, not all).
+  for (const m of members.slice(0, DEMO_SIGN_IN_MEMBERS)) await setPasswordForSeed(m.id, demoMemberPassword(m.n));
   return true;
 }

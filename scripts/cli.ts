@@ -60,12 +60,23 @@ function printClient(c: { clientId: string; secret: string; role: string; partne
 
 program
   .command("token")
-  .description("Print an access token: client credentials, or (with --exchange) a member token for one of the client's partner's members (RFC 8693)")
-  .requiredOption("--client-id <id>", "API client id")
-  .requiredOption("--client-secret <secret>", "API client secret")
-  .option("--exchange <externalRef>", "the member's reference at the client's partner: exchange it for a member token")
+  .description(
+    "Print an access token: client credentials; with --exchange a PARTNER_VIEW token bound to one of the client's partner's members (RFC 8693: the partner's own view, never the member's authority); with --member/--password a member's own session through the real sign-in page (authorization code + PKCE)",
+  )
+  .option("--client-id <id>", "API client id")
+  .option("--client-secret <secret>", "API client secret")
+  .option("--exchange <externalRef>", "the member's reference at the client's partner: exchange it for a PARTNER_VIEW token")
+  .option("--member <login>", "sign in as this member (member number or e-mail) through the hub's sign-in page")
+  .option("--password <password>", "the member's password (env HUB_MEMBER_PASSWORD)", process.env.HUB_MEMBER_PASSWORD)
   .option("--url <url>", "gateway base URL", defaultUrl)
-  .action(async (o: { clientId: string; clientSecret: string; exchange?: string; url: string }) => {
+  .action(async (o: { clientId?: string; clientSecret?: string; exchange?: string; member?: string; password?: string; url: string }) => {
+    if (o.member) {
+      if (!o.password) throw new Error("--member needs --password (or HUB_MEMBER_PASSWORD)");
+      const { memberSignIn } = await import("./oauth-client.ts");
+      console.log((await memberSignIn(o.url, o.member, o.password)).accessToken);
+      return;
+    }
+    if (!o.clientId || !o.clientSecret) throw new Error("--client-id and --client-secret are required (or --member and --password)");
     const grant: Record<string, string> = o.exchange
       ? { grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: o.exchange, subject_token_type: "urn:coalition:partner-member-ref" }
       : { grant_type: "client_credentials" };

@@ -28,6 +28,8 @@ export interface HubOptions {
   /** Run the points jobs (hold expiry, points expiry, tier downgrade). */
   jobs?: boolean;
   relayIntervalMs?: number;
+  /** Authorization code lifetime in ms (tests shorten it to prove expiry). */
+  codeTtlMs?: number;
   /** Wraps each subgraph's Prisma client (tests count queries through it). */
   wrapClient?: (client: PrismaClient, subgraph: SchemaName) => PrismaClient;
 }
@@ -37,6 +39,8 @@ export interface Hub {
   /** Base URL of the gateway (token endpoint, JWKS, health). */
   baseUrl: string;
   subgraphs: Record<SchemaName, RunningSubgraph>;
+  /** Polls the owners' revocation feeds now (tests: the timer does it every second anyway). */
+  pollRevocations(): Promise<void>;
   /** Delivers every pending domain event now (tests). */
   flushEvents(): Promise<void>;
   close(): Promise<void>;
@@ -78,11 +82,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     dataDir: opts.dataDir,
     issuer: opts.issuer,
     audience: opts.audience,
+    codeTtlMs: opts.codeTtlMs,
   });
   return {
     gatewayUrl: `${gateway.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql"),
     baseUrl: new URL(gateway.url).origin,
     subgraphs,
+    pollRevocations: () => gateway.revocations.poll(),
     async flushEvents() {
       // Two rounds: a consumer's handler may emit events of its own.
       for (let i = 0; i < 2; i++) for (const r of relays) await r.flush();

@@ -58,9 +58,13 @@ ${
     ? `
 Tokens (demo clients: demo-admin, demo-shopmall, demo-freshco, demo-grandstay; secret = id + "-secret"):
   ADMIN=$(curl -s ${hub.baseUrl}/oauth/token -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
-  # a member app's token: ShopMall exchanges its credentials + the member's ShopMall reference (RFC 8693)
-  MEMBER=$(curl -s ${hub.baseUrl}/oauth/token -u demo-shopmall:demo-shopmall-secret -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
-    -d subject_token=SM-0001 -d subject_token_type=urn:coalition:partner-member-ref | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
+  # a member's own token: sign in through the hub's sign-in page (authorization code + PKCE, real flow)
+  MEMBER=$(npm run -s cli -- token --url ${hub.baseUrl} --member member0001@demo.coalition.example --password demo-member0001-password)
+
+Demo members who can sign in (demo only; never seeded with NODE_ENV=production):
+  member0001@demo.coalition.example … member0005@demo.coalition.example, password demo-member<NNNN>-password
+  sign-in page: ${hub.baseUrl}/oauth/authorize (see README "Getting a token"); activation: ${hub.baseUrl}/account/activate
+Partner apps: demo-shopmall-app / demo-shopmall-app-secret (also demo-freshco-app, demo-grandstay-app), redirect http://localhost:8080/callback
 
 Sample query (the member app: everything in one request, answered by all three subgraphs):
   curl -s ${hub.gatewayUrl} -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' \\

@@ -6,7 +6,9 @@ import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth
 import { log } from "../../lib/logger.ts";
 import { PURPOSES, type Principal, type Purpose } from "../../lib/principal.ts";
 import { KeySet } from "./auth/keys.ts";
-import { TokenService } from "./auth/token-service.ts";
+import { AuthorizationEndpoint } from "./auth/authorize.ts";
+import { RevocationFeed } from "./auth/revocation.ts";
+import { SUPPORTED_GRANTS, TokenService } from "./auth/token-service.ts";
 import { type ExternalIdp, TokenError, TokenVerifier } from "./auth/verify.ts";
 import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gateway.ts";
 import { graphiqlPage } from "./graphiql.ts";
@@ -24,6 +26,12 @@ export interface GatewayOptions {
   issuer?: string;
   audience?: string;
   externalIdp?: ExternalIdp;
+  /** How often the gateway polls the owners' revocation feeds (default 1 s; revocation within 5 s). */
+  revocationPollMs?: number;
+  /** Authorization code lifetime (default 60 s; tests shorten it). */
+  codeTtlMs?: number;
+  /** Where clients reach this gateway (discovery metadata's endpoints); default: the request's Host. */
+  publicUrl?: string;
 }
 
 export interface RunningGateway {
@@ -31,6 +39,7 @@ export interface RunningGateway {
   url: string;
   port: number;
   keys: KeySet;
+  revocations: RevocationFeed;
   close(): Promise<void>;
 }
 
@@ -65,6 +74,8 @@ export interface Gateway {
   /** node:http request listener for every route (mountable in another server). */
   handle(req: IncomingMessage, res: ServerResponse): void;
   keys: KeySet;
+  /** Polls the revocation feeds now (tests: no waiting for the timer). */
+  revocations: RevocationFeed;
   /** Stops the key-file watcher and disposes the runtime (not a server: see startGateway). */
   close(): Promise<void>;
 }
@@ -80,7 +91,30 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const keys = await KeySet.fromConfig({ keys: opts.signingKeys, dataDir: opts.dataDir });
   const verifier = new TokenVerifier(keys, issuer, audience, opts.externalIdp);
   const origin = (name: keyof SubgraphUrls) => new URL(opts.subgraphUrls[name]).origin;
-  const tokens = new TokenService({ keys, issuer, audience, internalKey: key, partnerOrigin: () => origin("partner"), memberOrigin: () => origin("member") });
+  const revocations = new RevocationFeed(key, () => origin("partner"), () => origin("member"), opts.revocationPollMs ?? 1000);
+  verifier.revocations = revocations.start();
+  const tokens = new TokenService({ keys, issuer, audience, internalKey: key, partnerOrigin: () => origin("partner"), memberOrigin: () => origin("member"), verifier, codeTtlMs: opts.codeTtlMs });
+  const authorize = new AuthorizationEndpoint(tokens, key);
+  // RFC 8414. Endpoints are where this gateway is reached (HUB_PUBLIC_URL, else the request's Host);
+  // `issuer` is the tokens' `iss`.
+  const metadata = (base: string) => ({
+    issuer,
+    authorization_endpoint: `${base}/oauth/authorize`,
+    token_endpoint: `${base}/oauth/token`,
+    revocation_endpoint: `${base}/oauth/revoke`,
+    introspection_endpoint: `${base}/oauth/introspect`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: SUPPORTED_GRANTS,
+    code_challenge_methods_supported: ["S256"],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    scopes_supported: ["member", "member:profile", "member:wallet", "member:offers", "member:offers:claim", "member:redeem", "member:consents", "member:links"],
+    subject_types_supported: ["public"],
+    ui_locales_supported: ["en", "zh-Hans"],
+  });
   const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key });
 
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string) {
@@ -130,6 +164,38 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     const ctx: HubRequestContext = { principal, identityKey: `${verified.jti}|${principal.purpose ?? ""}`, requestId };
     // requestListener = normalize + handle + write to res (handleNodeRequestAndResponse only returns the Response).
     await (runtime.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, ctx: HubRequestContext) => Promise<void>)(req, res, ctx);
+  }
+
+  /** The form (or JSON) body of an OAuth endpoint, or an RFC error already sent. */
+  async function oauthParams(req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams | Record<string, unknown> | null> {
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, 64 * 1024);
+    } catch {
+      sendJson(res, 413, { error: "invalid_request", error_description: "Request too large" });
+      return null;
+    }
+    if ((req.headers["content-type"] ?? "").includes("application/json")) {
+      try {
+        const parsed = JSON.parse(raw.toString("utf8")) as unknown;
+        if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      } catch {
+        // fall through
+      }
+      sendJson(res, 400, { error: "invalid_request", error_description: "Body is not a JSON object" }, { "cache-control": "no-store" });
+      return null;
+    }
+    return new URLSearchParams(raw.toString("utf8"));
+  }
+
+  async function formBody(req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams | null> {
+    try {
+      return new URLSearchParams((await readBody(req, 16 * 1024)).toString("utf8"));
+    } catch {
+      res.writeHead(413, { "content-type": "text/plain; charset=utf-8" });
+      res.end("Request too large");
+      return null;
+    }
   }
 
   async function token(req: IncomingMessage, res: ServerResponse) {
@@ -186,6 +252,34 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         if (req.method !== "POST") return sendJson(res, 405, { error: "invalid_request", error_description: "Use POST" }, { allow: "POST" });
         return token(req, res);
       }
+      const ip = req.socket.remoteAddress ?? "unknown";
+      if (url.pathname === "/oauth/authorize") {
+        if (req.method === "GET") return authorize.start(req, res, url.searchParams);
+        if (req.method === "POST") {
+          const form = await formBody(req, res);
+          return form && authorize.submit(req, res, form, ip);
+        }
+        return sendJson(res, 405, { error: "invalid_request", error_description: "Use GET or POST" }, { allow: "GET, POST" });
+      }
+      if (url.pathname === "/oauth/revoke" || url.pathname === "/oauth/introspect") {
+        if (req.method !== "POST") return sendJson(res, 405, { error: "invalid_request", error_description: "Use POST" }, { allow: "POST" });
+        const params = await oauthParams(req, res);
+        if (!params) return;
+        const out = url.pathname === "/oauth/revoke" ? await tokens.revoke(params, req.headers.authorization, ip) : await tokens.introspect(params, req.headers.authorization, ip);
+        return sendJson(res, out.status, out.body, out.headers);
+      }
+      if (url.pathname === "/account/activate") {
+        if (req.method === "GET") return authorize.activationForm(req, res, url.searchParams);
+        if (req.method === "POST") {
+          const form = await formBody(req, res);
+          return form && authorize.activate(req, res, form, ip);
+        }
+        return sendJson(res, 405, { error: "invalid_request", error_description: "Use GET or POST" }, { allow: "GET, POST" });
+      }
+      if ((url.pathname === "/.well-known/oauth-authorization-server" || url.pathname === "/.well-known/openid-configuration") && req.method === "GET") {
+        const host = typeof req.headers.host === "string" && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(req.headers.host) ? req.headers.host : "localhost";
+        return sendJson(res, 200, metadata(opts.publicUrl ?? process.env.HUB_PUBLIC_URL ?? `http://${host}`), { "cache-control": "public, max-age=300" });
+      }
       if (url.pathname === "/.well-known/jwks.json" && req.method === "GET") return sendJson(res, 200, keys.jwks(), { "cache-control": "public, max-age=300" });
       if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
       if (url.pathname === "/readyz") return ready(res);
@@ -204,8 +298,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   return {
     handle,
     keys,
+    revocations,
     async close() {
       keys.close();
+      revocations.close();
       await runtime.dispose?.();
     },
   };
@@ -231,6 +327,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     url: `http://${host}:${port}`,
     port,
     keys: gateway.keys,
+    revocations: gateway.revocations,
     // SIGTERM does not close node:http: callers (main.ts, scripts/hub.ts) call this. Idempotent.
     close() {
       closing ??= (async () => {

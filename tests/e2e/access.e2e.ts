@@ -30,7 +30,8 @@ beforeAll(async () => {
   // B enrolling a known email creates a link request the member confirms.
   const pending = await enrol("b", "both@example.com", "B-2");
   expect(pending.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", linkPending: true });
-  memberToken = await hub.memberToken(partners.a.clientId, partners.a.secret, "A-2");
+  // The member's own session (sign-in page, code + PKCE): confirming a link needs the member's authority.
+  memberToken = await hub.memberSession("both@example.com", await hub.activateMember(partners.a.token, memberAB, "both@example.com"));
   expectNoGraphQLErrors(await q(memberToken, "mutation($p: ID!) { confirmPartnerLink(partnerId: $p) { externalRef } }", { p: partners.b.id }));
   await hub.flushEvents();
   expectNoGraphQLErrors(await q(partners.a.token, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId: memberAB, idempotencyKey: "e2e-1", points: 500 } }));

@@ -27,7 +27,7 @@ beforeAll(async () => {
   await hub.flushEvents();
   for (const [i, m] of members.entries()) {
     expectNoGraphQLErrors(await hub.gql(partner, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId: m.id, idempotencyKey: `conc-${i}`, points: m.points } }));
-    m.token = await hub.memberToken(createApiClient.clientId, createApiClient.clientSecret, `C-${i}`);
+    m.token = await hub.memberSession(`c${i}@example.com`, await hub.activateMember(partner, m.id, `c${i}@example.com`));
   }
   await hub.flushEvents();
 }, 120_000);

@@ -202,12 +202,13 @@ describe("token service", () => {
     expect((await tokenRequest({})).body.error).toBe("invalid_request");
   });
 
-  test("token exchange gives a partner a member token for its linked member only", async () => {
+  test("token exchange gives a partner a PARTNER_VIEW token for its linked member only, never a member token", async () => {
     const ok = await tokenRequest({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "partner-1", client_secret: "partner-secret", subject_token: "REF-1", subject_token_type: "urn:coalition:partner-member-ref" });
     expect(ok.status).toBe(200);
     expect(ok.body.issued_token_type).toBe("urn:ietf:params:oauth:token-type:access_token");
     const who = await gql(ok.body.access_token, "{ whoami { sub role memberId partnerId } }");
-    expect(who.body.data.whoami).toEqual({ sub: MEMBER_ID, role: "MEMBER", memberId: MEMBER_ID, partnerId: PARTNER_ID });
+    expect(who.body.data.whoami).toEqual({ sub: "partner-1", role: "PARTNER", memberId: null, partnerId: PARTNER_ID });
+    expect(JSON.parse(Buffer.from(ok.body.access_token.split(".")[1], "base64url").toString())).toMatchObject({ authority: "PARTNER_VIEW", bound_member_id: MEMBER_ID });
     const unknown = await tokenRequest({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "partner-1", client_secret: "partner-secret", subject_token: "REF-2", subject_token_type: "urn:coalition:partner-member-ref" });
     expect(unknown.body.error).toBe("invalid_grant");
     const asAdmin = await tokenRequest({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "admin-1", client_secret: "admin-secret", subject_token: "REF-1", subject_token_type: "urn:coalition:partner-member-ref" });

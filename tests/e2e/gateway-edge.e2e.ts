@@ -96,14 +96,14 @@ describe("forwarding", () => {
     expect(subs.seen[2].identity).toMatchObject({ purpose: "ACCOUNT_SERVICING" });
   });
 
-  test("Coalition-Purpose is ignored for ADMIN and MEMBER tokens (even an unknown value)", async () => {
+  test("Coalition-Purpose is ignored for ADMIN tokens (even an unknown value) and checked for an exchanged PARTNER_VIEW token like any partner token", async () => {
     const admin = (await token({ grant_type: "client_credentials", client_id: "fake-admin", client_secret: "fake-admin-secret" })).body.access_token;
-    const member = (await token({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "fake-shop", client_secret: "fake-shop-secret", subject_token: "SM-0001", subject_token_type: "urn:coalition:partner-member-ref" })).body.access_token;
-    for (const [t, role] of [[admin, "ADMIN"], [member, "MEMBER"]] as const) {
-      const r = await gql(t, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "MARKETING" } });
-      expect(r.status).toBe(200);
-      expect(r.body.data.whoami).toEqual({ role, purpose: null });
-    }
+    const r = await gql(admin, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "MARKETING" } });
+    expect(r.status).toBe(200);
+    expect(r.body.data.whoami).toEqual({ role: "ADMIN", purpose: null });
+    const view = (await token({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "fake-shop", client_secret: "fake-shop-secret", subject_token: "SM-0001", subject_token_type: "urn:coalition:partner-member-ref" })).body.access_token;
+    expect((await gql(view, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "MARKETING" } })).status).toBe(400);
+    expect((await gql(view, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "ANALYTICS" } })).body.data.whoami).toEqual({ role: "PARTNER", purpose: "ANALYTICS" });
   });
 
   test("a client x-request-id that is not sane is replaced", async () => {

@@ -37,7 +37,7 @@ async function enrolMembers(n: number, prefix: string): Promise<{ id: string; to
   await hub.flushEvents();
   const members: { id: string; token: string }[] = [];
   for (let i = 0; i < out.length; i += 10) {
-    members.push(...(await Promise.all(out.slice(i, i + 10).map(async (m) => ({ id: m.id, token: await hub.memberToken(p.shop.clientId, p.shop.secret, m.ref) })))));
+    members.push(...(await Promise.all(out.slice(i, i + 10).map(async (m) => ({ id: m.id, token: await hub.memberSession(`${m.ref}@example.com`, await hub.activateMember(p.shop.token, m.id, `${m.ref}@example.com`)) })))));
   }
   return members;
 }
@@ -180,10 +180,10 @@ test("eligibility by minimum tier and lifecycle segment: refused claims and bonu
   // be, through the member subgraph's service with a back-dated joinedAt; member.enrolled carries it
   // to the partner and points subgraphs like any other enrolment.
   const partnerActor = { sub: `client-${p.shop.id}`, role: "PARTNER" as const, partnerId: p.shop.id, memberId: null, purpose: "ACCOUNT_SERVICING" as const };
-  await enrollMember(partnerActor, { email: "dormant-0@example.com", externalRef: "dormant-0" }, { joinedAt: new Date(Date.now() - 60 * DAY) });
+  const enrolledDormant = await enrollMember(partnerActor, { email: "dormant-0@example.com", externalRef: "dormant-0" }, { joinedAt: new Date(Date.now() - 60 * DAY) });
   const [fresh] = await enrolMembers(1, "fresh");
   await hub.flushEvents();
-  const dormant = { token: await hub.memberToken(p.shop.clientId, p.shop.secret, "dormant-0") };
+  const dormant = { token: await hub.memberSession("dormant-0@example.com", await hub.activateMember(p.shop.token, enrolledDormant.member.id, "dormant-0@example.com")) };
   const dormantId = expectNoGraphQLErrors(await gql(dormant.token, "{ me { id lifecycle } }")).me;
   expect(dormantId.lifecycle).toBe("DORMANT"); // the member subgraph agrees with the copies
   const dormantMember = { ...dormant, id: dormantId.id as string };

@@ -43,7 +43,7 @@ test("an admin settles and approves; partners see only their own statement and d
   const ref = `settle-${randomUUID()}`;
   const { enrollMember } = expectNoGraphQLErrors(await gql(p.shop.token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: `${ref}@example.com`, externalRef: ref } }));
   await hub.flushEvents();
-  const member = await hub.memberToken(p.shop.clientId, p.shop.secret, ref);
+  const member = await hub.memberSession(`${ref}@example.com`, await hub.activateMember(p.shop.token, enrollMember.id, `${ref}@example.com`));
   expectNoGraphQLErrors(await gql(p.shop.token, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId: enrollMember.id, points: 1_000, idempotencyKey: randomUUID() } }));
   const { createRedemptionCode } = expectNoGraphQLErrors(await gql(member, "mutation($p: ID!) { createRedemptionCode(partnerId: $p, points: 401) { code } }", { p: p.fmcg.id }));
   expectNoGraphQLErrors(await gql(p.fmcg.token, "mutation($i: RedeemPointsInput!) { redeemPoints(input: $i) { id } }", { i: { redemptionCode: createRedemptionCode.code, points: 401, idempotencyKey: "r-1" } }));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { seedDemo } from "../../prisma/seed.ts";
+import { demoMemberPassword, seedDemo } from "../../prisma/seed.ts";
 import { startTestHub, type TestHub } from "../support/hub.ts";
 import { expectNoGraphQLErrors } from "../support/subgraph.ts";
 
@@ -13,7 +13,8 @@ beforeAll(async () => {
   hub = await startTestHub();
   await seedDemo(hub.db.client(), { flushEvents: hub.flushEvents, members: 40 });
   adminToken = await hub.adminToken();
-  memberToken = await hub.memberToken("demo-shopmall", "demo-shopmall-secret", "SM-0001");
+  // Member 0001 signs in through the hub's sign-in page (code + PKCE), as the member app does.
+  memberToken = await hub.memberSession("member0001@demo.coalition.example", demoMemberPassword("0001"));
 }, 180_000);
 afterAll(() => hub?.close());
 
@@ -137,7 +138,8 @@ describe("N+1 guard", () => {
       }
       await hub.flushEvents();
     };
-    const token = await hub.memberToken("demo-shopmall", "demo-shopmall-secret", "SM-GUARD-1");
+    await hub.activateMember(partner, enrolled.enrollMember.id, "n1-guard@example.com", "guard-password-123");
+    const token = await hub.memberSession("n1-guard@example.com", "guard-password-123");
     const query =
       "{ me { wallet { balance expiring(withinDays: 3650) { points expiresAt } } tier { tier } eligibleOffers { title coIssuers { partner { name } } redeemableAt { name } } activity(first: 50) { edges { node { kind partner { name } offer { title } } } } } }";
     const measure = async () => {

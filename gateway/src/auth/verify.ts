@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
-import { type Authority, PERSON_ROLES, type PersonRole, PURPOSES, type Principal, type Purpose, type Role } from "../../../lib/principal.ts";
+import { AUTHORITIES, type Authority, PERSON_ROLES, PURPOSES, type PersonRole, type Principal, type Purpose, type Role } from "../../../lib/principal.ts";
 import type { KeySet } from "./keys.ts";
+import type { RevocationFeed } from "./revocation.ts";
 
 /** Stable sub-codes of UNAUTHENTICATED, in `extensions.reason`. */
 export type TokenFailure =
@@ -13,7 +14,8 @@ export type TokenFailure =
   | "TOKEN_ALG_NOT_ALLOWED"
   | "TOKEN_BAD_SIGNATURE"
   | "TOKEN_MALFORMED"
-  | "TOKEN_WRONG_TYPE";
+  | "TOKEN_WRONG_TYPE"
+  | "TOKEN_REVOKED";
 
 export class TokenError extends Error {
   constructor(
@@ -56,6 +58,8 @@ const CACHE_MAX = 10_000;
 export class TokenVerifier {
   private cache = new Map<string, VerifiedToken>();
   private remote?: ReturnType<typeof createRemoteJWKSet>;
+  /** Checked on every request, cached or not: revocation wins over the cache within one poll. */
+  revocations?: RevocationFeed;
 
   constructor(
     private readonly keys: KeySet,
@@ -70,13 +74,20 @@ export class TokenVerifier {
     if (!token) throw new TokenError("TOKEN_MISSING", "A bearer token is required");
     const hit = this.cache.get(token);
     if (hit) {
-      if (hit.exp * 1000 > Date.now()) return hit;
+      if (hit.exp * 1000 > Date.now()) return this.notRevoked(hit);
       this.cache.delete(token);
     }
     const verified = await this.verifyUncached(token);
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(token, verified);
-    return verified;
+    return this.notRevoked(verified);
+  }
+
+  private notRevoked(v: VerifiedToken): VerifiedToken {
+    const p = v.principal;
+    const why = this.revocations?.reason({ clientId: p.clientId ?? null, partnerId: p.partnerId, grantId: p.grantId ?? null, memberId: p.memberId ?? p.boundMemberId ?? null });
+    if (why) throw new TokenError("TOKEN_REVOKED", why);
+    return v;
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
@@ -151,35 +162,48 @@ function unverifiedIssuer(token: string): string | undefined {
   }
 }
 
-/** Which authorities each role's tokens may carry (lib/principal.ts); anything else is malformed. */
-const AUTHORITIES_OF: Record<Role, readonly Authority[]> = {
-  ADMIN: ["CLIENT", "PERSON"],
-  PARTNER: ["CLIENT", "PERSON", "PARTNER_VIEW"],
-  MEMBER: ["PERSON", "DELEGATED"],
-};
-
+/**
+ * Claims → Principal, per the wave-2 token contract (README "Getting a token"): `authority` says
+ * how the caller came by its authority (absent = CLIENT for API clients' older tokens, PERSON for a
+ * member's). A token whose claims contradict its authority is malformed, so no combination the
+ * authorization server never mints (a MEMBER partner view, a DELEGATED token without its app) reaches
+ * the subgraphs.
+ */
 export function toVerified(payload: JWTPayload): VerifiedToken {
   const role = payload.role as Role;
   if (role !== "ADMIN" && role !== "PARTNER" && role !== "MEMBER") throw new TokenError("TOKEN_MALFORMED", "Unknown role");
-  const partnerId = typeof payload.partner_id === "string" ? payload.partner_id : null;
+  const str = (v: unknown) => (typeof v === "string" && v ? v : null);
+  const partnerId = str(payload.partner_id);
   if (role === "PARTNER" && !partnerId) throw new TokenError("TOKEN_MALFORMED", "A partner token needs partner_id");
   const purpose = PURPOSES.includes(payload.purpose as Purpose) ? (payload.purpose as Purpose) : null;
   const sub = String(payload.sub);
-  const str = (v: unknown) => (typeof v === "string" && v ? v : null);
-  // Tokens from before authorities existed: API clients' (CLIENT) and members' own (PERSON). A
-  // MEMBER token naming a partner was minted by the old token exchange with the member's full
-  // authority and no member present: refused, not honoured for the rest of its 15 minutes.
+  // A MEMBER token naming a partner but no authority was minted by the old token exchange, with
+  // the member's full authority and no member present: refused, not honoured for its last minutes.
   if (payload.authority === undefined && role === "MEMBER" && partnerId) throw new TokenError("TOKEN_MALFORMED", "A member token from token exchange is no longer accepted");
-  const authority = (payload.authority ?? (role === "MEMBER" ? "PERSON" : "CLIENT")) as Authority;
-  if (!AUTHORITIES_OF[role].includes(authority)) throw new TokenError("TOKEN_MALFORMED", `A ${role} token cannot carry authority ${String(payload.authority)}`);
+  const rawAuthority = payload.authority ?? (role === "MEMBER" ? "PERSON" : "CLIENT");
+  if (!AUTHORITIES.includes(rawAuthority as Authority)) throw new TokenError("TOKEN_MALFORMED", "Unknown authority");
+  const authority = rawAuthority as Authority;
+  const clientId = str(payload.client_id);
+  const grantId = str(payload.grant_id);
+  const personRole = payload.person_role === undefined ? null : PERSON_ROLES.includes(payload.person_role as PersonRole) ? (payload.person_role as PersonRole) : undefined;
+  if (personRole === undefined) throw new TokenError("TOKEN_MALFORMED", "Unknown person_role");
   const boundMemberId = str(payload.bound_member_id);
-  if (authority === "PARTNER_VIEW" && !boundMemberId) throw new TokenError("TOKEN_MALFORMED", "A partner-view token needs bound_member_id");
-  if (authority === "DELEGATED" && !partnerId) throw new TokenError("TOKEN_MALFORMED", "A delegated token needs partner_id (the app's partner)");
-  const personRole = PERSON_ROLES.includes(payload.person_role as PersonRole) ? (payload.person_role as PersonRole) : null;
-  const act = payload.act as { sub?: unknown } | undefined;
-  // RFC 8693 §4.1: the actor is the app; it must be the client the token was issued to.
-  const clientId = str(payload.client_id) ?? str(payload.azp) ?? str(act?.sub);
   const limit = payload.redeem_daily_limit;
+  const redeemDailyLimit = Number.isSafeInteger(limit) && (limit as number) >= 0 ? (limit as number) : null;
+  switch (authority) {
+    case "PARTNER_VIEW":
+      if (role !== "PARTNER" || !boundMemberId) throw new TokenError("TOKEN_MALFORMED", "A partner view is a PARTNER token bound to one member");
+      break;
+    case "DELEGATED":
+      if (role !== "MEMBER" || !partnerId || !clientId) throw new TokenError("TOKEN_MALFORMED", "A delegated token is a MEMBER token of a partner app");
+      break;
+    case "PERSON":
+      if (role !== "MEMBER" && !personRole) throw new TokenError("TOKEN_MALFORMED", "A person token of an admin or partner staff needs person_role");
+      break;
+    case "CLIENT":
+      if (role === "MEMBER") throw new TokenError("TOKEN_MALFORMED", "An API client's token is never a MEMBER token");
+      break;
+  }
   return {
     principal: {
       sub,
@@ -187,14 +211,14 @@ export function toVerified(payload: JWTPayload): VerifiedToken {
       partnerId,
       memberId: role === "MEMBER" ? sub : null,
       scope: typeof payload.scope === "string" ? payload.scope : "",
-      // Partners declare a purpose per request; an app acting for a member may carry its grant's.
+      // Partners declare a purpose per request; an app acting for a member may carry its grant's (logged with its reads).
       purpose: role === "PARTNER" || authority === "DELEGATED" ? purpose : null,
       authority,
       clientId,
-      ...(boundMemberId ? { boundMemberId } : {}),
-      ...(personRole ? { personRole } : {}),
-      ...(str(payload.grant_id) ? { grantId: str(payload.grant_id) } : {}),
-      ...(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 0 ? { redeemDailyLimit: limit } : {}),
+      boundMemberId: authority === "PARTNER_VIEW" ? boundMemberId : null,
+      personRole,
+      grantId,
+      redeemDailyLimit: authority === "DELEGATED" ? redeemDailyLimit : null,
     },
     purpose,
     jti: String(payload.jti),

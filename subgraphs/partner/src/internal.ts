@@ -2,6 +2,7 @@ import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../..
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
 import { authenticateClient } from "./services/api-clients.ts";
+import { oauthApp, partnerRevocationFeed } from "./services/partner-apps.ts";
 import { memberConsentHandlers } from "./services/member-consents.ts";
 import { memberFactsBatchHandlers, memberFactsHandlers } from "./services/member-facts.ts";
 
@@ -42,5 +43,13 @@ export function internalRoutes(): Record<string, InternalRoute> {
   return {
     events: eventsRoute("partner", prisma, eventHandlers, eventBatchHandlers),
     "clients/authenticate": authenticateRoute,
+    // The authorization server: a client that sends people to /oauth/authorize (with `clientSecret`:
+    // checked as a confidential app), and the revocation feed it polls.
+    "clients/app": async (body) => {
+      const b = (body ?? {}) as { clientId?: unknown; clientSecret?: unknown };
+      const app = await oauthApp(b.clientId, "clientSecret" in b ? b.clientSecret : undefined);
+      return app ? { status: 200, body: app } : { status: 404, body: { error: "invalid_client" } };
+    },
+    "auth/revocations": async () => ({ status: 200, body: await partnerRevocationFeed() }),
   };
 }

@@ -7,6 +7,7 @@ import "./linked-account.ts";
 import "./consent.ts";
 import "./data-access.ts";
 import "./audience.ts";
+import "./sign-in.ts";
 
 builder.queryType({ description: "Reads of the member subgraph: members, consents, access log, partner insights." });
 builder.mutationType({ description: "Writes of the member subgraph: enrolment, links, consents." });

@@ -4,6 +4,7 @@ import "./enums.ts";
 import "./partner.ts";
 import "./offer.ts";
 import "./member.ts";
+import "./partner-app.ts";
 
 builder.queryType({ description: "Reads of the partner subgraph: partners, offers." });
 builder.mutationType({ description: "Writes of the partner subgraph: partners, rates, API clients, offers and claims." });

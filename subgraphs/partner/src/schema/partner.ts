@@ -99,7 +99,7 @@ interface SecretShape {
   client: ApiClient;
   clientSecret: string;
 }
-const ApiClientSecretRef = builder.objectRef<SecretShape>("ApiClientSecret").implement({
+export const ApiClientSecretRef = builder.objectRef<SecretShape>("ApiClientSecret").implement({
   description: "A new API client with its secret. The secret is shown only in this response: store it now.",
   fields: (t) => ({
     clientId: t.string({ description: "The client_id for POST /oauth/token.", resolve: (s) => s.client.clientId }),

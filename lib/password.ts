@@ -1,0 +1,70 @@
+import { createHash, randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from "node:crypto";
+
+/**
+ * People's passwords (members, admins, partner staff): salted scrypt, N = 2^15, r = 8, p = 1
+ * (32 MiB, ~100 ms here), parameters kept in every hash so they can be raised later. Same format
+ * as the API clients' secrets (subgraphs/partner/src/services/api-clients.ts).
+ */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keyLen: 32, saltLen: 16 } as const;
+
+let hashes = 0;
+/** How many password hashes this process computed (the brute-force test bounds it). */
+export const passwordHashCount = () => hashes;
+
+function scrypt(secret: string, salt: Buffer, keyLen: number, o: ScryptOptions): Promise<Buffer> {
+  hashes++;
+  return new Promise((resolve, reject) => scryptCb(secret.normalize("NFC"), salt, keyLen, o, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** `scrypt$N$r$p$<salt base64url>$<hash base64url>` */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(SCRYPT.saltLen);
+  const hash = await scrypt(password, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 256 * SCRYPT.N * SCRYPT.r });
+  return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64url"), hash.toString("base64url")].join("$");
+}
+
+/** Constant-time check; malformed or foreign-format hashes never match (and cost no hash). */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split("$");
+  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
+  if (!N || !r || !p || N > 2 ** 17 || N < 2 ** 14 || r !== 8 || p !== 1) return false;
+  const salt = Buffer.from(parts[4]!, "base64url");
+  const expected = Buffer.from(parts[5]!, "base64url");
+  if (expected.length !== SCRYPT.keyLen) return false;
+  const actual = await scrypt(password, salt, expected.length, { N, r, p, maxmem: 256 * N * r });
+  return timingSafeEqual(actual, expected);
+}
+
+/** Passwords: 10–128 characters (NIST 800-63B: length, no composition rules). */
+export function passwordProblem(password: unknown): string | null {
+  if (typeof password !== "string") return "password is required";
+  const n = [...password].length;
+  if (n < 10) return "password must be at least 10 characters";
+  if (n > 128) return "password must be at most 128 characters";
+  return null;
+}
+
+/** SHA-256 (base64url) of a high-entropy random value (activation codes, refresh tokens): no slow hash needed. */
+export const sha256 = (s: string) => createHash("sha256").update(s).digest("base64url");
+
+/** A one-time code people can type: 16 characters of Crockford base32 (80 bits), in groups of four. */
+export function newActivationCode(): string {
+  const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const bytes = randomBytes(16);
+  const chars = [...bytes].map((b) => alphabet[b & 31]).join("");
+  return chars.match(/.{4}/g)!.join("-");
+}
+
+/** Canonical form of a typed code (case, spaces and dashes do not matter). */
+export const normalizeActivationCode = (s: string) => s.toUpperCase().replace(/[^0-9A-Z]/g, "");
+
+/**
+ * The progressive delay after `failures` consecutive failed sign-ins: three tries are free (a short
+ * pause), then 1 s, 2 s, 4 s, ... up to `maxMs` (never a lock: after the delay one attempt is
+ * checked again). HUB_SIGNIN_MAX_DELAY_MS overrides the cap.
+ */
+export function signInDelayMs(failures: number, maxMs = Number(process.env.HUB_SIGNIN_MAX_DELAY_MS) || 60_000): number {
+  if (failures <= 3) return 300;
+  return Math.min(maxMs, 1000 * 2 ** Math.min(failures - 4, 20));
+}
