@@ -43,6 +43,8 @@ async function activeOffer(partnerId: string) {
   return o;
 }
 
+const accessEvents = async (memberId: string) =>
+  (await prisma().partnerOutboxEvent.findMany({ where: { type: "partner.data_accessed", payload: { path: ["memberId"], equals: memberId } }, orderBy: { createdAt: "asc" } })).map((e) => e.payload);
 const scopeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => (r.errors ?? []).map((e) => [e.extensions?.code, e.extensions?.scope]);
 
 describe("claimOffer needs the member's own authority (member:offers:claim)", () => {
@@ -83,14 +85,17 @@ describe("an app acting for the member reads offers only with member:offers", ()
       await h.as<{ _entities: { eligibleOffers: { id: string }[]; claimedOffers: { offer: { id: string } }[] }[] }>(delegatedPrincipal(m, shop.id, ["member:offers"]), MEMBER_OFFERS, { r: [rep(m)] }),
     )._entities[0]!;
     expect(withScope.claimedOffers.map((c) => c.offer.id)).toEqual([o.id]);
+    // The app's read is in the member's access log (via partner.data_accessed) under its partner.
+    expect(await accessEvents(m)).toEqual([expect.objectContaining({ memberId: m, partnerId: shop.id, categories: ["TIER", "ACTIVITY", "SEGMENTS"], purpose: "ACCOUNT_SERVICING" })]);
 
     const LIST = `{ offers(first: 5) { edges { node { id } } } }`;
     const listed = await h.as<{ offers: unknown }>(delegatedPrincipal(m, shop.id, ["member:wallet"]), LIST);
     expect(listed.data?.offers).toBeNull();
     expect(scopeOf(listed)).toEqual([["FORBIDDEN", "member:offers"]]);
     expectNoGraphQLErrors(await h.as(delegatedPrincipal(m, shop.id, ["member:offers"]), LIST));
-    // The member's own session is never scope-gated.
+    // The member's own session is never scope-gated, and its reads are not logged.
     expectNoGraphQLErrors(await h.as(memberPrincipal(m), MEMBER_OFFERS, { r: [rep(m)] }));
+    expect(await accessEvents(m)).toHaveLength(1);
   });
 });
 
@@ -106,6 +111,8 @@ describe("a partner-view token (token exchange) is the partner's view of its one
     expect(noConsent.eligibleOffers).toEqual([]);
     const consented = expectNoGraphQLErrors(await h.as<{ _entities: { eligibleOffers: { id: string }[] }[] }>(view, MEMBER_OFFERS, { r: [rep(m, ["TIER", "SEGMENTS"])] }))._entities[0]!;
     expect(consented.eligibleOffers.map((x) => x.id)).toContain(o.id);
+    // Only the consented read disclosed anything: one access-log event, under the partner and the request's purpose.
+    expect(await accessEvents(m)).toEqual([expect.objectContaining({ partnerId: shop.id, categories: ["TIER", "SEGMENTS"], purpose: "ACCOUNT_SERVICING" })]);
 
     for (const q of [`{ offers(first: 5) { edges { node { id } } } }`, `query($id: ID!) { offer(id: $id) { id } }`, `query($id: ID!) { partner(id: $id) { id } }`, `{ partners { id } }`]) {
       const r = await h.as(view, q, { id: q.includes("offer(") ? o.id : shop.id });

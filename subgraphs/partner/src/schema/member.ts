@@ -45,6 +45,8 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
+        // The list reveals tier and segment: a partner's (or its app's) read is in the member's access log.
+        ctx.access.record(facts.id, "TIER", "SEGMENTS");
         // The eligibility inputs' statement also reads the offer catalog's version; the live offers
         // come from the cross-request cache when it matches (services/offer-catalog.ts), else load.
         const { uses: claims, consents, catalogVersion } = await ctx.loaders.eligibilityInputs.load(facts.id);
@@ -63,6 +65,7 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["ACTIVITY"])) return [];
+        ctx.access.record(facts.id, "ACTIVITY");
         const claims = await ctx.loaders.claimsOfMember.load(facts.id);
         if (ctx.principal.role !== "PARTNER") return claims;
         // The offer loader applies the partner's visibility rule (co-issued, or usable at it once activated).
