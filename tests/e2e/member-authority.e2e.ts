@@ -244,4 +244,14 @@ describe("the same steps with A's app acting under the member's grant: only with
     expect(byPath(read)).toEqual({ "me.email": { code: "FORBIDDEN", scope: "member:profile" }, "me.wallet": { code: "FORBIDDEN", scope: "member:wallet" } });
     expect(codes(await hub.gql(accessToken, CODE, { p: partners.a.id, n: 1 }))).toEqual(["FORBIDDEN"]);
   });
+
+  test("member:offers: the app reads the member's offers, logged under A (the list reveals tier and segment)", async () => {
+    const { accessToken } = await hub.delegatedToken({ clientId: app.clientId, clientSecret: app.secret, redirectUri: app.redirectUri, login: member.login, password: member.password, scopes: ["member:offers"] });
+    const r = await hub.gql(accessToken, "query AppOffers { me { eligibleOffers { id } claimedOffers { id } wallet { balance } } }");
+    expect(r.data?.me).toEqual({ eligibleOffers: [], claimedOffers: [], wallet: null });
+    expect(byPath(r)).toEqual({ "me.wallet": { code: "FORBIDDEN", scope: "member:wallet" } });
+    const entries = (await accessLog()).filter((e) => e.operationName === "AppOffers");
+    expect(entries.every((e) => e.partner.id === partners.a.id && e.purpose === "ACCOUNT_SERVICING")).toBe(true);
+    expect([...new Set(entries.flatMap((e) => e.categories))].sort()).toEqual(["ACTIVITY", "SEGMENTS", "TIER"]);
+  });
 });
