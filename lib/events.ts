@@ -33,6 +33,7 @@ export const SUBSCRIPTIONS: Record<string, readonly SchemaName[]> = {
   "points.activity": ["member", "partner"],
   "points.tier_changed": ["partner"],
   "points.data_accessed": ["member"],
+  "partner.data_accessed": ["member"],
   "points.offer_applied": ["partner"],
   "partner.registered": ["points"],
   "partner.rates_changed": ["points"],

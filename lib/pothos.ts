@@ -3,14 +3,15 @@ import DataloaderPlugin from "@pothos/plugin-dataloader";
 import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
 import PrismaPlugin from "@pothos/plugin-prisma";
-import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
-import { type GraphQLError, Kind } from "graphql";
+import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from "@pothos/plugin-scope-auth";
+import { GraphQLError, Kind } from "graphql";
 import type PrismaTypes from "../prisma/generated/pothos-types.ts";
 import { getDatamodel } from "../prisma/generated/pothos-types.ts";
 import type { PrismaClient } from "../prisma/generated/client/client.ts";
 import { parseBigInt, serializeBigInt } from "./amounts.ts";
+import { mayReadScope, scopeForbidden } from "./authority.ts";
 import { HubError } from "./errors.ts";
-import type { Principal } from "./principal.ts";
+import { hasMemberAuthority, type MemberScope, type Principal } from "./principal.ts";
 
 /**
  * The deprecation reason of a 32-bit `Int` amount field that moved to a 64-bit `BigInt` field
@@ -32,6 +33,12 @@ export type HubAuthScopes = {
   member: boolean;
   /** PARTNER or ADMIN: API clients of the coalition's businesses. */
   business: boolean;
+  /** The member's own authority for this scope (its session, or an app it granted the scope): actions for the member. */
+  memberAuthority: MemberScope;
+  /** Reads of this scope's member data: refused only to a DELEGATED token the member did not grant the scope (lib/authority.ts). */
+  memberScope: MemberScope;
+  /** A PARTNER_VIEW token (token exchange): the partner's view of the one member it is bound to. */
+  partnerView: boolean;
 };
 
 export type HubScalars = {
@@ -48,6 +55,18 @@ export type HubBuilderTypes<Ctx extends HubContext> = {
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: true;
 };
+
+/** The member scope a refusal was about (memberAuthority / memberScope), to name it in the error. */
+function memberScopeFailure(f: AuthFailure): MemberScope | null {
+  if (f.kind === AuthScopeFailureType.AuthScope) return f.scope === "memberAuthority" || f.scope === "memberScope" ? (f.parameter as MemberScope) : null;
+  if (f.kind === AuthScopeFailureType.AnyAuthScopes || f.kind === AuthScopeFailureType.AllAuthScopes) {
+    for (const inner of f.failures) {
+      const s = memberScopeFailure(inner);
+      if (s) return s;
+    }
+  }
+  return null;
+}
 
 /**
  * One SchemaBuilder per subgraph, all with the same plugins in the order STYLE.md asks
@@ -73,9 +92,16 @@ export function createBuilder<Ctx extends HubContext>(prisma: () => PrismaClient
         partner: ctx.principal.role === "PARTNER",
         member: ctx.principal.role === "MEMBER",
         business: ctx.principal.role === "ADMIN" || ctx.principal.role === "PARTNER",
+        memberAuthority: (scope) => hasMemberAuthority(ctx.principal, scope),
+        memberScope: (scope) => mayReadScope(ctx.principal, scope),
+        partnerView: ctx.principal.authority === "PARTNER_VIEW",
       }),
-      unauthorizedError: (_parent, _ctx, info) =>
-        new HubError("FORBIDDEN", `Not allowed to access ${info.parentType.name}.${info.fieldName}`) as GraphQLError,
+      unauthorizedError: (_parent, ctx, info, result) => {
+        const what = `${info.parentType.name}.${info.fieldName}`;
+        const scoped = memberScopeFailure(result.failure);
+        if (scoped) return scopeForbidden(ctx.principal, scoped, what) as GraphQLError;
+        return new HubError("FORBIDDEN", `Not allowed to access ${what}`) as GraphQLError;
+      },
     },
   });
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { guardPartnerView } from "./authority.ts";
 import { isDatabaseUnavailable } from "./db-errors.ts";
 import { PUBLIC_CODES } from "./errors.ts";
 import { IdentityError, IDENTITY_HEADER, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, verifyIdentity } from "./internal-auth.ts";
@@ -133,7 +134,8 @@ function unauthorized(res: ServerResponse, reason: string) {
  */
 export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOptions<Ctx>): Promise<RunningSubgraph> {
   const apollo = new ApolloServer<Ctx>({
-    schema: opts.schema,
+    // One gate for every subgraph: a PARTNER_VIEW token reaches only the member queries (lib/authority.ts).
+    schema: guardPartnerView(opts.schema),
     introspection: true,
     csrfPrevention: false, // only the gateway reaches us, with a signed identity
     includeStacktraceInErrorResponses: false,

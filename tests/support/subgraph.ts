@@ -1,5 +1,5 @@
 import { IDENTITY_HEADER, REQUEST_ID_HEADER, internalKey, signIdentity } from "../../lib/internal-auth.ts";
-import type { Principal } from "../../lib/principal.ts";
+import type { MemberScope, Principal } from "../../lib/principal.ts";
 
 /** The internal secret every test hub and test subgraph uses. */
 export const TEST_INTERNAL_SECRET = "test-internal-secret-0123456789abcdef0123456789";
@@ -14,13 +14,40 @@ export const partnerPrincipal = (partnerId: string, purpose: Principal["purpose"
   scope: "",
   purpose,
 });
+/** The member's own session (scope `member`: the member's full authority). */
 export const memberPrincipal = (memberId: string, partnerId: string | null = null): Principal => ({
   sub: memberId,
   role: "MEMBER",
   partnerId,
   memberId,
-  scope: "",
+  scope: "member",
   purpose: null,
+  authority: "PERSON",
+});
+/** A partner app acting for the member under the member's grant of `scopes` (lib/principal.ts MEMBER_SCOPES). */
+export const delegatedPrincipal = (
+  memberId: string,
+  partnerId: string,
+  scopes: MemberScope[],
+  opts: { clientId?: string; grantId?: string; redeemDailyLimit?: number; purpose?: Principal["purpose"] } = {},
+): Principal => ({
+  sub: memberId,
+  role: "MEMBER",
+  partnerId,
+  memberId,
+  scope: scopes.join(" "),
+  purpose: opts.purpose ?? null,
+  authority: "DELEGATED",
+  clientId: opts.clientId ?? `app-${partnerId}`,
+  grantId: opts.grantId ?? `grant-${memberId}-${partnerId}`,
+  ...(opts.redeemDailyLimit !== undefined ? { redeemDailyLimit: opts.redeemDailyLimit } : {}),
+});
+/** A token-exchange token: the partner's own view of the one member it is bound to. */
+export const partnerViewPrincipal = (partnerId: string, boundMemberId: string, purpose: Principal["purpose"] = "ACCOUNT_SERVICING"): Principal => ({
+  ...partnerPrincipal(partnerId, purpose),
+  authority: "PARTNER_VIEW",
+  clientId: `client-${partnerId}`,
+  boundMemberId,
 });
 
 export interface GraphQLResult<T = Record<string, unknown>> {

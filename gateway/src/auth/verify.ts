@@ -139,12 +139,19 @@ export class TokenVerifier {
     if (typeof claim !== "string" || !claim || claim.length > 128) throw new TokenError("TOKEN_MALFORMED", `Claim ${idp.memberClaim} must hold the member id`);
     const memberId = claim;
     return {
-      principal: { sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: typeof payload.scope === "string" ? payload.scope : "", purpose: null },
+      // The member signed in at the coalition's trusted IdP: its own session, with the member's authority.
+      principal: { sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: withMemberScope(payload.scope), purpose: null, authority: "PERSON" },
       purpose: null,
       jti: payload.jti ?? `${payload.iss}:${payload.sub}:${payload.iat}`,
       exp: payload.exp!,
     };
   }
+}
+
+function withMemberScope(scope: unknown): string {
+  const s = new Set(typeof scope === "string" ? scope.split(" ").filter(Boolean) : []);
+  s.add("member");
+  return [...s].join(" ");
 }
 
 function unverifiedIssuer(token: string): string | undefined {
@@ -170,6 +177,9 @@ export function toVerified(payload: JWTPayload): VerifiedToken {
   if (role === "PARTNER" && !partnerId) throw new TokenError("TOKEN_MALFORMED", "A partner token needs partner_id");
   const purpose = PURPOSES.includes(payload.purpose as Purpose) ? (payload.purpose as Purpose) : null;
   const sub = String(payload.sub);
+  // A MEMBER token naming a partner but no authority was minted by the old token exchange, with
+  // the member's full authority and no member present: refused, not honoured for its last minutes.
+  if (payload.authority === undefined && role === "MEMBER" && partnerId) throw new TokenError("TOKEN_MALFORMED", "A member token from token exchange is no longer accepted");
   const rawAuthority = payload.authority ?? (role === "MEMBER" ? "PERSON" : "CLIENT");
   if (!AUTHORITIES.includes(rawAuthority as Authority)) throw new TokenError("TOKEN_MALFORMED", "Unknown authority");
   const authority = rawAuthority as Authority;
@@ -201,7 +211,8 @@ export function toVerified(payload: JWTPayload): VerifiedToken {
       partnerId,
       memberId: role === "MEMBER" ? sub : null,
       scope: typeof payload.scope === "string" ? payload.scope : "",
-      purpose: role === "PARTNER" ? purpose : null,
+      // Partners declare a purpose per request; an app acting for a member may carry its grant's (logged with its reads).
+      purpose: role === "PARTNER" || authority === "DELEGATED" ? purpose : null,
       authority,
       clientId,
       boundMemberId: authority === "PARTNER_VIEW" ? boundMemberId : null,

@@ -10,6 +10,8 @@ import { activate, activeGrant, type AppGrant, createGrant, introspectRefreshTok
 export const eventHandlers: Record<string, EventHandler> = {
   "points.activity": (tx, event) => applyActivity(tx, event.payload as ActivityPayload),
   "points.data_accessed": (tx, event) => recordPointsDataAccess(tx, event.payload as DataAccessedPayload),
+  // The same shape from the partner subgraph: members' offers read by a partner or its app.
+  "partner.data_accessed": (tx, event) => recordPointsDataAccess(tx, event.payload as DataAccessedPayload),
 };
 
 /** Set-based forms for delivered batches (same effect as the handlers above, event by event). */

@@ -1,6 +1,6 @@
 import type { PrismaClient } from "../../../lib/db.ts";
 import { startSubgraph, type RunningSubgraph } from "../../../lib/subgraph-server.ts";
-import { createContext } from "./context.ts";
+import { accessEventsPlugin, createContext } from "./context.ts";
 import { usePrisma } from "./db.ts";
 import { internalRoutes } from "./internal.ts";
 import { schema } from "./schema/index.ts";
@@ -21,6 +21,8 @@ export async function startPartnerSubgraph(opts: StartPartnerOptions): Promise<R
     port: opts.port,
     host: opts.host,
     createContext,
+    // One partner.data_accessed event per member per request (offers read by a partner or its app), before the response leaves.
+    plugins: [accessEventsPlugin],
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
     internalRoutes: internalRoutes(),
   });

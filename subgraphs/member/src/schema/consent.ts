@@ -33,8 +33,10 @@ export const ConsentRef = builder.objectRef<Consent>("Consent").implement({
 builder.objectFields(MemberRef, (t) => ({
   consents: t.field({
     type: [ConsentRef],
+    nullable: true,
+    authScopes: { memberScope: "member" },
     description:
-      "The member's consent receipts (active, revoked and expired), newest first. The member and admins see all; a partner sees only the receipts given to it.",
+      "The member's consent receipts (active, revoked and expired), newest first. The member and admins see all; a partner sees only the receipts given to it. An app acting for the member (delegated token) never sees them: null with FORBIDDEN (extensions.scope = \"member\").",
     resolve: (m, _a, ctx) => ctx.loaders.consents.load(m.id),
   }),
 }));
@@ -55,16 +57,17 @@ const GrantConsentInput = builder.inputType("GrantConsentInput", {
 builder.mutationFields((t) => ({
   grantConsent: t.field({
     type: ConsentRef,
-    authScopes: { member: true },
-    description: "The member lets a linked partner read data categories for one purpose. Effective from the next request; returns the receipt.",
+    authScopes: { memberAuthority: "member:consents" },
+    description:
+      "The member lets a linked partner read data categories for one purpose. Effective from the next request; returns the receipt. Needs the member's own authority: its own session, or an app it granted member:consents (else FORBIDDEN with extensions.scope); a partner token never suffices.",
     args: { input: t.arg({ type: GrantConsentInput, description: "What to share, with whom, for what." }) },
     resolve: (_r, { input }, ctx) => grantConsent(ctx.principal, input),
   }),
   revokeConsent: t.field({
     type: ConsentRef,
-    authScopes: { member: true },
+    authScopes: { memberAuthority: "member:consents" },
     description:
-      "The member withdraws a consent (as easy as granting). It stops counting from the very next request and the partner is notified. Revoking again changes nothing; another member's receipt is NOT_FOUND.",
+      "The member withdraws a consent (as easy as granting). It stops counting from the very next request and the partner is notified. Revoking again changes nothing; another member's receipt is NOT_FOUND. Needs the member's own authority (its session, or an app granted member:consents).",
     args: { consentId: t.arg.id({ description: "The receipt id." }) },
     resolve: (_r, { consentId }, ctx) => revokeConsent(ctx.principal, String(consentId)),
   }),

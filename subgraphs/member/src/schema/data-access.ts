@@ -53,8 +53,10 @@ export const MAX_PAGE = 100;
 builder.objectFields(MemberRef, (t) => ({
   dataAccessLog: t.field({
     type: DataAccessConnectionRef,
+    nullable: true,
+    authScopes: { memberScope: "member" },
     description:
-      "Who read this member's consent-scoped data: every partner read through the hub, newest first. The member and admins see all entries; a partner sees only its own reads.",
+      "Who read this member's consent-scoped data: every partner read through the hub (a partner's own API client, its token-exchange view of the member, or its app acting for the member), newest first. The member and admins see all entries; a partner sees only its own reads; an app acting for the member gets null with FORBIDDEN (extensions.scope = \"member\").",
     args: {
       first: t.arg.int({ required: false, description: "Entries per page, 1–100 (default 20)." }),
       after: t.arg.string({ required: false, description: "Continue after this cursor (pageInfo.endCursor of the previous page)." }),

@@ -22,13 +22,18 @@ export const LinkedAccountRef = builder.objectRef<LinkedAccount>("LinkedAccount"
 builder.objectFields(MemberRef, (t) => ({
   linkedAccounts: t.field({
     type: [LinkedAccountRef],
-    description: "The partner brands the member is linked to, oldest first. A partner sees only its own link; the member and admins see all.",
+    nullable: true,
+    authScopes: { memberScope: "member:profile" },
+    description:
+      "The partner brands the member is linked to, oldest first. A partner sees only its own link; the member and admins see all. An app acting for the member needs member:profile (else null with FORBIDDEN, extensions.scope).",
     resolve: (m, _a, ctx) => ctx.loaders.linkedAccounts.load(m.id),
   }),
   linkRequests: t.field({
     type: [LinkedAccountRef],
+    nullable: true,
+    authScopes: { memberScope: "member" },
     description:
-      "Partners asking to link this member (they enrolled an email that already belonged to the member). Nothing is shared until the member confirms. The member and admins see them; partners see none.",
+      "Partners asking to link this member (they enrolled an email that already belonged to the member). Nothing is shared until the member confirms. The member and admins see them; partners see none; an app acting for the member gets null with FORBIDDEN (extensions.scope = \"member\").",
     resolve: (m, _a, ctx) => ctx.loaders.linkRequests.load(m.id),
   }),
 }));
@@ -47,16 +52,16 @@ builder.mutationFields((t) => ({
   }),
   confirmPartnerLink: t.field({
     type: LinkedAccountRef,
-    authScopes: { member: true },
+    authScopes: { memberAuthority: "member:links" },
     description:
-      "The member accepts a partner's link request: the partner then sees the member (personal data still only under consent). Confirming an active link changes nothing; no request from that partner is NOT_FOUND.",
+      "The member accepts a partner's link request: the partner then sees the member (personal data still only under consent). Confirming an active link changes nothing; no request from that partner is NOT_FOUND. Needs the member's own authority (its session, or an app granted member:links); a partner token never suffices.",
     args: { partnerId: t.arg.id({ description: "The partner that asked to link." }) },
     resolve: (_r, { partnerId }, ctx) => confirmPartnerLink(ctx.principal, String(partnerId)),
   }),
   declinePartnerLink: t.field({
     type: "Boolean",
-    authScopes: { member: true },
-    description: "The member turns a partner's link request down. True when a request was removed.",
+    authScopes: { memberAuthority: "member:links" },
+    description: "The member turns a partner's link request down. True when a request was removed. Needs the member's own authority (its session, or an app granted member:links).",
     args: { partnerId: t.arg.id({ description: "The partner that asked to link." }) },
     resolve: (_r, { partnerId }, ctx) => declinePartnerLink(ctx.principal, String(partnerId)),
   }),

@@ -51,29 +51,38 @@ MemberRef.implement({
     id: t.exposeID("id", { description: "The member's coalition-wide id." }),
     displayName: t.string({
       nullable: true,
-      description: "Name to show. Data category PROFILE_BASIC: null with CONSENT_REQUIRED for a partner without consent.",
+      authScopes: { memberScope: "member:profile" },
+      description:
+        "Name to show. Data category PROFILE_BASIC: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member (delegated token) needs member:profile: else null with FORBIDDEN (extensions.scope).",
       resolve: (m, _a, ctx) => gated(ctx, m.id, "PROFILE_BASIC", () => m.displayName),
     }),
     email: t.string({
       nullable: true,
-      description: "Email address, lower-case, unique in the coalition. Data category PROFILE_CONTACT.",
+      authScopes: { memberScope: "member:profile" },
+      description: "Email address, lower-case, unique in the coalition. Data category PROFILE_CONTACT; an app acting for the member needs member:profile.",
       resolve: (m, _a, ctx) => gated(ctx, m.id, "PROFILE_CONTACT", () => m.email),
     }),
     phone: t.string({
       nullable: true,
-      description: "Phone number in E.164 form, e.g. +8613800138000. Data category PROFILE_CONTACT.",
+      authScopes: { memberScope: "member:profile" },
+      description: "Phone number in E.164 form, e.g. +8613800138000. Data category PROFILE_CONTACT; an app acting for the member needs member:profile.",
       resolve: (m, _a, ctx) => gated(ctx, m.id, "PROFILE_CONTACT", () => m.phone),
     }),
     birthday: t.string({
       nullable: true,
-      description: "Date of birth as YYYY-MM-DD (a calendar date, no time zone). Data category PROFILE_BASIC.",
+      authScopes: { memberScope: "member:profile" },
+      description: "Date of birth as YYYY-MM-DD (a calendar date, no time zone). Data category PROFILE_BASIC; an app acting for the member needs member:profile.",
       resolve: (m, _a, ctx) => gated(ctx, m.id, "PROFILE_BASIC", () => m.birthday),
     }),
+    // Like id, not personal data of any category: every caller that sees the member sees it.
     joinedAt: t.field({ type: "DateTime", description: "When the member joined the coalition (UTC).", resolve: (m) => m.joinedAt }),
     lifecycle: t.field({
       type: LifecycleEnum,
       nullable: true,
-      description: "Lifecycle segment now. Data category SEGMENTS: null with CONSENT_REQUIRED for a partner without consent.",
+      // No named scope covers segments: only the member's own session (scope `member`).
+      authScopes: { memberScope: "member" },
+      description:
+        "Lifecycle segment now. Data category SEGMENTS: null with CONSENT_REQUIRED for a partner without consent. Not readable by an app acting for the member (null with FORBIDDEN, extensions.scope = \"member\").",
       resolve: (m, _a, ctx) => gated(ctx, m.id, "SEGMENTS", () => lifecycleOf(m, ctx.now, ctx.settings)),
     }),
     sharedScopes: t.field({
@@ -111,10 +120,12 @@ builder.queryFields((t) => ({
   me: t.field({
     type: MemberRef,
     nullable: true,
-    authScopes: { member: true },
-    description: "The member the token speaks for (member tokens only).",
+    authScopes: { member: true, partnerView: true },
+    description:
+      "The member the token speaks for: a member token's member, or the one member a partner-view token (token exchange) is bound to, seen exactly as that partner sees it (consent-gated per field and purpose, access-logged).",
     resolve: async (_r, _a, ctx) => {
-      const m = ctx.principal.memberId ? await ctx.loaders.memberById.load(ctx.principal.memberId) : null;
+      const id = ctx.principal.role === "MEMBER" ? ctx.principal.memberId : ctx.principal.boundMemberId;
+      const m = id ? await ctx.loaders.memberById.load(id) : null;
       if (!m) throw notFound("Member");
       return m;
     },
@@ -122,7 +133,8 @@ builder.queryFields((t) => ({
   member: t.field({
     type: MemberRef,
     nullable: true,
-    description: "A member by id. A partner sees only members linked to it; admins see all; anything else is NOT_FOUND.",
+    description:
+      "A member by id. A partner sees only members linked to it (a partner-view token only the member it is bound to); admins see all; anything else is NOT_FOUND.",
     args: { id: t.arg.id({ description: "The member's coalition-wide id." }) },
     resolve: async (_r, { id }, ctx) => {
       const m = await ctx.loaders.memberById.load(String(id));
@@ -133,7 +145,8 @@ builder.queryFields((t) => ({
   memberByPartnerRef: t.field({
     type: MemberRef,
     nullable: true,
-    description: "A member by a partner's own reference for it. A partner may ask only with its own partnerId (else NOT_FOUND); admins with any.",
+    description:
+      "A member by a partner's own reference for it. A partner may ask only with its own partnerId (else NOT_FOUND; a partner-view token only for the member it is bound to); admins with any.",
     args: {
       partnerId: t.arg.id({ description: "The partner whose reference this is." }),
       externalRef: t.arg.string({ description: "The member's id in that partner's systems." }),

@@ -1,4 +1,5 @@
 import { Prisma } from "../../../../lib/db.ts";
+import { delegatedReader } from "../../../../lib/authority.ts";
 import { log } from "../../../../lib/logger.ts";
 import type { DataAccessEvent, DataCategory, Purpose } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
@@ -44,17 +45,28 @@ export class AccessRecorder {
   /** Writes that failed: the server withholds the response when there is any (accessLogPlugin). */
   failures = 0;
 
+  /** A partner's app acting for the member: its partner and the purpose its reads are logged under. */
+  private readonly delegated: { partnerId: string; purpose: Purpose } | null;
+
   constructor(
     private readonly actor: Actor,
     private readonly requestId: string,
     private readonly operationName: string | null,
     private readonly autoFlush = true,
-  ) {}
+  ) {
+    this.delegated = delegatedReader(actor);
+  }
 
-  /** Notes that the actor read `category` of `memberId` in this request. Only partner reads and admin PII reads are kept. */
+  /**
+   * Notes that the actor read `category` of `memberId` in this request. Kept: partner reads (its own
+   * API client or its token-exchange view), reads by a partner's app acting for the member
+   * (DELEGATED, under the app's partner), and admin PII reads. The member's own reads are not.
+   */
   record(memberId: string, category: DataCategory): void {
     if (this.actor.role === "PARTNER") {
       if (!this.actor.partnerId) return;
+    } else if (this.delegated) {
+      // logged under the app's partner
     } else if (this.actor.role !== "ADMIN" || !PII_CATEGORIES.has(category)) return;
     this.firstReadAt ??= new Date();
     let set = this.pending.get(memberId);
@@ -76,13 +88,15 @@ export class AccessRecorder {
     const at = this.firstReadAt ?? new Date();
     this.pending = new Map();
     this.firstReadAt = null;
+    const app = this.delegated;
     const rows: Prisma.DataAccessEventCreateManyInput[] = [...batch].map(([memberId, cats]) => ({
       memberId,
-      partnerId: this.actor.role === "PARTNER" ? this.actor.partnerId : null,
-      actorRole: this.actor.role,
-      actor: this.actor.sub,
+      partnerId: app ? app.partnerId : this.actor.role === "PARTNER" ? this.actor.partnerId : null,
+      // An app's read is the partner's read (its software, under the member's grant).
+      actorRole: app ? "PARTNER" : this.actor.role,
+      actor: app ? `app:${this.actor.clientId ?? this.actor.sub}` : this.actor.sub,
       categories: DATA_CATEGORIES.filter((c) => cats.has(c)),
-      purpose: this.actor.role === "PARTNER" ? this.actor.purpose : null,
+      purpose: app ? app.purpose : this.actor.role === "PARTNER" ? this.actor.purpose : null,
       operationName: boundedName(this.operationName),
       requestId: this.requestId,
       at,

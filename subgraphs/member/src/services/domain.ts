@@ -23,7 +23,7 @@ export const PII_CATEGORIES: ReadonlySet<DataCategory> = new Set(["PROFILE_BASIC
  * Who performs a domain operation. The API passes the request's verified principal; the demo seed
  * and imports pass a principal of the same shape, so both go through the same rules.
  */
-export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId" | "purpose">;
+export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId" | "purpose" | "authority" | "boundMemberId" | "clientId">;
 
 /** Options every write accepts: the clock (seeds write history; tests move time). */
 export interface WriteOptions {

@@ -294,6 +294,8 @@ export async function linkPartnerAccount(actor: Actor, memberId: string, rawExte
 export async function visibleMembers(actor: Actor, ids: readonly string[]): Promise<Map<string, Member>> {
   let wanted = [...new Set(ids)].filter(isUuid);
   if (actor.role === "MEMBER") wanted = wanted.filter((id) => id === actor.memberId);
+  // A partner-view token (token exchange) sees its one member, and only while the member is linked.
+  else if (actor.authority === "PARTNER_VIEW") wanted = wanted.filter((id) => id === actor.boundMemberId);
   else if (actor.role === "PARTNER" && !actor.partnerId) wanted = [];
   else if (actor.role !== "ADMIN" && actor.role !== "PARTNER") wanted = [];
   if (!wanted.length) return new Map();
@@ -303,11 +305,12 @@ export async function visibleMembers(actor: Actor, ids: readonly string[]): Prom
   return new Map(rows.map((m) => [m.id, m]));
 }
 
-/** The member a partner knows by its own reference: PARTNER for its own partnerId only, ADMIN for any. */
+/** The member a partner knows by its own reference: PARTNER for its own partnerId only (a partner-view token: its bound member only), ADMIN for any. */
 export async function memberByPartnerRef(actor: Actor, partnerId: string, externalRef: string): Promise<Member | null> {
   if (actor.role === "PARTNER" ? actor.partnerId !== partnerId : actor.role !== "ADMIN") return null;
   if (!isUuid(partnerId)) return null;
   const link = await prisma().linkedAccount.findUnique({ where: { partnerId_externalRef: { partnerId, externalRef } }, include: { member: true } });
+  if (actor.authority === "PARTNER_VIEW" && link?.memberId !== actor.boundMemberId) return null;
   return link?.confirmedAt ? link.member : null;
 }
 

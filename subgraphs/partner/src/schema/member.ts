@@ -38,12 +38,16 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
     id: t.exposeID("id", { description: "The member's coalition-wide id." }),
     eligibleOffers: t.field({
       type: [OfferRef],
+      nullable: true,
+      authScopes: { memberScope: "member:offers" },
       description:
-        "Offers this member may claim (or still use) now, across all brands: active, inside the window, tier ≥ minTier, segment among the offer's segments, an active (not revoked, not expired) consent for the offer's requiredPurpose with at least one of its co-issuers (if the offer has one), per-member limit not used up. Remaining budget is checked when the offer is applied. A partner needs the member's TIER and SEGMENTS consent for the request's purpose; otherwise the list is empty.",
+        "Offers this member may claim (or still use) now, across all brands: active, inside the window, tier ≥ minTier, segment among the offer's segments, an active (not revoked, not expired) consent for the offer's requiredPurpose with at least one of its co-issuers (if the offer has one), per-member limit not used up. Remaining budget is checked when the offer is applied. A partner needs the member's TIER and SEGMENTS consent for the request's purpose; otherwise the list is empty. An app acting for the member needs member:offers (else null with FORBIDDEN, extensions.scope).",
       requires: builder.selection<{ tierLevel?: OfferTier | null; segment?: OfferSegment | null; sharedScopes?: DataCategory[] | null }>("tierLevel segment sharedScopes"),
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
+        // The list reveals tier and segment: a partner's (or its app's) read is in the member's access log.
+        ctx.access.record(facts.id, "TIER", "SEGMENTS");
         // The eligibility inputs' statement also reads the offer catalog's version; the live offers
         // come from the cross-request cache when it matches (services/offer-catalog.ts), else load.
         const { uses: claims, consents, catalogVersion } = await ctx.loaders.eligibilityInputs.load(facts.id);
@@ -54,12 +58,15 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
     }),
     claimedOffers: t.field({
       type: [OfferClaimRef],
+      nullable: true,
+      authScopes: { memberScope: "member:offers" },
       description:
-        "The member's offer claims and how often each was used, newest first. A partner needs the member's ACTIVITY consent for the request's purpose and sees only claims of offers it co-issues or that can be used at it.",
+        "The member's offer claims and how often each was used, newest first. A partner needs the member's ACTIVITY consent for the request's purpose and sees only claims of offers it co-issues or that can be used at it. An app acting for the member needs member:offers (else null with FORBIDDEN, extensions.scope).",
       requires: builder.selection<{ sharedScopes?: DataCategory[] | null }>("sharedScopes"),
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["ACTIVITY"])) return [];
+        ctx.access.record(facts.id, "ACTIVITY");
         const claims = await ctx.loaders.claimsOfMember.load(facts.id);
         if (ctx.principal.role !== "PARTNER") return claims;
         // The offer loader applies the partner's visibility rule (co-issued, or usable at it once activated).

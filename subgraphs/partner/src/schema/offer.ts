@@ -145,14 +145,18 @@ builder.queryFields((t) => ({
   offer: t.field({
     type: OfferRef,
     nullable: true,
-    description: "An offer by id, if the caller may see it (else NOT_FOUND).",
+    // A member sees the offers it claimed: for an app acting for the member, offer data.
+    authScopes: { memberScope: "member:offers" },
+    description: "An offer by id, if the caller may see it (else NOT_FOUND). An app acting for a member needs member:offers.",
     args: { id: t.arg.id({ description: "The offer's id." }) },
     resolve: (_r, { id }, ctx) => loadOffer(ctx, String(id)),
   }),
   offers: t.field({
     type: OfferConnectionRef,
+    nullable: true,
+    authScopes: { memberScope: "member:offers" },
     description:
-      "Offers the caller may see, newest first. PARTNER: the ones it co-issues (any status) and activated ones usable at it; ADMIN: all; MEMBER: active ones and the ones it claimed.",
+      "Offers the caller may see, newest first. PARTNER: the ones it co-issues (any status) and activated ones usable at it; ADMIN: all; MEMBER: active ones and the ones it claimed (an app acting for the member needs member:offers, else null with FORBIDDEN).",
     args: {
       status: t.arg({ type: OfferStatusEnum, required: false, description: "Only offers in this state." }),
       first: t.arg.int({ required: false, description: "Page size, 1–100; default 20." }),
@@ -260,9 +264,9 @@ builder.mutationFields((t) => ({
   }),
   claimOffer: t.field({
     type: OfferClaimRef,
-    authScopes: { member: true },
+    authScopes: { memberAuthority: "member:offers:claim" },
     description:
-      "The member claims an active offer inside its window. The member must be eligible now: tier at least the offer's minTier, lifecycle segment among its segments (if any) and an active, unexpired consent for its requiredPurpose with at least one co-issuer (if set), else OFFER_NOT_ELIGIBLE; all are checked again when the offer is applied. Claiming again returns the same claim; a used-up claim is OFFER_LIMIT_REACHED.",
+      "The member claims an active offer inside its window (needs the member's own authority: its session, or an app it granted member:offers:claim; else FORBIDDEN with extensions.scope). The member must be eligible now: tier at least the offer's minTier, lifecycle segment among its segments (if any) and an active, unexpired consent for its requiredPurpose with at least one co-issuer (if set), else OFFER_NOT_ELIGIBLE; all are checked again when the offer is applied. Claiming again returns the same claim; a used-up claim is OFFER_LIMIT_REACHED.",
     args: { offerId: t.arg.id({ description: "The offer's id." }) },
     resolve: (_r, { offerId }, ctx) => claimOffer(ctx.principal, String(offerId), { now: ctx.now }),
   }),

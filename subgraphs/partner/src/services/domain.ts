@@ -6,7 +6,7 @@ import type { Principal } from "../../../../lib/principal.ts";
  * Who performs a domain operation. The API passes the request's verified principal; the demo seed
  * passes a principal of the same shape, so both go through the same rules.
  */
-export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId">;
+export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId" | "authority">;
 
 /** Interactive transactions: generous waits because PGlite runs them one at a time. */
 export const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;

@@ -179,7 +179,8 @@ export async function ratesAt(partnerId: string, at: Date): Promise<PartnerRate 
 }
 
 /** Who may read a partner's rates and API clients: admins and the partner itself. */
-export const seesPrivate = (actor: Actor, partnerId: string) => isAdmin(actor) || isPartnerSelf(actor, partnerId);
+/** Rates and API clients: admins and the partner's own API clients, never a partner-view token (token exchange: one member's view, nothing partner-level). */
+export const seesPrivate = (actor: Actor, partnerId: string) => isAdmin(actor) || (isPartnerSelf(actor, partnerId) && actor.authority !== "PARTNER_VIEW");
 
 /** Full rate histories (newest first), for the callers allowed to see them. */
 export async function rateHistories(partnerIds: readonly string[]): Promise<Map<string, PartnerRate[]>> {

@@ -28,6 +28,9 @@ export async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataC
       throw new HubError("CONSENT_REQUIRED", `The member has not consented to share ${category} with you for ${p.purpose ?? "an undeclared purpose"}`, { category });
     }
     ctx.access.record(m.id, category);
+  } else if (self && p.authority === "DELEGATED") {
+    // A partner's app reading for the member (scope checked by the field's memberScope): logged under the app's partner.
+    ctx.access.record(m.id, category);
   }
   return value();
 }
@@ -139,30 +142,36 @@ MemberRef.implement({
   fields: (t) => ({
     id: t.exposeID("id", { description: "The member's coalition-wide id." }),
     wallet: t.field({
+      authScopes: { memberScope: "member:wallet" },
       type: WalletRef,
       nullable: true,
       requires: scopes,
-      description: "The member's points wallet. Data category POINTS_BALANCE: null with CONSENT_REQUIRED for a partner without consent.",
+      description:
+        "The member's points wallet. Data category POINTS_BALANCE: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet (else null with FORBIDDEN, extensions.scope).",
       resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "POINTS_BALANCE", async () => {
         const w = (await ctx.loaders.memberFacts.load({ memberId: m.id, part: "wallet" })).wallet;
         return { ...(w ?? { balance: 0n, held: 0n, available: 0n, lifetimeEarned: 0n }), memberId: m.id };
       }),
     }),
     tier: t.field({
+      authScopes: { memberScope: "member:wallet" },
       type: TierStatusRef,
       nullable: true,
       requires: scopes,
-      description: "Tier status and progress. Data category TIER: null with CONSENT_REQUIRED for a partner without consent.",
+      description:
+        "Tier status and progress. Data category TIER: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
       resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "TIER", async () => {
           const f = await ctx.loaders.memberFacts.load({ memberId: m.id, part: "status" });
           return tierStatusOf(f.tier, f.qualifyingPoints ?? 0n);
         }),
     }),
     activity: t.field({
+      authScopes: { memberScope: "member:wallet" },
       type: ConnectionRef,
       nullable: true,
       requires: scopes,
-      description: "Points transactions, newest first, each with the balance after it. Data category ACTIVITY: null with CONSENT_REQUIRED for a partner without consent.",
+      description:
+        "Points transactions, newest first, each with the balance after it. Data category ACTIVITY: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
       args: {
         first: t.arg.int({ required: false, description: "Page size, 1–100 (default 20)." }),
         after: t.arg.string({ required: false, description: "Cursor to continue after (endCursor of the previous page)." }),

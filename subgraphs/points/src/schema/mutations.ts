@@ -93,13 +93,14 @@ builder.mutationFields((t) => ({
   }),
   createRedemptionCode: t.field({
     type: RedemptionCodeRef,
-    authScopes: { member: true },
-    description: "The member creates a single-use code letting one partner redeem exactly `points` of its points within 10 minutes.",
+    authScopes: { memberAuthority: "member:redeem" },
+    description:
+      "The member creates a single-use code letting one partner redeem exactly `points` of its points within 10 minutes. Needs the member's own authority: its own session, or an app it granted member:redeem, which may create codes only for its own partner and for at most the member's daily limit for that app (points per day, days in the coalition's time zone, HUB_TIME_ZONE; codes that expired unused do not count). Otherwise FORBIDDEN (extensions.scope); a partner token never suffices.",
     args: {
       partnerId: t.arg.id({ description: "The partner that may redeem." }),
       points: t.arg.int({ description: "Points, 1–100,000,000." }),
     },
-    resolve: (_r, args, ctx) => createRedemptionCode(ctx.principal, args),
+    resolve: (_r, args, ctx) => createRedemptionCode(ctx.principal, args, { now: ctx.now }),
   }),
   redeemPoints: t.field({
     type: TransactionRef,

@@ -90,7 +90,10 @@ builder.queryFields((t) => ({
   transaction: t.field({
     type: TransactionRef,
     nullable: true,
-    description: "A points transaction by id. ADMIN: any; PARTNER: its own (awarded, redeemed or reversed there); MEMBER: its own. Anything else is NOT_FOUND.",
+    // It shows the balance after it: for an app acting for the member, wallet data.
+    authScopes: { memberScope: "member:wallet" },
+    description:
+      "A points transaction by id. ADMIN: any; PARTNER: its own (awarded, redeemed or reversed there); MEMBER: its own (an app acting for the member needs member:wallet). Anything else is NOT_FOUND.",
     args: { id: t.arg.id({ description: "The transaction's id." }) },
     resolve: async (_r, { id }, ctx) => {
       const x = await ctx.loaders.transaction.load(String(id));

@@ -7,6 +7,8 @@ import { z } from "zod";
  * - HUB_HOLD_TTL_MINUTES: how long an uncaptured hold reserves points (default 30).
  * - HUB_REDEMPTION_CODE_TTL_SECONDS: lifetime of a redemption code (default 600).
  * - Tier thresholds/multipliers are the DESIGN.md defaults (1,000 / 5,000 / 20,000; 1, 1.25, 1.5, 2).
+ * - HUB_TIME_ZONE: the coalition's time zone (IANA name, default UTC): where a "day" of a member's
+ *   daily redemption limit for a partner app starts and ends.
  * - HUB_CURRENCY: the coalition's settlement currency, ISO 4217 (default EUR); HUB_CURRENCY_MINOR_UNITS:
  *   its decimals, to which each statement line is rounded half-even (default 2).
  */
@@ -18,6 +20,8 @@ export interface PointsSettings {
   redemptionCodeTtlSeconds: number;
   /** Months without qualifying activity before a one-tier downgrade. */
   tierDowngradeMonths: number;
+  /** The coalition's time zone (IANA), for per-day limits. */
+  timeZone: string;
 }
 
 export function parseExpiryPolicy(raw: string | undefined): ExpiryPolicy {
@@ -31,6 +35,17 @@ export function parseExpiryPolicy(raw: string | undefined): ExpiryPolicy {
 const Env = z.object({
   HUB_HOLD_TTL_MINUTES: z.coerce.number().int().min(1).max(60 * 24 * 30).default(30),
   HUB_REDEMPTION_CODE_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+  HUB_TIME_ZONE: z
+    .string()
+    .default("UTC")
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat("en-US", { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "HUB_TIME_ZONE must be an IANA time zone name, e.g. Asia/Shanghai"),
 });
 
 const CurrencyEnv = z.object({
@@ -59,6 +74,7 @@ export function loadPointsSettings(env: NodeJS.ProcessEnv = process.env): Points
     holdTtlMinutes: e.HUB_HOLD_TTL_MINUTES,
     redemptionCodeTtlSeconds: e.HUB_REDEMPTION_CODE_TTL_SECONDS,
     tierDowngradeMonths: 6,
+    timeZone: e.HUB_TIME_ZONE,
   };
 }
 
@@ -96,4 +112,23 @@ export const addMonths = (d: Date, months: number) => {
 /** Expiry of a lot earned at `earnedAt` under the policy (inactivity: pushed forward at every activity). */
 export function lotExpiry(earnedAt: Date, policy: ExpiryPolicy = settings().expiryPolicy): Date | null {
   return policy.kind === "never" ? null : addMonths(earnedAt, policy.months);
+}
+
+/**
+ * The instant the day containing `at` began in time zone `timeZone` (local midnight; on a day that
+ * starts with a DST jump, the first instant of that day).
+ */
+export function startOfDayIn(timeZone: string, at: Date): Date {
+  const fmt = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const wall = (d: Date) => {
+    const p = Object.fromEntries(fmt.formatToParts(d).map((x) => [x.type, Number(x.value)]));
+    return { y: p.year!, m: p.month!, d: p.day!, ms: Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) };
+  };
+  const local = wall(at);
+  const midnightAsUtc = Date.UTC(local.y, local.m - 1, local.d);
+  // offset = wall clock − instant, taken at the guess (not at `at`) so a DST change earlier today counts.
+  const atSec = Math.floor(at.getTime() / 1000) * 1000;
+  let guess = midnightAsUtc - (local.ms - atSec);
+  guess = midnightAsUtc - (wall(new Date(guess)).ms - guess);
+  return new Date(guess);
 }

@@ -5,7 +5,8 @@ import { z } from "zod";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvent } from "../../../../lib/events.ts";
 import { prisma } from "../db.ts";
-import { redemptionKey, settings } from "./config.ts";
+import { hasMemberAuthority, type Principal } from "../../../../lib/principal.ts";
+import { redemptionKey, settings, startOfDayIn } from "./config.ts";
 import { type Actor, IdempotencyKey, parseInput, Points, Reason, Reference, scopeOf, Uuid, type WriteOptions } from "./domain.ts";
 import {
   ADJUSTMENTS,
@@ -41,38 +42,86 @@ export interface RedemptionCodeResult {
   expiresAt: Date;
 }
 
+/** Who creates a redemption code: the member's own session, or a partner app under the member's grant. */
+export type CodeCreator = Actor & Partial<Pick<Principal, "authority" | "clientId" | "grantId" | "redeemDailyLimit">>;
+
 /**
  * The member creates a single-use code (a compact JWS, HS256, signed by the hub) bound to itself,
  * one partner and an exact number of points, valid for a few minutes (HUB_REDEMPTION_CODE_TTL_SECONDS,
  * default 600). The app shows it as a QR code; the partner redeems with it.
+ *
+ * A partner app acting for the member (DELEGATED, scope member:redeem, checked by the schema) may
+ * create codes only for its own partner, and only up to the daily limit the member set for it
+ * (`redeemDailyLimit`, points per day in the coalition's time zone). The day's count is the points
+ * of the codes that app created for the member since local midnight, except those that expired
+ * unused (they can no longer spend anything): so at any moment the points the app has spent today
+ * plus those it can still spend are at most the limit. The member's own session has no cap.
  */
-export async function createRedemptionCode(actor: Actor, raw: { partnerId: unknown; points: unknown }, opts: WriteOptions = {}): Promise<RedemptionCodeResult> {
+export async function createRedemptionCode(actor: CodeCreator, raw: { partnerId: unknown; points: unknown }, opts: WriteOptions = {}): Promise<RedemptionCodeResult> {
   if (actor.role !== "MEMBER" || !actor.memberId) throw forbidden("Only a member creates redemption codes");
+  const memberId = actor.memberId;
   const input = parseInput(z.object({ partnerId: Uuid, points: Points }), raw);
   const now = opts.now ?? new Date();
+  const app = actor.authority === "DELEGATED" ? delegatedCodeTerms(actor, input.partnerId) : null;
   const [partner] = await prisma().$queryRaw<{ active: boolean }[]>`SELECT active FROM "points"."Partner" WHERE "partnerId" = ${input.partnerId}::uuid`;
   if (partner && !partner.active) throw badInput("This partner is inactive", "partnerId");
   // Tell the member now rather than at the till: a code for more than the available points would
   // only fail there. (The redemption itself re-checks under the wallet's guard.)
   const [wallet] = await prisma().$queryRaw<{ available: bigint }[]>`
-    SELECT balance - held AS available FROM "points"."LedgerAccount" WHERE code = ${walletCode(actor.memberId)}`;
+    SELECT balance - held AS available FROM "points"."LedgerAccount" WHERE code = ${walletCode(memberId)}`;
   const available = wallet ? toBig(wallet.available) : 0n;
   if (available < BigInt(input.points)) {
-    // Below input.points (≤ 100,000,000) here, so a plain number in the error's extensions.
-    throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this redemption code", { points: input.points, available: Number(available) });
+    // Below input.points (≤ 100,000,000) here, so a plain number in the error's extensions. The
+    // balance goes only to a caller that may read it: an app without member:wallet learns "not enough".
+    const mayReadBalance = hasMemberAuthority(actor as Principal, "member:wallet");
+    throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this redemption code", { points: input.points, ...(mayReadBalance ? { available: Number(available) } : {}) });
   }
   const jti = randomUUID();
   const expiresAt = new Date(now.getTime() + settings().redemptionCodeTtlSeconds * 1000);
   const code = await new SignJWT({ pid: input.partnerId, pts: input.points })
     .setProtectedHeader({ alg: "HS256", typ: CODE_TYP })
-    .setSubject(actor.memberId)
+    .setSubject(memberId)
     .setAudience(CODE_AUDIENCE)
     .setJti(jti)
     .setIssuedAt(Math.floor(now.getTime() / 1000))
     .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
     .sign(redemptionKey());
-  await prisma().pointsRedemptionCode.create({ data: { jti, memberId: actor.memberId, partnerId: input.partnerId, points: input.points, expiresAt, createdAt: now } });
-  return { code, memberId: actor.memberId, partnerId: input.partnerId, points: input.points, expiresAt };
+  const row = { jti, memberId, partnerId: input.partnerId, points: input.points, expiresAt, createdAt: now, clientId: app?.clientId ?? null, grantId: actor.grantId ?? null };
+  if (!app) await prisma().pointsRedemptionCode.create({ data: row });
+  else {
+    await prisma().$transaction(async (tx) => {
+      // One creator at a time per (member, app): two concurrent codes cannot both fit the same remainder.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`redemption-limit|${memberId}|${app.clientId}`}, 0))`;
+      const dayStart = startOfDayIn(settings().timeZone, now);
+      const [used] = await tx.$queryRaw<{ points: number }[]>`
+        SELECT COALESCE(SUM(points), 0)::int AS points FROM "points"."RedemptionCode"
+        WHERE "memberId" = ${memberId}::uuid AND "clientId" = ${app.clientId} AND "createdAt" >= ${dayStart}
+          AND ("usedAt" IS NOT NULL OR "expiresAt" > ${now})`;
+      const remaining = Math.max(0, app.limit - (used?.points ?? 0));
+      if (input.points > remaining) {
+        throw new HubError(
+          "FORBIDDEN",
+          `The member allowed this app redemption codes for at most ${app.limit} points a day; ${remaining} remain today (${settings().timeZone})`,
+          { scope: "member:redeem", dailyLimitPoints: app.limit, remainingPoints: remaining },
+        );
+      }
+      await tx.pointsRedemptionCode.create({ data: row });
+    }, TX_OPTIONS);
+  }
+  return { code, memberId, partnerId: input.partnerId, points: input.points, expiresAt };
+}
+
+/** A DELEGATED creator's terms: only its own partner, and a daily limit it must carry (fail closed without one). */
+function delegatedCodeTerms(actor: CodeCreator, partnerId: string): { clientId: string; limit: number } {
+  if (!actor.partnerId || partnerId !== actor.partnerId) {
+    throw new HubError("FORBIDDEN", "A partner app creates redemption codes only for its own partner", { scope: "member:redeem" });
+  }
+  const clientId = actor.clientId;
+  const limit = actor.redeemDailyLimit;
+  if (!clientId || typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
+    throw new HubError("FORBIDDEN", "This app's grant sets no daily redemption limit, so it cannot create redemption codes", { scope: "member:redeem" });
+  }
+  return { clientId, limit };
 }
 
 /** Verifies a code for (partner, points) and marks it used in `tx` (guarded UPDATE: single use). Returns the member. */

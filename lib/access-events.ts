@@ -1,0 +1,74 @@
+import { delegatedReader } from "./authority.ts";
+import type { PrismaClient } from "./db.ts";
+import { emitEvents, type SchemaName } from "./events.ts";
+import { log } from "./logger.ts";
+import type { Principal, Purpose } from "./principal.ts";
+
+export type DataCategory = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
+const ORDER: DataCategory[] = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POINTS_BALANCE", "ACTIVITY", "SEGMENTS"];
+
+/**
+ * Whose read of member data goes into the member's access log: a partner (its API client, or its
+ * token-exchange view of one member) under the request's purpose, or the partner whose app acts for
+ * the member (DELEGATED) under the grant's purpose. Null for the member itself and admins.
+ */
+export function partnerReader(p: Principal): { partnerId: string; purpose: Purpose } | null {
+  if (p.role === "PARTNER") return p.partnerId && p.purpose ? { partnerId: p.partnerId, purpose: p.purpose } : null;
+  return delegatedReader(p);
+}
+
+/**
+ * Collects one request's reads of member data by a partner (see `partnerReader`) in a subgraph
+ * that does not own the access log, and emits ONE `<schema>.data_accessed` event per member (the
+ * union of the categories read) when the request ends (`flush`, called by the server plugin before
+ * the response leaves). The member subgraph writes them to its access log.
+ */
+export class AccessEventRecorder {
+  private pending = new Map<string, Set<DataCategory>>();
+  private firstAt: Date | null = null;
+  private readonly reader: { partnerId: string; purpose: Purpose } | null;
+
+  constructor(
+    principal: Principal,
+    private readonly requestId: string,
+    private readonly operationName: string | null,
+    private readonly schema: SchemaName,
+    private readonly db: () => PrismaClient,
+  ) {
+    this.reader = partnerReader(principal);
+  }
+
+  record(memberId: string, ...categories: DataCategory[]): void {
+    if (!this.reader) return;
+    this.firstAt ??= new Date();
+    let s = this.pending.get(memberId);
+    if (!s) this.pending.set(memberId, (s = new Set()));
+    for (const c of categories) s.add(c);
+  }
+
+  async flush(): Promise<void> {
+    if (!this.pending.size || !this.reader) return;
+    const batch = this.pending;
+    const at = (this.firstAt ?? new Date()).toISOString();
+    this.pending = new Map();
+    this.firstAt = null;
+    const events = [...batch].map(([memberId, cats]) => ({
+      type: `${this.schema}.data_accessed`,
+      payload: {
+        memberId,
+        partnerId: this.reader!.partnerId,
+        categories: ORDER.filter((c) => cats.has(c)),
+        purpose: this.reader!.purpose,
+        operationName: this.operationName ? this.operationName.slice(0, 200) : null,
+        requestId: this.requestId,
+        at,
+      },
+    }));
+    try {
+      await this.db().$transaction((tx) => emitEvents(tx, this.schema, events));
+    } catch (err) {
+      // An audit gap must be loud: the data was already disclosed.
+      log.error(`${this.schema}.data_accessed emit failed`, { requestId: this.requestId, members: events.length, err });
+    }
+  }
+}
