@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startGatewayChild } from "../../bench/processes.ts";
+import { activateAccount, memberSignIn } from "../../scripts/oauth-client.ts";
 import { startTestHub, TEST_ADMIN, type TestHub } from "../support/hub.ts";
 import { expectNoGraphQLErrors, TEST_INTERNAL_SECRET } from "../support/subgraph.ts";
 import { hostileQueries } from "./query-gen.ts";
@@ -57,9 +58,17 @@ beforeAll(async () => {
   expect(enrolled.status).toBe(200);
   const memberId = ((await enrolled.json()) as { data: { enrollMember: { id: string } } }).data.enrollMember.id;
   await hub.flushEvents();
-  // The member's own session (activation code from its partner, then code + PKCE at the in-process hub's
-  // gateway; the gateway under test shares its signing keys through HUB_DATA_DIR).
-  tokens.MEMBER = await hub.memberSession("hostile@example.com", await hub.activateMember(partnerToken, memberId, "hostile@example.com"));
+  // The member's own session, through the gateway under test: the partner issues the activation
+  // code, the member activates on the activation page and signs in (authorization code + PKCE).
+  const issued = await fetch(gateway.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${partnerToken}` },
+    body: JSON.stringify({ query: "mutation($id: ID!) { issueActivationCode(memberId: $id) { code } }", variables: { id: memberId } }),
+  });
+  const code = ((await issued.json()) as { data: { issueActivationCode: { code: string } } }).data.issueActivationCode.code;
+  const base = gateway.url.replace(/\/graphql$/, "");
+  await activateAccount(base, "hostile@example.com", code, "hostile-member-password");
+  tokens.MEMBER = (await memberSignIn(base, "hostile@example.com", "hostile-member-password")).accessToken;
 }, 240_000);
 
 afterAll(async () => {
