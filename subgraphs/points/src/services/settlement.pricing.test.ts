@@ -84,6 +84,22 @@ describe("priceLines: which rate prices a bucket", () => {
     ]);
   });
 
+  test("lines come out sorted by partner, side, kind, rate period whatever order the sums arrive in", () => {
+    // Later periods first: the rate period is part of the order, not the arrival order.
+    const reversed = priceLines([row(A, "PARTNER_ISSUANCE", "EARN", 3, -1n), row(A, "PARTNER_ISSUANCE", "EARN", 1, -1n)], rates, 2);
+    expect(reversed.map((l) => l.rateEffectiveFrom!.toISOString().slice(0, 10))).toEqual(["2026-01-01", "2026-01-11"]);
+    // Many partners in a scrambled order (a fixed permutation), more lines than one insertion-sorted run.
+    const ids = Array.from({ length: 150 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    const many = new Map(ids.map((id) => [id, [rate(id, "0.01", "0.01", 0)]]));
+    const scrambled = ids.map((_, i) => ids[(i * 71) % ids.length]!);
+    const lines = priceLines(
+      scrambled.flatMap((id) => [row(id, "PARTNER_REDEMPTION", "REDEEM", 1, 1n), row(id, "PARTNER_ISSUANCE", "EARN", 1, -1n)]),
+      { bounds, byPartner: many },
+      2,
+    );
+    expect(lines.map((l) => `${l.partnerId}|${l.side}`)).toEqual(ids.flatMap((id) => [`${id}|ISSUANCE`, `${id}|REDEMPTION`]));
+  });
+
   test("a partner with no rates yet is refused with a clear error, not priced at zero", () => {
     const unknown = "00000000-0000-4000-8000-0000000000cc";
     expect(() => priceLines([row(unknown, "PARTNER_ISSUANCE", "EARN", 1, -1n)], rates, 2)).toThrow(HubError);
