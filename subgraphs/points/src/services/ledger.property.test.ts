@@ -173,4 +173,4 @@ test("random ledger operation sequences keep the ledger's invariants", async () 
     }),
     { numRuns: 25 },
   );
-});
+}, 240_000); // bulk earns of up to 30 items per operation: ~30 s on PostgreSQL, longer on PGlite under load
