@@ -16,9 +16,10 @@ export default defineConfig({
         test: { name: "unit", include: ["lib/**/*.test.ts", "gateway/**/*.test.ts", "subgraphs/**/*.test.ts", "scripts/**/*.test.ts", "tests/**/*.test.ts"] },
       },
       { extends: true, test: { name: "e2e", include: ["tests/**/*.e2e.ts"], exclude: ["tests/crash/**"] } },
-      // kill -9 and PostgreSQL restarts (tests/crash): PostgreSQL only; without DATABASE_URL they
-      // fail with a message saying so (never a silent pass). `.ci/run` sets DATABASE_URL.
-      { extends: true, test: { name: "crash", include: ["tests/crash/**/*.e2e.ts"], testTimeout: 300_000, hookTimeout: 300_000 } },
+      // kill -9 and PostgreSQL restarts (tests/crash): PostgreSQL only, so this project exists only
+      // when DATABASE_URL names one (`.ci/run` sets it). `npm test` on the embedded default runs
+      // everything else; run directly without DATABASE_URL, the crash files fail saying why.
+      ...(process.env.DATABASE_URL ? [{ extends: true as const, test: { name: "crash", include: ["tests/crash/**/*.e2e.ts"], testTimeout: 300_000, hookTimeout: 300_000 } }] : []),
     ],
   },
 });
