@@ -8,6 +8,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // @graphql-inspector/core imports graphql's ESM build; inlined, it gets the same graphql instance
+    // as the code under test (otherwise: "Cannot use GraphQLScalarType from another module or realm").
+    server: { deps: { inline: ["@graphql-inspector/core"] } },
     // Expected failures (masked errors, refused events) log at warn/error; keep test output readable.
     env: { HUB_LOG_LEVEL: process.env.HUB_LOG_LEVEL ?? "silent" },
     projects: [

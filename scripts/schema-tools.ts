@@ -46,8 +46,9 @@ export function compose(sdls: Record<SubgraphName, string>): Composed {
   return { supergraphSdl: `${result.supergraphSdl.trim()}\n`, publicSdl: `${result.publicSdl.trim()}\n` };
 }
 
-export function readCheckedIn(): { subgraphs: Record<SubgraphName, string>; supergraph: string } {
+export function readCheckedIn(): { subgraphs: Record<SubgraphName, string>; supergraph: string; public: string } {
   const subgraphs = {} as Record<SubgraphName, string>;
   for (const name of SUBGRAPH_NAMES) subgraphs[name] = readFileSync(path.join(SCHEMA_DIR, "subgraphs", `${name}.graphql`), "utf8");
-  return { subgraphs, supergraph: readFileSync(path.join(SCHEMA_DIR, "supergraph.graphql"), "utf8") };
+  const read = (file: string) => readFileSync(path.join(SCHEMA_DIR, file), "utf8");
+  return { subgraphs, supergraph: read("supergraph.graphql"), public: read("public.graphql") };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { printSchema } from "graphql";
 import type { JWK } from "jose";
 import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
@@ -11,8 +12,8 @@ import { RevocationFeed } from "./auth/revocation.ts";
 import { SUPPORTED_GRANTS, TokenService } from "./auth/token-service.ts";
 import { type ExternalIdp, TokenError, TokenVerifier } from "./auth/verify.ts";
 import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gateway.ts";
-import { graphiqlPage } from "./graphiql.ts";
-import { type GatewayLimits, LIMITS } from "./limits.ts";
+import { GRAPHIQL_CSP, graphiqlAsset, graphiqlPage, isGraphiqlAsset } from "./graphiql.ts";
+import { apiSchema, type GatewayLimits, LIMITS } from "./limits.ts";
 
 export interface GatewayOptions {
   port?: number;
@@ -118,6 +119,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     ui_locales_supported: ["en", "zh-Hans"],
   });
   const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key, limits: opts.limits });
+  let publicSdlText: string | undefined;
+  const publicSdl = () => (publicSdlText ??= `${printSchema(apiSchema(opts.supergraphSdl)).trim()}\n`);
 
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string) {
     const auth = req.headers.authorization;
@@ -244,7 +247,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     const handle = async () => {
       if (url.pathname === "/graphql") {
         if (req.method === "GET" && (req.headers.accept ?? "").includes("text/html") && !url.searchParams.has("query")) {
-          res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" });
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": GRAPHIQL_CSP, "x-content-type-options": "nosniff" });
           return res.end(graphiqlPage("/graphql"));
         }
         if (req.method !== "POST" && req.method !== "GET") return graphqlError(res, 405, "BAD_REQUEST", "Use POST (or GET for queries)", requestId, {}, { allow: "GET, POST" });
@@ -283,6 +286,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         return sendJson(res, 200, metadata(opts.publicUrl ?? process.env.HUB_PUBLIC_URL ?? `http://${host}`), { "cache-control": "public, max-age=300" });
       }
       if (url.pathname === "/.well-known/jwks.json" && req.method === "GET") return sendJson(res, 200, keys.jwks(), { "cache-control": "public, max-age=300" });
+      if (isGraphiqlAsset(url.pathname) && (req.method === "GET" || req.method === "HEAD")) {
+        const a = await graphiqlAsset(url.pathname, req.headers["accept-encoding"]);
+        res.writeHead(a.status, a.headers);
+        return res.end(req.method === "HEAD" ? undefined : a.body);
+      }
+      if (url.pathname === "/schema.graphql" && (req.method === "GET" || req.method === "HEAD")) {
+        // The published public schema (what partners see: no federation internals, no @inaccessible
+        // fields), from the supergraph this gateway serves; the same as schema/public.graphql.
+        res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "cache-control": "public, max-age=300", "x-content-type-options": "nosniff" });
+        return res.end(req.method === "HEAD" ? undefined : publicSdl());
+      }
       if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
       if (url.pathname === "/readyz") return ready(res);
       if (url.pathname === "/") {

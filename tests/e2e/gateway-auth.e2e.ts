@@ -278,7 +278,7 @@ describe("requests", () => {
     expect(((await (await fetch(`${base}/readyz`)).json()) as any).status).toBe("ready");
     const page = await fetch(`${base}/graphql`, { headers: { accept: "text/html" } });
     const html = await page.text();
-    expect(html).toContain("<textarea");
+    expect(html).toContain('<script src="/graphiql/app.js');
     expect(html).not.toMatch(/https?:\/\/(cdn|unpkg|jsdelivr)/);
   });
 });
