@@ -43,6 +43,8 @@ export interface Hub {
   subgraphs: Record<SchemaName, RunningSubgraph>;
   /** Polls the owners' revocation feeds now (tests: the timer does it every second anyway). */
   pollRevocations(): Promise<void>;
+  /** Polls the API clients' allowed browser origins (CORS) now. */
+  pollCorsOrigins(): Promise<void>;
   /** Delivers every pending domain event now (tests). */
   flushEvents(): Promise<void>;
   close(): Promise<void>;
@@ -94,6 +96,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     baseUrl: new URL(gateway.url).origin,
     subgraphs,
     pollRevocations: () => gateway.revocations.poll(),
+    pollCorsOrigins: () => gateway.cors.poll(),
     async flushEvents() {
       // Two rounds: a consumer's handler may emit events of its own.
       for (let i = 0; i < 2; i++) for (const r of relays) await r.flush();

@@ -11,9 +11,13 @@ import { AuthorizationEndpoint } from "./auth/authorize.ts";
 import { RevocationFeed } from "./auth/revocation.ts";
 import { SUPPORTED_GRANTS, TokenService } from "./auth/token-service.ts";
 import { type ExternalIdp, TokenError, TokenVerifier } from "./auth/verify.ts";
+import { CorsPolicy } from "./cors.ts";
 import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gateway.ts";
 import { GRAPHIQL_CSP, graphiqlAsset, graphiqlPage, isGraphiqlAsset } from "./graphiql.ts";
 import { apiSchema, type GatewayLimits, LIMITS } from "./limits.ts";
+
+/** Endpoints browser apps call cross-origin (CORS: gateway/src/cors.ts). */
+const CORS_PATHS = new Set(["/graphql", "/oauth/token", "/oauth/revoke"]);
 
 export interface GatewayOptions {
   port?: number;
@@ -31,6 +35,8 @@ export interface GatewayOptions {
   limits?: Partial<GatewayLimits>;
   /** How often the gateway polls the owners' revocation feeds (default 1 s; revocation within 5 s). */
   revocationPollMs?: number;
+  /** How often the gateway polls the partner subgraph for API clients' allowed browser origins (default 2 s). */
+  corsPollMs?: number;
   /** Authorization code lifetime (default 60 s; tests shorten it). */
   codeTtlMs?: number;
   /** Where clients reach this gateway (discovery metadata's endpoints); default: the request's Host. */
@@ -43,6 +49,7 @@ export interface RunningGateway {
   port: number;
   keys: KeySet;
   revocations: RevocationFeed;
+  cors: CorsPolicy;
   close(): Promise<void>;
 }
 
@@ -79,6 +86,8 @@ export interface Gateway {
   keys: KeySet;
   /** Polls the revocation feeds now (tests: no waiting for the timer). */
   revocations: RevocationFeed;
+  /** Polls the API clients' allowed browser origins now (tests: no waiting for the timer). */
+  cors: CorsPolicy;
   /** Stops the key-file watcher and disposes the runtime (not a server: see startGateway). */
   close(): Promise<void>;
 }
@@ -96,6 +105,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const origin = (name: keyof SubgraphUrls) => new URL(opts.subgraphUrls[name]).origin;
   const revocations = new RevocationFeed(key, () => origin("partner"), () => origin("member"), opts.revocationPollMs ?? 1000);
   verifier.revocations = revocations.start();
+  const corsPolicy = new CorsPolicy(key, () => origin("partner"), opts.corsPollMs ?? 2000).start();
+  /** A page of the gateway's own origin (GraphiQL) needs no CORS entry. */
+  const sameOrigin = (o: string, req: IncomingMessage) =>
+    (opts.publicUrl !== undefined && new URL(opts.publicUrl).origin === o) || (typeof req.headers.host === "string" && (o === `http://${req.headers.host}` || o === `https://${req.headers.host}`));
   const tokens = new TokenService({ keys, issuer, audience, internalKey: key, partnerOrigin: () => origin("partner"), memberOrigin: () => origin("member"), verifier, codeTtlMs: opts.codeTtlMs });
   const authorize = new AuthorizationEndpoint(tokens, key);
   // RFC 8414. Endpoints are where this gateway is reached (HUB_PUBLIC_URL, else the request's Host);
@@ -141,6 +154,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         return graphqlError(res, 400, "BAD_USER_INPUT", `Coalition-Purpose must be one of ${PURPOSES.join(", ")}`, requestId, { header: "Coalition-Purpose" });
       }
       principal = { ...principal, purpose: purpose as Purpose };
+    }
+    const pageOrigin = req.headers.origin;
+    if (pageOrigin !== undefined && !sameOrigin(pageOrigin, req) && !corsPolicy.allows(pageOrigin, principal.clientId)) {
+      return graphqlError(res, 403, "FORBIDDEN", `Tokens of client ${principal.clientId ?? "(none)"} may not be used from the page origin ${pageOrigin.slice(0, 200)}: add it to the client's allowedOrigins (setApiClientAllowedOrigins)`, requestId, {
+        reason: "ORIGIN_NOT_ALLOWED",
+      });
     }
     if (req.method === "POST") {
       let raw: Buffer;
@@ -245,6 +264,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     })();
     const url = new URL(req.url ?? "/", "http://gateway");
     const handle = async () => {
+      if (CORS_PATHS.has(url.pathname)) {
+        if (req.headers.origin !== undefined && (await corsPolicy.apply(req, res))) return; // a preflight of an allowed origin, answered
+        if (req.method === "OPTIONS") {
+          // A preflight from an origin no client lists (no Access-Control-* headers: the browser stops), or a plain OPTIONS.
+          res.writeHead(req.headers.origin !== undefined ? 403 : 204, { allow: "GET, POST, OPTIONS", vary: "Origin", "content-length": "0" });
+          return res.end();
+        }
+      }
       if (url.pathname === "/graphql") {
         if (req.method === "GET" && (req.headers.accept ?? "").includes("text/html") && !url.searchParams.has("query")) {
           res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": GRAPHIQL_CSP, "x-content-type-options": "nosniff" });
@@ -315,9 +342,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     handle,
     keys,
     revocations,
+    cors: corsPolicy,
     async close() {
       keys.close();
       revocations.close();
+      corsPolicy.close();
       await runtime.dispose?.();
     },
   };
@@ -344,6 +373,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     port,
     keys: gateway.keys,
     revocations: gateway.revocations,
+    cors: gateway.cors,
     // SIGTERM does not close node:http: callers (main.ts, scripts/hub.ts) call this. Idempotent.
     close() {
       closing ??= (async () => {

@@ -2,6 +2,7 @@ import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../..
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
 import { authenticateClient } from "./services/api-clients.ts";
+import { corsOriginsFeed } from "./services/cors-origins.ts";
 import { oauthApp, partnerRevocationFeed } from "./services/partner-apps.ts";
 import { activatePerson, peopleRevocationFeed, revokePersonSession, signInPerson } from "./services/people.ts";
 import { memberConsentHandlers } from "./services/member-consents.ts";
@@ -51,6 +52,8 @@ export function internalRoutes(): Record<string, InternalRoute> {
       const app = await oauthApp(b.clientId, "clientSecret" in b ? b.clientSecret : undefined);
       return app ? { status: 200, body: app } : { status: 404, body: { error: "invalid_client" } };
     },
+    // Browser origins per client (CORS), polled by the gateway.
+    "clients/origins": async () => ({ status: 200, body: await corsOriginsFeed() }),
     "auth/revocations": async () => ({ status: 200, body: { ...(await partnerRevocationFeed()), ...(await peopleRevocationFeed()) } }),
     // People who are not members: sign-in (password + TOTP for admins), activation, sign-out.
     "auth/person-sign-in": async (body) => {

@@ -3,6 +3,7 @@ import type { ApiClient, Partner, PartnerRate } from "../../../../prisma/generat
 import { builder } from "../builder.ts";
 import type { PartnerContext } from "../context.ts";
 import { createApiClient, revokeApiClient } from "../services/api-clients.ts";
+import { setAllowedOrigins } from "../services/cors-origins.ts";
 import { listPartners, registerPartner, seesPrivate, setPartnerActive, setPartnerRates } from "../services/partners.ts";
 import { PurposeEnum, RoleEnum } from "./enums.ts";
 
@@ -48,6 +49,11 @@ export const ApiClientRef = builder.objectRef<ApiClient>("ApiClient").implement(
     name: t.exposeString("name", { nullable: true, description: "A label for people, e.g. \"checkout service\"." }),
     createdAt: t.field({ type: "DateTime", description: "When the client was created (UTC).", resolve: (c) => c.createdAt }),
     revokedAt: t.field({ type: "DateTime", nullable: true, description: "When it was revoked (UTC); null while it can get tokens.", resolve: (c) => c.revokedAt }),
+    allowedOrigins: t.stringList({
+      description:
+        "Browser origins (scheme://host[:port]) whose pages may call the hub with this client's tokens (CORS). Empty: no browser page may (server-to-server calls are unaffected). Changes reach the gateway within 5 seconds.",
+      resolve: (c) => c.allowedOrigins,
+    }),
   }),
 });
 
@@ -187,6 +193,17 @@ builder.mutationFields((t) => ({
       name: t.arg.string({ required: false, description: "A label for people, 1–100 characters." }),
     },
     resolve: (_r, args, ctx) => createApiClient(ctx.principal, args),
+  }),
+  setApiClientAllowedOrigins: t.field({
+    type: ApiClientRef,
+    authScopes: { business: true },
+    description:
+      "Replaces the browser origins allowed to call the hub with this client's tokens (CORS). ADMIN for any client; a partner for its own (else NOT_FOUND). Exact origins only (https, or http for localhost/127.0.0.1/[::1]); no wildcard, no path; at most 20; BAD_USER_INPUT otherwise, nothing stored. An empty list turns browser access off.",
+    args: {
+      clientId: t.arg.string({ description: "The client_id." }),
+      origins: t.arg.stringList({ description: "The complete new list, e.g. [\"https://app.shop.example\"]; replaces the old one." }),
+    },
+    resolve: (_r, args, ctx) => setAllowedOrigins(ctx.principal, args),
   }),
   revokeApiClient: t.field({
     type: ApiClientRef,
