@@ -81,7 +81,7 @@ export const isPartnerView = (p: Pick<Principal, "authority">): boolean => p.aut
  * mutation, partner-level queries: offers, settlement, API clients, audience overlap, the partner
  * directory, transactions by id) is FORBIDDEN: a field added later is denied until listed here.
  */
-export const PARTNER_VIEW_QUERIES: ReadonlySet<string> = new Set(["me", "member", "memberByPartnerRef", "_entities", "_service", "__typename"]);
+export const PARTNER_VIEW_QUERIES: ReadonlySet<string> = new Set(["me", "member", "memberByPartnerRef", "viewer", "_entities", "_service", "__typename"]);
 
 const guarded = new WeakSet<GraphQLSchema>();
 

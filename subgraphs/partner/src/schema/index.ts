@@ -6,6 +6,7 @@ import "./offer.ts";
 import "./member.ts";
 import "./partner-app.ts";
 import "./people.ts";
+import "./viewer.ts";
 
 builder.queryType({ description: "Reads of the partner subgraph: partners, offers." });
 builder.mutationType({ description: "Writes of the partner subgraph: partners, rates, API clients, offers and claims." });

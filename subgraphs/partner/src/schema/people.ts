@@ -26,7 +26,7 @@ const InvitationRef = builder.objectRef<{ person: Person; activationCode: string
   }),
 });
 
-const PersonRoleEnum = builder.enumType("PersonRole", {
+export const PersonRoleEnum = builder.enumType("PersonRole", {
   description: "The roles of people who are not members.",
   values: {
     ADMIN: { description: "A coalition admin: everything an ADMIN may do; TOTP required at sign-in." },
