@@ -17,8 +17,8 @@ import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
 import { prisma as pointsPrisma, usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
-import { exportRun } from "../subgraphs/points/src/services/settlement.ts";
-import { formatReport, verifyLedger } from "../subgraphs/points/src/services/verify.ts";
+import { exportRun } from "../subgraphs/points/src/settlement/settlement.ts";
+import { formatReport, verifyLedger } from "../subgraphs/points/src/ledger/verify.ts";
 
 const env = configOrExit(undefined);
 const program = new Command().name("cli").description("Coalition Hub admin CLI").showHelpAfterError();

@@ -7,8 +7,8 @@ import type { RunningSubgraph } from "../../../../lib/subgraph-server.ts";
 import { startPointsSubgraph } from "../server.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints } from "./earn.ts";
-import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "./redeem.ts";
+import { awardPoints } from "../earning/earn.ts";
+import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "../redemption/redeem.ts";
 import { type VerifyCheck, verifyLedger } from "./verify.ts";
 
 // The verifier against a database corrupted on purpose: each test breaks one invariant around the

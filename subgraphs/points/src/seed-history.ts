@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Principal } from "../../../../lib/principal.ts";
-import { awardPointsBatch, awardPoints } from "./earn.ts";
+import type { Principal } from "../../../lib/principal.ts";
+import { awardPointsBatch, awardPoints } from "./earning/earn.ts";
 import { runPointsExpiry, runTierReview } from "./jobs.ts";
-import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "./redeem.ts";
+import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "./redemption/redeem.ts";
 
 /**
  * Demo history through the ledger's own functions (never around them): for each member, earns at

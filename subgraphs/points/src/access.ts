@@ -1,8 +1,8 @@
-import { emitEvents } from "../../../../lib/events.ts";
-import { log } from "../../../../lib/logger.ts";
-import { delegatedReader } from "../../../../lib/authority.ts";
-import type { Principal, Purpose } from "../../../../lib/principal.ts";
-import { prisma } from "../db.ts";
+import { emitEvents } from "../../../lib/events.ts";
+import { log } from "../../../lib/logger.ts";
+import { delegatedReader } from "../../../lib/authority.ts";
+import type { Principal, Purpose } from "../../../lib/principal.ts";
+import { prisma } from "./db.ts";
 
 export type DataCategory = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
 const ORDER: DataCategory[] = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POINTS_BALANCE", "ACTIVITY", "SEGMENTS"];

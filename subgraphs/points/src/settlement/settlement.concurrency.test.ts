@@ -7,8 +7,8 @@ import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subg
 import { prisma, usePrisma } from "../db.ts";
 import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
-import { awardPoints } from "./earn.ts";
-import { issuanceCode, post, walletCode } from "./ledger.ts";
+import { awardPoints } from "../earning/earn.ts";
+import { issuanceCode, post, walletCode } from "../ledger/ledger.ts";
 import { approveSettlementRun, createSettlementRun } from "./settlement.ts";
 
 // Settlement under real concurrency (PostgreSQL with DATABASE_URL; on PGlite the same calls run one

@@ -1,10 +1,10 @@
 import { toBig } from "../../../../lib/amounts.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import type { PrismaClient } from "../../../../lib/db.ts";
-import { addMonths } from "./config.ts";
-import { nextTier, type Tier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "./domain.ts";
+import { addMonths } from "../config.ts";
+import { nextTier, type Tier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "../domain.ts";
 import { emitEvents } from "../../../../lib/events.ts";
-import { type Tx, walletCode } from "./ledger.ts";
+import { type Tx, walletCode } from "../ledger/ledger.ts";
 
 /**
  * Tiers (DESIGN.md §4): earned coalition-wide on points earned in the rolling 12 months (EARN net

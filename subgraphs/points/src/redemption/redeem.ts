@@ -6,8 +6,8 @@ import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.
 import { emitEvent } from "../../../../lib/events.ts";
 import { prisma } from "../db.ts";
 import { hasMemberAuthority, type Principal } from "../../../../lib/principal.ts";
-import { redemptionKey, settings, startOfDayIn } from "./config.ts";
-import { type Actor, IdempotencyKey, parseInput, Points, Reason, Reference, scopeOf, Uuid, type WriteOptions } from "./domain.ts";
+import { redemptionKey, settings, startOfDayIn } from "../config.ts";
+import { type Actor, IdempotencyKey, parseInput, Points, Reason, Reference, scopeOf, Uuid, type WriteOptions } from "../domain.ts";
 import {
   ADJUSTMENTS,
   idempotent,
@@ -23,7 +23,7 @@ import {
   TX_OPTIONS,
   type Tx,
   walletCode,
-} from "./ledger.ts";
+} from "../ledger/ledger.ts";
 
 /**
  * Spending points: redemption codes (the member's authority), redemptions, holds (authorize →

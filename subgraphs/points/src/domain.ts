@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { badInput, forbidden } from "../../../../lib/errors.ts";
-import type { Principal } from "../../../../lib/principal.ts";
-import { MAX_POINTS } from "./ledger.ts";
+import { badInput, forbidden } from "../../../lib/errors.ts";
+import type { Principal } from "../../../lib/principal.ts";
+import { MAX_POINTS } from "./ledger/ledger.ts";
 
 /**
  * Who performs a points operation. The API passes the request's verified principal; the demo seed

@@ -8,8 +8,8 @@ import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subg
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
 import { earn, rates, redeem } from "../testing/ledger-ops.ts";
-import { awardPoints } from "./earn.ts";
-import { reverseTransaction } from "./redeem.ts";
+import { awardPoints } from "../earning/earn.ts";
+import { reverseTransaction } from "../redemption/redeem.ts";
 import { approveSettlementRun, createSettlementRun, disputeStatementLine, exportRun, lineAmount, recomputeSettlementRun, resolveStatementDispute } from "./settlement.ts";
 
 // Settlement on the real ledger (PostgreSQL with DATABASE_URL, else PGlite): exact statements,

@@ -4,7 +4,7 @@ import { toBig, toSafeNumber } from "../../../../lib/amounts.ts";
 import { HubError } from "../../../../lib/errors.ts";
 import type { AccountKind, TransactionKind } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
-import { addMonths, lotExpiry, settings } from "./config.ts";
+import { addMonths, lotExpiry, settings } from "../config.ts";
 
 /**
  * The double-entry ledger (DESIGN.md §4, after TigerBeetle and Formance).

@@ -6,10 +6,10 @@ import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import type { SettlementFlow, SettlementLine, SettlementRun, SettlementStatement, TransactionKind } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
-import { type Actor, parseInput, Reason, Uuid } from "./domain.ts";
-import { splitByShares } from "./events.ts";
-import { ADJUSTMENTS, issuanceCode, MAX_POINTS, post, redemptionCode, type Tx } from "./ledger.ts";
-import { currencySettings } from "./config.ts";
+import { type Actor, parseInput, Reason, Uuid } from "../domain.ts";
+import { splitByShares } from "../events.ts";
+import { ADJUSTMENTS, issuanceCode, MAX_POINTS, post, redemptionCode, type Tx } from "../ledger/ledger.ts";
+import { currencySettings } from "../config.ts";
 
 /**
  * Settlement between partners (DESIGN.md §7, issue 7).

@@ -6,13 +6,13 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
-import { addMonths, useSettings } from "./config.ts";
-import { awardPoints, awardPointsBatch } from "./earn.ts";
-import { splitByShares } from "./events.ts";
-import { tierFor } from "./domain.ts";
-import { runHoldExpiry, runPointsExpiry, runTierReview } from "./jobs.ts";
-import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "./redeem.ts";
-import { tierStatuses } from "./tiers.ts";
+import { addMonths, useSettings } from "../config.ts";
+import { awardPoints, awardPointsBatch } from "../earning/earn.ts";
+import { splitByShares } from "../events.ts";
+import { tierFor } from "../domain.ts";
+import { runHoldExpiry, runPointsExpiry, runTierReview } from "../jobs.ts";
+import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "../redemption/redeem.ts";
+import { tierStatuses } from "../tiers/tiers.ts";
 
 // Lots, expiry policies, the expiry / hold-expiry / tier-review jobs, and code expiry, at a
 // controlled clock through the same service functions the API calls.

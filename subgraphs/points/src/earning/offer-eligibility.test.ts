@@ -6,7 +6,7 @@ import { partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
 import { awardPoints } from "./earn.ts";
-import { runTierReview } from "./jobs.ts";
+import { runTierReview } from "../jobs.ts";
 
 // The bonus of an offer is paid only to a member eligible at the moment of the earn: tier ≥ minTier
 // and lifecycle segment among the offer's segments (lib/lifecycle.ts over joinedAt from

@@ -1,9 +1,9 @@
-import { toSafeNumber } from "../../../../lib/amounts.ts";
-import { consentCopyHandlers } from "../../../../lib/consent-copy.ts";
-import type { DomainEvent, EventHandler } from "../../../../lib/events.ts";
-import { LIFECYCLES } from "../../../../lib/lifecycle.ts";
-import { log } from "../../../../lib/logger.ts";
-import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger.ts";
+import { toSafeNumber } from "../../../lib/amounts.ts";
+import { consentCopyHandlers } from "../../../lib/consent-copy.ts";
+import type { DomainEvent, EventHandler } from "../../../lib/events.ts";
+import { LIFECYCLES } from "../../../lib/lifecycle.ts";
+import { log } from "../../../lib/logger.ts";
+import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger/ledger.ts";
 
 /**
  * Domain events the points subgraph consumes (lib/events.ts SUBSCRIPTIONS). Each handler runs in

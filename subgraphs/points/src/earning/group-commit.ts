@@ -2,9 +2,9 @@ import { sqlState } from "../../../../lib/db.ts";
 import { type ErrorCode, HubError } from "../../../../lib/errors.ts";
 import { log } from "../../../../lib/logger.ts";
 import { prisma } from "../db.ts";
-import type { Actor } from "./domain.ts";
-import type { LedgerTransactionRow, Tx } from "./ledger.ts";
-import { TX_OPTIONS } from "./ledger.ts";
+import type { Actor } from "../domain.ts";
+import type { LedgerTransactionRow, Tx } from "../ledger/ledger.ts";
+import { TX_OPTIONS } from "../ledger/ledger.ts";
 
 /**
  * Group commit for single earns (after TigerBeetle's batching): concurrent `awardPoints` calls of

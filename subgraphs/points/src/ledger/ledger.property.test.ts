@@ -8,9 +8,9 @@ import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/sub
 import { prisma, usePrisma } from "../db.ts";
 import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints, awardPointsBatch } from "./earn.ts";
-import { runHoldExpiry, runPointsExpiry } from "./jobs.ts";
-import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "./redeem.ts";
+import { awardPoints, awardPointsBatch } from "../earning/earn.ts";
+import { runHoldExpiry, runPointsExpiry } from "../jobs.ts";
+import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "../redemption/redeem.ts";
 
 // Random sequences of earn / redeem / hold / capture / void / reverse / expire over two members and
 // two partners, at a moving clock. After every sequence: every transaction balances, every wallet

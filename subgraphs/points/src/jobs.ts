@@ -1,9 +1,9 @@
-import { log } from "../../../../lib/logger.ts";
-import { prisma } from "../db.ts";
+import { log } from "../../../lib/logger.ts";
+import { prisma } from "./db.ts";
 import { settings } from "./config.ts";
-import { expirePoints } from "./expiry.ts";
-import { expireHolds } from "./redeem.ts";
-import { downgradeInactiveTiers } from "./tiers.ts";
+import { expirePoints } from "./ledger/expiry.ts";
+import { expireHolds } from "./redemption/redeem.ts";
+import { downgradeInactiveTiers } from "./tiers/tiers.ts";
 
 /**
  * The points subgraph's jobs. Each is idempotent and safe to run concurrently with itself and with

@@ -6,8 +6,8 @@ import { partnerPrincipal, memberPrincipal, adminPrincipal } from "../../../../t
 import { prisma, usePrisma } from "../db.ts";
 import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints, awardPointsBatch, BATCH_CHUNK } from "./earn.ts";
-import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, voidHold } from "./redeem.ts";
+import { awardPoints, awardPointsBatch, BATCH_CHUNK } from "../earning/earn.ts";
+import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, voidHold } from "../redemption/redeem.ts";
 
 // Real concurrency on PostgreSQL (DATABASE_URL set; pool of 20); on PGlite the same calls run one
 // at a time and must give the same answers.

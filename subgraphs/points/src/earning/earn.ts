@@ -6,7 +6,7 @@ import { sqlState } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvents } from "../../../../lib/events.ts";
 import { prisma } from "../db.ts";
-import { lotExpiry, settings, addMonths } from "./config.ts";
+import { lotExpiry, settings, addMonths } from "../config.ts";
 import {
   type Actor,
   firstIssue,
@@ -22,7 +22,7 @@ import {
   TIER_MULTIPLIERS,
   Uuid,
   type WriteOptions,
-} from "./domain.ts";
+} from "../domain.ts";
 import {
   applyDeferred,
   budgetCode,
@@ -39,9 +39,9 @@ import {
   TX_OPTIONS,
   type Tx,
   walletCode,
-} from "./ledger.ts";
+} from "../ledger/ledger.ts";
 import { earnGroupCommitEnabled, GroupCommitter, GroupRace } from "./group-commit.ts";
-import { touchTiers } from "./tiers.ts";
+import { touchTiers } from "../tiers/tiers.ts";
 import {
   ACTIVITY_KINDS,
   type ConsentCopy,

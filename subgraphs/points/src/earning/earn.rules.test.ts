@@ -6,8 +6,8 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
-import { addMonths, useSettings } from "./config.ts";
-import { MAX_POINTS_PER_EARN } from "./domain.ts";
+import { addMonths, useSettings } from "../config.ts";
+import { MAX_POINTS_PER_EARN } from "../domain.ts";
 import { awardPoints, awardPointsBatch, BATCH_MAX_ITEMS, purchasePoints } from "./earn.ts";
 
 // Earning rules through the public service functions, single and bulk (found by mutation testing,

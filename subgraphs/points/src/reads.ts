@@ -1,10 +1,10 @@
-import { toBig, toSafeNumber } from "../../../../lib/amounts.ts";
-import { Prisma } from "../../../../lib/db.ts";
-import { prisma } from "../db.ts";
+import { toBig, toSafeNumber } from "../../../lib/amounts.ts";
+import { Prisma } from "../../../lib/db.ts";
+import { prisma } from "./db.ts";
 import type { Actor } from "./domain.ts";
 import type { Tier } from "./domain.ts";
-import { isUuid, type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger.ts";
-import { qualifyingSql } from "./tiers.ts";
+import { isUuid, type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
+import { qualifyingSql } from "./tiers/tiers.ts";
 
 /** Read side: wallets, expiring points, activity pages, transactions by id (all batched by the loaders). */
 
