@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { ENV_EXAMPLE } from "../scripts/env-example.ts";
+import { currencySettings } from "../subgraphs/points/src/config.ts";
 import { ConfigError, effectiveConfig, envExample, loadEnv, readSetting, SETTINGS } from "./config.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -56,7 +57,10 @@ describe("the schema", () => {
 
   test("the coalition settles in CNY by default, the same under `npm start` and docker-compose", () => {
     expect(loadEnv({}).HUB_CURRENCY).toBe("CNY");
+    // The points subgraph (which settles) reads the same table: it once had its own default, EUR.
+    expect(currencySettings().code).toBe(loadEnv().HUB_CURRENCY);
     const compose = parse(readFileSync(path.join(ROOT, "docker-compose.yml"), "utf8")) as { "x-hub-env": Record<string, string> };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: docker-compose's own interpolation, not a JS template
     expect(compose["x-hub-env"].HUB_CURRENCY).toBe("${HUB_CURRENCY:-CNY}");
     expect(loadEnv({ HUB_CURRENCY: "EUR" }).HUB_CURRENCY).toBe("EUR");
   });

@@ -93,7 +93,7 @@ test("settlement export: a run's statements as CSV and JSON, through the API and
     "run_id,period_start,period_end,status,currency,partner_id,partner_name,line_id,side,kind,points,postings,rate,rate_effective_from,amount,disputed,statement_amount_due,statement_amount_owed,statement_net_position",
   );
   const json = await cli(["settlement", "export", runId, "--format", "json", "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
-  expect(JSON.parse(json.stdout)).toMatchObject({ run: { id: runId, status: "DRAFT", currency: "EUR" }, statements: expect.any(Array) });
+  expect(JSON.parse(json.stdout)).toMatchObject({ run: { id: runId, status: "DRAFT", currency: "CNY" }, statements: expect.any(Array) });
   const missing = await cli(["settlement", "export", "00000000-0000-4000-8000-000000000000", "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain("NOT_FOUND");

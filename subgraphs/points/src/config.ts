@@ -1,18 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
-import { z } from "zod";
+import { type ExpiryPolicy, loadEnv, readSetting } from "../../../lib/config.ts";
 
 /**
- * Settings of the points subgraph (coalition configuration, DESIGN.md §4), from the environment:
- * - HUB_EXPIRY_POLICY: `months_after_earning:<N>` (default 36), `inactivity_months:<N>`, or `never`.
- * - HUB_HOLD_TTL_MINUTES: how long an uncaptured hold reserves points (default 30).
- * - HUB_REDEMPTION_CODE_TTL_SECONDS: lifetime of a redemption code (default 600).
- * - Tier thresholds/multipliers are the DESIGN.md defaults (1,000 / 5,000 / 20,000; 1, 1.25, 1.5, 2).
- * - HUB_TIME_ZONE: the coalition's time zone (IANA name, default UTC): where a "day" of a member's
- *   daily redemption limit for a partner app starts and ends.
- * - HUB_CURRENCY: the coalition's settlement currency, ISO 4217 (default EUR); HUB_CURRENCY_MINOR_UNITS:
- *   its decimals, to which each statement line is rounded half-even (default 2).
+ * The points subgraph's view of the one configuration (lib/config.ts holds the variables, their
+ * defaults, bounds and meanings; DESIGN.md §4): the expiry policy (HUB_EXPIRY_POLICY), holds
+ * (HUB_HOLD_TTL_MINUTES), redemption codes (HUB_REDEMPTION_CODE_TTL_SECONDS), the coalition's time
+ * zone for per-day limits (HUB_TIME_ZONE) and its settlement currency (HUB_CURRENCY,
+ * HUB_CURRENCY_MINOR_UNITS). Tier thresholds/multipliers are the DESIGN.md defaults (1,000 / 5,000 /
+ * 20,000; 1, 1.25, 1.5, 2).
  */
-export type ExpiryPolicy = { kind: "months_after_earning"; months: number } | { kind: "inactivity_months"; months: number } | { kind: "never" };
+export type { ExpiryPolicy };
 
 export interface PointsSettings {
   expiryPolicy: ExpiryPolicy;
@@ -24,41 +21,12 @@ export interface PointsSettings {
   timeZone: string;
 }
 
-export function parseExpiryPolicy(raw: string | undefined): ExpiryPolicy {
-  const s = (raw ?? "months_after_earning:36").trim();
-  if (s === "never") return { kind: "never" };
-  const m = /^(months_after_earning|inactivity_months):(\d{1,3})$/.exec(s);
-  if (!m || Number(m[2]) < 1) throw new Error(`Invalid HUB_EXPIRY_POLICY "${s}": use months_after_earning:<N>, inactivity_months:<N> or never`);
-  return { kind: m[1] as "months_after_earning" | "inactivity_months", months: Number(m[2]) };
-}
-
-const Env = z.object({
-  HUB_HOLD_TTL_MINUTES: z.coerce.number().int().min(1).max(60 * 24 * 30).default(30),
-  HUB_REDEMPTION_CODE_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
-  HUB_TIME_ZONE: z
-    .string()
-    .default("UTC")
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat("en-US", { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, "HUB_TIME_ZONE must be an IANA time zone name, e.g. Asia/Shanghai"),
-});
-
-const CurrencyEnv = z.object({
-  HUB_CURRENCY: z.string().regex(/^[A-Z]{3}$/, "HUB_CURRENCY must be an ISO 4217 code like EUR").default("EUR"),
-  HUB_CURRENCY_MINOR_UNITS: z.coerce.number().int().min(0).max(4).default(2),
-});
-
 let currency: { code: string; minorUnits: number } | undefined;
 
 /** The coalition's settlement currency and its minor units (statement lines are rounded to them). */
 export function currencySettings(): { code: string; minorUnits: number } {
   if (!currency) {
-    const e = CurrencyEnv.parse(process.env);
+    const e = loadEnv();
     currency = { code: e.HUB_CURRENCY, minorUnits: e.HUB_CURRENCY_MINOR_UNITS };
   }
   return currency;
@@ -68,9 +36,9 @@ let current: PointsSettings | undefined;
 let codeKey: Uint8Array | undefined;
 
 export function loadPointsSettings(env: NodeJS.ProcessEnv = process.env): PointsSettings {
-  const e = Env.parse(env);
+  const e = loadEnv(env);
   return {
-    expiryPolicy: parseExpiryPolicy(env.HUB_EXPIRY_POLICY),
+    expiryPolicy: e.HUB_EXPIRY_POLICY,
     holdTtlMinutes: e.HUB_HOLD_TTL_MINUTES,
     redemptionCodeTtlSeconds: e.HUB_REDEMPTION_CODE_TTL_SECONDS,
     tierDowngradeMonths: 6,
@@ -97,7 +65,8 @@ export function useRedemptionKeyFrom(secret: Uint8Array | string): void {
 
 export function redemptionKey(): Uint8Array {
   if (!codeKey) {
-    if (process.env.HUB_INTERNAL_SECRET) useRedemptionKeyFrom(process.env.HUB_INTERNAL_SECRET);
+    const secret = readSetting("HUB_INTERNAL_SECRET");
+    if (secret) useRedemptionKeyFrom(secret);
     else codeKey = randomBytes(32);
   }
   return codeKey!;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Decimal } from "decimal.js";
 import { z } from "zod";
 import { toBig } from "../../../../lib/amounts.ts";
+import { readSetting } from "../../../../lib/config.ts";
 import { sqlState } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emitEvents } from "../../../../lib/events.ts";
@@ -145,7 +146,7 @@ export async function awardPoints(actor: Actor, raw: unknown, opts: WriteOptions
  * hub: 25–200 ms, and an award sent right after enrolMember was NOT_FOUND 10 times out of 10).
  * A partner's "enrol, then award" must just work; a truly unlinked member costs only its caller the wait.
  */
-const linkGraceMs = () => Math.min(5_000, Math.max(0, Number(process.env.HUB_LINK_GRACE_MS ?? 750)));
+const linkGraceMs = () => readSetting("HUB_LINK_GRACE_MS");
 
 async function linkArrives(memberId: string, partnerId: string, graceMs: number): Promise<boolean> {
   const deadline = Date.now() + graceMs;
@@ -323,7 +324,7 @@ export const BATCH_MAX_ITEMS = 5_000;
 /** Items per database transaction in a bulk earn. */
 export const BATCH_CHUNK = 500;
 /** Chunk transactions of one awardPointsBatch call in flight at once (HUB_BULK_PARALLEL, default 2). */
-const BATCH_PARALLEL = Math.max(1, Math.floor(Number(process.env.HUB_BULK_PARALLEL ?? 2)) || 1);
+const batchParallel = () => readSetting("HUB_BULK_PARALLEL");
 
 export interface BatchRejection {
   index: number;
@@ -374,7 +375,7 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
     if (parsed.data.offerId) withOffer.push({ index, raw });
     else plain.push({ index, input: parsed.data, hash });
   });
-  // Chunks run BATCH_PARALLEL at a time, each in its own transaction: PostgreSQL works on one
+  // Chunks run batchParallel() at a time, each in its own transaction: PostgreSQL works on one
   // while Node prepares the next (a chunk is mostly database time). Safe as concurrent batch calls
   // are: wallets are locked in id order before anything else, the issuance row last.
   const chunks: (typeof plain)[] = [];
@@ -403,7 +404,7 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
     }
   };
   // allSettled: the call returns only when no chunk of it is still running.
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(BATCH_PARALLEL, chunks.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(batchParallel(), chunks.length) }, worker));
   const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failure) throw failure.reason;
   for (const { index, raw } of withOffer) {

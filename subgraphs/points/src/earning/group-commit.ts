@@ -1,3 +1,4 @@
+import { readSetting } from "../../../../lib/config.ts";
 import { sqlState } from "../../../../lib/db.ts";
 import { type ErrorCode, HubError } from "../../../../lib/errors.ts";
 import { log } from "../../../../lib/logger.ts";
@@ -32,7 +33,8 @@ export const GROUP_MAX = 500;
  * inserts while the previous one commits (they meet only at the issuance row, updated last, and at
  * wallets they share, locked in id order).
  */
-let maxInflight = Number(process.env.HUB_EARN_GROUPS_INFLIGHT ?? 3);
+let maxInflight: number | undefined;
+const inflightLimit = () => (maxInflight ??= readSetting("HUB_EARN_GROUPS_INFLIGHT"));
 
 export interface GroupItem<I> {
   input: I;
@@ -60,13 +62,13 @@ interface Queue<I> {
   scheduled: boolean;
 }
 
-let enabled = process.env.HUB_EARN_GROUP_COMMIT !== "0";
+let enabled: boolean | undefined;
 
 /** Turns group commit on or off (benchmarks compare both; HUB_EARN_GROUP_COMMIT=0 turns it off). */
 export function setEarnGroupCommit(on: boolean): void {
   enabled = on;
 }
-export const earnGroupCommitEnabled = () => enabled;
+export const earnGroupCommitEnabled = () => (enabled ??= readSetting("HUB_EARN_GROUP_COMMIT") === "1");
 /** Groups of one partner in flight at once (benchmarks; HUB_EARN_GROUPS_INFLIGHT, default 3). */
 export function setEarnGroupsInflight(n: number): void {
   maxInflight = Math.max(1, Math.floor(n));
@@ -98,12 +100,12 @@ export class GroupCommitter<I> {
   }
 
   private schedule(qk: string, q: Queue<I>): void {
-    if (q.scheduled || q.inflight >= maxInflight || !q.items.length) return;
+    if (q.scheduled || q.inflight >= inflightLimit() || !q.items.length) return;
     q.scheduled = true;
     // Let the calls that arrive in this same turn of the event loop join the group.
     setImmediate(() => {
       q.scheduled = false;
-      if (q.inflight >= maxInflight || !q.items.length) return;
+      if (q.inflight >= inflightLimit() || !q.items.length) return;
       const group = q.items.splice(0, GROUP_MAX);
       q.inflight++;
       void this.flush(q, group)
