@@ -11,7 +11,8 @@ if (process.env.HUB_PRISMA_NATIVE_ENGINE !== "1") {
 process.env.CHECKPOINT_DISABLE ??= "1";
 
 export default defineConfig({
-  schema: "prisma/schema.prisma",
+  // A folder: every .prisma file in it is one schema (base.prisma: generators, datasource; one file per owner).
+  schema: "prisma/schema",
   migrations: { path: "prisma/migrations" },
   datasource: { url: process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/coalition_hub" },
 });

@@ -5,6 +5,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient, Prisma } from "../prisma/generated/client/client.ts";
+import { readSetting } from "./config.ts";
 import { filters, listMigrations, openEngine, pgFactory, pgliteFactory } from "../prisma/engine/wasm-engine.mjs";
 
 export { Prisma, PrismaClient };
@@ -42,16 +43,11 @@ export interface OpenOptions {
   statementTimeoutMs?: number;
 }
 
-/** A runaway statement is cancelled after a minute; the gateway gives up on a request after 30 s. */
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
+/** A runaway statement is cancelled after a minute; the gateway gives up on a request after 30 s. (The default is lib/config.ts's.) */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = readSetting("HUB_STATEMENT_TIMEOUT_MS", {});
 
 export function statementTimeoutMs(given?: number, env: NodeJS.ProcessEnv = process.env): number {
-  if (given !== undefined) return given;
-  const raw = env.HUB_STATEMENT_TIMEOUT_MS;
-  if (raw === undefined || raw === "") return DEFAULT_STATEMENT_TIMEOUT_MS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`HUB_STATEMENT_TIMEOUT_MS must be a whole number of ms, 0 = none (got ${raw})`);
-  return n;
+  return given ?? readSetting("HUB_STATEMENT_TIMEOUT_MS", env);
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {

@@ -33,9 +33,3 @@ export function deploymentProblems(role: ProcessRole, env: NodeJS.ProcessEnv = p
   }
   return problems;
 }
-
-/** Throws, naming every missing or unsafe setting, when this process may not run in production as configured. */
-export function assertDeployable(role: ProcessRole, env: NodeJS.ProcessEnv = process.env): void {
-  const problems = deploymentProblems(role, env);
-  if (problems.length) throw new Error(`Refusing to start in production (NODE_ENV=production):\n  - ${problems.join("\n  - ")}`);
-}

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { loadEnv } from "./config.ts";
 
 /**
  * The lifecycle segment rule, shared on purpose (the one exception to "no domain rules in lib/"):
@@ -30,25 +30,10 @@ export interface LifecycleSettings {
 }
 
 const DAY_MS = 86_400_000;
-const days = z.coerce.number().int().min(1).max(3650);
-export const LifecycleEnv = z
-  .object({
-    HUB_LIFECYCLE_NEW_DAYS: days.default(30),
-    HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS: days.default(30),
-    HUB_LIFECYCLE_DORMANT_DAYS: days.default(90),
-    HUB_LIFECYCLE_CHURNED_DAYS: days.default(180),
-  })
-  .refine((e) => e.HUB_LIFECYCLE_DORMANT_DAYS < e.HUB_LIFECYCLE_CHURNED_DAYS, {
-    message: "HUB_LIFECYCLE_DORMANT_DAYS must be below HUB_LIFECYCLE_CHURNED_DAYS",
-  });
 
-/** Thresholds from the environment (defaults: DESIGN.md §9). Throws with every problem listed. */
+/** Thresholds from the configuration (lib/config.ts; defaults: DESIGN.md §9). Throws ConfigError naming every bad variable. */
 export function loadLifecycleSettings(env: NodeJS.ProcessEnv = process.env): LifecycleSettings {
-  const parsed = LifecycleEnv.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(`Invalid lifecycle configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  }
-  const e = parsed.data;
+  const e = loadEnv(env);
   return {
     lifecycleNewDays: e.HUB_LIFECYCLE_NEW_DAYS,
     lifecycleDormantAfterJoinDays: e.HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS,

@@ -1,7 +1,12 @@
+import { SETTINGS } from "./config.ts";
+
 /** One JSON line per event on stderr; the request id ties a masked client error to its log line. */
 type Level = "debug" | "info" | "warn" | "error";
 const ORDER: Record<Level | "silent", number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-let threshold = ORDER[(process.env.HUB_LOG_LEVEL as Level) ?? "info"] ?? ORDER.info;
+// Read while modules load, so a bad value must not throw here: it falls back to info, and the
+// process's start-up check (configOrExit) reports it by name.
+const configured = SETTINGS.HUB_LOG_LEVEL.schema.safeParse(process.env.HUB_LOG_LEVEL || undefined);
+let threshold = ORDER[configured.success ? configured.data : "info"];
 
 export function setLogLevel(level: Level | "silent") {
   threshold = ORDER[level];

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from "node:crypto";
+import { readSetting } from "./config.ts";
 
 /**
  * People's passwords (members, admins, partner staff): salted scrypt, N = 2^15, r = 8, p = 1
@@ -62,9 +63,9 @@ export const normalizeActivationCode = (s: string) => s.toUpperCase().replace(/[
 /**
  * The progressive delay after `failures` consecutive failed sign-ins: three tries are free (a short
  * pause), then 1 s, 2 s, 4 s, ... up to `maxMs` (never a lock: after the delay one attempt is
- * checked again). HUB_SIGNIN_MAX_DELAY_MS overrides the cap.
+ * checked again). HUB_SIGNIN_MAX_DELAY_MS sets the cap.
  */
-export function signInDelayMs(failures: number, maxMs = Number(process.env.HUB_SIGNIN_MAX_DELAY_MS) || 60_000): number {
+export function signInDelayMs(failures: number, maxMs = readSetting("HUB_SIGNIN_MAX_DELAY_MS")): number {
   if (failures <= 3) return 300;
   return Math.min(maxMs, 1000 * 2 ** Math.min(failures - 4, 20));
 }

@@ -10,6 +10,7 @@ import { getDatamodel } from "../prisma/generated/pothos-types.ts";
 import type { PrismaClient } from "../prisma/generated/client/client.ts";
 import { parseBigInt, serializeBigInt } from "./amounts.ts";
 import { mayReadScope, scopeForbidden } from "./authority.ts";
+import { isProduction } from "./deployment.ts";
 import { HubError } from "./errors.ts";
 import { hasMemberAuthority, type MemberScope, type Principal } from "./principal.ts";
 
@@ -84,7 +85,7 @@ export function createBuilder<Ctx extends HubContext>(prisma: () => PrismaClient
       dmmf: getDatamodel(),
       exposeDescriptions: false,
       filterConnectionTotalCount: true,
-      onUnusedQuery: process.env.NODE_ENV === "production" ? null : "warn",
+      onUnusedQuery: isProduction() ? null : "warn",
     },
     scopeAuth: {
       authScopes: (ctx) => ({

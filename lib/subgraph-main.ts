@@ -1,6 +1,5 @@
-import { loadEnv } from "./config.ts";
+import { configOrExit, refuseToStart } from "./config.ts";
 import { openDatabase, type PrismaClient } from "./db.ts";
-import { assertDeployable } from "./deployment.ts";
 import { type SchemaName, startOutboxRelay } from "./events.ts";
 import { internalKey } from "./internal-auth.ts";
 import { log } from "./logger.ts";
@@ -14,10 +13,12 @@ export type SubgraphStarter = (opts: { prisma: PrismaClient; internalKey: Uint8A
  * HUB_INTERNAL_SECRET; the peers' URLs come from HUB_MEMBER_URL / HUB_POINTS_URL / HUB_PARTNER_URL.
  */
 export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, background?: () => { stop(): Promise<void> }) {
-  const env = loadEnv();
-  assertDeployable("subgraph");
-  if (!env.DATABASE_URL) throw new Error(`start:${name} needs DATABASE_URL (the embedded default runs everything with \`npm start\`)`);
-  if (!env.HUB_INTERNAL_SECRET) throw new Error(`start:${name} needs HUB_INTERNAL_SECRET (shared with the gateway and the other subgraphs)`);
+  const env = configOrExit("subgraph");
+  const missing = [
+    ...(env.DATABASE_URL ? [] : ["DATABASE_URL is required (the embedded default runs everything with `npm start`)"]),
+    ...(env.HUB_INTERNAL_SECRET ? [] : ["HUB_INTERNAL_SECRET is required (shared with the gateway and the other subgraphs)"]),
+  ];
+  if (!env.DATABASE_URL || !env.HUB_INTERNAL_SECRET) refuseToStart(`start:${name} runs one subgraph alone`, missing);
   const port = { member: env.MEMBER_PORT, points: env.POINTS_PORT, partner: env.PARTNER_PORT }[name];
   const db = await openDatabase({ url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE });
   const prisma = db.client();

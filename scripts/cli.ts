@@ -6,20 +6,21 @@
 //   keys generate                                           (a new signing key for HUB_SIGNING_KEYS, printed)
 //   settlement export <runId> [--format csv|json] [--partner <id>] [--out <file>]   (a run's statements)
 //   ledger verify [--max <n>] [--json] [--no-events]       (every ledger invariant; exit code 1 on violations)
+//   config [--json]                                         (the effective configuration, secrets masked)
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
-import { loadEnv } from "../lib/config.ts";
+import { configOrExit, effectiveConfig } from "../lib/config.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
 import { prisma as pointsPrisma, usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
-import { exportRun } from "../subgraphs/points/src/services/settlement.ts";
-import { formatReport, verifyLedger } from "../subgraphs/points/src/services/verify.ts";
+import { exportRun } from "../subgraphs/points/src/settlement/settlement.ts";
+import { formatReport, verifyLedger } from "../subgraphs/points/src/ledger/verify.ts";
 
-const env = loadEnv();
+const env = configOrExit(undefined);
 const program = new Command().name("cli").description("Coalition Hub admin CLI").showHelpAfterError();
 const defaultUrl = `http://localhost:${env.HUB_PORT}`;
 const ROLES = ["ADMIN", "PARTNER"] as const;
@@ -70,7 +71,7 @@ program
   .option("--client-secret <secret>", "API client secret")
   .option("--exchange <externalRef>", "the member's reference at the client's partner: exchange it for a PARTNER_VIEW token")
   .option("--member <login>", "sign in as this member (member number or e-mail) through the hub's sign-in page")
-  .option("--password <password>", "the member's password (env HUB_MEMBER_PASSWORD)", process.env.HUB_MEMBER_PASSWORD)
+  .option("--password <password>", "the member's password (env HUB_MEMBER_PASSWORD)", env.HUB_MEMBER_PASSWORD)
   .option("--url <url>", "gateway base URL", defaultUrl)
   .action(async (o: { clientId?: string; clientSecret?: string; exchange?: string; member?: string; password?: string; url: string }) => {
     if (o.member) {
@@ -97,8 +98,8 @@ clients
   .option("--partner <partnerId>", "the partner a PARTNER client acts for (its id)")
   .addOption(new Option("--purpose <purpose>", "purpose assumed when a request sends no Coalition-Purpose header").choices(PURPOSES))
   .option("--name <label>", 'a label for people, e.g. "checkout service" (database mode; the API takes none yet)')
-  .option("--admin-id <id>", "an ADMIN client's id: create through the API (env HUB_ADMIN_CLIENT_ID)", process.env.HUB_ADMIN_CLIENT_ID)
-  .option("--admin-secret <secret>", "its secret (env HUB_ADMIN_CLIENT_SECRET)", process.env.HUB_ADMIN_CLIENT_SECRET)
+  .option("--admin-id <id>", "an ADMIN client's id: create through the API (env HUB_ADMIN_CLIENT_ID)", env.HUB_ADMIN_CLIENT_ID)
+  .option("--admin-secret <secret>", "its secret (env HUB_ADMIN_CLIENT_SECRET)", env.HUB_ADMIN_CLIENT_SECRET)
   .option("--url <url>", "gateway base URL (with --admin-id)", defaultUrl)
   .action(async (o: { role: (typeof ROLES)[number]; partner?: string; purpose?: (typeof PURPOSES)[number]; name?: string; adminId?: string; adminSecret?: string; url: string }) => {
     if (o.role === "PARTNER" && !o.partner) throw new Error("--role PARTNER needs --partner <partnerId>");
@@ -151,9 +152,9 @@ keys
   .command("rotate")
   .description("Add a new signing key to HUB_DATA_DIR/signing-keys.json (or HUB_SIGNING_KEYS_FILE); running gateways pick it up, and the old key keeps verifying until its tokens expire")
   .action(async () => {
-    if (process.env.HUB_SIGNING_KEYS) throw new Error("keys come from HUB_SIGNING_KEYS: rotate by putting a new private JWK first in that list and keeping the old one until its tokens expire (15 minutes)");
+    if (env.HUB_SIGNING_KEYS) throw new Error("keys come from HUB_SIGNING_KEYS: rotate by putting a new private JWK first in that list and keeping the old one until its tokens expire (15 minutes)");
     const dataDir = path.resolve(env.HUB_DATA_DIR);
-    const file = process.env.HUB_SIGNING_KEYS_FILE ?? path.join(dataDir, "signing-keys.json");
+    const file = env.HUB_SIGNING_KEYS_FILE ?? path.join(dataDir, "signing-keys.json");
     const existed = existsSync(file);
     const keys = await KeySet.fromConfig({ dataDir }); // creates the file with a first key when there is none
     const kid = existed ? await keys.rotate() : keys.jwks().keys[0]?.kid;
@@ -170,8 +171,8 @@ program
   .addOption(new Option("--format <format>", "file format").choices(["csv", "json"]).default("csv"))
   .option("--partner <partnerId>", "only this partner's statement")
   .option("--out <file>", "write to this file instead of standard output")
-  .option("--admin-id <id>", "an ADMIN client's id: export through the API (env HUB_ADMIN_CLIENT_ID)", process.env.HUB_ADMIN_CLIENT_ID)
-  .option("--admin-secret <secret>", "its secret (env HUB_ADMIN_CLIENT_SECRET)", process.env.HUB_ADMIN_CLIENT_SECRET)
+  .option("--admin-id <id>", "an ADMIN client's id: export through the API (env HUB_ADMIN_CLIENT_ID)", env.HUB_ADMIN_CLIENT_ID)
+  .option("--admin-secret <secret>", "its secret (env HUB_ADMIN_CLIENT_SECRET)", env.HUB_ADMIN_CLIENT_SECRET)
   .option("--url <url>", "gateway base URL (with --admin-id)", defaultUrl)
   .action(async (runId: string, o: { format: "csv" | "json"; partner?: string; out?: string; adminId?: string; adminSecret?: string; url: string }) => {
     const format = o.format.toUpperCase() as "CSV" | "JSON";
@@ -210,6 +211,21 @@ program
     const report = await withDatabase(() => verifyLedger(pointsPrisma(), { maxViolations: max, events: o.events ? "auto" : false }));
     console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
     if (!report.ok) process.exitCode = 1;
+  });
+
+program
+  .command("config")
+  .description("Print the effective configuration: every variable the hub reads (lib/config.ts), its value here (secrets masked) and whether it comes from the environment or is the default")
+  .option("--json", "print it as JSON (name, group, value, source, secret, doc)")
+  .action((o: { json?: boolean }) => {
+    const settings = effectiveConfig();
+    if (o.json) return console.log(JSON.stringify(settings, null, 2));
+    const width = Math.max(...settings.map((s) => s.name.length));
+    let group = "";
+    for (const s of settings) {
+      if (s.group !== group) console.log(`${group ? "\n" : ""}# ${(group = s.group)}`);
+      console.log(`${s.name.padEnd(width)}  ${s.source === "unset" ? "(unset)" : s.value}${s.source === "default" ? "  (default)" : ""}`);
+    }
   });
 
 await program.parseAsync().catch((e: unknown) => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Development only, until the first release: rebuild prisma/migrations/20261122000000_init from
-# schema.prisma (no database anywhere has applied it yet). Hand-written migrations (triggers,
+# prisma/schema/ (no database anywhere has applied it yet). Hand-written migrations (triggers,
 # checks: everything Prisma does not model) live in later directories and are kept as they are.
 # After the first release, add migrations with `npx prisma migrate dev --create-only --name <what>`.
 set -euo pipefail

@@ -4,16 +4,16 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { loadEnv } from "../lib/config.ts";
-import { assertDeployable, isProduction } from "../lib/deployment.ts";
+import { configOrExit } from "../lib/config.ts";
+import { isProduction } from "../lib/deployment.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { log } from "../lib/logger.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "./hub.ts";
 
-const env = loadEnv();
-// Production (NODE_ENV=production): no made-up secrets, no demo data; checked before anything opens.
-assertDeployable("hub");
+// Every variable validated (lib/config.ts) and, in production (NODE_ENV=production), no made-up
+// secrets and no demo data: checked before anything opens; a problem stops here, naming the variable.
+const env = configOrExit("hub");
 const dataDir = path.resolve(env.HUB_DATA_DIR);
 mkdirSync(dataDir, { recursive: true });
 

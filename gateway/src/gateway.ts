@@ -1,6 +1,7 @@
 import { createGatewayRuntime, type GatewayPlugin } from "@graphql-hive/gateway-runtime";
 import { unifiedGraphHandler } from "@graphql-hive/router-runtime";
 import { type ExecutionResult, getOperationAST, GraphQLError } from "graphql";
+import { readSetting } from "../../lib/config.ts";
 import { PUBLIC_CODES } from "../../lib/errors.ts";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
@@ -107,7 +108,7 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
   const runtime = createGatewayRuntime<HubRequestContext>({
     supergraph: withSubgraphUrls(opts.supergraphSdl, opts.subgraphUrls),
     unifiedGraphHandler,
-    logging: process.env.HUB_LOG_LEVEL === "debug" ? "debug" : false,
+    logging: readSetting("HUB_LOG_LEVEL") === "debug" ? "debug" : false,
     graphqlEndpoint: "/graphql",
     graphiql: false,
     landingPage: false,

@@ -1,6 +1,7 @@
 import type { GatewayPlugin } from "@graphql-hive/gateway-runtime";
 import { transformSupergraphToPublicSchema } from "@theguild/federation-composition";
 import { buildASTSchema, GraphQLError, type GraphQLSchema, Kind, parse, type ASTNode, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from "graphql";
+import { loadEnv } from "../../lib/config.ts";
 import { PUBLIC_CODES } from "../../lib/errors.ts";
 import type { Role } from "../../lib/principal.ts";
 import { estimateCost } from "./cost.ts";
@@ -36,42 +37,23 @@ export interface GatewayLimits {
   introspection: IntrospectionPolicy;
 }
 
-export const DEFAULT_LIMITS: GatewayLimits = {
-  // A partner's full view of a settlement run (statements × lines, flows) estimates 13,201 (the
-  // assumed sizes are coalition-wide); the issue's loop estimates 2.2 × 10^9.
-  maxCost: { MEMBER: 5_000, PARTNER: 20_000, ADMIN: 100_000 },
-  maxIntrospectionCost: 60_000,
-  subgraphTimeoutMs: 15_000,
-  requestDeadlineMs: 30_000,
-  maxResponseBytes: 5 * 1024 * 1024,
-  introspection: "partners-and-admins",
-};
+/**
+ * The defaults (lib/config.ts holds them with the variables). A partner's full view of a settlement
+ * run (statements × lines, flows) estimates 13,201 against the PARTNER default of 20,000 (the
+ * assumed sizes are coalition-wide); the issue's loop estimates 2.2 × 10^9.
+ */
+export const DEFAULT_LIMITS: GatewayLimits = resolveLimits({}, {});
 
-function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${raw})`);
-  return n;
-}
-
-/** DEFAULT_LIMITS, overridden by the environment, overridden by `given`. */
+/** The limits from the configuration (lib/config.ts: defaults, bounds, HUB_* names), overridden by `given`. */
 export function resolveLimits(given: Partial<GatewayLimits> = {}, env: NodeJS.ProcessEnv = process.env): GatewayLimits {
-  const d = DEFAULT_LIMITS;
-  const introspection = (env.HUB_INTROSPECTION ?? d.introspection) as IntrospectionPolicy;
-  if (introspection !== "partners-and-admins" && introspection !== "off") throw new Error(`HUB_INTROSPECTION must be partners-and-admins or off (got ${introspection})`);
+  const e = loadEnv(env);
   return {
-    maxCost: {
-      MEMBER: envInt(env, "HUB_MAX_COST_MEMBER", d.maxCost.MEMBER),
-      PARTNER: envInt(env, "HUB_MAX_COST_PARTNER", d.maxCost.PARTNER),
-      ADMIN: envInt(env, "HUB_MAX_COST_ADMIN", d.maxCost.ADMIN),
-      ...given.maxCost,
-    },
-    maxIntrospectionCost: given.maxIntrospectionCost ?? envInt(env, "HUB_MAX_INTROSPECTION_COST", d.maxIntrospectionCost),
-    subgraphTimeoutMs: given.subgraphTimeoutMs ?? envInt(env, "HUB_SUBGRAPH_TIMEOUT_MS", d.subgraphTimeoutMs),
-    requestDeadlineMs: given.requestDeadlineMs ?? envInt(env, "HUB_REQUEST_DEADLINE_MS", d.requestDeadlineMs),
-    maxResponseBytes: given.maxResponseBytes ?? envInt(env, "HUB_MAX_RESPONSE_BYTES", d.maxResponseBytes),
-    introspection: given.introspection ?? introspection,
+    maxCost: { MEMBER: e.HUB_MAX_COST_MEMBER, PARTNER: e.HUB_MAX_COST_PARTNER, ADMIN: e.HUB_MAX_COST_ADMIN, ...given.maxCost },
+    maxIntrospectionCost: given.maxIntrospectionCost ?? e.HUB_MAX_INTROSPECTION_COST,
+    subgraphTimeoutMs: given.subgraphTimeoutMs ?? e.HUB_SUBGRAPH_TIMEOUT_MS,
+    requestDeadlineMs: given.requestDeadlineMs ?? e.HUB_REQUEST_DEADLINE_MS,
+    maxResponseBytes: given.maxResponseBytes ?? e.HUB_MAX_RESPONSE_BYTES,
+    introspection: given.introspection ?? e.HUB_INTROSPECTION,
   };
 }
 

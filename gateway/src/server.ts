@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { printSchema } from "graphql";
 import type { JWK } from "jose";
+import { readSetting } from "../../lib/config.ts";
 import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
 import { PURPOSES, type Principal, type Purpose } from "../../lib/principal.ts";
@@ -310,7 +311,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       if ((url.pathname === "/.well-known/oauth-authorization-server" || url.pathname === "/.well-known/openid-configuration") && req.method === "GET") {
         const host = typeof req.headers.host === "string" && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(req.headers.host) ? req.headers.host : "localhost";
-        return sendJson(res, 200, metadata(opts.publicUrl ?? process.env.HUB_PUBLIC_URL ?? `http://${host}`), { "cache-control": "public, max-age=300" });
+        return sendJson(res, 200, metadata(opts.publicUrl ?? readSetting("HUB_PUBLIC_URL") ?? `http://${host}`), { "cache-control": "public, max-age=300" });
       }
       if (url.pathname === "/.well-known/jwks.json" && req.method === "GET") return sendJson(res, 200, keys.jwks(), { "cache-control": "public, max-age=300" });
       if (isGraphiqlAsset(url.pathname) && (req.method === "GET" || req.method === "HEAD")) {

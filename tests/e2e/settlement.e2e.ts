@@ -56,7 +56,7 @@ test("an admin settles and approves; partners see only their own statement and d
     await gql(admin, `mutation($s: DateTime!, $e: DateTime!) { createSettlementRun(periodStart: $s, periodEnd: $e) { ${RUN} } }`, { s: periodStart, e: periodEnd }),
   );
   expect(draft.status).toBe("DRAFT");
-  expect(draft.currency).toBe("EUR");
+  expect(draft.currency).toBe("CNY"); // HUB_CURRENCY unset: the default, the demo coalition's currency (lib/config.ts)
   const shop = draft.statements.find((s: { partner: { id: string } }) => s.partner.id === p.shop.id);
   const fmcg = draft.statements.find((s: { partner: { id: string } }) => s.partner.id === p.fmcg.id);
   expect(shop).toMatchObject({ partner: { name: "ShopMall" }, pointsIssued: 1000, amountDue: "15.00", amountOwed: "0.00", netPosition: "-15.00", liabilityPoints: 599 });

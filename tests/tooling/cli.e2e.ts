@@ -93,7 +93,7 @@ test("settlement export: a run's statements as CSV and JSON, through the API and
     "run_id,period_start,period_end,status,currency,partner_id,partner_name,line_id,side,kind,points,postings,rate,rate_effective_from,amount,disputed,statement_amount_due,statement_amount_owed,statement_net_position",
   );
   const json = await cli(["settlement", "export", runId, "--format", "json", "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
-  expect(JSON.parse(json.stdout)).toMatchObject({ run: { id: runId, status: "DRAFT", currency: "EUR" }, statements: expect.any(Array) });
+  expect(JSON.parse(json.stdout)).toMatchObject({ run: { id: runId, status: "DRAFT", currency: "CNY" }, statements: expect.any(Array) });
   const missing = await cli(["settlement", "export", "00000000-0000-4000-8000-000000000000", "--admin-id", TEST_ADMIN.clientId, "--admin-secret", TEST_ADMIN.secret, "--url", hub.baseUrl]);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain("NOT_FOUND");
@@ -102,4 +102,28 @@ test("settlement export: a run's statements as CSV and JSON, through the API and
     expect(direct.code, direct.stderr).toBe(0);
     expect(JSON.parse(direct.stdout)).toEqual(JSON.parse(json.stdout));
   }
+});
+
+test("config: prints every variable with its effective value and source, secrets masked", async () => {
+  const secrets = { HUB_INTERNAL_SECRET: "internal-secret-value-0123456789abcdef", HUB_ADMIN_CLIENT_SECRET: "admin-secret-value-42", HUB_SIGNING_KEYS: '[{"kid":"k1","d":"private-key-material"}]' };
+  const r = await cli(["config"], { ...secrets, DATABASE_URL: "postgresql://hub:db-password-value@db.example:5432/hub", HUB_PORT: "4321", HUB_CURRENCY: "" });
+  expect(r.code, r.stderr).toBe(0);
+  for (const value of [...Object.values(secrets), "db-password-value", "private-key-material"]) expect(r.stdout).not.toContain(value);
+  expect(r.stdout).toMatch(/^HUB_INTERNAL_SECRET\s+\*{8}$/m);
+  expect(r.stdout).toMatch(/^DATABASE_URL\s+postgresql:\/\/hub:\*{8}@db\.example:5432\/hub$/m);
+  expect(r.stdout).toMatch(/^HUB_PORT\s+4321$/m); // from the environment: no "(default)"
+  expect(r.stdout).toMatch(/^HUB_CURRENCY\s+CNY {2}\(default\)$/m); // empty = unset: the demo coalition's currency
+  expect(r.stdout).toMatch(/^HUB_EXPIRY_POLICY\s+months_after_earning:36 {2}\(default\)$/m);
+  expect(r.stdout).toMatch(/^HUB_MEMBER_URL\s+\(unset\)$/m);
+});
+
+test("config: a bad value stops the CLI with one message naming the variable, exit code 1, no stack trace", async () => {
+  const r = await cli(["config"], { HUB_MIN_COHORT: "1", HUB_INTERNAL_SECRET: "too-short-secret" });
+  expect(r.code).toBe(1);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toMatch(/^Invalid configuration/);
+  expect(r.stderr).toMatch(/^ {2}- HUB_MIN_COHORT="1": /m);
+  expect(r.stderr).toMatch(/^ {2}- HUB_INTERNAL_SECRET=a secret value \(not shown\): /m);
+  expect(r.stderr).not.toContain("too-short-secret");
+  expect(r.stderr).not.toMatch(/^\s+at /m);
 });

@@ -117,7 +117,7 @@ test("Dockerfile: node:20-slim, locked install, Prisma client generated at build
   const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
   expect(lines[0]).toBe("FROM node:20-slim");
   // npm ci runs before the source is copied (layer cache), so the root postinstall (prisma generate,
-  // which needs prisma/schema.prisma) must be skipped there and run after COPY . .
+  // which needs prisma/schema/) must be skipped there and run after COPY . .
   expect(lines[at(/npm ci/)]).toContain("--ignore-scripts");
   expect(at(/npm ci/)).toBeLessThan(at(/^COPY \. \./));
   expect(at(/prisma generate/)).toBeGreaterThan(at(/^COPY \. \./));

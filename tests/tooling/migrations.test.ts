@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
@@ -19,22 +19,24 @@ function cliDiff(schema: string) {
   });
 }
 
-test("prisma/migrations matches schema.prisma (no drift)", async () => {
+test("prisma/migrations matches prisma/schema/ (no drift)", async () => {
   // In-process: the WASM schema engine replays the migrations on an in-memory PGlite shadow.
   const sql = await pendingSql({ shadow: "pglite" });
-  expect(sql, `schema.prisma has changes no migration captures; run ./scripts/regen-init-migration.sh (before the first release) or npx prisma migrate dev --name <what>:\n${sql}`).toBe("");
+  expect(sql, `prisma/schema/ has changes no migration captures; run ./scripts/regen-init-migration.sh (before the first release) or npx prisma migrate dev --name <what>:\n${sql}`).toBe("");
 });
 
 test("the stock Prisma CLI works offline through the schema-engine shim (migrate diff --exit-code → 0)", () => {
-  const run = cliDiff("prisma/schema.prisma");
+  const run = cliDiff("prisma/schema");
   expect(run.status, `prisma migrate diff exited ${run.status} (0 = no drift, 2 = drift, else the CLI failed):\n${run.stdout}\n${run.stderr}`).toBe(0);
   expect(run.stdout).toContain("No difference detected.");
 });
 
 test("…and it does report drift (exit code 2) when the schema has a change no migration captures", () => {
   // Guards against a false green: an engine that dies silently must not read as "no drift".
-  const schema = path.join(scratch, "schema.prisma");
-  writeFileSync(schema, `${readFileSync("prisma/schema.prisma", "utf8")}\nmodel DriftProbe {\n  id Int @id\n\n  @@schema("member")\n}\n`);
+  // A copy of the schema folder with one more file (the CLI reads every .prisma file of the folder).
+  const schema = path.join(scratch, "schema");
+  cpSync("prisma/schema", schema, { recursive: true });
+  writeFileSync(path.join(schema, "probe.prisma"), `model DriftProbe {\n  id Int @id\n\n  @@schema("member")\n}\n`);
   const run = cliDiff(schema);
   expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(2);
   expect(run.stdout).toContain("DriftProbe");

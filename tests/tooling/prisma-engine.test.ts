@@ -235,7 +235,7 @@ describe("panics", () => {
   });
 
   test("the stock CLI reports a panic of the shim as a failure (an engine that died once read as 'no drift')", () => {
-    const run = spawnSync("npx", ["prisma", "migrate", "diff", "--from-migrations", "prisma/migrations", "--to-schema", "prisma/schema.prisma", "--exit-code"], {
+    const run = spawnSync("npx", ["prisma", "migrate", "diff", "--from-migrations", "prisma/migrations", "--to-schema", "prisma/schema", "--exit-code"], {
       encoding: "utf8",
       env: { ...process.env, FORCE_PANIC_SCHEMA_ENGINE: "1", DATABASE_URL: ADMIN_URL },
     });

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import { readSetting } from "../../../lib/config.ts";
 
 /** Access tokens live 15 minutes; a retired key stays published that long after retirement. */
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
@@ -93,13 +94,14 @@ export class KeySet {
    */
   static async fromConfig(opts: { keys?: JWK[]; env?: NodeJS.ProcessEnv; dataDir?: string; reloadIntervalMs?: number }): Promise<KeySet> {
     const env = opts.env ?? process.env;
-    const jwks = opts.keys ?? (env.HUB_SIGNING_KEYS ? (JSON.parse(env.HUB_SIGNING_KEYS) as JWK[]) : undefined);
+    const configured = readSetting("HUB_SIGNING_KEYS", env);
+    const jwks = opts.keys ?? (configured ? (JSON.parse(configured) as JWK[]) : undefined);
     if (jwks?.length) {
       // Configured keys: the first signs, the others only verify (they are being rotated out).
       const now = new Date().toISOString();
       return KeySet.fromStored(jwks.map((jwk, i) => ({ kid: requireKid(jwk), createdAt: now, retiredAt: i === 0 ? undefined : now, privateJwk: jwk })));
     }
-    const file = env.HUB_SIGNING_KEYS_FILE ?? (opts.dataDir ? path.join(opts.dataDir, "signing-keys.json") : undefined);
+    const file = readSetting("HUB_SIGNING_KEYS_FILE", env) ?? (opts.dataDir ? path.join(opts.dataDir, "signing-keys.json") : undefined);
     if (file && existsSync(file)) return (await KeySet.fromStored((JSON.parse(readFileSync(file, "utf8")) as { keys: StoredKey[] }).keys, file)).watch(opts.reloadIntervalMs);
     const set = new KeySet([], file);
     await set.rotate();

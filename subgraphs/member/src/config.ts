@@ -1,11 +1,11 @@
-import { z } from "zod";
 import { loadEnv } from "../../../lib/config.ts";
-import { type LifecycleSettings, LifecycleEnv, loadLifecycleSettings } from "../../../lib/lifecycle.ts";
+import { type LifecycleSettings, loadLifecycleSettings } from "../../../lib/lifecycle.ts";
 
 /**
  * Settings of the member subgraph. Lifecycle thresholds follow the seeds in DESIGN.md §9 (dormant
  * after 30 days without activity after joining; 90 days without activity for a member who was
- * active; churned after 180 days); the minimum cohort is the coalition-wide HUB_MIN_COHORT.
+ * active; churned after 180 days); the minimum cohort is the coalition-wide HUB_MIN_COHORT. The variables, their defaults
+ * and bounds: lib/config.ts.
  */
 export interface MemberSettings extends LifecycleSettings {
   /** Partner insights below this many members are suppressed (2–100,000). */
@@ -16,24 +16,12 @@ export interface MemberSettings extends LifecycleSettings {
   insightStabilityHours: number;
 }
 
-// The HUB_LIFECYCLE_* thresholds are parsed by lib/lifecycle.ts (the partner and points subgraphs read them too).
-const Env = LifecycleEnv.and(
-  z.object({
-    HUB_INSIGHT_GRANULARITY: z.coerce.number().int().min(1).max(1000).default(10),
-    HUB_INSIGHT_STABILITY_HOURS: z.coerce.number().int().min(0).max(24 * 90).default(24),
-  }),
-);
-
+/** The member subgraph's view of the one configuration (lib/config.ts); throws ConfigError naming every bad variable. */
 export function loadMemberSettings(env: NodeJS.ProcessEnv = process.env): MemberSettings {
-  const hub = loadEnv(env);
-  const parsed = Env.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(`Invalid member configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  }
-  const e = parsed.data;
+  const e = loadEnv(env);
   return {
     ...loadLifecycleSettings(env),
-    minCohort: hub.HUB_MIN_COHORT,
+    minCohort: e.HUB_MIN_COHORT,
     insightGranularity: e.HUB_INSIGHT_GRANULARITY,
     insightStabilityHours: e.HUB_INSIGHT_STABILITY_HOURS,
   };

@@ -3,7 +3,7 @@ import { int32Compat, toSafeNumber } from "../../../../lib/amounts.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
-import { currencySettings } from "../services/config.ts";
+import { currencySettings } from "../config.ts";
 import {
   approveSettlementRun,
   createSettlementRun,
@@ -16,7 +16,7 @@ import {
   type SettlementLine,
   type SettlementRun,
   type SettlementStatement,
-} from "../services/settlement.ts";
+} from "../settlement/settlement.ts";
 import { TransactionKindEnum } from "./enums.ts";
 import { PartnerRef } from "./refs.ts";
 import { PageInfoRef, TransactionRef } from "./transaction.ts";
