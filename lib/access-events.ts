@@ -2,10 +2,8 @@ import { delegatedReader } from "./authority.ts";
 import type { PrismaClient } from "./db.ts";
 import { emitEvents, type SchemaName } from "./events.ts";
 import { log } from "./logger.ts";
-import type { Principal, Purpose } from "./principal.ts";
-
-export type DataCategory = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
-const ORDER: DataCategory[] = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POINTS_BALANCE", "ACTIVITY", "SEGMENTS"];
+import type { Principal } from "./principal.ts";
+import { type DataCategory, inCategoryOrder, type Purpose } from "./vocabulary.ts";
 
 /**
  * Whose read of member data goes into the member's access log: a partner (its API client, or its
@@ -57,7 +55,7 @@ export class AccessEventRecorder {
       payload: {
         memberId,
         partnerId: this.reader!.partnerId,
-        categories: ORDER.filter((c) => cats.has(c)),
+        categories: inCategoryOrder(cats),
         purpose: this.reader!.purpose,
         operationName: this.operationName ? this.operationName.slice(0, 200) : null,
         requestId: this.requestId,

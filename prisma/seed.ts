@@ -11,7 +11,8 @@ import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api
 import { createPartnerAppWithSecret } from "../subgraphs/partner/src/services/partner-apps.ts";
 import { createPersonForSeed } from "../subgraphs/partner/src/services/people.ts";
 import { setPasswordForSeed } from "../subgraphs/member/src/services/sign-in.ts";
-import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
+import { approveOffer, submitOffer } from "../subgraphs/partner/src/services/offers/lifecycle.ts";
+import { createOffer } from "../subgraphs/partner/src/services/offers/terms.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
 import { seedPointsHistory } from "../subgraphs/points/src/services/seed-history.ts";
 

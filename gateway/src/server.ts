@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import type { JWK } from "jose";
 import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
-import { PURPOSES, type Principal, type Purpose } from "../../lib/principal.ts";
+import type { Principal } from "../../lib/principal.ts";
+import { isPurpose, PURPOSES } from "../../lib/vocabulary.ts";
 import { KeySet } from "./auth/keys.ts";
 import { AuthorizationEndpoint } from "./auth/authorize.ts";
 import { RevocationFeed } from "./auth/revocation.ts";
@@ -134,10 +135,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     if (principal.role === "PARTNER") {
       const declared = req.headers[PURPOSE_HEADER];
       const purpose = typeof declared === "string" && declared.trim() ? declared.trim().toUpperCase() : verified.purpose;
-      if (!purpose || !PURPOSES.includes(purpose as Purpose)) {
+      if (!purpose || !isPurpose(purpose)) {
         return graphqlError(res, 400, "BAD_USER_INPUT", `Coalition-Purpose must be one of ${PURPOSES.join(", ")}`, requestId, { header: "Coalition-Purpose" });
       }
-      principal = { ...principal, purpose: purpose as Purpose };
+      principal = { ...principal, purpose };
     }
     if (req.method === "POST") {
       let raw: Buffer;

@@ -1,9 +1,10 @@
 import DataLoader from "dataloader";
-import type { Consent, DataAccessEvent, DataCategory, LinkedAccount, Member } from "../../../prisma/generated/client/client.ts";
+import type { Consent, DataAccessEvent, LinkedAccount, Member } from "../../../prisma/generated/client/client.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { type AccessPage, accessPages, decodeCursor } from "./services/access-log.ts";
 import { activeScopes, consentsOf } from "./services/consents.ts";
-import { DATA_CATEGORIES } from "./services/domain.ts";
+import { readsUngated } from "../../../lib/principal.ts";
+import { DATA_CATEGORIES, type DataCategory } from "../../../lib/vocabulary.ts";
 import { activityTotals } from "./services/lifecycle.ts";
 import { linkedAccountsOf, linkRequestsOf, visibleMembers } from "./services/members.ts";
 
@@ -35,7 +36,7 @@ export function createLoaders(ctx: HubContext, now: Date) {
         const scopes = await activeScopes(actor.partnerId, actor.purpose, ids, now);
         return ids.map((id) => scopes.get(id) ?? NONE);
       }
-      return ids.map((id) => (actor.role === "ADMIN" || (actor.role === "MEMBER" && actor.memberId === id) ? ALL : NONE));
+      return ids.map((id) => (readsUngated(actor, id) ? ALL : NONE));
     }),
     linkedAccounts: new DataLoader<string, LinkedAccount[]>(async (ids) => {
       const m = await linkedAccountsOf(actor, ids);

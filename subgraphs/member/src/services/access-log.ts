@@ -1,9 +1,10 @@
 import { Prisma } from "../../../../lib/db.ts";
 import { delegatedReader } from "../../../../lib/authority.ts";
 import { log } from "../../../../lib/logger.ts";
-import type { DataAccessEvent, DataCategory, Purpose } from "../../../../prisma/generated/client/client.ts";
+import type { DataAccessEvent } from "../../../../prisma/generated/client/client.ts";
+import { DATA_CATEGORIES, type DataCategory, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import { prisma } from "../db.ts";
-import { type Actor, DATA_CATEGORIES, PII_CATEGORIES, PURPOSE_VALUES } from "./domain.ts";
+import { type Actor, PII_CATEGORIES } from "./domain.ts";
 import { isUuid } from "./members.ts";
 
 export type { DataAccessEvent };
@@ -134,7 +135,7 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
     log.warn("points.data_accessed with bad ids ignored", { memberId: p.memberId, partnerId: p.partnerId });
     return;
   }
-  if (!p.purpose || !PURPOSE_VALUES.includes(p.purpose)) {
+  if (!p.purpose || !PURPOSES.includes(p.purpose)) {
     // A partner read without a purpose cannot have been consent-scoped: the points subgraph must not send it.
     log.warn("points.data_accessed without a valid purpose ignored", { memberId: p.memberId, purpose: p.purpose });
     return;

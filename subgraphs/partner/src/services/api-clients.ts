@@ -2,6 +2,7 @@ import { randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } 
 import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
+import { PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import type { ApiClient, Role } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { type Actor, isAdmin, isPartnerSelf, isUuid, parseInput } from "./domain.ts";
@@ -53,8 +54,6 @@ const dummy = () => (dummyHash ??= hashSecret(randomBytes(32).toString("base64ur
 
 export const newSecret = () => randomBytes(32).toString("base64url");
 const newClientId = (slug: string | null) => `${slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
-
-export const PURPOSES = ["ACCOUNT_SERVICING", "OFFER_TARGETING", "ANALYTICS"] as const;
 
 /** OAuth scope granted to a client's tokens, by role. */
 export const scopeForRole = (role: Role): string => (role === "ADMIN" ? "hub:admin" : role === "PARTNER" ? "hub:partner" : "hub:member");
@@ -122,7 +121,7 @@ export async function createApiClientWithSecret(c: {
   secret: string;
   role: Role;
   partnerId?: string | null;
-  defaultPurpose?: (typeof PURPOSES)[number];
+  defaultPurpose?: Purpose;
   name?: string;
 }): Promise<ApiClient> {
   if (!/^[A-Za-z0-9._-]{3,64}$/.test(c.clientId)) throw badInput("clientId is 3–64 letters, digits, dots, dashes or underscores", "clientId");

@@ -8,6 +8,11 @@ import type { Principal } from "../../../../lib/principal.ts";
  */
 export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId" | "authority">;
 
+/** Options every write accepts: the clock (seeds write history; tests move time). */
+export interface WriteOptions {
+  now?: Date;
+}
+
 /** Interactive transactions: generous waits because PGlite runs them one at a time. */
 export const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;
 

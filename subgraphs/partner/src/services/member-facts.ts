@@ -1,6 +1,7 @@
 import type { Prisma, PrismaClient } from "../../../../lib/db.ts";
 import type { BatchEventHandler, DomainEvent, EventHandler } from "../../../../lib/events.ts";
-import { ACTIVITY_KINDS, type Lifecycle, type LifecycleSettings, lifecycleOf, loadLifecycleSettings, TIER_ORDER, type Tier } from "../../../../lib/lifecycle.ts";
+import { ACTIVITY_KINDS, type LifecycleSettings, lifecycleOf, loadLifecycleSettings } from "../../../../lib/lifecycle.ts";
+import { isTier, type Lifecycle, type Tier } from "../../../../lib/vocabulary.ts";
 import { log } from "../../../../lib/logger.ts";
 import { isUuid } from "./domain.ts";
 
@@ -51,7 +52,7 @@ export const memberFactsHandlers: Record<string, EventHandler> = {
   "points.tier_changed": async (tx, e) => {
     const p = e.payload as { memberId?: string; tier?: string; at?: string };
     const at = dateOf(p.at) ?? dateOf(e.createdAt);
-    if (!isUuid(p.memberId) || !TIER_ORDER.includes(p.tier as Tier) || !at) return bad(e, "memberId/tier/at");
+    if (!isUuid(p.memberId) || !isTier(p.tier) || !at) return bad(e, "memberId/tier/at");
     await tx.$executeRaw`
       INSERT INTO "partner"."MemberFacts" ("memberId", tier, "tierAt", "updatedAt") VALUES (${p.memberId}::uuid, ${p.tier}::"partner"."Tier", ${at}, now())
       ON CONFLICT ("memberId") DO UPDATE SET tier = EXCLUDED.tier, "tierAt" = EXCLUDED."tierAt", "updatedAt" = now()
