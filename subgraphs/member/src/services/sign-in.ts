@@ -228,9 +228,3 @@ export async function setMemberSignInDisabled(actor: Actor, memberId: string, di
   const data = { disabledAt: disabled ? now : null, updatedAt: now };
   await prisma().memberCredential.upsert({ where: { memberId }, create: { memberId, ...data }, update: data });
 }
-
-/** The demo seed: a member with a known password (refused in production by the seed itself). */
-export async function setPasswordForSeed(memberId: string, password: string): Promise<void> {
-  const passwordHash = await hashPassword(password);
-  await prisma().memberCredential.upsert({ where: { memberId }, create: { memberId, passwordHash }, update: { passwordHash } });
-}

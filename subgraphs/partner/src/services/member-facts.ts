@@ -1,8 +1,9 @@
 import type { Prisma, PrismaClient } from "../../../../lib/db.ts";
 import type { BatchEventHandler, DomainEvent, EventHandler } from "../../../../lib/events.ts";
-import { ACTIVITY_KINDS, type LifecycleSettings, lifecycleOf, loadLifecycleSettings } from "../../../../lib/lifecycle.ts";
+import { ACTIVITY_KINDS, lifecycleOf } from "../../../../lib/lifecycle.ts";
 import { isTier, type Lifecycle, type Tier } from "../../../../lib/vocabulary.ts";
 import { log } from "../../../../lib/logger.ts";
+import { partnerSettings } from "../config.ts";
 import { isUuid } from "./domain.ts";
 
 /**
@@ -17,10 +18,6 @@ import { isUuid } from "./domain.ts";
  */
 
 type Tx = Prisma.TransactionClient;
-
-let lifecycleSettings: LifecycleSettings | undefined;
-/** HUB_LIFECYCLE_* thresholds, read once (the member subgraph reads the same variables). */
-export const partnerLifecycleSettings = () => (lifecycleSettings ??= loadLifecycleSettings());
 
 const dateOf = (s: unknown): Date | null => {
   const d = typeof s === "string" ? new Date(s) : null;
@@ -99,7 +96,7 @@ export interface MemberStanding {
 }
 
 /** A member's tier and lifecycle segment at `now`, from this subgraph's copy of the facts. */
-export async function memberStanding(db: Tx | PrismaClient, memberId: string, now: Date, settings = partnerLifecycleSettings()): Promise<MemberStanding> {
+export async function memberStanding(db: Tx | PrismaClient, memberId: string, now: Date, settings = partnerSettings()): Promise<MemberStanding> {
   const f = await db.partnerMemberFacts.findUnique({ where: { memberId } });
   return {
     tier: f?.tier ?? "BASE",

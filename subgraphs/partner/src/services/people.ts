@@ -140,10 +140,3 @@ export async function peopleRevocationFeed(now = new Date()): Promise<{ sessions
   ]);
   return { sessions: sessions.map((s) => s.id), people: people.map((p) => p.id) };
 }
-
-/** The demo seed: a person with a known password (and, for ADMIN, a TOTP secret returned once). */
-export async function createPersonForSeed(p: { email: string; role: PersonRole; partnerId: string | null; password: string; displayName?: string }): Promise<{ id: string; totpSecret: string | null }> {
-  const totpSecret = p.role === "ADMIN" ? new Secret({ size: 20 }).base32 : null;
-  const row = await prisma().person.create({ data: { email: p.email.toLowerCase(), role: p.role, partnerId: p.partnerId, passwordHash: await hashPassword(p.password), totpSecret, invitedBy: "seed", displayName: p.displayName ?? null } });
-  return { id: row.id, totpSecret };
-}

@@ -1,5 +1,6 @@
 import { forbidden, HubError, notFound } from "../../../../../lib/errors.ts";
-import { emitEvent } from "../../../../../lib/events.ts";
+import type { Prisma } from "../../../../../lib/db.ts";
+import { type DomainEvent, emitEvent } from "../../../../../lib/events.ts";
 import type { Offer, OfferClaim } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
 import { type Actor, isUuid, type WriteOptions } from "../domain.ts";
@@ -40,4 +41,17 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
     if (count) await emitEvent(tx, "partner", { type: "partner.offer_claimed", payload: { offerId, memberId, claimedAt: now.toISOString() } });
   });
   return prisma().offerClaim.findUniqueOrThrow({ where: { offerId_memberId: { offerId, memberId } } });
+}
+
+/**
+ * `points.offer_applied`: a bonus the points subgraph applied counts as a use of the member's claim.
+ * `uses` is the points subgraph's running count, so redelivery or reordering never counts twice.
+ */
+export async function recordOfferApplied(tx: Prisma.TransactionClient, e: DomainEvent): Promise<void> {
+  const p = e.payload as { offerId?: string; memberId?: string; uses?: number; at?: string };
+  if (typeof p.offerId !== "string" || typeof p.memberId !== "string" || !Number.isInteger(p.uses)) return;
+  const at = p.at ? new Date(p.at) : new Date(e.createdAt);
+  await tx.$executeRaw`
+    UPDATE "partner"."OfferClaim" SET "usedCount" = GREATEST("usedCount", ${p.uses}::int), "lastUsedAt" = ${at}
+    WHERE "offerId" = ${p.offerId}::uuid AND "memberId" = ${p.memberId}::uuid`;
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { HubError } from "../../../../../lib/errors.ts";
 import { expectNoGraphQLErrors } from "../../../../../tests/support/subgraph.ts";
 import { prisma } from "../../db.ts";
-import { eventHandlers } from "../../internal.ts";
+import { eventHandlers } from "../../events.ts";
 import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../../testing/harness.ts";
 import { claimOffer } from "./claims.ts";
 import { redeemDiscountCode } from "./discount-codes.ts";

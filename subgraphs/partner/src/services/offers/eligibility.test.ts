@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { HubError } from "../../../../../lib/errors.ts";
 import { prisma } from "../../db.ts";
-import { eventHandlers } from "../../internal.ts";
+import { eventHandlers } from "../../events.ts";
 import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../../testing/harness.ts";
 import { memberStanding } from "../member-facts.ts";
 import { claimOffer } from "./claims.ts";
