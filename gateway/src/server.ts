@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JWK } from "jose";
+import { BodyTooLargeError, readBody, sendJson } from "../../lib/http.ts";
 import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
 import type { Principal } from "../../lib/principal.ts";
@@ -48,29 +49,8 @@ export interface RunningGateway {
 
 const PURPOSE_HEADER = "coalition-purpose";
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
-  res.end(JSON.stringify(body));
-}
-
 function graphqlError(res: ServerResponse, status: number, code: string, message: string, requestId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
   sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers });
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(Object.assign(new Error("too large"), { tooLarge: true }));
-        req.resume();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 export interface Gateway {
@@ -145,7 +125,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       try {
         raw = await readBody(req, LIMITS.maxBodyBytes);
       } catch (e) {
-        if ((e as { tooLarge?: boolean }).tooLarge) return graphqlError(res, 413, "BAD_REQUEST", `The request body exceeds ${LIMITS.maxBodyBytes} bytes`, requestId);
+        if (e instanceof BodyTooLargeError) return graphqlError(res, 413, "BAD_REQUEST", `The request body exceeds ${LIMITS.maxBodyBytes} bytes`, requestId);
         throw e;
       }
       let parsed: unknown;

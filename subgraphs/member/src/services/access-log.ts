@@ -2,6 +2,7 @@ import { Prisma } from "../../../../lib/db.ts";
 import { delegatedReader } from "../../../../lib/authority.ts";
 import { log } from "../../../../lib/logger.ts";
 import type { DataAccessEvent } from "../../../../prisma/generated/client/client.ts";
+import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../../lib/paging.ts";
 import { DATA_CATEGORIES, type DataCategory, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import { prisma } from "../db.ts";
 import { type Actor, PII_CATEGORIES } from "./domain.ts";
@@ -161,18 +162,14 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
   });
 }
 
-export interface AccessPage {
-  rows: DataAccessEvent[];
-  hasNextPage: boolean;
-}
+export type AccessPage = Page<DataAccessEvent>;
 
-export const encodeCursor = (e: Pick<DataAccessEvent, "at" | "id">) => Buffer.from(`${e.at.toISOString()}|${e.id}`).toString("base64url");
+/** An entry's cursor: keyset on (at, id); ids are bigint sequence numbers. */
+export const encodeCursor = (e: Pick<DataAccessEvent, "at" | "id">) => encodeTimeCursor(e.at, e.id);
 
 export function decodeCursor(cursor: string): { at: Date; id: bigint } | null {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const d = new Date(at ?? "");
-  if (Number.isNaN(d.getTime()) || !/^\d{1,19}$/.test(id ?? "")) return null;
-  return { at: d, id: BigInt(id!) };
+  const c = decodeTimeCursor(cursor, (id) => /^\d{1,19}$/.test(id));
+  return c && { at: c.at, id: BigInt(c.id) };
 }
 
 /**

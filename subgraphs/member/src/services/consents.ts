@@ -8,7 +8,7 @@ import { DATA_CATEGORIES, type DataCategory, inCategoryOrder, PURPOSES, type Pur
 import { prisma } from "../db.ts";
 import { type Actor, DAY_MS, TX_OPTIONS, type WriteOptions } from "./domain.ts";
 import { isUuid } from "./members.ts";
-import { parseInput } from "./validation.ts";
+import { firstIssue, parseInput } from "../../../../lib/input.ts";
 
 /**
  * Consent receipts (DESIGN.md §5, Kantara consent receipt fields). A receipt is immutable once
@@ -145,7 +145,10 @@ export async function importConsents(actor: Actor, rows: readonly unknown[], opt
     const parsed = GrantInput.safeParse(raw);
     const fail = (message: string, field?: string) => results.push({ index, error: { code: "BAD_USER_INPUT", message, field } });
     if (typeof r.memberId !== "string" || !isUuid(r.memberId)) return fail("memberId is not a member id", "memberId");
-    if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? "Invalid input", parsed.error.issues[0]?.path.join(".") || undefined);
+    if (!parsed.success) {
+      const issue = firstIssue(parsed.error);
+      return fail(issue.message, issue.field);
+    }
     if (grantedAt.getTime() > now.getTime()) return fail("grantedAt must not be in the future", "grantedAt");
     if (parsed.data.expiresAt && parsed.data.expiresAt.getTime() <= grantedAt.getTime()) return fail("expiresAt must be after grantedAt", "expiresAt");
     valid.push({ index, memberId: r.memberId, grantedAt, input: parsed.data });

@@ -1,4 +1,5 @@
 import { notFound } from "../../../../lib/errors.ts";
+import { definePageInfo, pageInfoOf } from "../../../../lib/pothos.ts";
 import type { Purpose } from "../../../../lib/vocabulary.ts";
 import type { Offer, OfferClaim, OfferFunding } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
@@ -105,14 +106,7 @@ export async function loadOffer(ctx: PartnerContext, id: string): Promise<Offer>
 export type ClaimShape = OfferClaim;
 export const OfferClaimRef = builder.objectRef<ClaimShape>("OfferClaim");
 
-const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>("PageInfo").implement({
-  description: "Relay cursor pagination: whether more items follow, and the cursor to continue after.",
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one." }),
-    endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
-  }),
-});
+const PageInfoRef = definePageInfo(builder);
 
 const OfferEdgeRef = builder.objectRef<Offer>("OfferEdge").implement({
   description: "An offer in a connection.",
@@ -129,7 +123,7 @@ const OfferConnectionRef = builder.objectRef<{ rows: Offer[]; hasNextPage: boole
     pageInfo: t.field({
       type: PageInfoRef,
       description: "Whether there is a next page, and the cursor to ask for it.",
-      resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.rows.length ? encodeCursor(p.rows[p.rows.length - 1]!) : null }),
+      resolve: (p) => pageInfoOf(p, encodeCursor),
     }),
   }),
 });

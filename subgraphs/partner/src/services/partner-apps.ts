@@ -1,10 +1,11 @@
 import { z } from "zod";
-import { badInput, notFound } from "../../../../lib/errors.ts";
+import { notFound } from "../../../../lib/errors.ts";
 import { hashPassword, verifyPassword } from "../../../../lib/password.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
 import { type ApiClientSecret, newSecret } from "./api-clients.ts";
-import { type Actor, isAdmin, isPartnerSelf, isUuid, parseInput } from "./domain.ts";
+import { parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, isPartnerSelf, isUuid } from "./domain.ts";
 
 /**
  * Partner apps (issue 13): API clients that send members to the hub's authorization endpoint

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { HubError, notFound } from "../../../../../lib/errors.ts";
 import type { Offer, OfferClaim } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { type Actor, type WriteOptions } from "../domain.ts";
+import type { Actor, WriteOptions } from "../domain.ts";
 import { isLive } from "./claims.ts";
 import { requireEligible } from "./eligibility.ts";
 import { requirePartner } from "./visibility.ts";

@@ -1,5 +1,6 @@
 import type { Prisma } from "../../../../../lib/db.ts";
 import { badInput } from "../../../../../lib/errors.ts";
+import { decodeCursor, encodeCursor as encodeTimeCursor, type Page, pageSize, takePage } from "../../../../../lib/paging.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferStatus } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
 import { type Actor, isUuid } from "../domain.ts";
@@ -42,29 +43,21 @@ function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
 // Listing (Relay connection)
 // ---------------------------------------------------------------------------------------------
 
-export interface OfferPage {
-  rows: Offer[];
-  hasNextPage: boolean;
-}
+export type OfferPage = Page<Offer>;
 
-export const encodeCursor = (o: Pick<Offer, "createdAt" | "id">) => Buffer.from(`${o.createdAt.toISOString()}|${o.id}`).toString("base64url");
-function decodeCursor(c: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(c, "base64url").toString("utf8").split("|");
-  const createdAt = new Date(at ?? "");
-  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw badInput("after is not a cursor from this list", "after");
-  return { createdAt, id };
-}
+/** An offer's cursor in the offers list: keyset on (createdAt, id). */
+export const encodeCursor = (o: Pick<Offer, "createdAt" | "id">) => encodeTimeCursor(o.createdAt, o.id);
 
 /** Offers the caller sees, newest first. first: 1–100, default 20. */
 export async function listOffers(actor: Actor, args: { status?: OfferStatus | null; first?: number | null; after?: string | null }): Promise<OfferPage> {
-  const first = args.first ?? 20;
-  if (!Number.isInteger(first) || first < 1 || first > 100) throw badInput("first must be between 1 and 100", "first");
+  const first = pageSize(args.first);
   const and: Prisma.OfferWhereInput[] = [visibleWhere(actor)];
   if (args.status) and.push({ status: args.status });
   if (args.after) {
-    const c = decodeCursor(args.after);
-    and.push({ OR: [{ createdAt: { lt: c.createdAt } }, { createdAt: c.createdAt, id: { lt: c.id } }] });
+    const c = decodeCursor(args.after, isUuid);
+    if (!c) throw badInput("after is not a cursor from this list", "after");
+    and.push({ OR: [{ createdAt: { lt: c.at } }, { createdAt: c.at, id: { lt: c.id } }] });
   }
   const rows = await prisma().offer.findMany({ where: { AND: and }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: first + 1 });
-  return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
+  return takePage(rows, first);
 }
