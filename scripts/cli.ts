@@ -16,7 +16,7 @@ import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
 import { prisma as pointsPrisma, usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
-import { exportRun } from "../subgraphs/points/src/settlement/settlement.ts";
+import { exportRun } from "../subgraphs/points/src/settlement/export.ts";
 import { formatReport, verifyLedger } from "../subgraphs/points/src/ledger/verify.ts";
 
 const env = loadEnv();

@@ -9,6 +9,8 @@ import { MAX_POINTS } from "./ledger/ledger.ts";
  */
 export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId">;
 
+export const isAdmin = (a: Actor) => a.role === "ADMIN";
+
 /** Options of writes: the clock (tests move time), back-dated history (demo seed only, never the API). */
 export interface WriteOptions {
   now?: Date;
