@@ -13,7 +13,7 @@ import { createPartnerAppWithSecret, createPersonForSeed } from "../subgraphs/pa
 import { approveOffer, submitOffer } from "../subgraphs/partner/src/services/offers/lifecycle.ts";
 import { createOffer } from "../subgraphs/partner/src/services/offers/terms.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
-import { seedPointsHistory } from "../subgraphs/points/src/services/seed-history.ts";
+import { seedPointsHistory } from "../subgraphs/points/src/seed-history.ts";
 
 export const DEMO_PARTNERS = [
   { slug: "shopmall", name: "ShopMall", category: "ECOMMERCE", issuePrice: "0.0150", redemptionRate: "0.0100", earnRate: "1", refPrefix: "SM" },
