@@ -19,11 +19,15 @@ export function partnerReader(p: Principal): { partnerId: string; purpose: Purpo
  * Collects one request's reads of member data by a partner (see `partnerReader`) in a subgraph
  * that does not own the access log, and emits ONE `<schema>.data_accessed` event per member (the
  * union of the categories read) when the request ends (`flush`, called by the server plugin before
- * the response leaves). The member subgraph writes them to its access log.
+ * the response leaves). The member subgraph writes them to its access log. When the events cannot be
+ * written, `failed` is set and the error logged; a subgraph that fails closed (points) then withholds
+ * the response.
  */
 export class AccessEventRecorder {
   private pending = new Map<string, Set<DataCategory>>();
   private firstAt: Date | null = null;
+  /** True once an emit failed (the outbox row is the audit record: the data was already read). */
+  failed = false;
   private readonly reader: { partnerId: string; purpose: Purpose } | null;
 
   constructor(
@@ -65,7 +69,8 @@ export class AccessEventRecorder {
     try {
       await this.db().$transaction((tx) => emitEvents(tx, this.schema, events));
     } catch (err) {
-      // An audit gap must be loud: the data was already disclosed.
+      this.failed = true;
+      // An audit gap must be loud: the data was already read.
       log.error(`${this.schema}.data_accessed emit failed`, { requestId: this.requestId, members: events.length, err });
     }
   }

@@ -122,6 +122,3 @@ export function consentIneligibility(
   );
   return ok ? null : `This offer needs the member's active ${purpose} consent for one of its co-issuers`;
 }
-
-// The points subgraph still imports these names from here until its files are edited at their new places.
-export { LIFECYCLES, type Lifecycle } from "./vocabulary.ts";

@@ -1,8 +1,5 @@
 import type { Purpose } from "./vocabulary.ts";
 
-// The points subgraph still imports Purpose from here until its files are edited at their new places.
-export type { Purpose } from "./vocabulary.ts";
-
 /** Who is calling, as verified by the gateway and re-asserted to the subgraphs. */
 export type Role = "ADMIN" | "PARTNER" | "MEMBER";
 export const ROLES: readonly Role[] = ["ADMIN", "PARTNER", "MEMBER"];

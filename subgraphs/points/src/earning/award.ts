@@ -1,7 +1,8 @@
 import { HubError, badInput, notFound } from "../../../../lib/errors.ts";
 import { emitEvents } from "../../../../lib/events.ts";
 import { prisma } from "../db.ts";
-import { type Actor, parseInput, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
+import { parseInput } from "../../../../lib/input.ts";
+import { type Actor, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
 import { applyDeferred, budgetCode, type DeferredUpdate, ensureAccounts, idempotentTransaction, issuanceCode, type LedgerTransactionRow, post, type Tx, walletCode } from "../ledger/ledger.ts";
 import { touchTiers } from "../tiers/tiers.ts";
 import { earnChunk } from "./chunk.ts";

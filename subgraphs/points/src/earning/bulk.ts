@@ -1,7 +1,8 @@
 import { sqlState } from "../../../../lib/db.ts";
 import { badInput, HubError } from "../../../../lib/errors.ts";
 import { prisma } from "../db.ts";
-import { type Actor, firstIssue, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
+import { firstIssue } from "../../../../lib/input.ts";
+import { type Actor, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
 import { type LedgerTransactionRow, TX_OPTIONS } from "../ledger/ledger.ts";
 import { awardPoints } from "./award.ts";
 import { type BatchRejection, ChunkRace, earnChunk } from "./chunk.ts";

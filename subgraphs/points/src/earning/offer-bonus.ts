@@ -5,13 +5,13 @@ import {
   ACTIVITY_KINDS,
   type ConsentCopy,
   consentIneligibility,
-  type Lifecycle,
   type LifecycleSettings,
   lifecycleOf,
   loadLifecycleSettings,
   offerIneligibility,
 } from "../../../../lib/lifecycle.ts";
-import type { Actor, Tier } from "../domain.ts";
+import type { Lifecycle, Tier } from "../../../../lib/vocabulary.ts";
+import type { Actor } from "../domain.ts";
 import { budgetCode, type LedgerTransactionRow, post, type Tx, walletCode } from "../ledger/ledger.ts";
 
 /**

@@ -1,7 +1,8 @@
 import { Decimal } from "decimal.js";
 import { z } from "zod";
 import { badInput } from "../../../../lib/errors.ts";
-import { IdempotencyKey, MAX_POINTS_PER_EARN, Money, Points, Reference, type Tier, TIER_MULTIPLIERS, Uuid } from "../domain.ts";
+import type { Tier } from "../../../../lib/vocabulary.ts";
+import { IdempotencyKey, MAX_POINTS_PER_EARN, Money, Points, Reference, TIER_MULTIPLIERS, Uuid } from "../domain.ts";
 import { requestHash, type Tx } from "../ledger/ledger.ts";
 
 /**

@@ -2,6 +2,7 @@ import { Decimal } from "decimal.js";
 import { int32Compat, toSafeNumber } from "../../../../lib/amounts.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
+import { pageInfoOf } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import { currencySettings } from "../config.ts";
 import { disputeStatementLine, resolveStatementDispute } from "../settlement/disputes.ts";
@@ -231,7 +232,7 @@ const SettlementRunConnectionRef = builder
       pageInfo: t.field({
         type: PageInfoRef,
         description: "Whether more runs follow.",
-        resolve: (c) => ({ hasNextPage: c.hasNextPage, endCursor: c.runs.length ? encodeRunCursor(c.runs[c.runs.length - 1]!) : null }),
+        resolve: (c) => pageInfoOf({ rows: c.runs, hasNextPage: c.hasNextPage }, encodeRunCursor),
       }),
     }),
   });

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import type { SettlementLine } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
-import { type Actor, isAdmin, parseInput, Reason, Uuid } from "../domain.ts";
+import { parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, Reason, Uuid } from "../domain.ts";
 import { ADJUSTMENTS, issuanceCode, MAX_POINTS, post, redemptionCode, type Tx } from "../ledger/ledger.ts";
 import { type RunOptions, TX } from "./runs.ts";
 

@@ -1,3 +1,4 @@
+import { decodeCursor, encodeCursor, pageSize, takePage } from "../../../../lib/paging.ts";
 import { badInput, forbidden } from "../../../../lib/errors.ts";
 import type { Prisma } from "../../../../lib/db.ts";
 import type { SettlementFlow, SettlementLine, SettlementRun, SettlementStatement } from "../../../../prisma/generated/client/client.ts";
@@ -28,27 +29,28 @@ export interface RunPage {
   hasNextPage: boolean;
 }
 
-export const encodeRunCursor = (r: Pick<SettlementRun, "createdAt" | "id">) => Buffer.from(`${r.createdAt.toISOString()}|${r.id}`).toString("base64url");
+/** A run's cursor in the runs list: keyset on (createdAt, id). */
+export const encodeRunCursor = (r: Pick<SettlementRun, "createdAt" | "id">) => encodeCursor(r.createdAt, r.id);
 
 function decodeRunCursor(after: string): { at: Date; id: string } {
-  const [at, id] = Buffer.from(after, "base64url").toString().split("|");
-  const d = new Date(at ?? "");
-  if (!id || Number.isNaN(d.getTime()) || !Uuid.safeParse(id).success) throw badInput("after is not a cursor from this list", "after");
-  return { at: d, id };
+  const c = decodeCursor(after, (id) => Uuid.safeParse(id).success);
+  if (!c) throw badInput("after is not a cursor from this list", "after");
+  return c;
 }
 
 /** Runs newest first (keyset on createdAt, id). */
-export async function listRuns(actor: Actor, first = 20, after?: string | null): Promise<RunPage> {
-  if (!Number.isInteger(first) || first < 1 || first > 100) throw badInput("first must be between 1 and 100", "first");
+export async function listRuns(actor: Actor, first?: number | null, after?: string | null): Promise<RunPage> {
+  const n = pageSize(first);
   const where = runsVisibleTo(actor);
   if (!where) throw forbidden("Settlement runs are for admins and partners");
   const cursor = after ? decodeRunCursor(after) : null;
   const rows = await prisma().settlementRun.findMany({
     where: cursor ? { AND: [where, { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] }] } : where,
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: first + 1,
+    take: n + 1,
   });
-  return { runs: rows.slice(0, first), hasNextPage: rows.length > first };
+  const page = takePage(rows, n);
+  return { runs: page.rows, hasNextPage: page.hasNextPage };
 }
 
 /** Statements of runs the actor may see, filtered to its own partner for a PARTNER. */

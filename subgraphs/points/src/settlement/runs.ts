@@ -3,7 +3,8 @@ import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.
 import type { SettlementRun } from "../../../../prisma/generated/client/client.ts";
 import { currencySettings } from "../config.ts";
 import { prisma } from "../db.ts";
-import { type Actor, isAdmin, parseInput, Uuid } from "../domain.ts";
+import { parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, Uuid } from "../domain.ts";
 import type { Tx } from "../ledger/ledger.ts";
 import { compute } from "./compute.ts";
 
