@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { notFound } from "../../../../lib/errors.ts";
 import { hashPassword, verifyPassword } from "../../../../lib/password.ts";
+import type { OAuthApp } from "../../../../lib/oauth-app.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
 import { type ApiClientSecret, newSecret } from "./api-clients.ts";
@@ -56,17 +57,6 @@ export async function registerPartnerApp(actor: Actor, raw: unknown): Promise<Ap
     },
   });
   return { client, clientSecret };
-}
-
-export interface OAuthApp {
-  clientId: string;
-  role: string;
-  partnerId: string | null;
-  appName: string;
-  redirectUris: string[];
-  allowedScopes: string[];
-  publicClient: boolean;
-  defaultPurpose: string;
 }
 
 /**
