@@ -22,7 +22,8 @@ let dummyHash: Promise<string> | undefined;
 const dummy = () => (dummyHash ??= hashPassword(randomBytes(32).toString("base64url")));
 
 export const newSecret = () => randomBytes(32).toString("base64url");
-const newClientId = (slug: string | null) => `${slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
+/** A fresh client id: the partner's slug (or "admin") and 12 random characters, lower case. */
+export const newClientId = (slug: string | null) => `${slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
 
 /** OAuth scope granted to a client's tokens, by role. */
 export const scopeForRole = (role: Role): string => (role === "ADMIN" ? "hub:admin" : role === "PARTNER" ? "hub:partner" : "hub:member");
