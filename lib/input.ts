@@ -21,3 +21,11 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, field?:
   const issue = firstIssue(parsed.error, field);
   throw badInput(issue.message, issue.field);
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A syntactically valid uuid: anything else cannot name a row, and must not reach a uuid column (Postgres would raise, not answer "none"). */
+export function isUuid(v: string): boolean;
+export function isUuid(v: unknown): v is string;
+export function isUuid(v: unknown): boolean {
+  return typeof v === "string" && UUID.test(v);
+}

@@ -3,7 +3,8 @@ import { consentCopyHandlers } from "../../../lib/consent-copy.ts";
 import type { DomainEvent, EventHandler } from "../../../lib/events.ts";
 import { isTier, LIFECYCLES } from "../../../lib/vocabulary.ts";
 import { log } from "../../../lib/logger.ts";
-import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger/ledger.ts";
+import { isUuid } from "../../../lib/input.ts";
+import { budgetCode, ensureAccounts, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger/ledger.ts";
 
 /**
  * Domain events the points subgraph consumes (lib/events.ts SUBSCRIPTIONS). Each handler runs in

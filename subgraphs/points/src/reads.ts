@@ -4,7 +4,8 @@ import { prisma } from "./db.ts";
 import type { Actor } from "./domain.ts";
 import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../lib/paging.ts";
 import type { Tier } from "../../../lib/vocabulary.ts";
-import { isUuid, type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
+import { isUuid } from "../../../lib/input.ts";
+import { type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
 import { qualifyingSql } from "./tiers/tiers.ts";
 
 /** Read side: wallets, expiring points, activity pages, transactions by id (all batched by the loaders). */

@@ -4,9 +4,9 @@ import { log } from "../../../../lib/logger.ts";
 import type { DataAccessEvent } from "../../../../prisma/generated/client/client.ts";
 import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../../lib/paging.ts";
 import { DATA_CATEGORIES, type DataCategory, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
+import { isUuid } from "../../../../lib/input.ts";
 import { prisma } from "../db.ts";
 import { type Actor, PII_CATEGORIES } from "./domain.ts";
-import { isUuid } from "./members.ts";
 
 export type { DataAccessEvent };
 

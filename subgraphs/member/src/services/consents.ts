@@ -7,8 +7,7 @@ import type { Consent } from "../../../../prisma/generated/client/client.ts";
 import { DATA_CATEGORIES, type DataCategory, inCategoryOrder, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import { prisma } from "../db.ts";
 import { type Actor, DAY_MS, TX_OPTIONS, type WriteOptions } from "./domain.ts";
-import { isUuid } from "./members.ts";
-import { firstIssue, parseInput } from "../../../../lib/input.ts";
+import { firstIssue, isUuid, parseInput } from "../../../../lib/input.ts";
 
 /**
  * Consent receipts (DESIGN.md §5, Kantara consent receipt fields). A receipt is immutable once

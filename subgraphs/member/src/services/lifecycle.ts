@@ -4,9 +4,9 @@ import type { Member } from "../../../../prisma/generated/client/client.ts";
 import type { MemberSettings } from "../config.ts";
 import { prisma } from "../db.ts";
 import { DAY_MS } from "./domain.ts";
-import { isUuid } from "./members.ts";
 import { ACTIVITY_KINDS, lifecycleOf as sharedLifecycleOf } from "../../../../lib/lifecycle.ts";
 import type { Lifecycle } from "../../../../lib/vocabulary.ts";
+import { isUuid } from "../../../../lib/input.ts";
 
 /**
  * Lifecycle segments and RFM scores, from what the member subgraph learns through

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { hashPassword, newActivationCode, normalizeActivationCode, passwordProblem, sha256, signInDelayMs, verifyPassword } from "../../../../lib/password.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
+import { isUuid } from "../../../../lib/input.ts";
 import type { AppGrant } from "../../../../prisma/generated/client/client.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
 import type { Actor } from "./domain.ts";
-import { isUuid } from "./members.ts";
 
 /**
  * Members' sign-in (DESIGN.md §3): passwords, one-time activation codes, the progressive delay

@@ -6,8 +6,8 @@ import { hashPassword, verifyPassword } from "../../../../lib/password.ts";
 import { PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import type { ApiClient, Role } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
-import { parseInput } from "../../../../lib/input.ts";
-import { type Actor, isAdmin, isPartnerSelf, isUuid } from "./domain.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, isPartnerSelf } from "./domain.ts";
 
 /**
  * API clients for the OAuth2 client-credentials grant (issue 3). The secret is 32 random bytes,

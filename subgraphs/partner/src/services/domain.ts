@@ -14,9 +14,6 @@ export interface WriteOptions {
 /** Interactive transactions: generous waits because PGlite runs them one at a time. */
 export const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Ids that are not uuids never reach a uuid column (Postgres would raise, not answer "none"). */
-export const isUuid = (v: unknown): v is string => typeof v === "string" && UUID.test(v);
 
 export const isAdmin = (a: Actor) => a.role === "ADMIN";
 /** Is the caller this partner itself (a PARTNER principal of that partner)? */

@@ -3,8 +3,8 @@ import type { BatchEventHandler, DomainEvent, EventHandler } from "../../../../l
 import { ACTIVITY_KINDS, lifecycleOf } from "../../../../lib/lifecycle.ts";
 import { isTier, type Lifecycle, type Tier } from "../../../../lib/vocabulary.ts";
 import { log } from "../../../../lib/logger.ts";
+import { isUuid } from "../../../../lib/input.ts";
 import { partnerSettings } from "../config.ts";
-import { isUuid } from "./domain.ts";
 
 /**
  * The partner subgraph's copy of the member facts that offer eligibility needs at claim time

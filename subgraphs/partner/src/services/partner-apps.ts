@@ -5,8 +5,8 @@ import type { OAuthApp } from "../../../../lib/oauth-app.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
 import { type ApiClientSecret, newSecret } from "./api-clients.ts";
-import { parseInput } from "../../../../lib/input.ts";
-import { type Actor, isAdmin, isPartnerSelf, isUuid } from "./domain.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, isPartnerSelf } from "./domain.ts";
 
 /**
  * Partner apps (issue 13): API clients that send members to the hub's authorization endpoint

@@ -6,8 +6,7 @@ import { hashPassword, newActivationCode, normalizeActivationCode, passwordProbl
 import type { Principal, PersonRole } from "../../../../lib/principal.ts";
 import type { Person } from "../../../../prisma/generated/client/client.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
-import { parseInput } from "../../../../lib/input.ts";
-import { isUuid } from "./domain.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
 
 /**
  * People who are not members (DESIGN.md §3): coalition admins (ADMIN, a second factor — TOTP,

@@ -1,9 +1,10 @@
 import { forbidden, HubError, notFound } from "../../../../../lib/errors.ts";
 import type { Prisma } from "../../../../../lib/db.ts";
 import { type DomainEvent, emitEvent } from "../../../../../lib/events.ts";
+import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferClaim } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { type Actor, isUuid, type WriteOptions } from "../domain.ts";
+import { type Actor, type WriteOptions } from "../domain.ts";
 import { newDiscountCode } from "./discount-codes.ts";
 import { requireEligible } from "./eligibility.ts";
 import { visibleWhere } from "./visibility.ts";

@@ -2,9 +2,9 @@ import type { Prisma } from "../../../../../lib/db.ts";
 import { HubError } from "../../../../../lib/errors.ts";
 import { type ConsentCopy, consentIneligibility, offerIneligibility } from "../../../../../lib/lifecycle.ts";
 import type { Lifecycle, Tier } from "../../../../../lib/vocabulary.ts";
+import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferClaim, OfferFunding, Partner } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { isUuid } from "../domain.ts";
 import { consentsOfMembers } from "../member-consents.ts";
 import { memberStanding } from "../member-facts.ts";
 

@@ -1,9 +1,10 @@
 import type { Prisma } from "../../../../../lib/db.ts";
 import { badInput } from "../../../../../lib/errors.ts";
 import { decodeCursor, encodeCursor as encodeTimeCursor, type Page, pageSize, takePage } from "../../../../../lib/paging.ts";
+import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferStatus } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { type Actor, isUuid } from "../domain.ts";
+import { type Actor } from "../domain.ts";
 import { visibleWhere } from "./visibility.ts";
 
 /** Batched reads behind the offer loaders, and the offers list (Relay connection). */

@@ -4,8 +4,8 @@ import { badInput, HubError } from "../../../../../lib/errors.ts";
 import { LIFECYCLES, PURPOSES, type Purpose, TIERS } from "../../../../../lib/vocabulary.ts";
 import type { Offer, OfferKind } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { parseInput } from "../../../../../lib/input.ts";
-import { type Actor, isUuid, TX_OPTIONS, type WriteOptions } from "../domain.ts";
+import { isUuid, parseInput } from "../../../../../lib/input.ts";
+import { type Actor, TX_OPTIONS, type WriteOptions } from "../domain.ts";
 import { lockForIssuer, requirePartner } from "./visibility.ts";
 
 /**

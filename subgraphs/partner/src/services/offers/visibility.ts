@@ -1,8 +1,9 @@
 import type { Prisma } from "../../../../../lib/db.ts";
 import { forbidden, notFound } from "../../../../../lib/errors.ts";
+import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferFunding } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { type Actor, isAdmin, isUuid } from "../domain.ts";
+import { type Actor, isAdmin } from "../domain.ts";
 
 /**
  * Who may see an offer and who may act on it: the one visibility rule of every offer read, and the
