@@ -4,7 +4,7 @@ import { type DomainEvent, emitEvent } from "../../../../../lib/events.ts";
 import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferClaim } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { type Actor, type WriteOptions } from "../domain.ts";
+import type { Actor, WriteOptions } from "../domain.ts";
 import { newDiscountCode } from "./discount-codes.ts";
 import { requireEligible } from "./eligibility.ts";
 import { visibleWhere } from "./visibility.ts";

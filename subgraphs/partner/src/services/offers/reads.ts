@@ -4,7 +4,7 @@ import { decodeCursor, encodeCursor as encodeTimeCursor, type Page, pageSize, ta
 import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferStatus } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
-import { type Actor } from "../domain.ts";
+import type { Actor } from "../domain.ts";
 import { visibleWhere } from "./visibility.ts";
 
 /** Batched reads behind the offer loaders, and the offers list (Relay connection). */
