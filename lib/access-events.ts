@@ -1,3 +1,5 @@
+import type { ApolloServerPlugin } from "@apollo/server";
+import { withholdResponse } from "./access-log-guard.ts";
 import { delegatedReader } from "./authority.ts";
 import type { PrismaClient } from "./db.ts";
 import { emitEvents, type SchemaName } from "./events.ts";
@@ -74,4 +76,23 @@ export class AccessEventRecorder {
       log.error(`${this.schema}.data_accessed emit failed`, { requestId: this.requestId, members: events.length, err });
     }
   }
+}
+
+/**
+ * Emits a request's data-access events (its context's `access` recorder) before the response
+ * leaves. `failClosed`: when they could not be written, the response is replaced by
+ * ACCESS_LOG_UNAVAILABLE (no gated data without its record; the points subgraph); otherwise the
+ * failure is only logged (the partner subgraph's offer reads).
+ */
+export function accessEventsPlugin<Ctx extends { access?: AccessEventRecorder; requestId: string }>(opts: { failClosed: boolean }): ApolloServerPlugin<Ctx> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          await contextValue.access?.flush();
+          if (opts.failClosed && contextValue.access?.failed) withholdResponse(response, contextValue.requestId);
+        },
+      };
+    },
+  };
 }

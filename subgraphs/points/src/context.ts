@@ -1,8 +1,6 @@
-import type { ApolloServerPlugin } from "@apollo/server";
-import { withholdResponse } from "../../../lib/access-log-guard.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { createLoaders, type PointsLoaders } from "./loaders.ts";
-import { AccessEventRecorder } from "../../../lib/access-events.ts";
+import { AccessEventRecorder, accessEventsPlugin as accessEventsPluginFor } from "../../../lib/access-events.ts";
 import { prisma } from "./db.ts";
 
 export interface PointsContext extends HubContext {
@@ -23,13 +21,4 @@ export function createContext(base: HubContext): PointsContext {
  * Emits the request's data-access events before the response leaves; when they cannot be written
  * the response is replaced by ACCESS_LOG_UNAVAILABLE (fail closed: no gated data without its record).
  */
-export const accessEventsPlugin: ApolloServerPlugin<PointsContext> = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ contextValue, response }) {
-        await contextValue.access?.flush();
-        if (contextValue.access?.failed) withholdResponse(response, contextValue.requestId);
-      },
-    };
-  },
-};
+export const accessEventsPlugin = accessEventsPluginFor<PointsContext>({ failClosed: true });
