@@ -20,66 +20,66 @@
  */
 export const MODULES = {
   // Earning: request hash, points for a purchase, single/group/bulk write paths, offer bonus, segment.
-  // Narrowed twice to the idempotency and points rules: a full earn.ts run (355 mutants) measured
+  // Narrowed twice to the idempotency and points rules: a full run of the old earn.ts (355 mutants) measured
   // ~2 h and even 157 mutants ~1.5 h on the shared machine (about 40 s per mutant: each covering
-  // test file clones its PGlite database). The other earn.ts lines: see bench/MUTATION.md, "Not run".
+  // test file clones its PGlite database). The other lines of earning/: see bench/MUTATION.md, "Not run".
   earn: {
     mutate: [
-      "subgraphs/points/src/services/earn.ts:73-74", // awardHash: which fields make two awards "the same request"
-      "subgraphs/points/src/services/earn.ts:109-115", // basePoints: 1-point minimum, per-award maximum, the field named
-      "subgraphs/points/src/services/earn.ts:363-372", // awardPointsBatch: in-call duplicates (same body / other body)
-      "subgraphs/points/src/services/earn.ts:415-422", // awardPointsBatch: answers of in-call duplicates
-      "subgraphs/points/src/services/earn.ts:452-466", // earnChunk: replay vs IDEMPOTENCY_CONFLICT, inactive partner, unlinked member
+      "subgraphs/points/src/earning/rules.ts:26-27", // awardHash: which fields make two awards "the same request"
+      "subgraphs/points/src/earning/rules.ts:62-67", // basePoints: 1-point minimum, per-award maximum, the field named
+      "subgraphs/points/src/earning/bulk.ts:52-61", // awardPointsBatch: in-call duplicates (same body / other body)
+      "subgraphs/points/src/earning/bulk.ts:104-111", // awardPointsBatch: answers of in-call duplicates
+      "subgraphs/points/src/earning/chunk.ts:46-60", // earnChunk: replay vs IDEMPOTENCY_CONFLICT, inactive partner, unlinked member
     ],
-    testFiles: ["subgraphs/points/src/services/earn.idempotency.test.ts", "subgraphs/points/src/services/earn.rules.test.ts"],
+    testFiles: ["subgraphs/points/src/earning/earn.idempotency.test.ts", "subgraphs/points/src/earning/earn.rules.test.ts"],
   },
   // The double-entry core: deferred updates, account codes, accounts, request hash, idempotency, post, lots.
   ledger: {
-    mutate: ["subgraphs/points/src/services/ledger.ts:99-454"],
+    mutate: ["subgraphs/points/src/ledger/ledger.ts:102-465"],
     testFiles: [
-      "subgraphs/points/src/services/ledger.test.ts",
-      "subgraphs/points/src/services/ledger.property.test.ts",
-      "subgraphs/points/src/services/redeem.idempotency.test.ts",
-      "subgraphs/points/src/services/earn.idempotency.test.ts",
-      "subgraphs/points/src/services/lifecycle.test.ts",
-      "subgraphs/points/src/services/concurrency.test.ts",
+      "subgraphs/points/src/ledger/ledger.test.ts",
+      "subgraphs/points/src/ledger/ledger.property.test.ts",
+      "subgraphs/points/src/redemption/redeem.idempotency.test.ts",
+      "subgraphs/points/src/earning/earn.idempotency.test.ts",
+      "subgraphs/points/src/ledger/lifecycle.test.ts",
+      "subgraphs/points/src/ledger/concurrency.test.ts",
     ],
   },
   // Spending: codes, redemptions, holds (authorize/capture/void/expire), reversals, adjustments.
   redeem: {
-    mutate: ["subgraphs/points/src/services/redeem.ts:46-424"],
+    mutate: ["subgraphs/points/src/redemption/redeem.ts:60-479"],
     testFiles: [
-      "subgraphs/points/src/services/redeem.idempotency.test.ts",
-      "subgraphs/points/src/services/concurrency.test.ts",
-      "subgraphs/points/src/services/lifecycle.test.ts",
-      "subgraphs/points/src/services/ledger.property.test.ts",
+      "subgraphs/points/src/redemption/redeem.idempotency.test.ts",
+      "subgraphs/points/src/ledger/concurrency.test.ts",
+      "subgraphs/points/src/ledger/lifecycle.test.ts",
+      "subgraphs/points/src/ledger/ledger.property.test.ts",
       "subgraphs/points/src/schema/points.test.ts",
     ],
   },
   // Settlement pricing (pure functions): rate in force per bucket, line amounts, merging buckets into
   // lines, side signs, statement sums and the operator margin. (The SQL aggregation and disputes are
-  // covered by settlement.test.ts / settlement.property.test.ts and not in this run.)
+  // covered by settlement/settlement.test.ts / settlement.property.test.ts and not in this run.)
   settlement: {
     mutate: [
-      "subgraphs/points/src/services/settlement.ts:190-197", // rateInBucket
-      "subgraphs/points/src/services/settlement.ts:243-331", // lineAmount, priceLines, statementsOf
+      "subgraphs/points/src/settlement/pricing.ts:31-38", // rateInBucket
+      "subgraphs/points/src/settlement/pricing.ts:52-140", // lineAmount, priceLines, statementsOf
     ],
     // The pure tests only (no database, seconds per mutant); settlement.test.ts covers the same
     // functions end to end but costs ~40 s per mutant here.
-    testFiles: ["subgraphs/points/src/services/settlement.pricing.test.ts"],
+    testFiles: ["subgraphs/points/src/settlement/settlement.pricing.test.ts"],
   },
-  // The idempotency check every spending writer shares (ledger.ts idempotent: replay or
+  // The idempotency check every spending writer shares (ledger/ledger.ts idempotent: replay or
   // IDEMPOTENCY_CONFLICT) and what each writer's request hash covers. Its concurrent-duplicate branch
-  // (lines 247-255) is exercised by concurrency.test.ts and left out of this short run.
+  // (lines 257-265) is exercised by concurrency.test.ts and left out of this short run.
   idempotency: {
     mutate: [
-      "subgraphs/points/src/services/ledger.ts:239-246", // idempotent: find, compare hashes, replay
-      "subgraphs/points/src/services/redeem.ts:141", // redeemHash
-      "subgraphs/points/src/services/redeem.ts:271", // captureHold's hash
-      "subgraphs/points/src/services/redeem.ts:343", // reverseTransaction's hash
-      "subgraphs/points/src/services/redeem.ts:406", // adjustPoints' hash
+      "subgraphs/points/src/ledger/ledger.ts:249-256", // idempotent: find, compare hashes, replay
+      "subgraphs/points/src/redemption/redeem.ts:195", // redeemHash
+      "subgraphs/points/src/redemption/redeem.ts:325", // captureHold's hash
+      "subgraphs/points/src/redemption/redeem.ts:397", // reverseTransaction's hash
+      "subgraphs/points/src/redemption/redeem.ts:461", // adjustPoints' hash
     ],
-    testFiles: ["subgraphs/points/src/services/redeem.idempotency.test.ts"],
+    testFiles: ["subgraphs/points/src/redemption/redeem.idempotency.test.ts"],
   },
   // Member consent gating: grant/revoke/expiry rules and what a purpose may see.
   consents: {

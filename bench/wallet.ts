@@ -35,7 +35,8 @@ import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "../scripts/hub.ts";
 import { memberTokensBySignIn } from "./member-tokens.ts";
 import { startGatewayChild, startServices } from "./processes.ts";
-import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
+import { approveOffer, submitOffer } from "../subgraphs/partner/src/services/offers/lifecycle.ts";
+import { createOffer } from "../subgraphs/partner/src/services/offers/terms.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const HERE = path.dirname(fileURLToPath(import.meta.url));

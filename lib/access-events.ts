@@ -1,11 +1,11 @@
+import type { ApolloServerPlugin } from "@apollo/server";
+import { withholdResponse } from "./access-log-guard.ts";
 import { delegatedReader } from "./authority.ts";
 import type { PrismaClient } from "./db.ts";
 import { emitEvents, type SchemaName } from "./events.ts";
 import { log } from "./logger.ts";
-import type { Principal, Purpose } from "./principal.ts";
-
-export type DataCategory = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
-const ORDER: DataCategory[] = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POINTS_BALANCE", "ACTIVITY", "SEGMENTS"];
+import type { Principal } from "./principal.ts";
+import { type DataCategory, inCategoryOrder, type Purpose } from "./vocabulary.ts";
 
 /**
  * Whose read of member data goes into the member's access log: a partner (its API client, or its
@@ -21,11 +21,15 @@ export function partnerReader(p: Principal): { partnerId: string; purpose: Purpo
  * Collects one request's reads of member data by a partner (see `partnerReader`) in a subgraph
  * that does not own the access log, and emits ONE `<schema>.data_accessed` event per member (the
  * union of the categories read) when the request ends (`flush`, called by the server plugin before
- * the response leaves). The member subgraph writes them to its access log.
+ * the response leaves). The member subgraph writes them to its access log. When the events cannot be
+ * written, `failed` is set and the error logged; a subgraph that fails closed (points) then withholds
+ * the response.
  */
 export class AccessEventRecorder {
   private pending = new Map<string, Set<DataCategory>>();
   private firstAt: Date | null = null;
+  /** True once an emit failed (the outbox row is the audit record: the data was already read). */
+  failed = false;
   private readonly reader: { partnerId: string; purpose: Purpose } | null;
 
   constructor(
@@ -57,7 +61,7 @@ export class AccessEventRecorder {
       payload: {
         memberId,
         partnerId: this.reader!.partnerId,
-        categories: ORDER.filter((c) => cats.has(c)),
+        categories: inCategoryOrder(cats),
         purpose: this.reader!.purpose,
         operationName: this.operationName ? this.operationName.slice(0, 200) : null,
         requestId: this.requestId,
@@ -67,8 +71,28 @@ export class AccessEventRecorder {
     try {
       await this.db().$transaction((tx) => emitEvents(tx, this.schema, events));
     } catch (err) {
-      // An audit gap must be loud: the data was already disclosed.
+      this.failed = true;
+      // An audit gap must be loud: the data was already read.
       log.error(`${this.schema}.data_accessed emit failed`, { requestId: this.requestId, members: events.length, err });
     }
   }
+}
+
+/**
+ * Emits a request's data-access events (its context's `access` recorder) before the response
+ * leaves. `failClosed`: when they could not be written, the response is replaced by
+ * ACCESS_LOG_UNAVAILABLE (no gated data without its record; the points subgraph); otherwise the
+ * failure is only logged (the partner subgraph's offer reads).
+ */
+export function accessEventsPlugin<Ctx extends { access?: AccessEventRecorder; requestId: string }>(opts: { failClosed: boolean }): ApolloServerPlugin<Ctx> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          await contextValue.access?.flush();
+          if (opts.failClosed && contextValue.access?.failed) withholdResponse(response, contextValue.requestId);
+        },
+      };
+    },
+  };
 }

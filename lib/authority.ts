@@ -1,6 +1,7 @@
 import { defaultFieldResolver, type GraphQLSchema } from "graphql";
 import { HubError } from "./errors.ts";
-import { authorityOf, hasMemberAuthority, type MemberScope, type Principal, type Purpose, scopesOf } from "./principal.ts";
+import { authorityOf, hasMemberAuthority, type MemberScope, type Principal, scopesOf } from "./principal.ts";
+import type { Purpose } from "./vocabulary.ts";
 
 /**
  * How the subgraphs enforce the authority a token carries (DESIGN.md §3; lib/principal.ts says what

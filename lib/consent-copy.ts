@@ -1,3 +1,4 @@
+import { isUuid } from "./input.ts";
 import { Prisma } from "./db.ts";
 import type { DomainEvent, EventHandler } from "./events.ts";
 import { log } from "./logger.ts";
@@ -16,7 +17,7 @@ export function consentCopyHandlers(schema: "partner" | "points"): Record<string
   const table = Prisma.raw(`"${schema}"."MemberConsent"`);
   const valid = (e: DomainEvent): ConsentPayload | null => {
     const p = e.payload as ConsentPayload;
-    if (UUID.test(String(p.consentId)) && UUID.test(String(p.memberId)) && UUID.test(String(p.partnerId)) && PURPOSE.test(String(p.purpose))) return p;
+    if (isUuid(p.consentId) && isUuid(p.memberId) && isUuid(p.partnerId) && PURPOSE.test(String(p.purpose))) return p;
     log.warn(`${schema}: event with a bad payload ignored`, { eventId: e.id, type: e.type, why: "ids/purpose" });
     return null;
   };
@@ -53,5 +54,4 @@ interface ConsentPayload {
   expiresAt?: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PURPOSE = /^[A-Z][A-Z_]{0,63}$/;

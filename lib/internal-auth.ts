@@ -1,6 +1,7 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
-import { AUTHORITIES, PERSON_ROLES, PURPOSES, ROLES, type Principal } from "./principal.ts";
+import { AUTHORITIES, PERSON_ROLES, ROLES, type Principal } from "./principal.ts";
+import { isPurpose } from "./vocabulary.ts";
 
 /**
  * The gateway re-asserts the verified caller to the subgraphs as its own short-lived JWT in the
@@ -108,7 +109,7 @@ async function verifyUncached(key: Uint8Array, token: string): Promise<{ princip
     if (role === "SERVICE") return { principal: { sub: String(payload.sub), role }, expMs };
     if (!ROLES.includes(role as never)) throw new IdentityError("bad role");
     const purpose = payload.purpose ?? null;
-    if (purpose !== null && !PURPOSES.includes(purpose as never)) throw new IdentityError("bad purpose");
+    if (purpose !== null && !isPurpose(purpose)) throw new IdentityError("bad purpose");
     if (payload.authority !== undefined && !AUTHORITIES.includes(payload.authority as never)) throw new IdentityError("bad authority");
     if (payload.person_role !== undefined && !PERSON_ROLES.includes(payload.person_role as never)) throw new IdentityError("bad person role");
     const str = (v: unknown) => (typeof v === "string" ? v : null);

@@ -1,4 +1,5 @@
 import { loadEnv } from "./config.ts";
+import { type Lifecycle, type Tier, tierRank } from "./vocabulary.ts";
 
 /**
  * The lifecycle segment rule, shared on purpose (the one exception to "no domain rules in lib/"):
@@ -11,9 +12,6 @@ import { loadEnv } from "./config.ts";
  *   the points subgraph reads its own ledger);
  * - the thresholds: the HUB_LIFECYCLE_* environment variables, read by every subgraph alike.
  */
-
-export type Lifecycle = "NEW" | "ACTIVE" | "DORMANT" | "CHURNED";
-export const LIFECYCLES: readonly Lifecycle[] = ["NEW", "ACTIVE", "DORMANT", "CHURNED"];
 
 /** Points transaction kinds a member does on purpose: they (and only they) move the last activity time. */
 export const ACTIVITY_KINDS: ReadonlySet<string> = new Set(["EARN", "REDEEM"]);
@@ -58,19 +56,19 @@ export function lifecycleOf(m: { joinedAt: Date; lastActivityAt: Date | null }, 
   return "ACTIVE";
 }
 
-export type Tier = "BASE" | "SILVER" | "GOLD" | "DIAMOND";
-export const TIER_ORDER: readonly Tier[] = ["BASE", "SILVER", "GOLD", "DIAMOND"];
-
 /**
  * Offer eligibility by minimum tier and lifecycle segment (DESIGN.md §6): tier ≥ minTier (if set),
- * and the segment among `segments` (if any; an unknown segment never matches). Returns why not, or null.
+ * and the segment among `segments` (if any; an unknown segment never matches, nor does an unknown
+ * tier a minTier). Returns why not, or null.
  */
 export function offerIneligibility(
   offer: { minTier: Tier | null; segments: readonly string[] },
-  member: { tier: Tier; segment: Lifecycle | null },
+  member: { tier: Tier | null; segment: Lifecycle | null },
 ): string | null {
-  if (offer.minTier && TIER_ORDER.indexOf(member.tier) < TIER_ORDER.indexOf(offer.minTier)) {
-    return `This offer needs tier ${offer.minTier} or above (the member is ${member.tier})`;
+  if (offer.minTier && (!member.tier || tierRank(member.tier) < tierRank(offer.minTier))) {
+    return member.tier
+      ? `This offer needs tier ${offer.minTier} or above (the member is ${member.tier})`
+      : `This offer needs tier ${offer.minTier} or above and the member's tier is not known here`;
   }
   if (offer.segments.length && (!member.segment || !offer.segments.includes(member.segment))) {
     return member.segment

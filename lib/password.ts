@@ -2,9 +2,9 @@ import { createHash, randomBytes, scrypt as scryptCb, type ScryptOptions, timing
 import { readSetting } from "./config.ts";
 
 /**
- * People's passwords (members, admins, partner staff): salted scrypt, N = 2^15, r = 8, p = 1
- * (32 MiB, ~100 ms here), parameters kept in every hash so they can be raised later. Same format
- * as the API clients' secrets (subgraphs/partner/src/services/api-clients.ts).
+ * People's passwords (members, admins, partner staff) and API clients' secrets: salted scrypt,
+ * N = 2^15, r = 8, p = 1 (32 MiB, ~100 ms here), parameters kept in every hash so they can be raised
+ * later (OWASP suggests N = 2^17) without invalidating anyone.
  */
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keyLen: 32, saltLen: 16 } as const;
 
@@ -17,7 +17,7 @@ function scrypt(secret: string, salt: Buffer, keyLen: number, o: ScryptOptions):
   return new Promise((resolve, reject) => scryptCb(secret.normalize("NFC"), salt, keyLen, o, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
-/** `scrypt$N$r$p$<salt base64url>$<hash base64url>` */
+/** `scrypt$N$r$p$<salt base64url>$<hash base64url>` (128·N·r bytes are needed; Node's default limit is exactly that, so allow headroom). */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(SCRYPT.saltLen);
   const hash = await scrypt(password, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 256 * SCRYPT.N * SCRYPT.r });
@@ -29,6 +29,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const parts = stored.split("$");
   if (parts.length !== 6 || parts[0] !== "scrypt") return false;
   const [N, r, p] = parts.slice(1, 4).map(Number);
+  // Refuse parameters outside what this code writes: a tampered row must not make us burn memory.
   if (!N || !r || !p || N > 2 ** 17 || N < 2 ** 14 || r !== 8 || p !== 1) return false;
   const salt = Buffer.from(parts[4]!, "base64url");
   const expected = Buffer.from(parts[5]!, "base64url");

@@ -142,3 +142,33 @@ export function createBuilder<Ctx extends HubContext>(prisma: () => PrismaClient
   });
   return builder;
 }
+
+/** A subgraph's builder (what `createBuilder` returns). */
+export type HubBuilder<Ctx extends HubContext> = ReturnType<typeof createBuilder<Ctx>>;
+
+/** What a connection's `pageInfo` field resolves to. */
+export interface PageInfoShape {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+/**
+ * The Relay `PageInfo` type, @shareable: every subgraph with a connection declares it, and
+ * composition needs the same fields (and descriptions) everywhere, so it is defined here once.
+ */
+export function definePageInfo<Ctx extends HubContext>(builder: HubBuilder<Ctx>) {
+  return builder.objectRef<PageInfoShape>("PageInfo").implement({
+    description: "Relay cursor pagination: whether more items follow, and the cursor to continue after.",
+    shareable: true,
+    fields: (t) => ({
+      hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one." }),
+      endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
+    }),
+  });
+}
+
+/** The pageInfo of a page: whether another follows, and the cursor of its last row. */
+export const pageInfoOf = <T>(page: { rows: readonly T[]; hasNextPage: boolean }, cursorOf: (row: T) => string): PageInfoShape => ({
+  hasNextPage: page.hasNextPage,
+  endCursor: page.rows.length ? cursorOf(page.rows[page.rows.length - 1]!) : null,
+});

@@ -1,9 +1,8 @@
+import type { Purpose } from "./vocabulary.ts";
+
 /** Who is calling, as verified by the gateway and re-asserted to the subgraphs. */
 export type Role = "ADMIN" | "PARTNER" | "MEMBER";
 export const ROLES: readonly Role[] = ["ADMIN", "PARTNER", "MEMBER"];
-
-export type Purpose = "ACCOUNT_SERVICING" | "OFFER_TARGETING" | "ANALYTICS";
-export const PURPOSES: readonly Purpose[] = ["ACCOUNT_SERVICING", "OFFER_TARGETING", "ANALYTICS"];
 
 /**
  * How the caller came by its authority (DESIGN.md §3: machines and people differ, and a machine
@@ -80,6 +79,16 @@ export function hasMemberAuthority(p: Principal, scope: MemberScope): boolean {
   if (p.role !== "MEMBER" || !p.memberId) return false;
   const s = scopesOf(p);
   return s.has("member") || s.has(scope);
+}
+
+/**
+ * Is a read of this member's data exempt from consent? Yes for the member itself (its own session,
+ * or an app acting for it: that one is limited by the scopes the member granted, not by consents)
+ * and for admins; every other caller (a partner, another member) reads consent-gated data only
+ * under the member's consent. The one rule behind every gated field of every subgraph.
+ */
+export function readsUngated(p: Pick<Principal, "role" | "memberId">, memberId: string): boolean {
+  return p.role === "ADMIN" || (p.role === "MEMBER" && p.memberId === memberId);
 }
 
 /** The authority, defaulting the absent value of older assertions to CLIENT. */

@@ -6,6 +6,7 @@ import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDis
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { guardPartnerView } from "./authority.ts";
 import { isDatabaseUnavailable } from "./db-errors.ts";
+import { BodyTooLargeError, readBody, sendJson } from "./http.ts";
 import { PUBLIC_CODES } from "./errors.ts";
 import { IdentityError, IDENTITY_HEADER, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, verifyIdentity } from "./internal-auth.ts";
 import { log } from "./logger.ts";
@@ -103,27 +104,6 @@ const checkText: ApolloServerPlugin<HubContext> = {
   },
 };
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(Object.assign(new Error("body too large"), { status: 413 }));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
-  res.end(JSON.stringify(body));
-}
-
 function unauthorized(res: ServerResponse, reason: string) {
   sendJson(res, 401, { errors: [{ message: "Subgraphs answer only the gateway", extensions: { code: "UNAUTHENTICATED", reason } }] });
 }
@@ -170,7 +150,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
       if (!route || req.method !== "POST") return sendJson(res, 404, { error: "not_found" });
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(req));
+        body = JSON.parse((await readBody(req, MAX_BODY_BYTES)).toString("utf8"));
       } catch {
         return sendJson(res, 400, { error: "invalid_request" });
       }
@@ -190,10 +170,10 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     let body: unknown;
     if (req.method === "POST") {
       try {
-        const raw = await readBody(req);
+        const raw = (await readBody(req, MAX_BODY_BYTES)).toString("utf8");
         body = raw ? JSON.parse(raw) : {};
       } catch (e) {
-        const status = (e as { status?: number }).status ?? 400;
+        const status = e instanceof BodyTooLargeError ? 413 : 400;
         return sendJson(res, status, { errors: [{ message: status === 413 ? "Request body too large" : "Malformed JSON body", extensions: { code: "BAD_REQUEST", requestId } }] });
       }
     }

@@ -8,10 +8,10 @@ import type { Principal } from "../lib/principal.ts";
 import { importConsents } from "../subgraphs/member/src/services/consents.ts";
 import { confirmPartnerLink, enrollMembers } from "../subgraphs/member/src/services/members.ts";
 import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
-import { createPartnerAppWithSecret } from "../subgraphs/partner/src/services/partner-apps.ts";
-import { createPersonForSeed } from "../subgraphs/partner/src/services/people.ts";
-import { setPasswordForSeed } from "../subgraphs/member/src/services/sign-in.ts";
-import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
+import { setPasswordForSeed } from "../subgraphs/member/src/seed.ts";
+import { createPartnerAppWithSecret, createPersonForSeed } from "../subgraphs/partner/src/seed.ts";
+import { approveOffer, submitOffer } from "../subgraphs/partner/src/services/offers/lifecycle.ts";
+import { createOffer } from "../subgraphs/partner/src/services/offers/terms.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
 import { seedPointsHistory } from "../subgraphs/points/src/seed-history.ts";
 

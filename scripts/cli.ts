@@ -15,9 +15,10 @@ import { configOrExit, effectiveConfig } from "../lib/config.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
-import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
+import { createApiClientWithSecret, newClientId, newSecret } from "../subgraphs/partner/src/services/api-clients.ts";
+import { PURPOSES } from "../lib/vocabulary.ts";
 import { prisma as pointsPrisma, usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
-import { exportRun } from "../subgraphs/points/src/settlement/settlement.ts";
+import { exportRun } from "../subgraphs/points/src/settlement/export.ts";
 import { formatReport, verifyLedger } from "../subgraphs/points/src/ledger/verify.ts";
 
 const env = configOrExit(undefined);
@@ -120,7 +121,7 @@ clients
     await withDatabase(async () => {
       const partner = o.partner ? await prisma().partner.findUnique({ where: { id: o.partner }, select: { slug: true, name: true } }).catch(() => null) : null;
       if (o.partner && !partner) throw new Error(`no partner with id ${o.partner}`);
-      const clientId = `${partner?.slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
+      const clientId = newClientId(partner?.slug ?? null);
       const secret = newSecret();
       await createApiClientWithSecret({ clientId, secret, role: o.role, partnerId: o.partner ?? null, defaultPurpose: o.purpose, name: o.name });
       printClient({ clientId, secret, role: o.role, partner: partner?.name });

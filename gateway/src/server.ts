@@ -4,9 +4,11 @@ import type { AddressInfo } from "node:net";
 import { printSchema } from "graphql";
 import type { JWK } from "jose";
 import { readSetting } from "../../lib/config.ts";
+import { BodyTooLargeError, readBody, sendJson } from "../../lib/http.ts";
 import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
-import { PURPOSES, type Principal, type Purpose } from "../../lib/principal.ts";
+import type { Principal } from "../../lib/principal.ts";
+import { isPurpose, PURPOSES } from "../../lib/vocabulary.ts";
 import { KeySet } from "./auth/keys.ts";
 import { AuthorizationEndpoint } from "./auth/authorize.ts";
 import { RevocationFeed } from "./auth/revocation.ts";
@@ -56,29 +58,8 @@ export interface RunningGateway {
 
 const PURPOSE_HEADER = "coalition-purpose";
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
-  res.end(JSON.stringify(body));
-}
-
 function graphqlError(res: ServerResponse, status: number, code: string, message: string, requestId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
   sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers });
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(Object.assign(new Error("too large"), { tooLarge: true }));
-        req.resume();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 export interface Gateway {
@@ -151,10 +132,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     if (principal.role === "PARTNER") {
       const declared = req.headers[PURPOSE_HEADER];
       const purpose = typeof declared === "string" && declared.trim() ? declared.trim().toUpperCase() : verified.purpose;
-      if (!purpose || !PURPOSES.includes(purpose as Purpose)) {
+      if (!purpose || !isPurpose(purpose)) {
         return graphqlError(res, 400, "BAD_USER_INPUT", `Coalition-Purpose must be one of ${PURPOSES.join(", ")}`, requestId, { header: "Coalition-Purpose" });
       }
-      principal = { ...principal, purpose: purpose as Purpose };
+      principal = { ...principal, purpose };
     }
     const pageOrigin = req.headers.origin;
     if (pageOrigin !== undefined && !sameOrigin(pageOrigin, req) && !corsPolicy.allows(pageOrigin, principal.clientId)) {
@@ -167,7 +148,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       try {
         raw = await readBody(req, LIMITS.maxBodyBytes);
       } catch (e) {
-        if ((e as { tooLarge?: boolean }).tooLarge) return graphqlError(res, 413, "BAD_REQUEST", `The request body exceeds ${LIMITS.maxBodyBytes} bytes`, requestId);
+        if (e instanceof BodyTooLargeError) return graphqlError(res, 413, "BAD_REQUEST", `The request body exceeds ${LIMITS.maxBodyBytes} bytes`, requestId);
         throw e;
       }
       let parsed: unknown;

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { log } from "../../../lib/logger.ts";
 import { MEMBER_SCOPES } from "../../../lib/principal.ts";
 import { activationPage, consentPage, type Lang, messagePage, PAGE_HEADERS, pickLang, signInPage, text } from "./pages.ts";
-import type { GrantInfo, OAuthApp, TokenService } from "./token-service.ts";
+import type { OAuthApp } from "../../../lib/oauth-app.ts";
+import type { GrantInfo, TokenService } from "./token-service.ts";
 
 /**
  * The authorization endpoint (RFC 6749 §4.1 with PKCE S256, RFC 7636) and the activation page.

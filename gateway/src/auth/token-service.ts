@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
+import type { OAuthApp } from "../../../lib/oauth-app.ts";
 import { IDENTITY_HEADER, signIdentity } from "../../../lib/internal-auth.ts";
 import { log } from "../../../lib/logger.ts";
 import { SERVICE_SUB } from "../../../lib/principal.ts";
@@ -42,18 +43,6 @@ export interface TokenServiceOptions {
   verifier?: TokenVerifier;
   /** Authorization code lifetime (tests shorten it). */
   codeTtlMs?: number;
-}
-
-/** A partner app or the hub's own member app (partner subgraph `clients/app`). */
-export interface OAuthApp {
-  clientId: string;
-  role: string;
-  partnerId: string | null;
-  appName: string;
-  redirectUris: string[];
-  allowedScopes: string[];
-  publicClient: boolean;
-  defaultPurpose: string;
 }
 
 /** A member grant as the member subgraph returns it. */

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
-import { AUTHORITIES, type Authority, PERSON_ROLES, PURPOSES, type PersonRole, type Principal, type Purpose, type Role } from "../../../lib/principal.ts";
+import { AUTHORITIES, type Authority, PERSON_ROLES, type PersonRole, type Principal, type Role } from "../../../lib/principal.ts";
+import { isPurpose, type Purpose } from "../../../lib/vocabulary.ts";
 import type { KeySet } from "./keys.ts";
 import type { RevocationFeed } from "./revocation.ts";
 
@@ -175,7 +176,7 @@ export function toVerified(payload: JWTPayload): VerifiedToken {
   const str = (v: unknown) => (typeof v === "string" && v ? v : null);
   const partnerId = str(payload.partner_id);
   if (role === "PARTNER" && !partnerId) throw new TokenError("TOKEN_MALFORMED", "A partner token needs partner_id");
-  const purpose = PURPOSES.includes(payload.purpose as Purpose) ? (payload.purpose as Purpose) : null;
+  const purpose = isPurpose(payload.purpose) ? payload.purpose : null;
   const sub = String(payload.sub);
   // A MEMBER token naming a partner but no authority was minted by the old token exchange, with
   // the member's full authority and no member present: refused, not honoured for its last minutes.

@@ -2,12 +2,13 @@
 // servers on port 0 that verify the gateway's x-hub-identity and echo the principal back, plus the
 // two internal endpoints the token service calls. Deliberately NOT lib/subgraph-server.ts: these
 // subgraphs leak raw messages and stack traces, so the tests prove the gateway masks on its own.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, HeaderMap } from "@apollo/server";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import { composeServices, compositionHasErrors } from "@theguild/federation-composition";
 import { GraphQLError, parse } from "graphql";
+import { readBody, sendJson } from "../../../lib/http.ts";
 import { IDENTITY_HEADER, type InternalPrincipal, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, verifyIdentity } from "../../../lib/internal-auth.ts";
 import type { Principal } from "../../../lib/principal.ts";
 
@@ -91,15 +92,8 @@ const resolvers: Record<Name, any> = {
   },
 };
 
-function send(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const raw = Buffer.concat(chunks).toString("utf8");
+  const raw = (await readBody(req, 4 * 1024 * 1024)).toString("utf8");
   return raw ? JSON.parse(raw) : {};
 }
 
@@ -127,7 +121,7 @@ export async function startFakeSubgraphs(internalKey: Uint8Array): Promise<FakeS
     await apollo.start();
     const server = createServer(async (req, res) => {
       const url = new URL(req.url ?? "/", "http://fake");
-      if (url.pathname === "/healthz" || url.pathname === "/readyz") return send(res, 200, { status: "ok" });
+      if (url.pathname === "/healthz" || url.pathname === "/readyz") return sendJson(res, 200, { status: "ok" });
       const raw = req.headers[IDENTITY_HEADER] as string | undefined;
       let identity: InternalPrincipal | null = null;
       try {
@@ -136,23 +130,23 @@ export async function startFakeSubgraphs(internalKey: Uint8Array): Promise<FakeS
         identity = null;
       }
       seen.push({ subgraph: name, path: url.pathname, identity, rawIdentity: raw, requestId: req.headers[REQUEST_ID_HEADER] as string | undefined, operationName: req.headers[OPERATION_NAME_HEADER] as string | undefined });
-      if (!identity) return send(res, 401, { errors: [{ message: "no identity", extensions: { code: "UNAUTHENTICATED" } }] });
+      if (!identity) return sendJson(res, 401, { errors: [{ message: "no identity", extensions: { code: "UNAUTHENTICATED" } }] });
       if (url.pathname.startsWith("/internal/")) {
-        if (identity.role !== "SERVICE") return send(res, 401, { error: "service identity required" });
+        if (identity.role !== "SERVICE") return sendJson(res, 401, { error: "service identity required" });
         const body = (await readJson(req)) as Record<string, string>;
         if (name === "partner" && url.pathname === "/internal/clients/authenticate") {
           const c = FAKE_CLIENTS.find((x) => x.clientId === body.clientId && x.secret === body.clientSecret);
-          if (!c) return send(res, 401, { error: "invalid_client" });
+          if (!c) return sendJson(res, 401, { error: "invalid_client" });
           const { secret: _s, ...client } = c;
-          return send(res, 200, client);
+          return sendJson(res, 200, client);
         }
         if (name === "member" && url.pathname === "/internal/members/by-partner-ref") {
           const memberId = FAKE_LINKS[body.partnerId]?.[body.externalRef];
-          return memberId ? send(res, 200, { memberId }) : send(res, 404, { error: "not_found" });
+          return memberId ? sendJson(res, 200, { memberId }) : sendJson(res, 404, { error: "not_found" });
         }
-        return send(res, 404, { error: "not_found" });
+        return sendJson(res, 404, { error: "not_found" });
       }
-      if (identity.role === "SERVICE") return send(res, 401, { error: "service identity cannot query" });
+      if (identity.role === "SERVICE") return sendJson(res, 401, { error: "service identity cannot query" });
       const body = req.method === "POST" ? await readJson(req) : undefined;
       const headers = new HeaderMap();
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);

@@ -1,23 +1,9 @@
-import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../../lib/events.ts";
+import { eventsRoute } from "../../../lib/events.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
-import { type DataAccessedPayload, recordPointsDataAccess } from "./services/access-log.ts";
-import { type ActivityPayload, applyActivities, applyActivity } from "./services/lifecycle.ts";
+import { eventBatchHandlers, eventHandlers } from "./events.ts";
 import { memberIdByPartnerRef } from "./services/members.ts";
 import { activate, activeGrant, type AppGrant, createGrant, introspectRefreshToken, issueRefreshToken, revocationFeed, revokeByRefreshToken, revokeGrant, rotateRefreshToken, signIn } from "./services/sign-in.ts";
-
-/** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
-export const eventHandlers: Record<string, EventHandler> = {
-  "points.activity": (tx, event) => applyActivity(tx, event.payload as ActivityPayload),
-  "points.data_accessed": (tx, event) => recordPointsDataAccess(tx, event.payload as DataAccessedPayload),
-  // The same shape from the partner subgraph: members' offers read by a partner or its app.
-  "partner.data_accessed": (tx, event) => recordPointsDataAccess(tx, event.payload as DataAccessedPayload),
-};
-
-/** Set-based forms for delivered batches (same effect as the handlers above, event by event). */
-export const eventBatchHandlers: Record<string, BatchEventHandler> = {
-  "points.activity": (tx, events) => applyActivities(tx, events.map((e) => e.payload as ActivityPayload)),
-};
 
 /**
  * `POST /internal/members/by-partner-ref` for the gateway's token exchange (RFC 8693):

@@ -1,9 +1,11 @@
 import DataLoader from "dataloader";
-import type { Consent, DataAccessEvent, DataCategory, LinkedAccount, Member } from "../../../prisma/generated/client/client.ts";
+import type { Consent, DataAccessEvent, LinkedAccount, Member } from "../../../prisma/generated/client/client.ts";
+import { pagedLoader } from "../../../lib/paging.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { type AccessPage, accessPages, decodeCursor } from "./services/access-log.ts";
 import { activeScopes, consentsOf } from "./services/consents.ts";
-import { DATA_CATEGORIES } from "./services/domain.ts";
+import { readsUngated } from "../../../lib/principal.ts";
+import { DATA_CATEGORIES, type DataCategory } from "../../../lib/vocabulary.ts";
 import { activityTotals } from "./services/lifecycle.ts";
 import { linkedAccountsOf, linkRequestsOf, visibleMembers } from "./services/members.ts";
 
@@ -35,7 +37,7 @@ export function createLoaders(ctx: HubContext, now: Date) {
         const scopes = await activeScopes(actor.partnerId, actor.purpose, ids, now);
         return ids.map((id) => scopes.get(id) ?? NONE);
       }
-      return ids.map((id) => (actor.role === "ADMIN" || (actor.role === "MEMBER" && actor.memberId === id) ? ALL : NONE));
+      return ids.map((id) => (readsUngated(actor, id) ? ALL : NONE));
     }),
     linkedAccounts: new DataLoader<string, LinkedAccount[]>(async (ids) => {
       const m = await linkedAccountsOf(actor, ids);
@@ -54,22 +56,9 @@ export function createLoaders(ctx: HubContext, now: Date) {
       return ids.map((id) => m.get(id) ?? { activities: 0, earnedPoints: 0n });
     }),
     /** Pages of the access log; members asking for the same page shape share one query. */
-    accessPage: new DataLoader<{ memberId: string; first: number; after: string | null }, AccessPage, string>(
-      async (keys) => {
-        const groups = new Map<string, string[]>();
-        for (const k of keys) {
-          const g = `${k.first}|${k.after ?? ""}`;
-          groups.set(g, [...(groups.get(g) ?? []), k.memberId]);
-        }
-        const results = new Map<string, AccessPage>();
-        for (const [g, memberIds] of groups) {
-          const [first, after] = g.split("|");
-          const pages = await accessPages(actor, memberIds, Number(first), after ? decodeCursor(after) : null);
-          for (const [memberId, page] of pages) results.set(`${memberId}|${g}`, page);
-        }
-        return keys.map((k) => results.get(`${k.memberId}|${k.first}|${k.after ?? ""}`) ?? { rows: [], hasNextPage: false });
-      },
-      { cacheKeyFn: (k) => `${k.memberId}|${k.first}|${k.after ?? ""}` },
+    accessPage: pagedLoader<AccessPage>(
+      (memberIds, first, after) => accessPages(actor, memberIds, first, after ? decodeCursor(after) : null),
+      () => ({ rows: [], hasNextPage: false }),
     ),
   };
 }

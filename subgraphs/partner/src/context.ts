@@ -1,5 +1,4 @@
-import type { ApolloServerPlugin } from "@apollo/server";
-import { AccessEventRecorder } from "../../../lib/access-events.ts";
+import { AccessEventRecorder, accessEventsPlugin as accessEventsPluginFor } from "../../../lib/access-events.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { prisma } from "./db.ts";
 import { createLoaders, type PartnerLoaders } from "./loaders.ts";
@@ -18,13 +17,5 @@ export function createContext(base: HubContext): PartnerContext {
   return { ...base, now, loaders: createLoaders(base, now), access: new AccessEventRecorder(base.principal, base.requestId, base.operationName, "partner", prisma) };
 }
 
-/** Emits the request's data-access events before the response leaves. */
-export const accessEventsPlugin: ApolloServerPlugin<PartnerContext> = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ contextValue }) {
-        await contextValue.access?.flush();
-      },
-    };
-  },
-};
+/** Emits the request's data-access events before the response leaves (a failure is logged, the answer still goes out). */
+export const accessEventsPlugin = accessEventsPluginFor<PartnerContext>({ failClosed: false });

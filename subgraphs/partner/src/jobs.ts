@@ -1,5 +1,5 @@
 import { log } from "../../../lib/logger.ts";
-import { endExpiredOffers } from "./services/offers.ts";
+import { endExpiredOffers } from "./services/offers/lifecycle.ts";
 
 /**
  * Ends offers whose window is over (→ partner.offer_ended, so points returns the unused budget).

@@ -2,14 +2,16 @@ import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
 import type { ApiClient, Offer, OfferClaim, OfferFunding, Partner, PartnerRate } from "../../../prisma/generated/client/client.ts";
 import { clientsOfPartners } from "./services/api-clients.ts";
-import { type LiveOfferSnapshot, liveOfferSnapshot } from "./services/offer-catalog.ts";
-import { claimsOfMembers, type EligibilityInputs, eligibilityInputsOf, fundingsOf, redeemableAtOf, visibleOffers } from "./services/offers.ts";
+import { type LiveOfferSnapshot, liveOfferSnapshot } from "./services/offers/catalog.ts";
+import { type EligibilityInputs, eligibilityInputsOf } from "./services/offers/eligibility.ts";
+import { claimsOfMembers, fundingsOf, redeemableAtOf } from "./services/offers/reads.ts";
+import { visibleOffers } from "./services/offers/visibility.ts";
 import { partnersByIds, rateHistories, ratesAtMany } from "./services/partners.ts";
 
 /**
  * Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per
  * request: batching within a request, nothing cached across requests — except the live-offer list,
- * which `liveOffers` takes from services/offer-catalog.ts's cache, checked against the database's
+ * which `liveOffers` takes from services/offers/catalog.ts's cache, checked against the database's
  * catalog version on every request (exact invalidation).
  */
 export function createLoaders(ctx: HubContext, now: Date) {
@@ -29,7 +31,7 @@ export function createLoaders(ctx: HubContext, now: Date) {
      * The live offers at the request's clock, with their co-issuers and co-issuing partners, keyed
      * by the catalog version the caller read (`eligibilityInputs` reads it in its statement; "read"
      * = read it here): every member of a request shares one snapshot, from the cross-request cache
-     * when the version and the clock fit it (offer-catalog.ts). Primes `fundings` and `partnerById`,
+     * when the version and the clock fit it (offers/catalog.ts). Primes `fundings` and `partnerById`,
      * so eligibility and `coIssuers { partner }` need no further query. The snapshot is frozen.
      */
     liveOffers: new DataLoader<bigint | null | "read", LiveOfferSnapshot>(async (keys) =>

@@ -1,13 +1,12 @@
-import type { ApolloServerPlugin } from "@apollo/server";
-import { withholdResponse } from "../../../lib/access-log-guard.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { createLoaders, type PointsLoaders } from "./loaders.ts";
-import { AccessRecorder } from "./access.ts";
+import { AccessEventRecorder, accessEventsPlugin as accessEventsPluginFor } from "../../../lib/access-events.ts";
+import { prisma } from "./db.ts";
 
 export interface PointsContext extends HubContext {
   loaders: PointsLoaders;
   /** This request's partner reads of gated points data: one points.data_accessed per member. */
-  access: AccessRecorder;
+  access: AccessEventRecorder;
   /** The request's clock. */
   now: Date;
 }
@@ -15,20 +14,11 @@ export interface PointsContext extends HubContext {
 /** Fresh DataLoaders per request: batching within a request, no caching across requests. */
 export function createContext(base: HubContext): PointsContext {
   const now = new Date();
-  return { ...base, now, loaders: createLoaders(base, now), access: new AccessRecorder(base.principal, base.requestId, base.operationName) };
+  return { ...base, now, loaders: createLoaders(base, now), access: new AccessEventRecorder(base.principal, base.requestId, base.operationName, "points", prisma) };
 }
 
 /**
  * Emits the request's data-access events before the response leaves; when they cannot be written
  * the response is replaced by ACCESS_LOG_UNAVAILABLE (fail closed: no gated data without its record).
  */
-export const accessEventsPlugin: ApolloServerPlugin<PointsContext> = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ contextValue, response }) {
-        await contextValue.access?.flush();
-        if (contextValue.access?.failed) withholdResponse(response, contextValue.requestId);
-      },
-    };
-  },
-};
+export const accessEventsPlugin = accessEventsPluginFor<PointsContext>({ failClosed: true });

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { badInput, forbidden } from "../../../lib/errors.ts";
+import { forbidden } from "../../../lib/errors.ts";
 import type { Principal } from "../../../lib/principal.ts";
+import { TIERS, type Tier } from "../../../lib/vocabulary.ts";
 import { MAX_POINTS } from "./ledger/ledger.ts";
 
 /**
@@ -9,6 +10,8 @@ import { MAX_POINTS } from "./ledger/ledger.ts";
  */
 export type Actor = Pick<Principal, "sub" | "role" | "partnerId" | "memberId">;
 
+export const isAdmin = (a: Actor) => a.role === "ADMIN";
+
 /** Options of writes: the clock (tests move time), back-dated history (demo seed only, never the API). */
 export interface WriteOptions {
   now?: Date;
@@ -16,8 +19,6 @@ export interface WriteOptions {
   postedAt?: Date;
 }
 
-export const TIERS = ["BASE", "SILVER", "GOLD", "DIAMOND"] as const;
-export type Tier = (typeof TIERS)[number];
 /** Points earned in the rolling 12 months needed for each tier (DESIGN.md §4 defaults). */
 export const TIER_THRESHOLDS: Record<Tier, number> = { BASE: 0, SILVER: 1_000, GOLD: 5_000, DIAMOND: 20_000 };
 /** Earn multipliers per tier, exact decimals. */
@@ -65,19 +66,6 @@ export const Money = z
   .string()
   .regex(/^\d{1,12}(\.\d{1,6})?$/, 'purchaseAmount must be a positive decimal string like "129.90" (at most 12 integer and 6 fraction digits)')
   .refine((s) => Number(s) > 0, "purchaseAmount must be above 0");
-
-/** zod → BAD_USER_INPUT (first issue, field in extensions.field); nothing is written. */
-export function parseInput<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw badInput(issue?.message ?? "Invalid input", issue?.path.length ? issue.path.join(".") : undefined);
-}
-
-export function firstIssue(e: z.ZodError): { message: string; field?: string } {
-  const issue = e.issues[0];
-  return { message: issue?.message ?? "Invalid input", field: issue?.path.length ? issue.path.join(".") : undefined };
-}
 
 /** Largest single award (sane bound against typos and abuse), in points. */
 export const MAX_POINTS_PER_EARN = MAX_POINTS;

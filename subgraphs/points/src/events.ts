@@ -1,9 +1,10 @@
 import { toSafeNumber } from "../../../lib/amounts.ts";
 import { consentCopyHandlers } from "../../../lib/consent-copy.ts";
 import type { DomainEvent, EventHandler } from "../../../lib/events.ts";
-import { LIFECYCLES } from "../../../lib/lifecycle.ts";
+import { isTier, LIFECYCLES } from "../../../lib/vocabulary.ts";
 import { log } from "../../../lib/logger.ts";
-import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger/ledger.ts";
+import { isUuid } from "../../../lib/input.ts";
+import { budgetCode, ensureAccounts, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger/ledger.ts";
 
 /**
  * Domain events the points subgraph consumes (lib/events.ts SUBSCRIPTIONS). Each handler runs in
@@ -96,7 +97,7 @@ interface OfferActivated {
 }
 
 export async function onOfferActivated(tx: Tx, p: OfferActivated, at: Date): Promise<void> {
-  const minTier = p.minTier && ["BASE", "SILVER", "GOLD", "DIAMOND"].includes(p.minTier) ? p.minTier : null;
+  const minTier = isTier(p.minTier) ? p.minTier : null;
   const redeemable = (p.redeemableAtPartnerIds ?? []).filter(isUuid);
   const segments = LIFECYCLES.filter((x) => Array.isArray(p.segments) && p.segments.includes(x));
   // Kept as given when it is a string: an unknown purpose matches no consent (refused), never "none needed".

@@ -1,10 +1,11 @@
 import DataLoader from "dataloader";
+import { pagedLoader } from "../../../lib/paging.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { prisma } from "./db.ts";
 import { type ActivityPage, activityPages, type MemberFacts, memberFacts, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions } from "./reads.ts";
 import { holdsByIds, type HoldRow } from "./redemption/redeem.ts";
 import type { LedgerTransactionRow } from "./ledger/ledger.ts";
-import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementFlow, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./settlement/settlement.ts";
+import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementFlow, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./settlement/reads.ts";
 
 /** Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per request. */
 export function createLoaders(ctx: HubContext, now: Date) {
@@ -64,22 +65,10 @@ export function createLoaders(ctx: HubContext, now: Date) {
       const m = await budgetsRemaining(ids);
       return ids.map((id) => m.get(id) ?? null);
     }),
-    activity: new DataLoader<{ memberId: string; first: number; after: string | null }, ActivityPage, string>(
-      async (keys) => {
-        const groups = new Map<string, string[]>();
-        for (const k of keys) {
-          const g = `${k.first}|${k.after ?? ""}`;
-          groups.set(g, [...(groups.get(g) ?? []), k.memberId]);
-        }
-        const results = new Map<string, ActivityPage>();
-        for (const [g, memberIds] of groups) {
-          const [first, after] = g.split("|");
-          const pages = await activityPages(memberIds, Number(first), after ? decodeCursor(after) : null);
-          for (const [memberId, page] of pages) results.set(`${memberId}|${g}`, page);
-        }
-        return keys.map((k) => results.get(`${k.memberId}|${k.first}|${k.after ?? ""}`) ?? { rows: [], hasNextPage: false });
-      },
-      { cacheKeyFn: (k) => `${k.memberId}|${k.first}|${k.after ?? ""}` },
+    /** Activity pages: members asking for the same page shape share one query. */
+    activity: pagedLoader<ActivityPage>(
+      (memberIds, first, after) => activityPages(memberIds, first, after ? decodeCursor(after) : null),
+      () => ({ rows: [], hasNextPage: false }),
     ),
   };
 }

@@ -2,8 +2,10 @@ import { toBig, toSafeNumber } from "../../../lib/amounts.ts";
 import { Prisma } from "../../../lib/db.ts";
 import { prisma } from "./db.ts";
 import type { Actor } from "./domain.ts";
-import type { Tier } from "./domain.ts";
-import { isUuid, type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
+import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../lib/paging.ts";
+import type { Tier } from "../../../lib/vocabulary.ts";
+import { isUuid } from "../../../lib/input.ts";
+import { type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
 import { qualifyingSql } from "./tiers/tiers.ts";
 
 /** Read side: wallets, expiring points, activity pages, transactions by id (all batched by the loaders). */
@@ -85,18 +87,11 @@ export async function expiringPoints(memberIds: readonly string[], days: number,
   return out;
 }
 
-export interface ActivityPage {
-  rows: LedgerTransactionRow[];
-  hasNextPage: boolean;
-}
+export type ActivityPage = Page<LedgerTransactionRow>;
 
-export const encodeCursor = (t: Pick<LedgerTransactionRow, "postedAt" | "id">) => Buffer.from(`${new Date(t.postedAt).toISOString()}|${t.id}`).toString("base64url");
-
-export function decodeCursor(cursor: string): { at: Date; id: string } | null {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const d = new Date(at ?? "");
-  return Number.isNaN(d.getTime()) || !isUuid(id) ? null : { at: d, id: id! };
-}
+/** A transaction's cursor in a member's activity: keyset on (postedAt, id). */
+export const encodeCursor = (t: Pick<LedgerTransactionRow, "postedAt" | "id">) => encodeTimeCursor(t.postedAt, t.id);
+export const decodeCursor = (cursor: string) => decodeTimeCursor(cursor, isUuid);
 
 /** One activity page per member, newest first, for many members in one query (keyset on (postedAt, id)). */
 export async function activityPages(memberIds: readonly string[], first: number, after: { at: Date; id: string } | null): Promise<Map<string, ActivityPage>> {

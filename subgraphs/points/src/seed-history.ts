@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../../../lib/principal.ts";
-import { awardPointsBatch, awardPoints } from "./earning/earn.ts";
+import { awardPoints } from "./earning/award.ts";
+import { awardPointsBatch } from "./earning/bulk.ts";
 import { runPointsExpiry, runTierReview } from "./jobs.ts";
 import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "./redemption/redeem.ts";
 

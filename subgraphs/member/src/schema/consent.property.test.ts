@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Principal } from "../../../../lib/principal.ts";
 import { revokeConsent } from "../services/consents.ts";
 import { enrollMembers } from "../services/members.ts";
-import { DATA_CATEGORIES, DAY_MS, type DataCategory, FIELD_CATEGORY, PURPOSE_VALUES, type Purpose } from "../services/domain.ts";
+import { DATA_CATEGORIES, type DataCategory, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
+import { DAY_MS, FIELD_CATEGORY } from "../services/domain.ts";
 import { consentTo, enrolAt, linkAt, type MemberHarness, memberPrincipal, newPartnerId, partnerPrincipal, startMemberHarness } from "../testing/harness.ts";
 
 /**
@@ -29,12 +30,12 @@ const consentArb = fc.record({
   member: fc.nat(MEMBERS - 1),
   partner: fc.nat(PARTNERS - 1),
   categories: fc.subarray([...DATA_CATEGORIES], { minLength: 1 }),
-  purpose: fc.constantFrom(...PURPOSE_VALUES),
+  purpose: fc.constantFrom(...PURPOSES),
   state: fc.constantFrom("active", "revoked", "expired", "expiring"),
 });
 const queryArb = fc.record({
   partner: fc.nat(PARTNERS - 1),
-  purpose: fc.option(fc.constantFrom(...PURPOSE_VALUES), { nil: null }),
+  purpose: fc.option(fc.constantFrom(...PURPOSES), { nil: null }),
   members: fc.uniqueArray(fc.nat(MEMBERS - 1), { minLength: 1, maxLength: MEMBERS }),
   fields: fc.subarray([...GATED, "sharedScopes", "joinedAt"] as string[], { minLength: 1 }),
   viaEntities: fc.boolean(),

@@ -1,4 +1,6 @@
 import { badInput } from "../../../../lib/errors.ts";
+import { pageSize } from "../../../../lib/paging.ts";
+import { definePageInfo, pageInfoOf } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import type { DataAccessEvent } from "../loaders.ts";
 import { decodeCursor, encodeCursor } from "../services/access-log.ts";
@@ -6,14 +8,7 @@ import { DataCategoryEnum, PurposeEnum } from "./enums.ts";
 import { MemberRef } from "./member.ts";
 import { PartnerRef, partnerRef } from "./partner.ts";
 
-export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>("PageInfo").implement({
-  description: "Relay cursor pagination: whether more items follow, and the cursor to continue after.",
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one." }),
-    endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
-  }),
-});
+const PageInfoRef = definePageInfo(builder);
 
 const DataAccessEventRef = builder.objectRef<DataAccessEvent>("DataAccessEvent").implement({
   description: "One consent-scoped read of the member's data by a partner: who, which categories, for what purpose, when.",
@@ -43,12 +38,10 @@ const DataAccessConnectionRef = builder
       pageInfo: t.field({
         type: PageInfoRef,
         description: "Whether more entries follow.",
-        resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.rows.length ? encodeCursor(p.rows[p.rows.length - 1]!) : null }),
+        resolve: (p) => pageInfoOf(p, encodeCursor),
       }),
     }),
   });
-
-export const MAX_PAGE = 100;
 
 builder.objectFields(MemberRef, (t) => ({
   dataAccessLog: t.field({
@@ -62,8 +55,7 @@ builder.objectFields(MemberRef, (t) => ({
       after: t.arg.string({ required: false, description: "Continue after this cursor (pageInfo.endCursor of the previous page)." }),
     },
     resolve: (m, { first, after }, ctx) => {
-      const n = first ?? 20;
-      if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`, "first");
+      const n = pageSize(first);
       if (after && !decodeCursor(after)) throw badInput("after is not a cursor of this list", "after");
       return ctx.loaders.accessPage.load({ memberId: m.id, first: n, after: after ?? null });
     },

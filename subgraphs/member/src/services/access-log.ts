@@ -1,10 +1,12 @@
 import { Prisma } from "../../../../lib/db.ts";
 import { delegatedReader } from "../../../../lib/authority.ts";
 import { log } from "../../../../lib/logger.ts";
-import type { DataAccessEvent, DataCategory, Purpose } from "../../../../prisma/generated/client/client.ts";
+import type { DataAccessEvent } from "../../../../prisma/generated/client/client.ts";
+import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../../lib/paging.ts";
+import { DATA_CATEGORIES, type DataCategory, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
+import { isUuid } from "../../../../lib/input.ts";
 import { prisma } from "../db.ts";
-import { type Actor, DATA_CATEGORIES, PII_CATEGORIES, PURPOSE_VALUES } from "./domain.ts";
-import { isUuid } from "./members.ts";
+import { type Actor, PII_CATEGORIES } from "./domain.ts";
 
 export type { DataAccessEvent };
 
@@ -134,7 +136,7 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
     log.warn("points.data_accessed with bad ids ignored", { memberId: p.memberId, partnerId: p.partnerId });
     return;
   }
-  if (!p.purpose || !PURPOSE_VALUES.includes(p.purpose)) {
+  if (!p.purpose || !PURPOSES.includes(p.purpose)) {
     // A partner read without a purpose cannot have been consent-scoped: the points subgraph must not send it.
     log.warn("points.data_accessed without a valid purpose ignored", { memberId: p.memberId, purpose: p.purpose });
     return;
@@ -160,18 +162,14 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
   });
 }
 
-export interface AccessPage {
-  rows: DataAccessEvent[];
-  hasNextPage: boolean;
-}
+export type AccessPage = Page<DataAccessEvent>;
 
-export const encodeCursor = (e: Pick<DataAccessEvent, "at" | "id">) => Buffer.from(`${e.at.toISOString()}|${e.id}`).toString("base64url");
+/** An entry's cursor: keyset on (at, id); ids are bigint sequence numbers. */
+export const encodeCursor = (e: Pick<DataAccessEvent, "at" | "id">) => encodeTimeCursor(e.at, e.id);
 
 export function decodeCursor(cursor: string): { at: Date; id: bigint } | null {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const d = new Date(at ?? "");
-  if (Number.isNaN(d.getTime()) || !/^\d{1,19}$/.test(id ?? "")) return null;
-  return { at: d, id: BigInt(id!) };
+  const c = decodeTimeCursor(cursor, (id) => /^\d{1,19}$/.test(id));
+  return c && { at: c.at, id: BigInt(c.id) };
 }
 
 /**

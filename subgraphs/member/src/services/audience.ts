@@ -1,9 +1,9 @@
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden } from "../../../../lib/errors.ts";
+import { isUuid } from "../../../../lib/input.ts";
 import type { MemberSettings } from "../config.ts";
 import { prisma } from "../db.ts";
 import type { Actor } from "./domain.ts";
-import { isUuid } from "./members.ts";
 
 export interface AudienceOverlapResult {
   partnerId: string;

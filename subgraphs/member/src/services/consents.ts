@@ -3,11 +3,11 @@ import type { Prisma } from "../../../../lib/db.ts";
 import { z } from "zod";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { emitEvent, emitEvents } from "../../../../lib/events.ts";
-import type { Consent, DataCategory, Purpose } from "../../../../prisma/generated/client/client.ts";
+import type { Consent } from "../../../../prisma/generated/client/client.ts";
+import { DATA_CATEGORIES, type DataCategory, inCategoryOrder, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import { prisma } from "../db.ts";
-import { type Actor, DATA_CATEGORIES, DAY_MS, PURPOSE_VALUES, TX_OPTIONS, type WriteOptions } from "./domain.ts";
-import { isUuid } from "./members.ts";
-import { parseInput } from "./validation.ts";
+import { type Actor, DAY_MS, TX_OPTIONS, type WriteOptions } from "./domain.ts";
+import { firstIssue, isUuid, parseInput } from "../../../../lib/input.ts";
 
 /**
  * Consent receipts (DESIGN.md §5, Kantara consent receipt fields). A receipt is immutable once
@@ -34,11 +34,11 @@ export const activeAt = (now: Date): Prisma.ConsentWhereInput => ({ revokedAt: n
 const GrantInput = z.object({
   partnerId: z.string().refine(isUuid, "partnerId is not a partner id"),
   categories: z
-    .array(z.enum(DATA_CATEGORIES as [DataCategory, ...DataCategory[]]))
+    .array(z.enum(DATA_CATEGORIES))
     .min(1, "categories must name at least one data category")
     .max(DATA_CATEGORIES.length)
-    .transform((cs) => DATA_CATEGORIES.filter((c) => cs.includes(c))),
-  purpose: z.enum(PURPOSE_VALUES as [Purpose, ...Purpose[]]),
+    .transform((cs) => inCategoryOrder(cs)),
+  purpose: z.enum(PURPOSES),
   expiresAt: z.date().nullish(),
   noticeVersion: z.string().trim().min(1, "noticeVersion must not be empty").max(64, "noticeVersion is at most 64 characters"),
   jurisdiction: z
@@ -144,7 +144,10 @@ export async function importConsents(actor: Actor, rows: readonly unknown[], opt
     const parsed = GrantInput.safeParse(raw);
     const fail = (message: string, field?: string) => results.push({ index, error: { code: "BAD_USER_INPUT", message, field } });
     if (typeof r.memberId !== "string" || !isUuid(r.memberId)) return fail("memberId is not a member id", "memberId");
-    if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? "Invalid input", parsed.error.issues[0]?.path.join(".") || undefined);
+    if (!parsed.success) {
+      const issue = firstIssue(parsed.error);
+      return fail(issue.message, issue.field);
+    }
     if (grantedAt.getTime() > now.getTime()) return fail("grantedAt must not be in the future", "grantedAt");
     if (parsed.data.expiresAt && parsed.data.expiresAt.getTime() <= grantedAt.getTime()) return fail("expiresAt must be after grantedAt", "expiresAt");
     valid.push({ index, memberId: r.memberId, grantedAt, input: parsed.data });

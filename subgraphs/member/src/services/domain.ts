@@ -1,11 +1,8 @@
-import type { Consent, DataCategory, Member, Purpose } from "../../../../prisma/generated/client/client.ts";
+import type { Consent, Member } from "../../../../prisma/generated/client/client.ts";
 import type { Principal } from "../../../../lib/principal.ts";
+import type { DataCategory } from "../../../../lib/vocabulary.ts";
 
-export type { Consent, DataCategory, Member, Purpose };
-
-/** The six data categories, in contract order. */
-export const DATA_CATEGORIES: readonly DataCategory[] = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POINTS_BALANCE", "ACTIVITY", "SEGMENTS"];
-export const PURPOSE_VALUES: readonly Purpose[] = ["ACCOUNT_SERVICING", "OFFER_TARGETING", "ANALYTICS"];
+export type { Consent, Member };
 
 /** Member-owned fields gated by consent, and their category (DESIGN.md §5). */
 export const FIELD_CATEGORY = {
@@ -34,8 +31,3 @@ export interface WriteOptions {
 export const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;
 
 export const DAY_MS = 86_400_000;
-
-/** Is this member the caller itself, or is the caller an admin (neither is consent-gated)? */
-export function readsUngated(actor: Actor, memberId: string): boolean {
-  return actor.role === "ADMIN" || (actor.role === "MEMBER" && actor.memberId === memberId);
-}

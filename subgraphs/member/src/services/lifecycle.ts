@@ -4,8 +4,9 @@ import type { Member } from "../../../../prisma/generated/client/client.ts";
 import type { MemberSettings } from "../config.ts";
 import { prisma } from "../db.ts";
 import { DAY_MS } from "./domain.ts";
-import { isUuid } from "./members.ts";
-import { ACTIVITY_KINDS, type Lifecycle, lifecycleOf as sharedLifecycleOf } from "../../../../lib/lifecycle.ts";
+import { ACTIVITY_KINDS, lifecycleOf as sharedLifecycleOf } from "../../../../lib/lifecycle.ts";
+import type { Lifecycle } from "../../../../lib/vocabulary.ts";
+import { isUuid } from "../../../../lib/input.ts";
 
 /**
  * Lifecycle segments and RFM scores, from what the member subgraph learns through
@@ -13,7 +14,6 @@ import { ACTIVITY_KINDS, type Lifecycle, lifecycleOf as sharedLifecycleOf } from
  * per-month activity counts and earned points in MemberActivityMonth.
  */
 
-export type { Lifecycle } from "../../../../lib/lifecycle.ts";
 /**
  * The rule itself lives in lib/lifecycle.ts, so that the partner and points subgraphs enforce offer
  * segments with exactly the same answer (from their copies of joinedAt and the last activity).

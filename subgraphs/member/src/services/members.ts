@@ -6,7 +6,7 @@ import { emitEvent, emitEvents } from "../../../../lib/events.ts";
 import type { LinkedAccount, Member } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { type Actor, TX_OPTIONS, type WriteOptions } from "./domain.ts";
-import { parseInput } from "./validation.ts";
+import { firstIssue, isUuid, parseInput } from "../../../../lib/input.ts";
 
 export type { LinkedAccount, Member };
 
@@ -16,9 +16,6 @@ export type { LinkedAccount, Member };
  * ADMIN everyone; anything else is NOT_FOUND, never FORBIDDEN, so existence never leaks).
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** A syntactically valid uuid; anything else cannot name a member (and must not reach the uuid column). */
-export const isUuid = (s: string) => UUID.test(s);
 
 export const ExternalRef = z
   .string()
@@ -119,8 +116,7 @@ export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts
   rows.forEach((raw, index) => {
     const parsed = EnrollInput.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      results.push({ index, error: { code: "BAD_USER_INPUT", message: issue?.message ?? "Invalid input", field: issue?.path.join(".") || undefined } });
+      results.push({ index, error: { code: "BAD_USER_INPUT", ...firstIssue(parsed.error) } });
       return;
     }
     const row = { ...parsed.data, joinedAt: (raw as { joinedAt?: unknown })?.joinedAt instanceof Date ? (raw as { joinedAt: Date }).joinedAt : undefined };

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { hashPassword, newActivationCode, normalizeActivationCode, passwordProblem, sha256, signInDelayMs, verifyPassword } from "../../../../lib/password.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
+import { isUuid } from "../../../../lib/input.ts";
 import type { AppGrant } from "../../../../prisma/generated/client/client.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
 import type { Actor } from "./domain.ts";
-import { isUuid } from "./members.ts";
 
 /**
  * Members' sign-in (DESIGN.md §3): passwords, one-time activation codes, the progressive delay
@@ -227,10 +227,4 @@ export async function setMemberSignInDisabled(actor: Actor, memberId: string, di
   if (!isUuid(memberId) || !(await prisma().member.findUnique({ where: { id: memberId }, select: { id: true } }))) throw notFound("Member", memberId);
   const data = { disabledAt: disabled ? now : null, updatedAt: now };
   await prisma().memberCredential.upsert({ where: { memberId }, create: { memberId, ...data }, update: data });
-}
-
-/** The demo seed: a member with a known password (refused in production by the seed itself). */
-export async function setPasswordForSeed(memberId: string, password: string): Promise<void> {
-  const passwordHash = await hashPassword(password);
-  await prisma().memberCredential.upsert({ where: { memberId }, create: { memberId, passwordHash }, update: { passwordHash } });
 }

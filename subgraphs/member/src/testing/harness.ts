@@ -8,7 +8,7 @@ import type { MemberSettings } from "../config.ts";
 import { prisma } from "../db.ts";
 import { startMemberSubgraph } from "../server.ts";
 import { type GrantConsentInput, grantConsent } from "../services/consents.ts";
-import type { DataCategory, Purpose } from "../services/domain.ts";
+import type { DataCategory, Purpose } from "../../../../lib/vocabulary.ts";
 import { confirmPartnerLink, enrollMember, enrollMembers } from "../services/members.ts";
 
 /**

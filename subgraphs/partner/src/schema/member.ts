@@ -1,18 +1,18 @@
-import type { Offer, OfferClaim, OfferSegment, OfferTier } from "../../../../prisma/generated/client/client.ts";
+import { readsUngated } from "../../../../lib/principal.ts";
+import type { DataCategory, Lifecycle, Tier } from "../../../../lib/vocabulary.ts";
+import type { Offer, OfferClaim } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
 import type { PartnerContext } from "../context.ts";
 import { prisma } from "../db.ts";
-import { eligibleAmong } from "../services/offers.ts";
+import { eligibleAmong } from "../services/offers/eligibility.ts";
 import { DataCategoryEnum, LifecycleEnum, TierEnum } from "./enums.ts";
 import { loadOffer, OfferClaimRef, OfferRef } from "./offer.ts";
-
-type DataCategory = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
 
 /** What the query planner hands us for a member: its id and the fields we @require. */
 interface MemberFacts {
   id: string;
-  tierLevel?: OfferTier | null;
-  segment?: OfferSegment | null;
+  tierLevel?: Tier | null;
+  segment?: Lifecycle | null;
   sharedScopes?: DataCategory[] | null;
 }
 
@@ -42,14 +42,14 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
       authScopes: { memberScope: "member:offers" },
       description:
         "Offers this member may claim (or still use) now, across all brands: active, inside the window, tier ≥ minTier, segment among the offer's segments, an active (not revoked, not expired) consent for the offer's requiredPurpose with at least one of its co-issuers (if the offer has one), per-member limit not used up. Remaining budget is checked when the offer is applied. A partner needs the member's TIER and SEGMENTS consent for the request's purpose; otherwise the list is empty. An app acting for the member needs member:offers (else null with FORBIDDEN, extensions.scope).",
-      requires: builder.selection<{ tierLevel?: OfferTier | null; segment?: OfferSegment | null; sharedScopes?: DataCategory[] | null }>("tierLevel segment sharedScopes"),
+      requires: builder.selection<{ tierLevel?: Tier | null; segment?: Lifecycle | null; sharedScopes?: DataCategory[] | null }>("tierLevel segment sharedScopes"),
       resolve: async (m, _a, ctx) => {
         const facts = m as MemberFacts;
         if (!mayRead(ctx, facts, ["TIER", "SEGMENTS"])) return [];
         // The list reveals tier and segment: a partner's (or its app's) read is in the member's access log.
         ctx.access.record(facts.id, "TIER", "SEGMENTS");
         // The eligibility inputs' statement also reads the offer catalog's version; the live offers
-        // come from the cross-request cache when it matches (services/offer-catalog.ts), else load.
+        // come from the cross-request cache when it matches (services/offers/catalog.ts), else load.
         const { uses: claims, consents, catalogVersion } = await ctx.loaders.eligibilityInputs.load(facts.id);
         const live = await ctx.loaders.liveOffers.load(catalogVersion === undefined ? "read" : catalogVersion);
         // Co-issuers of the offers that need a consent: loaded with the live offers (no further query).
@@ -77,10 +77,11 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
   }),
 });
 
+/** The member itself and admins read ungated; a partner needs every category in the member's sharedScopes. */
 function mayRead(ctx: PartnerContext, m: MemberFacts, categories: DataCategory[]): boolean {
   const p = ctx.principal;
-  if (p.role === "ADMIN") return true;
-  if (p.role === "MEMBER") return p.memberId === m.id;
+  if (readsUngated(p, m.id)) return true;
+  if (p.role !== "PARTNER") return false;
   const scopes = new Set(m.sharedScopes ?? []);
   return categories.every((c) => scopes.has(c));
 }
@@ -103,7 +104,7 @@ OfferClaimRef.implement({
     discountCode: t.string({
       nullable: true,
       description: "DISCOUNT offers: the code the member shows at a redemption partner. Only the member itself and admins see it; null otherwise.",
-      resolve: (c, _a, ctx) => (ctx.principal.role === "ADMIN" || (ctx.principal.role === "MEMBER" && ctx.principal.memberId === c.memberId) ? c.discountCode : null),
+      resolve: (c, _a, ctx) => (readsUngated(ctx.principal, c.memberId) ? c.discountCode : null),
     }),
   }),
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { onPostgres } from "../../../../tests/support/db.ts";
 import { expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
-import { endExpiredOffers } from "../services/offers.ts";
+import { endExpiredOffers } from "../services/offers/lifecycle.ts";
 import { adminPrincipal, codes, memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../testing/harness.ts";
 
 let h: PartnerHarness;

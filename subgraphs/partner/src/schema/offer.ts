@@ -1,20 +1,14 @@
 import { notFound } from "../../../../lib/errors.ts";
+import { definePageInfo, pageInfoOf } from "../../../../lib/pothos.ts";
+import type { Purpose } from "../../../../lib/vocabulary.ts";
 import type { Offer, OfferClaim, OfferFunding } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
 import type { PartnerContext } from "../context.ts";
-import {
-  approveOffer,
-  claimOffer,
-  createOffer,
-  encodeCursor,
-  endOffer,
-  listOffers,
-  pauseOffer,
-  redeemDiscountCode,
-  resumeOffer,
-  submitOffer,
-  updateOffer,
-} from "../services/offers.ts";
+import { claimOffer } from "../services/offers/claims.ts";
+import { redeemDiscountCode } from "../services/offers/discount-codes.ts";
+import { approveOffer, endOffer, pauseOffer, resumeOffer, submitOffer } from "../services/offers/lifecycle.ts";
+import { encodeCursor, listOffers } from "../services/offers/reads.ts";
+import { createOffer, updateOffer } from "../services/offers/terms.ts";
 import { LifecycleEnum, PurposeEnum, TierEnum } from "./enums.ts";
 import { loadPartner, PartnerRef } from "./partner.ts";
 
@@ -82,7 +76,7 @@ OfferRef.implement({
       type: PurposeEnum,
       nullable: true,
       description: "A consent purpose the member must have granted at least one of the co-issuers, if any: without such a consent, not revoked and not expired, the offer is not in Member.eligibleOffers, claimOffer and redeemDiscountCode are OFFER_NOT_ELIGIBLE and no bonus is paid.",
-      resolve: (o) => o.requiredPurpose as "ANALYTICS" | null,
+      resolve: (o) => o.requiredPurpose as Purpose | null,
     }),
     startsAt: t.field({ type: "DateTime", description: "Start of the window (UTC, inclusive).", resolve: (o) => o.startsAt }),
     endsAt: t.field({ type: "DateTime", description: "End of the window (UTC, exclusive); the offer ends by itself then.", resolve: (o) => o.endsAt }),
@@ -112,14 +106,7 @@ export async function loadOffer(ctx: PartnerContext, id: string): Promise<Offer>
 export type ClaimShape = OfferClaim;
 export const OfferClaimRef = builder.objectRef<ClaimShape>("OfferClaim");
 
-const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>("PageInfo").implement({
-  description: "Relay cursor pagination: whether more items follow, and the cursor to continue after.",
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one." }),
-    endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
-  }),
-});
+const PageInfoRef = definePageInfo(builder);
 
 const OfferEdgeRef = builder.objectRef<Offer>("OfferEdge").implement({
   description: "An offer in a connection.",
@@ -136,7 +123,7 @@ const OfferConnectionRef = builder.objectRef<{ rows: Offer[]; hasNextPage: boole
     pageInfo: t.field({
       type: PageInfoRef,
       description: "Whether there is a next page, and the cursor to ask for it.",
-      resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.rows.length ? encodeCursor(p.rows[p.rows.length - 1]!) : null }),
+      resolve: (p) => pageInfoOf(p, encodeCursor),
     }),
   }),
 });

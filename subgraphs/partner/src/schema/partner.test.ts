@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
-import { createApiClientWithSecret, verifySecret } from "../services/api-clients.ts";
+import { verifyPassword } from "../../../../lib/password.ts";
+import { createApiClientWithSecret } from "../services/api-clients.ts";
 import { ratesAt } from "../services/partners.ts";
 import { adminPrincipal, codes, memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../testing/harness.ts";
 
@@ -98,8 +99,8 @@ describe("API clients", () => {
     const row = await prisma().apiClient.findUniqueOrThrow({ where: { clientId: r.createApiClient.clientId } });
     expect(row.secretHash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(row.secretHash).not.toContain(r.createApiClient.clientSecret);
-    expect(await verifySecret(r.createApiClient.clientSecret, row.secretHash)).toBe(true);
-    expect(await verifySecret(`${r.createApiClient.clientSecret}x`, row.secretHash)).toBe(false);
+    expect(await verifyPassword(r.createApiClient.clientSecret, row.secretHash)).toBe(true);
+    expect(await verifyPassword(`${r.createApiClient.clientSecret}x`, row.secretHash)).toBe(false);
     // Role/partner mismatches.
     expect(codes(await h.as(adminPrincipal(), CREATE, { r: "PARTNER" }))).toEqual(["BAD_USER_INPUT"]);
     expect(codes(await h.as(adminPrincipal(), CREATE, { p: p.id, r: "ADMIN" }))).toEqual(["BAD_USER_INPUT"]);

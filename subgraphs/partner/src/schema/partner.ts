@@ -1,3 +1,4 @@
+import type { Purpose } from "../../../../lib/vocabulary.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import type { ApiClient, Partner, PartnerRate } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
@@ -44,7 +45,7 @@ export const ApiClientRef = builder.objectRef<ApiClient>("ApiClient").implement(
     defaultPurpose: t.field({
       type: PurposeEnum,
       description: "The purpose assumed when a request sends no Coalition-Purpose header.",
-      resolve: (c) => c.defaultPurpose as "ACCOUNT_SERVICING",
+      resolve: (c) => c.defaultPurpose as Purpose,
     }),
     name: t.exposeString("name", { nullable: true, description: "A label for people, e.g. \"checkout service\"." }),
     createdAt: t.field({ type: "DateTime", description: "When the client was created (UTC).", resolve: (c) => c.createdAt }),
@@ -117,7 +118,7 @@ export const ApiClientSecretRef = builder.objectRef<SecretShape>("ApiClientSecre
       description: "The partner the client acts for; null for an admin client.",
       resolve: (s, _a, ctx) => (s.client.partnerId ? loadPartner(ctx, s.client.partnerId) : null),
     }),
-    defaultPurpose: t.field({ type: PurposeEnum, description: "The purpose assumed when a request sends no Coalition-Purpose header.", resolve: (s) => s.client.defaultPurpose as "ACCOUNT_SERVICING" }),
+    defaultPurpose: t.field({ type: PurposeEnum, description: "The purpose assumed when a request sends no Coalition-Purpose header.", resolve: (s) => s.client.defaultPurpose as Purpose }),
   }),
 });
 

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { onPostgres } from "../../../../tests/support/db.ts";
 import { expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
-import { forgetLiveOffers } from "../services/offer-catalog.ts";
-import { createOffer, submitOffer } from "../services/offers.ts";
+import { forgetLiveOffers } from "../services/offers/catalog.ts";
+import { submitOffer } from "../services/offers/lifecycle.ts";
+import { createOffer } from "../services/offers/terms.ts";
 import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../testing/harness.ts";
 import { schema } from "./index.ts";
 
@@ -81,7 +82,7 @@ test("N+1 guard: offers with co-issuers and partners, and members' offers, take 
     expectNoGraphQLErrors(await h.as(memberPrincipal(members[0]!), eq, { r: reps }));
     return h.queries() - before;
   };
-  // The live offers are cached across requests (services/offer-catalog.ts): compare cold with cold
+  // The live offers are cached across requests (services/offers/catalog.ts): compare cold with cold
   // (the snapshot is loaded) and warm with warm (only the eligibility inputs' statement).
   forgetLiveOffers();
   const cold20 = await ents(20);

@@ -1,60 +1,29 @@
-import { randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
+import { hashPassword, verifyPassword } from "../../../../lib/password.ts";
+import { PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import type { ApiClient, Role } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
-import { type Actor, isAdmin, isPartnerSelf, isUuid, parseInput } from "./domain.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, isPartnerSelf } from "./domain.ts";
 
 /**
  * API clients for the OAuth2 client-credentials grant (issue 3). The secret is 32 random bytes,
- * shown once, and stored only as a salted scrypt hash; verification compares in constant time,
+ * shown once, and stored only as a salted scrypt hash (lib/password.ts, as people's passwords); verification compares in constant time,
  * and an unknown client id still costs one scrypt so response time does not reveal which ids exist.
  */
 
 export type { ApiClient };
 
-/**
- * scrypt cost N = 2^15, r = 8, p = 1: 32 MiB and roughly 100 ms per check here. The parameters are
- * stored in every hash, so they can be raised later (OWASP suggests N = 2^17) without invalidating clients.
- */
-const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keyLen: 32, saltLen: 16 } as const;
-/** 128·N·r bytes are needed; Node's default limit (32 MiB) is exactly that, so allow headroom. */
-const MAXMEM = 256 * SCRYPT.N * SCRYPT.r;
-
-function scrypt(secret: string, salt: Buffer, keyLen: number, o: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scryptCb(secret, salt, keyLen, o, (err, key) => (err ? reject(err) : resolve(key))));
-}
-
-/** `scrypt$N$r$p$<salt base64url>$<hash base64url>` */
-export async function hashSecret(secret: string): Promise<string> {
-  const salt = randomBytes(SCRYPT.saltLen);
-  const hash = await scrypt(secret, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: MAXMEM });
-  return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64url"), hash.toString("base64url")].join("$");
-}
-
-/** Checks a secret against a stored hash in constant time. Malformed or foreign-format hashes never match. */
-export async function verifySecret(secret: string, stored: string): Promise<boolean> {
-  const parts = stored.split("$");
-  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
-  const [N, r, p] = parts.slice(1, 4).map(Number);
-  // Refuse parameters outside what this code writes: a tampered row must not make us burn memory.
-  if (!N || !r || !p || N > 2 ** 17 || N < 2 ** 14 || r !== 8 || p !== 1) return false;
-  const salt = Buffer.from(parts[4]!, "base64url");
-  const expected = Buffer.from(parts[5]!, "base64url");
-  if (expected.length !== SCRYPT.keyLen) return false;
-  const actual = await scrypt(secret, salt, expected.length, { N, r, p, maxmem: 256 * N * r });
-  return timingSafeEqual(actual, expected);
-}
-
 /** A hash of a secret nobody knows, spent on unknown client ids (same cost as a real check). */
 let dummyHash: Promise<string> | undefined;
-const dummy = () => (dummyHash ??= hashSecret(randomBytes(32).toString("base64url")));
+const dummy = () => (dummyHash ??= hashPassword(randomBytes(32).toString("base64url")));
 
 export const newSecret = () => randomBytes(32).toString("base64url");
-const newClientId = (slug: string | null) => `${slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
-
-export const PURPOSES = ["ACCOUNT_SERVICING", "OFFER_TARGETING", "ANALYTICS"] as const;
+/** A fresh client id: the partner's slug (or "admin") and 12 random characters, lower case. */
+export const newClientId = (slug: string | null) => `${slug ?? "admin"}-${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`.toLowerCase();
 
 /** OAuth scope granted to a client's tokens, by role. */
 export const scopeForRole = (role: Role): string => (role === "ADMIN" ? "hub:admin" : role === "PARTNER" ? "hub:partner" : "hub:member");
@@ -102,7 +71,7 @@ export async function createApiClient(actor: Actor, raw: unknown): Promise<ApiCl
 }
 
 async function insertClient(c: { clientId: string; secret: string; role: Role; partnerId: string | null; defaultPurpose?: string; name?: string }) {
-  const secretHash = await hashSecret(c.secret);
+  const secretHash = await hashPassword(c.secret);
   try {
     return await prisma().apiClient.create({
       data: { clientId: c.clientId, secretHash, role: c.role, partnerId: c.partnerId, defaultPurpose: c.defaultPurpose ?? "ACCOUNT_SERVICING", name: c.name },
@@ -122,7 +91,7 @@ export async function createApiClientWithSecret(c: {
   secret: string;
   role: Role;
   partnerId?: string | null;
-  defaultPurpose?: (typeof PURPOSES)[number];
+  defaultPurpose?: Purpose;
   name?: string;
 }): Promise<ApiClient> {
   if (!/^[A-Za-z0-9._-]{3,64}$/.test(c.clientId)) throw badInput("clientId is 3–64 letters, digits, dots, dashes or underscores", "clientId");
@@ -171,7 +140,7 @@ export async function authenticateClient(clientId: unknown, clientSecret: unknow
   const id = typeof clientId === "string" && clientId.length <= 200 ? clientId : "";
   const secret = typeof clientSecret === "string" && clientSecret.length <= 512 ? clientSecret : "";
   const client = id ? await prisma().apiClient.findUnique({ where: { clientId: id }, include: { partner: { select: { active: true } } } }) : null;
-  const ok = await verifySecret(secret, client?.secretHash ?? (await dummy()));
+  const ok = await verifyPassword(secret, client?.secretHash ?? (await dummy()));
   if (!client || !ok || !secret) return null;
   if (client.revokedAt) return null;
   if (client.partnerId && !client.partner?.active) return null;

@@ -2,7 +2,8 @@ import { z } from "zod";
 import type { ApiClient } from "../../../../prisma/generated/client/client.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { prisma } from "../db.ts";
-import { type Actor, isAdmin, isPartnerSelf, parseInput } from "./domain.ts";
+import { parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, isPartnerSelf } from "./domain.ts";
 
 /**
  * Browser origins per API client (CORS, issue 17 §4). A partner's single-page app calls the hub

@@ -1,7 +1,7 @@
 import type { Prisma, PrismaClient } from "../../../../lib/db.ts";
 import { consentCopyHandlers } from "../../../../lib/consent-copy.ts";
 import type { ConsentCopy } from "../../../../lib/lifecycle.ts";
-import { isUuid } from "./domain.ts";
+import { isUuid } from "../../../../lib/input.ts";
 
 /**
  * The partner subgraph's copy of members' consent receipts (`partner.MemberConsent`), for offers

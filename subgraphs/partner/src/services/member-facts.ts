@@ -1,8 +1,10 @@
 import type { Prisma, PrismaClient } from "../../../../lib/db.ts";
 import type { BatchEventHandler, DomainEvent, EventHandler } from "../../../../lib/events.ts";
-import { ACTIVITY_KINDS, type Lifecycle, type LifecycleSettings, lifecycleOf, loadLifecycleSettings, TIER_ORDER, type Tier } from "../../../../lib/lifecycle.ts";
+import { ACTIVITY_KINDS, lifecycleOf } from "../../../../lib/lifecycle.ts";
+import { isTier, type Lifecycle, type Tier } from "../../../../lib/vocabulary.ts";
 import { log } from "../../../../lib/logger.ts";
-import { isUuid } from "./domain.ts";
+import { isUuid } from "../../../../lib/input.ts";
+import { partnerSettings } from "../config.ts";
 
 /**
  * The partner subgraph's copy of the member facts that offer eligibility needs at claim time
@@ -16,10 +18,6 @@ import { isUuid } from "./domain.ts";
  */
 
 type Tx = Prisma.TransactionClient;
-
-let lifecycleSettings: LifecycleSettings | undefined;
-/** HUB_LIFECYCLE_* thresholds, read once (the member subgraph reads the same variables). */
-export const partnerLifecycleSettings = () => (lifecycleSettings ??= loadLifecycleSettings());
 
 const dateOf = (s: unknown): Date | null => {
   const d = typeof s === "string" ? new Date(s) : null;
@@ -51,7 +49,7 @@ export const memberFactsHandlers: Record<string, EventHandler> = {
   "points.tier_changed": async (tx, e) => {
     const p = e.payload as { memberId?: string; tier?: string; at?: string };
     const at = dateOf(p.at) ?? dateOf(e.createdAt);
-    if (!isUuid(p.memberId) || !TIER_ORDER.includes(p.tier as Tier) || !at) return bad(e, "memberId/tier/at");
+    if (!isUuid(p.memberId) || !isTier(p.tier) || !at) return bad(e, "memberId/tier/at");
     await tx.$executeRaw`
       INSERT INTO "partner"."MemberFacts" ("memberId", tier, "tierAt", "updatedAt") VALUES (${p.memberId}::uuid, ${p.tier}::"partner"."Tier", ${at}, now())
       ON CONFLICT ("memberId") DO UPDATE SET tier = EXCLUDED.tier, "tierAt" = EXCLUDED."tierAt", "updatedAt" = now()
@@ -98,7 +96,7 @@ export interface MemberStanding {
 }
 
 /** A member's tier and lifecycle segment at `now`, from this subgraph's copy of the facts. */
-export async function memberStanding(db: Tx | PrismaClient, memberId: string, now: Date, settings = partnerLifecycleSettings()): Promise<MemberStanding> {
+export async function memberStanding(db: Tx | PrismaClient, memberId: string, now: Date, settings = partnerSettings()): Promise<MemberStanding> {
   const f = await db.partnerMemberFacts.findUnique({ where: { memberId } });
   return {
     tier: f?.tier ?? "BASE",

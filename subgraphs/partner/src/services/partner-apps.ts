@@ -1,9 +1,12 @@
 import { z } from "zod";
-import { badInput, notFound } from "../../../../lib/errors.ts";
+import { notFound } from "../../../../lib/errors.ts";
+import { hashPassword, verifyPassword } from "../../../../lib/password.ts";
+import type { OAuthApp } from "../../../../lib/oauth-app.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
-import { type ApiClientSecret, hashSecret, newSecret, verifySecret } from "./api-clients.ts";
-import { type Actor, isAdmin, isPartnerSelf, isUuid, parseInput } from "./domain.ts";
+import { type ApiClientSecret, newSecret } from "./api-clients.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
+import { type Actor, isAdmin, isPartnerSelf } from "./domain.ts";
 
 /**
  * Partner apps (issue 13): API clients that send members to the hub's authorization endpoint
@@ -26,7 +29,7 @@ const RedirectUri = z
     }
   }, "a redirect URI is an absolute https URL (http only for localhost) without a fragment");
 
-const AppInput = z.object({
+export const AppInput = z.object({
   partnerId: z.string().refine(isUuid, "partnerId is not a partner id"),
   appName: z.string().trim().min(1, "appName must not be empty").max(100, "appName is at most 100 characters"),
   redirectUris: z.array(RedirectUri).min(1, "at least one redirect URI").max(10, "at most 10 redirect URIs"),
@@ -44,7 +47,7 @@ export async function registerPartnerApp(actor: Actor, raw: unknown): Promise<Ap
   const client = await prisma().apiClient.create({
     data: {
       clientId,
-      secretHash: await hashSecret(clientSecret),
+      secretHash: await hashPassword(clientSecret),
       role: "PARTNER",
       partnerId: input.partnerId,
       name: input.appName,
@@ -54,26 +57,6 @@ export async function registerPartnerApp(actor: Actor, raw: unknown): Promise<Ap
     },
   });
   return { client, clientSecret };
-}
-
-/** Seed and fixtures: an app with a chosen id and secret (never exposed through the API). */
-export async function createPartnerAppWithSecret(c: { clientId: string; secret: string; partnerId: string; appName: string; redirectUris: string[]; scopes: string[] }) {
-  const input = AppInput.parse({ partnerId: c.partnerId, appName: c.appName, redirectUris: c.redirectUris, scopes: c.scopes });
-  if (!/^[A-Za-z0-9._-]{3,64}$/.test(c.clientId)) throw badInput("clientId is 3–64 letters, digits, dots, dashes or underscores", "clientId");
-  return prisma().apiClient.create({
-    data: { clientId: c.clientId, secretHash: await hashSecret(c.secret), role: "PARTNER", partnerId: input.partnerId, name: input.appName, appName: input.appName, redirectUris: input.redirectUris, allowedScopes: input.scopes },
-  });
-}
-
-export interface OAuthApp {
-  clientId: string;
-  role: string;
-  partnerId: string | null;
-  appName: string;
-  redirectUris: string[];
-  allowedScopes: string[];
-  publicClient: boolean;
-  defaultPurpose: string;
 }
 
 /**
@@ -87,7 +70,7 @@ export async function oauthApp(clientId: unknown, secret?: unknown): Promise<OAu
   if (!c || c.revokedAt || (c.partnerId && !c.partner?.active) || !c.redirectUris.length) return null;
   if (secret !== undefined) {
     if (c.publicClient) return null;
-    if (typeof secret !== "string" || secret.length > 512 || !(await verifySecret(secret, c.secretHash))) return null;
+    if (typeof secret !== "string" || secret.length > 512 || !(await verifyPassword(secret, c.secretHash))) return null;
   }
   return { clientId: c.clientId, role: c.role, partnerId: c.partnerId, appName: c.appName ?? c.name ?? c.clientId, redirectUris: c.redirectUris, allowedScopes: c.allowedScopes, publicClient: c.publicClient, defaultPurpose: c.defaultPurpose };
 }

@@ -4,7 +4,8 @@ import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { emitEvent } from "../../../../lib/events.ts";
 import type { Partner, PartnerRate } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
-import { type Actor, canonicalDecimal, DECIMAL_RATE, isAdmin, isPartnerSelf, isUuid, parseInput, TX_OPTIONS } from "./domain.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
+import { type Actor, canonicalDecimal, DECIMAL_RATE, isAdmin, isPartnerSelf, TX_OPTIONS } from "./domain.ts";
 
 /**
  * Partners and their rates (DESIGN.md §7). Rates are a history: a change is a new row effective

@@ -6,7 +6,7 @@ import { hashPassword, newActivationCode, normalizeActivationCode, passwordProbl
 import type { Principal, PersonRole } from "../../../../lib/principal.ts";
 import type { Person } from "../../../../prisma/generated/client/client.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
-import { isUuid, parseInput } from "./domain.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
 
 /**
  * People who are not members (DESIGN.md §3): coalition admins (ADMIN, a second factor — TOTP,
@@ -139,11 +139,4 @@ export async function peopleRevocationFeed(now = new Date()): Promise<{ sessions
     plumbingPrisma().person.findMany({ where: { disabledAt: { not: null } }, select: { id: true } }),
   ]);
   return { sessions: sessions.map((s) => s.id), people: people.map((p) => p.id) };
-}
-
-/** The demo seed: a person with a known password (and, for ADMIN, a TOTP secret returned once). */
-export async function createPersonForSeed(p: { email: string; role: PersonRole; partnerId: string | null; password: string; displayName?: string }): Promise<{ id: string; totpSecret: string | null }> {
-  const totpSecret = p.role === "ADMIN" ? new Secret({ size: 20 }).base32 : null;
-  const row = await prisma().person.create({ data: { email: p.email.toLowerCase(), role: p.role, partnerId: p.partnerId, passwordHash: await hashPassword(p.password), totpSecret, invitedBy: "seed", displayName: p.displayName ?? null } });
-  return { id: row.id, totpSecret };
 }

@@ -6,7 +6,8 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
-import { awardPoints, awardPointsBatch } from "./earn.ts";
+import { awardPoints } from "./award.ts";
+import { awardPointsBatch } from "./bulk.ts";
 
 // Issue 14 "Tests that can fail": a committed idempotency key sent again with a DIFFERENT body must
 // be IDEMPOTENCY_CONFLICT with nothing written, and with the SAME body the original transaction.

@@ -8,7 +8,9 @@ import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
 import { addMonths, useSettings } from "../config.ts";
 import { MAX_POINTS_PER_EARN } from "../domain.ts";
-import { awardPoints, awardPointsBatch, BATCH_MAX_ITEMS, purchasePoints } from "./earn.ts";
+import { awardPoints } from "./award.ts";
+import { awardPointsBatch, BATCH_MAX_ITEMS } from "./bulk.ts";
+import { purchasePoints } from "./rules.ts";
 
 // Earning rules through the public service functions, single and bulk (found by mutation testing,
 // bench/MUTATION.md): points for a purchase (earn rate × tier multiplier, rounded down), the 1-point

@@ -5,7 +5,7 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
-import { awardPoints } from "./earn.ts";
+import { awardPoints } from "./award.ts";
 
 // The bonus of an offer with a requiredPurpose is paid only while the member holds a consent for
 // that purpose with one of the offer's co-issuers: this subgraph's copy (MemberConsent, from

@@ -5,7 +5,7 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
-import { awardPoints } from "./earn.ts";
+import { awardPoints } from "./award.ts";
 import { runTierReview } from "../jobs.ts";
 
 // The bonus of an offer is paid only to a member eligible at the moment of the earn: tier ≥ minTier

@@ -7,12 +7,14 @@ import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subg
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
 import { rates, redeem } from "../testing/ledger-ops.ts";
-import { awardPoints, awardPointsBatch } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
+import { awardPointsBatch } from "../earning/bulk.ts";
 import { setEarnGroupCommit } from "../earning/group-commit.ts";
 import { runPointsExpiry } from "../jobs.ts";
 import { issuanceCode, walletCode } from "./ledger.ts";
 import { memberFacts } from "../reads.ts";
-import { createSettlementRun, exportRun } from "../settlement/settlement.ts";
+import { exportRun } from "../settlement/export.ts";
+import { createSettlementRun } from "../settlement/runs.ts";
 import { tierStatuses } from "../tiers/tiers.ts";
 
 // Issue 14 §2: ledger columns were int4. A partner's issuance account overflowed at -2^31 and every

@@ -6,7 +6,8 @@ import { partnerPrincipal, memberPrincipal, adminPrincipal } from "../../../../t
 import { prisma, usePrisma } from "../db.ts";
 import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints, awardPointsBatch, BATCH_CHUNK } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
+import { awardPointsBatch, BATCH_CHUNK } from "../earning/bulk.ts";
 import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, voidHold } from "../redemption/redeem.ts";
 
 // Real concurrency on PostgreSQL (DATABASE_URL set; pool of 20); on PGlite the same calls run one

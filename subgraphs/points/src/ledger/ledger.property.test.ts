@@ -8,7 +8,8 @@ import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/sub
 import { prisma, usePrisma } from "../db.ts";
 import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints, awardPointsBatch } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
+import { awardPointsBatch } from "../earning/bulk.ts";
 import { runHoldExpiry, runPointsExpiry } from "../jobs.ts";
 import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "../redemption/redeem.ts";
 

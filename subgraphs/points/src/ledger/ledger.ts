@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { Prisma, sqlState } from "../../../../lib/db.ts";
 import { toBig, toSafeNumber } from "../../../../lib/amounts.ts";
 import { HubError } from "../../../../lib/errors.ts";
+import { isUuid } from "../../../../lib/input.ts";
 import type { AccountKind, TransactionKind } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { addMonths, lotExpiry, settings } from "../config.ts";
@@ -117,8 +118,6 @@ export const budgetCode = (offerId: string) => `budget:${offerId}`;
 export const BREAKAGE = "breakage";
 export const ADJUSTMENTS = "adjustments";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: unknown): s is string => typeof s === "string" && UUID.test(s);
 
 interface AccountSpec {
   code: string;

@@ -7,7 +7,8 @@ import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/sub
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
 import { addMonths, useSettings } from "../config.ts";
-import { awardPoints, awardPointsBatch } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
+import { awardPointsBatch } from "../earning/bulk.ts";
 import { splitByShares } from "../events.ts";
 import { tierFor } from "../domain.ts";
 import { runHoldExpiry, runPointsExpiry, runTierReview } from "../jobs.ts";

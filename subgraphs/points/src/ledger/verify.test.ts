@@ -7,7 +7,7 @@ import type { RunningSubgraph } from "../../../../lib/subgraph-server.ts";
 import { startPointsSubgraph } from "../server.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled } from "../testing/harness.ts";
-import { awardPoints } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
 import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "../redemption/redeem.ts";
 import { type VerifyCheck, verifyLedger } from "./verify.ts";
 

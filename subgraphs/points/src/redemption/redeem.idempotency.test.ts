@@ -6,7 +6,7 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { adminPrincipal, memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
-import { awardPoints } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
 import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction } from "./redeem.ts";
 
 // The other idempotent writers (issue 14 "Tests that can fail", same hole as earn): a committed key

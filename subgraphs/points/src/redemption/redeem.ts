@@ -7,12 +7,12 @@ import { emitEvent } from "../../../../lib/events.ts";
 import { prisma } from "../db.ts";
 import { hasMemberAuthority, type Principal } from "../../../../lib/principal.ts";
 import { redemptionKey, settings, startOfDayIn } from "../config.ts";
-import { type Actor, IdempotencyKey, parseInput, Points, Reason, Reference, scopeOf, Uuid, type WriteOptions } from "../domain.ts";
+import { isUuid, parseInput } from "../../../../lib/input.ts";
+import { type Actor, IdempotencyKey, Points, Reason, Reference, scopeOf, Uuid, type WriteOptions } from "../domain.ts";
 import {
   ADJUSTMENTS,
   idempotent,
   idempotentTransaction,
-  isUuid,
   type LedgerTransactionRow,
   post,
   redemptionCode as redemptionAccount,

@@ -1,9 +1,11 @@
 import { int32Compat } from "../../../../lib/amounts.ts";
 import { badInput, HubError } from "../../../../lib/errors.ts";
+import { pageSize } from "../../../../lib/paging.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
+import { readsUngated } from "../../../../lib/principal.ts";
 import { builder } from "../builder.ts";
 import type { PointsContext } from "../context.ts";
-import type { DataCategory } from "../access.ts";
+import type { DataCategory } from "../../../../lib/vocabulary.ts";
 import { decodeCursor, encodeCursor, type Expiring, type WalletView } from "../reads.ts";
 import { type TierStatus, tierStatusOf } from "../tiers/tiers.ts";
 import { DataCategoryEnum, TierEnum } from "./enums.ts";
@@ -22,13 +24,12 @@ export const MemberRef = builder.externalRef("Member", builder.selection<{ id: s
  */
 export async function gated<T>(ctx: PointsContext, m: MemberKey, category: DataCategory, value: () => Promise<T> | T): Promise<T> {
   const p = ctx.principal;
-  const self = p.role === "MEMBER" && p.memberId === m.id;
-  if (!(p.role === "ADMIN" || self)) {
+  if (!readsUngated(p, m.id)) {
     if (!(m.sharedScopes ?? []).includes(category)) {
       throw new HubError("CONSENT_REQUIRED", `The member has not consented to share ${category} with you for ${p.purpose ?? "an undeclared purpose"}`, { category });
     }
     ctx.access.record(m.id, category);
-  } else if (self && p.authority === "DELEGATED") {
+  } else if (p.role === "MEMBER" && p.authority === "DELEGATED") {
     // A partner's app reading for the member (scope checked by the field's memberScope): logged under the app's partner.
     ctx.access.record(m.id, category);
   }
@@ -178,8 +179,7 @@ MemberRef.implement({
       },
       resolve: (m, { first, after }, ctx) =>
         gated(ctx, m as MemberKey, "ACTIVITY", async () => {
-          const n = first ?? 20;
-          if (!Number.isInteger(n) || n < 1 || n > 100) throw badInput("first must be between 1 and 100", "first");
+          const n = pageSize(first);
           if (after && (after.length > 200 || !decodeCursor(after))) throw badInput("after is not a valid cursor", "after");
           const page = await ctx.loaders.activity.load({ memberId: m.id, first: n, after: after ?? null });
           // The rows are this member's: they carry its sharedScopes for balanceAfter's gate.

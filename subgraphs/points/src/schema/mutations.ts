@@ -1,5 +1,6 @@
 import { builder } from "../builder.ts";
-import { awardPoints, awardPointsBatch } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
+import { awardPointsBatch } from "../earning/bulk.ts";
 import type { HoldRow } from "../redemption/redeem.ts";
 import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "../redemption/redeem.ts";
 import { HoldStatusEnum } from "./enums.ts";

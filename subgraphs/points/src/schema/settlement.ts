@@ -2,21 +2,13 @@ import { Decimal } from "decimal.js";
 import { int32Compat, toSafeNumber } from "../../../../lib/amounts.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
+import { pageInfoOf } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import { currencySettings } from "../config.ts";
-import {
-  approveSettlementRun,
-  createSettlementRun,
-  disputeStatementLine,
-  encodeRunCursor,
-  exportRun,
-  listRuns,
-  recomputeSettlementRun,
-  resolveStatementDispute,
-  type SettlementLine,
-  type SettlementRun,
-  type SettlementStatement,
-} from "../settlement/settlement.ts";
+import { disputeStatementLine, resolveStatementDispute } from "../settlement/disputes.ts";
+import { exportRun } from "../settlement/export.ts";
+import { encodeRunCursor, listRuns, type SettlementLine, type SettlementRun, type SettlementStatement } from "../settlement/reads.ts";
+import { approveSettlementRun, createSettlementRun, recomputeSettlementRun } from "../settlement/runs.ts";
 import { TransactionKindEnum } from "./enums.ts";
 import { PartnerRef } from "./refs.ts";
 import { PageInfoRef, TransactionRef } from "./transaction.ts";
@@ -240,7 +232,7 @@ const SettlementRunConnectionRef = builder
       pageInfo: t.field({
         type: PageInfoRef,
         description: "Whether more runs follow.",
-        resolve: (c) => ({ hasNextPage: c.hasNextPage, endCursor: c.runs.length ? encodeRunCursor(c.runs[c.runs.length - 1]!) : null }),
+        resolve: (c) => pageInfoOf({ rows: c.runs, hasNextPage: c.hasNextPage }, encodeRunCursor),
       }),
     }),
   });

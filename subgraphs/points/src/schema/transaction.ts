@@ -1,6 +1,6 @@
 import { int32Compat } from "../../../../lib/amounts.ts";
 import { notFound } from "../../../../lib/errors.ts";
-import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
+import { DEPRECATED_INT, definePageInfo } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import type { LedgerTransactionRow } from "../ledger/ledger.ts";
 import { TransactionKindEnum } from "./enums.ts";
@@ -103,14 +103,7 @@ builder.queryFields((t) => ({
   }),
 }));
 
-export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>("PageInfo").implement({
-  description: "Relay cursor pagination: whether more items follow, and the cursor to continue after.",
-  shareable: true,
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one." }),
-    endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
-  }),
-});
+export const PageInfoRef = definePageInfo(builder);
 
 /** What the planner adds to a PointsTransaction representation for `balanceAfter` (@requires). */
 type RequiredMember = { member?: { sharedScopes?: string[] | null } | null };

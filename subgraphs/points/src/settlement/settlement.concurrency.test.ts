@@ -7,9 +7,9 @@ import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subg
 import { prisma, usePrisma } from "../db.ts";
 import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
-import { awardPoints } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
 import { issuanceCode, post, walletCode } from "../ledger/ledger.ts";
-import { approveSettlementRun, createSettlementRun } from "./settlement.ts";
+import { approveSettlementRun, createSettlementRun } from "./runs.ts";
 
 // Settlement under real concurrency (PostgreSQL with DATABASE_URL; on PGlite the same calls run one
 // at a time and must give the same answers).

@@ -7,7 +7,8 @@ import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subg
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
 import { earn, rates } from "../testing/ledger-ops.ts";
-import { approveSettlementRun, createSettlementRun, disputeStatementLine, resolveStatementDispute } from "./settlement.ts";
+import { disputeStatementLine, resolveStatementDispute } from "./disputes.ts";
+import { approveSettlementRun, createSettlementRun } from "./runs.ts";
 
 // Disputes are idempotent by their line (issue 14 "Tests that can fail", the settlement writers):
 // the same dispute or resolution sent again returns the line with nothing written; a different one

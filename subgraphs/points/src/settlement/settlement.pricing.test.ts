@@ -1,7 +1,7 @@
 import { Decimal } from "decimal.js";
 import { describe, expect, test } from "vitest";
 import { HubError } from "../../../../lib/errors.ts";
-import { type ComputedLine, lineAmount, priceLines, statementsOf } from "./settlement.ts";
+import { type ComputedLine, lineAmount, priceLines, statementsOf } from "./pricing.ts";
 
 // Settlement pricing as pure functions (no database): which rate prices a bucket, how buckets merge
 // into lines, the sign of each side, rounding, and the statement sums. Written for the mutants that

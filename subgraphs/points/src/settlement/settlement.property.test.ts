@@ -10,9 +10,10 @@ import { prisma, usePrisma } from "../db.ts";
 import "../testing/verify-after-each.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
 import { earn, rates, redeem } from "../testing/ledger-ops.ts";
-import { awardPointsBatch } from "../earning/earn.ts";
+import { awardPointsBatch } from "../earning/bulk.ts";
 import { reverseTransaction } from "../redemption/redeem.ts";
-import { approveSettlementRun, createSettlementRun, lineAmount } from "./settlement.ts";
+import { lineAmount } from "./pricing.ts";
+import { approveSettlementRun, createSettlementRun } from "./runs.ts";
 
 // Property-based settlement tests on the real ledger (PostgreSQL with DATABASE_URL, else PGlite).
 let db: Database;

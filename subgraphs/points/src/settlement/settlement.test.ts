@@ -8,9 +8,12 @@ import { adminPrincipal, partnerPrincipal } from "../../../../tests/support/subg
 import { prisma, usePrisma } from "../db.ts";
 import { applyEvents, enrolled, linked, registered } from "../testing/harness.ts";
 import { earn, rates, redeem } from "../testing/ledger-ops.ts";
-import { awardPoints } from "../earning/earn.ts";
+import { awardPoints } from "../earning/award.ts";
 import { reverseTransaction } from "../redemption/redeem.ts";
-import { approveSettlementRun, createSettlementRun, disputeStatementLine, exportRun, lineAmount, recomputeSettlementRun, resolveStatementDispute } from "./settlement.ts";
+import { disputeStatementLine, resolveStatementDispute } from "./disputes.ts";
+import { exportRun } from "./export.ts";
+import { lineAmount } from "./pricing.ts";
+import { approveSettlementRun, createSettlementRun, recomputeSettlementRun } from "./runs.ts";
 
 // Settlement on the real ledger (PostgreSQL with DATABASE_URL, else PGlite): exact statements,
 // coverage (every posting in exactly one approved run, late postings carried forward), approval,

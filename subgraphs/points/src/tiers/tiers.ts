@@ -2,7 +2,8 @@ import { toBig } from "../../../../lib/amounts.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import type { PrismaClient } from "../../../../lib/db.ts";
 import { addMonths } from "../config.ts";
-import { nextTier, type Tier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "../domain.ts";
+import type { Tier } from "../../../../lib/vocabulary.ts";
+import { nextTier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "../domain.ts";
 import { emitEvents } from "../../../../lib/events.ts";
 import { type Tx, walletCode } from "../ledger/ledger.ts";
 

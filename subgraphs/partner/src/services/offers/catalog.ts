@@ -1,11 +1,11 @@
-import { Prisma, type PrismaClient } from "../../../../lib/db.ts";
-import type { OfferFunding } from "../../../../prisma/generated/client/client.ts";
-import { prisma } from "../db.ts";
-import { TX_OPTIONS } from "./domain.ts";
-import { type LiveOffer, liveOffers } from "./offers.ts";
+import { Prisma, type PrismaClient } from "../../../../../lib/db.ts";
+import type { OfferFunding } from "../../../../../prisma/generated/client/client.ts";
+import { prisma } from "../../db.ts";
+import { TX_OPTIONS } from "../domain.ts";
+import { type LiveOffer, liveOffers } from "./eligibility.ts";
 
 /**
- * The live offers (offers.ts `liveOffers`: ACTIVE, inside their window, with co-issuers and their
+ * The live offers (eligibility.ts `liveOffers`: ACTIVE, inside their window, with co-issuers and their
  * partner rows), cached across requests in this process with EXACT invalidation: the API promises
  * no staleness, also with several partner processes writing the same database.
  *

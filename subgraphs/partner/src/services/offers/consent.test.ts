@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { HubError } from "../../../../lib/errors.ts";
-import { expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
-import { prisma } from "../db.ts";
-import { eventHandlers } from "../internal.ts";
-import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../testing/harness.ts";
-import { approveOffer, claimOffer, createOffer, redeemDiscountCode, submitOffer } from "./offers.ts";
+import { HubError } from "../../../../../lib/errors.ts";
+import { expectNoGraphQLErrors } from "../../../../../tests/support/subgraph.ts";
+import { prisma } from "../../db.ts";
+import { eventHandlers } from "../../events.ts";
+import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../../testing/harness.ts";
+import { claimOffer } from "./claims.ts";
+import { redeemDiscountCode } from "./discount-codes.ts";
+import { approveOffer, submitOffer } from "./lifecycle.ts";
+import { createOffer } from "./terms.ts";
 
 // Offer.requiredPurpose: the member needs a consent for that purpose with at least one co-issuer,
 // not revoked and not expired — in Member.eligibleOffers, claimOffer and redeemDiscountCode. The

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { HubError } from "../../../../lib/errors.ts";
-import { prisma } from "../db.ts";
-import { eventHandlers } from "../internal.ts";
-import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../testing/harness.ts";
-import { memberStanding } from "./member-facts.ts";
-import { approveOffer, claimOffer, createOffer, submitOffer } from "./offers.ts";
+import { HubError } from "../../../../../lib/errors.ts";
+import { prisma } from "../../db.ts";
+import { eventHandlers } from "../../events.ts";
+import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../../testing/harness.ts";
+import { memberStanding } from "../member-facts.ts";
+import { claimOffer } from "./claims.ts";
+import { approveOffer, submitOffer } from "./lifecycle.ts";
+import { createOffer } from "./terms.ts";
 
 // claimOffer enforces minTier and segments from the partner subgraph's copy of the member's facts
 // (member.enrolled → joinedAt, points.activity → last activity, points.tier_changed → tier), with

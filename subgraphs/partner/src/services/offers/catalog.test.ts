@@ -1,15 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { PrismaClient } from "../../../../lib/db.ts";
-import { onPostgres } from "../../../../tests/support/db.ts";
-import { expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
-import { prisma } from "../db.ts";
-import { adminPrincipal, memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../testing/harness.ts";
-import { forgetLiveOffers, liveOfferSnapshot, readCatalogVersion } from "./offer-catalog.ts";
-import { approveOffer, createOffer, endOffer, pauseOffer, resumeOffer, submitOffer, updateOffer } from "./offers.ts";
-import { setPartnerActive } from "./partners.ts";
+import type { PrismaClient } from "../../../../../lib/db.ts";
+import { onPostgres } from "../../../../../tests/support/db.ts";
+import { expectNoGraphQLErrors } from "../../../../../tests/support/subgraph.ts";
+import { prisma } from "../../db.ts";
+import { adminPrincipal, memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../../testing/harness.ts";
+import { forgetLiveOffers, liveOfferSnapshot, readCatalogVersion } from "./catalog.ts";
+import { approveOffer, endOffer, pauseOffer, resumeOffer, submitOffer } from "./lifecycle.ts";
+import { createOffer, updateOffer } from "./terms.ts";
+import { setPartnerActive } from "../partners.ts";
 
-// The live-offer list is cached across requests (offer-catalog.ts) and must never be stale: a
+// The live-offer list is cached across requests (catalog.ts) and must never be stale: a
 // write from anywhere (this process, another client = another process, raw SQL) moves the catalog
 // version in its own transaction; the clock (window starts and ends) is checked per request.
 let h: PartnerHarness;
