@@ -3,8 +3,8 @@ import { toSafeNumber } from "../../../../lib/amounts.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import { HubError } from "../../../../lib/errors.ts";
 import { currencySettings } from "../config.ts";
-import { splitByShares } from "../events.ts";
 import type { Tx } from "../ledger/ledger.ts";
+import { splitByShares } from "../ledger/shares.ts";
 import { priceLines, type RateRow, statementsOf, type SumRow } from "./pricing.ts";
 
 /**
