@@ -3,7 +3,7 @@ import { consentCopyHandlers } from "../../../lib/consent-copy.ts";
 import type { DomainEvent, EventHandler } from "../../../lib/events.ts";
 import { LIFECYCLES } from "../../../lib/lifecycle.ts";
 import { log } from "../../../lib/logger.ts";
-import { budgetCode, ensureAccounts, isUuid, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger/ledger.ts";
+import { budgetCode, ensureAccounts, isUuid, issuanceCode, post, type Tx, walletCode } from "./ledger/ledger.ts";
 import { splitByShares } from "./ledger/shares.ts";
 
 /**
@@ -219,5 +219,3 @@ export const eventHandlers: Record<string, EventHandler> = {
     await onOfferEnded(tx, p.offerId, dateOr(p.endedAt, new Date(e.createdAt)));
   },
 };
-
-export { lockWallet };

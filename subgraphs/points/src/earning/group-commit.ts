@@ -33,7 +33,7 @@ export const GROUP_MAX = 500;
  * inserts while the previous one commits (they meet only at the issuance row, updated last, and at
  * wallets they share, locked in id order).
  */
-let maxInflight = Number(process.env.HUB_EARN_GROUPS_INFLIGHT ?? 3);
+const maxInflight = Number(process.env.HUB_EARN_GROUPS_INFLIGHT ?? 3);
 
 export interface GroupItem<I> {
   input: I;
@@ -68,10 +68,6 @@ export function setEarnGroupCommit(on: boolean): void {
   enabled = on;
 }
 export const earnGroupCommitEnabled = () => enabled;
-/** Groups of one partner in flight at once (benchmarks; HUB_EARN_GROUPS_INFLIGHT, default 3). */
-export function setEarnGroupsInflight(n: number): void {
-  maxInflight = Math.max(1, Math.floor(n));
-}
 
 /**
  * Group-commits items of one writer (partner + principal). `writeGroup` writes a list of distinct

@@ -2,7 +2,7 @@ import { toBig } from "../../../../lib/amounts.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import type { PrismaClient } from "../../../../lib/db.ts";
 import { addMonths } from "../config.ts";
-import { nextTier, type Tier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "../domain.ts";
+import { nextTier, type Tier, TIER_MULTIPLIERS, TIER_THRESHOLDS } from "../domain.ts";
 import { emitEvents } from "../../../../lib/events.ts";
 import { type Tx, walletCode } from "../ledger/ledger.ts";
 
@@ -152,5 +152,3 @@ export async function downgradeInactiveTiers(db: PrismaClient, now: Date, months
     return rows.length;
   }, { maxWait: 30_000, timeout: 120_000 });
 }
-
-export { tierFor };
