@@ -36,7 +36,7 @@ export const MODULES = {
   // The double-entry core: deferred updates, account codes, accounts, request hash, idempotency, post, lots
   // (lots.ts: the lot moves of a posting and the inactivity expiry push, moved out of ledger.ts).
   ledger: {
-    mutate: ["subgraphs/points/src/ledger/ledger.ts:103-388", "subgraphs/points/src/ledger/lots.ts:11-103"],
+    mutate: ["subgraphs/points/src/ledger/ledger.ts:103-394", "subgraphs/points/src/ledger/lots.ts:11-103"],
     testFiles: [
       "subgraphs/points/src/ledger/ledger.test.ts",
       "subgraphs/points/src/ledger/ledger.property.test.ts",
@@ -72,10 +72,10 @@ export const MODULES = {
   },
   // The idempotency check every spending writer shares (ledger/ledger.ts idempotent: replay or
   // IDEMPOTENCY_CONFLICT) and what each writer's request hash covers. Its concurrent-duplicate branch
-  // (lines 266-274) is exercised by concurrency.test.ts and left out of this short run.
+  // (lines 272-280) is exercised by concurrency.test.ts and left out of this short run.
   idempotency: {
     mutate: [
-      "subgraphs/points/src/ledger/ledger.ts:258-265", // idempotent: find, compare hashes, replay
+      "subgraphs/points/src/ledger/ledger.ts:264-271", // idempotent: find, compare hashes, replay
       "subgraphs/points/src/redemption/redeem.ts:196", // redeemHash
       "subgraphs/points/src/redemption/redeem.ts:323", // captureHold's hash
       "subgraphs/points/src/redemption/redeem.ts:395", // reverseTransaction's hash
