@@ -29,13 +29,14 @@ export const MODULES = {
       "subgraphs/points/src/earning/rules.ts:62-67", // basePoints: 1-point minimum, per-award maximum, the field named
       "subgraphs/points/src/earning/bulk.ts:52-61", // awardPointsBatch: in-call duplicates (same body / other body)
       "subgraphs/points/src/earning/bulk.ts:104-111", // awardPointsBatch: answers of in-call duplicates
-      "subgraphs/points/src/earning/chunk.ts:46-60", // earnChunk: replay vs IDEMPOTENCY_CONFLICT, inactive partner, unlinked member
+      "subgraphs/points/src/earning/chunk.ts:35-49", // earnChunk: replay vs IDEMPOTENCY_CONFLICT, inactive partner, unlinked member
     ],
     testFiles: ["subgraphs/points/src/earning/earn.idempotency.test.ts", "subgraphs/points/src/earning/earn.rules.test.ts"],
   },
-  // The double-entry core: deferred updates, account codes, accounts, request hash, idempotency, post, lots.
+  // The double-entry core: deferred updates, account codes, accounts, request hash, idempotency, post, lots
+  // (lots.ts: the lot moves of a posting and the inactivity expiry push, moved out of ledger.ts).
   ledger: {
-    mutate: ["subgraphs/points/src/ledger/ledger.ts:102-465"],
+    mutate: ["subgraphs/points/src/ledger/ledger.ts:103-394", "subgraphs/points/src/ledger/lots.ts:11-103"],
     testFiles: [
       "subgraphs/points/src/ledger/ledger.test.ts",
       "subgraphs/points/src/ledger/ledger.property.test.ts",
@@ -45,9 +46,10 @@ export const MODULES = {
       "subgraphs/points/src/ledger/concurrency.test.ts",
     ],
   },
-  // Spending: codes, redemptions, holds (authorize/capture/void/expire), reversals, adjustments.
+  // Spending: codes, redemptions, holds (authorize/capture/void/expire), reversals, adjustments; the
+  // wallet's held points these reserve and release are written by ledger/holds.ts (moved out of redeem.ts).
   redeem: {
-    mutate: ["subgraphs/points/src/redemption/redeem.ts:60-479"],
+    mutate: ["subgraphs/points/src/redemption/redeem.ts:61-477", "subgraphs/points/src/ledger/holds.ts:11-31"],
     testFiles: [
       "subgraphs/points/src/redemption/redeem.idempotency.test.ts",
       "subgraphs/points/src/ledger/concurrency.test.ts",
@@ -70,14 +72,14 @@ export const MODULES = {
   },
   // The idempotency check every spending writer shares (ledger/ledger.ts idempotent: replay or
   // IDEMPOTENCY_CONFLICT) and what each writer's request hash covers. Its concurrent-duplicate branch
-  // (lines 257-265) is exercised by concurrency.test.ts and left out of this short run.
+  // (lines 272-280) is exercised by concurrency.test.ts and left out of this short run.
   idempotency: {
     mutate: [
-      "subgraphs/points/src/ledger/ledger.ts:249-256", // idempotent: find, compare hashes, replay
-      "subgraphs/points/src/redemption/redeem.ts:195", // redeemHash
-      "subgraphs/points/src/redemption/redeem.ts:325", // captureHold's hash
-      "subgraphs/points/src/redemption/redeem.ts:397", // reverseTransaction's hash
-      "subgraphs/points/src/redemption/redeem.ts:461", // adjustPoints' hash
+      "subgraphs/points/src/ledger/ledger.ts:264-271", // idempotent: find, compare hashes, replay
+      "subgraphs/points/src/redemption/redeem.ts:196", // redeemHash
+      "subgraphs/points/src/redemption/redeem.ts:323", // captureHold's hash
+      "subgraphs/points/src/redemption/redeem.ts:395", // reverseTransaction's hash
+      "subgraphs/points/src/redemption/redeem.ts:459", // adjustPoints' hash
     ],
     testFiles: ["subgraphs/points/src/redemption/redeem.idempotency.test.ts"],
   },

@@ -15,10 +15,24 @@
 // BENCH_SETTLEMENT_SIZES=1000000,10000000 (default) picks the sizes; BENCH_SETTLEMENT_KEEP=1 keeps
 // the scratch database for EXPLAIN.
 import pg from "pg";
-import { migrate, openDatabase } from "../lib/db.ts";
+import { migrate, openDatabase, Prisma } from "../lib/db.ts";
 import { usePrisma, prisma } from "../subgraphs/points/src/db.ts";
-import { bareAggregateSql } from "../subgraphs/points/src/settlement/compute.ts";
+import { type Coverage, covers } from "../subgraphs/points/src/settlement/compute.ts";
 import { createSettlementRun, recomputeSettlementRun } from "../subgraphs/points/src/settlement/runs.ts";
+
+/**
+ * The reference: the bare per-account, per-kind sums of the same postings (the settlement run's
+ * coverage predicate, settlement/compute.ts `covers`), without pricing buckets or attribution.
+ */
+function bareAggregateSql(c: Coverage): Prisma.Sql {
+  return Prisma.sql`
+    SELECT p."accountId", t.kind, sum(p.amount)::bigint AS sum, count(*)::bigint AS n
+    FROM "points"."Posting" p
+    JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION')
+    JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
+    WHERE ${covers(c)}
+    GROUP BY 1, 2`;
+}
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const SIZES = (process.env.BENCH_SETTLEMENT_SIZES ?? "1000000,10000000").split(",").map(Number).filter((n) => n > 0);

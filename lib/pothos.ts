@@ -2,12 +2,8 @@ import SchemaBuilder from "@pothos/core";
 import DataloaderPlugin from "@pothos/plugin-dataloader";
 import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
-import PrismaPlugin from "@pothos/plugin-prisma";
 import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from "@pothos/plugin-scope-auth";
 import { GraphQLError, Kind } from "graphql";
-import type PrismaTypes from "../prisma/generated/pothos-types.ts";
-import { getDatamodel } from "../prisma/generated/pothos-types.ts";
-import type { PrismaClient } from "../prisma/generated/client/client.ts";
 import { parseBigInt, serializeBigInt } from "./amounts.ts";
 import { mayReadScope, scopeForbidden } from "./authority.ts";
 import { isProduction } from "./deployment.ts";
@@ -50,7 +46,6 @@ export type HubScalars = {
 
 export type HubBuilderTypes<Ctx extends HubContext> = {
   Context: Ctx;
-  PrismaTypes: PrismaTypes;
   AuthScopes: HubAuthScopes;
   Scalars: HubScalars;
   DefaultFieldNullability: false;
@@ -72,21 +67,15 @@ function memberScopeFailure(f: AuthFailure): MemberScope | null {
 /**
  * One SchemaBuilder per subgraph, all with the same plugins in the order STYLE.md asks
  * (scope-auth first so nothing resolves before authorization; federation last so it sees the
- * wrapped resolvers; directives before federation, which prints @key, @requires, ... through it). `prisma` is resolved lazily: the client is chosen at start-up, after the
- * schema modules are imported.
+ * wrapped resolvers; directives before federation, which prints @key, @requires, ... through it).
+ * No Pothos prisma plugin: no subgraph defines a type from a Prisma model (the types are shaped by
+ * the services' rows and filled by DataLoaders), so it would only add a generated datamodel.
  */
-export function createBuilder<Ctx extends HubContext>(prisma: () => PrismaClient) {
+export function createBuilder<Ctx extends HubContext>() {
   const builder = new SchemaBuilder<HubBuilderTypes<Ctx>>({
-    plugins: [ScopeAuthPlugin, PrismaPlugin, DataloaderPlugin, DirectivesPlugin, FederationPlugin],
+    plugins: [ScopeAuthPlugin, DataloaderPlugin, DirectivesPlugin, FederationPlugin],
     defaultFieldNullability: false,
     defaultInputFieldRequiredness: true,
-    prisma: {
-      client: () => prisma(),
-      dmmf: getDatamodel(),
-      exposeDescriptions: false,
-      filterConnectionTotalCount: true,
-      onUnusedQuery: isProduction() ? null : "warn",
-    },
     scopeAuth: {
       authScopes: (ctx) => ({
         admin: ctx.principal.role === "ADMIN",

@@ -1,6 +1,5 @@
 import { createBuilder } from "../../../lib/pothos.ts";
 import type { MemberContext } from "./context.ts";
-import { prisma } from "./db.ts";
 
 /** The member subgraph's one SchemaBuilder. It defines no types (those live in schema/). */
-export const builder = createBuilder<MemberContext>(prisma);
+export const builder = createBuilder<MemberContext>();

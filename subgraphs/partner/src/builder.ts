@@ -1,6 +1,5 @@
 import { createBuilder } from "../../../lib/pothos.ts";
 import type { PartnerContext } from "./context.ts";
-import { prisma } from "./db.ts";
 
 /** The partner subgraph's one SchemaBuilder. It defines no types (those live in schema/). */
-export const builder = createBuilder<PartnerContext>(prisma);
+export const builder = createBuilder<PartnerContext>();

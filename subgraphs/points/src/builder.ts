@@ -1,6 +1,5 @@
 import { createBuilder } from "../../../lib/pothos.ts";
 import type { PointsContext } from "./context.ts";
-import { prisma } from "./db.ts";
 
 /** The points subgraph's one SchemaBuilder. It defines no types (those live in schema/). */
-export const builder = createBuilder<PointsContext>(prisma);
+export const builder = createBuilder<PointsContext>();

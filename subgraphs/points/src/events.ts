@@ -4,7 +4,8 @@ import type { DomainEvent, EventHandler } from "../../../lib/events.ts";
 import { isTier, LIFECYCLES } from "../../../lib/vocabulary.ts";
 import { log } from "../../../lib/logger.ts";
 import { isUuid } from "../../../lib/input.ts";
-import { budgetCode, ensureAccounts, issuanceCode, lockWallet, post, type Tx, walletCode } from "./ledger/ledger.ts";
+import { budgetCode, ensureAccounts, issuanceCode, post, type Tx, walletCode } from "./ledger/ledger.ts";
+import { splitByShares } from "./ledger/shares.ts";
 
 /**
  * Domain events the points subgraph consumes (lib/events.ts SUBSCRIPTIONS). Each handler runs in
@@ -35,23 +36,6 @@ import { budgetCode, ensureAccounts, issuanceCode, lockWallet, post, type Tx, wa
  * the relay is woken at commit): an earn for a member enrolled a moment ago may be NOT_FOUND once,
  * and the partner's retry with the same idempotency key is safe.
  */
-
-/** Splits `total` by basis points with largest-remainder rounding: the parts sum to exactly `total`. */
-export function splitByShares(total: number, shares: { partnerId: string; shareBps: number }[]): { partnerId: string; points: number }[] {
-  const bps = shares.reduce((s, f) => s + f.shareBps, 0);
-  if (bps <= 0) throw new Error("offer fundings have no shares");
-  const parts = shares.map((f, i) => {
-    const exact = (total * f.shareBps) / bps;
-    return { i, partnerId: f.partnerId, points: Math.floor(exact), rem: exact - Math.floor(exact) };
-  });
-  let left = total - parts.reduce((s, p) => s + p.points, 0);
-  for (const p of [...parts].sort((a, b) => b.rem - a.rem || a.partnerId.localeCompare(b.partnerId))) {
-    if (left <= 0) break;
-    p.points++;
-    left--;
-  }
-  return parts.sort((a, b) => a.i - b.i).map(({ partnerId, points }) => ({ partnerId, points }));
-}
 
 /**
  * Opens a member's wallet (and BASE tier state); idempotent. Called by the member.enrolled and
@@ -236,5 +220,3 @@ export const eventHandlers: Record<string, EventHandler> = {
     await onOfferEnded(tx, p.offerId, dateOr(p.endedAt, new Date(e.createdAt)));
   },
 };
-
-export { lockWallet };

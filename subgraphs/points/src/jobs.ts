@@ -30,9 +30,6 @@ export function runTierReview(now: Date = new Date()): Promise<number> {
   return downgradeInactiveTiers(prisma(), now, settings().tierDowngradeMonths);
 }
 
-/** Alias of runTierReview under the name the jobs list uses. */
-export const runTierDowngrade = runTierReview;
-
 export interface PointsJobs {
   stop(): Promise<void>;
 }

@@ -4,9 +4,10 @@ import { badInput, HubError } from "../../../../lib/errors.ts";
 import { prisma } from "../db.ts";
 import { firstIssue } from "../../../../lib/input.ts";
 import { type Actor, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
+import { BatchRace } from "../ledger/batch.ts";
 import { type LedgerTransactionRow, TX_OPTIONS } from "../ledger/ledger.ts";
 import { awardPoints } from "./award.ts";
-import { type BatchRejection, ChunkRace, earnChunk } from "./chunk.ts";
+import { type BatchRejection, earnChunk } from "./chunk.ts";
 import { type Award, AwardInput, awardHash } from "./rules.ts";
 
 /**
@@ -83,7 +84,7 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
         } catch (e) {
           // A concurrent call committed some of these keys between our check and our insert: the
           // retry sees them as replays.
-          if (attempt < 3 && (e instanceof ChunkRace || sqlState(e) === "23505" || sqlState(e) === "40P01")) continue;
+          if (attempt < 3 && (e instanceof BatchRace || sqlState(e) === "23505" || sqlState(e) === "40P01")) continue;
           failed = true;
           throw e;
         }

@@ -4,6 +4,7 @@ import { type ErrorCode, HubError } from "../../../../lib/errors.ts";
 import { log } from "../../../../lib/logger.ts";
 import { prisma } from "../db.ts";
 import type { Actor } from "../domain.ts";
+import { BatchRace } from "../ledger/batch.ts";
 import type { LedgerTransactionRow, Tx } from "../ledger/ledger.ts";
 import { TX_OPTIONS } from "../ledger/ledger.ts";
 
@@ -69,12 +70,6 @@ export function setEarnGroupCommit(on: boolean): void {
   enabled = on;
 }
 export const earnGroupCommitEnabled = () => (enabled ??= readSetting("HUB_EARN_GROUP_COMMIT") === "1");
-/** Groups of one partner in flight at once (benchmarks; HUB_EARN_GROUPS_INFLIGHT, default 3). */
-export function setEarnGroupsInflight(n: number): void {
-  maxInflight = Math.max(1, Math.floor(n));
-}
-
-export class GroupRace extends Error {}
 
 /**
  * Group-commits items of one writer (partner + principal). `writeGroup` writes a list of distinct
@@ -137,7 +132,7 @@ export class GroupCommitter<I> {
         outcome = await prisma().$transaction((tx) => this.writeGroup(tx, q.actor, q.partnerId, items), TX_OPTIONS);
       } catch (e) {
         // Another writer committed some of these keys meanwhile: the retry reads them as replays.
-        if (e instanceof GroupRace || sqlState(e) === "23505" || sqlState(e) === "40P01") continue;
+        if (e instanceof BatchRace || sqlState(e) === "23505" || sqlState(e) === "40P01") continue;
         log.warn("points: earn group failed, retrying its items one by one", { items: items.length, err: e });
         break;
       }

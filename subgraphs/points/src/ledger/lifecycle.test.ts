@@ -9,7 +9,7 @@ import { applyEvents, enrolled, registered } from "../testing/harness.ts";
 import { addMonths, useSettings } from "../config.ts";
 import { awardPoints } from "../earning/award.ts";
 import { awardPointsBatch } from "../earning/bulk.ts";
-import { splitByShares } from "../events.ts";
+import { splitByShares } from "./shares.ts";
 import { tierFor } from "../domain.ts";
 import { runHoldExpiry, runPointsExpiry, runTierReview } from "../jobs.ts";
 import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "../redemption/redeem.ts";

@@ -8,6 +8,7 @@ import { prisma } from "../db.ts";
 import { hasMemberAuthority, type Principal } from "../../../../lib/principal.ts";
 import { redemptionKey, settings, startOfDayIn } from "../config.ts";
 import { isUuid, parseInput } from "../../../../lib/input.ts";
+import { releaseHeld, reserveHeld } from "../ledger/holds.ts";
 import { type Actor, IdempotencyKey, Points, Reason, Reference, scopeOf, Uuid, type WriteOptions } from "../domain.ts";
 import {
   ADJUSTMENTS,
@@ -278,10 +279,7 @@ export async function authorizeRedemption(actor: Actor, raw: unknown, opts: Writ
     () =>
       prisma().$transaction(async (tx) => {
         const memberId = await resolveMember(tx, input, party, now);
-        const held = await tx.$queryRaw<{ id: bigint }[]>`
-          UPDATE "points"."LedgerAccount" SET held = held + ${input.points}::bigint
-          WHERE code = ${walletCode(memberId)} AND balance - held - ${input.points}::bigint >= 0 RETURNING id`;
-        if (!held.length) throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this hold", { points: input.points });
+        if (!(await reserveHeld(tx, memberId, input.points))) throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this hold", { points: input.points });
         const id = randomUUID();
         const expiresAt = new Date(now.getTime() + settings().holdTtlMinutes * 60_000);
         await tx.$executeRaw`
@@ -314,7 +312,7 @@ async function resolveHold(tx: Tx, hold: HoldRow, status: "CAPTURED" | "VOIDED" 
     const [cur] = await tx.$queryRaw<{ status: string; expiresAt: Date }[]>`SELECT status::text AS status, "expiresAt" FROM "points"."Hold" WHERE id = ${hold.id}::uuid`;
     throw alreadyResolved(cur?.status === "PENDING" ? { status: "EXPIRED" } : (cur ?? hold));
   }
-  await tx.$executeRaw`UPDATE "points"."LedgerAccount" SET held = held - ${hold.points}::bigint WHERE code = ${walletCode(hold.memberId)}`;
+  await releaseHeld(tx, [hold]);
 }
 
 /** Captures a hold, whole (points omitted) or in part; the remainder is released. Idempotent by key. */
@@ -362,15 +360,15 @@ export async function voidHold(actor: Actor, holdId: string, opts: WriteOptions 
 
 /** Expires every PENDING hold past its expiry (one statement per call of up to `limit` holds). Returns how many. */
 export async function expireHolds(now: Date, limit = 1000): Promise<number> {
-  const rows = await prisma().$queryRaw<{ n: number }[]>`
-    WITH h AS (
+  // The holds and their wallets' reservations change in one transaction (the ledger releases them).
+  return prisma().$transaction(async (tx) => {
+    const expired = await tx.$queryRaw<{ memberId: string; points: number }[]>`
       UPDATE "points"."Hold" SET status = 'EXPIRED', "resolvedAt" = ${now}
       WHERE id IN (SELECT id FROM "points"."Hold" WHERE status = 'PENDING' AND "expiresAt" <= ${now} ORDER BY "expiresAt", id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING "memberId", points
-    ), agg AS (SELECT "memberId", sum(points)::bigint AS p, count(*)::int AS n FROM h GROUP BY "memberId"),
-    upd AS (UPDATE "points"."LedgerAccount" a SET held = a.held - agg.p FROM agg WHERE a.code = 'wallet:' || agg."memberId"::text RETURNING a.id)
-    SELECT coalesce(sum(n), 0)::int AS n FROM agg`;
-  return rows[0]?.n ?? 0;
+      RETURNING "memberId"::text AS "memberId", points`;
+    await releaseHeld(tx, expired);
+    return expired.length;
+  }, TX_OPTIONS);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@ import { toSafeNumber } from "../../../../lib/amounts.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import { HubError } from "../../../../lib/errors.ts";
 import { currencySettings } from "../config.ts";
-import { splitByShares } from "../events.ts";
 import type { Tx } from "../ledger/ledger.ts";
+import { splitByShares } from "../ledger/shares.ts";
 import { priceLines, type RateRow, statementsOf, type SumRow } from "./pricing.ts";
 
 /**
@@ -51,7 +51,7 @@ export interface Coverage {
 }
 
 /** The covered-postings predicate on alias `p` (see the module comment). */
-function covers(c: Coverage): Prisma.Sql {
+export function covers(c: Coverage): Prisma.Sql {
   const notPrev = c.prevEnd && c.prevWatermark !== null ? Prisma.sql`AND NOT (p."postedAt" < ${c.prevEnd} AND p.id <= ${c.prevWatermark})` : Prisma.empty;
   return Prisma.sql`p."postedAt" < ${c.periodEnd} AND p.id <= ${c.watermark} ${notPrev}`;
 }
@@ -115,17 +115,6 @@ export function settlementFlowsSql(c: Coverage): Prisma.Sql {
       WHERE ${covers(c)}
       GROUP BY 1, 2, 3
     ) x JOIN "points"."LedgerAccount" a ON a.id = x."accountId"`;
-}
-
-/** The reference for bench/settlement.ts: the bare per-account, per-kind sums of the same postings. */
-export function bareAggregateSql(c: Coverage): Prisma.Sql {
-  return Prisma.sql`
-    SELECT p."accountId", t.kind, sum(p.amount)::bigint AS sum, count(*)::bigint AS n
-    FROM "points"."Posting" p
-    JOIN "points"."LedgerAccount" a ON a.id = p."accountId" AND a.kind IN ('PARTNER_ISSUANCE', 'PARTNER_REDEMPTION')
-    JOIN "points"."LedgerTransaction" t ON t.id = p."transactionId"
-    WHERE ${covers(c)}
-    GROUP BY 1, 2`;
 }
 
 /** Each partner's rate history, oldest first; a partner's first rates also apply before they were recorded. */

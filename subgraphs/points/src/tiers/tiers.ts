@@ -3,7 +3,7 @@ import { Prisma } from "../../../../lib/db.ts";
 import type { PrismaClient } from "../../../../lib/db.ts";
 import { addMonths } from "../config.ts";
 import type { Tier } from "../../../../lib/vocabulary.ts";
-import { nextTier, TIER_MULTIPLIERS, TIER_THRESHOLDS, tierFor } from "../domain.ts";
+import { nextTier, TIER_MULTIPLIERS, TIER_THRESHOLDS } from "../domain.ts";
 import { emitEvents } from "../../../../lib/events.ts";
 import { type Tx, walletCode } from "../ledger/ledger.ts";
 
@@ -153,5 +153,3 @@ export async function downgradeInactiveTiers(db: PrismaClient, now: Date, months
     return rows.length;
   }, { maxWait: 30_000, timeout: 120_000 });
 }
-
-export { tierFor };
