@@ -1,6 +1,6 @@
 import { delegatedReader } from "./authority.ts";
 import type { PrismaClient } from "./db.ts";
-import { emitEvents, type SchemaName } from "./events.ts";
+import { emitMany, event } from "./events/outbox.ts";
 import { log } from "./logger.ts";
 import type { Principal, Purpose } from "./principal.ts";
 
@@ -32,7 +32,8 @@ export class AccessEventRecorder {
     principal: Principal,
     private readonly requestId: string,
     private readonly operationName: string | null,
-    private readonly schema: SchemaName,
+    /** The producing subgraph (not member: it owns the access log and writes it directly). */
+    private readonly schema: "points" | "partner",
     private readonly db: () => PrismaClient,
   ) {
     this.reader = partnerReader(principal);
@@ -52,9 +53,9 @@ export class AccessEventRecorder {
     const at = (this.firstAt ?? new Date()).toISOString();
     this.pending = new Map();
     this.firstAt = null;
-    const events = [...batch].map(([memberId, cats]) => ({
-      type: `${this.schema}.data_accessed`,
-      payload: {
+    const type = `${this.schema}.data_accessed` as const;
+    const events = [...batch].map(([memberId, cats]) =>
+      event(type, {
         memberId,
         partnerId: this.reader!.partnerId,
         categories: ORDER.filter((c) => cats.has(c)),
@@ -62,10 +63,10 @@ export class AccessEventRecorder {
         operationName: this.operationName ? this.operationName.slice(0, 200) : null,
         requestId: this.requestId,
         at,
-      },
-    }));
+      }),
+    );
     try {
-      await this.db().$transaction((tx) => emitEvents(tx, this.schema, events));
+      await this.db().$transaction((tx) => emitMany(tx, this.schema, events));
     } catch (err) {
       // An audit gap must be loud: the data was already disclosed.
       log.error(`${this.schema}.data_accessed emit failed`, { requestId: this.requestId, members: events.length, err });

@@ -30,6 +30,10 @@ const Env = z.object({
   /** Seed the demo coalition (and its well-known demo API clients) on an empty database. */
   HUB_DEMO: z.enum(["0", "1"]).optional(),
   HUB_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  /** Hours a delivered outbox event is kept (for audits and `ledger verify`) before the relay prunes it. */
+  HUB_OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 366).default(168),
+  /** Failed deliveries after which the relay moves an event to its schema's dead-letter table. */
+  HUB_EVENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
 });
 export type HubEnv = z.infer<typeof Env>;
 

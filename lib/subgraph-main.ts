@@ -1,7 +1,8 @@
 import { loadEnv } from "./config.ts";
 import { openDatabase, type PrismaClient } from "./db.ts";
 import { assertDeployable } from "./deployment.ts";
-import { type SchemaName, startOutboxRelay } from "./events.ts";
+import type { SchemaName } from "./events/catalogue.ts";
+import { startOutboxRelay } from "./events/relay.ts";
 import { internalKey } from "./internal-auth.ts";
 import { log } from "./logger.ts";
 import type { RunningSubgraph } from "./subgraph-server.ts";

@@ -1,23 +1,19 @@
-import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../../lib/events.ts";
+import { defineConsumer, eventsRoute } from "../../../lib/events/inbox.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
-import { type DataAccessedPayload, recordPointsDataAccess } from "./services/access-log.ts";
-import { type ActivityPayload, applyActivities, applyActivity } from "./services/lifecycle.ts";
+import { recordPointsDataAccess } from "./services/access-log.ts";
+import { applyActivities, applyActivity } from "./services/lifecycle.ts";
 import { memberIdByPartnerRef } from "./services/members.ts";
 import { activate, activeGrant, type AppGrant, createGrant, introspectRefreshToken, issueRefreshToken, revocationFeed, revokeByRefreshToken, revokeGrant, rotateRefreshToken, signIn } from "./services/sign-in.ts";
 
-/** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
-export const eventHandlers: Record<string, EventHandler> = {
-  "points.activity": (tx, event) => applyActivity(tx, event.payload as ActivityPayload),
-  "points.data_accessed": (tx, event) => recordPointsDataAccess(tx, event.payload as DataAccessedPayload),
+/** Domain events this subgraph consumes (lib/events/catalogue.ts routes them here), payloads parsed by the catalogue. */
+export const eventConsumer = defineConsumer("member", {
+  // Set-based for delivered batches (the same effect as applyActivity event by event).
+  "points.activity": { one: (tx, e) => applyActivity(tx, e.payload), batch: (tx, events) => applyActivities(tx, events.map((e) => e.payload)) },
+  "points.data_accessed": (tx, e) => recordPointsDataAccess(tx, e.payload),
   // The same shape from the partner subgraph: members' offers read by a partner or its app.
-  "partner.data_accessed": (tx, event) => recordPointsDataAccess(tx, event.payload as DataAccessedPayload),
-};
-
-/** Set-based forms for delivered batches (same effect as the handlers above, event by event). */
-export const eventBatchHandlers: Record<string, BatchEventHandler> = {
-  "points.activity": (tx, events) => applyActivities(tx, events.map((e) => e.payload as ActivityPayload)),
-};
+  "partner.data_accessed": (tx, e) => recordPointsDataAccess(tx, e.payload),
+});
 
 /**
  * `POST /internal/members/by-partner-ref` for the gateway's token exchange (RFC 8693):
@@ -93,7 +89,7 @@ export const authRoutes: Record<string, InternalRoute> = {
 
 export function internalRoutes(): Record<string, InternalRoute> {
   return {
-    events: eventsRoute("member", prisma, eventHandlers, eventBatchHandlers),
+    events: eventsRoute(prisma, eventConsumer),
     "members/by-partner-ref": byPartnerRefRoute,
     ...authRoutes,
   };

@@ -1,14 +1,14 @@
-import { type BatchEventHandler, type EventHandler, eventsRoute } from "../../../lib/events.ts";
+import { defineConsumer, eventsRoute } from "../../../lib/events/inbox.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
 import { authenticateClient } from "./services/api-clients.ts";
 import { oauthApp, partnerRevocationFeed } from "./services/partner-apps.ts";
 import { activatePerson, peopleRevocationFeed, revokePersonSession, signInPerson } from "./services/people.ts";
 import { memberConsentHandlers } from "./services/member-consents.ts";
-import { memberFactsBatchHandlers, memberFactsHandlers } from "./services/member-facts.ts";
+import { memberFactsHandlers } from "./services/member-facts.ts";
 
-/** Domain events this subgraph consumes (lib/events.ts SUBSCRIPTIONS lists the same). */
-export const eventHandlers: Record<string, EventHandler> = {
+/** Domain events this subgraph consumes (lib/events/catalogue.ts routes them here), payloads parsed by the catalogue. */
+export const eventConsumer = defineConsumer("partner", {
   // member.enrolled, points.activity, points.tier_changed: the member facts offer eligibility needs.
   ...memberFactsHandlers,
   // member.consent_granted, member.consent_revoked: the consent copy offers' requiredPurpose needs.
@@ -16,17 +16,13 @@ export const eventHandlers: Record<string, EventHandler> = {
   // A bonus applied in the points subgraph counts as a use of the member's claim. `uses` is the
   // points subgraph's running count, so redelivery or reordering never counts twice.
   "points.offer_applied": async (tx, e) => {
-    const p = e.payload as { offerId?: string; memberId?: string; uses?: number; at?: string };
-    if (typeof p.offerId !== "string" || typeof p.memberId !== "string" || !Number.isInteger(p.uses)) return;
+    const p = e.payload;
     const at = p.at ? new Date(p.at) : new Date(e.createdAt);
     await tx.$executeRaw`
       UPDATE "partner"."OfferClaim" SET "usedCount" = GREATEST("usedCount", ${p.uses}::int), "lastUsedAt" = ${at}
       WHERE "offerId" = ${p.offerId}::uuid AND "memberId" = ${p.memberId}::uuid`;
   },
-};
-
-/** Set-based forms for delivered batches (same effect as the handlers above, event by event). */
-export const eventBatchHandlers: Record<string, BatchEventHandler> = { ...memberFactsBatchHandlers };
+});
 
 /**
  * `POST /internal/clients/authenticate` for the gateway's token service (client-credentials grant):
@@ -42,7 +38,7 @@ export const authenticateRoute: InternalRoute = async (body) => {
 
 export function internalRoutes(): Record<string, InternalRoute> {
   return {
-    events: eventsRoute("partner", prisma, eventHandlers, eventBatchHandlers),
+    events: eventsRoute(prisma, eventConsumer),
     "clients/authenticate": authenticateRoute,
     // The authorization server: a client that sends people to /oauth/authorize (with `clientSecret`:
     // checked as a confidential app), and the revocation feed it polls.

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
-import { emitEvent } from "../../../../lib/events.ts";
+import { emit } from "../../../../lib/events/outbox.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferKind, OfferSegment, OfferStatus, OfferTier, Partner } from "../../../../prisma/generated/client/client.ts";
 import { type ConsentCopy, consentIneligibility, offerIneligibility } from "../../../../lib/lifecycle.ts";
 import { prisma } from "../db.ts";
@@ -393,7 +393,8 @@ export async function submitOffer(actor: Actor, offerId: string, opts: WriteOpti
   }, TX_OPTIONS);
 }
 
-export interface OfferActivatedPayload {
+/** A type, not an interface: it must fit the catalogue's loose payload object (lib/events/catalogue.ts). */
+export type OfferActivatedPayload = {
   offerId: string;
   version: number;
   kind: OfferKind;
@@ -412,7 +413,7 @@ export interface OfferActivatedPayload {
   fundings: { partnerId: string; shareBps: number }[];
   /** True when this offer was activated before (re-approved after an edit): fund only once per offerId. */
   reactivation: boolean;
-}
+};
 
 /**
  * A co-issuer approves the current version. When every co-issuer has approved, the offer becomes
@@ -451,7 +452,7 @@ export async function approveOffer(actor: Actor, offerId: string, opts: WriteOpt
       fundings: [...fundings].sort((a, b) => b.shareBps - a.shareBps || a.partnerId.localeCompare(b.partnerId)).map((f) => ({ partnerId: f.partnerId, shareBps: f.shareBps })),
       reactivation: Boolean(offer.activatedAt),
     };
-    await emitEvent(tx, "partner", { type: "partner.offer_activated", payload });
+    await emit(tx, "partner.offer_activated", payload);
     return activated;
   }, TX_OPTIONS);
 }
@@ -463,7 +464,7 @@ export async function pauseOffer(actor: Actor, offerId: string): Promise<Offer> 
     if (offer.status === "PAUSED") return offer;
     if (offer.status !== "ACTIVE") throw new HubError("OFFER_NOT_ACTIVE", `Only an ACTIVE offer can be paused (this one is ${offer.status})`);
     // The points subgraph pays no bonus while the offer is paused.
-    await emitEvent(tx, "partner", { type: "partner.offer_paused", payload: { offerId } });
+    await emit(tx, "partner.offer_paused", { offerId });
     return tx.offer.update({ where: { id: offerId }, data: { status: "PAUSED" } });
   }, TX_OPTIONS);
 }
@@ -476,7 +477,7 @@ export async function resumeOffer(actor: Actor, offerId: string, opts: WriteOpti
     if (offer.status === "ACTIVE") return offer;
     if (offer.status !== "PAUSED") throw new HubError("OFFER_NOT_ACTIVE", `Only a PAUSED offer can be resumed (this one is ${offer.status})`);
     if (offer.endsAt.getTime() <= now.getTime()) throw new HubError("OFFER_NOT_ACTIVE", "The offer's window is over");
-    await emitEvent(tx, "partner", { type: "partner.offer_resumed", payload: { offerId } });
+    await emit(tx, "partner.offer_resumed", { offerId });
     return tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE" } });
   }, TX_OPTIONS);
 }
@@ -485,7 +486,7 @@ async function endLocked(tx: Tx, offer: Offer, reason: "ENDED_BY_ISSUER" | "WIND
   const ended = await tx.offer.update({ where: { id: offer.id }, data: { status: "ENDED", endedAt: now } });
   // Only a funded offer has a budget to return; a draft that never activated ends silently.
   if (offer.activatedAt) {
-    await emitEvent(tx, "partner", { type: "partner.offer_ended", payload: { offerId: offer.id, reason, endedAt: now.toISOString() } });
+    await emit(tx, "partner.offer_ended", { offerId: offer.id, reason, endedAt: now.toISOString() });
   }
   return ended;
 }
@@ -566,7 +567,7 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
       data: [{ offerId, memberId, claimedAt: now, discountCode: offer.kind === "DISCOUNT" ? newDiscountCode() : null }],
       skipDuplicates: true,
     });
-    if (count) await emitEvent(tx, "partner", { type: "partner.offer_claimed", payload: { offerId, memberId, claimedAt: now.toISOString() } });
+    if (count) await emit(tx, "partner.offer_claimed", { offerId, memberId, claimedAt: now.toISOString() });
   });
   return prisma().offerClaim.findUniqueOrThrow({ where: { offerId_memberId: { offerId, memberId } } });
 }
