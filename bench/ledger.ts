@@ -24,9 +24,10 @@ import pg from "pg";
 import { migrate, openDatabase } from "../lib/db.ts";
 import type { Principal } from "../lib/principal.ts";
 import { prisma, usePrisma } from "../subgraphs/points/src/db.ts";
-import { awardPoints, awardPointsBatch } from "../subgraphs/points/src/services/earn.ts";
-import { setEarnGroupCommit } from "../subgraphs/points/src/services/group-commit.ts";
-import { eventHandlers } from "../subgraphs/points/src/services/events.ts";
+import { awardPoints } from "../subgraphs/points/src/earning/award.ts";
+import { awardPointsBatch } from "../subgraphs/points/src/earning/bulk.ts";
+import { setEarnGroupCommit } from "../subgraphs/points/src/earning/group-commit.ts";
+import { eventHandlers } from "../subgraphs/points/src/events.ts";
 import { type CeilingFigures, runCeilingBench } from "./ceiling.ts";
 import { startServices } from "./processes.ts";
 

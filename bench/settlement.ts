@@ -17,7 +17,8 @@
 import pg from "pg";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { usePrisma, prisma } from "../subgraphs/points/src/db.ts";
-import { bareAggregateSql, createSettlementRun, recomputeSettlementRun } from "../subgraphs/points/src/services/settlement.ts";
+import { bareAggregateSql } from "../subgraphs/points/src/settlement/compute.ts";
+import { createSettlementRun, recomputeSettlementRun } from "../subgraphs/points/src/settlement/runs.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const SIZES = (process.env.BENCH_SETTLEMENT_SIZES ?? "1000000,10000000").split(",").map(Number).filter((n) => n > 0);

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { migrate, openDatabase } from "../lib/db.ts";
-import { verifyLedger } from "../subgraphs/points/src/services/verify.ts";
+import { verifyLedger } from "../subgraphs/points/src/ledger/verify.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);

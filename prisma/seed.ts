@@ -13,7 +13,7 @@ import { createPersonForSeed } from "../subgraphs/partner/src/services/people.ts
 import { setPasswordForSeed } from "../subgraphs/member/src/services/sign-in.ts";
 import { approveOffer, createOffer, submitOffer } from "../subgraphs/partner/src/services/offers.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
-import { seedPointsHistory } from "../subgraphs/points/src/services/seed-history.ts";
+import { seedPointsHistory } from "../subgraphs/points/src/seed-history.ts";
 
 export const DEMO_PARTNERS = [
   { slug: "shopmall", name: "ShopMall", category: "ECOMMERCE", issuePrice: "0.0150", redemptionRate: "0.0100", earnRate: "1", refPrefix: "SM" },

@@ -16,8 +16,8 @@ import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret, newSecret, PURPOSES } from "../subgraphs/partner/src/services/api-clients.ts";
 import { prisma as pointsPrisma, usePrisma as usePointsPrisma } from "../subgraphs/points/src/db.ts";
-import { exportRun } from "../subgraphs/points/src/services/settlement.ts";
-import { formatReport, verifyLedger } from "../subgraphs/points/src/services/verify.ts";
+import { exportRun } from "../subgraphs/points/src/settlement/export.ts";
+import { formatReport, verifyLedger } from "../subgraphs/points/src/ledger/verify.ts";
 
 const env = loadEnv();
 const program = new Command().name("cli").description("Coalition Hub admin CLI").showHelpAfterError();

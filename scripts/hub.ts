@@ -11,7 +11,7 @@ import { startMemberSubgraph } from "../subgraphs/member/src/server.ts";
 import { usePlumbingPrisma as usePartnerPlumbing } from "../subgraphs/partner/src/db.ts";
 import { startOfferSweeper } from "../subgraphs/partner/src/jobs.ts";
 import { startPartnerSubgraph } from "../subgraphs/partner/src/server.ts";
-import { startPointsJobs } from "../subgraphs/points/src/services/jobs.ts";
+import { startPointsJobs } from "../subgraphs/points/src/jobs.ts";
 import { startPointsSubgraph } from "../subgraphs/points/src/server.ts";
 
 export const SUPERGRAPH_PATH = path.resolve(import.meta.dirname, "../schema/supergraph.graphql");

@@ -18,7 +18,7 @@ import { type Services, startServices } from "../../bench/processes.ts";
 import type { Database, PrismaClient } from "../../lib/db.ts";
 import { usePrisma as usePartnerPrisma } from "../../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret } from "../../subgraphs/partner/src/services/api-clients.ts";
-import { formatReport, verifyLedger } from "../../subgraphs/points/src/services/verify.ts";
+import { formatReport, verifyLedger } from "../../subgraphs/points/src/ledger/verify.ts";
 import { freshDatabase } from "../support/db.ts";
 import { clientToken, count, gql, ok, outboxesDrained, requirePostgres, setUpCoalition, until } from "./support.ts";
 

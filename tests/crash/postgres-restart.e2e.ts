@@ -16,7 +16,7 @@ import { freePorts, type Services, startServices } from "../../bench/processes.t
 import { type Database, migrate, openDatabase, type PrismaClient } from "../../lib/db.ts";
 import { usePrisma as usePartnerPrisma } from "../../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret } from "../../subgraphs/partner/src/services/api-clients.ts";
-import { formatReport, verifyLedger } from "../../subgraphs/points/src/services/verify.ts";
+import { formatReport, verifyLedger } from "../../subgraphs/points/src/ledger/verify.ts";
 import { clientToken, count, gql, ok, requirePostgres, setUpCoalition, until } from "./support.ts";
 
 requirePostgres();

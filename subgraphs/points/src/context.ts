@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from "@apollo/server";
 import { withholdResponse } from "../../../lib/access-log-guard.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { createLoaders, type PointsLoaders } from "./loaders.ts";
-import { AccessRecorder } from "./services/access.ts";
+import { AccessRecorder } from "./access.ts";
 
 export interface PointsContext extends HubContext {
   loaders: PointsLoaders;

@@ -1,10 +1,10 @@
 import DataLoader from "dataloader";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { prisma } from "./db.ts";
-import { type ActivityPage, activityPages, type MemberFacts, memberFacts, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions } from "./services/reads.ts";
-import { holdsByIds, type HoldRow } from "./services/redeem.ts";
-import type { LedgerTransactionRow } from "./services/ledger.ts";
-import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementFlow, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./services/settlement.ts";
+import { type ActivityPage, activityPages, type MemberFacts, memberFacts, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions } from "./reads.ts";
+import { holdsByIds, type HoldRow } from "./redemption/redeem.ts";
+import type { LedgerTransactionRow } from "./ledger/ledger.ts";
+import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementFlow, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./settlement/reads.ts";
 
 /** Every entity and list lookup of this subgraph goes through a DataLoader (no N+1). Fresh per request. */
 export function createLoaders(ctx: HubContext, now: Date) {

@@ -2,6 +2,6 @@
 // its jobs (hold expiry, points expiry, tier review).
 import { runSubgraphMain } from "../../../lib/subgraph-main.ts";
 import { startPointsSubgraph } from "./server.ts";
-import { startPointsJobs } from "./services/jobs.ts";
+import { startPointsJobs } from "./jobs.ts";
 
 await runSubgraphMain("points", startPointsSubgraph, () => startPointsJobs({}));

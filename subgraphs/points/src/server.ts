@@ -3,8 +3,8 @@ import { startSubgraph, type RunningSubgraph } from "../../../lib/subgraph-serve
 import { eventsRoute } from "../../../lib/events.ts";
 import { accessEventsPlugin, createContext } from "./context.ts";
 import { prisma, usePrisma } from "./db.ts";
-import { useRedemptionKeyFrom } from "./services/config.ts";
-import { eventHandlers } from "./services/events.ts";
+import { useRedemptionKeyFrom } from "./config.ts";
+import { eventHandlers } from "./events.ts";
 import { schema } from "./schema/index.ts";
 
 export interface StartPointsOptions {

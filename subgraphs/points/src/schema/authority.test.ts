@@ -3,8 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { onPostgres } from "../../../../tests/support/db.ts";
 import { delegatedPrincipal, expectNoGraphQLErrors, partnerViewPrincipal } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
-import { settings, useSettings } from "../services/config.ts";
-import { createRedemptionCode } from "../services/redeem.ts";
+import { settings, useSettings } from "../config.ts";
+import { createRedemptionCode } from "../redemption/redeem.ts";
 import { adminPrincipal, enrolled, memberPrincipal, partnerPrincipal, type PointsHarness, registered, startPointsHarness } from "../testing/harness.ts";
 
 /**

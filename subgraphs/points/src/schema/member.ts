@@ -3,9 +3,9 @@ import { badInput, HubError } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import type { PointsContext } from "../context.ts";
-import type { DataCategory } from "../services/access.ts";
-import { decodeCursor, encodeCursor, type Expiring, type WalletView } from "../services/reads.ts";
-import { type TierStatus, tierStatusOf } from "../services/tiers.ts";
+import type { DataCategory } from "../access.ts";
+import { decodeCursor, encodeCursor, type Expiring, type WalletView } from "../reads.ts";
+import { type TierStatus, tierStatusOf } from "../tiers/tiers.ts";
 import { DataCategoryEnum, TierEnum } from "./enums.ts";
 import { PageInfoRef, TransactionRef } from "./transaction.ts";
 
@@ -112,7 +112,7 @@ const TierStatusRef = builder.objectRef<TierStatus>("TierStatus").implement({
   }),
 });
 
-const EdgeRef = builder.objectRef<{ cursor: string; node: import("../services/ledger.ts").LedgerTransactionRow }>("PointsTransactionEdge").implement({
+const EdgeRef = builder.objectRef<{ cursor: string; node: import("../ledger/ledger.ts").LedgerTransactionRow }>("PointsTransactionEdge").implement({
   description: "One transaction in a member's activity.",
   fields: (t) => ({
     cursor: t.exposeString("cursor", { description: "Opaque cursor of this transaction." }),
@@ -121,7 +121,7 @@ const EdgeRef = builder.objectRef<{ cursor: string; node: import("../services/le
 });
 
 const ConnectionRef = builder
-  .objectRef<{ edges: { cursor: string; node: import("../services/ledger.ts").LedgerTransactionRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>(
+  .objectRef<{ edges: { cursor: string; node: import("../ledger/ledger.ts").LedgerTransactionRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>(
     "PointsTransactionConnection",
   )
   .implement({

@@ -1,7 +1,8 @@
 import { builder } from "../builder.ts";
-import { awardPoints, awardPointsBatch } from "../services/earn.ts";
-import type { HoldRow } from "../services/redeem.ts";
-import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "../services/redeem.ts";
+import { awardPoints } from "../earning/award.ts";
+import { awardPointsBatch } from "../earning/bulk.ts";
+import type { HoldRow } from "../redemption/redeem.ts";
+import { adjustPoints, authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "../redemption/redeem.ts";
 import { HoldStatusEnum } from "./enums.ts";
 import { MemberRef } from "./member.ts";
 import { PartnerRef } from "./refs.ts";

@@ -3,20 +3,11 @@ import { int32Compat, toSafeNumber } from "../../../../lib/amounts.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
-import { currencySettings } from "../services/config.ts";
-import {
-  approveSettlementRun,
-  createSettlementRun,
-  disputeStatementLine,
-  encodeRunCursor,
-  exportRun,
-  listRuns,
-  recomputeSettlementRun,
-  resolveStatementDispute,
-  type SettlementLine,
-  type SettlementRun,
-  type SettlementStatement,
-} from "../services/settlement.ts";
+import { currencySettings } from "../config.ts";
+import { disputeStatementLine, resolveStatementDispute } from "../settlement/disputes.ts";
+import { exportRun } from "../settlement/export.ts";
+import { encodeRunCursor, listRuns, type SettlementLine, type SettlementRun, type SettlementStatement } from "../settlement/reads.ts";
+import { approveSettlementRun, createSettlementRun, recomputeSettlementRun } from "../settlement/runs.ts";
 import { TransactionKindEnum } from "./enums.ts";
 import { PartnerRef } from "./refs.ts";
 import { PageInfoRef, TransactionRef } from "./transaction.ts";

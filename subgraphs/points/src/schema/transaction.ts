@@ -2,7 +2,7 @@ import { int32Compat } from "../../../../lib/amounts.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
-import type { LedgerTransactionRow } from "../services/ledger.ts";
+import type { LedgerTransactionRow } from "../ledger/ledger.ts";
 import { TransactionKindEnum } from "./enums.ts";
 import { gated, MemberRef } from "./member.ts";
 import { OfferRef, PartnerRef, ref } from "./refs.ts";

@@ -1,6 +1,6 @@
 import { builder } from "../builder.ts";
 import { prisma } from "../db.ts";
-import { type CheckSummary, VERIFY_CHECKS, type VerifyCheck, type VerifyReport, verifyLedger, type Violation } from "../services/verify.ts";
+import { type CheckSummary, VERIFY_CHECKS, type VerifyCheck, type VerifyReport, verifyLedger, type Violation } from "../ledger/verify.ts";
 import { badInput } from "../../../../lib/errors.ts";
 
 const LedgerCheckEnum = builder.enumType("LedgerCheck", {

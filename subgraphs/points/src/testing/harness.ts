@@ -7,7 +7,7 @@ import { freshDatabase } from "../../../../tests/support/db.ts";
 import { adminPrincipal, callInternal, callSubgraph, memberPrincipal, partnerPrincipal, testInternalKey } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
 import { startPointsSubgraph } from "../server.ts";
-import { eventHandlers } from "../services/events.ts";
+import { eventHandlers } from "../events.ts";
 
 /** Test harness for the points subgraph: a fresh database, the subgraph on port 0, event delivery as the relay would. */
 export interface PointsHarness {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { memberPrincipal, partnerPrincipal } from "../../../../tests/support/subgraph.ts";
-import { awardPoints } from "../services/earn.ts";
-import { createRedemptionCode, redeemPoints } from "../services/redeem.ts";
+import { awardPoints } from "../earning/award.ts";
+import { createRedemptionCode, redeemPoints } from "../redemption/redeem.ts";
 
 /** Ledger operations at an explicit time, for settlement tests (back-dated like the demo seed). */
 

@@ -1,6 +1,6 @@
 import type { PrismaClient } from "../../../../lib/db.ts";
 import { prisma } from "../db.ts";
-import { formatReport, type VerifyReport, verifyLedger } from "../services/verify.ts";
+import { formatReport, type VerifyReport, verifyLedger } from "../ledger/verify.ts";
 
 /**
  * The ledger verifier as a test's last word: `afterEach(() => expectLedgerSound())` in every ledger,

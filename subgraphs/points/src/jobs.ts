@@ -1,0 +1,82 @@
+import { log } from "../../../lib/logger.ts";
+import { prisma } from "./db.ts";
+import { settings } from "./config.ts";
+import { expirePoints } from "./ledger/expiry.ts";
+import { expireHolds } from "./redemption/redeem.ts";
+import { downgradeInactiveTiers } from "./tiers/tiers.ts";
+
+/**
+ * The points subgraph's jobs. Each is idempotent and safe to run concurrently with itself and with
+ * the API (guarded updates, wallet row locks), on PostgreSQL and on the embedded PGlite.
+ */
+
+/** Voids (status EXPIRED) every pending hold past its TTL and releases its points. */
+export async function runHoldExpiry(now: Date = new Date()): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await expireHolds(now);
+    total += n;
+    if (n < 1000) return total;
+  }
+}
+
+/** Posts EXPIRY transactions to breakage for lots past their expiry. */
+export function runPointsExpiry(now: Date = new Date()) {
+  return expirePoints(now);
+}
+
+/** One-tier downgrade after 6 months without a qualifying earn. */
+export function runTierReview(now: Date = new Date()): Promise<number> {
+  return downgradeInactiveTiers(prisma(), now, settings().tierDowngradeMonths);
+}
+
+/** Alias of runTierReview under the name the jobs list uses. */
+export const runTierDowngrade = runTierReview;
+
+export interface PointsJobs {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the jobs on a timer (default every 60 s; points expiry and tier review at most hourly).
+ * `stop()` waits for a pass in progress.
+ */
+export function startPointsJobs(opts: { intervalMs?: number; slowIntervalMs?: number } = {}): PointsJobs {
+  const interval = opts.intervalMs ?? 60_000;
+  const slow = opts.slowIntervalMs ?? 3_600_000;
+  let stopped = false;
+  let lastSlow = 0;
+  let running: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const pass = async () => {
+    const now = new Date();
+    try {
+      await runHoldExpiry(now);
+      if (Date.now() - lastSlow >= slow) {
+        lastSlow = Date.now();
+        await runPointsExpiry(now);
+        await runTierReview(now);
+      }
+    } catch (e) {
+      if (!stopped) log.warn("points jobs pass failed", { err: e });
+    }
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = pass().finally(() => {
+        running = null;
+        schedule();
+      });
+    }, interval);
+    timer.unref?.();
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      if (running) await running;
+    },
+  };
+}

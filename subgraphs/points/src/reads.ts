@@ -1,0 +1,141 @@
+import { toBig, toSafeNumber } from "../../../lib/amounts.ts";
+import { Prisma } from "../../../lib/db.ts";
+import { prisma } from "./db.ts";
+import type { Actor } from "./domain.ts";
+import type { Tier } from "./domain.ts";
+import { isUuid, type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
+import { qualifyingSql } from "./tiers/tiers.ts";
+
+/** Read side: wallets, expiring points, activity pages, transactions by id (all batched by the loaders). */
+
+/** Wallet amounts are int8 in the database and bigint here (exposed as BigInt, and as the deprecated Int fields while they fit). */
+export interface WalletView {
+  balance: bigint;
+  held: bigint;
+  available: bigint;
+  lifetimeEarned: bigint;
+}
+
+export async function wallets(memberIds: readonly string[]): Promise<Map<string, WalletView>> {
+  const ids = memberIds.filter(isUuid);
+  const rows = ids.length
+    ? await prisma().$queryRaw<{ code: string; balance: bigint; held: bigint; lifetimeEarned: bigint }[]>`
+        SELECT code, balance, held, "lifetimeEarned" FROM "points"."LedgerAccount" WHERE code = ANY(${ids.map(walletCode)}::text[])`
+    : [];
+  return new Map(rows.map((r) => [r.code.slice(7), walletView(r.balance, r.held, r.lifetimeEarned)]));
+}
+
+function walletView(balance: bigint | number, held: bigint | number, lifetimeEarned: bigint | number): WalletView {
+  const b = toBig(balance);
+  const h = toBig(held);
+  return { balance: b, held: h, available: b - h, lifetimeEarned: toBig(lifetimeEarned) };
+}
+
+export interface MemberFacts {
+  /** The stored tier (BASE when none is stored). */
+  tier: Tier;
+  /** Qualifying points of the rolling 12 months; null unless asked for (`statusIds`). */
+  qualifyingPoints: bigint | null;
+  /** The wallet; null unless asked for (`walletIds`). */
+  wallet: WalletView | null;
+}
+
+/**
+ * A member fetch's per-member facts in ONE query: the stored tier of every id, the qualifying
+ * points (tier status) of the ids in `statusIds`, the wallet of the ids in `walletIds`. The wallet
+ * fetch of a member asks for all three (wallet, tier, tierLevel); reading them apart took 4 queries.
+ */
+export async function memberFacts(memberIds: readonly string[], statusIds: ReadonlySet<string>, walletIds: ReadonlySet<string>, now: Date): Promise<Map<string, MemberFacts>> {
+  const ids = [...new Set(memberIds.filter(isUuid))];
+  const out = new Map<string, MemberFacts>();
+  if (!ids.length) return out;
+  const rows = await prisma().$queryRaw<{ memberId: string; tier: Tier | null; q: bigint | null; balance: bigint | null; held: bigint | null; lifetimeEarned: bigint | null; wallet: boolean }[]>`
+    SELECT x.m::text AS "memberId", ts.tier::text AS tier, CASE WHEN x.status THEN ${qualifyingSql(Prisma.sql`x.m`, now)} END AS q,
+           la.balance, la.held, la."lifetimeEarned", x.wallet
+    FROM unnest(${ids}::uuid[], ${ids.map((id) => statusIds.has(id))}::boolean[], ${ids.map((id) => walletIds.has(id))}::boolean[], ${ids.map(walletCode)}::text[]) AS x(m, status, wallet, code)
+    LEFT JOIN "points"."TierState" ts ON ts."memberId" = x.m
+    LEFT JOIN "points"."LedgerAccount" la ON x.wallet AND la.code = x.code`;
+  for (const r of rows) {
+    out.set(r.memberId, {
+      tier: r.tier ?? "BASE",
+      qualifyingPoints: r.q === null ? null : toBig(r.q),
+      wallet: r.wallet ? walletView(r.balance ?? 0n, r.held ?? 0n, r.lifetimeEarned ?? 0n) : null,
+    });
+  }
+  return out;
+}
+
+export interface Expiring {
+  /** A sum of lots: bigint. */
+  points: bigint;
+  expiresAt: Date;
+}
+
+/** Points expiring within `days` of `now`, grouped by expiry instant, soonest first. */
+export async function expiringPoints(memberIds: readonly string[], days: number, now: Date): Promise<Map<string, Expiring[]>> {
+  const ids = memberIds.filter(isUuid);
+  const out = new Map<string, Expiring[]>();
+  if (!ids.length) return out;
+  const until = new Date(now.getTime() + days * 86_400_000);
+  const rows = await prisma().$queryRaw<{ memberId: string; expiresAt: Date; points: bigint }[]>`
+    SELECT "memberId"::text AS "memberId", "expiresAt", sum(remaining)::bigint AS points FROM "points"."Lot"
+    WHERE "memberId" = ANY(${ids}::uuid[]) AND remaining > 0 AND "expiresAt" > ${now} AND "expiresAt" <= ${until}
+    GROUP BY "memberId", "expiresAt" ORDER BY "expiresAt"`;
+  for (const r of rows) out.set(r.memberId, [...(out.get(r.memberId) ?? []), { points: toBig(r.points), expiresAt: new Date(r.expiresAt) }]);
+  return out;
+}
+
+export interface ActivityPage {
+  rows: LedgerTransactionRow[];
+  hasNextPage: boolean;
+}
+
+export const encodeCursor = (t: Pick<LedgerTransactionRow, "postedAt" | "id">) => Buffer.from(`${new Date(t.postedAt).toISOString()}|${t.id}`).toString("base64url");
+
+export function decodeCursor(cursor: string): { at: Date; id: string } | null {
+  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const d = new Date(at ?? "");
+  return Number.isNaN(d.getTime()) || !isUuid(id) ? null : { at: d, id: id! };
+}
+
+/** One activity page per member, newest first, for many members in one query (keyset on (postedAt, id)). */
+export async function activityPages(memberIds: readonly string[], first: number, after: { at: Date; id: string } | null): Promise<Map<string, ActivityPage>> {
+  const ids = memberIds.filter(isUuid);
+  const out = new Map<string, ActivityPage>(memberIds.map((id) => [id, { rows: [], hasNextPage: false }]));
+  if (!ids.length) return out;
+  const afterSql = after ? Prisma.sql`AND ("postedAt", id) < (${after.at}::timestamptz, ${after.id}::uuid)` : Prisma.empty;
+  const rows = await prisma().$queryRaw<(RawTransactionRow & { rn: number })[]>`
+    SELECT * FROM (
+      SELECT ${TX_COLUMNS}, row_number() OVER (PARTITION BY "memberId" ORDER BY "postedAt" DESC, id DESC)::int AS rn
+      FROM "points"."LedgerTransaction" WHERE "memberId" = ANY(${ids}::uuid[]) ${afterSql}
+    ) t WHERE rn <= ${first + 1} ORDER BY "memberId", "postedAt" DESC, id DESC`;
+  for (const r of rows) {
+    const page = out.get(r.memberId!);
+    if (!page) continue;
+    if (page.rows.length < first) page.rows.push(txRow(r));
+    else page.hasNextPage = true;
+  }
+  return out;
+}
+
+/**
+ * Transactions the actor may see: ADMIN all; PARTNER those of its own partnerId; MEMBER its own.
+ * Anything else is absent (NOT_FOUND to the caller).
+ */
+export async function visibleTransactions(actor: Actor, ids: readonly string[]): Promise<Map<string, LedgerTransactionRow>> {
+  const all = await transactionsByIds(prisma(), ids);
+  for (const [id, t] of all) {
+    const ok = actor.role === "ADMIN" || (actor.role === "PARTNER" && t.partnerId === actor.partnerId) || (actor.role === "MEMBER" && t.memberId === actor.memberId);
+    if (!ok) all.delete(id);
+  }
+  return all;
+}
+
+/** Remaining budgets: at most the offer's budgetPoints (≤ 1,000,000,000, partner subgraph's MAX_BUDGET_POINTS), so a number. */
+export async function budgetsRemaining(offerIds: readonly string[]): Promise<Map<string, number>> {
+  const ids = offerIds.filter(isUuid);
+  if (!ids.length) return new Map();
+  const rows = await prisma().$queryRaw<{ offerId: string; balance: bigint }[]>`
+    SELECT "offerId"::text AS "offerId", balance FROM "points"."LedgerAccount" WHERE kind = 'OFFER_BUDGET' AND "offerId" = ANY(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.offerId, toSafeNumber(r.balance, `budget of offer ${r.offerId}`)]));
+}

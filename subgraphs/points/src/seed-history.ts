@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import type { Principal } from "../../../lib/principal.ts";
+import { awardPoints } from "./earning/award.ts";
+import { awardPointsBatch } from "./earning/bulk.ts";
+import { runPointsExpiry, runTierReview } from "./jobs.ts";
+import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "./redemption/redeem.ts";
+
+/**
+ * Demo history through the ledger's own functions (never around them): for each member, earns at
+ * its linked partners spread over the period (back-dated postedAt, the only use of it), some
+ * redemptions with member-created codes, a few holds (captured or voided), a few reversals; then
+ * the expiry and tier jobs at `now`. Deterministic given `random`.
+ */
+export interface SeedHistoryInput {
+  now: Date;
+  from: Date;
+  random: () => number;
+  partners: { id: string; earnRate: number }[];
+  members: { id: string; joinedAt: Date; partnerIds: string[] }[];
+}
+
+const partnerActor = (partnerId: string): Principal => ({ sub: `seed-${partnerId}`, role: "PARTNER", partnerId, memberId: null, scope: "hub:partner", purpose: "ACCOUNT_SERVICING" });
+const memberActor = (memberId: string): Principal => ({ sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: "hub:member", purpose: null });
+
+export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earns: number; redemptions: number }> {
+  const { random, now } = input;
+  const span = now.getTime() - input.from.getTime();
+  // Earns per (partner, day) in one batch per day, so the history is written set-based.
+  const byDay = new Map<string, Map<number, { memberId: string; idempotencyKey: string; purchaseAmount: string; reference: string }[]>>();
+  const wallet = new Map<string, number>();
+  for (const m of input.members) {
+    if (!m.partnerIds.length) continue;
+    const start = Math.max(input.from.getTime(), m.joinedAt.getTime());
+    const n = 2 + Math.floor(random() * 14);
+    for (let i = 0; i < n; i++) {
+      const partnerId = m.partnerIds[Math.floor(random() * m.partnerIds.length)]!;
+      const t = start + random() * Math.max(0, now.getTime() - 86_400_000 - start);
+      const day = Math.floor(t / 86_400_000);
+      const amount = (20 + Math.floor(random() * 480)).toFixed(2);
+      const p = byDay.get(partnerId) ?? new Map();
+      byDay.set(partnerId, p);
+      const list = p.get(day) ?? [];
+      p.set(day, list);
+      list.push({ memberId: m.id, idempotencyKey: `seed-${randomUUID()}`, purchaseAmount: amount, reference: `ORD-${Math.floor(random() * 1e8)}` });
+    }
+  }
+  let earns = 0;
+  const days = [...new Set([...byDay.values()].flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+  for (const day of days) {
+    for (const [partnerId, perDay] of byDay) {
+      const items = perDay.get(day);
+      if (!items?.length) continue;
+      const postedAt = new Date(day * 86_400_000 + 12 * 3_600_000);
+      const r = await awardPointsBatch(partnerActor(partnerId), items, { postedAt });
+      earns += r.accepted;
+      for (const t of r.transactions) wallet.set(t.memberId!, t.balanceAfter == null ? 0 : Number(t.balanceAfter)); // demo amounts: small
+    }
+  }
+  // Redemptions with member-created codes (recent ones so codes are valid), a few holds and reversals.
+  let redemptions = 0;
+  for (const m of input.members) {
+    const balance = wallet.get(m.id) ?? 0;
+    if (balance < 200 || random() > 0.5 || !m.partnerIds.length) continue;
+    const partnerId = m.partnerIds[Math.floor(random() * m.partnerIds.length)]!;
+    const points = 100 * (1 + Math.floor(random() * Math.min(5, Math.floor(balance / 200))));
+    const at = new Date(now.getTime() - Math.floor(random() * 0.2 * span));
+    const code = await createRedemptionCode(memberActor(m.id), { partnerId, points }, { now: at });
+    if (random() < 0.8) {
+      await redeemPoints(partnerActor(partnerId), { redemptionCode: code.code, points, idempotencyKey: `seed-${randomUUID()}`, reference: `RDM-${Math.floor(random() * 1e8)}` }, { now: at });
+    } else {
+      const hold = await authorizeRedemption(partnerActor(partnerId), { redemptionCode: code.code, points, idempotencyKey: `seed-${randomUUID()}` }, { now: at });
+      if (random() < 0.5) await captureHold(partnerActor(partnerId), hold.id, points, `seed-${randomUUID()}`, { now: at });
+      else await voidHold(partnerActor(partnerId), hold.id, { now: at });
+    }
+    redemptions++;
+  }
+  // A handful of partial reversals of earns (returned goods).
+  let reversals = 0;
+  for (const m of input.members) {
+    if (reversals >= 10 || random() > 0.05 || !m.partnerIds.length) continue;
+    const partnerId = m.partnerIds[0]!;
+    try {
+      const t = await awardPoints(partnerActor(partnerId), { memberId: m.id, points: 50, idempotencyKey: `seed-${randomUUID()}`, reference: "RET-DEMO" }, { now });
+      await reverseTransaction(partnerActor(partnerId), { transactionId: t.id, points: 20, idempotencyKey: `seed-${randomUUID()}`, reason: "goods returned" }, { now });
+      reversals++;
+    } catch {
+      // not linked any more etc.: skip
+    }
+  }
+  await runPointsExpiry(now);
+  await runTierReview(now);
+  return { earns, redemptions };
+}
