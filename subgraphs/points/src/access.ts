@@ -1,4 +1,4 @@
-import { emitEvents } from "../../../lib/events.ts";
+import { emitMany, event } from "../../../lib/events/outbox.ts";
 import { log } from "../../../lib/logger.ts";
 import { delegatedReader } from "../../../lib/authority.ts";
 import type { Principal, Purpose } from "../../../lib/principal.ts";
@@ -45,9 +45,8 @@ export class AccessRecorder {
     const at = (this.firstAt ?? new Date()).toISOString();
     this.pending = new Map();
     this.firstAt = null;
-    const events = [...batch].map(([memberId, cats]) => ({
-      type: "points.data_accessed",
-      payload: {
+    const events = [...batch].map(([memberId, cats]) =>
+      event("points.data_accessed", {
         memberId,
         partnerId: this.reader!.partnerId,
         categories: ORDER.filter((c) => cats.has(c)),
@@ -55,10 +54,10 @@ export class AccessRecorder {
         operationName: this.operationName ? this.operationName.slice(0, 200) : null,
         requestId: this.requestId,
         at,
-      },
-    }));
+      }),
+    );
     try {
-      await prisma().$transaction((tx) => emitEvents(tx, "points", events));
+      await prisma().$transaction((tx) => emitMany(tx, "points", events));
     } catch (err) {
       this.failed = true;
       log.error("points.data_accessed emit failed: response withheld", { requestId: this.requestId, members: events.length, err });

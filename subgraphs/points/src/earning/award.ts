@@ -1,5 +1,5 @@
 import { HubError, badInput, notFound } from "../../../../lib/errors.ts";
-import { emitEvents } from "../../../../lib/events.ts";
+import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import { prisma } from "../db.ts";
 import { type Actor, parseInput, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
 import { applyDeferred, budgetCode, type DeferredUpdate, ensureAccounts, idempotentTransaction, issuanceCode, type LedgerTransactionRow, post, type Tx, walletCode } from "../ledger/ledger.ts";
@@ -97,13 +97,13 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     createdBy: actor.sub,
     postedAt: at,
   });
-  const events = [{ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "EARN", points: base, partnerId } }];
+  const events = [event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "EARN", points: base, partnerId })];
   if (input.offerId) {
     const bonus = await applyOfferBonus(tx, actor, partnerId, input.memberId, input.offerId, base, facts.tier, earn.id, at, idem, input.reference ?? null);
-    if (bonus) events.push({ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId } });
+    if (bonus) events.push(event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId }));
   }
   await touchTiers(tx, [input.memberId], at);
-  await emitEvents(tx, "points", events);
+  await emitMany(tx, "points", events);
   await applyDeferred(tx, deferred);
   return earn;
 }

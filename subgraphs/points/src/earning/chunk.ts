@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { toBig } from "../../../../lib/amounts.ts";
 import { HubError } from "../../../../lib/errors.ts";
-import { emitEvents } from "../../../../lib/events.ts";
+import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import { addMonths, lotExpiry, settings } from "../config.ts";
 import type { Actor, WriteOptions } from "../domain.ts";
 import { ensureAccounts, issuanceCode, type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, txRow, type Tx, walletCode } from "../ledger/ledger.ts";
@@ -135,10 +135,10 @@ export async function earnChunk(
       WHERE "memberId" = ANY(${memberIds}::uuid[]) AND remaining > 0 AND ("expiresAt" IS NULL OR "expiresAt" < ${addMonths(at, policy.months)})`;
   }
   await touchTiers(tx, memberIds, at);
-  await emitEvents(
+  await emitMany(
     tx,
     "points",
-    items.map((i) => ({ type: "points.activity", payload: { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId } })),
+    items.map((i) => event("points.activity", { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId })),
   );
   // The hot issuance row last: its lock is held only until commit.
   // A chunk's total can pass 2^31 (500 items of up to 100,000,000 points): bigint end to end.

@@ -1,5 +1,5 @@
 import type { PrismaClient } from "../../../../lib/db.ts";
-import { SUBSCRIPTIONS, type SchemaName } from "../../../../lib/events.ts";
+import { type SchemaName, SUBSCRIPTIONS } from "../../../../lib/events/catalogue.ts";
 
 /**
  * The ledger verifier (issue 14 §9): checks every invariant of the points ledger that code keeps
