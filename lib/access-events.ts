@@ -1,5 +1,6 @@
 import { delegatedReader } from "./authority.ts";
 import type { PrismaClient } from "./db.ts";
+import { CATALOGUE } from "./events/catalogue.ts";
 import { emitMany, event } from "./events/outbox.ts";
 import { log } from "./logger.ts";
 import type { Principal, Purpose } from "./principal.ts";
@@ -32,8 +33,8 @@ export class AccessEventRecorder {
     principal: Principal,
     private readonly requestId: string,
     private readonly operationName: string | null,
-    /** The producing subgraph (not member: it owns the access log and writes it directly). */
-    private readonly schema: "points" | "partner",
+    /** The event it emits, e.g. partner.data_accessed (not member: it owns the access log and writes it directly). */
+    private readonly type: "points.data_accessed" | "partner.data_accessed",
     private readonly db: () => PrismaClient,
   ) {
     this.reader = partnerReader(principal);
@@ -53,9 +54,8 @@ export class AccessEventRecorder {
     const at = (this.firstAt ?? new Date()).toISOString();
     this.pending = new Map();
     this.firstAt = null;
-    const type = `${this.schema}.data_accessed` as const;
     const events = [...batch].map(([memberId, cats]) =>
-      event(type, {
+      event(this.type, {
         memberId,
         partnerId: this.reader!.partnerId,
         categories: ORDER.filter((c) => cats.has(c)),
@@ -66,10 +66,10 @@ export class AccessEventRecorder {
       }),
     );
     try {
-      await this.db().$transaction((tx) => emitMany(tx, this.schema, events));
+      await this.db().$transaction((tx) => emitMany(tx, CATALOGUE[this.type].producer, events));
     } catch (err) {
       // An audit gap must be loud: the data was already disclosed.
-      log.error(`${this.schema}.data_accessed emit failed`, { requestId: this.requestId, members: events.length, err });
+      log.error(`${this.type} emit failed`, { requestId: this.requestId, members: events.length, err });
     }
   }
 }
