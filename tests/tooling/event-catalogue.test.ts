@@ -97,15 +97,33 @@ function noopsFor(schema: SchemaName): Record<string, () => Promise<void>> {
  * optional and nullable). Leaves are filtered by the schema itself, so a bound this does not model
  * still holds; an unknown construct fails the test instead of generating nothing.
  */
+interface CheckDef {
+  check: string;
+  format?: string;
+  pattern?: RegExp;
+  minimum?: number;
+  maximum?: number;
+}
+/** The parts of zod 4's internal definition (`schema._zod.def`) this generator reads. */
+interface ZodDef {
+  type: string;
+  format?: string;
+  shape: Record<string, z.ZodType>;
+  innerType: z.ZodType;
+  element: z.ZodType;
+  checks?: { _zod: { def: CheckDef } }[];
+}
+const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: ZodDef } })._zod.def;
+
 function arbitraryOf(schema: z.ZodType): fc.Arbitrary<unknown> {
-  const def = (schema as unknown as { _zod: { def: Record<string, any> } })._zod.def;
+  const def = defOf(schema);
   const leaf = (a: fc.Arbitrary<unknown>) => a.filter((v) => schema.safeParse(v).success);
-  const checks: Record<string, any>[] = (def.checks ?? []).map((c: { _zod: { def: Record<string, any> } }) => c._zod.def);
+  const checks = (def.checks ?? []).map((c) => c._zod.def);
   switch (def.type) {
     case "object": {
       const keys = Object.keys(def.shape);
-      const optional = keys.filter((k) => ["optional"].includes(def.shape[k]._zod.def.type));
-      return fc.record(Object.fromEntries(keys.map((k) => [k, arbitraryOf(def.shape[k])])), { requiredKeys: keys.filter((k) => !optional.includes(k)) });
+      const optional = keys.filter((k) => defOf(def.shape[k]!).type === "optional");
+      return fc.record(Object.fromEntries(keys.map((k) => [k, arbitraryOf(def.shape[k]!)])), { requiredKeys: keys.filter((k) => !optional.includes(k)) });
     }
     case "optional":
       return arbitraryOf(def.innerType);
@@ -122,7 +140,7 @@ function arbitraryOf(schema: z.ZodType): fc.Arbitrary<unknown> {
     case "string": {
       if (def.format === "guid") return fc.uuid();
       if (def.format === "datetime") return fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true }).map((d) => d.toISOString());
-      const regex = checks.find((c) => c.format === "regex")?.pattern as RegExp | undefined;
+      const regex = checks.find((c) => c.format === "regex")?.pattern;
       if (regex) return leaf(fc.stringMatching(regex));
       const min = checks.find((c) => c.check === "min_length")?.minimum ?? 0;
       const max = checks.find((c) => c.check === "max_length")?.maximum ?? 40;
