@@ -154,7 +154,7 @@ export const CATALOGUE = {
     payload: z.looseObject({ partnerId: id, active: z.boolean() }),
   },
   "partner.earn_rule_changed": {
-    description: "A partner's earn rate (points per currency unit) changed. Consumed by points; no mutation changes an earn rate yet, so nothing emits it (see events.test.ts NOT_EMITTED).",
+    description: "A partner's earn rate (points per currency unit) changed. Consumed by points; no mutation changes an earn rate yet, so nothing emits it (tests/tooling/event-catalogue.test.ts NOT_EMITTED).",
     producer: "partner",
     consumers: ["points"],
     payload: z.looseObject({ partnerId: id, earnRate: z.string().regex(/^\d{1,8}(\.\d{1,4})?$/) }),

@@ -71,7 +71,7 @@ export async function emitMany<S extends SchemaName>(tx: Tx, producer: S, events
 
 /**
  * The untyped outbox write under `emit`: any type, any payload. For the transport's own tests; the
- * subgraphs emit through `emit`/`emitMany` (lib/events/events.test.ts checks that no other code calls this).
+ * subgraphs emit through `emit`/`emitMany` (tests/tooling/event-catalogue.test.ts checks that no other code calls this).
  */
 export async function emitEvent(tx: Tx, schema: SchemaName, event: { type: string; payload: unknown }): Promise<string> {
   const row = await outbox(tx, schema).create({ data: { type: event.type, payload: event.payload as Prisma.InputJsonValue } });
