@@ -27,7 +27,8 @@ import { prisma, usePrisma } from "../subgraphs/points/src/db.ts";
 import { awardPoints } from "../subgraphs/points/src/earning/award.ts";
 import { awardPointsBatch } from "../subgraphs/points/src/earning/bulk.ts";
 import { setEarnGroupCommit } from "../subgraphs/points/src/earning/group-commit.ts";
-import { eventHandlers } from "../subgraphs/points/src/events.ts";
+import { applyEvent } from "../lib/events/inbox.ts";
+import { eventConsumer } from "../subgraphs/points/src/events.ts";
 import { type CeilingFigures, runCeilingBench } from "./ceiling.ts";
 import { startServices } from "./processes.ts";
 
@@ -151,16 +152,16 @@ async function main(): Promise<{ tps: number; service: NonNullable<LedgerFigures
     const members = Array.from({ length: MEMBERS }, () => randomUUID());
     for (const p of partners) {
       await prisma().$transaction((tx) =>
-        eventHandlers["partner.registered"]!(tx, { id: randomUUID(), type: "partner.registered", payload: { partnerId: p, name: "bench", earnRate: "1" }, createdAt: new Date().toISOString() }),
+        applyEvent(eventConsumer, tx, { id: randomUUID(), type: "partner.registered", payload: { partnerId: p, name: "bench", earnRate: "1" }, createdAt: new Date().toISOString() }),
       );
     }
     // Open wallets and links as the member.enrolled / member.linked events would.
     for (let i = 0; i < members.length; i += 200) {
       await prisma().$transaction(async (tx) => {
         for (const m of members.slice(i, i + 200)) {
-          await eventHandlers["member.enrolled"]!(tx, { id: randomUUID(), type: "member.enrolled", payload: { memberId: m, partnerId: partners[0] }, createdAt: new Date().toISOString() });
+          await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.enrolled", payload: { memberId: m, partnerId: partners[0] }, createdAt: new Date().toISOString() });
           for (const p of partners.slice(1)) {
-            await eventHandlers["member.linked"]!(tx, { id: randomUUID(), type: "member.linked", payload: { memberId: m, partnerId: p }, createdAt: new Date().toISOString() });
+            await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.linked", payload: { memberId: m, partnerId: p }, createdAt: new Date().toISOString() });
           }
         }
       }, { timeout: 120_000, maxWait: 60_000 });

@@ -28,7 +28,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import autocannon from "autocannon";
 import pg from "pg";
 import { migrate, openDatabase, type PrismaClient } from "../lib/db.ts";
-import type { SchemaName } from "../lib/events.ts";
+import type { SchemaName } from "../lib/events/catalogue.ts";
 import { internalKey, OPERATION_NAME_HEADER, signIdentity } from "../lib/internal-auth.ts";
 import type { Principal } from "../lib/principal.ts";
 import { seedDemo } from "../prisma/seed.ts";

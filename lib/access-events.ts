@@ -2,7 +2,8 @@ import type { ApolloServerPlugin } from "@apollo/server";
 import { withholdResponse } from "./access-log-guard.ts";
 import { delegatedReader } from "./authority.ts";
 import type { PrismaClient } from "./db.ts";
-import { emitEvents, type SchemaName } from "./events.ts";
+import { CATALOGUE } from "./events/catalogue.ts";
+import { emitMany, event } from "./events/outbox.ts";
 import { log } from "./logger.ts";
 import type { Principal } from "./principal.ts";
 import { type DataCategory, inCategoryOrder, type Purpose } from "./vocabulary.ts";
@@ -36,7 +37,8 @@ export class AccessEventRecorder {
     principal: Principal,
     private readonly requestId: string,
     private readonly operationName: string | null,
-    private readonly schema: SchemaName,
+    /** The event it emits, e.g. partner.data_accessed (not member: it owns the access log and writes it directly). */
+    private readonly type: "points.data_accessed" | "partner.data_accessed",
     private readonly db: () => PrismaClient,
   ) {
     this.reader = partnerReader(principal);
@@ -56,9 +58,8 @@ export class AccessEventRecorder {
     const at = (this.firstAt ?? new Date()).toISOString();
     this.pending = new Map();
     this.firstAt = null;
-    const events = [...batch].map(([memberId, cats]) => ({
-      type: `${this.schema}.data_accessed`,
-      payload: {
+    const events = [...batch].map(([memberId, cats]) =>
+      event(this.type, {
         memberId,
         partnerId: this.reader!.partnerId,
         categories: inCategoryOrder(cats),
@@ -66,14 +67,14 @@ export class AccessEventRecorder {
         operationName: this.operationName ? this.operationName.slice(0, 200) : null,
         requestId: this.requestId,
         at,
-      },
-    }));
+      }),
+    );
     try {
-      await this.db().$transaction((tx) => emitEvents(tx, this.schema, events));
+      await this.db().$transaction((tx) => emitMany(tx, CATALOGUE[this.type].producer, events));
     } catch (err) {
       this.failed = true;
-      // An audit gap must be loud: the data was already read.
-      log.error(`${this.schema}.data_accessed emit failed`, { requestId: this.requestId, members: events.length, err });
+      // An audit gap must be loud: the data was already disclosed.
+      log.error(`${this.type} emit failed`, { requestId: this.requestId, members: events.length, err });
     }
   }
 }

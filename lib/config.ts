@@ -16,7 +16,7 @@ import { deploymentProblems, type ProcessRole } from "./deployment.ts";
  * HUB_PG_BIN (tests/), and PRISMA_* / CHECKPOINT_DISABLE (the Prisma CLI's own).
  */
 
-type Group = "process" | "database" | "network" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "admin CLI" | "tooling";
+type Group = "process" | "database" | "network" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "events" | "admin CLI" | "tooling";
 
 interface Setting<S extends z.ZodType = z.ZodType> {
   group: Group;
@@ -138,6 +138,10 @@ export const SETTINGS = {
   // New settings go in the group they belong to above (or a new group): name, doc with its unit,
   // a zod schema with bounds and a default that runs the demo. Then read it through loadEnv() or
   // readSetting() and run `npm run generate:env` (the .env.example test fails until you do).
+
+  // ── events (lib/events/relay.ts) ────────────────────────────────────────────────────────────
+  HUB_OUTBOX_RETENTION_HOURS: def("events", "Hours a delivered outbox event is kept (audits, `ledger verify`) before the relay prunes it.", int(1, 24 * 366).default(168)),
+  HUB_EVENT_MAX_ATTEMPTS: def("events", "Failed deliveries after which the relay moves an event to its schema's dead-letter table.", int(1, 1000).default(10)),
 
   // ── admin CLI (defaults of `npm run cli` options) ──────────────────────────────────────────
   HUB_ADMIN_CLIENT_ID: def("admin CLI", "An ADMIN API client's id: `cli clients create` and `cli settlement export` go through the API with it.", z.string().min(1).optional()),

@@ -1,6 +1,6 @@
 import { isUuid } from "./input.ts";
 import { Prisma } from "./db.ts";
-import type { DomainEvent, EventHandler } from "./events.ts";
+import type { EventHandler } from "./events/inbox.ts";
 import { log } from "./logger.ts";
 
 /**
@@ -13,18 +13,15 @@ import { log } from "./logger.ts";
  * revoked: a grant arriving after its revocation leaves it revoked, and redelivery (also stopped by
  * the inbox) changes nothing. Expiry needs no event: it is compared with the clock when read.
  */
-export function consentCopyHandlers(schema: "partner" | "points"): Record<string, EventHandler> {
+export function consentCopyHandlers(schema: "partner" | "points"): {
+  "member.consent_granted": EventHandler<"member.consent_granted">;
+  "member.consent_revoked": EventHandler<"member.consent_revoked">;
+} {
   const table = Prisma.raw(`"${schema}"."MemberConsent"`);
-  const valid = (e: DomainEvent): ConsentPayload | null => {
-    const p = e.payload as ConsentPayload;
-    if (isUuid(p.consentId) && isUuid(p.memberId) && isUuid(p.partnerId) && PURPOSE.test(String(p.purpose))) return p;
-    log.warn(`${schema}: event with a bad payload ignored`, { eventId: e.id, type: e.type, why: "ids/purpose" });
-    return null;
-  };
+  // Ids and purpose are checked by the catalogue's schema before a handler runs.
   return {
     "member.consent_granted": async (tx, e) => {
-      const p = valid(e);
-      if (!p) return;
+      const p = e.payload;
       const expiresAt = p.expiresAt == null ? null : new Date(p.expiresAt);
       if (expiresAt && Number.isNaN(expiresAt.getTime())) {
         log.warn(`${schema}: event with a bad payload ignored`, { eventId: e.id, type: e.type, why: "expiresAt" });
@@ -36,8 +33,7 @@ export function consentCopyHandlers(schema: "partner" | "points"): Record<string
         ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now()`;
     },
     "member.consent_revoked": async (tx, e) => {
-      const p = valid(e);
-      if (!p) return;
+      const p = e.payload;
       await tx.$executeRaw`
         INSERT INTO ${table} ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
         VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, NULL, false, now())
@@ -45,13 +41,3 @@ export function consentCopyHandlers(schema: "partner" | "points"): Record<string
     },
   };
 }
-
-interface ConsentPayload {
-  consentId?: string;
-  memberId?: string;
-  partnerId?: string;
-  purpose?: string;
-  expiresAt?: string | null;
-}
-
-const PURPOSE = /^[A-Z][A-Z_]{0,63}$/;

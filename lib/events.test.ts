@@ -2,7 +2,10 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import { parse } from "graphql";
 import type { Database } from "./db.ts";
-import { type DomainEvent, emitEvent, type EventHandler, eventsRoute, type Relay, startOutboxRelay } from "./events.ts";
+import { consumedBy } from "./events/catalogue.ts";
+import { type ConsumerHandlers, defineConsumer, type DomainEvent, type EventHandler, eventsRoute } from "./events/inbox.ts";
+import { emitEvent } from "./events/outbox.ts";
+import { type Relay, startOutboxRelay } from "./events/relay.ts";
 import { startSubgraph, type RunningSubgraph } from "./subgraph-server.ts";
 import { freshDatabase } from "../tests/support/db.ts";
 import { callInternal, testInternalKey } from "../tests/support/subgraph.ts";
@@ -11,6 +14,8 @@ let db: Database;
 let consumer: RunningSubgraph;
 let relay: Relay;
 // member.linked: an event type only the points subgraph consumes (SUBSCRIPTIONS), like this test's one consumer.
+// The consumer handles everything the catalogue routes to points (a missing handler is a start-up
+// error); only member.linked has an effect here.
 const handled: DomainEvent[] = [];
 let failNext = 0;
 
@@ -23,18 +28,22 @@ beforeAll(async () => {
     internalKey: testInternalKey,
     createContext: (b) => b,
     internalRoutes: {
-      events: eventsRoute("points", () => prisma, {
-        "member.linked": async (tx, event) => {
-          if ((event.payload as { poison?: boolean }).poison) throw new Error("poisoned event");
-          if (failNext > 0) {
-            failNext--;
-            throw new Error("consumer down");
-          }
-          // A real effect in the same transaction as the inbox row.
-          await tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${(event.payload as { memberId: string }).memberId}` } });
-          handled.push(event);
-        },
-      }),
+      events: eventsRoute(
+        () => prisma,
+        defineConsumer("points", {
+          ...noops(),
+          "member.linked": async (tx, event) => {
+            if (event.payload.poison) throw new Error("poisoned event");
+            if (failNext > 0) {
+              failNext--;
+              throw new Error("consumer down");
+            }
+            // A real effect in the same transaction as the inbox row.
+            await tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${event.payload.memberId}` } });
+            handled.push(event);
+          },
+        }),
+      ),
     },
   });
   relay = startOutboxRelay({ schema: "member", prisma: () => prisma, peers: () => ({ points: consumer.url }), internalKey: testInternalKey, intervalMs: 50 });
@@ -46,11 +55,16 @@ afterAll(async () => {
 });
 
 const memberId = () => crypto.randomUUID();
+// A valid member.linked payload (the consumer parses payloads by the catalogue's schema).
+const partnerId = crypto.randomUUID();
+const linked = (id: string) => ({ memberId: id, partnerId });
+/** No-op handlers for every type routed to points, so a test consumer can define the ones it cares about. */
+const noops = () => Object.fromEntries(consumedBy("points").map((t) => [t, async () => {}])) as unknown as ConsumerHandlers<"points">;
 
 test("an event emitted in a committed transaction is delivered once and its effect applied", async () => {
   const prisma = db.client();
   const id = memberId();
-  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } }));
+  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: linked(id) }));
   await relay.flush();
   expect(handled.filter((e) => (e.payload as { memberId: string }).memberId === id)).toHaveLength(1);
   expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${id}` } })).toBe(1);
@@ -63,7 +77,7 @@ test("an event of a rolled-back transaction never exists", async () => {
   const id = memberId();
   await expect(
     prisma.$transaction(async (tx) => {
-      await emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } });
+      await emitEvent(tx, "member", { type: "member.linked", payload: linked(id) });
       throw new Error("rollback");
     }),
   ).rejects.toThrow("rollback");
@@ -74,9 +88,9 @@ test("an event of a rolled-back transaction never exists", async () => {
 test("redelivery of the same event is a no-op (inbox)", async () => {
   const prisma = db.client();
   const id = memberId();
-  const eventId = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } }));
+  const eventId = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: linked(id) }));
   await relay.flush();
-  const event = { id: eventId, type: "member.linked", payload: { memberId: id }, createdAt: new Date().toISOString() };
+  const event = { id: eventId, type: "member.linked", payload: linked(id), createdAt: new Date().toISOString() };
   const again = await callInternal(consumer.url, "events", { events: [event, event] });
   expect(again.status).toBe(200);
   expect(handled.filter((e) => e.id === eventId)).toHaveLength(1);
@@ -87,7 +101,7 @@ test("a failing consumer leaves the event pending, retried later with backoff, e
   const prisma = db.client();
   const id = memberId();
   failNext = 1;
-  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: { memberId: id } }));
+  await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: linked(id) }));
   await relay.flush();
   const row = await prisma.memberOutboxEvent.findFirstOrThrow({ where: { payload: { path: ["memberId"], equals: id } } });
   expect(row.deliveredAt).toBeNull();
@@ -128,7 +142,7 @@ test("a committed event is delivered right after its commit, not at the next pol
 test("a delivered batch is applied once per event; a failing event fails alone", async () => {
   const prisma = db.client();
   const ids = [memberId(), memberId(), memberId()];
-  const event = (m: string, poison = false): DomainEvent => ({ id: crypto.randomUUID(), type: "member.linked", payload: { memberId: m, poison }, createdAt: new Date().toISOString() });
+  const event = (m: string, poison = false): DomainEvent => ({ id: crypto.randomUUID(), type: "member.linked", payload: { ...linked(m), poison }, createdAt: new Date().toISOString() });
   const [a, b, c] = [event(ids[0]!), event(ids[1]!, true), event(ids[2]!)];
   // The batch attempt fails on b and rolls back; each event then runs on its own.
   const res = await callInternal(consumer.url, "events", { events: [a, b, c, a] });
@@ -157,27 +171,27 @@ test("a batch handler gets all the fresh events of its type in one call; the fal
   const wallet = (tx: Parameters<EventHandler>[0], e: DomainEvent) =>
     tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${(e.payload as { memberId: string }).memberId}` } });
   const route = eventsRoute(
-    "points",
     () => prisma,
-    {
-      "member.linked": async (tx, e) => {
-        if ((e.payload as { poison?: boolean }).poison) throw new Error("poisoned event");
-        single.push(e.id);
-        await wallet(tx, e);
+    defineConsumer("points", {
+      ...noops(),
+      "member.linked": {
+        one: async (tx, e) => {
+          if (e.payload.poison) throw new Error("poisoned event");
+          single.push(e.id);
+          await wallet(tx, e);
+        },
+        batch: async (tx, events) => {
+          calls.push(events.map((e) => e.id));
+          if (events.some((e) => e.payload.poison)) throw new Error("poisoned batch");
+          for (const e of events) await wallet(tx, e);
+        },
       },
       "member.enrolled": async (_tx, e) => {
         others.push(e.id);
       },
-    },
-    {
-      "member.linked": async (tx, events) => {
-        calls.push(events.map((e) => e.id));
-        if (events.some((e) => (e.payload as { poison?: boolean }).poison)) throw new Error("poisoned batch");
-        for (const e of events) await wallet(tx, e);
-      },
-    },
+    }),
   );
-  const ev = (type: string, poison = false): DomainEvent => ({ id: crypto.randomUUID(), type, payload: { memberId: memberId(), poison }, createdAt: new Date().toISOString() });
+  const ev = (type: string, poison = false): DomainEvent => ({ id: crypto.randomUUID(), type, payload: { ...linked(memberId()), poison }, createdAt: new Date().toISOString() });
   const [a, b, c, x] = [ev("member.linked"), ev("member.linked"), ev("member.linked"), ev("member.enrolled")];
   const ok = (r: { body: unknown }) => (r.body as { results: { ok: boolean }[] }).results.map((x) => x.ok);
   expect(ok(await route({ events: [a, x, b, a] }))).toEqual([true, true, true, true]);
@@ -198,12 +212,18 @@ test("a batch handler gets all the fresh events of its type in one call; the fal
   for (const e of [a, b, c, d, e1]) expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${(e.payload as { memberId: string }).memberId}` } })).toBe(1);
   // Without a per-event handler, the fallback hands the batch handler one event at a time.
   const alone: string[][] = [];
-  const batchOnly = eventsRoute("points", () => prisma, {}, {
-    "member.linked": async (_tx, events) => {
-      alone.push(events.map((e) => e.id));
-      if (events.some((e) => (e.payload as { poison?: boolean }).poison)) throw new Error("poisoned batch");
-    },
-  });
+  const batchOnly = eventsRoute(
+    () => prisma,
+    defineConsumer("points", {
+      ...noops(),
+      "member.linked": {
+        batch: async (_tx, events) => {
+          alone.push(events.map((e) => e.id));
+          if (events.some((e) => e.payload.poison)) throw new Error("poisoned batch");
+        },
+      },
+    }),
+  );
   const [f, q] = [ev("member.linked"), ev("member.linked", true)];
   expect(ok(await batchOnly({ events: [f, q] }))).toEqual([true, false]);
   expect(alone).toEqual([[f.id, q.id], [f.id], [q.id]]);

@@ -1,6 +1,7 @@
 import { configOrExit, refuseToStart } from "./config.ts";
 import { openDatabase, type PrismaClient } from "./db.ts";
-import { type SchemaName, startOutboxRelay } from "./events.ts";
+import type { SchemaName } from "./events/catalogue.ts";
+import { startOutboxRelay } from "./events/relay.ts";
 import { internalKey } from "./internal-auth.ts";
 import { log } from "./logger.ts";
 import type { RunningSubgraph } from "./subgraph-server.ts";

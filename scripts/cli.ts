@@ -7,11 +7,16 @@
 //   settlement export <runId> [--format csv|json] [--partner <id>] [--out <file>]   (a run's statements)
 //   ledger verify [--max <n>] [--json] [--no-events]       (every ledger invariant; exit code 1 on violations)
 //   config [--json]                                         (the effective configuration, secrets masked)
+//   events dead-letters [--service member|points|partner] [--first <n>] [--json]   (events the relays gave up on)
+//   events replay <id> --service member|points|partner    (a dead letter back to its outbox)
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { configOrExit, effectiveConfig } from "../lib/config.ts";
+import { SCHEMA_NAMES, type SchemaName } from "../lib/events/catalogue.ts";
+import { listDeadLetters, replayDeadLetter } from "../lib/events/dead-letters.ts";
+import type { Principal } from "../lib/principal.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { KeySet } from "../gateway/src/auth/keys.ts";
 import { prisma, usePrisma } from "../subgraphs/partner/src/db.ts";
@@ -227,6 +232,39 @@ program
       if (s.group !== group) console.log(`${group ? "\n" : ""}# ${(group = s.group)}`);
       console.log(`${s.name.padEnd(width)}  ${s.source === "unset" ? "(unset)" : s.value}${s.source === "default" ? "  (default)" : ""}`);
     }
+  });
+
+const events = program.command("events").description("Domain events between the subgraphs (outboxes, dead letters)");
+const serviceOption = () =>
+  new Option("--service <name>", "the subgraph whose outbox holds the dead letters").choices(SCHEMA_NAMES as string[]);
+/** The CLI acts as the coalition admin (it holds the database credentials). */
+const CLI_ADMIN: Principal = { sub: "cli", role: "ADMIN", partnerId: null, memberId: null, scope: "", purpose: null };
+events
+  .command("dead-letters")
+  .description(
+    "List the events the relays gave up on after HUB_EVENT_MAX_ATTEMPTS failed deliveries, oldest first, with their last error (DATABASE_URL, or the embedded data dir while the hub is stopped)",
+  )
+  .addOption(serviceOption())
+  .option("--first <n>", "at most this many per subgraph (1-500)", "50")
+  .option("--json", "print them as JSON")
+  .action(async (o: { service?: SchemaName; first: string; json?: boolean }) => {
+    const first = Number(o.first);
+    const letters = await withDatabase(async () => {
+      const out = [];
+      for (const schema of o.service ? [o.service] : SCHEMA_NAMES) out.push(...(await listDeadLetters(CLI_ADMIN, pointsPrisma(), schema, first)));
+      return out;
+    });
+    if (o.json) console.log(JSON.stringify(letters, null, 2));
+    else if (!letters.length) console.log("no dead letters");
+    else for (const l of letters) console.log(`${l.service}\t${l.id}\t${l.type}\t${l.attempts} attempts\tdead ${l.deadAt.toISOString()}\t${l.lastError}`);
+  });
+events
+  .command("replay <id>")
+  .description("Put a dead letter back in its subgraph's outbox: a running relay delivers it at its next poll (consumers that applied it already do not apply it again)")
+  .addOption(serviceOption().makeOptionMandatory())
+  .action(async (id: string, o: { service: SchemaName }) => {
+    const letter = await withDatabase(() => replayDeadLetter(CLI_ADMIN, pointsPrisma(), o.service, id));
+    console.log(`replayed ${letter.service} ${letter.type} ${letter.id} (back in the outbox after ${letter.attempts} failed attempts)`);
   });
 
 await program.parseAsync().catch((e: unknown) => {

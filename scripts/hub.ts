@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Database, PrismaClient } from "../lib/db.ts";
-import { type Relay, type SchemaName, startOutboxRelay } from "../lib/events.ts";
+import type { SchemaName } from "../lib/events/catalogue.ts";
+import { type Relay, startOutboxRelay } from "../lib/events/relay.ts";
 import { internalKey as toKey } from "../lib/internal-auth.ts";
 import type { RunningSubgraph } from "../lib/subgraph-server.ts";
 import { startGateway } from "../gateway/src/server.ts";

@@ -339,6 +339,11 @@ export const EXPOSURE: Record<string, Exposure> = {
   "LedgerCheckSummary.check": adminOnly,
   "LedgerCheckSummary.examined": adminOnly,
   "LedgerCheckSummary.violations": adminOnly,
+  // Dead-lettered domain events (issue 15 §1): ADMIN only; payloads can hold member ids and e-mails, hence admin-only.
+  ...Object.fromEntries(
+    ["Query.memberEventDeadLetters", "Query.pointsEventDeadLetters", "Query.partnerEventDeadLetters", "Mutation.replayMemberEventDeadLetter", "Mutation.replayPointsEventDeadLetter", "Mutation.replayPartnerEventDeadLetter"].map((f) => [f, adminOnly]),
+  ),
+  ...Object.fromEntries(["id", "service", "type", "payload", "attempts", "lastError", "createdAt", "deadAt"].map((f) => [`EventDeadLetter.${f}`, adminOnly])),
   // Sign-in, people and app grants (wave 2, issue 13).
   "Query.people": { open: "people who are not members: an admin sees all, a partner only its own staff" },
   "Mutation.issueActivationCode": { open: "a sign-in code for a member the partner enrolled and that never signed in; no member data" },

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Database, PrismaClient } from "../../lib/db.ts";
-import type { SchemaName } from "../../lib/events.ts";
+import type { SchemaName } from "../../lib/events/catalogue.ts";
 import { type Hub, type HubOptions, startHub } from "../../scripts/hub.ts";
 import { Secret, TOTP } from "otpauth";
 import { activateAccount, codeFlow, memberSignIn, personSignIn } from "../../scripts/oauth-client.ts";

@@ -12,12 +12,12 @@ let hub: TestHub;
 const dataDir = mkdtempSync(path.join(tmpdir(), "hub-cli-"));
 
 /** Runs the CLI in its own process (asynchronously: the hub serves from this one). */
-async function cli(args: string[], env: Record<string, string> = {}) {
+async function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000) {
   try {
     const { DATABASE_URL: _none, ...inherited } = process.env; // the CLI must not touch the test server's admin database
     const { stdout, stderr } = await run("npx", ["tsx", "scripts/cli.ts", ...args], {
       env: { ...inherited, HUB_DATA_DIR: dataDir, HUB_LOG_LEVEL: "silent", ...env },
-      timeout: 60_000,
+      timeout: timeoutMs,
     });
     return { code: 0, stdout, stderr };
   } catch (e) {
@@ -126,4 +126,28 @@ test("config: a bad value stops the CLI with one message naming the variable, ex
   expect(r.stderr).toMatch(/^ {2}- HUB_INTERNAL_SECRET=a secret value \(not shown\): /m);
   expect(r.stderr).not.toContain("too-short-secret");
   expect(r.stderr).not.toMatch(/^\s+at /m);
+});
+
+test("events replay on the embedded database: an unknown id is NOT_FOUND; --service is required", async () => {
+  // One run that opens (and migrates) the embedded database: slow on a busy machine.
+  const missing = await cli(["events", "replay", "00000000-0000-4000-8000-000000000000", "--service", "member"], {}, 200_000);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain("Dead letter 00000000-0000-4000-8000-000000000000 not found");
+  expect((await cli(["events", "replay", "00000000-0000-4000-8000-000000000000"])).stderr).toContain("--service");
+}, 240_000);
+
+test.skipIf(!process.env.DATABASE_URL)("events dead-letters / replay over the database: listed with its error, replayed into the outbox the running hub's relay delivers", async () => {
+  const prisma = hub.db.client();
+  const id = crypto.randomUUID();
+  await prisma.partnerDeadLetterEvent.create({ data: { id, type: "partner.offer_paused", payload: { offerId: crypto.randomUUID() }, createdAt: new Date(), attempts: 10, lastError: "points: HTTP 502" } });
+  const list = await cli(["events", "dead-letters", "--service", "partner", "--json"], { DATABASE_URL: hub.db.url! });
+  expect(list.code, list.stderr).toBe(0);
+  expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id, service: "partner", type: "partner.offer_paused", attempts: 10, lastError: "points: HTTP 502" })]);
+  const replay = await cli(["events", "replay", id, "--service", "partner"], { DATABASE_URL: hub.db.url! });
+  expect(replay.code, replay.stderr).toBe(0);
+  expect(replay.stdout).toContain(`replayed partner partner.offer_paused ${id}`);
+  expect(await prisma.partnerDeadLetterEvent.count({ where: { id } })).toBe(0);
+  await hub.flushEvents();
+  expect((await prisma.partnerOutboxEvent.findUniqueOrThrow({ where: { id } })).deliveredAt).not.toBeNull();
+  expect(await prisma.pointsInboxEvent.count({ where: { eventId: id } })).toBe(1);
 });

@@ -1,7 +1,7 @@
-import { eventsRoute } from "../../../lib/events.ts";
+import { eventsRoute } from "../../../lib/events/inbox.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
-import { eventBatchHandlers, eventHandlers } from "./events.ts";
+import { eventConsumer } from "./events.ts";
 import { memberIdByPartnerRef } from "./services/members.ts";
 import { activate, activeGrant, type AppGrant, createGrant, introspectRefreshToken, issueRefreshToken, revocationFeed, revokeByRefreshToken, revokeGrant, rotateRefreshToken, signIn } from "./services/sign-in.ts";
 
@@ -79,7 +79,7 @@ export const authRoutes: Record<string, InternalRoute> = {
 
 export function internalRoutes(): Record<string, InternalRoute> {
   return {
-    events: eventsRoute("member", prisma, eventHandlers, eventBatchHandlers),
+    events: eventsRoute(prisma, eventConsumer),
     "members/by-partner-ref": byPartnerRefRoute,
     ...authRoutes,
   };

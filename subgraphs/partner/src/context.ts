@@ -14,7 +14,7 @@ export interface PartnerContext extends HubContext {
 /** Fresh DataLoaders per request: batching within a request, no caching across requests. */
 export function createContext(base: HubContext): PartnerContext {
   const now = new Date();
-  return { ...base, now, loaders: createLoaders(base, now), access: new AccessEventRecorder(base.principal, base.requestId, base.operationName, "partner", prisma) };
+  return { ...base, now, loaders: createLoaders(base, now), access: new AccessEventRecorder(base.principal, base.requestId, base.operationName, "partner.data_accessed", prisma) };
 }
 
 /** Emits the request's data-access events before the response leaves (a failure is logged, the answer still goes out). */

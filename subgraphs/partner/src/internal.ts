@@ -1,7 +1,7 @@
-import { eventsRoute } from "../../../lib/events.ts";
+import { eventsRoute } from "../../../lib/events/inbox.ts";
 import type { InternalRoute } from "../../../lib/subgraph-server.ts";
 import { prisma } from "./db.ts";
-import { eventBatchHandlers, eventHandlers } from "./events.ts";
+import { eventConsumer } from "./events.ts";
 import { authenticateClient } from "./services/api-clients.ts";
 import { corsOriginsFeed } from "./services/cors-origins.ts";
 import { oauthApp, partnerRevocationFeed } from "./services/partner-apps.ts";
@@ -21,7 +21,7 @@ export const authenticateRoute: InternalRoute = async (body) => {
 
 export function internalRoutes(): Record<string, InternalRoute> {
   return {
-    events: eventsRoute("partner", prisma, eventHandlers, eventBatchHandlers),
+    events: eventsRoute(prisma, eventConsumer),
     "clients/authenticate": authenticateRoute,
     // The authorization server: a client that sends people to /oauth/authorize (with `clientSecret`:
     // checked as a confidential app), and the revocation feed it polls.

@@ -14,7 +14,7 @@ export interface PointsContext extends HubContext {
 /** Fresh DataLoaders per request: batching within a request, no caching across requests. */
 export function createContext(base: HubContext): PointsContext {
   const now = new Date();
-  return { ...base, now, loaders: createLoaders(base, now), access: new AccessEventRecorder(base.principal, base.requestId, base.operationName, "points", prisma) };
+  return { ...base, now, loaders: createLoaders(base, now), access: new AccessEventRecorder(base.principal, base.requestId, base.operationName, "points.data_accessed", prisma) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { toSafeNumber } from "../../../lib/amounts.ts";
 import { consentCopyHandlers } from "../../../lib/consent-copy.ts";
-import type { DomainEvent, EventHandler } from "../../../lib/events.ts";
+import type { ParsedPayloadOf } from "../../../lib/events/catalogue.ts";
+import { type DomainEvent, defineConsumer } from "../../../lib/events/inbox.ts";
 import { isTier, LIFECYCLES } from "../../../lib/vocabulary.ts";
 import { log } from "../../../lib/logger.ts";
 import { isUuid } from "../../../lib/input.ts";
@@ -8,8 +9,8 @@ import { budgetCode, ensureAccounts, issuanceCode, post, type Tx, walletCode } f
 import { splitByShares } from "./ledger/shares.ts";
 
 /**
- * Domain events the points subgraph consumes (lib/events.ts SUBSCRIPTIONS). Each handler runs in
- * the inbox transaction, so a redelivered event changes nothing.
+ * Domain events the points subgraph consumes (lib/events/catalogue.ts routes them here; payloads
+ * parsed by its schemas). Each handler runs in the inbox transaction, so a redelivered event changes nothing.
  *
  * - member.enrolled {memberId, email, joinedAt, partnerId?}: opens the wallet, BASE tier state,
  *   the link to the enrolling partner, and remembers joinedAt (MemberJoin: offer segments).
@@ -64,21 +65,7 @@ function bad(event: DomainEvent, why: string): void {
 }
 
 
-interface OfferActivated {
-  offerId: string;
-  kind: string;
-  bonusPoints?: number | null;
-  multiplier?: string | null;
-  budgetPoints: number;
-  perMemberLimit: number;
-  startsAt: string;
-  endsAt: string;
-  minTier?: string | null;
-  segments?: string[] | null;
-  requiredPurpose?: string | null;
-  redeemableAtPartnerIds?: string[];
-  fundings: { partnerId: string; shareBps: number }[];
-}
+type OfferActivated = ParsedPayloadOf<"partner.offer_activated">;
 
 export async function onOfferActivated(tx: Tx, p: OfferActivated, at: Date): Promise<void> {
   const minTier = isTier(p.minTier) ? p.minTier : null;
@@ -138,9 +125,9 @@ export async function onOfferEnded(tx: Tx, offerId: string, at: Date): Promise<v
   });
 }
 
-export const eventHandlers: Record<string, EventHandler> = {
+export const eventConsumer = defineConsumer("points", {
   "member.enrolled": async (tx, e) => {
-    const p = e.payload as { memberId?: string; joinedAt?: string; partnerId?: string | null };
+    const p = e.payload;
     if (!isUuid(p.memberId)) return bad(e, "memberId");
     const at = dateOr(p.joinedAt, new Date(e.createdAt));
     await openWallet(tx, p.memberId, at);
@@ -153,14 +140,14 @@ export const eventHandlers: Record<string, EventHandler> = {
   // Consent copies for offers' requiredPurpose (lib/consent-copy.ts: a receipt only goes from active to revoked).
   ...consentCopyHandlers("points"),
   "member.linked": async (tx, e) => {
-    const p = e.payload as { memberId?: string; partnerId?: string; linkedAt?: string };
+    const p = e.payload;
     if (!isUuid(p.memberId) || !isUuid(p.partnerId)) return bad(e, "ids");
     const at = dateOr(p.linkedAt, new Date(e.createdAt));
     await openWallet(tx, p.memberId, at);
     await link(tx, p.memberId, p.partnerId, at);
   },
   "partner.registered": async (tx, e) => {
-    const p = e.payload as { partnerId?: string; name?: string; earnRate?: string; active?: boolean };
+    const p = e.payload;
     if (!isUuid(p.partnerId)) return bad(e, "partnerId");
     const rate = typeof p.earnRate === "string" && /^\d{1,8}(\.\d{1,4})?$/.test(p.earnRate) ? p.earnRate : "1";
     await tx.$executeRaw`
@@ -170,20 +157,20 @@ export const eventHandlers: Record<string, EventHandler> = {
     await ensureAccounts(tx, [issuanceCode(p.partnerId), `redemption:${p.partnerId}`]);
   },
   "partner.rates_changed": async (tx, e) => {
-    const p = e.payload as { partnerId?: string; issuePrice?: string; redemptionRate?: string; effectiveFrom?: string };
+    const p = e.payload;
     if (!isUuid(p.partnerId) || typeof p.issuePrice !== "string" || typeof p.redemptionRate !== "string") return bad(e, "payload");
     await tx.$executeRaw`
       INSERT INTO "points"."PartnerRate" ("partnerId", "issuePrice", "redemptionRate", "effectiveFrom")
       VALUES (${p.partnerId}::uuid, ${p.issuePrice}::numeric, ${p.redemptionRate}::numeric, ${dateOr(p.effectiveFrom, new Date(e.createdAt))})`;
   },
   "partner.offer_activated": async (tx, e) => {
-    const p = e.payload as OfferActivated;
+    const p = e.payload;
     if (!isUuid(p.offerId) || !Number.isInteger(p.budgetPoints) || p.budgetPoints < 0 || !Array.isArray(p.fundings) || !p.fundings.length) return bad(e, "payload");
     if (p.fundings.some((f) => !isUuid(f.partnerId) || !Number.isInteger(f.shareBps) || f.shareBps < 0)) return bad(e, "fundings");
     await onOfferActivated(tx, p, new Date(e.createdAt));
   },
   "partner.offer_claimed": async (tx, e) => {
-    const p = e.payload as { offerId?: string; memberId?: string; claimedAt?: string };
+    const p = e.payload;
     if (!isUuid(p.offerId) || !isUuid(p.memberId)) return bad(e, "ids");
     await tx.$executeRaw`
       INSERT INTO "points"."OfferClaim" ("offerId", "memberId", "claimedAt")
@@ -191,32 +178,32 @@ export const eventHandlers: Record<string, EventHandler> = {
       ON CONFLICT DO NOTHING`;
   },
   "partner.offer_paused": async (tx, e) => {
-    const p = e.payload as { offerId?: string };
+    const p = e.payload;
     if (!isUuid(p.offerId)) return bad(e, "offerId");
     await tx.$executeRaw`UPDATE "points"."Offer" SET status = 'PAUSED' WHERE "offerId" = ${p.offerId}::uuid AND status = 'ACTIVE'`;
   },
   "partner.offer_resumed": async (tx, e) => {
-    const p = e.payload as { offerId?: string };
+    const p = e.payload;
     if (!isUuid(p.offerId)) return bad(e, "offerId");
     await tx.$executeRaw`UPDATE "points"."Offer" SET status = 'ACTIVE' WHERE "offerId" = ${p.offerId}::uuid AND status = 'PAUSED'`;
   },
   "partner.status_changed": async (tx, e) => {
-    const p = e.payload as { partnerId?: string; active?: unknown };
+    const p = e.payload;
     if (!isUuid(p.partnerId) || typeof p.active !== "boolean") return bad(e, "payload");
     await tx.$executeRaw`
       INSERT INTO "points"."Partner" ("partnerId", name, "earnRate", active, "updatedAt") VALUES (${p.partnerId}::uuid, '', 1, ${p.active}, ${new Date(e.createdAt)})
       ON CONFLICT ("partnerId") DO UPDATE SET active = EXCLUDED.active, "updatedAt" = EXCLUDED."updatedAt"`;
   },
   "partner.earn_rule_changed": async (tx, e) => {
-    const p = e.payload as { partnerId?: string; earnRate?: unknown };
+    const p = e.payload;
     if (!isUuid(p.partnerId) || typeof p.earnRate !== "string" || !/^\d{1,8}(\.\d{1,4})?$/.test(p.earnRate) || Number(p.earnRate) <= 0) return bad(e, "payload");
     await tx.$executeRaw`
       INSERT INTO "points"."Partner" ("partnerId", name, "earnRate", active, "updatedAt") VALUES (${p.partnerId}::uuid, '', ${p.earnRate}::numeric, true, ${new Date(e.createdAt)})
       ON CONFLICT ("partnerId") DO UPDATE SET "earnRate" = EXCLUDED."earnRate", "updatedAt" = EXCLUDED."updatedAt"`;
   },
   "partner.offer_ended": async (tx, e) => {
-    const p = e.payload as { offerId?: string; endedAt?: string };
+    const p = e.payload;
     if (!isUuid(p.offerId)) return bad(e, "offerId");
     await onOfferEnded(tx, p.offerId, dateOr(p.endedAt, new Date(e.createdAt)));
   },
-};
+});

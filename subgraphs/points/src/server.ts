@@ -1,10 +1,10 @@
 import type { PrismaClient } from "../../../lib/db.ts";
 import { startSubgraph, type RunningSubgraph } from "../../../lib/subgraph-server.ts";
-import { eventsRoute } from "../../../lib/events.ts";
+import { eventsRoute } from "../../../lib/events/inbox.ts";
 import { accessEventsPlugin, createContext } from "./context.ts";
 import { prisma, usePrisma } from "./db.ts";
 import { useRedemptionKeyFrom } from "./config.ts";
-import { eventHandlers } from "./events.ts";
+import { eventConsumer } from "./events.ts";
 import { schema } from "./schema/index.ts";
 
 export interface StartPointsOptions {
@@ -27,7 +27,7 @@ export async function startPointsSubgraph(opts: StartPointsOptions): Promise<Run
     createContext,
     // One points.data_accessed event per member per request, written before the response leaves.
     plugins: [accessEventsPlugin],
-    internalRoutes: { events: eventsRoute("points", prisma, eventHandlers) },
+    internalRoutes: { events: eventsRoute(prisma, eventConsumer) },
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
   });
 }

@@ -1,4 +1,6 @@
+import { addDeadLetterFields } from "../../../../lib/events/dead-letter-schema.ts";
 import { builder } from "../builder.ts";
+import { prisma } from "../db.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
 import "./enums.ts";
 import "./partner.ts";
@@ -9,6 +11,9 @@ import "./consent.ts";
 import "./data-access.ts";
 import "./audience.ts";
 import "./sign-in.ts";
+
+// ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
+addDeadLetterFields(builder, "member", prisma);
 
 builder.queryType({ description: "Reads of the member subgraph: members, consents, access log, partner insights." });
 builder.mutationType({ description: "Writes of the member subgraph: enrolment, links, consents." });

@@ -1,5 +1,6 @@
 import { Prisma } from "../../../../lib/db.ts";
 import { delegatedReader } from "../../../../lib/authority.ts";
+import type { ParsedPayloadOf } from "../../../../lib/events/catalogue.ts";
 import { log } from "../../../../lib/logger.ts";
 import type { DataAccessEvent } from "../../../../prisma/generated/client/client.ts";
 import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../../lib/paging.ts";
@@ -119,16 +120,8 @@ export class AccessRecorder {
   }
 }
 
-export interface DataAccessedPayload {
-  memberId: string;
-  partnerId: string;
-  categories: DataCategory[];
-  purpose: Purpose | null;
-  operationName?: string | null;
-  requestId?: string | null;
-  /** ISO-8601. */
-  at: string;
-}
+/** The payload of `points.data_accessed` / `partner.data_accessed`, parsed by the event catalogue. */
+export type DataAccessedPayload = ParsedPayloadOf<"points.data_accessed">;
 
 /** Consumes `points.data_accessed` (the points subgraph's consent-scoped reads) into the same log. */
 export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: DataAccessedPayload): Promise<void> {
@@ -136,7 +129,8 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
     log.warn("points.data_accessed with bad ids ignored", { memberId: p.memberId, partnerId: p.partnerId });
     return;
   }
-  if (!p.purpose || !PURPOSES.includes(p.purpose)) {
+  const purpose = PURPOSES.find((v) => v === p.purpose);
+  if (!purpose) {
     // A partner read without a purpose cannot have been consent-scoped: the points subgraph must not send it.
     log.warn("points.data_accessed without a valid purpose ignored", { memberId: p.memberId, purpose: p.purpose });
     return;
@@ -154,7 +148,7 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
       actorRole: "PARTNER",
       actor: `partner:${p.partnerId}`,
       categories: DATA_CATEGORIES.filter((c) => p.categories?.includes(c)),
-      purpose: p.purpose,
+      purpose,
       operationName: boundedName(p.operationName),
       requestId: p.requestId ? String(p.requestId).slice(0, 128) : null,
       at: Number.isNaN(at.getTime()) ? new Date() : at,

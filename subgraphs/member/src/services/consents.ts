@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Prisma } from "../../../../lib/db.ts";
 import { z } from "zod";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
-import { emitEvent, emitEvents } from "../../../../lib/events.ts";
+import { emit, emitMany, event, type NewEvent } from "../../../../lib/events/outbox.ts";
 import type { Consent } from "../../../../prisma/generated/client/client.ts";
 import { DATA_CATEGORIES, type DataCategory, inCategoryOrder, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import { prisma } from "../db.ts";
@@ -95,7 +95,7 @@ export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantO
         grantedBy: actor.sub,
       },
     });
-    await emitEvent(tx, "member", consentGranted(consent));
+    await emitMany(tx, "member", [consentGranted(consent)]);
     return consent;
   }, TX_OPTIONS);
 }
@@ -106,19 +106,16 @@ export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantO
  * enforce offers' requiredPurpose. With `member.consent_revoked` (same consentId) it describes a
  * receipt completely: a receipt is immutable except for its one-time revocation.
  */
-function consentGranted(c: Consent): { type: string; payload: unknown } {
-  return {
-    type: "member.consent_granted",
-    payload: {
-      consentId: c.id,
-      memberId: c.memberId,
-      partnerId: c.partnerId,
-      purpose: c.purpose,
-      categories: c.categories,
-      grantedAt: c.grantedAt.toISOString(),
-      expiresAt: c.expiresAt?.toISOString() ?? null,
-    },
-  };
+function consentGranted(c: Consent): NewEvent<"member.consent_granted"> {
+  return event("member.consent_granted", {
+    consentId: c.id,
+    memberId: c.memberId,
+    partnerId: c.partnerId,
+    purpose: c.purpose,
+    categories: c.categories,
+    grantedAt: c.grantedAt.toISOString(),
+    expiresAt: c.expiresAt?.toISOString() ?? null,
+  });
 }
 
 /** One consent record to import: a grant the member made elsewhere (legacy system, demo data). */
@@ -185,7 +182,7 @@ export async function importConsents(actor: Actor, rows: readonly unknown[], opt
   if (data.length) {
     await prisma().$transaction(async (tx) => {
       await tx.consent.createMany({ data });
-      await emitEvents(tx, "member", data.map(consentGranted));
+      await emitMany(tx, "member", data.map(consentGranted));
     }, TX_OPTIONS);
   }
   return results.sort((a, b) => a.index - b.index);
@@ -207,16 +204,13 @@ export async function revokeConsent(actor: Actor, consentId: string, opts: Write
     const consent = await tx.consent.findFirst({ where: { id: consentId, memberId } });
     if (!consent) throw notFound("Consent", consentId);
     if (count === 1) {
-      await emitEvent(tx, "member", {
-        type: "member.consent_revoked",
-        payload: {
-          consentId,
-          memberId,
-          partnerId: consent.partnerId,
-          purpose: consent.purpose,
-          categories: consent.categories,
-          revokedAt: now.toISOString(),
-        },
+      await emit(tx, "member.consent_revoked", {
+        consentId,
+        memberId,
+        partnerId: consent.partnerId,
+        purpose: consent.purpose,
+        categories: consent.categories,
+        revokedAt: now.toISOString(),
       });
     }
     return consent;

@@ -1,4 +1,5 @@
 import type { Prisma } from "../../../../lib/db.ts";
+import type { ParsedPayloadOf } from "../../../../lib/events/catalogue.ts";
 import { log } from "../../../../lib/logger.ts";
 import type { Member } from "../../../../prisma/generated/client/client.ts";
 import type { MemberSettings } from "../config.ts";
@@ -77,16 +78,8 @@ export async function activityTotals(memberIds: readonly string[], now: Date): P
   return out;
 }
 
-export interface ActivityPayload {
-  memberId: string;
-  /** ISO-8601. */
-  at: string;
-  /** The points transaction kind (EARN, REDEEM, REVERSAL, ...). */
-  kind: string;
-  /** Signed points from the member's point of view. */
-  points: number;
-  partnerId?: string | null;
-}
+/** The payload of `points.activity` (signed points from the member's point of view), parsed by the event catalogue. */
+export type ActivityPayload = ParsedPayloadOf<"points.activity">;
 
 /** Kinds a member does on purpose: they make the member active and count as frequency (shared with the offer checks). */
 const MEMBER_INITIATED = ACTIVITY_KINDS;

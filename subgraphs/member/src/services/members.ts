@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
-import { emitEvent, emitEvents } from "../../../../lib/events.ts";
+import { emit, emitMany, event } from "../../../../lib/events/outbox.ts";
 import type { LinkedAccount, Member } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { type Actor, TX_OPTIONS, type WriteOptions } from "./domain.ts";
@@ -223,16 +223,13 @@ async function enrollChunk(
   }
   if (newMembers.length) await tx.member.createMany({ data: newMembers });
   if (newLinks.length) await tx.linkedAccount.createMany({ data: newLinks });
-  await emitEvents(tx, "member", [
-    ...newMembers.map((m) => ({ type: "member.enrolled", payload: { memberId: m.id, email: m.email, joinedAt: m.joinedAt.toISOString(), partnerId } })),
+  await emitMany(tx, "member", [
+    ...newMembers.map((m) => event("member.enrolled", { memberId: m.id, email: m.email, joinedAt: m.joinedAt.toISOString(), partnerId })),
     ...newLinks.map((l) =>
       l.confirmedAt
-        ? {
-            type: "member.linked",
-            payload: { memberId: l.memberId, partnerId: l.partnerId, externalRef: l.externalRef, linkedAt: l.confirmedAt.toISOString(), previousExternalRef: null },
-          }
+        ? event("member.linked", { memberId: l.memberId, partnerId: l.partnerId, externalRef: l.externalRef, linkedAt: l.confirmedAt.toISOString(), previousExternalRef: null })
         : // For a notification to the member (later); nobody consumes it yet.
-          { type: "member.link_requested", payload: { memberId: l.memberId, partnerId: l.partnerId, requestedAt: l.linkedAt.toISOString() } },
+          event("member.link_requested", { memberId: l.memberId, partnerId: l.partnerId, requestedAt: l.linkedAt.toISOString() }),
     ),
   ]);
   return out;
@@ -273,10 +270,7 @@ export async function linkPartnerAccount(actor: Actor, memberId: string, rawExte
       // Conditional on the ref we read: of two concurrent re-keys one wins, the other is told to retry.
       const { count } = await tx.linkedAccount.updateMany({ where: { id: current.id, externalRef: current.externalRef }, data: { externalRef } });
       if (count === 0) throw badInput("The link changed while you were updating it; read it again and retry", "externalRef");
-      await emitEvent(tx, "member", {
-        type: "member.linked",
-        payload: { memberId, partnerId, externalRef, linkedAt: current.linkedAt.toISOString(), previousExternalRef: current.externalRef, at: now.toISOString() },
-      });
+      await emit(tx, "member.linked", { memberId, partnerId, externalRef, linkedAt: current.linkedAt.toISOString(), previousExternalRef: current.externalRef, at: now.toISOString() });
       return { ...current, externalRef };
     }, TX_OPTIONS);
   } catch (e) {
@@ -362,10 +356,7 @@ export async function confirmPartnerLink(actor: Actor, partnerId: string, opts: 
     const link = await tx.linkedAccount.findUnique({ where: { memberId_partnerId: { memberId, partnerId } } });
     if (!link) throw notFound("Link request");
     if (count === 1) {
-      await emitEvent(tx, "member", {
-        type: "member.linked",
-        payload: { memberId, partnerId, externalRef: link.externalRef, linkedAt: now.toISOString(), previousExternalRef: null },
-      });
+      await emit(tx, "member.linked", { memberId, partnerId, externalRef: link.externalRef, linkedAt: now.toISOString(), previousExternalRef: null });
     }
     return link;
   }, TX_OPTIONS);

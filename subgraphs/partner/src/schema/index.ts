@@ -1,4 +1,6 @@
+import { addDeadLetterFields } from "../../../../lib/events/dead-letter-schema.ts";
 import { builder } from "../builder.ts";
+import { prisma } from "../db.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
 import "./enums.ts";
 import "./partner.ts";
@@ -7,6 +9,9 @@ import "./member.ts";
 import "./partner-app.ts";
 import "./people.ts";
 import "./viewer.ts";
+
+// ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
+addDeadLetterFields(builder, "partner", prisma);
 
 builder.queryType({ description: "Reads of the partner subgraph: partners, offers." });
 builder.mutationType({ description: "Writes of the partner subgraph: partners, rates, API clients, offers and claims." });

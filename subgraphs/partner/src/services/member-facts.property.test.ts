@@ -6,7 +6,7 @@ import { type PartnerHarness, startPartnerHarness } from "../testing/harness.ts"
 
 /**
  * Property: a delivered batch whose `points.activity` events are applied set-based (one
- * statement, memberFactsBatchHandlers) leaves partner.MemberFacts exactly as delivering the same
+ * statement, the batch form of memberFactsHandlers) leaves partner.MemberFacts exactly as delivering the same
  * events one at a time does, for any mix of members (repeated, with or without a row yet), kinds,
  * times out of order, bad payloads, duplicates, earlier deliveries, and member.enrolled and
  * points.tier_changed events of the same members in the same batch.

@@ -1,9 +1,8 @@
 import type { Prisma, PrismaClient } from "../../../../lib/db.ts";
-import type { BatchEventHandler, DomainEvent, EventHandler } from "../../../../lib/events.ts";
+import type { ConsumerHandlers, DomainEvent, TypedEvent } from "../../../../lib/events/inbox.ts";
 import { ACTIVITY_KINDS, lifecycleOf } from "../../../../lib/lifecycle.ts";
 import { isTier, type Lifecycle, type Tier } from "../../../../lib/vocabulary.ts";
 import { log } from "../../../../lib/logger.ts";
-import { isUuid } from "../../../../lib/input.ts";
 import { partnerSettings } from "../config.ts";
 
 /**
@@ -28,66 +27,67 @@ function bad(e: DomainEvent, why: string): void {
   log.warn("partner: event with a bad payload ignored", { eventId: e.id, type: e.type, why });
 }
 
-export const memberFactsHandlers: Record<string, EventHandler> = {
+export const memberFactsHandlers = {
   "member.enrolled": async (tx, e) => {
-    const p = e.payload as { memberId?: string; joinedAt?: string };
+    const p = e.payload;
     const joinedAt = dateOf(p.joinedAt) ?? dateOf(e.createdAt);
-    if (!isUuid(p.memberId) || !joinedAt) return bad(e, "memberId/joinedAt");
+    if (!joinedAt) return bad(e, "joinedAt");
     await tx.$executeRaw`
       INSERT INTO "partner"."MemberFacts" ("memberId", "joinedAt", "updatedAt") VALUES (${p.memberId}::uuid, ${joinedAt}, now())
       ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt", "updatedAt" = now()`;
   },
-  "points.activity": async (tx, e) => {
-    const p = e.payload as { memberId?: string; at?: string; kind?: string };
-    if (!ACTIVITY_KINDS.has(String(p.kind))) return; // bonuses, reversals, expiry: not the member's own doing
-    const at = dateOf(p.at);
-    if (!isUuid(p.memberId) || !at) return bad(e, "memberId/at");
-    await tx.$executeRaw`
-      INSERT INTO "partner"."MemberFacts" ("memberId", "lastActivityAt", "updatedAt") VALUES (${p.memberId}::uuid, ${at}, now())
-      ON CONFLICT ("memberId") DO UPDATE SET "lastActivityAt" = GREATEST("MemberFacts"."lastActivityAt", EXCLUDED."lastActivityAt"), "updatedAt" = now()`;
+  "points.activity": {
+    one: async (tx, e) => {
+      const p = e.payload;
+      if (!ACTIVITY_KINDS.has(p.kind)) return; // bonuses, reversals, expiry: not the member's own doing
+      const at = dateOf(p.at);
+      if (!at) return bad(e, "at");
+      await tx.$executeRaw`
+        INSERT INTO "partner"."MemberFacts" ("memberId", "lastActivityAt", "updatedAt") VALUES (${p.memberId}::uuid, ${at}, now())
+        ON CONFLICT ("memberId") DO UPDATE SET "lastActivityAt" = GREATEST("MemberFacts"."lastActivityAt", EXCLUDED."lastActivityAt"), "updatedAt" = now()`;
+    },
+    batch: memberActivityBatch,
   },
   "points.tier_changed": async (tx, e) => {
-    const p = e.payload as { memberId?: string; tier?: string; at?: string };
+    const p = e.payload;
     const at = dateOf(p.at) ?? dateOf(e.createdAt);
-    if (!isUuid(p.memberId) || !isTier(p.tier) || !at) return bad(e, "memberId/tier/at");
+    if (!isTier(p.tier) || !at) return bad(e, "tier/at");
     await tx.$executeRaw`
       INSERT INTO "partner"."MemberFacts" ("memberId", tier, "tierAt", "updatedAt") VALUES (${p.memberId}::uuid, ${p.tier}::"partner"."Tier", ${at}, now())
       ON CONFLICT ("memberId") DO UPDATE SET tier = EXCLUDED.tier, "tierAt" = EXCLUDED."tierAt", "updatedAt" = now()
       WHERE "MemberFacts"."tierAt" IS NULL OR "MemberFacts"."tierAt" <= EXCLUDED."tierAt"`;
   },
-};
+} satisfies Partial<ConsumerHandlers<"partner">>;
 
 /**
- * Set-based forms for delivered batches. `points.activity`: one statement for all the batch's
+ * The set-based form of `points.activity` for delivered batches: one statement for all the batch's
  * events — the greatest time per member, merged with GREATEST as the per-event form does (so the
  * result is that of applying them one by one, in any order); the same events are skipped, with
  * the same warnings.
  */
-export const memberFactsBatchHandlers: Record<string, BatchEventHandler> = {
-  "points.activity": async (tx, events) => {
-    const ids: string[] = [];
-    const ats: string[] = [];
-    for (const e of events) {
-      const p = e.payload as { memberId?: string; at?: string; kind?: string };
-      if (!ACTIVITY_KINDS.has(String(p.kind))) continue;
-      const at = dateOf(p.at);
-      if (!isUuid(p.memberId) || !at) {
-        bad(e, "memberId/at");
-        continue;
-      }
-      ids.push(p.memberId);
-      ats.push(at.toISOString());
+async function memberActivityBatch(tx: Tx, events: TypedEvent<"points.activity">[]): Promise<void> {
+  const ids: string[] = [];
+  const ats: string[] = [];
+  for (const e of events) {
+    const p = e.payload;
+    if (!ACTIVITY_KINDS.has(p.kind)) continue;
+    const at = dateOf(p.at);
+    if (!at) {
+      bad(e, "at");
+      continue;
     }
-    if (!ids.length) return;
-    await tx.$executeRawUnsafe(
-      `INSERT INTO "partner"."MemberFacts" ("memberId", "lastActivityAt", "updatedAt")
-       SELECT mid, max(at), now() FROM unnest($1::uuid[], $2::timestamptz[]) AS e(mid, at) GROUP BY mid ORDER BY mid
-       ON CONFLICT ("memberId") DO UPDATE SET "lastActivityAt" = GREATEST("MemberFacts"."lastActivityAt", EXCLUDED."lastActivityAt"), "updatedAt" = now()`,
-      ids,
-      ats,
-    );
-  },
-};
+    ids.push(p.memberId);
+    ats.push(at.toISOString());
+  }
+  if (!ids.length) return;
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "partner"."MemberFacts" ("memberId", "lastActivityAt", "updatedAt")
+     SELECT mid, max(at), now() FROM unnest($1::uuid[], $2::timestamptz[]) AS e(mid, at) GROUP BY mid ORDER BY mid
+     ON CONFLICT ("memberId") DO UPDATE SET "lastActivityAt" = GREATEST("MemberFacts"."lastActivityAt", EXCLUDED."lastActivityAt"), "updatedAt" = now()`,
+    ids,
+    ats,
+  );
+}
 
 export interface MemberStanding {
   tier: Tier;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
-import { emitEvent } from "../../../../lib/events.ts";
+import { emit } from "../../../../lib/events/outbox.ts";
 import type { Partner, PartnerRate } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { isUuid, parseInput } from "../../../../lib/input.ts";
@@ -79,23 +79,17 @@ export async function registerPartner(actor: Actor, raw: unknown, opts: WriteOpt
       await tx.partnerRate.create({
         data: { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom, createdBy: actor.sub, createdAt: now },
       });
-      await emitEvent(tx, "partner", {
-        type: "partner.registered",
-        payload: {
-          partnerId: partner.id,
-          name: partner.name,
-          slug,
-          category: partner.category,
-          earnRate,
-          issuePrice: input.issuePrice,
-          redemptionRate: input.redemptionRate,
-          effectiveFrom: effectiveFrom.toISOString(),
-        },
+      await emit(tx, "partner.registered", {
+        partnerId: partner.id,
+        name: partner.name,
+        slug,
+        category: partner.category,
+        earnRate,
+        issuePrice: input.issuePrice,
+        redemptionRate: input.redemptionRate,
+        effectiveFrom: effectiveFrom.toISOString(),
       });
-      await emitEvent(tx, "partner", {
-        type: "partner.rates_changed",
-        payload: { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom: effectiveFrom.toISOString() },
-      });
+      await emit(tx, "partner.rates_changed", { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom: effectiveFrom.toISOString() });
       return partner;
     }, TX_OPTIONS);
   } catch (e) {
@@ -130,10 +124,7 @@ export async function setPartnerRates(actor: Actor, raw: unknown, opts: WriteOpt
     await tx.partnerRate.create({
       data: { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom, createdBy: actor.sub, createdAt: now },
     });
-    await emitEvent(tx, "partner", {
-      type: "partner.rates_changed",
-      payload: { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom: effectiveFrom.toISOString() },
-    });
+    await emit(tx, "partner.rates_changed", { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom: effectiveFrom.toISOString() });
     return partner;
   }, TX_OPTIONS);
 }
@@ -146,7 +137,7 @@ export async function setPartnerActive(actor: Actor, partnerId: string, active: 
     const { count } = await tx.partner.updateMany({ where: { id: partnerId }, data: { active } });
     if (!count) throw notFound("Partner", partnerId);
     // The points subgraph refuses earns from an inactive partner.
-    await emitEvent(tx, "partner", { type: "partner.status_changed", payload: { partnerId, active } });
+    await emit(tx, "partner.status_changed", { partnerId, active });
     return tx.partner.findUniqueOrThrow({ where: { id: partnerId } });
   }, TX_OPTIONS);
 }

@@ -1,6 +1,6 @@
 import { readSetting } from "../../../../lib/config.ts";
 import { HubError, badInput, notFound } from "../../../../lib/errors.ts";
-import { emitEvents } from "../../../../lib/events.ts";
+import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import { prisma } from "../db.ts";
 import { parseInput } from "../../../../lib/input.ts";
 import { type Actor, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
@@ -99,13 +99,13 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     createdBy: actor.sub,
     postedAt: at,
   });
-  const events = [{ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "EARN", points: base, partnerId } }];
+  const events = [event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "EARN", points: base, partnerId })];
   if (input.offerId) {
     const bonus = await applyOfferBonus(tx, actor, partnerId, input.memberId, input.offerId, base, facts.tier, earn.id, at, idem, input.reference ?? null);
-    if (bonus) events.push({ type: "points.activity", payload: { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId } });
+    if (bonus) events.push(event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId }));
   }
   await touchTiers(tx, [input.memberId], at);
-  await emitEvents(tx, "points", events);
+  await emitMany(tx, "points", events);
   await applyDeferred(tx, deferred);
   return earn;
 }

@@ -1,5 +1,5 @@
 import { HubError } from "../../../../lib/errors.ts";
-import { emitEvents } from "../../../../lib/events.ts";
+import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import type { Actor, WriteOptions } from "../domain.ts";
 import { postEarns } from "../ledger/batch.ts";
 import { applyDeferred, type DeferredUpdate, type LedgerTransactionRow, transactionsByKeys, type Tx } from "../ledger/ledger.ts";
@@ -69,10 +69,10 @@ export async function earnChunk(
     deferred,
   });
   await touchTiers(tx, [...new Set(items.map((i) => i.input.memberId))], at);
-  await emitEvents(
+  await emitMany(
     tx,
     "points",
-    items.map((i) => ({ type: "points.activity", payload: { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId } })),
+    items.map((i) => event("points.activity", { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId })),
   );
   // The hot issuance row last: its lock is held only until commit.
   await applyDeferred(tx, deferred);

@@ -1,6 +1,6 @@
 import { Decimal } from "decimal.js";
 import { badInput, forbidden, HubError } from "../../../../lib/errors.ts";
-import { emitEvents } from "../../../../lib/events.ts";
+import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import {
   ACTIVITY_KINDS,
   type ConsentCopy,
@@ -84,7 +84,7 @@ export async function applyOfferBonus(
     RETURNING uses`;
   if (!used.length || used[0]!.uses > offer.perMemberLimit) throw new HubError("OFFER_LIMIT_REACHED", "The member has used this offer as often as its per-member limit allows");
   // The partner subgraph shows the member's uses on its claim (OfferClaim.usedCount).
-  await emitEvents(tx, "points", [{ type: "points.offer_applied", payload: { offerId, memberId, uses: used[0]!.uses, at: at.toISOString() } }]);
+  await emitMany(tx, "points", [event("points.offer_applied", { offerId, memberId, uses: used[0]!.uses, at: at.toISOString() })]);
   return post(tx, {
     kind: "OFFER_BONUS",
     memberId,

@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../../../../lib/db.ts";
-import { SUBSCRIPTIONS, type SchemaName } from "../../../../lib/events.ts";
+import { consumedBy, type SchemaName } from "../../../../lib/events/catalogue.ts";
+import { eventSettings } from "../../../../lib/events/relay.ts";
 
 /**
  * The ledger verifier (issue 14 §9): checks every invariant of the points ledger that code keeps
@@ -58,7 +59,7 @@ export const VERIFY_CHECKS: Record<VerifyCheck, string> = {
   SETTLEMENT_UNBALANCED: "A settlement run whose partners' net positions plus the operator margin do not sum to exactly 0.",
   EVENT_NOT_APPLIED: "A delivered domain event missing from the inbox of one of its consumers.",
   EVENT_APPLIED_TWICE: "An event id recorded more than once in one consumer's inbox.",
-  EVENT_UNKNOWN: "An inbox entry for an event that no outbox ever held.",
+  EVENT_UNKNOWN: "An inbox entry for an event that no outbox or dead-letter table holds, processed within the outbox retention period.",
 };
 
 export interface Violation {
@@ -401,9 +402,7 @@ async function checkEvents(db: Db, pageSize: number, examined: Examined, report:
       examined(["EVENT_NOT_APPLIED"], n?.n ?? 0);
       let found = 0;
       for (const consumer of SCHEMAS) {
-        const types = Object.entries(SUBSCRIPTIONS)
-          .filter(([, consumers]) => consumers.includes(consumer))
-          .map(([type]) => type);
+        const types = consumedBy(consumer);
         if (!types.length) continue;
         const rows = await db.$queryRawUnsafe<Row[]>(
           `SELECT o.id::text AS id, o.type FROM ${table} o
@@ -422,16 +421,24 @@ async function checkEvents(db: Db, pageSize: number, examined: Examined, report:
   // Inbox rows: each event id once per consumer (the primary key holds it; checked in case it was dropped) and known to an outbox.
   for (const consumer of SCHEMAS) {
     const table = `"${consumer}"."InboxEvent"`;
+    const { retentionHours } = eventSettings();
     let after: string | null = null;
     for (;;) {
       const rows: { id: string; n: number; known: boolean }[] = await db.$queryRawUnsafe(
+        // Known: in an outbox, in a dead-letter table (some consumer kept failing), or processed before the
+        // outbox retention period (its delivered outbox row may have been pruned: lib/events/relay.ts).
         `SELECT i."eventId"::text AS id, count(*)::int AS n,
                 EXISTS (SELECT 1 FROM "member"."OutboxEvent" WHERE id = i."eventId")
                 OR EXISTS (SELECT 1 FROM "points"."OutboxEvent" WHERE id = i."eventId")
-                OR EXISTS (SELECT 1 FROM "partner"."OutboxEvent" WHERE id = i."eventId") AS known
+                OR EXISTS (SELECT 1 FROM "partner"."OutboxEvent" WHERE id = i."eventId")
+                OR EXISTS (SELECT 1 FROM "member"."DeadLetterEvent" WHERE id = i."eventId")
+                OR EXISTS (SELECT 1 FROM "points"."DeadLetterEvent" WHERE id = i."eventId")
+                OR EXISTS (SELECT 1 FROM "partner"."DeadLetterEvent" WHERE id = i."eventId")
+                OR min(i."processedAt") < now() - ($2::int * interval '1 hour') AS known
          FROM ${table} i WHERE ($1::uuid IS NULL OR i."eventId" > $1::uuid)
          GROUP BY i."eventId" ORDER BY i."eventId" LIMIT ${pageSize}`,
         after,
+        retentionHours,
       );
       examined(["EVENT_APPLIED_TWICE", "EVENT_UNKNOWN"], rows.length);
       for (const x of rows) {

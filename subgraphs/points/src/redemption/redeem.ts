@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
-import { emitEvent } from "../../../../lib/events.ts";
+import { emit } from "../../../../lib/events/outbox.ts";
 import { prisma } from "../db.ts";
 import { hasMemberAuthority, type Principal } from "../../../../lib/principal.ts";
 import { redemptionKey, settings, startOfDayIn } from "../config.ts";
@@ -219,7 +219,7 @@ export async function redeemPoints(actor: Actor, raw: unknown, opts: WriteOption
       createdBy: actor.sub,
       postedAt: at,
     });
-    await emitEvent(tx, "points", { type: "points.activity", payload: { memberId, at: at.toISOString(), kind: "REDEEM", points: -input.points, partnerId: party.partnerId } });
+    await emit(tx, "points.activity", { memberId, at: at.toISOString(), kind: "REDEEM", points: -input.points, partnerId: party.partnerId });
     return t;
   });
 }
@@ -343,7 +343,7 @@ export async function captureHold(actor: Actor, holdId: string, points: number |
       postedAt: at,
     });
     await tx.$executeRaw`UPDATE "points"."Hold" SET "captureTransactionId" = ${t.id}::uuid WHERE id = ${hold.id}::uuid`;
-    await emitEvent(tx, "points", { type: "points.activity", payload: { memberId: hold.memberId, at: at.toISOString(), kind: "REDEEM", points: -capture, partnerId: hold.partnerId } });
+    await emit(tx, "points.activity", { memberId: hold.memberId, at: at.toISOString(), kind: "REDEEM", points: -capture, partnerId: hold.partnerId });
     return t;
   });
 }
@@ -434,7 +434,7 @@ export async function reverseTransaction(
       lots,
     });
     if (orig.kind === "EARN" || orig.kind === "OFFER_BONUS") {
-      await emitEvent(tx, "points", { type: "points.activity", payload: { memberId: orig.memberId, at: at.toISOString(), kind: "REVERSAL", points: t.memberPoints, partnerId: orig.partnerId } });
+      await emit(tx, "points.activity", { memberId: orig.memberId, at: at.toISOString(), kind: "REVERSAL", points: t.memberPoints, partnerId: orig.partnerId });
     }
     return t;
   });

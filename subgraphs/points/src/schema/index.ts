@@ -1,4 +1,6 @@
+import { addDeadLetterFields } from "../../../../lib/events/dead-letter-schema.ts";
 import { builder } from "../builder.ts";
+import { prisma } from "../db.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
 import "./enums.ts";
 import "./refs.ts";
@@ -7,6 +9,9 @@ import "./transaction.ts";
 import "./mutations.ts";
 import "./settlement.ts";
 import "./verify.ts";
+
+// ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
+addDeadLetterFields(builder, "points", prisma);
 
 builder.queryType({ description: "Reads of the points subgraph: transactions and settlement runs (wallets, tiers and activity hang off Member)." });
 builder.mutationType({ description: "Writes of the points subgraph: earning, redeeming, holds, reversals, adjustments, settlement." });

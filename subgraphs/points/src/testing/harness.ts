@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { Database } from "../../../../lib/db.ts";
-import type { DomainEvent } from "../../../../lib/events.ts";
+import { applyEvent, type DomainEvent } from "../../../../lib/events/inbox.ts";
 import type { Principal } from "../../../../lib/principal.ts";
 import type { RunningSubgraph } from "../../../../lib/subgraph-server.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
 import { adminPrincipal, callInternal, callSubgraph, memberPrincipal, partnerPrincipal, testInternalKey } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
 import { startPointsSubgraph } from "../server.ts";
-import { eventHandlers } from "../events.ts";
+import { eventConsumer } from "../events.ts";
 
 /** Test harness for the points subgraph: a fresh database, the subgraph on port 0, event delivery as the relay would. */
 export interface PointsHarness {
@@ -43,7 +43,7 @@ export async function startPointsHarness(): Promise<PointsHarness> {
 /** Applies events directly through the handlers (no server), for service-level tests. */
 export async function applyEvents(...events: { type: string; payload: unknown }[]): Promise<void> {
   for (const e of events) {
-    await prisma().$transaction((tx) => eventHandlers[e.type]!(tx, { id: randomUUID(), type: e.type, payload: e.payload, createdAt: new Date().toISOString() }));
+    await prisma().$transaction((tx) => applyEvent(eventConsumer, tx, { id: randomUUID(), type: e.type, payload: e.payload, createdAt: new Date().toISOString() }));
   }
 }
 

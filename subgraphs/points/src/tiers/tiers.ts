@@ -4,7 +4,7 @@ import type { PrismaClient } from "../../../../lib/db.ts";
 import { addMonths } from "../config.ts";
 import type { Tier } from "../../../../lib/vocabulary.ts";
 import { nextTier, TIER_MULTIPLIERS, TIER_THRESHOLDS } from "../domain.ts";
-import { emitEvents } from "../../../../lib/events.ts";
+import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import { type Tx, walletCode } from "../ledger/ledger.ts";
 
 /**
@@ -29,10 +29,10 @@ export const qualifyingSql = (memberExpr: Prisma.Sql, at: Date) => Prisma.sql`
 async function emitTierChanges(tx: Tx, rows: { memberId: string; tier: Tier; previousTier: Tier | null; at: Date }[]): Promise<void> {
   const changed = rows.filter((r) => r.tier !== (r.previousTier ?? "BASE"));
   if (!changed.length) return;
-  await emitEvents(
+  await emitMany(
     tx,
     "points",
-    changed.map((r) => ({ type: "points.tier_changed", payload: { memberId: r.memberId, tier: r.tier, previousTier: r.previousTier ?? "BASE", at: new Date(r.at).toISOString() } })),
+    changed.map((r) => event("points.tier_changed", { memberId: r.memberId, tier: r.tier, previousTier: r.previousTier ?? "BASE", at: new Date(r.at).toISOString() })),
   );
 }
 

@@ -1,6 +1,7 @@
 import { forbidden, HubError, notFound } from "../../../../../lib/errors.ts";
 import type { Prisma } from "../../../../../lib/db.ts";
-import { type DomainEvent, emitEvent } from "../../../../../lib/events.ts";
+import type { ParsedPayloadOf } from "../../../../../lib/events/catalogue.ts";
+import { emit } from "../../../../../lib/events/outbox.ts";
 import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferClaim } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
@@ -39,7 +40,7 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
       data: [{ offerId, memberId, claimedAt: now, discountCode: offer.kind === "DISCOUNT" ? newDiscountCode() : null }],
       skipDuplicates: true,
     });
-    if (count) await emitEvent(tx, "partner", { type: "partner.offer_claimed", payload: { offerId, memberId, claimedAt: now.toISOString() } });
+    if (count) await emit(tx, "partner.offer_claimed", { offerId, memberId, claimedAt: now.toISOString() });
   });
   return prisma().offerClaim.findUniqueOrThrow({ where: { offerId_memberId: { offerId, memberId } } });
 }
@@ -48,10 +49,9 @@ export async function claimOffer(actor: Actor, offerId: string, opts: WriteOptio
  * `points.offer_applied`: a bonus the points subgraph applied counts as a use of the member's claim.
  * `uses` is the points subgraph's running count, so redelivery or reordering never counts twice.
  */
-export async function recordOfferApplied(tx: Prisma.TransactionClient, e: DomainEvent): Promise<void> {
-  const p = e.payload as { offerId?: string; memberId?: string; uses?: number; at?: string };
-  if (typeof p.offerId !== "string" || typeof p.memberId !== "string" || !Number.isInteger(p.uses)) return;
-  const at = p.at ? new Date(p.at) : new Date(e.createdAt);
+export async function recordOfferApplied(tx: Prisma.TransactionClient, p: ParsedPayloadOf<"points.offer_applied">, createdAt: string): Promise<void> {
+  // `uses` is the points subgraph's running count, so redelivery or reordering never counts twice.
+  const at = p.at ? new Date(p.at) : new Date(createdAt);
   await tx.$executeRaw`
     UPDATE "partner"."OfferClaim" SET "usedCount" = GREATEST("usedCount", ${p.uses}::int), "lastUsedAt" = ${at}
     WHERE "offerId" = ${p.offerId}::uuid AND "memberId" = ${p.memberId}::uuid`;

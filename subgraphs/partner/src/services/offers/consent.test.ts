@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { HubError } from "../../../../../lib/errors.ts";
 import { expectNoGraphQLErrors } from "../../../../../tests/support/subgraph.ts";
 import { prisma } from "../../db.ts";
-import { eventHandlers } from "../../events.ts";
+import { applyEvent } from "../../../../../lib/events/inbox.ts";
+import { eventConsumer } from "../../events.ts";
 import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../../testing/harness.ts";
 import { claimOffer } from "./claims.ts";
 import { redeemDiscountCode } from "./discount-codes.ts";
@@ -25,7 +26,7 @@ const NOW = new Date();
 const iso = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
 
 async function deliver(type: string, payload: unknown, id = randomUUID()) {
-  await prisma().$transaction((tx) => eventHandlers[type]!(tx, { id, type, payload, createdAt: NOW.toISOString() }));
+  await prisma().$transaction((tx) => applyEvent(eventConsumer, tx, { id, type, payload, createdAt: NOW.toISOString() }));
 }
 const granted = (consentId: string, memberId: string, partnerId: string, purpose: string, expiresAt: string | null = null) =>
   deliver("member.consent_granted", { consentId, memberId, partnerId, purpose, categories: ["PROFILE_BASIC"], grantedAt: NOW.toISOString(), expiresAt });

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { HubError } from "../../../../../lib/errors.ts";
 import { prisma } from "../../db.ts";
-import { eventHandlers } from "../../events.ts";
+import { applyEvent } from "../../../../../lib/events/inbox.ts";
+import { eventConsumer } from "../../events.ts";
 import { memberPrincipal, newPartner, type PartnerHarness, partnerPrincipal, startPartnerHarness } from "../../testing/harness.ts";
 import { memberStanding } from "../member-facts.ts";
 import { claimOffer } from "./claims.ts";
@@ -24,7 +25,7 @@ const NOW = new Date();
 const ago = (days: number) => new Date(NOW.getTime() - days * DAY).toISOString();
 
 async function deliver(type: string, payload: unknown, createdAt = NOW.toISOString()) {
-  await prisma().$transaction((tx) => eventHandlers[type]!(tx, { id: randomUUID(), type, payload, createdAt }));
+  await prisma().$transaction((tx) => applyEvent(eventConsumer, tx, { id: randomUUID(), type, payload, createdAt }));
 }
 
 async function liveOffer(partnerId: string, extra: Record<string, unknown>): Promise<string> {

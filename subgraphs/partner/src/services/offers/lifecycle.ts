@@ -1,5 +1,5 @@
 import { badInput, HubError } from "../../../../../lib/errors.ts";
-import { emitEvent } from "../../../../../lib/events.ts";
+import { emit } from "../../../../../lib/events/outbox.ts";
 import type { Offer, OfferKind, OfferSegment, OfferTier } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
 import { type Actor, TX_OPTIONS, type WriteOptions } from "../domain.ts";
@@ -31,7 +31,8 @@ export async function submitOffer(actor: Actor, offerId: string, opts: WriteOpti
   }, TX_OPTIONS);
 }
 
-export interface OfferActivatedPayload {
+/** A type, not an interface: it must fit the catalogue's loose payload object (lib/events/catalogue.ts). */
+export type OfferActivatedPayload = {
   offerId: string;
   version: number;
   kind: OfferKind;
@@ -50,7 +51,7 @@ export interface OfferActivatedPayload {
   fundings: { partnerId: string; shareBps: number }[];
   /** True when this offer was activated before (re-approved after an edit): fund only once per offerId. */
   reactivation: boolean;
-}
+};
 
 /**
  * A co-issuer approves the current version. When every co-issuer has approved, the offer becomes
@@ -89,7 +90,7 @@ export async function approveOffer(actor: Actor, offerId: string, opts: WriteOpt
       fundings: [...fundings].sort((a, b) => b.shareBps - a.shareBps || a.partnerId.localeCompare(b.partnerId)).map((f) => ({ partnerId: f.partnerId, shareBps: f.shareBps })),
       reactivation: Boolean(offer.activatedAt),
     };
-    await emitEvent(tx, "partner", { type: "partner.offer_activated", payload });
+    await emit(tx, "partner.offer_activated", payload);
     return activated;
   }, TX_OPTIONS);
 }
@@ -101,7 +102,7 @@ export async function pauseOffer(actor: Actor, offerId: string): Promise<Offer> 
     if (offer.status === "PAUSED") return offer;
     if (offer.status !== "ACTIVE") throw new HubError("OFFER_NOT_ACTIVE", `Only an ACTIVE offer can be paused (this one is ${offer.status})`);
     // The points subgraph pays no bonus while the offer is paused.
-    await emitEvent(tx, "partner", { type: "partner.offer_paused", payload: { offerId } });
+    await emit(tx, "partner.offer_paused", { offerId });
     return tx.offer.update({ where: { id: offerId }, data: { status: "PAUSED" } });
   }, TX_OPTIONS);
 }
@@ -114,7 +115,7 @@ export async function resumeOffer(actor: Actor, offerId: string, opts: WriteOpti
     if (offer.status === "ACTIVE") return offer;
     if (offer.status !== "PAUSED") throw new HubError("OFFER_NOT_ACTIVE", `Only a PAUSED offer can be resumed (this one is ${offer.status})`);
     if (offer.endsAt.getTime() <= now.getTime()) throw new HubError("OFFER_NOT_ACTIVE", "The offer's window is over");
-    await emitEvent(tx, "partner", { type: "partner.offer_resumed", payload: { offerId } });
+    await emit(tx, "partner.offer_resumed", { offerId });
     return tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE" } });
   }, TX_OPTIONS);
 }
@@ -123,7 +124,7 @@ async function endLocked(tx: Tx, offer: Offer, reason: "ENDED_BY_ISSUER" | "WIND
   const ended = await tx.offer.update({ where: { id: offer.id }, data: { status: "ENDED", endedAt: now } });
   // Only a funded offer has a budget to return; a draft that never activated ends silently.
   if (offer.activatedAt) {
-    await emitEvent(tx, "partner", { type: "partner.offer_ended", payload: { offerId: offer.id, reason, endedAt: now.toISOString() } });
+    await emit(tx, "partner.offer_ended", { offerId: offer.id, reason, endedAt: now.toISOString() });
   }
   return ended;
 }

@@ -1,0 +1,214 @@
+import type { Prisma, PrismaClient } from "../db.ts";
+import { log } from "../logger.ts";
+import type { InternalRoute } from "../subgraph-server.ts";
+import { CATALOGUE, type ConsumedBy, consumedBy, type EventType, isEventType, type ParsedPayloadOf, type SchemaName } from "./catalogue.ts";
+
+/**
+ * The consumer side: an inbox per Postgres schema that records each event id in the same
+ * transaction as the handler's effect, so a redelivery (relay crash, retry, two relays, a replayed
+ * dead letter) changes nothing. The event id is the idempotency key. Handlers are registered per
+ * consumer from the catalogue (lib/events/catalogue.ts) and receive payloads parsed by its schema.
+ */
+
+type Tx = Prisma.TransactionClient;
+
+/** An event as it travels from the relay to a consumer (`POST /internal/events`). */
+export interface DomainEvent<T = unknown> {
+  id: string;
+  type: string;
+  payload: T;
+  /** ISO-8601, UTC. */
+  createdAt: string;
+}
+
+/** An event whose payload the catalogue's schema accepted. */
+export interface TypedEvent<T extends EventType> extends DomainEvent<ParsedPayloadOf<T>> {
+  type: T;
+}
+
+export type EventHandler<T extends EventType = EventType> = (tx: Tx, event: TypedEvent<T>) => Promise<void>;
+
+/**
+ * A set-based handler for one event type: all the fresh events of that type in a delivered batch
+ * (in delivery order, duplicates and already-processed ones removed, bad payloads rejected), in one
+ * call, in the batch's transaction. It must leave exactly the state its per-event handler leaves
+ * when applied to each of them in turn, and its effects must commute with the other types'
+ * handlers of the consumer (it runs after them). Single deliveries and the one-by-one fallback use
+ * the per-event handler.
+ */
+export type BatchEventHandler<T extends EventType = EventType> = (tx: Tx, events: TypedEvent<T>[]) => Promise<void>;
+
+/**
+ * A handler, or a set-based handler for delivered batches with its per-event form (without one,
+ * single deliveries and the one-by-one fallback call the batch handler with one event).
+ */
+export type HandlerSpec<T extends EventType> = EventHandler<T> | { one?: EventHandler<T>; batch: BatchEventHandler<T> };
+
+/** Every event type the catalogue routes to `S`, each with its handler: a missing one does not compile. */
+export type ConsumerHandlers<S extends SchemaName> = { [T in ConsumedBy<S>]: HandlerSpec<T> };
+
+/** A subgraph's checked handlers (see `defineConsumer`). */
+export interface Consumer<S extends SchemaName = SchemaName> {
+  schema: S;
+  /** Per-event handler of each consumed type. */
+  one: ReadonlyMap<EventType, EventHandler>;
+  /** Set-based handlers, for the types that have one. */
+  batch: ReadonlyMap<EventType, BatchEventHandler>;
+}
+
+/**
+ * A subgraph's event handlers, checked against the catalogue when the module loads (at start-up):
+ * a type routed to this subgraph without a handler, or a handler for a type the catalogue does not
+ * route here, throws. An event is never acknowledged and dropped for want of a handler.
+ */
+export function defineConsumer<S extends SchemaName>(schema: S, handlers: ConsumerHandlers<S>): Consumer<S> {
+  const given = handlers as unknown as Record<string, HandlerSpec<EventType> | undefined>;
+  const expected = consumedBy(schema);
+  const missing = expected.filter((t) => typeof given[t] !== "function" && typeof (given[t] as { batch?: unknown } | undefined)?.batch !== "function");
+  const extra = Object.keys(given).filter((t) => !(expected as string[]).includes(t));
+  if (missing.length || extra.length) {
+    throw new Error(
+      `events: the ${schema} subgraph's handlers do not match the catalogue (lib/events/catalogue.ts)` +
+        (missing.length ? `; routed here without a handler: ${missing.join(", ")}` : "") +
+        (extra.length ? `; handled but not routed here: ${extra.join(", ")}` : ""),
+    );
+  }
+  const one = new Map<EventType, EventHandler>();
+  const batch = new Map<EventType, BatchEventHandler>();
+  for (const t of expected) {
+    const h = given[t]!;
+    if (typeof h === "function") one.set(t, h as EventHandler);
+    else {
+      const set = h.batch as BatchEventHandler;
+      one.set(t, (h.one as EventHandler | undefined) ?? ((tx, e) => set(tx, [e])));
+      batch.set(t, set);
+    }
+  }
+  return { schema, one, batch };
+}
+
+/** Why a delivered event cannot be handled here at all (a failure: retried, then dead-lettered), or null. */
+function unroutable(consumer: Consumer, type: string): string | null {
+  if (!isEventType(type)) return `${type} is not in the event catalogue`;
+  if (!consumer.one.has(type)) return `${type} is not routed to the ${consumer.schema} subgraph`;
+  return null;
+}
+
+/**
+ * The event with its payload parsed by the catalogue's schema, or null: a payload that does not
+ * match is rejected with a warning naming the fields (acknowledged: it would fail the same way on
+ * every retry; its inbox row records that it was seen).
+ */
+function parsed(consumer: Consumer, event: DomainEvent): TypedEvent<EventType> | null {
+  const type = event.type as EventType;
+  const result = CATALOGUE[type].payload.safeParse(event.payload);
+  if (result.success) return { ...event, type, payload: result.data } as TypedEvent<EventType>;
+  log.warn(`${consumer.schema}: event rejected, its payload does not match the catalogue`, {
+    eventId: event.id,
+    type: event.type,
+    issues: result.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`),
+  });
+  return null;
+}
+
+/**
+ * Applies one event in `tx` as the route does (parsed, then its per-event handler), without an
+ * inbox row: service-level tests that exercise a consumer without its server.
+ */
+export async function applyEvent(consumer: Consumer, tx: Tx, event: DomainEvent): Promise<void> {
+  const why = unroutable(consumer, event.type);
+  if (why) throw new Error(why);
+  const e = parsed(consumer, event);
+  if (e) await consumer.one.get(e.type)!(tx, e);
+}
+
+function inbox(tx: Tx, schema: SchemaName) {
+  switch (schema) {
+    case "member":
+      return tx.memberInboxEvent;
+    case "points":
+      return tx.pointsInboxEvent;
+    case "partner":
+      return tx.partnerInboxEvent;
+  }
+}
+
+/**
+ * The consumer's `POST /internal/events`: `internalRoutes: { events: eventsRoute(prisma, consumer) }`.
+ * A delivered batch is applied in ONE transaction: the inbox rows of all its events in one
+ * statement, then the handlers of the events not seen before, in order. If anything in it fails,
+ * nothing of it is kept and each event runs again in its own transaction with its inbox row, so a
+ * failing event is reported alone and never holds back the others. An event already in the inbox
+ * is acknowledged without running its handler again; an event of a type this subgraph does not
+ * handle fails (the relay retries it, then dead-letters it).
+ *
+ * Handlers keep all their effects in `tx` (delivery is at least once: a handler may run again after
+ * a failed commit, or after the batch attempt rolled back).
+ *
+ * Why batch: every earn emits points.activity for two consumers; one transaction per event made
+ * the consumers' writes (begin, inbox row, handler, commit per event) outweigh the group-committed
+ * earns themselves. Batch handlers go further for the busiest types: one call (a constant number
+ * of statements) for all of a type's events in the batch, instead of one handler call per event.
+ */
+export function eventsRoute(prisma: () => PrismaClient, consumer: Consumer): InternalRoute {
+  const schema = consumer.schema;
+  return async (body) => {
+    const events = (body as { events?: DomainEvent[] })?.events;
+    if (!Array.isArray(events)) return { status: 400, body: { error: "invalid_request" } };
+    if (events.length > 1) {
+      try {
+        await prisma().$transaction(async (tx) => {
+          const fresh = new Set(
+            (
+              await tx.$queryRawUnsafe<{ id: string }[]>(
+                `INSERT INTO "${schema}"."InboxEvent" ("eventId", type)
+                 SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT ("eventId") DO NOTHING RETURNING "eventId"::text AS id`,
+                events.map((e) => e.id),
+                events.map((e) => e.type),
+              )
+            ).map((r) => r.id),
+          );
+          const grouped = new Map<EventType, TypedEvent<EventType>[]>();
+          for (const raw of events) {
+            // `delete`: a duplicate of an event inside this batch runs once.
+            if (!fresh.delete(String(raw.id).toLowerCase())) continue;
+            const why = unroutable(consumer, raw.type);
+            if (why) throw new Error(why); // rolls the batch back: the one-by-one pass reports it alone
+            const event = parsed(consumer, raw);
+            if (!event) continue;
+            if (consumer.batch.has(event.type)) {
+              const list = grouped.get(event.type);
+              if (list) list.push(event);
+              else grouped.set(event.type, [event]);
+              continue;
+            }
+            await consumer.one.get(event.type)!(tx, event);
+          }
+          // Set-based handlers last, one call per type (e.g. every points.activity of the batch in one statement).
+          for (const [type, list] of grouped) await consumer.batch.get(type)!(tx, list);
+        }, { timeout: 30_000, maxWait: 30_000 });
+        return { status: 200, body: { results: events.map((e) => ({ id: e.id, ok: true })) } };
+      } catch (e) {
+        log.debug("event batch failed, applying its events one by one", { schema, events: events.length, err: e });
+      }
+    }
+    const results: { id: string; ok: boolean; error?: string }[] = [];
+    for (const raw of events) {
+      try {
+        await prisma().$transaction(async (tx) => {
+          const { count } = await inbox(tx, schema).createMany({ data: [{ eventId: raw.id, type: raw.type }], skipDuplicates: true });
+          if (count === 0) return; // already processed
+          const why = unroutable(consumer, raw.type);
+          if (why) throw new Error(why);
+          const event = parsed(consumer, raw);
+          if (event) await consumer.one.get(event.type)!(tx, event);
+        }, { timeout: 30_000, maxWait: 30_000 });
+        results.push({ id: raw.id, ok: true });
+      } catch (e) {
+        log.warn("event handler failed", { schema, eventId: raw.id, type: raw.type, err: e });
+        results.push({ id: raw.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return { status: 200, body: { results } };
+  };
+}

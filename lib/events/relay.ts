@@ -1,0 +1,257 @@
+import { loadEnv } from "../config.ts";
+import { IDENTITY_HEADER, serviceIdentity } from "../internal-auth.ts";
+import type { PrismaClient } from "../db.ts";
+import { log } from "../logger.ts";
+import { SERVICE_SUB } from "../principal.ts";
+import { isEventType, type SchemaName, SUBSCRIPTIONS } from "./catalogue.ts";
+import type { DomainEvent } from "./inbox.ts";
+import { onEmitted } from "./outbox.ts";
+
+/**
+ * The relay: delivers committed outbox events over HTTP to the consuming subgraphs'
+ * `POST /internal/events`, routed by the catalogue (SUBSCRIPTIONS). Delivery is at least once; the
+ * consumers' inboxes make it exactly once in effect.
+ *
+ * Why HTTP and not a broker: it works unchanged on the embedded PGlite default (one process, no
+ * broker), keeps each subgraph the only reader of its own tables, and moves to a broker later by
+ * swapping the relay's transport.
+ *
+ * Two housekeeping duties keep the outbox small and honest: an event that failed
+ * HUB_EVENT_MAX_ATTEMPTS deliveries moves to the schema's dead-letter table with its last error
+ * (no longer retried; an admin replays it, lib/events/dead-letters.ts), and delivered events older
+ * than HUB_OUTBOX_RETENTION_HOURS are deleted.
+ */
+
+export interface EventSettings {
+  /** Failed deliveries after which an event is dead-lettered. */
+  maxAttempts: number;
+  /** Hours a delivered event stays in the outbox. */
+  retentionHours: number;
+}
+
+/** The relay's settings from the environment (lib/config.ts: HUB_EVENT_MAX_ATTEMPTS, HUB_OUTBOX_RETENTION_HOURS). */
+export function eventSettings(env: NodeJS.ProcessEnv = process.env): EventSettings {
+  const e = loadEnv(env);
+  return { maxAttempts: e.HUB_EVENT_MAX_ATTEMPTS, retentionHours: e.HUB_OUTBOX_RETENTION_HOURS };
+}
+
+export interface RelayOptions {
+  schema: SchemaName;
+  prisma: () => PrismaClient;
+  /** GraphQL or base URLs of the subgraphs, to reach their /internal/events. */
+  peers: () => Partial<Record<SchemaName, string>>;
+  internalKey: Uint8Array;
+  intervalMs?: number;
+  batchSize?: number;
+  /** Default: `eventSettings()`. */
+  settings?: Partial<EventSettings>;
+  /** How often the relay prunes delivered events (default 10 minutes; `prune()` runs it at once). */
+  pruneIntervalMs?: number;
+}
+
+export interface Relay {
+  /** Delivers everything pending now (tests, shutdown). Resolves when the outbox has no deliverable events left. */
+  flush(): Promise<void>;
+  /** Deletes the delivered events older than the retention period now; resolves to how many. */
+  prune(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface OutboxRow {
+  id: string;
+  type: string;
+  payload: unknown;
+  createdAt: Date;
+  attempts: number;
+}
+
+/** Rows deleted per pruning statement: short statements, no long lock on a busy outbox. */
+const PRUNE_CHUNK = 1000;
+
+/** Delivers committed outbox events of one schema to their consumers, at least once, in creation order per batch. */
+export function startOutboxRelay(opts: RelayOptions): Relay {
+  const interval = opts.intervalMs ?? 250;
+  const batchSize = opts.batchSize ?? 200;
+  const settings: EventSettings = { ...eventSettings(), ...opts.settings };
+  const pruneEveryMs = opts.pruneIntervalMs ?? 600_000;
+  let lastPrune = 0;
+  let stopped = false;
+  let running: Promise<number> | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const table = `"${opts.schema}"."OutboxEvent"`;
+  const deadLetters = `"${opts.schema}"."DeadLetterEvent"`;
+
+  // Claim a batch in one statement (no transaction held while delivering: on PGlite that would
+  // block the consumer's own writes). SKIP LOCKED lets several relays share the outbox.
+  async function claim(): Promise<OutboxRow[]> {
+    return opts.prisma().$queryRawUnsafe<OutboxRow[]>(
+      `UPDATE ${table} SET "lockedUntil" = now() + interval '30 seconds', attempts = attempts + 1
+       WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())
+                    ORDER BY "createdAt", id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+       RETURNING id, type, payload, "createdAt", attempts`,
+    );
+  }
+
+  async function deliverTo(peer: SchemaName, events: DomainEvent[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    const base = opts.peers()[peer];
+    if (!base) {
+      for (const e of events) out.set(e.id, `no URL for subgraph ${peer}`);
+      return out;
+    }
+    try {
+      const res = await fetch(new URL("/internal/events", base), {
+        method: "POST",
+        headers: { "content-type": "application/json", [IDENTITY_HEADER]: await serviceIdentity(opts.internalKey, SERVICE_SUB) },
+        body: JSON.stringify({ events }),
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const { results } = (await res.json()) as { results: { id: string; ok: boolean; error?: string }[] };
+      for (const r of results) out.set(r.id, r.ok ? null : (r.error ?? "failed"));
+    } catch (e) {
+      for (const ev of events) out.set(ev.id, e instanceof Error ? e.message : String(e));
+    }
+    return out;
+  }
+
+  async function once(): Promise<number> {
+    const rows = await claim();
+    if (!rows.length) return 0;
+    const events: DomainEvent[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: new Date(r.createdAt).toISOString() }));
+    const errors = new Map<string, string>();
+    const byPeer = new Map<SchemaName, DomainEvent[]>();
+    for (const e of events) {
+      // Not acknowledged and dropped: an unknown type fails like a failed delivery (and is dead-lettered in the end).
+      if (!isEventType(e.type)) errors.set(e.id, `${e.type} is not in the event catalogue`);
+      else for (const peer of SUBSCRIPTIONS[e.type]) byPeer.set(peer, [...(byPeer.get(peer) ?? []), e]);
+    }
+    // Consumers in parallel: an event's latency is the slowest consumer's, not their sum.
+    const outcomes = await Promise.all([...byPeer].map(async ([peer, list]) => [peer, await deliverTo(peer, list)] as const));
+    for (const [peer, out] of outcomes) for (const [id, err] of out) if (err) errors.set(id, errors.has(id) ? `${errors.get(id)}; ${peer}: ${err}` : `${peer}: ${err}`);
+    const delivered = events.filter((e) => !errors.has(e.id)).map((e) => e.id);
+    if (delivered.length) {
+      await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "deliveredAt" = now(), "lockedUntil" = NULL, "lastError" = NULL WHERE id = ANY($1::uuid[])`, delivered);
+    }
+    const dead: [string, string][] = [];
+    for (const [id, err] of errors) {
+      const attempts = rows.find((r) => r.id === id)?.attempts ?? 1;
+      if (attempts >= settings.maxAttempts) {
+        dead.push([id, err.slice(0, 1000)]);
+        continue;
+      }
+      // Exponential backoff, capped at 5 minutes.
+      const backoffMs = Math.min(300_000, 200 * 2 ** Math.min(attempts, 11));
+      await opts.prisma().$executeRawUnsafe(
+        `UPDATE ${table} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), "lastError" = $3 WHERE id = $1::uuid`,
+        id,
+        backoffMs,
+        err.slice(0, 1000),
+      );
+      log.warn("event delivery failed", { schema: opts.schema, eventId: id, attempts, err });
+    }
+    if (dead.length) {
+      // Moved in one statement: the event is in the outbox or in the dead letters, never in both or neither.
+      await opts.prisma().$executeRawUnsafe(
+        `WITH moved AS (DELETE FROM ${table} WHERE id = ANY($1::uuid[]) AND "deliveredAt" IS NULL RETURNING id, type, payload, "createdAt", attempts)
+         INSERT INTO ${deadLetters} (id, type, payload, "createdAt", attempts, "lastError")
+         SELECT m.id, m.type, m.payload, m."createdAt", m.attempts, e.err FROM moved m JOIN unnest($1::uuid[], $2::text[]) AS e(id, err) ON e.id = m.id
+         ON CONFLICT (id) DO UPDATE SET attempts = EXCLUDED.attempts, "lastError" = EXCLUDED."lastError", "deadAt" = now()`,
+        dead.map(([id]) => id),
+        dead.map(([, err]) => err),
+      );
+      for (const [id, err] of dead) {
+        log.error("event dead-lettered after its last allowed delivery attempt", { schema: opts.schema, eventId: id, maxAttempts: settings.maxAttempts, err });
+      }
+    }
+    // Claimed, not delivered: a pass that claimed a whole batch says more may be waiting (failed
+    // deliveries are locked with their backoff, so they are not claimed again at once).
+    return rows.length;
+  }
+
+  async function prune(): Promise<number> {
+    lastPrune = Date.now();
+    let total = 0;
+    for (;;) {
+      const n = await opts.prisma().$executeRawUnsafe(
+        `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" < now() - ($1::int * interval '1 hour') LIMIT ${PRUNE_CHUNK})`,
+        settings.retentionHours,
+      );
+      total += n;
+      if (n < PRUNE_CHUNK || stopped) return total;
+    }
+  }
+
+  function run(): Promise<number> {
+    if (running) return running;
+    running = once()
+      .catch((e) => {
+        if (!stopped) log.warn("outbox relay pass failed", { schema: opts.schema, err: e });
+        return 0;
+      })
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  }
+
+  function schedule() {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      // Keep going while there is work; then idle until the next tick or a kick.
+      while (!stopped && (await run()) > 0);
+      if (!stopped && Date.now() - lastPrune >= pruneEveryMs) {
+        await prune().catch((e) => log.warn("outbox pruning failed", { schema: opts.schema, err: e }));
+      }
+      schedule();
+    }, interval);
+    timer.unref?.();
+  }
+
+  // A wake (after a commit) runs passes until no wake arrived during the last one and the last
+  // one did not fill a whole batch: an event committed while a pass was already claiming is
+  // picked up by the next pass, not by the next poll.
+  let again = false;
+  let draining: Promise<void> | null = null;
+  const kick = () => {
+    if (stopped) return;
+    if (draining) {
+      again = true;
+      return;
+    }
+    draining = (async () => {
+      do {
+        again = false;
+        // A pass already under way may have claimed before the commit that woke us.
+        if (running) await running;
+        while (!stopped && (await run()) >= batchSize);
+      } while (!stopped && again);
+    })().finally(() => {
+      draining = null;
+    });
+  };
+  const unregister = onEmitted(opts.schema, kick);
+  schedule();
+
+  return {
+    async flush() {
+      if (running) await running;
+      for (let i = 0; i < 1000; i++) {
+        const n = await run();
+        if (n === 0) {
+          const [{ pending }] = await opts.prisma().$queryRawUnsafe<{ pending: number }[]>(
+            `SELECT count(*)::int AS pending FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())`,
+          );
+          if (pending === 0) return;
+        }
+      }
+    },
+    prune,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      unregister();
+      if (draining) await draining;
+      if (running) await running;
+    },
+  };
+}
