@@ -55,6 +55,7 @@ export const EXPOSURE: Record<string, Exposure> = {
   "Mutation.createApiClient": partnerData,
   "Mutation.revokeApiClient": partnerData,
   "Mutation.setApiClientAllowedOrigins": partnerData,
+  "Mutation.setPartnerEarnRate": partnerData,
   "Mutation.createOffer": partnerData,
   "Mutation.updateOffer": partnerData,
   "Mutation.submitOffer": partnerData,

@@ -26,30 +26,17 @@ function sources(dir: string): string[] {
 }
 const read = (files: string[]) => files.map((f) => readFileSync(f, "utf8")).join("\n");
 
-/**
- * Events consumed but emitted by no code yet. partner.earn_rule_changed: the points subgraph
- * handles it, but no partner mutation changes an earn rate (only registerPartner sets one). The
- * test below fails as soon as an emitter appears, so this list cannot go stale.
- */
-const NOT_EMITTED: readonly EventType[] = ["partner.earn_rule_changed"];
 
 describe("producers", () => {
   const code = Object.fromEntries(SCHEMA_NAMES.map((s) => [s, read(sources(`subgraphs/${s}/src`))])) as Record<SchemaName, string>;
 
-  test.each(EVENT_TYPES.filter((t) => !NOT_EMITTED.includes(t)))("%s is emitted by its producer's code", (type) => {
+  test.each(EVENT_TYPES)("%s is emitted by its producer's code", (type) => {
     const producer = specOf(type).producer;
     // Through the typed API (emit / event for emitMany), or named where its producer emits it (AccessEventRecorder).
     const named = new RegExp(`(emit\\(tx, |event\\(|AccessEventRecorder\\([^)]*)"${type.replace(".", "\\.")}"`);
     expect(named.test(code[producer]), `${type}: no emit in subgraphs/${producer}/src`).toBe(true);
     // ...and by no other subgraph (one producer per event).
     for (const other of SCHEMA_NAMES.filter((s) => s !== producer)) expect(named.test(code[other]), `${type} emitted by ${other}`).toBe(false);
-  });
-
-  test("the events listed as not emitted yet are really emitted nowhere", () => {
-    for (const type of NOT_EMITTED) {
-      const quoted = `"${type}"`;
-      expect(code[specOf(type).producer].includes(quoted), `${type} is emitted now: remove it from NOT_EMITTED`).toBe(false);
-    }
   });
 
   test("subgraphs emit only through the typed catalogue API (never the raw outbox write)", () => {

@@ -5,7 +5,7 @@ import { builder } from "../builder.ts";
 import type { PartnerContext } from "../context.ts";
 import { createApiClient, revokeApiClient } from "../services/api-clients.ts";
 import { setAllowedOrigins } from "../services/cors-origins.ts";
-import { listPartners, registerPartner, seesPrivate, setPartnerActive, setPartnerRates } from "../services/partners.ts";
+import { listPartners, registerPartner, seesPrivate, setPartnerActive, setPartnerEarnRate, setPartnerRates } from "../services/partners.ts";
 import { PurposeEnum, RoleEnum } from "./enums.ts";
 
 export const PartnerRef = builder.objectRef<Partner>("Partner");
@@ -172,6 +172,17 @@ builder.mutationFields((t) => ({
       effectiveFrom: t.arg({ type: "DateTime", required: false, description: "When the new rates apply (UTC); now or later, default now." }),
     },
     resolve: (_r, args, ctx) => setPartnerRates(ctx.principal, args, { now: ctx.now }),
+  }),
+  setPartnerEarnRate: t.field({
+    type: PartnerRef,
+    authScopes: { admin: true },
+    description:
+      "ADMIN changes a partner's earn rate: points per unit of purchase amount (coalition currency) before the tier multiplier. Applies to purchase-based earns from the moment the points subgraph receives it (seconds); posted earns keep their points.",
+    args: {
+      partnerId: t.arg.id({ description: "The partner." }),
+      earnRate: t.arg({ type: "Decimal", description: "Points per unit of purchase amount, > 0, at most 4 decimals, e.g. \"1.5\"." }),
+    },
+    resolve: (_r, args, ctx) => setPartnerEarnRate(ctx.principal, args),
   }),
   setPartnerActive: t.field({
     type: PartnerRef,

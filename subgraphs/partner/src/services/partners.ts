@@ -39,6 +39,14 @@ export function slugify(name: string): string {
     .replace(/-+$/g, "");
 }
 
+/** Points per unit of purchase amount before the tier multiplier: > 0, at most 4 decimals. */
+const EarnRate = z
+  .string()
+  .trim()
+  .regex(/^\d{1,8}(\.\d{1,4})?$/, 'earnRate must be a decimal string with at most 4 fraction digits, e.g. "1"')
+  .transform(canonicalDecimal)
+  .refine((v) => v !== "0", "earnRate must be greater than 0");
+
 const RegisterInput = z.object({
   name: z.string().trim().min(1, "name must not be empty").max(100, "name is at most 100 characters"),
   category: z
@@ -48,13 +56,7 @@ const RegisterInput = z.object({
     .regex(/^[A-Z][A-Z0-9_]{1,39}$/, "category is 2–40 letters, digits or underscores, e.g. ECOMMERCE"),
   issuePrice: rate("issuePrice"),
   redemptionRate: rate("redemptionRate"),
-  earnRate: z
-    .string()
-    .trim()
-    .regex(/^\d{1,8}(\.\d{1,4})?$/, 'earnRate must be a decimal string with at most 4 fraction digits, e.g. "1"')
-    .transform(canonicalDecimal)
-    .refine((v) => v !== "0", "earnRate must be greater than 0")
-    .nullish(),
+  earnRate: EarnRate.nullish(),
   slug: z.string().trim().regex(SLUG, "slug is 2–48 lower-case letters, digits and single dashes").nullish(),
   effectiveFrom: z.date().nullish(),
 });
@@ -126,6 +128,24 @@ export async function setPartnerRates(actor: Actor, raw: unknown, opts: WriteOpt
     });
     await emit(tx, "partner.rates_changed", { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom: effectiveFrom.toISOString() });
     return partner;
+  }, TX_OPTIONS);
+}
+
+const EarnRateInput = z.object({ partnerId: z.string().refine(isUuid, "partnerId is not a partner id"), earnRate: EarnRate });
+
+/**
+ * ADMIN changes a partner's earn rate (points per unit of purchase amount, before the tier
+ * multiplier). The points subgraph applies it to purchase-based earns from the moment the
+ * `partner.earn_rule_changed` event reaches it (seconds); earns already posted keep their points.
+ */
+export async function setPartnerEarnRate(actor: Actor, raw: unknown): Promise<Partner> {
+  if (!isAdmin(actor)) throw forbidden("Only an admin sets a partner's earn rate");
+  const input = parseInput(EarnRateInput, raw);
+  return prisma().$transaction(async (tx) => {
+    const changed = await tx.partner.updateMany({ where: { id: input.partnerId }, data: { earnRate: input.earnRate } });
+    if (!changed.count) throw notFound("Partner", input.partnerId);
+    await emit(tx, "partner.earn_rule_changed", { partnerId: input.partnerId, earnRate: input.earnRate });
+    return tx.partner.findUniqueOrThrow({ where: { id: input.partnerId } });
   }, TX_OPTIONS);
 }
 
