@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import cors from "cors";
-import { IDENTITY_HEADER, serviceIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
-import { SERVICE_SUB } from "../../lib/principal.ts";
+import { internalGet, Poller } from "./poller.ts";
 
 /** Request headers a browser app may send (preflight Access-Control-Allow-Headers). */
 export const CORS_ALLOWED_HEADERS = ["authorization", "content-type", "coalition-purpose", "idempotency-key", "x-request-id", "apollographql-client-name", "apollographql-client-version"];
@@ -27,17 +26,16 @@ export const CORS_MAX_AGE_SECONDS = 600;
  * Poll failures keep the last known lists (an outage of the partner subgraph does not open or
  * close browser access); until the first poll answers, no origin is allowed.
  */
-export class CorsPolicy {
+export class CorsPolicy extends Poller {
   private byOrigin = new Map<string, Set<string>>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
   private readonly middleware: ReturnType<typeof cors>;
+  private readonly key: Uint8Array;
+  private readonly partnerOrigin: () => string;
 
-  constructor(
-    private readonly key: Uint8Array,
-    private readonly partnerOrigin: () => string,
-    private readonly intervalMs = 2000,
-  ) {
+  constructor(key: Uint8Array, partnerOrigin: () => string, intervalMs = 2000) {
+    super(intervalMs);
+    this.key = key;
+    this.partnerOrigin = partnerOrigin;
     this.middleware = cors({
       origin: (origin, done) => done(null, origin && this.byOrigin.has(origin) ? origin : false),
       methods: ["GET", "POST"],
@@ -50,24 +48,13 @@ export class CorsPolicy {
     });
   }
 
-  start(): this {
-    if (!this.timer) {
-      void this.poll();
-      this.timer = setInterval(() => void this.poll(), this.intervalMs);
-      this.timer.unref();
+  protected async pollOnce() {
+    try {
+      const body = await internalGet<{ origins?: Record<string, string[]> }>(this.key, this.partnerOrigin(), "clients/origins", 5000);
+      this.byOrigin = new Map(Object.entries(body.origins ?? {}).map(([o, ids]) => [o, new Set(ids)]));
+    } catch (e) {
+      log.warn("CORS origins poll failed; keeping the last lists", { err: e });
     }
-    return this;
-  }
-
-  close() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** One poll now (overlapping calls share one). */
-  poll(): Promise<void> {
-    this.running ??= this.pollOnce().finally(() => (this.running = undefined));
-    return this.running;
   }
 
   /** May a page of `origin` use tokens of `clientId`? */
@@ -84,21 +71,5 @@ export class CorsPolicy {
       this.middleware(req as Parameters<typeof this.middleware>[0], res as Parameters<typeof this.middleware>[1], () => resolve(false));
       if (res.writableEnded) resolve(true);
     });
-  }
-
-  private async pollOnce() {
-    try {
-      const res = await fetch(`${this.partnerOrigin()}/internal/clients/origins`, {
-        method: "POST",
-        headers: { "content-type": "application/json", [IDENTITY_HEADER]: await serviceIdentity(this.key, SERVICE_SUB) },
-        body: "{}",
-        signal: AbortSignal.timeout(5000),
-      });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const body = (await res.json()) as { origins?: Record<string, string[]> };
-      this.byOrigin = new Map(Object.entries(body.origins ?? {}).map(([o, ids]) => [o, new Set(ids)]));
-    } catch (e) {
-      log.warn("CORS origins poll failed; keeping the last lists", { err: e });
-    }
   }
 }

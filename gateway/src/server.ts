@@ -87,7 +87,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const origin = (name: keyof SubgraphUrls) => new URL(opts.subgraphUrls[name]).origin;
   const revocations = new RevocationFeed(key, () => origin("partner"), () => origin("member"), opts.revocationPollMs ?? 1000);
   verifier.revocations = revocations.start();
-  const corsPolicy = new CorsPolicy(key, () => origin("partner"), opts.corsPollMs ?? 2000).start();
+  const corsPolicy = new CorsPolicy(key, () => origin("partner"), opts.corsPollMs ?? 2000).start({ now: true });
   /** A page of the gateway's own origin (GraphiQL) needs no CORS entry. */
   const sameOrigin = (o: string, req: IncomingMessage) =>
     (opts.publicUrl !== undefined && new URL(opts.publicUrl).origin === o) || (typeof req.headers.host === "string" && (o === `http://${req.headers.host}` || o === `https://${req.headers.host}`));

@@ -1,6 +1,5 @@
-import { IDENTITY_HEADER, serviceIdentity } from "../../../lib/internal-auth.ts";
 import { log } from "../../../lib/logger.ts";
-import { SERVICE_SUB } from "../../../lib/principal.ts";
+import { internalGet, Poller } from "../poller.ts";
 
 /** The claims of a verified token that revocation can hit. */
 export interface RevocableToken {
@@ -21,47 +20,30 @@ export interface RevocableToken {
  * wholesale. Each list holds only what was revoked within the last 20 minutes (older tokens have
  * expired) plus the inactive partners, so it stays small.
  */
-export class RevocationFeed {
+export class RevocationFeed extends Poller {
   private clients = new Set<string>();
   private partners = new Set<string>();
   private grants = new Set<string>();
   private members = new Set<string>();
   private sessions = new Set<string>();
   private people = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
   /** Date.now() of the last poll that answered from both owners. */
   lastSuccess = 0;
+  private readonly key: Uint8Array;
+  private readonly partnerOrigin: () => string;
+  private readonly memberOrigin: () => string;
 
-  constructor(
-    private readonly key: Uint8Array,
-    private readonly partnerOrigin: () => string,
-    private readonly memberOrigin: () => string,
-    private readonly intervalMs = 1000,
-  ) {}
-
-  start(): this {
-    if (!this.timer) {
-      this.timer = setInterval(() => void this.poll(), this.intervalMs);
-      this.timer.unref();
-    }
-    return this;
+  constructor(key: Uint8Array, partnerOrigin: () => string, memberOrigin: () => string, intervalMs = 1000) {
+    super(intervalMs);
+    this.key = key;
+    this.partnerOrigin = partnerOrigin;
+    this.memberOrigin = memberOrigin;
   }
 
-  close() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** One poll now (also what the timer runs; overlapping calls share one). */
-  poll(): Promise<void> {
-    this.running ??= this.pollOnce().finally(() => (this.running = undefined));
-    return this.running;
-  }
-
-  private async pollOnce() {
+  protected async pollOnce() {
     try {
-      const [p, m] = await Promise.all([this.fetch(this.partnerOrigin()), this.fetch(this.memberOrigin())]);
+      const feed = (origin: string) => internalGet<Record<string, string[]>>(this.key, origin, "auth/revocations", 2000);
+      const [p, m] = await Promise.all([feed(this.partnerOrigin()), feed(this.memberOrigin())]);
       this.clients = new Set(p.clients ?? []);
       this.partners = new Set(p.partners ?? []);
       this.grants = new Set(m.grants ?? []);
@@ -72,17 +54,6 @@ export class RevocationFeed {
     } catch (e) {
       log.warn("revocation feed poll failed", { err: e });
     }
-  }
-
-  private async fetch(origin: string): Promise<Record<string, string[]>> {
-    const res = await fetch(`${origin}/internal/auth/revocations`, {
-      method: "POST",
-      headers: { "content-type": "application/json", [IDENTITY_HEADER]: await serviceIdentity(this.key, SERVICE_SUB) },
-      body: "{}",
-      signal: AbortSignal.timeout(2000),
-    });
-    if (!res.ok) throw new Error(`revocation feed ${origin}: HTTP ${res.status}`);
-    return (await res.json()) as Record<string, string[]>;
   }
 
   /** Why the token is refused now, or null. */
