@@ -33,27 +33,51 @@ export const MODULES = {
     ],
     testFiles: ["subgraphs/points/src/services/earn.idempotency.test.ts", "subgraphs/points/src/services/earn.rules.test.ts"],
   },
-  // The double-entry core: deferred updates, account codes, accounts, request hash, idempotency, post, lots.
+  // The double-entry core (ledger): post's rules (sum 0, at least two postings, one wallet),
+  // lifetime earned and the balance guard, FIFO lot consumption (earliest expiry first, preferred
+  // lots first, nothing left uncovered), an expiry posting taking exactly its lots, lot expiry by
+  // policy and the expiry run taking at most the unheld balance. Line numbers of main at 252f75c.
+  // Left out (integer/merge checks, the member's own wallet, lot credit/restore, the inactivity
+  // push, account codes and creation, lock order, deferred updates, idempotent()): bench/MUTATION.md.
   ledger: {
-    mutate: ["subgraphs/points/src/services/ledger.ts:99-454"],
+    mutate: [
+      "subgraphs/points/src/services/ledger.ts:303-306", // post: sum 0, two postings, one wallet
+      "subgraphs/points/src/services/ledger.ts:319-319", // post: lifetime earned (EARN/OFFER_BONUS credits)
+      "subgraphs/points/src/services/ledger.ts:324-324", // post: the guard refused the update
+      "subgraphs/points/src/services/ledger.ts:414-416", // moveLots: an expiry takes exactly its lots
+      "subgraphs/points/src/services/ledger.ts:428-436", // moveLots: FIFO consumption
+      "subgraphs/points/src/services/config.ts:114-114", // lotExpiry by policy
+      "subgraphs/points/src/services/expiry.ts:36-43", // expirePoints: at most the unheld balance
+    ],
     testFiles: [
       "subgraphs/points/src/services/ledger.test.ts",
       "subgraphs/points/src/services/ledger.property.test.ts",
-      "subgraphs/points/src/services/redeem.idempotency.test.ts",
-      "subgraphs/points/src/services/earn.idempotency.test.ts",
       "subgraphs/points/src/services/lifecycle.test.ts",
-      "subgraphs/points/src/services/concurrency.test.ts",
     ],
   },
-  // Spending: codes, redemptions, holds (authorize/capture/void/expire), reversals, adjustments.
+  // Spending (redeem/holds): the member a redemption spends (manual, or the code's), the amounts and
+  // accounts of a redemption, holds (a hold is at a partner, insufficient points, expiry time,
+  // resolve once and release, capture at most the hold), and the reversal rules (never beyond the
+  // remainder, direction of postings and lots). Line numbers of main at 252f75c. Left out (code
+  // creation and verification, who redeems, who resolves a hold, whose transactions and which kinds
+  // may be reversed, adjustments, the hold-expiry job's SQL): bench/MUTATION.md.
   redeem: {
-    mutate: ["subgraphs/points/src/services/redeem.ts:46-424"],
+    mutate: [
+      "subgraphs/points/src/services/redeem.ts:188-190", // resolveMember: manual, code's member must match
+      "subgraphs/points/src/services/redeem.ts:206-213", // redeemPoints: manual needs a wallet; postings
+      "subgraphs/points/src/services/redeem.ts:268-268", // authorizeRedemption: a hold is at a partner
+      "subgraphs/points/src/services/redeem.ts:284-286", // hold: insufficient points; expiry
+      "subgraphs/points/src/services/redeem.ts:313-317", // resolveHold: once; release the reservation
+      "subgraphs/points/src/services/redeem.ts:330-331", // captureHold: whole or part, at most the hold
+      "subgraphs/points/src/services/redeem.ts:339-340", // captureHold: postings
+      "subgraphs/points/src/services/redeem.ts:409-412", // reversal: never beyond the remainder
+      "subgraphs/points/src/services/redeem.ts:416-419", // reversal: a debit's reversal restores its lots, a credit's consumes
+      "subgraphs/points/src/services/redeem.ts:430-430", // reversal: postings mirrored
+    ],
     testFiles: [
       "subgraphs/points/src/services/redeem.idempotency.test.ts",
-      "subgraphs/points/src/services/concurrency.test.ts",
-      "subgraphs/points/src/services/lifecycle.test.ts",
-      "subgraphs/points/src/services/ledger.property.test.ts",
       "subgraphs/points/src/schema/points.test.ts",
+      "subgraphs/points/src/services/lifecycle.test.ts",
     ],
   },
   // Settlement pricing (pure functions): rate in force per bucket, line amounts, merging buckets into
@@ -81,15 +105,52 @@ export const MODULES = {
     ],
     testFiles: ["subgraphs/points/src/services/redeem.idempotency.test.ts"],
   },
-  // Member consent gating: grant/revoke/expiry rules and what a purpose may see.
-  consents: {
-    mutate: ["subgraphs/member/src/services/consents.ts"],
-    testFiles: ["subgraphs/member/src/services/consents.test.ts", "subgraphs/member/src/schema/member.test.ts"],
-  },
-  // Partner offers: budget funding, shares, returns.
+  // Offer budgets (points side): funding an offer's budget from its co-issuers in their shares
+  // (largest remainder), what a bonus takes from it, the guard that refuses an exhausted budget, the
+  // remaining budget read, and returning the unused budget at the end. Line numbers of main at
+  // 252f75c. Left out (partner side: shares sum to 10,000 bps, budget and shares frozen once funded;
+  // the offer lifecycle, claims, eligibility, per-member limit): bench/MUTATION.md.
   offers: {
-    mutate: ["subgraphs/partner/src/services/offers.ts"],
-    testFiles: ["subgraphs/partner/src/services/offer-catalog.test.ts", "subgraphs/partner/src/services/eligibility.test.ts", "subgraphs/partner/src/services/offer-consent.test.ts"],
+    mutate: [
+      "subgraphs/points/src/services/events.ts:40-52", // splitByShares: largest-remainder split
+      "subgraphs/points/src/services/events.ts:120-121", // onOfferActivated: fund once, drop zero parts
+      "subgraphs/points/src/services/events.ts:137-144", // onOfferEnded: return what is left, once
+      "subgraphs/points/src/services/earn.ts:271-274", // applyOfferBonus: what the budget pays (none below 1 point)
+      "subgraphs/points/src/services/ledger.ts:324-325", // post: an exhausted budget refuses the bonus
+      "subgraphs/points/src/services/reads.ts:136-140", // budgetsRemaining
+    ],
+    // One service-level test file (a database, no subgraph server): exact amounts for every rule
+    // above. points.test.ts covers the same path through GraphQL at ~3x the cost per mutant.
+    testFiles: ["subgraphs/points/src/services/offer-budget.test.ts"],
+  },
+  // Consent gating: what a partner may read of a member, in all three subgraphs. The rule lines
+  // only (line numbers of main at 252f75c): a receipt's status and the "active at" filter, the
+  // categories a partner shares per member, who is not gated (the member itself, admins), the
+  // member subgraph's gated()/sharedScopes, points' gated() (sharedScopes from the planner) and
+  // partner's mayRead() for offers. Left out: grant/revoke/import validation (consents.ts 70-221,
+  // covered by consent.test.ts/consents.test.ts/authority.test.ts), consentsOf; bench/MUTATION.md.
+  consents: {
+    mutate: [
+      "subgraphs/member/src/services/domain.ts:40-40", // readsUngated: admin, or the member itself
+      "subgraphs/member/src/services/consents.ts:32-32", // activeAt: not revoked, no expiry or expiry after now
+      "subgraphs/member/src/schema/member.ts:19-21", // gated: CONSENT_REQUIRED unless ungated or in scope
+      "subgraphs/member/src/loaders.ts:33-38", // sharedScopes: partner needs id and purpose; all/none otherwise
+      "subgraphs/points/src/schema/member.ts:25-27", // points gated: role, self, scope
+      "subgraphs/points/src/schema/member.ts:30-33", // points gated: the partner read recorded; an app acting for the member recorded
+      "subgraphs/partner/src/schema/member.ts:48-48", // eligibleOffers needs TIER and SEGMENTS
+      "subgraphs/partner/src/schema/member.ts:68-68", // claimedOffers needs ACTIVITY
+      "subgraphs/partner/src/schema/member.ts:81-85", // mayRead
+    ],
+    testFiles: [
+      "subgraphs/member/src/services/consents.test.ts",
+      "subgraphs/member/src/schema/consent.test.ts",
+      "subgraphs/member/src/schema/member.test.ts",
+      "subgraphs/member/src/schema/authority.test.ts",
+      "subgraphs/points/src/schema/points.test.ts",
+      "subgraphs/points/src/schema/authority.test.ts",
+      "subgraphs/partner/src/schema/offer.test.ts",
+      "subgraphs/partner/src/schema/authority.test.ts",
+    ],
   },
 };
 
@@ -100,7 +161,7 @@ if (!mod) throw new Error(`MUTATION_MODULE must be one of ${Object.keys(MODULES)
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
-  vitest: { configFile: "vitest.config.ts", related: false, pool: "forks" },
+  vitest: { configFile: "vitest.mutation.config.ts", related: false, pool: "forks" },
   coverageAnalysis: "perTest",
   mutate: mod.mutate,
   testFiles: mod.testFiles,
