@@ -75,6 +75,7 @@ export const MODULES = {
       "subgraphs/points/src/services/redeem.ts:430-430", // reversal: postings mirrored
     ],
     testFiles: [
+      "subgraphs/points/src/services/redeem.rules.test.ts",
       "subgraphs/points/src/services/redeem.idempotency.test.ts",
       "subgraphs/points/src/schema/points.test.ts",
       "subgraphs/points/src/services/lifecycle.test.ts",
