@@ -33,29 +33,52 @@ export const MODULES = {
     ],
     testFiles: ["subgraphs/points/src/earning/earn.idempotency.test.ts", "subgraphs/points/src/earning/earn.rules.test.ts"],
   },
-  // The double-entry core: deferred updates, account codes, accounts, request hash, idempotency, post, lots
-  // (lots.ts: the lot moves of a posting and the inactivity expiry push, moved out of ledger.ts).
+  // The double-entry core (ledger): post's rules (sum 0, at least two postings, one wallet),
+  // lifetime earned and the balance guard, FIFO lot consumption (earliest expiry first, preferred
+  // lots first, nothing left uncovered), an expiry posting taking exactly its lots, lot expiry by
+  // policy and the expiry run taking at most the unheld balance. Ranges moved with the code to the files of the points rooms (same lines of code; the reports cite 252f75c).
+  // Left out (integer/merge checks, the member's own wallet, lot credit/restore, the inactivity
+  // push, account codes and creation, lock order, deferred updates, idempotent()): bench/MUTATION.md.
   ledger: {
-    mutate: ["subgraphs/points/src/ledger/ledger.ts:103-394", "subgraphs/points/src/ledger/lots.ts:11-103"],
+    mutate: [
+      "subgraphs/points/src/ledger/ledger.ts:315-318", // post: sum 0, two postings, one wallet
+      "subgraphs/points/src/ledger/ledger.ts:331-331", // post: lifetime earned (EARN/OFFER_BONUS credits)
+      "subgraphs/points/src/ledger/ledger.ts:336-336", // post: the guard refused the update
+      "subgraphs/points/src/ledger/lots.ts:51-53", // moveLots: an expiry takes exactly its lots
+      "subgraphs/points/src/ledger/lots.ts:65-73", // moveLots: FIFO consumption
+      "subgraphs/points/src/config.ts:83-83", // lotExpiry by policy
+      "subgraphs/points/src/ledger/expiry.ts:36-43", // expirePoints: at most the unheld balance
+    ],
     testFiles: [
       "subgraphs/points/src/ledger/ledger.test.ts",
       "subgraphs/points/src/ledger/ledger.property.test.ts",
-      "subgraphs/points/src/redemption/redeem.idempotency.test.ts",
-      "subgraphs/points/src/earning/earn.idempotency.test.ts",
       "subgraphs/points/src/ledger/lifecycle.test.ts",
-      "subgraphs/points/src/ledger/concurrency.test.ts",
     ],
   },
-  // Spending: codes, redemptions, holds (authorize/capture/void/expire), reversals, adjustments; the
-  // wallet's held points these reserve and release are written by ledger/holds.ts (moved out of redeem.ts).
+  // Spending (redeem/holds): the member a redemption spends (manual, or the code's), the amounts and
+  // accounts of a redemption, holds (a hold is at a partner, insufficient points, expiry time,
+  // resolve once and release, capture at most the hold), and the reversal rules (never beyond the
+  // remainder, direction of postings and lots). Ranges moved with the code to the files of the points rooms (same lines of code; the reports cite 252f75c). Left out (code
+  // creation and verification, who redeems, who resolves a hold, whose transactions and which kinds
+  // may be reversed, adjustments, the hold-expiry job's SQL): bench/MUTATION.md.
   redeem: {
-    mutate: ["subgraphs/points/src/redemption/redeem.ts:61-477", "subgraphs/points/src/ledger/holds.ts:11-31"],
+    mutate: [
+      "subgraphs/points/src/redemption/redeem.ts:189-191", // resolveMember: manual, code's member must match
+      "subgraphs/points/src/redemption/redeem.ts:207-214", // redeemPoints: manual needs a wallet; postings
+      "subgraphs/points/src/redemption/redeem.ts:269-269", // authorizeRedemption: a hold is at a partner
+      "subgraphs/points/src/redemption/redeem.ts:282-284", // hold: insufficient points; expiry
+      "subgraphs/points/src/redemption/redeem.ts:311-315", // resolveHold: once; release the reservation
+      "subgraphs/points/src/redemption/redeem.ts:328-329", // captureHold: whole or part, at most the hold
+      "subgraphs/points/src/redemption/redeem.ts:337-338", // captureHold: postings
+      "subgraphs/points/src/redemption/redeem.ts:407-410", // reversal: never beyond the remainder
+      "subgraphs/points/src/redemption/redeem.ts:414-417", // reversal: a debit's reversal restores its lots, a credit's consumes
+      "subgraphs/points/src/redemption/redeem.ts:428-428", // reversal: postings mirrored
+    ],
     testFiles: [
+      "subgraphs/points/src/redemption/redeem.rules.test.ts",
       "subgraphs/points/src/redemption/redeem.idempotency.test.ts",
-      "subgraphs/points/src/ledger/concurrency.test.ts",
-      "subgraphs/points/src/ledger/lifecycle.test.ts",
-      "subgraphs/points/src/ledger/ledger.property.test.ts",
       "subgraphs/points/src/schema/points.test.ts",
+      "subgraphs/points/src/ledger/lifecycle.test.ts",
     ],
   },
   // Settlement pricing (pure functions): rate in force per bucket, line amounts, merging buckets into
@@ -83,15 +106,52 @@ export const MODULES = {
     ],
     testFiles: ["subgraphs/points/src/redemption/redeem.idempotency.test.ts"],
   },
-  // Member consent gating: grant/revoke/expiry rules and what a purpose may see.
-  consents: {
-    mutate: ["subgraphs/member/src/services/consents.ts"],
-    testFiles: ["subgraphs/member/src/services/consents.test.ts", "subgraphs/member/src/schema/member.test.ts"],
-  },
-  // Partner offers: budget funding, shares, returns.
+  // Offer budgets (points side): funding an offer's budget from its co-issuers in their shares
+  // (largest remainder), what a bonus takes from it, the guard that refuses an exhausted budget, the
+  // remaining budget read, and returning the unused budget at the end. Line numbers of main at
+  // 252f75c, ranges since moved with the code. Left out (partner side: shares sum to 10,000 bps, budget and shares frozen once funded;
+  // the offer lifecycle, claims, eligibility, per-member limit): bench/MUTATION.md.
   offers: {
-    mutate: ["subgraphs/partner/src/services/offers.ts"],
-    testFiles: ["subgraphs/partner/src/services/offer-catalog.test.ts", "subgraphs/partner/src/services/eligibility.test.ts", "subgraphs/partner/src/services/offer-consent.test.ts"],
+    mutate: [
+      "subgraphs/points/src/ledger/shares.ts:9-21", // splitByShares: largest-remainder split
+      "subgraphs/points/src/events.ts:92-93", // onOfferActivated: fund once, drop zero parts
+      "subgraphs/points/src/events.ts:109-116", // onOfferEnded: return what is left, once
+      "subgraphs/points/src/earning/offer-bonus.ts:77-80", // applyOfferBonus: what the budget pays (none below 1 point)
+      "subgraphs/points/src/ledger/ledger.ts:336-337", // post: an exhausted budget refuses the bonus
+      "subgraphs/points/src/reads.ts:131-135", // budgetsRemaining
+    ],
+    // One service-level test file (a database, no subgraph server): exact amounts for every rule
+    // above. points.test.ts covers the same path through GraphQL at ~3x the cost per mutant.
+    testFiles: ["subgraphs/points/src/offer-budget.test.ts"],
+  },
+  // Consent gating: what a partner may read of a member, in all three subgraphs. The rule lines
+  // only (ranges moved with the code after the regrouping; the reports cite 252f75c): a receipt's status and the "active at" filter, the
+  // categories a partner shares per member, who is not gated (the member itself, admins), the
+  // member subgraph's gated()/sharedScopes, points' gated() (sharedScopes from the planner) and
+  // partner's mayRead() for offers. Left out: grant/revoke/import validation (consents.ts 70-221,
+  // covered by consent.test.ts/consents.test.ts/authority.test.ts), consentsOf; bench/MUTATION.md.
+  consents: {
+    mutate: [
+      "lib/principal.ts:91-91", // readsUngated: admin, or the member itself
+      "subgraphs/member/src/services/consents.ts:32-32", // activeAt: not revoked, no expiry or expiry after now
+      "subgraphs/member/src/schema/member.ts:20-22", // gated: CONSENT_REQUIRED unless ungated or in scope
+      "subgraphs/member/src/loaders.ts:35-40", // sharedScopes: partner needs id and purpose; all/none otherwise
+      "subgraphs/points/src/schema/member.ts:27-28", // points gated: role, self, scope
+      "subgraphs/points/src/schema/member.ts:31-34", // points gated: the partner read recorded; an app acting for the member recorded
+      "subgraphs/partner/src/schema/member.ts:48-48", // eligibleOffers needs TIER and SEGMENTS
+      "subgraphs/partner/src/schema/member.ts:68-68", // claimedOffers needs ACTIVITY
+      "subgraphs/partner/src/schema/member.ts:83-87", // mayRead
+    ],
+    testFiles: [
+      "subgraphs/member/src/services/consents.test.ts",
+      "subgraphs/member/src/schema/consent.test.ts",
+      "subgraphs/member/src/schema/member.test.ts",
+      "subgraphs/member/src/schema/authority.test.ts",
+      "subgraphs/points/src/schema/points.test.ts",
+      "subgraphs/points/src/schema/authority.test.ts",
+      "subgraphs/partner/src/schema/offer.test.ts",
+      "subgraphs/partner/src/schema/authority.test.ts",
+    ],
   },
 };
 
@@ -102,7 +162,7 @@ if (!mod) throw new Error(`MUTATION_MODULE must be one of ${Object.keys(MODULES)
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
-  vitest: { configFile: "vitest.config.ts", related: false, pool: "forks" },
+  vitest: { configFile: "vitest.mutation.config.ts", related: false, pool: "forks" },
   coverageAnalysis: "perTest",
   mutate: mod.mutate,
   testFiles: mod.testFiles,

@@ -202,6 +202,11 @@ describe("members: claims, eligibility, discount codes", () => {
     expect((await get(memberPrincipal(crypto.randomUUID()), "GOLD", "NEW")).eligibleOffers).toEqual([]);
     expect((await get(partnerPrincipal(a.id), "GOLD", "NEW")).eligibleOffers).toEqual([]);
     expect(ids(await get(partnerPrincipal(a.id), "GOLD", "NEW", ["TIER", "SEGMENTS"]))).toEqual([gold.id, fresh.id, all.id].sort());
+    // Both categories: either one alone is not enough.
+    expect((await get(partnerPrincipal(a.id), "GOLD", "NEW", ["TIER"])).eligibleOffers).toEqual([]);
+    expect((await get(partnerPrincipal(a.id), "GOLD", "NEW", ["SEGMENTS", "ACTIVITY"])).eligibleOffers).toEqual([]);
+    // Admins see everything whatever sharedScopes says (the member subgraph gives them all six anyway).
+    expect(ids(await get(adminPrincipal(), "GOLD", "NEW"))).toEqual([gold.id, fresh.id, all.id].sort());
 
     const CLAIM = `mutation($o: ID!) { claimOffer(offerId: $o) { id usedCount offer { id } } }`;
     expect(codes(await h.as(partnerPrincipal(a.id), CLAIM, { o: all.id }))).toEqual(["FORBIDDEN"]);
@@ -212,6 +217,7 @@ describe("members: claims, eligibility, discount codes", () => {
     expect(claimed.claimedOffers.map((c) => c.offer.id)).toEqual([all.id]);
     expect((await get(partnerPrincipal(a.id), "BASE", "ACTIVE")).claimedOffers).toEqual([]);
     expect((await get(partnerPrincipal(a.id), "BASE", "ACTIVE", ["ACTIVITY"])).claimedOffers.map((c) => c.offer.id)).toEqual([all.id]);
+    expect((await get(adminPrincipal(), "BASE", "ACTIVE")).claimedOffers.map((c) => c.offer.id)).toEqual([all.id]);
     // Used up → no longer eligible, and claiming again is OFFER_LIMIT_REACHED.
     await prisma().offerClaim.update({ where: { id: c1.id }, data: { usedCount: 2 } });
     expect(ids(await get(memberPrincipal(m), "BASE", "ACTIVE"))).toEqual([]);

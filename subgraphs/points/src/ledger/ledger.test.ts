@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Database } from "../../../../lib/db.ts";
 import { freshDatabase } from "../../../../tests/support/db.ts";
 import { prisma, usePrisma } from "../db.ts";
-import { idempotentTransaction, issuanceCode, post, redemptionCode, requestHash, walletCode } from "./ledger.ts";
+import { ADJUSTMENTS, BREAKAGE, idempotentTransaction, issuanceCode, type PostInput, post, redemptionCode, requestHash, walletCode } from "./ledger.ts";
 
 let db: Database;
 beforeAll(async () => {
@@ -141,5 +141,60 @@ describe("ledger core", () => {
       }),
     ).rejects.toThrow(/does not balance|posting\(s\)/);
     expect(await prisma().ledgerTransaction.count({ where: { id: { in: [a, b] } } })).toBe(0);
+  });
+
+  /** One post() in its own database transaction, with a fresh key. */
+  const write = (input: Omit<PostInput, "idempotency" | "createdBy">) =>
+    prisma().$transaction((tx) => post(tx, { ...input, idempotency: { scope: "t", key: randomUUID(), requestHash: "x" }, createdBy: "test" }));
+  const remaining = async (m: string) => (await prisma().lot.findMany({ where: { memberId: m }, orderBy: { id: "asc" } })).map((l) => Number(l.remaining));
+
+  test("post refuses what cannot be a transaction: unbalanced, fewer than two non-zero postings, two wallets; nothing is written", async () => {
+    const [m, m2, p] = [randomUUID(), randomUUID(), randomUUID()];
+    await earn(m, p, 100);
+    await earn(m2, p, 100);
+    const before = await prisma().ledgerTransaction.count();
+    await expect(write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: 10 }, { accountCode: ADJUSTMENTS, amount: -9 }] })).rejects.toThrow(/must sum to 0/);
+    // Two postings that cancel out on one account are no posting at all.
+    await expect(write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: 10 }, { accountCode: walletCode(m), amount: -10 }] })).rejects.toThrow(
+      /at least two non-zero postings/,
+    );
+    await expect(write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: -10 }, { accountCode: walletCode(m2), amount: 10 }] })).rejects.toThrow(
+      /at most one wallet/,
+    );
+    expect(await prisma().ledgerTransaction.count()).toBe(before);
+    expect([await remaining(m), await remaining(m2)]).toEqual([[100], [100]]);
+  });
+
+  test("lifetimeEarned counts what EARN and OFFER_BONUS credit to the wallet: not redemptions, not adjustments", async () => {
+    const [m, p] = [randomUUID(), randomUUID()];
+    await earn(m, p, 500);
+    await write({ kind: "REDEEM", memberId: m, partnerId: p, postings: [{ accountCode: walletCode(m), amount: -200 }, { accountCode: redemptionCode(p), amount: 200 }] });
+    await write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: 50 }, { accountCode: ADJUSTMENTS, amount: -50 }] });
+    const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: walletCode(m) } });
+    expect({ balance: w.balance, lifetimeEarned: w.lifetimeEarned }).toEqual({ balance: 350n, lifetimeEarned: 500n });
+  });
+
+  test("lots: an expiry takes exactly the lots it names (and they must add up); a debit takes lots in order across several; lots that do not cover it are refused", async () => {
+    const [m, p] = [randomUUID(), randomUUID()];
+    await earn(m, p, 100);
+    await earn(m, p, 100);
+    const [a, b] = await prisma().lot.findMany({ where: { memberId: m }, orderBy: { id: "asc" } });
+    // The second lot, although the first would come first in FIFO order.
+    await write({ kind: "EXPIRY", memberId: m, postings: [{ accountCode: walletCode(m), amount: -20 }, { accountCode: BREAKAGE, amount: 20 }], lots: { mode: "expire", lots: [{ id: b!.id, take: 20 }] } });
+    expect(await remaining(m)).toEqual([100, 80]);
+    await expect(
+      write({ kind: "EXPIRY", memberId: m, postings: [{ accountCode: walletCode(m), amount: -20 }, { accountCode: BREAKAGE, amount: 20 }], lots: { mode: "expire", lots: [{ id: a!.id, take: 10 }] } }),
+    ).rejects.toThrow(/do not match/);
+    expect(await remaining(m)).toEqual([100, 80]);
+    // 150 across both lots, oldest first.
+    await write({ kind: "REDEEM", memberId: m, partnerId: p, postings: [{ accountCode: walletCode(m), amount: -150 }, { accountCode: redemptionCode(p), amount: 150 }] });
+    expect(await remaining(m)).toEqual([0, 30]);
+    // Lots that disagree with the wallet (a corrupted lot, here by hand) refuse the debit instead of taking less.
+    await prisma().lot.update({ where: { id: b!.id }, data: { remaining: 10n } });
+    await expect(
+      write({ kind: "REDEEM", memberId: m, partnerId: p, postings: [{ accountCode: walletCode(m), amount: -25 }, { accountCode: redemptionCode(p), amount: 25 }] }),
+    ).rejects.toThrow(/do not cover 25 points/);
+    await prisma().lot.update({ where: { id: b!.id }, data: { remaining: 30n } });
+    expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: walletCode(m) } })).balance).toBe(30n);
   });
 });

@@ -113,6 +113,33 @@ describe("lots and expiry", () => {
     expect(await wallet(m)).toMatchObject({ balance: 0, held: 0 });
   });
 
+  test("expiry takes only the unheld part of the due lots, oldest first; when the holds cover them all it takes nothing", async () => {
+    useSettings({ expiryPolicy: { kind: "months_after_earning", months: 1 }, holdTtlMinutes: 30 });
+    const m = await member();
+    await earn(m, 60, T0);
+    await earn(m, 40, at(1));
+    const due = new Date(addMonths(at(1), 1).getTime() + 1000); // both lots due
+    const holdAt = new Date(due.getTime() - 10 * 60_000);
+    const hold = async (who: string, points: number) => {
+      const c = await createRedemptionCode(memberPrincipal(who), { partnerId: shop, points }, { now: holdAt });
+      await authorizeRedemption(partnerPrincipal(shop), { redemptionCode: c.code, points, idempotencyKey: randomUUID() }, { now: holdAt });
+    };
+    await hold(m, 70);
+    const allHeld = await member();
+    await earn(allHeld, 50, T0);
+    await hold(allHeld, 50);
+    await runPointsExpiry(due);
+    // 100 − 70 held = 30, from the older lot; one consumption row, the held points stay.
+    expect((await lots(m)).map((l) => l.remaining)).toEqual([30, 40]);
+    expect(await wallet(m)).toMatchObject({ balance: 70, held: 70 });
+    const [expiry, ...more] = await prisma().ledgerTransaction.findMany({ where: { memberId: m, kind: "EXPIRY" } });
+    expect([expiry!.memberPoints, more]).toEqual([-30n, []]);
+    expect(await prisma().lotConsumption.count({ where: { transactionId: expiry!.id } })).toBe(1);
+    // Everything due is held: no EXPIRY at all (and no error for the run).
+    expect((await lots(allHeld)).map((l) => l.remaining)).toEqual([50]);
+    expect(await prisma().ledgerTransaction.count({ where: { memberId: allHeld, kind: "EXPIRY" } })).toBe(0);
+  });
+
   test("an expired redemption code is REDEMPTION_CODE_INVALID and spends nothing", async () => {
     useSettings({ redemptionCodeTtlSeconds: 60 });
     const m = await member();

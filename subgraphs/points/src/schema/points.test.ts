@@ -92,6 +92,9 @@ describe("earning and reading", () => {
     expectNoGraphQLErrors(await h.as(memberPrincipal(m), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: [] }] }));
     expectNoGraphQLErrors(await h.as(adminPrincipal(), ENTITY, { r: [{ __typename: "Member", id: m }] }));
     expect(await prisma().pointsOutboxEvent.count({ where: { type: "points.data_accessed" } })).toBe(before + 1);
+    // Another member's token is not "self": gated like a partner without the categories.
+    const other = await h.as(memberPrincipal(randomUUID()), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: [] }] });
+    expect(codes(other).sort()).toEqual(["CONSENT_REQUIRED", "CONSENT_REQUIRED", "CONSENT_REQUIRED"]);
   });
 
   test("transaction(id): admin all, partner own, member own, else NOT_FOUND", async () => {
