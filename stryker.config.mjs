@@ -49,11 +49,7 @@ export const MODULES = {
       "subgraphs/points/src/config.ts:83-83", // lotExpiry by policy
       "subgraphs/points/src/ledger/expiry.ts:36-43", // expirePoints: at most the unheld balance
     ],
-    testFiles: [
-      "subgraphs/points/src/ledger/ledger.test.ts",
-      "subgraphs/points/src/ledger/ledger.property.test.ts",
-      "subgraphs/points/src/ledger/lifecycle.test.ts",
-    ],
+    testFiles: ["subgraphs/points/src/ledger/ledger.test.ts", "subgraphs/points/src/ledger/ledger.property.test.ts", "subgraphs/points/src/ledger/lifecycle.test.ts"],
   },
   // Spending (redeem/holds): the member a redemption spends (manual, or the code's), the amounts and
   // accounts of a redemption, holds (a hold is at a partner, insufficient points, expiry time,

@@ -83,7 +83,14 @@ export async function runCeilingBench(): Promise<CeilingFigures> {
     const headers = { authorization: `Bearer ${token}` };
     // Warm up (plan cache, JIT), then measure.
     for (let i = 0; i < 50; i++) {
-      const r = await fetch(gatewayUrl, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ query: "mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points } }", variables: { input: { memberId: randomUUID(), purchaseAmount: "12.50", idempotencyKey: `warm-${i}` } } }) });
+      const r = await fetch(gatewayUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({
+          query: "mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points } }",
+          variables: { input: { memberId: randomUUID(), purchaseAmount: "12.50", idempotencyKey: `warm-${i}` } },
+        }),
+      });
       const body = (await r.json()) as { errors?: { message: string }[] };
       if (body.errors?.length) throw new Error(`ceiling warm-up: ${body.errors[0]!.message}`);
     }

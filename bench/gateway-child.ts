@@ -25,7 +25,11 @@ import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, internalKey, OPERATION_NAME_HEAD
 import type { Principal } from "../lib/principal.ts";
 
 const kind = process.argv[2];
-const need = (k: string) => process.env[k] ?? (() => { throw new Error(`gateway-child needs ${k}`); })();
+const need = (k: string) =>
+  process.env[k] ??
+  (() => {
+    throw new Error(`gateway-child needs ${k}`);
+  })();
 const secret = need("HUB_INTERNAL_SECRET");
 const dataDir = need("HUB_DATA_DIR");
 const urls = { member: need("HUB_MEMBER_URL"), points: need("HUB_POINTS_URL"), partner: need("HUB_PARTNER_URL") };
@@ -88,17 +92,21 @@ if (kind === "ours") {
         // Node's own fetch (undici, keep-alive pool) instead of the default make-fetch-happen: the
         // default spent its time in agent-base's isSecureEndpoint (a stack trace per request) and
         // ran at ~35 req/s here; the peer is measured in its best configuration we know.
-        ...(process.env.BENCH_APOLLO_FETCHER === "default" ? {} : { fetcher: (async (input: string, init: RequestInit) => {
-          stats.fetches++;
-          stats.bytesOut += typeof init.body === "string" ? init.body.length : 0;
-          const t = performance.now();
-          const r = await fetch(input, init);
-          stats.fetchMs += performance.now() - t;
-          const u = (stats.byUrl[input] ??= { n: 0, ms: 0 });
-          u.n++;
-          u.ms += performance.now() - t;
-          return r;
-        }) as unknown as NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>["fetcher"] }),
+        ...(process.env.BENCH_APOLLO_FETCHER === "default"
+          ? {}
+          : {
+              fetcher: (async (input: string, init: RequestInit) => {
+                stats.fetches++;
+                stats.bytesOut += typeof init.body === "string" ? init.body.length : 0;
+                const t = performance.now();
+                const r = await fetch(input, init);
+                stats.fetchMs += performance.now() - t;
+                const u = (stats.byUrl[input] ??= { n: 0, ms: 0 });
+                u.n++;
+                u.ms += performance.now() - t;
+                return r;
+              }) as unknown as NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>["fetcher"],
+            }),
         async willSendRequest({ request, context: c }) {
           const context = c as Ctx;
           if (!context.principal) return;

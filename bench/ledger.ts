@@ -90,9 +90,7 @@ export interface LedgerFigures {
  * cannot beat this; 20,000 items as in the bulk phase. Writes balanced postings but moves no balance.
  */
 async function bulkFloor(partnerId: string, members: string[]): Promise<number> {
-  const accounts = new Map(
-    (await prisma().$queryRaw<{ code: string; id: bigint }[]>`SELECT code, id FROM "points"."LedgerAccount" WHERE code LIKE 'wallet:%' OR code LIKE 'issuance:%'`).map((r) => [r.code, r.id]),
-  );
+  const accounts = new Map((await prisma().$queryRaw<{ code: string; id: bigint }[]>`SELECT code, id FROM "points"."LedgerAccount" WHERE code LIKE 'wallet:%' OR code LIKE 'issuance:%'`).map((r) => [r.code, r.id]));
   const issuance = [...accounts].find(([c]) => c.startsWith("issuance:"))![1];
   const chunks = Array.from({ length: 40 }, (_, c) => Array.from({ length: 500 }, (_, i) => ({ id: randomUUID(), member: members[(c * 500 + i) % members.length]!, points: 10 + (i % 90), key: `floor-${c}-${i}` })));
   const at = new Date();
@@ -102,8 +100,9 @@ async function bulkFloor(partnerId: string, members: string[]): Promise<number> 
     [0, 1].map(async () => {
       while (next < chunks.length) {
         const items = chunks[next++]!;
-        await prisma().$transaction(async (tx) => {
-          await tx.$executeRaw`
+        await prisma().$transaction(
+          async (tx) => {
+            await tx.$executeRaw`
             WITH t AS (
               INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
               SELECT id, 'EARN', m, ${partnerId}::uuid, p, p, 'floor', k, 'h', 'bench', ${at}
@@ -120,7 +119,9 @@ async function bulkFloor(partnerId: string, members: string[]): Promise<number> 
             )
             INSERT INTO "points"."OutboxEvent" (id, type, payload)
             SELECT gen_random_uuid(), 'bench.floor', jsonb_build_object('memberId', t."memberId", 'points', t."memberPoints") FROM t`;
-        }, { timeout: 60_000 });
+          },
+          { timeout: 60_000 },
+        );
       }
     }),
   );
@@ -151,20 +152,21 @@ async function main(): Promise<{ tps: number; service: NonNullable<LedgerFigures
     const partners = Array.from({ length: PARTNERS }, () => randomUUID());
     const members = Array.from({ length: MEMBERS }, () => randomUUID());
     for (const p of partners) {
-      await prisma().$transaction((tx) =>
-        applyEvent(eventConsumer, tx, { id: randomUUID(), type: "partner.registered", payload: { partnerId: p, name: "bench", earnRate: "1" }, createdAt: new Date().toISOString() }),
-      );
+      await prisma().$transaction((tx) => applyEvent(eventConsumer, tx, { id: randomUUID(), type: "partner.registered", payload: { partnerId: p, name: "bench", earnRate: "1" }, createdAt: new Date().toISOString() }));
     }
     // Open wallets and links as the member.enrolled / member.linked events would.
     for (let i = 0; i < members.length; i += 200) {
-      await prisma().$transaction(async (tx) => {
-        for (const m of members.slice(i, i + 200)) {
-          await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.enrolled", payload: { memberId: m, partnerId: partners[0] }, createdAt: new Date().toISOString() });
-          for (const p of partners.slice(1)) {
-            await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.linked", payload: { memberId: m, partnerId: p }, createdAt: new Date().toISOString() });
+      await prisma().$transaction(
+        async (tx) => {
+          for (const m of members.slice(i, i + 200)) {
+            await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.enrolled", payload: { memberId: m, partnerId: partners[0] }, createdAt: new Date().toISOString() });
+            for (const p of partners.slice(1)) {
+              await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.linked", payload: { memberId: m, partnerId: p }, createdAt: new Date().toISOString() });
+            }
           }
-        }
-      }, { timeout: 120_000, maxWait: 60_000 });
+        },
+        { timeout: 120_000, maxWait: 60_000 },
+      );
     }
     const actor = (p: string): Principal => ({ sub: "bench", role: "PARTNER", partnerId: p, memberId: null, scope: "", purpose: "ACCOUNT_SERVICING" });
 

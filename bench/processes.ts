@@ -55,13 +55,7 @@ export interface Services {
  * port from the OS, and waits until every one answers /healthz. `nodeArgs(service)` adds node flags
  * (e.g. --cpu-prof). When one does not start, the others are stopped before the error is thrown.
  */
-export async function startServices(opts: {
-  services: Service[];
-  databaseUrl: string;
-  internalSecret: string;
-  dataDir: string;
-  nodeArgs?: (service: Service) => string[];
-}): Promise<Services> {
+export async function startServices(opts: { services: Service[]; databaseUrl: string; internalSecret: string; dataDir: string; nodeArgs?: (service: Service) => string[] }): Promise<Services> {
   const [gateway, member, points, partner] = (await freePorts(4)) as [number, number, number, number];
   const ports = { gateway, member, points, partner };
   const urls = { member: `http://127.0.0.1:${member}`, points: `http://127.0.0.1:${points}`, partner: `http://127.0.0.1:${partner}` };

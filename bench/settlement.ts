@@ -35,7 +35,10 @@ function bareAggregateSql(c: Coverage): Prisma.Sql {
 }
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const SIZES = (process.env.BENCH_SETTLEMENT_SIZES ?? "1000000,10000000").split(",").map(Number).filter((n) => n > 0);
+const SIZES = (process.env.BENCH_SETTLEMENT_SIZES ?? "1000000,10000000")
+  .split(",")
+  .map(Number)
+  .filter((n) => n > 0);
 const PARTNERS = 8;
 const MEMBERS = 100_000;
 const DAY = 86_400_000;

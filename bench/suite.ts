@@ -112,7 +112,9 @@ export function goals(ledger: LedgerFigures | undefined, wallet: WalletFigures |
   const tps = ledger?.pgbenchTps ?? NaN;
   if (gw && Number.isFinite(tps)) {
     const c = ledger!.ceiling;
-    const note = c ? `our gateway alone, in front of a subgraph that costs nothing, reaches ${fmt(c.gateway.perSecond / tps, 2)} × (${fmt(c.gateway.perSecond)}/s, p99 ${fmt(c.gateway.p99)} ms, ${fmt(c.gateway.cpuMsPerRequest, 2)} ms CPU per request)` : undefined;
+    const note = c
+      ? `our gateway alone, in front of a subgraph that costs nothing, reaches ${fmt(c.gateway.perSecond / tps, 2)} × (${fmt(c.gateway.perSecond)}/s, p99 ${fmt(c.gateway.p99)} ms, ${fmt(c.gateway.cpuMsPerRequest, 2)} ms CPU per request)`
+      : undefined;
     out.push({ name: "single earns through the gateway / pgbench tpcb-like tps", value: gw.perSecond / tps, unit: "ratio", goal: ">= 0.5", met: gw.perSecond / tps >= 0.5, ...(note ? { note } : {}) });
     out.push({ name: `single earns through the gateway p99 at ${ledger!.clients} clients`, value: gw.p99, unit: "ms", goal: "< 50", met: gw.p99 < 50 });
   } else {
@@ -161,7 +163,10 @@ function markdown(ctx: {
   L.push(`| load average before / after | ${ctx.load.before.map((x) => x.toFixed(2)).join(" ")} / ${ctx.load.after.map((x) => x.toFixed(2)).join(" ")} (other work shares these cores) |`);
   L.push("");
   L.push("## Goals", "", "| goal | measured | target | met |", "|---|---|---|---|");
-  for (const g of ctx.goals) L.push(`| ${g.name} | ${g.value === null ? "—" : `${fmt(g.value, g.unit === "ms" ? 0 : 2)}${g.unit === "ms" ? " ms" : " ×"}`}${g.note ? ` (${g.note})` : ""} | ${g.goal}${g.unit === "ms" ? " ms" : ""} | ${g.met ? "yes" : "**no**"} |`);
+  for (const g of ctx.goals)
+    L.push(
+      `| ${g.name} | ${g.value === null ? "—" : `${fmt(g.value, g.unit === "ms" ? 0 : 2)}${g.unit === "ms" ? " ms" : " ×"}`}${g.note ? ` (${g.note})` : ""} | ${g.goal}${g.unit === "ms" ? " ms" : ""} | ${g.met ? "yes" : "**no**"} |`,
+    );
   L.push("");
 
   L.push("## Wallet query", "");
@@ -172,7 +177,8 @@ function markdown(ctx: {
     );
     L.push("| arrangement | requests/s (median) | windows' requests/s | p50 | p99 | gateway CPU / request | failed | ours / this |", "|---|---|---|---|---|---|---|---|");
     const runs = (k?: keyof WalletFigures["windows"]) => (k && w.windows?.[k]?.length ? w.windows[k].map((f) => fmt(f.requestsPerSecond)).join(", ") : "");
-    const row = (name: string, f: WalletFigures["ours"], k?: keyof WalletFigures["windows"]) => `| ${name} | ${fmt(f.requestsPerSecond)} | ${runs(k)} | ${fmt(f.p50)} ms | ${fmt(f.p99)} ms | ${f.cpuMsPerRequest ? `${fmt(f.cpuMsPerRequest, 2)} ms` : ""} | ${f.failed} | ${fmt(w.ours.requestsPerSecond / f.requestsPerSecond, 2)} |`;
+    const row = (name: string, f: WalletFigures["ours"], k?: keyof WalletFigures["windows"]) =>
+      `| ${name} | ${fmt(f.requestsPerSecond)} | ${runs(k)} | ${fmt(f.p50)} ms | ${fmt(f.p99)} ms | ${f.cpuMsPerRequest ? `${fmt(f.cpuMsPerRequest, 2)} ms` : ""} | ${f.failed} | ${fmt(w.ours.requestsPerSecond / f.requestsPerSecond, 2)} |`;
     L.push(row("our gateway (Hive gateway runtime + Rust planner)", w.ours, "ours"));
     L.push(row("@apollo/gateway 2.14 on @apollo/server 5 (same subgraphs, same supergraph, same identity signing)", w.apollo, "apollo"));
     L.push(row("@apollo/gateway at 1 connection (does it scale with concurrency?)", w.apolloOneConnection));
@@ -183,9 +189,15 @@ function markdown(ctx: {
     L.push(`| ours | ${fmt(w.oursMemory.idleRssMb)} MB | ${fmt(w.oursMemory.peakRssMb)} MB | ${fmt(w.oursMemory.peakHeapUsedMb)} MB |`);
     L.push(`| @apollo/gateway | ${fmt(w.apolloMemory.idleRssMb)} MB | ${fmt(w.apolloMemory.peakRssMb)} MB | ${fmt(w.apolloMemory.peakHeapUsedMb)} MB |`);
     L.push("");
-    L.push("SQL statements per wallet query through the gateway (counted at the pg driver: every statement the three subgraphs send, BEGIN/COMMIT included; 30 members' queries, sequential), and Prisma operations per subgraph:", "");
+    L.push(
+      "SQL statements per wallet query through the gateway (counted at the pg driver: every statement the three subgraphs send, BEGIN/COMMIT included; 30 members' queries, sequential), and Prisma operations per subgraph:",
+      "",
+    );
     L.push("| lists | eligible offers | co-issuers | activity entries | SQL statements / query | Prisma ops member / points / partner |", "|---|---|---|---|---|---|");
-    for (const s of w.sql) L.push(`| ${s.label} | ${fmt(s.offers, 1)} | ${fmt(s.coIssuers, 1)} | ${fmt(s.activity, 1)} | ${fmt(s.sqlPerQuery, 1)} | ${fmt(s.prismaOpsPerQuery.member, 1)} / ${fmt(s.prismaOpsPerQuery.points, 1)} / ${fmt(s.prismaOpsPerQuery.partner, 1)} |`);
+    for (const s of w.sql)
+      L.push(
+        `| ${s.label} | ${fmt(s.offers, 1)} | ${fmt(s.coIssuers, 1)} | ${fmt(s.activity, 1)} | ${fmt(s.sqlPerQuery, 1)} | ${fmt(s.prismaOpsPerQuery.member, 1)} / ${fmt(s.prismaOpsPerQuery.points, 1)} / ${fmt(s.prismaOpsPerQuery.partner, 1)} |`,
+      );
     L.push("");
   } else L.push(`Not measured: ${ctx.errors.wallet ?? "skipped"}`, "");
 
@@ -197,10 +209,14 @@ function markdown(ctx: {
     const x = (v: number) => fmt(v / l.pgbenchTps, 2);
     if (l.service) {
       L.push(`| single earns, service layer, group commit | ${fmt(l.service.grouped.perSecond)} | ${fmt(l.service.grouped.p50, 1)} ms | ${fmt(l.service.grouped.p99, 1)} ms | ${x(l.service.grouped.perSecond)} |`);
-      L.push(`| single earns, service layer, one transaction per earn | ${fmt(l.service.ungrouped.perSecond)} | ${fmt(l.service.ungrouped.p50, 1)} ms | ${fmt(l.service.ungrouped.p99, 1)} ms | ${x(l.service.ungrouped.perSecond)} |`);
+      L.push(
+        `| single earns, service layer, one transaction per earn | ${fmt(l.service.ungrouped.perSecond)} | ${fmt(l.service.ungrouped.p50, 1)} ms | ${fmt(l.service.ungrouped.p99, 1)} ms | ${x(l.service.ungrouped.perSecond)} |`,
+      );
       L.push(`| bulk earn, service layer (awardPointsBatch, 5,000 items per call) | ${fmt(l.service.bulkItemsPerSecond)} items | | | ${x(l.service.bulkItemsPerSecond)} |`);
       if (l.service.bulkFloorItemsPerSecond)
-        L.push(`| bulk floor: the rows a bulk item writes as bare INSERTs (500 per transaction, 2 at once; nothing read, locked or checked in code) | ${fmt(l.service.bulkFloorItemsPerSecond)} items | | | ${x(l.service.bulkFloorItemsPerSecond)} |`);
+        L.push(
+          `| bulk floor: the rows a bulk item writes as bare INSERTs (500 per transaction, 2 at once; nothing read, locked or checked in code) | ${fmt(l.service.bulkFloorItemsPerSecond)} items | | | ${x(l.service.bulkFloorItemsPerSecond)} |`,
+        );
     }
     if (l.ceiling)
       L.push(
@@ -235,14 +251,24 @@ function markdown(ctx: {
     for (const e of p.functions) L.push(`| \`${e.name}\` | ${fmt(e.selfMs)} ms | ${fmt(e.percent, 1)} % |`);
     L.push("", `Profile file (open in Chrome DevTools → Performance, or speedscope): \`${p.file}\``);
     for (const [sg, sp] of Object.entries(w.subgraphProfiles ?? {})) {
-      L.push("", `${sg} subgraph (whole process life, start-up included; BENCH_PROFILE_SUBGRAPHS=1): ${fmt(100 - sp.idlePercent)} % busy; by module: ${sp.modules.slice(0, 8).map((m) => `${m.name} ${fmt(m.percent, 0)} %`).join(", ")}`);
+      L.push(
+        "",
+        `${sg} subgraph (whole process life, start-up included; BENCH_PROFILE_SUBGRAPHS=1): ${fmt(100 - sp.idlePercent)} % busy; by module: ${sp.modules
+          .slice(0, 8)
+          .map((m) => `${m.name} ${fmt(m.percent, 0)} %`)
+          .join(", ")}`,
+      );
     }
   } else L.push("Not profiled (BENCH_PROFILE=0 or the wallet bench did not run).");
   L.push("");
   L.push("## Notes", "");
-  L.push("- @apollo/gateway is given Node's own fetch (undici) as its fetcher: its default (make-fetch-happen) spent its time in agent-base's `isSecureEndpoint` (a stack trace per subgraph request) and was slower still. It verifies the same ES256 access tokens with the same key set and signs the same x-hub-identity assertion (cached per token) as ours (bench/gateway-child.ts).");
+  L.push(
+    "- @apollo/gateway is given Node's own fetch (undici) as its fetcher: its default (make-fetch-happen) spent its time in agent-base's `isSecureEndpoint` (a stack trace per subgraph request) and was slower still. It verifies the same ES256 access tokens with the same key set and signs the same x-hub-identity assertion (cached per token) as ours (bench/gateway-child.ts).",
+  );
   L.push("- The wallet arrangements alternate in short windows (medians reported) on a shared 2-core machine: the load generator, the gateways, three subgraphs and PostgreSQL share the cores with other work.");
-  L.push("- Until commit ab29240 our gateway merged concurrent subgraph requests with identical bodies (executor-http's in-flight deduplication ignores the identity header added in onFetch): its earlier 600 req/s were mostly other members' answers. The bench now refuses any gateway that answers a member with another member's data.");
+  L.push(
+    "- Until commit ab29240 our gateway merged concurrent subgraph requests with identical bodies (executor-http's in-flight deduplication ignores the identity header added in onFetch): its earlier 600 req/s were mostly other members' answers. The bench now refuses any gateway that answers a member with another member's data.",
+  );
   return `${L.join("\n")}\n`;
 }
 
@@ -267,7 +293,10 @@ export async function runSuite() {
   const started = new Date();
   const t0 = performance.now();
   const load = { before: os.loadavg(), after: [] as number[] };
-  const command = `${["BENCH_SECONDS", "BENCH_SETTLEMENT", "BENCH_SETTLEMENT_SIZES"].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join("")}npm run bench`;
+  const command = `${["BENCH_SECONDS", "BENCH_SETTLEMENT", "BENCH_SETTLEMENT_SIZES"]
+    .filter((k) => process.env[k])
+    .map((k) => `${k}=${process.env[k]} `)
+    .join("")}npm run bench`;
   const m = machine();
   const pgVersion = await postgresVersion().catch((e) => `unknown (${errorText(e)})`);
   const errors: { ledger?: string; wallet?: string } = {};
@@ -305,7 +334,15 @@ export async function runSuite() {
   load.after = os.loadavg();
   const list = goals(ledger, wallet, settlement, errors);
   const mixedGoal = "ordinary queries' p99 with 10 % maximum-cost queries / without";
-  if (mixed) list.push({ name: mixedGoal, value: mixed.p99Ratio, unit: "ratio", goal: "<= 2", met: mixed.p99Ratio <= 2, note: `${fmt(mixed.mixed.p99)} ms vs ${fmt(mixed.ordinary.p99)} ms; gateway RSS peak ${fmt(mixed.rss.mixedPeakMb)} MB vs ${fmt(mixed.rss.ordinaryPeakMb)} MB` });
+  if (mixed)
+    list.push({
+      name: mixedGoal,
+      value: mixed.p99Ratio,
+      unit: "ratio",
+      goal: "<= 2",
+      met: mixed.p99Ratio <= 2,
+      note: `${fmt(mixed.mixed.p99)} ms vs ${fmt(mixed.ordinary.p99)} ms; gateway RSS peak ${fmt(mixed.rss.mixedPeakMb)} MB vs ${fmt(mixed.rss.ordinaryPeakMb)} MB`,
+    });
   else list.push({ name: mixedGoal, value: null, unit: "ratio", goal: "<= 2", met: false, note: mixedError });
   let md = markdown({ m, pgVersion, started, minutes: (performance.now() - t0) / 60_000, command, load, goals: list, ledger, wallet, settlement, errors });
   md += mixedMarkdown(mixed, mixedError);

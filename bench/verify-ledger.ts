@@ -9,7 +9,10 @@ import { migrate, openDatabase } from "../lib/db.ts";
 import { verifyLedger } from "../subgraphs/points/src/ledger/verify.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const admin = async (sql: string) => {
   const c = new pg.Client({ connectionString: BASE });
   await c.connect();
@@ -37,9 +40,7 @@ for (const n of sizes.length ? sizes : [100_000, 1_000_000]) {
         await tx.$executeRawUnsafe(`INSERT INTO "points"."LedgerAccount" (kind, code, "partnerId") VALUES ('PARTNER_ISSUANCE', 'issuance:${partner}', '${partner}')`);
         await tx.$executeRawUnsafe(`CREATE TEMP TABLE m ON COMMIT DROP AS SELECT g AS k, gen_random_uuid() AS id FROM generate_series(0, 9999) g`);
         await tx.$executeRawUnsafe(`INSERT INTO "points"."LedgerAccount" (kind, code, "memberId") SELECT 'MEMBER_WALLET', 'wallet:' || id, id FROM m`);
-        await tx.$executeRawUnsafe(
-          `CREATE TEMP TABLE t ON COMMIT DROP AS SELECT g, gen_random_uuid() AS id, m.id AS member, 1 + g % 50 AS pts FROM generate_series(1, ${n}) g JOIN m ON m.k = g % 10000`,
-        );
+        await tx.$executeRawUnsafe(`CREATE TEMP TABLE t ON COMMIT DROP AS SELECT g, gen_random_uuid() AS id, m.id AS member, 1 + g % 50 AS pts FROM generate_series(1, ${n}) g JOIN m ON m.k = g % 10000`);
         await tx.$executeRawUnsafe(
           `INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy")
            SELECT id, 'EARN', member, '${partner}', pts, 'partner:${partner}', 'k' || g, 'h', 'bench' FROM t`,
@@ -50,9 +51,7 @@ for (const n of sizes.length ? sizes : [100_000, 1_000_000]) {
            UNION ALL SELECT t.id, (SELECT id FROM "points"."LedgerAccount" WHERE code = 'issuance:${partner}'), -t.pts FROM t`,
         );
         await tx.$executeRawUnsafe(`INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt") SELECT member, '${partner}', id, pts, pts, now() FROM t`);
-        await tx.$executeRawUnsafe(
-          `UPDATE "points"."LedgerAccount" a SET balance = s.total FROM (SELECT "accountId", sum(amount) AS total FROM "points"."Posting" GROUP BY 1) s WHERE a.id = s."accountId"`,
-        );
+        await tx.$executeRawUnsafe(`UPDATE "points"."LedgerAccount" a SET balance = s.total FROM (SELECT "accountId", sum(amount) AS total FROM "points"."Posting" GROUP BY 1) s WHERE a.id = s."accountId"`);
       },
       { timeout: 3_600_000, maxWait: 60_000 },
     );

@@ -141,22 +141,26 @@ async function addOffers(client: PrismaClient, n: number) {
   for (let i = 0; i < n; i++) {
     const a = partners[i % partners.length]!.id;
     const b = partners[(i + 1) % partners.length]!.id;
-    const o = await createOffer(partnerActor(a), {
-      title: `Bench offer ${i + 1}: ${50 + i} bonus points`,
-      description: "Bench-only co-issued offer.",
-      kind: "BONUS_POINTS",
-      bonusPoints: 50 + i,
-      coIssuers: [
-        { partnerId: a, shareBps: 5000 },
-        { partnerId: b, shareBps: 5000 },
-      ],
-      redeemableAtPartnerIds: [a, b],
-      segments: ["NEW", "ACTIVE", "DORMANT", "CHURNED"],
-      startsAt: new Date(now.getTime() - DAY),
-      endsAt: new Date(now.getTime() + 60 * DAY),
-      budgetPoints: 100_000,
-      perMemberLimit: 5,
-    }, { now });
+    const o = await createOffer(
+      partnerActor(a),
+      {
+        title: `Bench offer ${i + 1}: ${50 + i} bonus points`,
+        description: "Bench-only co-issued offer.",
+        kind: "BONUS_POINTS",
+        bonusPoints: 50 + i,
+        coIssuers: [
+          { partnerId: a, shareBps: 5000 },
+          { partnerId: b, shareBps: 5000 },
+        ],
+        redeemableAtPartnerIds: [a, b],
+        segments: ["NEW", "ACTIVE", "DORMANT", "CHURNED"],
+        startsAt: new Date(now.getTime() - DAY),
+        endsAt: new Date(now.getTime() + 60 * DAY),
+        budgetPoints: 100_000,
+        perMemberLimit: 5,
+      },
+      { now },
+    );
     await submitOffer(partnerActor(a), o.id, { now });
     await approveOffer(partnerActor(a), o.id, { now });
     await approveOffer(partnerActor(b), o.id, { now });
@@ -194,7 +198,6 @@ async function load(url: string, prepared: Prepared[], connections: number, seco
     rmSync(file, { force: true });
   }
 }
-
 
 /** Runs the load while sampling the gateway's memory every 250 ms. */
 async function loadWithMemory(g: Awaited<ReturnType<typeof startGatewayChild>>, prepared: Prepared[], connections: number, seconds: number) {
@@ -324,7 +327,14 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
     // 1. Seed through the hub in this process (its relays deliver the events at once).
     const ops: Record<SchemaName, number> = { member: 0, points: 0, partner: 0 };
     const wrapClient = (client: PrismaClient, subgraph: SchemaName) =>
-      client.$extends({ query: { async $allOperations({ args, query }) { ops[subgraph]++; return query(args); } } }) as unknown as PrismaClient;
+      client.$extends({
+        query: {
+          async $allOperations({ args, query }) {
+            ops[subgraph]++;
+            return query(args);
+          },
+        },
+      }) as unknown as PrismaClient;
     // Relays are flushed by hand (flushEvents), so nothing polls while statements are counted.
     const hub = await startHub({ db, internalSecret: secret, dataDir, jobs: false, relayIntervalMs: 3_600_000, wrapClient });
     let hubOpen = true;
@@ -387,7 +397,9 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
         prismaOpsPerQuery: { member: (ops.member - before.member) / n, points: (ops.points - before.points) / n, partner: (ops.partner - before.partner) / n },
       });
       const s = sql.at(-1)!;
-      console.log(`wallet: ${label}: ${s.offers.toFixed(1)} offers (${s.coIssuers.toFixed(1)} co-issuers), ${s.activity.toFixed(1)} activity entries → ${s.sqlPerQuery.toFixed(1)} SQL statements per query (Prisma operations: member ${s.prismaOpsPerQuery.member}, points ${s.prismaOpsPerQuery.points}, partner ${s.prismaOpsPerQuery.partner})`);
+      console.log(
+        `wallet: ${label}: ${s.offers.toFixed(1)} offers (${s.coIssuers.toFixed(1)} co-issuers), ${s.activity.toFixed(1)} activity entries → ${s.sqlPerQuery.toFixed(1)} SQL statements per query (Prisma operations: member ${s.prismaOpsPerQuery.member}, points ${s.prismaOpsPerQuery.points}, partner ${s.prismaOpsPerQuery.partner})`,
+      );
     };
     if (fresh) {
       await countSql("small lists", 5);
@@ -445,10 +457,10 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
     const crossCheck = async (url: string, concurrent = true) => {
       const sample = tokens.slice(0, 50);
       const one = async (t: (typeof tokens)[number], i: number) => {
-          const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...viaGateway[i]!.headers }, body: viaGateway[i]!.body });
-          const body = (await res.json()) as { data?: { me?: { id: string } } };
-          return body.data?.me?.id === t.memberId;
-        };
+        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...viaGateway[i]!.headers }, body: viaGateway[i]!.body });
+        const body = (await res.json()) as { data?: { me?: { id: string } } };
+        return body.data?.me?.id === t.memberId;
+      };
       const answers: boolean[] = [];
       if (concurrent) answers.push(...(await Promise.all(sample.map(one))));
       else for (const [i, t] of sample.entries()) answers.push(await one(t, i));
@@ -462,7 +474,8 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
     }
     const mem: Record<"ours" | "apollo", MemoryFigures> = { ours: { idleRssMb: NaN, peakRssMb: NaN, peakHeapUsedMb: NaN }, apollo: { idleRssMb: NaN, peakRssMb: NaN, peakHeapUsedMb: NaN } };
     const windows: Record<Arrangement, LoadFigures[]> = { ours: [], apollo: [], direct: [] };
-    const line = (f: LoadFigures) => `${f.requestsPerSecond.toFixed(0)} req/s p50 ${f.p50} ms p99 ${f.p99} ms (${f.failed} failed)${f.cpuMsPerRequest ? `; gateway CPU ${f.cpuMsPerRequest.toFixed(2)} ms per request` : ""}`;
+    const line = (f: LoadFigures) =>
+      `${f.requestsPerSecond.toFixed(0)} req/s p50 ${f.p50} ms p99 ${f.p99} ms (${f.failed} failed)${f.cpuMsPerRequest ? `; gateway CPU ${f.cpuMsPerRequest.toFixed(2)} ms per request` : ""}`;
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < arrangements.length; i++) {
         const a = arrangements[(i + r) % arrangements.length]!;
@@ -503,7 +516,12 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
       await load(g.url, viaGateway, connections, Math.min(seconds, 10));
       await g.request({ profileStop: file }, "profiled");
       prof = { ...summariseProfile(file), file };
-      console.log(`wallet: gateway CPU profile ${file}; busy ${(100 - prof.idlePercent).toFixed(0)}%; top self time: ${prof.modules.slice(0, 6).map((m) => `${m.name} ${m.percent.toFixed(0)}%`).join(", ")}`);
+      console.log(
+        `wallet: gateway CPU profile ${file}; busy ${(100 - prof.idlePercent).toFixed(0)}%; top self time: ${prof.modules
+          .slice(0, 6)
+          .map((m) => `${m.name} ${m.percent.toFixed(0)}%`)
+          .join(", ")}`,
+      );
     }
     await gateways.ours?.stop();
     // Subgraph CPU profiles (BENCH_PROFILE_SUBGRAPHS=1): whole process life, start-up included.
@@ -518,10 +536,31 @@ export async function runWalletBench(opts: { seconds?: number; connections?: num
         if (!main) continue;
         const s = summariseProfile(main);
         subgraphProfiles[sg] = { ...s, file: main };
-        console.log(`wallet: ${sg} subgraph profile ${main}: busy ${(100 - s.idlePercent).toFixed(0)}%; top self time: ${s.modules.slice(0, 8).map((m) => `${m.name} ${m.percent.toFixed(0)}%`).join(", ")}`);
+        console.log(
+          `wallet: ${sg} subgraph profile ${main}: busy ${(100 - s.idlePercent).toFixed(0)}%; top self time: ${s.modules
+            .slice(0, 8)
+            .map((m) => `${m.name} ${m.percent.toFixed(0)}%`)
+            .join(", ")}`,
+        );
       }
     }
-    return { members, connections, seconds: windowSeconds * rounds, rounds, windowSeconds, windows, ours: o, apollo: a, apolloOneConnection: apolloOne, direct: d, oursMemory: mem.ours, apolloMemory: mem.apollo, sql, profile: prof, subgraphProfiles };
+    return {
+      members,
+      connections,
+      seconds: windowSeconds * rounds,
+      rounds,
+      windowSeconds,
+      windows,
+      ours: o,
+      apollo: a,
+      apolloOneConnection: apolloOne,
+      direct: d,
+      oursMemory: mem.ours,
+      apolloMemory: mem.apollo,
+      sql,
+      profile: prof,
+      subgraphProfiles,
+    };
   } finally {
     for (const c of cleanup.reverse()) await c().catch((e) => console.error("wallet bench cleanup:", e));
     await db.close();

@@ -80,7 +80,11 @@ describe("BigInt scalar: parse", () => {
       [],
       [1],
     ];
-    for (const v of garbage) expect(codeOf(() => parseBigInt(v)), JSON.stringify(v) ?? String(v)).toBe("BAD_USER_INPUT");
+    for (const v of garbage)
+      expect(
+        codeOf(() => parseBigInt(v)),
+        JSON.stringify(v) ?? String(v),
+      ).toBe("BAD_USER_INPUT");
   });
 });
 

@@ -134,9 +134,7 @@ describe("validation", () => {
 
 describe("printing", () => {
   test("effectiveConfig masks secrets and a database URL's password, and says where each value comes from", () => {
-    const byName = Object.fromEntries(
-      effectiveConfig({ HUB_INTERNAL_SECRET: "s".repeat(40), DATABASE_URL: "postgresql://hub:pw-123@db:5432/hub", HUB_PORT: "4100" }).map((s) => [s.name, s]),
-    );
+    const byName = Object.fromEntries(effectiveConfig({ HUB_INTERNAL_SECRET: "s".repeat(40), DATABASE_URL: "postgresql://hub:pw-123@db:5432/hub", HUB_PORT: "4100" }).map((s) => [s.name, s]));
     expect(byName.HUB_INTERNAL_SECRET).toMatchObject({ value: "********", source: "environment", secret: true });
     expect(byName.DATABASE_URL).toMatchObject({ value: "postgresql://hub:********@db:5432/hub", source: "environment" });
     expect(byName.HUB_PORT).toMatchObject({ value: "4100", source: "environment" });

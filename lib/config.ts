@@ -70,10 +70,18 @@ const days = int(1, 3650);
 
 export const SETTINGS = {
   // ── process ────────────────────────────────────────────────────────────────────────────────
-  NODE_ENV: def("process", "`production` (the Dockerfile sets it): no made-up secrets, no demo data, every missing secret refuses the start (lib/deployment.ts). Anything else runs as development.", z.string().default("development")),
+  NODE_ENV: def(
+    "process",
+    "`production` (the Dockerfile sets it): no made-up secrets, no demo data, every missing secret refuses the start (lib/deployment.ts). Anything else runs as development.",
+    z.string().default("development"),
+  ),
   HUB_LOG_LEVEL: def("process", "Lowest level of log lines written (JSON lines on stderr); `debug` also logs the gateway runtime.", z.enum(["debug", "info", "warn", "error", "silent"]).default("info")),
   HUB_DATA_DIR: def("process", "Directory of the embedded database (pgdata/), the embedded internal secret and the gateway's signing-keys.json.", z.string().min(1).default(".data")),
-  HUB_DEMO: def("process", "1 = seed the demo coalition (and its well-known demo API clients) on an empty database, 0 = never. Unset: seed on the embedded database only. Refused in production.", z.enum(["0", "1"]).optional()),
+  HUB_DEMO: def(
+    "process",
+    "1 = seed the demo coalition (and its well-known demo API clients) on an empty database, 0 = never. Unset: seed on the embedded database only. Refused in production.",
+    z.enum(["0", "1"]).optional(),
+  ),
 
   // ── database ───────────────────────────────────────────────────────────────────────────────
   DATABASE_URL: def("database", "PostgreSQL connection URL. Unset: the embedded PostgreSQL (PGlite) in HUB_DATA_DIR/pgdata, for the demo. Required in production. Its password is masked when printed.", url.optional()),
@@ -90,12 +98,22 @@ export const SETTINGS = {
   HUB_POINTS_URL: def("network", "GraphQL URL of the points subgraph (see HUB_MEMBER_URL).", url.optional()),
   HUB_PARTNER_URL: def("network", "GraphQL URL of the partner subgraph (see HUB_MEMBER_URL).", url.optional()),
   HUB_PUBLIC_URL: def("network", "Base URL clients reach the gateway at, for the OAuth metadata's endpoints. Unset: taken from each request's Host header.", url.optional()),
-  HUB_INTERNAL_SECRET: def("network", "Shared by the gateway and the subgraphs only: signs the gateway's identity assertion (32+ characters, e.g. `openssl rand -base64 48`). Unset: made up once in HUB_DATA_DIR (demo only; required in production).", z.string().min(32).optional(), { secret: true }),
+  HUB_INTERNAL_SECRET: def(
+    "network",
+    "Shared by the gateway and the subgraphs only: signs the gateway's identity assertion (32+ characters, e.g. `openssl rand -base64 48`). Unset: made up once in HUB_DATA_DIR (demo only; required in production).",
+    z.string().min(32).optional(),
+    { secret: true },
+  ),
 
   // ── tokens ─────────────────────────────────────────────────────────────────────────────────
   HUB_ISSUER: def("tokens", "Issuer (`iss`) of the access tokens the gateway signs.", z.string().min(1).default("https://coalition-hub.local")),
   HUB_AUDIENCE: def("tokens", "Audience (`aud`) of those access tokens.", z.string().min(1).default("coalition-hub-api")),
-  HUB_SIGNING_KEYS: def("tokens", "Access-token signing keys: a JSON array of private ES256 JWKs with kid, newest (signing) first; `npm run cli -- keys generate` prints one. Required in production (or HUB_SIGNING_KEYS_FILE).", z.string().refine(isJsonArrayOfObjects, "must be a JSON array of private JWKs").optional(), { secret: true }),
+  HUB_SIGNING_KEYS: def(
+    "tokens",
+    "Access-token signing keys: a JSON array of private ES256 JWKs with kid, newest (signing) first; `npm run cli -- keys generate` prints one. Required in production (or HUB_SIGNING_KEYS_FILE).",
+    z.string().refine(isJsonArrayOfObjects, "must be a JSON array of private JWKs").optional(),
+    { secret: true },
+  ),
   HUB_SIGNING_KEYS_FILE: def("tokens", "File of signing keys the gateway manages (`npm run cli -- keys rotate`). Unset: HUB_DATA_DIR/signing-keys.json.", z.string().min(1).optional()),
   HUB_MEMBER_IDP_ISSUER: def("tokens", "Issuer of an external identity provider whose tokens a member may exchange for a hub token. Unset: none.", z.string().min(1).optional()),
   HUB_MEMBER_IDP_JWKS_URL: def("tokens", "JWKS URL of that identity provider (required with HUB_MEMBER_IDP_ISSUER).", url.optional()),
@@ -114,10 +132,23 @@ export const SETTINGS = {
   HUB_INTROSPECTION: def("gateway limits", "Who may introspect the API: `partners-and-admins` or `off`.", z.enum(["partners-and-admins", "off"]).default("partners-and-admins")),
 
   // ── coalition (DESIGN.md §4, §6, §9) ───────────────────────────────────────────────────────
-  HUB_CURRENCY: def("coalition", "The coalition's settlement currency, ISO 4217 (rates, statements). The demo coalition settles in CNY.", z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code like CNY").default("CNY")),
+  HUB_CURRENCY: def(
+    "coalition",
+    "The coalition's settlement currency, ISO 4217 (rates, statements). The demo coalition settles in CNY.",
+    z
+      .string()
+      .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code like CNY")
+      .default("CNY"),
+  ),
   HUB_CURRENCY_MINOR_UNITS: def("coalition", "Decimals of that currency; each statement line is rounded half-even to them.", int(0, 4).default(2)),
-  HUB_TIME_ZONE: def("coalition", "The coalition's time zone (IANA name): where a day of a member's daily redemption limit starts and ends.", z.string().refine(isTimeZone, "must be an IANA time zone name, e.g. Asia/Shanghai").default("UTC")),
-  HUB_EXPIRY_POLICY: def("coalition", "When earned points expire: `months_after_earning:<N>`, `inactivity_months:<N>` (pushed forward by every activity) or `never`.", expiryPolicy.prefault("months_after_earning:36"), { show: showExpiryPolicy }),
+  HUB_TIME_ZONE: def(
+    "coalition",
+    "The coalition's time zone (IANA name): where a day of a member's daily redemption limit starts and ends.",
+    z.string().refine(isTimeZone, "must be an IANA time zone name, e.g. Asia/Shanghai").default("UTC"),
+  ),
+  HUB_EXPIRY_POLICY: def("coalition", "When earned points expire: `months_after_earning:<N>`, `inactivity_months:<N>` (pushed forward by every activity) or `never`.", expiryPolicy.prefault("months_after_earning:36"), {
+    show: showExpiryPolicy,
+  }),
   HUB_HOLD_TTL_MINUTES: def("coalition", "How long an uncaptured hold reserves points, in minutes.", int(1, 60 * 24 * 30).default(30)),
   HUB_REDEMPTION_CODE_TTL_SECONDS: def("coalition", "Lifetime of a member's single-use redemption code, in seconds.", int(30, 3600).default(600)),
   HUB_MIN_COHORT: def("coalition", "Partner insights about fewer members than this are suppressed.", int(2, 100_000).default(50)),
@@ -156,17 +187,15 @@ export const SETTINGS = {
 export type SettingName = keyof typeof SETTINGS;
 type Shape = { [K in SettingName]: (typeof SETTINGS)[K]["schema"] };
 
-const Env = z
-  .object(Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.schema])) as Shape)
-  .superRefine((e, ctx) => {
-    // Rules across settings: each issue names the variable to change.
-    if (e.HUB_LIFECYCLE_DORMANT_DAYS >= e.HUB_LIFECYCLE_CHURNED_DAYS) {
-      ctx.addIssue({ code: "custom", path: ["HUB_LIFECYCLE_DORMANT_DAYS"], message: `must be below HUB_LIFECYCLE_CHURNED_DAYS (${e.HUB_LIFECYCLE_CHURNED_DAYS})` });
-    }
-    if (e.HUB_MEMBER_IDP_ISSUER && !e.HUB_MEMBER_IDP_JWKS_URL) {
-      ctx.addIssue({ code: "custom", path: ["HUB_MEMBER_IDP_JWKS_URL"], message: "is required with HUB_MEMBER_IDP_ISSUER" });
-    }
-  });
+const Env = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.schema])) as Shape).superRefine((e, ctx) => {
+  // Rules across settings: each issue names the variable to change.
+  if (e.HUB_LIFECYCLE_DORMANT_DAYS >= e.HUB_LIFECYCLE_CHURNED_DAYS) {
+    ctx.addIssue({ code: "custom", path: ["HUB_LIFECYCLE_DORMANT_DAYS"], message: `must be below HUB_LIFECYCLE_CHURNED_DAYS (${e.HUB_LIFECYCLE_CHURNED_DAYS})` });
+  }
+  if (e.HUB_MEMBER_IDP_ISSUER && !e.HUB_MEMBER_IDP_JWKS_URL) {
+    ctx.addIssue({ code: "custom", path: ["HUB_MEMBER_IDP_JWKS_URL"], message: "is required with HUB_MEMBER_IDP_ISSUER" });
+  }
+});
 
 export type HubEnv = z.infer<typeof Env>;
 

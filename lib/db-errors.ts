@@ -4,13 +4,26 @@ const UNAVAILABLE_CODES = new Set([
   "57P01", // admin_shutdown (the server is stopping: fast/immediate shutdown terminates sessions)
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now (starting up, in recovery)
-  "08000", "08001", "08003", "08004", "08006", // connection exceptions
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006", // connection exceptions
   "53300", // too_many_connections
-  "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND",
-  "P1001", "P1002", "P1008", "P1017", // Prisma: can't reach, timed out, server closed the connection
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "P1001",
+  "P1002",
+  "P1008",
+  "P1017", // Prisma: can't reach, timed out, server closed the connection
 ]);
 const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections", "TransactionAlreadyClosed"]);
-const UNAVAILABLE_MESSAGE = /Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery)|Client has encountered a connection error|connect ECONNREFUSED|Connection ended unexpectedly|server closed the connection/i;
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery)|Client has encountered a connection error|connect ECONNREFUSED|Connection ended unexpectedly|server closed the connection/i;
 
 /**
  * Whether an error means the database is unavailable (restarting, unreachable, connection lost):

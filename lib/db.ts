@@ -111,16 +111,18 @@ function withCommitHooks(client: PrismaClient): PrismaClient {
   (client as unknown as { $transaction: unknown }).$transaction = function (this: unknown, arg: unknown, options?: unknown) {
     if (typeof arg !== "function") return original.call(this, arg, options);
     const hooks: (() => void)[] = [];
-    return commitHooks.run(hooks, () => original.call(this, arg, options)).then((result) => {
-      for (const fn of hooks.splice(0)) {
-        try {
-          fn();
-        } catch {
-          // A wake-up hook must not turn a committed transaction into a failed call.
+    return commitHooks
+      .run(hooks, () => original.call(this, arg, options))
+      .then((result) => {
+        for (const fn of hooks.splice(0)) {
+          try {
+            fn();
+          } catch {
+            // A wake-up hook must not turn a committed transaction into a failed call.
+          }
         }
-      }
-      return result;
-    });
+        return result;
+      });
   };
   return client;
 }
@@ -156,6 +158,5 @@ export function sqlState(e: unknown): string | undefined {
   const meta = e.meta as { code?: string; driverAdapterError?: { cause?: { originalCode?: string; code?: string } } } | undefined;
   return meta?.driverAdapterError?.cause?.originalCode ?? meta?.code;
 }
-
 
 export { isDatabaseUnavailable } from "./db-errors.ts";

@@ -15,12 +15,12 @@ export const ERROR_CODES = {
   OFFER_NOT_ACTIVE: "The offer is not active or is outside its window.",
   OFFER_BUDGET_EXHAUSTED: "The offer's remaining budget does not cover the bonus.",
   OFFER_LIMIT_REACHED: "The member has used the offer as often as its per-member limit allows.",
-  OFFER_NOT_ELIGIBLE: "The member does not meet the offer's eligibility now: its tier is below the offer's minimum tier, its lifecycle segment is not among the offer's segments, or it has no active consent for the offer's requiredPurpose with one of its co-issuers.",
+  OFFER_NOT_ELIGIBLE:
+    "The member does not meet the offer's eligibility now: its tier is below the offer's minimum tier, its lifecycle segment is not among the offer's segments, or it has no active consent for the offer's requiredPurpose with one of its co-issuers.",
   HOLD_ALREADY_RESOLVED: "The hold was already captured, voided or expired.",
   REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
   PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",
-  AMOUNT_EXCEEDS_INT:
-    "A deprecated 32-bit Int amount field holds a value beyond ±2^31; read the 64-bit field named in extensions.replacement (BigInt, a decimal string) instead.",
+  AMOUNT_EXCEEDS_INT: "A deprecated 32-bit Int amount field holds a value beyond ±2^31; read the 64-bit field named in extensions.replacement (BigInt, a decimal string) instead.",
   RATE_LIMITED: "Too many requests; retry after the time given.",
   ACCESS_LOG_UNAVAILABLE:
     "The read disclosed member data but its entry in the member's data-access log could not be written, so the subgraph's answer was withheld (fail closed): its fields are null. Retry later; a write in the same request may have committed (retry it with the same idempotency key).",

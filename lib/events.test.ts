@@ -148,8 +148,18 @@ test("a delivered batch is applied once per event; a failing event fails alone",
   const res = await callInternal(consumer.url, "events", { events: [a, b, c, a] });
   expect(res.status).toBe(200);
   const results = (res.body as { results: { id: string; ok: boolean }[] }).results;
-  expect(results.map((r) => [r.id, r.ok])).toEqual([[a.id, true], [b.id, false], [c.id, true], [a.id, true]]);
-  for (const [m, n] of [[ids[0], 1], [ids[1], 0], [ids[2], 1]] as const) expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${m}` } })).toBe(n);
+  expect(results.map((r) => [r.id, r.ok])).toEqual([
+    [a.id, true],
+    [b.id, false],
+    [c.id, true],
+    [a.id, true],
+  ]);
+  for (const [m, n] of [
+    [ids[0], 1],
+    [ids[1], 0],
+    [ids[2], 1],
+  ] as const)
+    expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${m}` } })).toBe(n);
   expect(await prisma.pointsInboxEvent.count({ where: { eventId: { in: [a.id, b.id, c.id] } } })).toBe(2);
   // A clean batch in one go, with a redelivered event among new ones.
   const d = event(memberId());
@@ -168,8 +178,7 @@ test("a batch handler gets all the fresh events of its type in one call; the fal
   const calls: string[][] = [];
   const single: string[] = [];
   const others: string[] = [];
-  const wallet = (tx: Parameters<EventHandler>[0], e: DomainEvent) =>
-    tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${(e.payload as { memberId: string }).memberId}` } });
+  const wallet = (tx: Parameters<EventHandler>[0], e: DomainEvent) => tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${(e.payload as { memberId: string }).memberId}` } });
   const route = eventsRoute(
     () => prisma,
     defineConsumer("points", {

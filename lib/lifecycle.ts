@@ -61,14 +61,9 @@ export function lifecycleOf(m: { joinedAt: Date; lastActivityAt: Date | null }, 
  * and the segment among `segments` (if any; an unknown segment never matches, nor does an unknown
  * tier a minTier). Returns why not, or null.
  */
-export function offerIneligibility(
-  offer: { minTier: Tier | null; segments: readonly string[] },
-  member: { tier: Tier | null; segment: Lifecycle | null },
-): string | null {
+export function offerIneligibility(offer: { minTier: Tier | null; segments: readonly string[] }, member: { tier: Tier | null; segment: Lifecycle | null }): string | null {
   if (offer.minTier && (!member.tier || tierRank(member.tier) < tierRank(offer.minTier))) {
-    return member.tier
-      ? `This offer needs tier ${offer.minTier} or above (the member is ${member.tier})`
-      : `This offer needs tier ${offer.minTier} or above and the member's tier is not known here`;
+    return member.tier ? `This offer needs tier ${offer.minTier} or above (the member is ${member.tier})` : `This offer needs tier ${offer.minTier} or above and the member's tier is not known here`;
   }
   if (offer.segments.length && (!member.segment || !offer.segments.includes(member.segment))) {
     return member.segment
@@ -95,15 +90,9 @@ export interface ConsentCopy {
  * not revoked and not expired at `at` (the member subgraph's `consentStatus` rule: expired when
  * expiresAt ≤ at). Categories do not matter here. Returns why not, or null.
  */
-export function consentIneligibility(
-  offer: { requiredPurpose: string | null; coIssuerIds: readonly string[] },
-  consents: readonly ConsentCopy[],
-  at: Date,
-): string | null {
+export function consentIneligibility(offer: { requiredPurpose: string | null; coIssuerIds: readonly string[] }, consents: readonly ConsentCopy[], at: Date): string | null {
   const purpose = offer.requiredPurpose;
   if (!purpose) return null;
-  const ok = consents.some(
-    (c) => c.active && c.purpose === purpose && offer.coIssuerIds.includes(c.partnerId) && (!c.expiresAt || c.expiresAt.getTime() > at.getTime()),
-  );
+  const ok = consents.some((c) => c.active && c.purpose === purpose && offer.coIssuerIds.includes(c.partnerId) && (!c.expiresAt || c.expiresAt.getTime() > at.getTime()));
   return ok ? null : `This offer needs the member's active ${purpose} consent for one of its co-issuers`;
 }

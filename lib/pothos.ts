@@ -14,8 +14,7 @@ import { hasMemberAuthority, type MemberScope, type Principal } from "./principa
  * The deprecation reason of a 32-bit `Int` amount field that moved to a 64-bit `BigInt` field
  * (issue 14 §2; CHANGELOG.md: kept until 2027-06-30, AMOUNT_EXCEEDS_INT instead of an overflow).
  */
-export const DEPRECATED_INT = (replacement: string) =>
-  `32-bit Int: raises AMOUNT_EXCEEDS_INT when the amount is beyond ±2,147,483,647. Use ${replacement} (BigInt, a decimal string). Removed after 2027-06-30.`;
+export const DEPRECATED_INT = (replacement: string) => `32-bit Int: raises AMOUNT_EXCEEDS_INT when the amount is beyond ±2,147,483,647. Use ${replacement} (BigInt, a decimal string). Removed after 2027-06-30.`;
 
 /** Per request: the verified principal, the request id, and whatever the subgraph adds (loaders). */
 export interface HubContext {

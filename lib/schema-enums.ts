@@ -11,49 +11,33 @@ function sharedEnum<V extends string>(description: string, list: readonly V[], d
   return { description, values };
 }
 
-export const DATA_CATEGORY_ENUM = sharedEnum<DataCategory>(
-  "A category of member data a partner may read only under the member's consent for a stated purpose.",
-  DATA_CATEGORIES,
-  {
-    PROFILE_BASIC: "Display name and birthday.",
-    PROFILE_CONTACT: "Email address and phone number.",
-    TIER: "Tier status: current tier, qualifying points, progress to the next tier.",
-    POINTS_BALANCE: "Wallet: balance, available and held points, lifetime earned, points about to expire.",
-    ACTIVITY: "Points transactions: earns, redemptions, reversals, expiries, offer bonuses.",
-    SEGMENTS: "Lifecycle segment (NEW, ACTIVE, DORMANT, CHURNED) and other derived segments.",
-  },
-);
+export const DATA_CATEGORY_ENUM = sharedEnum<DataCategory>("A category of member data a partner may read only under the member's consent for a stated purpose.", DATA_CATEGORIES, {
+  PROFILE_BASIC: "Display name and birthday.",
+  PROFILE_CONTACT: "Email address and phone number.",
+  TIER: "Tier status: current tier, qualifying points, progress to the next tier.",
+  POINTS_BALANCE: "Wallet: balance, available and held points, lifetime earned, points about to expire.",
+  ACTIVITY: "Points transactions: earns, redemptions, reversals, expiries, offer bonuses.",
+  SEGMENTS: "Lifecycle segment (NEW, ACTIVE, DORMANT, CHURNED) and other derived segments.",
+});
 
-export const PURPOSE_ENUM = sharedEnum<Purpose>(
-  "Why a partner reads member data; declared per request (Coalition-Purpose header) and bound into each consent.",
-  PURPOSES,
-  {
-    ACCOUNT_SERVICING: "Running the member's account at the partner: earning, redeeming, customer support.",
-    OFFER_TARGETING: "Choosing offers and messages for this member.",
-    ANALYTICS: "Aggregate analysis and insights; individual answers are not the goal.",
-  },
-);
+export const PURPOSE_ENUM = sharedEnum<Purpose>("Why a partner reads member data; declared per request (Coalition-Purpose header) and bound into each consent.", PURPOSES, {
+  ACCOUNT_SERVICING: "Running the member's account at the partner: earning, redeeming, customer support.",
+  OFFER_TARGETING: "Choosing offers and messages for this member.",
+  ANALYTICS: "Aggregate analysis and insights; individual answers are not the goal.",
+});
 
-export const LIFECYCLE_ENUM = sharedEnum<Lifecycle>(
-  "A member's lifecycle segment, derived from joining time and the last points activity (thresholds are configuration; defaults in days).",
-  LIFECYCLES,
-  {
-    NEW: "Joined less than 30 days ago.",
-    ACTIVE: "Past the first 30 days and active recently (last activity less than 90 days ago).",
-    DORMANT: "No activity in the first 30 days after joining, or none for 90 days or more.",
-    CHURNED: "No activity for 180 days or more (counted from joining when there was never any).",
-  },
-);
+export const LIFECYCLE_ENUM = sharedEnum<Lifecycle>("A member's lifecycle segment, derived from joining time and the last points activity (thresholds are configuration; defaults in days).", LIFECYCLES, {
+  NEW: "Joined less than 30 days ago.",
+  ACTIVE: "Past the first 30 days and active recently (last activity less than 90 days ago).",
+  DORMANT: "No activity in the first 30 days after joining, or none for 90 days or more.",
+  CHURNED: "No activity for 180 days or more (counted from joining when there was never any).",
+});
 
-export const TIER_ENUM = sharedEnum<Tier>(
-  "A member's coalition-wide tier, earned on points earned in the rolling 12 months (defaults: 1,000 → SILVER, 5,000 → GOLD, 20,000 → DIAMOND); it multiplies earn.",
-  TIERS,
-  {
-    BASE: "The starting tier: earn × 1.",
-    SILVER: "1,000+ qualifying points in 12 months (default): earn × 1.25.",
-    GOLD: "5,000+ qualifying points in 12 months (default): earn × 1.5.",
-    DIAMOND: "20,000+ qualifying points in 12 months (default): earn × 2.",
-  },
-);
+export const TIER_ENUM = sharedEnum<Tier>("A member's coalition-wide tier, earned on points earned in the rolling 12 months (defaults: 1,000 → SILVER, 5,000 → GOLD, 20,000 → DIAMOND); it multiplies earn.", TIERS, {
+  BASE: "The starting tier: earn × 1.",
+  SILVER: "1,000+ qualifying points in 12 months (default): earn × 1.25.",
+  GOLD: "5,000+ qualifying points in 12 months (default): earn × 1.5.",
+  DIAMOND: "20,000+ qualifying points in 12 months (default): earn × 2.",
+});
 
 export const SHARED_ENUMS = { DataCategory: DATA_CATEGORY_ENUM, Purpose: PURPOSE_ENUM, Lifecycle: LIFECYCLE_ENUM, Tier: TIER_ENUM } as const;

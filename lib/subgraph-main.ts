@@ -6,7 +6,7 @@ import { internalKey } from "./internal-auth.ts";
 import { log } from "./logger.ts";
 import type { RunningSubgraph } from "./subgraph-server.ts";
 
-export type SubgraphStarter = (opts: { prisma: PrismaClient; internalKey: Uint8Array; port: number; host: string }) => Promise<RunningSubgraph>
+export type SubgraphStarter = (opts: { prisma: PrismaClient; internalKey: Uint8Array; port: number; host: string }) => Promise<RunningSubgraph>;
 
 /**
  * `npm run start:<name>`: one subgraph alone (docker-compose, one process per service), with its

@@ -23,9 +23,7 @@ import { badInput } from "./errors.ts";
  * Pothos and Apollo load): its type checks are `instanceof`, and under vitest an ESM import of
  * "graphql" from this file resolves to the other build (index.mjs).
  */
-const { getArgumentValues, getNamedType, isInputObjectType, isListType, isNonNullType, TypeInfo, visit, visitWithTypeInfo } = createRequire(import.meta.url)(
-  "graphql",
-) as typeof import("graphql");
+const { getArgumentValues, getNamedType, isInputObjectType, isListType, isNonNullType, TypeInfo, visit, visitWithTypeInfo } = createRequire(import.meta.url)("graphql") as typeof import("graphql");
 
 export const MAX_TEXT_LENGTH = 10_000;
 

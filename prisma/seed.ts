@@ -94,7 +94,15 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   // Partners, rates (effective from before the history starts) and the well-known demo clients.
   const partners: ((typeof DEMO_PARTNERS)[number] & { id: string })[] = [];
   for (const p of DEMO_PARTNERS) {
-    const partner = await registerPartner(admin, { name: p.name, category: p.category, slug: p.slug, issuePrice: p.issuePrice, redemptionRate: p.redemptionRate, earnRate: p.earnRate, effectiveFrom: new Date(sixMonthsAgo.getTime() - 30 * DAY) });
+    const partner = await registerPartner(admin, {
+      name: p.name,
+      category: p.category,
+      slug: p.slug,
+      issuePrice: p.issuePrice,
+      redemptionRate: p.redemptionRate,
+      earnRate: p.earnRate,
+      effectiveFrom: new Date(sixMonthsAgo.getTime() - 30 * DAY),
+    });
     await createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: partner.id, defaultPurpose: "ACCOUNT_SERVICING" });
     await createPartnerAppWithSecret({
       clientId: `demo-${p.slug}-app`,
@@ -145,7 +153,11 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   for (const [k, p] of partners.entries()) {
     const joining = members.filter((m) => m.partners.slice(1).includes(k));
     if (!joining.length) continue;
-    await enrollMembers(partnerActor(p.id), joining.map((m) => ({ email: m.email, externalRef: `${p.refPrefix}-${m.n}` })), { now });
+    await enrollMembers(
+      partnerActor(p.id),
+      joining.map((m) => ({ email: m.email, externalRef: `${p.refPrefix}-${m.n}` })),
+      { now },
+    );
     for (const m of joining) await confirmPartnerLink(memberActor(m.id), p.id, { now });
   }
 
@@ -171,41 +183,49 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   // Two co-issued offers. ShopMall × FreshCo (60/40): a member-exclusive 3-month cross-brand bonus,
   // active. GrandStay × ShopMall (50/50): double points on hotel stays, waiting for ShopMall's approval.
   const [shopmall, freshco, grandstay] = partners;
-  const cross = await createOffer(partnerActor(shopmall.id), {
-    title: "ShopMall × FreshCo member exclusive: 200 bonus points",
-    description: "Buy FreshCo groceries on ShopMall and get 200 bonus points, co-funded by both brands.",
-    kind: "BONUS_POINTS",
-    bonusPoints: 200,
-    coIssuers: [
-      { partnerId: shopmall.id, shareBps: 6000 },
-      { partnerId: freshco.id, shareBps: 4000 },
-    ],
-    redeemableAtPartnerIds: [shopmall.id, freshco.id],
-    segments: ["NEW", "ACTIVE", "DORMANT"],
-    startsAt: new Date(now.getTime() - 30 * DAY),
-    endsAt: new Date(now.getTime() + 60 * DAY),
-    budgetPoints: 100_000,
-    perMemberLimit: 3,
-  }, { now });
+  const cross = await createOffer(
+    partnerActor(shopmall.id),
+    {
+      title: "ShopMall × FreshCo member exclusive: 200 bonus points",
+      description: "Buy FreshCo groceries on ShopMall and get 200 bonus points, co-funded by both brands.",
+      kind: "BONUS_POINTS",
+      bonusPoints: 200,
+      coIssuers: [
+        { partnerId: shopmall.id, shareBps: 6000 },
+        { partnerId: freshco.id, shareBps: 4000 },
+      ],
+      redeemableAtPartnerIds: [shopmall.id, freshco.id],
+      segments: ["NEW", "ACTIVE", "DORMANT"],
+      startsAt: new Date(now.getTime() - 30 * DAY),
+      endsAt: new Date(now.getTime() + 60 * DAY),
+      budgetPoints: 100_000,
+      perMemberLimit: 3,
+    },
+    { now },
+  );
   await submitOffer(partnerActor(shopmall.id), cross.id, { now });
   await approveOffer(partnerActor(shopmall.id), cross.id, { now });
   await approveOffer(partnerActor(freshco.id), cross.id, { now });
-  const stay = await createOffer(partnerActor(grandstay.id), {
-    title: "GrandStay weekends: double points",
-    description: "Twice the points on weekend stays for Silver members and above, co-funded with ShopMall.",
-    kind: "POINTS_MULTIPLIER",
-    multiplier: "2",
-    coIssuers: [
-      { partnerId: grandstay.id, shareBps: 5000 },
-      { partnerId: shopmall.id, shareBps: 5000 },
-    ],
-    redeemableAtPartnerIds: [grandstay.id],
-    minTier: "SILVER",
-    startsAt: new Date(now.getTime() + DAY),
-    endsAt: new Date(now.getTime() + 92 * DAY),
-    budgetPoints: 50_000,
-    perMemberLimit: 4,
-  }, { now });
+  const stay = await createOffer(
+    partnerActor(grandstay.id),
+    {
+      title: "GrandStay weekends: double points",
+      description: "Twice the points on weekend stays for Silver members and above, co-funded with ShopMall.",
+      kind: "POINTS_MULTIPLIER",
+      multiplier: "2",
+      coIssuers: [
+        { partnerId: grandstay.id, shareBps: 5000 },
+        { partnerId: shopmall.id, shareBps: 5000 },
+      ],
+      redeemableAtPartnerIds: [grandstay.id],
+      minTier: "SILVER",
+      startsAt: new Date(now.getTime() + DAY),
+      endsAt: new Date(now.getTime() + 92 * DAY),
+      budgetPoints: 50_000,
+      perMemberLimit: 4,
+    },
+    { now },
+  );
   await submitOffer(partnerActor(grandstay.id), stay.id, { now });
   await approveOffer(partnerActor(grandstay.id), stay.id, { now });
   await opts.flushEvents();

@@ -124,7 +124,11 @@ clients
       return printClient({ clientId: c.clientId, secret: c.clientSecret, role: c.role, partner: c.partner?.name });
     }
     await withDatabase(async () => {
-      const partner = o.partner ? await prisma().partner.findUnique({ where: { id: o.partner }, select: { slug: true, name: true } }).catch(() => null) : null;
+      const partner = o.partner
+        ? await prisma()
+            .partner.findUnique({ where: { id: o.partner }, select: { slug: true, name: true } })
+            .catch(() => null)
+        : null;
       if (o.partner && !partner) throw new Error(`no partner with id ${o.partner}`);
       const clientId = newClientId(partner?.slug ?? null);
       const secret = newSecret();
@@ -164,7 +168,12 @@ keys
     const existed = existsSync(file);
     const keys = await KeySet.fromConfig({ dataDir }); // creates the file with a first key when there is none
     const kid = existed ? await keys.rotate() : keys.jwks().keys[0]?.kid;
-    console.log(`${existed ? "new" : "first"} signing key ${kid} in ${file}; published keys: ${keys.jwks().keys.map((k) => k.kid).join(", ")}`);
+    console.log(
+      `${existed ? "new" : "first"} signing key ${kid} in ${file}; published keys: ${keys
+        .jwks()
+        .keys.map((k) => k.kid)
+        .join(", ")}`,
+    );
   });
 
 program
@@ -235,15 +244,12 @@ program
   });
 
 const events = program.command("events").description("Domain events between the subgraphs (outboxes, dead letters)");
-const serviceOption = () =>
-  new Option("--service <name>", "the subgraph whose outbox holds the dead letters").choices(SCHEMA_NAMES as string[]);
+const serviceOption = () => new Option("--service <name>", "the subgraph whose outbox holds the dead letters").choices(SCHEMA_NAMES as string[]);
 /** The CLI acts as the coalition admin (it holds the database credentials). */
 const CLI_ADMIN: Principal = { sub: "cli", role: "ADMIN", partnerId: null, memberId: null, scope: "", purpose: null };
 events
   .command("dead-letters")
-  .description(
-    "List the events the relays gave up on after HUB_EVENT_MAX_ATTEMPTS failed deliveries, oldest first, with their last error (DATABASE_URL, or the embedded data dir while the hub is stopped)",
-  )
+  .description("List the events the relays gave up on after HUB_EVENT_MAX_ATTEMPTS failed deliveries, oldest first, with their last error (DATABASE_URL, or the embedded data dir while the hub is stopped)")
   .addOption(serviceOption())
   .option("--first <n>", "at most this many per subgraph (1-500)", "50")
   .option("--json", "print them as JSON")

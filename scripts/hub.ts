@@ -77,9 +77,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   // The revocation-feed polls are plumbing too (every second, not a request's work).
   useMemberPlumbing(relayClient);
   usePartnerPlumbing(relayClient);
-  const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) =>
-    startOutboxRelay({ schema, prisma: () => relayClient, peers, internalKey: key, intervalMs: opts.relayIntervalMs }),
-  );
+  const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) => startOutboxRelay({ schema, prisma: () => relayClient, peers, internalKey: key, intervalMs: opts.relayIntervalMs }));
   const jobs = opts.jobs === false ? [] : [startPointsJobs({}), startOfferSweeper({})];
   const gateway = await startGateway({
     port: opts.port ?? 0,

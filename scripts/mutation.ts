@@ -58,10 +58,7 @@ for (const name of names) {
   const valid = detected + (count.Survived ?? 0) + (count.NoCoverage ?? 0);
   const score = valid ? Math.round((detected / valid) * 10_000) / 100 : null;
   mkdirSync("bench/mutation", { recursive: true });
-  writeFileSync(
-    `bench/mutation/${name}.json`,
-    `${JSON.stringify({ module: name, at: new Date().toISOString(), mutate: MODULES[name]!.mutate, score, count, survivors }, null, 2)}\n`,
-  );
+  writeFileSync(`bench/mutation/${name}.json`, `${JSON.stringify({ module: name, at: new Date().toISOString(), mutate: MODULES[name]!.mutate, score, count, survivors }, null, 2)}\n`);
   console.log(`mutation: ${name}: score ${score}% (${JSON.stringify(count)}); bench/mutation/${name}.json`);
 }
 if (failed) process.exitCode = 1;

@@ -77,7 +77,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const current = readFileSync(path.join(SCHEMA_DIR, "public.graphql"), "utf8");
   const review = await reviewSchema(release.sdl, current, readFileSync(CHANGELOG, "utf8"));
   const by = (level: CriticalityLevel) => review.changes.filter((c) => c.criticality.level === level);
-  console.log(`public schema vs release ${release.version}: ${review.changes.length} changes (${review.breaking.length} breaking, ${by(CriticalityLevel.Dangerous).length} dangerous, ${by(CriticalityLevel.NonBreaking).length} safe)`);
+  console.log(
+    `public schema vs release ${release.version}: ${review.changes.length} changes (${review.breaking.length} breaking, ${by(CriticalityLevel.Dangerous).length} dangerous, ${by(CriticalityLevel.NonBreaking).length} safe)`,
+  );
   for (const c of review.breaking) console.log(`  breaking  ${c.path ?? ""}: ${c.message}`);
   for (const c of by(CriticalityLevel.Dangerous)) console.log(`  dangerous ${c.path ?? ""}: ${c.message}`);
   if (review.unrecorded.length) {

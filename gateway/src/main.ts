@@ -8,7 +8,11 @@ import { startGateway } from "./server.ts";
 
 const env = configOrExit("gateway");
 const missing = (["HUB_INTERNAL_SECRET", "HUB_MEMBER_URL", "HUB_POINTS_URL", "HUB_PARTNER_URL"] as const).filter((name) => !env[name]);
-if (missing.length) refuseToStart("start:gateway runs in front of separately started subgraphs (`npm start` runs everything)", missing.map((name) => `${name} is required`));
+if (missing.length)
+  refuseToStart(
+    "start:gateway runs in front of separately started subgraphs (`npm start` runs everything)",
+    missing.map((name) => `${name} is required`),
+  );
 const need = (v: string | undefined) => v!;
 const gateway = await startGateway({
   port: env.HUB_PORT,

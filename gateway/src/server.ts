@@ -85,7 +85,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const keys = await KeySet.fromConfig({ keys: opts.signingKeys, dataDir: opts.dataDir });
   const verifier = new TokenVerifier(keys, issuer, audience, opts.externalIdp);
   const origin = (name: keyof SubgraphUrls) => new URL(opts.subgraphUrls[name]).origin;
-  const revocations = new RevocationFeed(key, () => origin("partner"), () => origin("member"), opts.revocationPollMs ?? 1000);
+  const revocations = new RevocationFeed(
+    key,
+    () => origin("partner"),
+    () => origin("member"),
+    opts.revocationPollMs ?? 1000,
+  );
   verifier.revocations = revocations.start();
   const corsPolicy = new CorsPolicy(key, () => origin("partner"), opts.corsPollMs ?? 2000).start({ now: true });
   /** A page of the gateway's own origin (GraphiQL) needs no CORS entry. */
@@ -139,9 +144,16 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     const pageOrigin = req.headers.origin;
     if (pageOrigin !== undefined && !sameOrigin(pageOrigin, req) && !corsPolicy.allows(pageOrigin, principal.clientId)) {
-      return graphqlError(res, 403, "FORBIDDEN", `Tokens of client ${principal.clientId ?? "(none)"} may not be used from the page origin ${pageOrigin.slice(0, 200)}: add it to the client's allowedOrigins (setApiClientAllowedOrigins)`, requestId, {
-        reason: "ORIGIN_NOT_ALLOWED",
-      });
+      return graphqlError(
+        res,
+        403,
+        "FORBIDDEN",
+        `Tokens of client ${principal.clientId ?? "(none)"} may not be used from the page origin ${pageOrigin.slice(0, 200)}: add it to the client's allowedOrigins (setApiClientAllowedOrigins)`,
+        requestId,
+        {
+          reason: "ORIGIN_NOT_ALLOWED",
+        },
+      );
     }
     if (req.method === "POST") {
       let raw: Buffer;

@@ -236,7 +236,4 @@ export function consumedBy(schema: SchemaName): EventType[] {
 }
 
 /** Which subgraphs consume which event types: the relay's routing table, derived from the catalogue. */
-export const SUBSCRIPTIONS: Readonly<Record<EventType, readonly SchemaName[]>> = Object.fromEntries(EVENT_TYPES.map((t) => [t, specOf(t).consumers])) as Record<
-  EventType,
-  readonly SchemaName[]
->;
+export const SUBSCRIPTIONS: Readonly<Record<EventType, readonly SchemaName[]>> = Object.fromEntries(EVENT_TYPES.map((t) => [t, specOf(t).consumers])) as Record<EventType, readonly SchemaName[]>;

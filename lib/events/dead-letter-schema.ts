@@ -37,7 +37,7 @@ export function addDeadLetterFields<Ctx extends HubContext>(builder: HubBuilder<
       type: t.exposeString("type", { description: "The event type, e.g. points.activity (the event catalogue, lib/events/catalogue.ts)." }),
       payload: t.string({ description: "The event's payload as JSON text.", resolve: (d) => JSON.stringify(d.payload) }),
       attempts: t.exposeInt("attempts", { description: "Delivery attempts made before it was dead-lettered (a count)." }),
-      lastError: t.exposeString("lastError", { description: "The last delivery's error, per consumer, e.g. \"points: HTTP 500\" (at most 1,000 characters)." }),
+      lastError: t.exposeString("lastError", { description: 'The last delivery\'s error, per consumer, e.g. "points: HTTP 500" (at most 1,000 characters).' }),
       createdAt: t.field({ type: "DateTime", description: "When the event was emitted (UTC).", resolve: (d) => d.createdAt }),
       deadAt: t.field({ type: "DateTime", description: "When it was dead-lettered (UTC).", resolve: (d) => d.deadAt }),
     }),

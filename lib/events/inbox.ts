@@ -157,36 +157,39 @@ export function eventsRoute(prisma: () => PrismaClient, consumer: Consumer): Int
     if (!Array.isArray(events)) return { status: 400, body: { error: "invalid_request" } };
     if (events.length > 1) {
       try {
-        await prisma().$transaction(async (tx) => {
-          const fresh = new Set(
-            (
-              await tx.$queryRawUnsafe<{ id: string }[]>(
-                `INSERT INTO "${schema}"."InboxEvent" ("eventId", type)
+        await prisma().$transaction(
+          async (tx) => {
+            const fresh = new Set(
+              (
+                await tx.$queryRawUnsafe<{ id: string }[]>(
+                  `INSERT INTO "${schema}"."InboxEvent" ("eventId", type)
                  SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT ("eventId") DO NOTHING RETURNING "eventId"::text AS id`,
-                events.map((e) => e.id),
-                events.map((e) => e.type),
-              )
-            ).map((r) => r.id),
-          );
-          const grouped = new Map<EventType, TypedEvent<EventType>[]>();
-          for (const raw of events) {
-            // `delete`: a duplicate of an event inside this batch runs once.
-            if (!fresh.delete(String(raw.id).toLowerCase())) continue;
-            const why = unroutable(consumer, raw.type);
-            if (why) throw new Error(why); // rolls the batch back: the one-by-one pass reports it alone
-            const event = parsed(consumer, raw);
-            if (!event) continue;
-            if (consumer.batch.has(event.type)) {
-              const list = grouped.get(event.type);
-              if (list) list.push(event);
-              else grouped.set(event.type, [event]);
-              continue;
+                  events.map((e) => e.id),
+                  events.map((e) => e.type),
+                )
+              ).map((r) => r.id),
+            );
+            const grouped = new Map<EventType, TypedEvent<EventType>[]>();
+            for (const raw of events) {
+              // `delete`: a duplicate of an event inside this batch runs once.
+              if (!fresh.delete(String(raw.id).toLowerCase())) continue;
+              const why = unroutable(consumer, raw.type);
+              if (why) throw new Error(why); // rolls the batch back: the one-by-one pass reports it alone
+              const event = parsed(consumer, raw);
+              if (!event) continue;
+              if (consumer.batch.has(event.type)) {
+                const list = grouped.get(event.type);
+                if (list) list.push(event);
+                else grouped.set(event.type, [event]);
+                continue;
+              }
+              await consumer.one.get(event.type)!(tx, event);
             }
-            await consumer.one.get(event.type)!(tx, event);
-          }
-          // Set-based handlers last, one call per type (e.g. every points.activity of the batch in one statement).
-          for (const [type, list] of grouped) await consumer.batch.get(type)!(tx, list);
-        }, { timeout: 30_000, maxWait: 30_000 });
+            // Set-based handlers last, one call per type (e.g. every points.activity of the batch in one statement).
+            for (const [type, list] of grouped) await consumer.batch.get(type)!(tx, list);
+          },
+          { timeout: 30_000, maxWait: 30_000 },
+        );
         return { status: 200, body: { results: events.map((e) => ({ id: e.id, ok: true })) } };
       } catch (e) {
         log.debug("event batch failed, applying its events one by one", { schema, events: events.length, err: e });
@@ -195,14 +198,17 @@ export function eventsRoute(prisma: () => PrismaClient, consumer: Consumer): Int
     const results: { id: string; ok: boolean; error?: string }[] = [];
     for (const raw of events) {
       try {
-        await prisma().$transaction(async (tx) => {
-          const { count } = await inbox(tx, schema).createMany({ data: [{ eventId: raw.id, type: raw.type }], skipDuplicates: true });
-          if (count === 0) return; // already processed
-          const why = unroutable(consumer, raw.type);
-          if (why) throw new Error(why);
-          const event = parsed(consumer, raw);
-          if (event) await consumer.one.get(event.type)!(tx, event);
-        }, { timeout: 30_000, maxWait: 30_000 });
+        await prisma().$transaction(
+          async (tx) => {
+            const { count } = await inbox(tx, schema).createMany({ data: [{ eventId: raw.id, type: raw.type }], skipDuplicates: true });
+            if (count === 0) return; // already processed
+            const why = unroutable(consumer, raw.type);
+            if (why) throw new Error(why);
+            const event = parsed(consumer, raw);
+            if (event) await consumer.one.get(event.type)!(tx, event);
+          },
+          { timeout: 30_000, maxWait: 30_000 },
+        );
         results.push({ id: raw.id, ok: true });
       } catch (e) {
         log.warn("event handler failed", { schema, eventId: raw.id, type: raw.type, err: e });

@@ -141,12 +141,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       }
       // Exponential backoff, capped at 5 minutes.
       const backoffMs = Math.min(300_000, 200 * 2 ** Math.min(attempts, 11));
-      await opts.prisma().$executeRawUnsafe(
-        `UPDATE ${table} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), "lastError" = $3 WHERE id = $1::uuid`,
-        id,
-        backoffMs,
-        err.slice(0, 1000),
-      );
+      await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), "lastError" = $3 WHERE id = $1::uuid`, id, backoffMs, err.slice(0, 1000));
       log.warn("event delivery failed", { schema: opts.schema, eventId: id, attempts, err });
     }
     if (dead.length) {
@@ -172,10 +167,9 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     lastPrune = Date.now();
     let total = 0;
     for (;;) {
-      const n = await opts.prisma().$executeRawUnsafe(
-        `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" < now() - ($1::int * interval '1 hour') LIMIT ${PRUNE_CHUNK})`,
-        settings.retentionHours,
-      );
+      const n = await opts
+        .prisma()
+        .$executeRawUnsafe(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" < now() - ($1::int * interval '1 hour') LIMIT ${PRUNE_CHUNK})`, settings.retentionHours);
       total += n;
       if (n < PRUNE_CHUNK || stopped) return total;
     }
@@ -238,9 +232,9 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       for (let i = 0; i < 1000; i++) {
         const n = await run();
         if (n === 0) {
-          const [{ pending }] = await opts.prisma().$queryRawUnsafe<{ pending: number }[]>(
-            `SELECT count(*)::int AS pending FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())`,
-          );
+          const [{ pending }] = await opts
+            .prisma()
+            .$queryRawUnsafe<{ pending: number }[]>(`SELECT count(*)::int AS pending FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())`);
           if (pending === 0) return;
         }
       }

@@ -57,8 +57,13 @@ async function blockSettlementMidway() {
   let released = false;
   return {
     waiting: () =>
-      until("a settlement compute waiting halfway", async () =>
-        (await count(client, `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'SettlementStatement' AND NOT l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`)) > 0,
+      until(
+        "a settlement compute waiting halfway",
+        async () =>
+          (await count(
+            client,
+            `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'SettlementStatement' AND NOT l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          )) > 0,
       ),
     release: async () => {
       if (released) return;
@@ -204,10 +209,7 @@ describe("kill -9 during writes; restart; re-send: exactly once", { timeout: 300
     const activity = await count(client, `SELECT count(*) AS n FROM "points"."OutboxEvent" WHERE type = 'points.activity'`);
     expect(activity).toBe(writes);
     for (const consumer of ["member", "partner"]) {
-      const applied = await count(
-        client,
-        `SELECT count(*) AS n FROM "${consumer}"."InboxEvent" i WHERE i.type = 'points.activity' AND EXISTS (SELECT 1 FROM "points"."OutboxEvent" o WHERE o.id = i."eventId")`,
-      );
+      const applied = await count(client, `SELECT count(*) AS n FROM "${consumer}"."InboxEvent" i WHERE i.type = 'points.activity' AND EXISTS (SELECT 1 FROM "points"."OutboxEvent" o WHERE o.id = i."eventId")`);
       expect(applied, `${consumer} applied each points.activity once`).toBe(writes);
     }
     await expectVerified();

@@ -72,73 +72,69 @@ afterAll(async () => {
 
 const AWARD = `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }`;
 
-test(
-  "PostgreSQL restarted under load: SERVICE_UNAVAILABLE with a retry hint, nothing half-written, the hub reconnects by itself",
-  async () => {
-    const base = `http://127.0.0.1:${services.ports.gateway}`;
-    const gw = `${base}/graphql`;
-    const adminToken = await clientToken(base, ADMIN.clientId, ADMIN.secret);
-    const coalition = await setUpCoalition(base, adminToken, client, 10);
-    const pids = Object.fromEntries(Object.entries(services.children).map(([s, c]) => [s, c!.pid]));
+test("PostgreSQL restarted under load: SERVICE_UNAVAILABLE with a retry hint, nothing half-written, the hub reconnects by itself", async () => {
+  const base = `http://127.0.0.1:${services.ports.gateway}`;
+  const gw = `${base}/graphql`;
+  const adminToken = await clientToken(base, ADMIN.clientId, ADMIN.secret);
+  const coalition = await setUpCoalition(base, adminToken, client, 10);
+  const pids = Object.fromEntries(Object.entries(services.children).map(([s, c]) => [s, c!.pid]));
 
-    type Outcome = { id: string } | { code: string; retryAfterSeconds?: unknown } | { network: string };
-    const outcomes: Outcome[] = [];
-    const request = (i: number) => ({ memberId: coalition.memberIds[i % 10], points: 1 + (i % 5), idempotencyKey: `pg-${i}` });
-    let next = 0;
-    let stop = false;
-    const successes = () => outcomes.filter((o) => "id" in o).length;
-    const worker = async () => {
-      while (!stop) {
-        const i = next++;
-        const r = await gql(gw, coalition.partnerToken, AWARD, { i: request(i) }).catch((e: Error) => e);
-        if (r instanceof Error) outcomes[i] = { network: r.message };
-        else if (r.data?.awardPoints?.id) outcomes[i] = { id: r.data.awardPoints.id };
-        else outcomes[i] = { code: String(r.errors?.[0]?.extensions?.code), retryAfterSeconds: r.errors?.[0]?.extensions?.retryAfterSeconds };
-      }
-    };
-    const load = Promise.all(Array.from({ length: 8 }, worker));
-    try {
-      await until("earns flowing", async () => successes() >= 40);
-      await pgctl("-m", "immediate", "stop");
-      // Down for a while under load: every request in this window fails.
-      const failedBefore = outcomes.filter((o) => o && !("id" in o)).length;
-      await until("requests failing while PostgreSQL is down", async () => outcomes.filter((o) => o && !("id" in o)).length >= failedBefore + 20);
-      await startPostgres();
-      const afterRestart = successes();
-      await until("earns flowing again without restarting any service", async () => successes() >= afterRestart + 40, 90_000);
-    } finally {
-      stop = true;
-      await load;
+  type Outcome = { id: string } | { code: string; retryAfterSeconds?: unknown } | { network: string };
+  const outcomes: Outcome[] = [];
+  const request = (i: number) => ({ memberId: coalition.memberIds[i % 10], points: 1 + (i % 5), idempotencyKey: `pg-${i}` });
+  let next = 0;
+  let stop = false;
+  const successes = () => outcomes.filter((o) => "id" in o).length;
+  const worker = async () => {
+    while (!stop) {
+      const i = next++;
+      const r = await gql(gw, coalition.partnerToken, AWARD, { i: request(i) }).catch((e: Error) => e);
+      if (r instanceof Error) outcomes[i] = { network: r.message };
+      else if (r.data?.awardPoints?.id) outcomes[i] = { id: r.data.awardPoints.id };
+      else outcomes[i] = { code: String(r.errors?.[0]?.extensions?.code), retryAfterSeconds: r.errors?.[0]?.extensions?.retryAfterSeconds };
     }
+  };
+  const load = Promise.all(Array.from({ length: 8 }, worker));
+  try {
+    await until("earns flowing", async () => successes() >= 40);
+    await pgctl("-m", "immediate", "stop");
+    // Down for a while under load: every request in this window fails.
+    const failedBefore = outcomes.filter((o) => o && !("id" in o)).length;
+    await until("requests failing while PostgreSQL is down", async () => outcomes.filter((o) => o && !("id" in o)).length >= failedBefore + 20);
+    await startPostgres();
+    const afterRestart = successes();
+    await until("earns flowing again without restarting any service", async () => successes() >= afterRestart + 40, 90_000);
+  } finally {
+    stop = true;
+    await load;
+  }
 
-    // The same processes served before and after: they reconnected by themselves.
-    for (const [s, c] of Object.entries(services.children)) {
-      expect(c!.exitCode, `${s} still running`).toBeNull();
-      expect(c!.pid).toBe(pids[s]);
-    }
-    const failures = outcomes.filter((o): o is Exclude<Outcome, { id: string }> => !("id" in o));
-    expect(failures.length).toBeGreaterThan(0);
-    // Retriable, with a stable code and a hint; never a masked internal error or a dropped connection.
-    expect(new Set(failures.map((f) => ("code" in f ? f.code : `network: ${f.network}`)))).toEqual(new Set(["SERVICE_UNAVAILABLE"]));
-    for (const f of failures) expect((f as { retryAfterSeconds?: unknown }).retryAfterSeconds).toBe(1);
+  // The same processes served before and after: they reconnected by themselves.
+  for (const [s, c] of Object.entries(services.children)) {
+    expect(c!.exitCode, `${s} still running`).toBeNull();
+    expect(c!.pid).toBe(pids[s]);
+  }
+  const failures = outcomes.filter((o): o is Exclude<Outcome, { id: string }> => !("id" in o));
+  expect(failures.length).toBeGreaterThan(0);
+  // Retriable, with a stable code and a hint; never a masked internal error or a dropped connection.
+  expect(new Set(failures.map((f) => ("code" in f ? f.code : `network: ${f.network}`)))).toEqual(new Set(["SERVICE_UNAVAILABLE"]));
+  for (const f of failures) expect((f as { retryAfterSeconds?: unknown }).retryAfterSeconds).toBe(1);
 
-    // Nothing half-written: every answered earn is there, every invariant holds.
-    const report = await verifyLedger(client, { events: true });
-    expect(report.ok, formatReport(report)).toBe(true);
-    const answered = outcomes.flatMap((o, i) => ("id" in o ? [[i, o.id] as const] : []));
-    for (const [i, id] of answered) {
-      const rows = await client.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text AS id FROM "points"."LedgerTransaction" WHERE "idempotencyKey" = $1`, `pg-${i}`);
-      expect(rows, `pg-${i}`).toEqual([{ id }]);
-    }
-    // Re-sent, every request completes exactly once (answered ones are replays with the same id).
-    for (let i = 0; i < outcomes.length; i++) {
-      const id = ok(await gql(gw, coalition.partnerToken, AWARD, { i: request(i) })).awardPoints.id as string;
-      const o = outcomes[i]!;
-      if ("id" in o) expect(id).toBe(o.id);
-    }
-    expect(await count(client, `SELECT count(*) AS n FROM "points"."LedgerTransaction" WHERE "idempotencyKey" LIKE 'pg-%'`)).toBe(outcomes.length);
-    const final = await verifyLedger(client, { events: true });
-    expect(final.ok, formatReport(final)).toBe(true);
-  },
-  300_000,
-);
+  // Nothing half-written: every answered earn is there, every invariant holds.
+  const report = await verifyLedger(client, { events: true });
+  expect(report.ok, formatReport(report)).toBe(true);
+  const answered = outcomes.flatMap((o, i) => ("id" in o ? [[i, o.id] as const] : []));
+  for (const [i, id] of answered) {
+    const rows = await client.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text AS id FROM "points"."LedgerTransaction" WHERE "idempotencyKey" = $1`, `pg-${i}`);
+    expect(rows, `pg-${i}`).toEqual([{ id }]);
+  }
+  // Re-sent, every request completes exactly once (answered ones are replays with the same id).
+  for (let i = 0; i < outcomes.length; i++) {
+    const id = ok(await gql(gw, coalition.partnerToken, AWARD, { i: request(i) })).awardPoints.id as string;
+    const o = outcomes[i]!;
+    if ("id" in o) expect(id).toBe(o.id);
+  }
+  expect(await count(client, `SELECT count(*) AS n FROM "points"."LedgerTransaction" WHERE "idempotencyKey" LIKE 'pg-%'`)).toBe(outcomes.length);
+  const final = await verifyLedger(client, { events: true });
+  expect(final.ok, formatReport(final)).toBe(true);
+}, 300_000);

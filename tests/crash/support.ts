@@ -7,9 +7,7 @@ import type { PrismaClient } from "../../lib/db.ts";
 export function requirePostgres(): string {
   const url = process.env.DATABASE_URL;
   if (!url) {
-    throw new Error(
-      "tests/crash needs PostgreSQL: set DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres). `.ci/run` sets it; on PGlite these tests cannot run and must not pass silently.",
-    );
+    throw new Error("tests/crash needs PostgreSQL: set DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres). `.ci/run` sets it; on PGlite these tests cannot run and must not pass silently.");
   }
   return url;
 }

@@ -16,7 +16,10 @@ const q = async (token: string, query: string, variables: Record<string, unknown
 beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
-  for (const [k, name] of [["a", "Alpha Mart"], ["b", "Beta Foods"]] as const) {
+  for (const [k, name] of [
+    ["a", "Alpha Mart"],
+    ["b", "Beta Foods"],
+  ] as const) {
     const { registerPartner } = expectNoGraphQLErrors(
       await q(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name, category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" } }),
     );
@@ -44,7 +47,7 @@ describe("partner isolation", () => {
     const byId = await q(partners.b.token, "query($id: ID!) { member(id: $id) { id } }", { id: memberA });
     expect(byId.data?.member ?? null).toBeNull();
     expect(byId.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
-    const byRef = await q(partners.b.token, "query($p: ID!) { memberByPartnerRef(partnerId: $p, externalRef: \"A-1\") { id } }", { p: partners.a.id });
+    const byRef = await q(partners.b.token, 'query($p: ID!) { memberByPartnerRef(partnerId: $p, externalRef: "A-1") { id } }', { p: partners.a.id });
     expect(byRef.data?.memberByPartnerRef ?? null).toBeNull();
     expect(["NOT_FOUND", "FORBIDDEN"]).toContain(byRef.errors?.[0]?.extensions?.code);
     // The same id from A: visible.
@@ -177,7 +180,9 @@ describe("consent-scoped fields across subgraphs", () => {
 
 describe("insights", () => {
   test("audience overlap below the minimum cohort is suppressed: no number at all", async () => {
-    const r = expectNoGraphQLErrors(await q(partners.a.token, "query($p: ID!) { audienceOverlap(withPartnerId: $p) { members suppressed minimumCohort partner { id } withPartner { id } } }", { p: partners.b.id }, { "coalition-purpose": "ANALYTICS" }));
+    const r = expectNoGraphQLErrors(
+      await q(partners.a.token, "query($p: ID!) { audienceOverlap(withPartnerId: $p) { members suppressed minimumCohort partner { id } withPartner { id } } }", { p: partners.b.id }, { "coalition-purpose": "ANALYTICS" }),
+    );
     expect(r.audienceOverlap).toMatchObject({ members: null, suppressed: true, partner: { id: partners.a.id }, withPartner: { id: partners.b.id } });
     expect(r.audienceOverlap.minimumCohort).toBeGreaterThanOrEqual(2);
   });

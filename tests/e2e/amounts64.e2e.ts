@@ -30,8 +30,7 @@ afterAll(() => hub?.close());
 
 const BATCH = `mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted rejected { index code } transactions { id } } }`;
 /** A running balance as the admin reads it (for the partner, balanceAfter64 is POINTS_BALANCE-gated and this partner has no consent). */
-const balanceAfter = async (id: string) =>
-  (expectNoGraphQLErrors(await gql(admin, "query($id: ID!) { transaction(id: $id) { balanceAfter64 } }", { id })).transaction as { balanceAfter64: string }).balanceAfter64;
+const balanceAfter = async (id: string) => (expectNoGraphQLErrors(await gql(admin, "query($id: ID!) { transaction(id: $id) { balanceAfter64 } }", { id })).transaction as { balanceAfter64: string }).balanceAfter64;
 
 test("a partner past 2^31 issued points: bulk and single awards succeed; wallet, running balances and statement read back exactly", async () => {
   const periodStart = new Date(Date.now() - 60_000).toISOString();
@@ -50,9 +49,7 @@ test("a partner past 2^31 issued points: bulk and single awards succeed; wallet,
   const last = r.awardPointsBatch.transactions.at(-1) as { id: string };
   expect(await balanceAfter(last.id)).toBe("3000000000");
   // The partner's issuance account is now at -3,000,000,000: its next awards still work.
-  const one = expectNoGraphQLErrors(
-    await gql(partner.token, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id points } }", { i: { memberId: m2, points: 7, idempotencyKey: "after-1" } }),
-  );
+  const one = expectNoGraphQLErrors(await gql(partner.token, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id points } }", { i: { memberId: m2, points: 7, idempotencyKey: "after-1" } }));
   expect(one.awardPoints.points).toBe(7);
   expect(await balanceAfter(one.awardPoints.id)).toBe("7");
   await hub.flushEvents();

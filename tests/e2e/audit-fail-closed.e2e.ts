@@ -24,14 +24,12 @@ async function failInserts(table: string, when = "") {
 beforeAll(async () => {
   hub = await startTestHub();
   const admin = await hub.adminToken();
-  const { registerPartner } = expectNoGraphQLErrors(
-    await hub.gql(admin, 'mutation { registerPartner(input: { name: "Epsilon Energy", category: "ENERGY", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }'),
-  );
+  const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, 'mutation { registerPartner(input: { name: "Epsilon Energy", category: "ENERGY", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }'));
   const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
   partner = { id: registerPartner.id, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
   memberId = expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation { enrollMember(input: { email: "audit@example.com", displayName: "Audited", externalRef: "AU-1" }) { id } }')).enrollMember.id;
   await hub.flushEvents();
-  expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"au-1\", points: 250 }) { id } }", { m: memberId }));
+  expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: "au-1", points: 250 }) { id } }', { m: memberId }));
   const self: Principal = { sub: memberId, role: "MEMBER", memberId, partnerId: null, scope: "member", purpose: null, authority: "PERSON" };
   expectNoGraphQLErrors(
     await callSubgraph(hub.subgraphs.member.url, self, "mutation($i: GrantConsentInput!) { grantConsent(input: $i) { id } }", {
@@ -74,7 +72,7 @@ describe("fail closed when the data-access log cannot be written", () => {
       expect(JSON.stringify(tx.data ?? null)).not.toContain("250");
       expect(tx.errors?.map((e) => e.extensions?.code)).toContain("ACCESS_LOG_UNAVAILABLE");
       // Writes that record no read are untouched.
-      expect(expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"au-2\", points: 1 }) { points } }", { m: memberId })).awardPoints.points).toBe(1);
+      expect(expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: "au-2", points: 1 }) { points } }', { m: memberId })).awardPoints.points).toBe(1);
     } finally {
       await sql(`DROP TRIGGER fail_audit ON "points"."OutboxEvent"`);
     }

@@ -110,18 +110,14 @@ describe("every gated field, through the gateway", () => {
   beforeAll(async () => {
     hub = await startTestHub();
     const admin = await hub.adminToken();
-    const { registerPartner } = expectNoGraphQLErrors(
-      await hub.gql(admin, 'mutation { registerPartner(input: { name: "Gamma Goods", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }'),
-    );
+    const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, 'mutation { registerPartner(input: { name: "Gamma Goods", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }'));
     const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
     partner = { id: registerPartner.id, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
     memberId = expectNoGraphQLErrors(
       await hub.gql(partner.token, 'mutation { enrollMember(input: { email: "gated@example.com", displayName: "Gated", phone: "+8613800138000", birthday: "1990-01-02", externalRef: "G-1" }) { id } }'),
     ).enrollMember.id;
     await hub.flushEvents();
-    txId = expectNoGraphQLErrors(
-      await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"gate-1\", points: 700 }) { id } }", { m: memberId }),
-    ).awardPoints.id;
+    txId = expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: "gate-1", points: 700 }) { id } }', { m: memberId })).awardPoints.id;
     await hub.flushEvents();
   }, 120_000);
   afterAll(() => hub?.close());
@@ -163,21 +159,21 @@ describe("every gated field, through the gateway", () => {
   test("balanceAfter is gated on every way to a transaction: activity, awardPoints, awardPointsBatch", async () => {
     const id = await grant(["ACTIVITY"]);
     try {
-    const act = await hub.gql(partner.token, "query($m: ID!) { member(id: $m) { activity { edges { node { id points balanceAfter } } } } }", { m: memberId });
-    const node = act.data?.member?.activity?.edges?.[0]?.node;
-    expect(node?.points).toBe(700); // ACTIVITY was granted: the movement is visible
-    expect(node?.balanceAfter ?? null).toBeNull();
-    expect(errorAt(act, "balanceAfter")?.extensions).toMatchObject({ code: "CONSENT_REQUIRED", category: "POINTS_BALANCE" });
+      const act = await hub.gql(partner.token, "query($m: ID!) { member(id: $m) { activity { edges { node { id points balanceAfter } } } } }", { m: memberId });
+      const node = act.data?.member?.activity?.edges?.[0]?.node;
+      expect(node?.points).toBe(700); // ACTIVITY was granted: the movement is visible
+      expect(node?.balanceAfter ?? null).toBeNull();
+      expect(errorAt(act, "balanceAfter")?.extensions).toMatchObject({ code: "CONSENT_REQUIRED", category: "POINTS_BALANCE" });
 
-    const award = await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"gate-2\", points: 5 }) { id points balanceAfter } }", { m: memberId });
-    expect(award.data?.awardPoints?.points).toBe(5);
-    expect(award.data?.awardPoints?.balanceAfter ?? null).toBeNull();
-    expect(errorAt(award, "balanceAfter")?.extensions).toMatchObject({ code: "CONSENT_REQUIRED", category: "POINTS_BALANCE" });
+      const award = await hub.gql(partner.token, 'mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: "gate-2", points: 5 }) { id points balanceAfter } }', { m: memberId });
+      expect(award.data?.awardPoints?.points).toBe(5);
+      expect(award.data?.awardPoints?.balanceAfter ?? null).toBeNull();
+      expect(errorAt(award, "balanceAfter")?.extensions).toMatchObject({ code: "CONSENT_REQUIRED", category: "POINTS_BALANCE" });
 
-    const batch = await hub.gql(partner.token, "mutation($m: ID!) { awardPointsBatch(inputs: [{ memberId: $m, idempotencyKey: \"gate-3\", points: 6 }]) { accepted transactions { id balanceAfter } } }", { m: memberId });
-    expect(batch.data?.awardPointsBatch?.accepted).toBe(1);
-    expect(batch.data?.awardPointsBatch?.transactions?.[0]?.balanceAfter ?? null).toBeNull();
-    expect(errorAt(batch, "balanceAfter")?.extensions).toMatchObject({ code: "CONSENT_REQUIRED", category: "POINTS_BALANCE" });
+      const batch = await hub.gql(partner.token, 'mutation($m: ID!) { awardPointsBatch(inputs: [{ memberId: $m, idempotencyKey: "gate-3", points: 6 }]) { accepted transactions { id balanceAfter } } }', { m: memberId });
+      expect(batch.data?.awardPointsBatch?.accepted).toBe(1);
+      expect(batch.data?.awardPointsBatch?.transactions?.[0]?.balanceAfter ?? null).toBeNull();
+      expect(errorAt(batch, "balanceAfter")?.extensions).toMatchObject({ code: "CONSENT_REQUIRED", category: "POINTS_BALANCE" });
     } finally {
       await revoke(id);
     }
@@ -186,7 +182,7 @@ describe("every gated field, through the gateway", () => {
     const withBalance = await grant(["ACTIVITY", "POINTS_BALANCE"]);
     const again = expectNoGraphQLErrors(await hub.gql(partner.token, "query($m: ID!) { member(id: $m) { activity { edges { node { balanceAfter } } } } }", { m: memberId }));
     expect(again.member.activity.edges[0].node.balanceAfter).toBe(711);
-    const replay = expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"gate-2\", points: 5 }) { balanceAfter } }", { m: memberId }));
+    const replay = expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: "gate-2", points: 5 }) { balanceAfter } }', { m: memberId }));
     expect(replay.awardPoints.balanceAfter).toBe(705);
     await revoke(withBalance);
   });

@@ -38,8 +38,13 @@ async function page(): Promise<{ server: Server; origin: string }> {
 beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
-  for (const [k, name] of [["a", "Shop A"], ["b", "Shop B"]] as const) {
-    const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name, category: "ECOMMERCE", issuePrice: "0.01", redemptionRate: "0.01" } }));
+  for (const [k, name] of [
+    ["a", "Shop A"],
+    ["b", "Shop B"],
+  ] as const) {
+    const { registerPartner } = expectNoGraphQLErrors(
+      await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name, category: "ECOMMERCE", issuePrice: "0.01", redemptionRate: "0.01" } }),
+    );
     const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
     partners[k] = { id: registerPartner.id, clientId: createApiClient.clientId, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
   }
@@ -52,13 +57,28 @@ afterAll(async () => {
 const preflight = (origin: string) =>
   fetch(`${hub.baseUrl}/graphql`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type,coalition-purpose" } });
 const post = (token: string, origin?: string) =>
-  fetch(`${hub.baseUrl}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...(origin ? { origin } : {}) }, body: JSON.stringify({ query: "{ partners { slug } }" }) });
+  fetch(`${hub.baseUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...(origin ? { origin } : {}) },
+    body: JSON.stringify({ query: "{ partners { slug } }" }),
+  });
 
 describe("allowed origins per API client", () => {
   test("only exact https origins (http for loopback), at most 20, no wildcard: anything else is BAD_USER_INPUT and nothing is stored", async () => {
     const ok = expectNoGraphQLErrors(await hub.gql(partners.a.token, SET, { c: partners.a.clientId, o: ["https://app.shop-a.example", "https://app.shop-a.example"] }));
     expect(ok.setApiClientAllowedOrigins.allowedOrigins).toEqual(["https://app.shop-a.example"]);
-    const bad = ["*", "https://*.shop-a.example", "https://app.shop-a.example/", "https://app.shop-a.example/path", "http://app.shop-a.example", "null", "ftp://x.example", "https://a.example\u0000", "https://APP.shop-a.example", `https://${"a".repeat(200)}.example`];
+    const bad = [
+      "*",
+      "https://*.shop-a.example",
+      "https://app.shop-a.example/",
+      "https://app.shop-a.example/path",
+      "http://app.shop-a.example",
+      "null",
+      "ftp://x.example",
+      "https://a.example\u0000",
+      "https://APP.shop-a.example",
+      `https://${"a".repeat(200)}.example`,
+    ];
     for (const o of bad) {
       const r = await hub.gql(partners.a.token, SET, { c: partners.a.clientId, o: [o] });
       expect(r.errors?.[0]?.extensions?.code, o).toBe("BAD_USER_INPUT");

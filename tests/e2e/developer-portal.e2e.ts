@@ -112,7 +112,11 @@ describe("GraphiQL", () => {
       await page.click(".graphiql-sidebar button[aria-label*='Documentation']");
       await page.waitForSelector(".graphiql-doc-explorer", { timeout: 20_000 });
       await page.getByText("Query", { exact: true }).first().click();
-      await page.waitForFunction(() => document.querySelector(".graphiql-doc-explorer")?.textContent?.includes("registerPartner") || document.querySelector(".graphiql-doc-explorer")?.textContent?.includes("partners"), undefined, { timeout: 20_000 });
+      await page.waitForFunction(
+        () => document.querySelector(".graphiql-doc-explorer")?.textContent?.includes("registerPartner") || document.querySelector(".graphiql-doc-explorer")?.textContent?.includes("partners"),
+        undefined,
+        { timeout: 20_000 },
+      );
       await page.screenshot({ path: path.join(ARTIFACTS, "graphiql-docs.png") });
     } finally {
       await browser.close();

@@ -203,7 +203,13 @@ describe("token service", () => {
   });
 
   test("token exchange gives a partner a PARTNER_VIEW token for its linked member only, never a member token", async () => {
-    const ok = await tokenRequest({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "partner-1", client_secret: "partner-secret", subject_token: "REF-1", subject_token_type: "urn:coalition:partner-member-ref" });
+    const ok = await tokenRequest({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      client_id: "partner-1",
+      client_secret: "partner-secret",
+      subject_token: "REF-1",
+      subject_token_type: "urn:coalition:partner-member-ref",
+    });
     expect(ok.status).toBe(200);
     expect(ok.body.issued_token_type).toBe("urn:ietf:params:oauth:token-type:access_token");
     // The subgraph server lets a partner-view token reach only the member queries (lib/authority.ts):
@@ -212,9 +218,21 @@ describe("token service", () => {
     expect(who.body.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     expect(who.body.errors?.[0]?.message).toMatch(/partner-view token/);
     expect(JSON.parse(Buffer.from(ok.body.access_token.split(".")[1], "base64url").toString())).toMatchObject({ authority: "PARTNER_VIEW", bound_member_id: MEMBER_ID });
-    const unknown = await tokenRequest({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "partner-1", client_secret: "partner-secret", subject_token: "REF-2", subject_token_type: "urn:coalition:partner-member-ref" });
+    const unknown = await tokenRequest({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      client_id: "partner-1",
+      client_secret: "partner-secret",
+      subject_token: "REF-2",
+      subject_token_type: "urn:coalition:partner-member-ref",
+    });
     expect(unknown.body.error).toBe("invalid_grant");
-    const asAdmin = await tokenRequest({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "admin-1", client_secret: "admin-secret", subject_token: "REF-1", subject_token_type: "urn:coalition:partner-member-ref" });
+    const asAdmin = await tokenRequest({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      client_id: "admin-1",
+      client_secret: "admin-secret",
+      subject_token: "REF-1",
+      subject_token_type: "urn:coalition:partner-member-ref",
+    });
     expect(asAdmin.body.error).toBe("unauthorized_client");
   });
 
@@ -282,4 +300,3 @@ describe("requests", () => {
     expect(html).not.toMatch(/https?:\/\/(cdn|unpkg|jsdelivr)/);
   });
 });
-

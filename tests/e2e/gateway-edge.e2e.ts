@@ -103,7 +103,15 @@ describe("forwarding", () => {
     const r = await gql(admin, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "MARKETING" } });
     expect(r.status).toBe(200);
     expect(r.body.data.whoami).toEqual({ role: "ADMIN", purpose: null });
-    const view = (await token({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", client_id: "fake-shop", client_secret: "fake-shop-secret", subject_token: "SM-0001", subject_token_type: "urn:coalition:partner-member-ref" })).body.access_token;
+    const view = (
+      await token({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        client_id: "fake-shop",
+        client_secret: "fake-shop-secret",
+        subject_token: "SM-0001",
+        subject_token_type: "urn:coalition:partner-member-ref",
+      })
+    ).body.access_token;
     expect((await gql(view, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "MARKETING" } })).status).toBe(400);
     expect((await gql(view, "{ whoami { role purpose } }", { headers: { "coalition-purpose": "ANALYTICS" } })).body.data.whoami).toEqual({ role: "PARTNER", purpose: "ANALYTICS" });
   });
@@ -136,7 +144,11 @@ describe("errors", () => {
   test("parse errors are GRAPHQL_PARSE_FAILED; an oversized body is refused before parsing", async () => {
     const t = await shopToken();
     expect((await gql(t, "{ whoami { ")).body.errors?.[0]?.extensions?.code).toBe("GRAPHQL_PARSE_FAILED");
-    const huge = await fetch(`${base}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${t}` }, body: JSON.stringify({ query: `{ partnerSeenBy } #${"x".repeat(2 * 1024 * 1024)}` }) });
+    const huge = await fetch(`${base}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${t}` },
+      body: JSON.stringify({ query: `{ partnerSeenBy } #${"x".repeat(2 * 1024 * 1024)}` }),
+    });
     expect(huge.status).toBe(413);
   });
 });
@@ -146,7 +158,10 @@ describe("token service", () => {
     const r = await token({ grant_type: "client_credentials", client_id: "fake-shop", client_secret: "fake-shop-secret" }, { json: true });
     expect(r.status).toBe(200);
     expect(r.headers.get("cache-control")).toBe("no-store");
-    const [h, p] = r.body.access_token.split(".").slice(0, 2).map((s: string) => JSON.parse(Buffer.from(s, "base64url").toString()));
+    const [h, p] = r.body.access_token
+      .split(".")
+      .slice(0, 2)
+      .map((s: string) => JSON.parse(Buffer.from(s, "base64url").toString()));
     expect(h).toEqual({ alg: "ES256", kid: "edge-1", typ: "at+jwt" });
     expect(p).toMatchObject({ iss: ISSUER, aud: AUDIENCE, sub: "fake-shop", role: "PARTNER", partner_id: "p-shop", scope: "hub:partner", purpose: "OFFER_TARGETING", client_id: "fake-shop" });
     expect(p.exp - p.iat).toBe(900);

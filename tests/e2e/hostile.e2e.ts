@@ -35,7 +35,9 @@ beforeAll(async () => {
   // Five partners with five API clients each: the loops would multiply by 5 per level if run.
   let first: { clientId: string; clientSecret: string } | undefined;
   for (let p = 0; p < 5; p++) {
-    const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: `Hostile Shop ${p}`, category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" } }));
+    const { registerPartner } = expectNoGraphQLErrors(
+      await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: `Hostile Shop ${p}`, category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" } }),
+    );
     for (let c = 0; c < 5; c++) {
       const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
       first ??= createApiClient;
@@ -54,7 +56,11 @@ beforeAll(async () => {
   tokens.ADMIN = await token({ grant_type: "client_credentials", client_id: TEST_ADMIN.clientId, client_secret: TEST_ADMIN.secret });
   tokens.PARTNER = await token({ grant_type: "client_credentials", client_id: first!.clientId, client_secret: first!.clientSecret });
   const partnerToken = tokens.PARTNER;
-  const enrolled = await fetch(gateway.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${partnerToken}` }, body: JSON.stringify({ query: 'mutation { enrollMember(input: { email: "hostile@example.com", displayName: "H", externalRef: "H-1" }) { id } }' }) });
+  const enrolled = await fetch(gateway.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${partnerToken}` },
+    body: JSON.stringify({ query: 'mutation { enrollMember(input: { email: "hostile@example.com", displayName: "H", externalRef: "H-1" }) { id } }' }),
+  });
   expect(enrolled.status).toBe(200);
   const memberId = ((await enrolled.json()) as { data: { enrollMember: { id: string } } }).data.enrollMember.id;
   await hub.flushEvents();
@@ -95,7 +101,11 @@ test("hostile queries: the gateway stays under 512 MB, answers each before the d
     await Promise.all(
       runs.slice(i, i + 4).map(async (q) => {
         const t0 = performance.now();
-        const res = await fetch(gateway.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tokens[q.as]}` }, body: JSON.stringify({ query: q.query, variables: q.variables }) });
+        const res = await fetch(gateway.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${tokens[q.as]}` },
+          body: JSON.stringify({ query: q.query, variables: q.variables }),
+        });
         const text = await res.text();
         const ms = performance.now() - t0;
         let body: { data?: unknown; errors?: { extensions?: { code?: string } }[] };
@@ -110,7 +120,8 @@ test("hostile queries: the gateway stays under 512 MB, answers each before the d
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
         if (res.status >= 500) failures.push(`${q.name}: HTTP ${res.status}`);
         if (codes.some((c) => c === "INTERNAL_SERVER_ERROR" || c === "none")) failures.push(`${q.name}: ${text.slice(0, 200)}`);
-        if (body.data == null && codes.length && !codes.every((c) => REFUSALS.includes(c) || c === "CONSENT_REQUIRED" || c === "FORBIDDEN" || c === "NOT_FOUND")) failures.push(`${q.name}: refused with ${codes.join(",")}`);
+        if (body.data == null && codes.length && !codes.every((c) => REFUSALS.includes(c) || c === "CONSENT_REQUIRED" || c === "FORBIDDEN" || c === "NOT_FOUND"))
+          failures.push(`${q.name}: refused with ${codes.join(",")}`);
         if (ms > DEADLINE_MS + 2_000) failures.push(`${q.name}: answered after ${Math.round(ms)} ms`);
       }),
     );

@@ -14,7 +14,6 @@ import { partnerLoop, schemaFacts, twoHopRoundTrips } from "./query-gen.ts";
 // Issue 14 §1, §4, §7 through the gateway: demand control per role, the member round trips the
 // planner could not plan, introspection per role and off, timeouts and the response-size cap.
 
-
 describe("on the whole hub", () => {
   let hub: TestHub;
   let admin: string;
@@ -26,19 +25,36 @@ describe("on the whole hub", () => {
   beforeAll(async () => {
     hub = await startTestHub();
     admin = await hub.adminToken();
-    const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: "Limits Mart", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" } }));
+    const { registerPartner } = expectNoGraphQLErrors(
+      await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: "Limits Mart", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" } }),
+    );
     const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
     partner = { id: registerPartner.id, ...createApiClient, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
-    memberId = expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: "limits@example.com", displayName: "Lim", externalRef: "LIM-1" } })).enrollMember.id;
+    memberId = expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: "limits@example.com", displayName: "Lim", externalRef: "LIM-1" } }))
+      .enrollMember.id;
     await hub.flushEvents();
-    ids.PointsTransaction = expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId, idempotencyKey: "lim-1", points: 500 } })).awardPoints.id;
+    ids.PointsTransaction = expectNoGraphQLErrors(
+      await hub.gql(partner.token, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId, idempotencyKey: "lim-1", points: 500 } }),
+    ).awardPoints.id;
     ids.Offer = expectNoGraphQLErrors(
       await hub.gql(partner.token, "mutation($i: CreateOfferInput!) { createOffer(input: $i) { id } }", {
-        i: { title: "Limits", kind: "BONUS_POINTS", bonusPoints: 50, coIssuers: [{ partnerId: partner.id, shareBps: 10000 }], redeemableAtPartnerIds: [partner.id], startsAt: new Date(Date.now() + 60_000).toISOString(), endsAt: new Date(Date.now() + 86_400_000).toISOString(), budgetPoints: 1000, perMemberLimit: 1 },
+        i: {
+          title: "Limits",
+          kind: "BONUS_POINTS",
+          bonusPoints: 50,
+          coIssuers: [{ partnerId: partner.id, shareBps: 10000 }],
+          redeemableAtPartnerIds: [partner.id],
+          startsAt: new Date(Date.now() + 60_000).toISOString(),
+          endsAt: new Date(Date.now() + 86_400_000).toISOString(),
+          budgetPoints: 1000,
+          perMemberLimit: 1,
+        },
       }),
     ).createOffer.id;
     await hub.flushEvents();
-    ids.SettlementRun = expectNoGraphQLErrors(await hub.gql(admin, "mutation($s: DateTime!, $e: DateTime!) { createSettlementRun(periodStart: $s, periodEnd: $e) { id } }", { s: new Date(Date.now() - 86_400_000).toISOString(), e: new Date().toISOString() })).createSettlementRun.id;
+    ids.SettlementRun = expectNoGraphQLErrors(
+      await hub.gql(admin, "mutation($s: DateTime!, $e: DateTime!) { createSettlementRun(periodStart: $s, periodEnd: $e) { id } }", { s: new Date(Date.now() - 86_400_000).toISOString(), e: new Date().toISOString() }),
+    ).createSettlementRun.id;
     ids.Member = memberId;
     ids.Partner = partner.id;
     // The member's own session: activated with the code its partner received, then signed in (code + PKCE).
@@ -95,11 +111,44 @@ describe("on the whole hub", () => {
     test("every two-hop entity round trip of the public schema answers without an internal error or a 5xx, for each role that can reach it", async () => {
       const trips = twoHopRoundTrips(schemaFacts(readFileSync(SUPERGRAPH_PATH, "utf8")));
       const roots: Record<string, { root: (id: string) => string; tokens: [string, string][] }> = {
-        Member: { root: (id) => `member(id: "${id}")`, tokens: [["ADMIN", admin], ["PARTNER", partner.token]] },
-        Partner: { root: (id) => `partner(id: "${id}")`, tokens: [["ADMIN", admin], ["PARTNER", partner.token], ["MEMBER", member]] },
-        Offer: { root: (id) => `offer(id: "${id}")`, tokens: [["ADMIN", admin], ["PARTNER", partner.token], ["MEMBER", member]] },
-        PointsTransaction: { root: (id) => `transaction(id: "${id}")`, tokens: [["ADMIN", admin], ["PARTNER", partner.token], ["MEMBER", member]] },
-        SettlementRun: { root: (id) => `settlementRun(id: "${id}")`, tokens: [["ADMIN", admin], ["PARTNER", partner.token]] },
+        Member: {
+          root: (id) => `member(id: "${id}")`,
+          tokens: [
+            ["ADMIN", admin],
+            ["PARTNER", partner.token],
+          ],
+        },
+        Partner: {
+          root: (id) => `partner(id: "${id}")`,
+          tokens: [
+            ["ADMIN", admin],
+            ["PARTNER", partner.token],
+            ["MEMBER", member],
+          ],
+        },
+        Offer: {
+          root: (id) => `offer(id: "${id}")`,
+          tokens: [
+            ["ADMIN", admin],
+            ["PARTNER", partner.token],
+            ["MEMBER", member],
+          ],
+        },
+        PointsTransaction: {
+          root: (id) => `transaction(id: "${id}")`,
+          tokens: [
+            ["ADMIN", admin],
+            ["PARTNER", partner.token],
+            ["MEMBER", member],
+          ],
+        },
+        SettlementRun: {
+          root: (id) => `settlementRun(id: "${id}")`,
+          tokens: [
+            ["ADMIN", admin],
+            ["PARTNER", partner.token],
+          ],
+        },
       };
       const runs: { label: string; token: string; query: string }[] = [];
       for (const t of trips) {

@@ -21,8 +21,7 @@ let otherMember: string; // another member of A
 let session: string; // the member's own session
 
 const codes = (r: GraphQLResult) => (r.errors ?? []).map((e) => e.extensions?.code);
-const byPath = (r: GraphQLResult) =>
-  Object.fromEntries((r.errors ?? []).map((e) => [e.path?.join("."), { code: e.extensions?.code, ...(e.extensions?.scope ? { scope: e.extensions.scope } : {}) }]));
+const byPath = (r: GraphQLResult) => Object.fromEntries((r.errors ?? []).map((e) => [e.path?.join("."), { code: e.extensions?.code, ...(e.extensions?.scope ? { scope: e.extensions.scope } : {}) }]));
 
 const AWARD = `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }`;
 const GRANT = `mutation($i: GrantConsentInput!) { grantConsent(input: $i) { id partner { id } categories } }`;
@@ -42,13 +41,16 @@ async function accessLog(): Promise<{ partner: { id: string }; categories: strin
   await hub.flushEvents(); // the points subgraph's reads arrive as points.data_accessed events
   return expectNoGraphQLErrors(await hub.gql(session, LOG)).me.dataAccessLog.edges.map((e: { node: unknown }) => e.node);
 }
-const linkOf = async (partnerId: string) =>
-  (await hub.db.client().linkedAccount.findUnique({ where: { memberId_partnerId: { memberId: member.memberId, partnerId } } }))?.confirmedAt ?? null;
+const linkOf = async (partnerId: string) => (await hub.db.client().linkedAccount.findUnique({ where: { memberId_partnerId: { memberId: member.memberId, partnerId } } }))?.confirmedAt ?? null;
 
 beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
-  for (const [k, name] of [["a", "Alpha Mart"], ["b", "Beta Hotels"], ["c", "Gamma Fuel"]] as const) {
+  for (const [k, name] of [
+    ["a", "Alpha Mart"],
+    ["b", "Beta Hotels"],
+    ["c", "Gamma Fuel"],
+  ] as const) {
     const { registerPartner } = expectNoGraphQLErrors(
       await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name, category: "RETAIL", issuePrice: "0.015", redemptionRate: "0.010" } }),
     );
@@ -57,7 +59,7 @@ beforeAll(async () => {
   }
   const a = partners.a;
   const { registerPartnerApp } = expectNoGraphQLErrors(
-    await hub.gql(a.token, "mutation($p: ID!, $r: [String!]!, $s: [String!]!) { registerPartnerApp(partnerId: $p, appName: \"Alpha app\", redirectUris: $r, scopes: $s) { clientId clientSecret } }", {
+    await hub.gql(a.token, 'mutation($p: ID!, $r: [String!]!, $s: [String!]!) { registerPartnerApp(partnerId: $p, appName: "Alpha app", redirectUris: $r, scopes: $s) { clientId clientSecret } }', {
       p: a.id,
       r: [app.redirectUri],
       s: ["member:profile", "member:wallet", "member:offers", "member:redeem", "member:consents", "member:links"],
@@ -68,7 +70,10 @@ beforeAll(async () => {
   // The member joined at A (reference A-1), then linked B; C's link request waits for the member.
   member = await hub.memberWithPassword(a.token, { email: "victim@example.com", externalRef: "A-1" });
   otherMember = expectNoGraphQLErrors(await hub.gql(a.token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: "neighbour@example.com", externalRef: "A-2" } })).enrollMember.id;
-  for (const [k, ref] of [["b", "B-1"], ["c", "C-1"]] as const) {
+  for (const [k, ref] of [
+    ["b", "B-1"],
+    ["c", "C-1"],
+  ] as const) {
     const pending = await hub.gql(partners[k].token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: "victim@example.com", externalRef: ref } });
     expect(pending.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", linkPending: true });
   }
@@ -122,7 +127,7 @@ describe("the attack: partner A's exchanged token (credentials + its own referen
     });
     // Another member of A, and the member by B's reference: not visible through this token.
     expect(codes(await hub.gql(exchanged, "query($id: ID!) { member(id: $id) { id } }", { id: otherMember }))).toEqual(["NOT_FOUND"]);
-    expect(codes(await hub.gql(exchanged, "query($p: ID!) { memberByPartnerRef(partnerId: $p, externalRef: \"B-1\") { id } }", { p: partners.b.id }))).toEqual(["NOT_FOUND"]);
+    expect(codes(await hub.gql(exchanged, 'query($p: ID!) { memberByPartnerRef(partnerId: $p, externalRef: "B-1") { id } }', { p: partners.b.id }))).toEqual(["NOT_FOUND"]);
     // Partner-level data is not reachable with it either.
     for (const q of ["{ offers(first: 5) { edges { node { id } } } }", "{ settlementRuns(first: 1) { edges { node { id } } } }", "query($p: ID!) { audienceOverlap(withPartnerId: $p) { suppressed } }"]) {
       expect(codes(await hub.gql(exchanged, q, { p: partners.b.id })), q).toContain("FORBIDDEN");

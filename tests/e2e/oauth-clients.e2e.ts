@@ -76,7 +76,15 @@ describe("in Chromium (headless)", () => {
         await route.fulfill({ status: 200, contentType: "text/html", body: "<p>app callback</p>" });
       });
       const verifier = oidc.randomPKCECodeVerifier();
-      const q = new URLSearchParams({ response_type: "code", client_id: app.clientId, redirect_uri: app.redirectUri, scope: "member:wallet member:redeem", code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state: "s1" });
+      const q = new URLSearchParams({
+        response_type: "code",
+        client_id: app.clientId,
+        redirect_uri: app.redirectUri,
+        scope: "member:wallet member:redeem",
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: "S256",
+        state: "s1",
+      });
       await page.goto(`${hub.baseUrl}/oauth/authorize?${q}`);
       expect(await page.textContent("h1")).toBe("登录");
       await page.screenshot({ path: path.join(ARTIFACTS, "sign-in-zh.png"), fullPage: true });

@@ -24,7 +24,7 @@ beforeAll(async () => {
   const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: shop.id }));
   Object.assign(shop, { clientId: createApiClient.clientId, secret: createApiClient.clientSecret, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) });
   const { registerPartnerApp } = expectNoGraphQLErrors(
-    await hub.gql(shop.token, "mutation($p: ID!, $r: [String!]!, $s: [String!]!) { registerPartnerApp(partnerId: $p, appName: \"Shop app\", redirectUris: $r, scopes: $s) { clientId clientSecret } }", {
+    await hub.gql(shop.token, 'mutation($p: ID!, $r: [String!]!, $s: [String!]!) { registerPartnerApp(partnerId: $p, appName: "Shop app", redirectUris: $r, scopes: $s) { clientId clientSecret } }', {
       p: shop.id,
       r: [app.redirectUri],
       s: ["member:wallet", "member:redeem"],
@@ -38,7 +38,16 @@ afterAll(() => hub?.close());
 
 const claims = (t: string) => decodeJwt(t) as Record<string, any>;
 const delegated = (o: Partial<Parameters<TestHub["delegatedToken"]>[0]> = {}) =>
-  hub.delegatedToken({ clientId: app.clientId, clientSecret: app.secret, redirectUri: app.redirectUri, login: member.login, password: member.password, scopes: ["member:wallet", "member:redeem"], redeemDailyLimit: 300, ...o });
+  hub.delegatedToken({
+    clientId: app.clientId,
+    clientSecret: app.secret,
+    redirectUri: app.redirectUri,
+    login: member.login,
+    password: member.password,
+    scopes: ["member:wallet", "member:redeem"],
+    redeemDailyLimit: 300,
+    ...o,
+  });
 
 describe("member session (the hub's member app, public client, code + PKCE)", () => {
   test("signs in through the page; the token is the member's own PERSON session with scope member", async () => {
@@ -64,10 +73,28 @@ describe("partner app with the member's grant", () => {
   test("the token names the member, the app (act/azp) and only the approved scopes; me.appGrants lists the receipt", async () => {
     const { accessToken, refreshToken } = await delegated();
     expect(refreshToken).toEqual(expect.any(String));
-    expect(claims(accessToken)).toMatchObject({ sub: member.memberId, role: "MEMBER", partner_id: shop.id, client_id: app.clientId, azp: app.clientId, act: { sub: app.clientId }, scope: "member:wallet member:redeem", authority: "DELEGATED", redeem_daily_limit: 300 });
+    expect(claims(accessToken)).toMatchObject({
+      sub: member.memberId,
+      role: "MEMBER",
+      partner_id: shop.id,
+      client_id: app.clientId,
+      azp: app.clientId,
+      act: { sub: app.clientId },
+      scope: "member:wallet member:redeem",
+      authority: "DELEGATED",
+      redeem_daily_limit: 300,
+    });
     const session = await hub.memberSession(member.login, member.password);
     const { me } = expectNoGraphQLErrors(await hub.gql(session, "{ me { appGrants { id appName clientId scopes redeemDailyLimit partner { id } revokedAt } } }"));
-    expect(me.appGrants[0]).toMatchObject({ id: claims(accessToken).grant_id, appName: "Shop app", clientId: app.clientId, scopes: ["member:wallet", "member:redeem"], redeemDailyLimit: 300, partner: { id: shop.id }, revokedAt: null });
+    expect(me.appGrants[0]).toMatchObject({
+      id: claims(accessToken).grant_id,
+      appName: "Shop app",
+      clientId: app.clientId,
+      scopes: ["member:wallet", "member:redeem"],
+      redeemDailyLimit: 300,
+      partner: { id: shop.id },
+      revokedAt: null,
+    });
   });
 
   test("the member approves a subset; denying sends access_denied back to the app", async () => {
@@ -80,7 +107,10 @@ describe("partner app with the member's grant", () => {
 
   test("an app asking for a scope it is not allowed (or `member`) gets invalid_scope", async () => {
     for (const scope of ["member", "member:consents"]) {
-      const res = await fetch(`${hub.baseUrl}/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: app.clientId, redirect_uri: app.redirectUri, code_challenge: challengeOf(newVerifier()), code_challenge_method: "S256", scope })}`, { redirect: "manual" });
+      const res = await fetch(
+        `${hub.baseUrl}/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: app.clientId, redirect_uri: app.redirectUri, code_challenge: challengeOf(newVerifier()), code_challenge_method: "S256", scope })}`,
+        { redirect: "manual" },
+      );
       expect(res.status).toBe(303);
       expect(new URL(res.headers.get("location")!).searchParams.get("error")).toBe("invalid_scope");
     }
@@ -115,7 +145,8 @@ describe("refresh tokens rotate; reuse revokes the family", () => {
 });
 
 describe("authorization code errors (RFC 6749 / 7636)", () => {
-  const start = (o: Record<string, string>) => fetch(`${hub.baseUrl}/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: MEMBER_APP.clientId, redirect_uri: MEMBER_APP.redirectUri, ...o })}`, { redirect: "manual" });
+  const start = (o: Record<string, string>) =>
+    fetch(`${hub.baseUrl}/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: MEMBER_APP.clientId, redirect_uri: MEMBER_APP.redirectUri, ...o })}`, { redirect: "manual" });
   const session = async () => {
     const { params, verifier } = await authorize({ baseUrl: hub.baseUrl, clientId: MEMBER_APP.clientId, redirectUri: MEMBER_APP.redirectUri, login: member.login, password: member.password });
     return { code: params.get("code")!, verifier };
@@ -275,7 +306,7 @@ describe("people who are not members (console sign-in, PERSON tokens)", () => {
     expect(claims(staff.token)).toMatchObject({ role: "PARTNER", person_role: "PARTNER_STAFF", partner_id: shop.id });
     const asAdmin = await hub.gql(lead.token, 'mutation { invitePerson(email: "evil@example.com", role: ADMIN) { activationCode } }');
     expect(asAdmin.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
-    const asStaff = await hub.gql(staff.token, "mutation($p: ID) { invitePerson(email: \"x@example.com\", role: PARTNER_STAFF, partnerId: $p) { activationCode } }", { p: shop.id });
+    const asStaff = await hub.gql(staff.token, 'mutation($p: ID) { invitePerson(email: "x@example.com", role: PARTNER_STAFF, partnerId: $p) { activationCode } }', { p: shop.id });
     expect(asStaff.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect((await hub.gql(staff.token, "{ __typename }")).status).toBe(200);
     expectNoGraphQLErrors(await hub.gql(lead.token, "mutation($id: ID!) { setPersonDisabled(personId: $id, disabled: true) { disabledAt } }", { id: staff.personId }));

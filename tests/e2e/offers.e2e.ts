@@ -18,8 +18,14 @@ const accountBalance = async (code: string) => Number((await hub.db.client().led
 beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
-  for (const [k, name, category] of [["shop", "ShopMall", "ECOMMERCE"], ["fmcg", "FreshCo", "FMCG"], ["other", "Elsewhere", "HOTEL"]] as const) {
-    const { registerPartner } = expectNoGraphQLErrors(await gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name, category, issuePrice: "0.015", redemptionRate: "0.01" } }));
+  for (const [k, name, category] of [
+    ["shop", "ShopMall", "ECOMMERCE"],
+    ["fmcg", "FreshCo", "FMCG"],
+    ["other", "Elsewhere", "HOTEL"],
+  ] as const) {
+    const { registerPartner } = expectNoGraphQLErrors(
+      await gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name, category, issuePrice: "0.015", redemptionRate: "0.01" } }),
+    );
     const { createApiClient } = expectNoGraphQLErrors(await gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
     p[k] = { id: registerPartner.id, clientId: createApiClient.clientId, secret: createApiClient.clientSecret, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
   }
@@ -37,7 +43,9 @@ async function enrolMembers(n: number, prefix: string): Promise<{ id: string; to
   await hub.flushEvents();
   const members: { id: string; token: string }[] = [];
   for (let i = 0; i < out.length; i += 10) {
-    members.push(...(await Promise.all(out.slice(i, i + 10).map(async (m) => ({ id: m.id, token: await hub.memberSession(`${m.ref}@example.com`, await hub.activateMember(p.shop.token, m.id, `${m.ref}@example.com`)) })))));
+    members.push(
+      ...(await Promise.all(out.slice(i, i + 10).map(async (m) => ({ id: m.id, token: await hub.memberSession(`${m.ref}@example.com`, await hub.activateMember(p.shop.token, m.id, `${m.ref}@example.com`)) })))),
+    );
   }
   return members;
 }

@@ -15,7 +15,9 @@ let memberId: string;
 beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
-  const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: "Fresh Co", category: "FMCG", issuePrice: "0.01", redemptionRate: "0.01" } }));
+  const { registerPartner } = expectNoGraphQLErrors(
+    await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: "Fresh Co", category: "FMCG", issuePrice: "0.01", redemptionRate: "0.01" } }),
+  );
   const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
   partner = { id: registerPartner.id, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
   const { enrollMember } = expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: "rate@example.com", externalRef: "r-1" } }));

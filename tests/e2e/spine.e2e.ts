@@ -61,7 +61,11 @@ describe("the member app's one query", () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 4; page++) {
-      const res: Awaited<ReturnType<TestHub["gql"]>> = await hub.gql(memberToken, "query($after: String) { me { activity(first: 3, after: $after) { edges { node { id postedAt } } pageInfo { hasNextPage endCursor } } } }", { after });
+      const res: Awaited<ReturnType<TestHub["gql"]>> = await hub.gql(
+        memberToken,
+        "query($after: String) { me { activity(first: 3, after: $after) { edges { node { id postedAt } } pageInfo { hasNextPage endCursor } } } }",
+        { after },
+      );
       const { me }: any = expectNoGraphQLErrors(res);
       seen.push(...me.activity.edges.map((e: any) => e.node.id));
       if (!me.activity.pageInfo.hasNextPage) break;
@@ -134,7 +138,9 @@ describe("N+1 guard", () => {
     await hub.flushEvents();
     const award = async (n: number, from: number) => {
       for (let i = from; i < from + n; i++) {
-        expectNoGraphQLErrors(await hub.gql(partner, "mutation($input: AwardPointsInput!) { awardPoints(input: $input) { id } }", { input: { memberId: enrolled.enrollMember.id, idempotencyKey: `guard-${i}`, points: 10 } }));
+        expectNoGraphQLErrors(
+          await hub.gql(partner, "mutation($input: AwardPointsInput!) { awardPoints(input: $input) { id } }", { input: { memberId: enrolled.enrollMember.id, idempotencyKey: `guard-${i}`, points: 10 } }),
+        );
       }
       await hub.flushEvents();
     };

@@ -1,18 +1,5 @@
 import fc from "fast-check";
-import {
-  buildSchema,
-  type GraphQLArgument,
-  type GraphQLInputType,
-  type GraphQLSchema,
-  getNamedType,
-  isEnumType,
-  isInputObjectType,
-  isLeafType,
-  isListType,
-  isNonNullType,
-  isScalarType,
-  type GraphQLField,
-} from "graphql";
+import { buildSchema, type GraphQLArgument, type GraphQLInputType, type GraphQLSchema, getNamedType, isEnumType, isInputObjectType, isLeafType, isListType, isNonNullType, isScalarType, type GraphQLField } from "graphql";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { textProblem } from "../../lib/text-input.ts";
 import { compose, readCheckedIn } from "../../scripts/schema-tools.ts";
@@ -37,18 +24,15 @@ const codes = (r: Gql) => (r.errors ?? []).map((e) => e.extensions?.code);
 beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
-  const { registerPartner } = expectNoGraphQLErrors(
-    await hub.gql(admin, 'mutation { registerPartner(input: { name: "Delta Drinks", category: "FMCG", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }'),
-  );
+  const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, 'mutation { registerPartner(input: { name: "Delta Drinks", category: "FMCG", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }'));
   const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: registerPartner.id }));
   partner = { id: registerPartner.id, clientId: createApiClient.clientId, secret: createApiClient.clientSecret, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
   memberId = expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation { enrollMember(input: { email: "text@example.com", externalRef: "T-1" }) { id } }')).enrollMember.id;
   member = await hub.memberSession("text@example.com", await hub.activateMember(partner.token, memberId, "text@example.com"));
   await hub.flushEvents();
-  expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"t-1\", points: 1000 }) { id } }", { m: memberId }));
+  expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: "t-1", points: 1000 }) { id } }', { m: memberId }));
 }, 120_000);
 afterAll(() => hub?.close());
-
 
 describe("the reported fields: NUL is BAD_USER_INPUT naming the field, nothing written", () => {
   const count = async (sql: string) => Number(((await hub.db.client().$queryRawUnsafe(sql)) as { n: bigint | number }[])[0]!.n);
@@ -102,8 +86,8 @@ describe("the reported fields: NUL is BAD_USER_INPUT naming the field, nothing w
     expect(ok.errors).toBeUndefined();
     const tabInName = await hub.gql(partner.token, "mutation($i: EnrollMemberInput!) { enrollMember(input: $i) { id } }", { i: { email: "tab@example.com", displayName: "a\tb", externalRef: "TAB-1" } });
     expect(tabInName.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.displayName" });
-    const earn = expectNoGraphQLErrors(await hub.gql(partner.token, "mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: \"nl\", points: 3 }) { id } }", { m: memberId }));
-    const reversal = await hub.gql(partner.token, "mutation($t: ID!) { reverseTransaction(transactionId: $t, idempotencyKey: \"nl-r\", reason: \"line one\\nline two\") { id } }", { t: earn.awardPoints.id });
+    const earn = expectNoGraphQLErrors(await hub.gql(partner.token, 'mutation($m: ID!) { awardPoints(input: { memberId: $m, idempotencyKey: "nl", points: 3 }) { id } }', { m: memberId }));
+    const reversal = await hub.gql(partner.token, 'mutation($t: ID!) { reverseTransaction(transactionId: $t, idempotencyKey: "nl-r", reason: "line one\\nline two") { id } }', { t: earn.awardPoints.id });
     expect(reversal.errors).toBeUndefined();
   });
 });
@@ -159,11 +143,18 @@ function slotsOf(field: GraphQLField<unknown, unknown>): Slot[] {
   const walk = (type: GraphQLInputType, path: string, name: string, get: (args: Record<string, unknown>) => Record<string, unknown>, key: string | number, seen: Set<string>) => {
     const inner = isNonNullType(type) ? type.ofType : type;
     if (isListType(inner)) {
-      walk(inner.ofType, `${path}[0]`, name, (a) => {
-        const parent = get(a);
-        if (!Array.isArray(parent[key])) parent[key] = [sample(inner.ofType, name)];
-        return parent[key] as Record<string, unknown>;
-      }, 0, seen);
+      walk(
+        inner.ofType,
+        `${path}[0]`,
+        name,
+        (a) => {
+          const parent = get(a);
+          if (!Array.isArray(parent[key])) parent[key] = [sample(inner.ofType, name)];
+          return parent[key] as Record<string, unknown>;
+        },
+        0,
+        seen,
+      );
       return;
     }
     if (isText(inner)) {
@@ -174,11 +165,18 @@ function slotsOf(field: GraphQLField<unknown, unknown>): Slot[] {
     if (isInputObjectType(n) && !seen.has(n.name)) {
       const next = new Set(seen).add(n.name);
       for (const f of Object.values(n.getFields())) {
-        walk(f.type, `${path}.${f.name}`, f.name, (a) => {
-          const parent = get(a);
-          if (typeof parent[key] !== "object" || parent[key] === null) parent[key] = sample(n, name);
-          return parent[key] as Record<string, unknown>;
-        }, f.name, next);
+        walk(
+          f.type,
+          `${path}.${f.name}`,
+          f.name,
+          (a) => {
+            const parent = get(a);
+            if (typeof parent[key] !== "object" || parent[key] === null) parent[key] = sample(n, name);
+            return parent[key] as Record<string, unknown>;
+          },
+          f.name,
+          next,
+        );
       }
     }
   };
@@ -235,7 +233,10 @@ describe("fuzz: every string of every mutation, through the gateway", () => {
   test("the schema offers string positions to fuzz", () => {
     expect(slots.length).toBeGreaterThan(20);
     for (const required of ["enrollMember", "grantConsent", "awardPoints", "reverseTransaction", "createOffer"]) {
-      expect(slots.some((s) => s.mutation === required), required).toBe(true);
+      expect(
+        slots.some((s) => s.mutation === required),
+        required,
+      ).toBe(true);
     }
   });
 

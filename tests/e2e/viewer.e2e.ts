@@ -11,8 +11,12 @@ let partner: { id: string; clientId: string; secret: string; token: string };
 beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
-  const { registerPartner } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: "Grand Stay", category: "HOTEL", issuePrice: "0.01", redemptionRate: "0.01" } }));
-  const { createApiClient } = expectNoGraphQLErrors(await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER, defaultPurpose: OFFER_TARGETING) { clientId clientSecret } }", { p: registerPartner.id }));
+  const { registerPartner } = expectNoGraphQLErrors(
+    await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: "Grand Stay", category: "HOTEL", issuePrice: "0.01", redemptionRate: "0.01" } }),
+  );
+  const { createApiClient } = expectNoGraphQLErrors(
+    await hub.gql(admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER, defaultPurpose: OFFER_TARGETING) { clientId clientSecret } }", { p: registerPartner.id }),
+  );
   partner = { id: registerPartner.id, clientId: createApiClient.clientId, secret: createApiClient.clientSecret, token: await hub.token(createApiClient.clientId, createApiClient.clientSecret) };
 });
 afterAll(() => hub?.close());
@@ -25,7 +29,16 @@ describe("viewer", () => {
 
   test("a partner client: its partner with id and slug, and the purpose in force (header, else the client's default)", async () => {
     const byDefault = expectNoGraphQLErrors(await hub.gql(partner.token, VIEWER)).viewer;
-    expect(byDefault).toEqual({ role: "PARTNER", authority: "CLIENT", clientId: partner.clientId, partner: { id: partner.id, slug: "grand-stay" }, member: null, personRole: null, scopes: ["hub:partner"], purpose: "OFFER_TARGETING" });
+    expect(byDefault).toEqual({
+      role: "PARTNER",
+      authority: "CLIENT",
+      clientId: partner.clientId,
+      partner: { id: partner.id, slug: "grand-stay" },
+      member: null,
+      personRole: null,
+      scopes: ["hub:partner"],
+      purpose: "OFFER_TARGETING",
+    });
     const declared = expectNoGraphQLErrors(await hub.gql(partner.token, VIEWER, {}, { "coalition-purpose": "ANALYTICS" })).viewer;
     expect(declared.purpose).toBe("ANALYTICS");
   });

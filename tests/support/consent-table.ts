@@ -16,11 +16,7 @@
  */
 export type Category = "PROFILE_BASIC" | "PROFILE_CONTACT" | "TIER" | "POINTS_BALANCE" | "ACTIVITY" | "SEGMENTS";
 
-export type Exposure =
-  | { gate: Category }
-  | { under: Category }
-  | { open: string }
-  | { emptyWithout: Category[] };
+export type Exposure = { gate: Category } | { under: Category } | { open: string } | { emptyWithout: Category[] };
 
 const own = (what: string): Exposure => ({ open: `the caller's own ${what}` });
 const partnerData = { open: "partner or offer data, not about a member" } as const;
@@ -342,7 +338,14 @@ export const EXPOSURE: Record<string, Exposure> = {
   "LedgerCheckSummary.violations": adminOnly,
   // Dead-lettered domain events (issue 15 §1): ADMIN only; payloads can hold member ids and e-mails, hence admin-only.
   ...Object.fromEntries(
-    ["Query.memberEventDeadLetters", "Query.pointsEventDeadLetters", "Query.partnerEventDeadLetters", "Mutation.replayMemberEventDeadLetter", "Mutation.replayPointsEventDeadLetter", "Mutation.replayPartnerEventDeadLetter"].map((f) => [f, adminOnly]),
+    [
+      "Query.memberEventDeadLetters",
+      "Query.pointsEventDeadLetters",
+      "Query.partnerEventDeadLetters",
+      "Mutation.replayMemberEventDeadLetter",
+      "Mutation.replayPointsEventDeadLetter",
+      "Mutation.replayPartnerEventDeadLetter",
+    ].map((f) => [f, adminOnly]),
   ),
   ...Object.fromEntries(["id", "service", "type", "payload", "attempts", "lastError", "createdAt", "deadAt"].map((f) => [`EventDeadLetter.${f}`, adminOnly])),
   // Sign-in, people and app grants (wave 2, issue 13).

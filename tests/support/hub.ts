@@ -28,7 +28,10 @@ export interface TestHub extends Hub {
   /** Gives an enrolled member a password: activation code (GraphQL, as the partner or an admin) + the real activation page; returns the password. */
   activateMember(token: string, memberId: string, login: string, password?: string): Promise<string>;
   /** Invites a person (as an admin or a PARTNER_ADMIN), activates on the real page and signs in through the console; returns the PERSON token (TOTP computed from the secret shown on activation). */
-  personToken(inviterToken: string, o: { email: string; role: "ADMIN" | "PARTNER_ADMIN" | "PARTNER_STAFF"; partnerId?: string; password?: string }): Promise<{ personId: string; token: string; totpSecret: string | null }>;
+  personToken(
+    inviterToken: string,
+    o: { email: string; role: "ADMIN" | "PARTNER_ADMIN" | "PARTNER_STAFF"; partnerId?: string; password?: string },
+  ): Promise<{ personId: string; token: string; totpSecret: string | null }>;
   /** Enrols a member as the partner (GraphQL), gets an activation code and activates through the real activation page. */
   memberWithPassword(partnerToken: string, o: { email: string; externalRef?: string; password?: string }): Promise<{ memberId: string; login: string; password: string }>;
   /** POST /graphql through the gateway, as a client would. */
@@ -88,12 +91,25 @@ export async function startTestHub(opts: { jobs?: boolean } & Pick<HubOptions, "
     },
     memberSession: async (login, password) => (await memberSignIn(hub.baseUrl, login, password)).accessToken,
     async delegatedToken(o) {
-      const t = await codeFlow({ baseUrl: hub.baseUrl, clientId: o.clientId, clientSecret: o.clientSecret, redirectUri: o.redirectUri, login: o.login, password: o.password, scopes: o.scopes, redeemDailyLimit: o.redeemDailyLimit });
+      const t = await codeFlow({
+        baseUrl: hub.baseUrl,
+        clientId: o.clientId,
+        clientSecret: o.clientSecret,
+        redirectUri: o.redirectUri,
+        login: o.login,
+        password: o.password,
+        scopes: o.scopes,
+        redeemDailyLimit: o.redeemDailyLimit,
+      });
       return { accessToken: t.accessToken, refreshToken: t.refreshToken };
     },
     activateMember,
     async personToken(inviterToken, o) {
-      const inv = await gql(inviterToken, "mutation($e: String!, $r: PersonRole!, $p: ID) { invitePerson(email: $e, role: $r, partnerId: $p) { person { id } activationCode } }", { e: o.email, r: o.role, p: o.partnerId ?? null });
+      const inv = await gql(inviterToken, "mutation($e: String!, $r: PersonRole!, $p: ID) { invitePerson(email: $e, role: $r, partnerId: $p) { person { id } activationCode } }", {
+        e: o.email,
+        r: o.role,
+        p: o.partnerId ?? null,
+      });
       const invitation = inv.data?.invitePerson;
       if (!invitation) throw new Error(`invitePerson failed: ${JSON.stringify(inv.errors)}`);
       const password = o.password ?? `person-${o.email}-password`;

@@ -56,12 +56,7 @@ export interface GraphQLResult<T = Record<string, unknown>> {
 }
 
 /** POSTs a GraphQL request straight to a subgraph, as the gateway would (signed identity). */
-export async function callSubgraph<T = Record<string, unknown>>(
-  url: string,
-  principal: Principal,
-  query: string,
-  variables: Record<string, unknown> = {},
-): Promise<GraphQLResult<T>> {
+export async function callSubgraph<T = Record<string, unknown>>(url: string, principal: Principal, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> {
   const res = await fetch(url, {
     method: "POST",
     headers: {

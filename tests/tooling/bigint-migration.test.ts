@@ -10,7 +10,9 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 // the columns are int8, amounts beyond 2^31 are accepted, and the ledger's triggers and CHECKs still hold.
 const MIGRATION = "20261202002100_bigint_amounts";
 const dir = "prisma/migrations";
-const all = readdirSync(dir).filter((d) => /^\d{14}_/.test(d)).sort();
+const all = readdirSync(dir)
+  .filter((d) => /^\d{14}_/.test(d))
+  .sort();
 const sql = (d: string) => readFileSync(path.join(dir, d, "migration.sql"), "utf8");
 
 let db: PGlite;

@@ -41,7 +41,9 @@ test("each hub service runs its own npm script, on its port, with a health check
 });
 
 test("only the gateway is published; PostgreSQL and the subgraphs are on an internal network with no published ports", () => {
-  const published = Object.entries(compose.services).filter(([, s]) => s.ports?.length).map(([name]) => name);
+  const published = Object.entries(compose.services)
+    .filter(([, s]) => s.ports?.length)
+    .map(([name]) => name);
   expect(published).toEqual(["gateway"]);
   expect(compose.services.gateway.ports).toEqual(["4000:4000"]);
   expect(compose.networks?.internal?.internal).toBe(true);

@@ -26,7 +26,6 @@ function sources(dir: string): string[] {
 }
 const read = (files: string[]) => files.map((f) => readFileSync(f, "utf8")).join("\n");
 
-
 describe("producers", () => {
   const code = Object.fromEntries(SCHEMA_NAMES.map((s) => [s, read(sources(`subgraphs/${s}/src`))])) as Record<SchemaName, string>;
 
@@ -40,9 +39,7 @@ describe("producers", () => {
   });
 
   test("subgraphs emit only through the typed catalogue API (never the raw outbox write)", () => {
-    const raw = [...sources("subgraphs"), ...sources("lib").filter((f) => !f.includes(`${path.sep}events${path.sep}`)), ...sources("scripts")].filter((f) =>
-      /\bemitEvents?\(/.test(readFileSync(f, "utf8")),
-    );
+    const raw = [...sources("subgraphs"), ...sources("lib").filter((f) => !f.includes(`${path.sep}events${path.sep}`)), ...sources("scripts")].filter((f) => /\bemitEvents?\(/.test(readFileSync(f, "utf8")));
     expect(raw.map((f) => path.relative(ROOT, f))).toEqual([]);
   });
 });

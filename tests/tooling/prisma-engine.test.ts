@@ -46,11 +46,13 @@ async function query(url: string, sql: string) {
   }
 }
 
-const shadowDatabases = () =>
-  admin(async (c) => (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'prisma_migrate_shadow_db_%'")).rows.map((r) => r.datname as string));
+const shadowDatabases = () => admin(async (c) => (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'prisma_migrate_shadow_db_%'")).rows.map((r) => r.datname as string));
 
 afterAll(async () => {
-  if (ADMIN_URL) await admin(async (c) => { for (const name of created) await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`); });
+  if (ADMIN_URL)
+    await admin(async (c) => {
+      for (const name of created) await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    });
 });
 
 const raw = (sql: string) => ({ sql, args: [], argTypes: [] });
@@ -256,5 +258,10 @@ test("migrate deploy through the engine records _prisma_migrations like the CLI"
     await factory.close();
   }
   const { rows } = await query(url, "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name");
-  expect(rows.map((r) => r.migration_name)).toEqual((await import("node:fs")).readdirSync("prisma/migrations").filter((d) => /^\d/.test(d)).sort());
+  expect(rows.map((r) => r.migration_name)).toEqual(
+    (await import("node:fs"))
+      .readdirSync("prisma/migrations")
+      .filter((d) => /^\d/.test(d))
+      .sort(),
+  );
 });

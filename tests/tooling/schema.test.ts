@@ -1,15 +1,4 @@
-import {
-  buildASTSchema,
-  type DirectiveNode,
-  type GraphQLNamedType,
-  isEnumType,
-  isInputObjectType,
-  isInterfaceType,
-  isObjectType,
-  isScalarType,
-  isSpecifiedScalarType,
-  parse,
-} from "graphql";
+import { buildASTSchema, type DirectiveNode, type GraphQLNamedType, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType, isSpecifiedScalarType, parse } from "graphql";
 import { beforeAll, describe, expect, test } from "vitest";
 import { readFileSync } from "node:fs";
 import { CHANGELOG, lastRelease, reviewSchema } from "../../scripts/schema-check.ts";

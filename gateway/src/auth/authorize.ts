@@ -131,7 +131,8 @@ export class AuthorizationEndpoint {
     const requested = (one("scope") ?? "").split(" ").filter(Boolean);
     const scopes = requested.length ? [...new Set(requested)] : known.allowedScopes;
     const isConsole = known.clientId === CONSOLE_CLIENT;
-    if (!scopes.length || scopes.some((s) => !known.allowedScopes.includes(s) || !(isConsole ? s === "person" : s in MEMBER_SCOPES))) return back("invalid_scope", `This client may ask only for: ${known.allowedScopes.join(" ")}`);
+    if (!scopes.length || scopes.some((s) => !known.allowedScopes.includes(s) || !(isConsole ? s === "person" : s in MEMBER_SCOPES)))
+      return back("invalid_scope", `This client may ask only for: ${known.allowedScopes.join(" ")}`);
     if (this.interactions.size >= MAX_INTERACTIONS) this.sweep();
     if (this.interactions.size >= MAX_INTERACTIONS) return back("temporarily_unavailable", "Too many sign-ins in progress; retry shortly");
     const browser = this.browserCookie(req, res);
@@ -183,7 +184,16 @@ export class AuthorizationEndpoint {
         }
         this.addressFailures.delete(ip);
         this.interactions.delete(id);
-        const grant: GrantInfo = { grantId: p.body.sessionId, memberId: p.body.personId, kind: "PERSON", personRole: p.body.role, clientId: ia.app.clientId, partnerId: p.body.partnerId ?? null, scopes: [p.body.role === "ADMIN" ? "hub:admin" : "hub:partner"], redeemDailyLimit: null };
+        const grant: GrantInfo = {
+          grantId: p.body.sessionId,
+          memberId: p.body.personId,
+          kind: "PERSON",
+          personRole: p.body.role,
+          clientId: ia.app.clientId,
+          partnerId: p.body.partnerId ?? null,
+          scopes: [p.body.role === "ADMIN" ? "hub:admin" : "hub:partner"],
+          redeemDailyLimit: null,
+        };
         const code = this.tokens.issueCode({ clientId: ia.app.clientId, redirectUri: ia.redirectUri, codeChallenge: ia.codeChallenge, grant });
         return this.redirect(res, ia.redirectUri, { code, state: ia.state });
       }

@@ -131,7 +131,10 @@ ${body}
 </main></body></html>`;
 }
 
-const hidden = (fields: Record<string, string>) => Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join("");
+const hidden = (fields: Record<string, string>) =>
+  Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
+    .join("");
 
 export function signInPage(o: { lang: Lang; appName: string; interaction: string; csrf: string; error?: string; login?: string; switchHref: string; totp?: boolean }): string {
   const t = T[o.lang];

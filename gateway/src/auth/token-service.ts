@@ -135,7 +135,8 @@ export class TokenService {
     if (!SUPPORTED_GRANTS.includes(grant)) return oauthError(400, "unsupported_grant_type", `grant_type ${grant} is not supported`);
     if (grant === GRANT_AUTHORIZATION_CODE || grant === GRANT_REFRESH_TOKEN) {
       if (!clientId) return oauthError(401, "invalid_client", "client_id is required");
-      if (this.limited(`client:${clientId}`) || this.limited(`ip:${ip}`)) return { status: 429, headers: { ...noStore, "retry-after": "60" }, body: { error: "slow_down", error_description: "Too many failed client authentications; retry later" } };
+      if (this.limited(`client:${clientId}`) || this.limited(`ip:${ip}`))
+        return { status: 429, headers: { ...noStore, "retry-after": "60" }, body: { error: "slow_down", error_description: "Too many failed client authentications; retry later" } };
       const app = await this.app(clientId, clientSecret);
       if (!app) {
         this.fail(`client:${clientId}`);
@@ -157,7 +158,15 @@ export class TokenService {
     }
 
     if (grant === GRANT_CLIENT_CREDENTIALS) {
-      const token = await this.sign({ sub: client.clientId, role: client.role, partner_id: client.partnerId, scope: client.scope, client_id: client.clientId, purpose: client.role === "PARTNER" ? client.defaultPurpose : undefined, authority: "CLIENT" });
+      const token = await this.sign({
+        sub: client.clientId,
+        role: client.role,
+        partner_id: client.partnerId,
+        scope: client.scope,
+        client_id: client.clientId,
+        purpose: client.role === "PARTNER" ? client.defaultPurpose : undefined,
+        authority: "CLIENT",
+      });
       return { status: 200, headers: noStore, body: { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, scope: client.scope } };
     }
 
@@ -174,7 +183,16 @@ export class TokenService {
     const memberId = await this.memberByRef(client.partnerId, subjectToken);
     if (!memberId) return oauthError(400, "invalid_grant", "No member is linked to this partner under that reference");
     const scope = "hub:partner-view";
-    const token = await this.sign({ sub: client.clientId, role: "PARTNER", partner_id: client.partnerId, scope, client_id: client.clientId, purpose: client.defaultPurpose, authority: "PARTNER_VIEW", bound_member_id: memberId });
+    const token = await this.sign({
+      sub: client.clientId,
+      role: "PARTNER",
+      partner_id: client.partnerId,
+      scope,
+      client_id: client.clientId,
+      purpose: client.defaultPurpose,
+      authority: "PARTNER_VIEW",
+      bound_member_id: memberId,
+    });
     return { status: 200, headers: noStore, body: { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, scope } };
   }
 
@@ -235,19 +253,19 @@ export class TokenService {
             purpose: g.personRole === "ADMIN" ? undefined : "ACCOUNT_SERVICING",
           }
         : g.kind === "SESSION"
-        ? { sub: g.memberId, role: "MEMBER", scope, authority: "PERSON", client_id: app.clientId, grant_id: g.grantId }
-        : {
-            sub: g.memberId,
-            role: "MEMBER",
-            partner_id: g.partnerId,
-            client_id: app.clientId,
-            azp: app.clientId,
-            act: { sub: app.clientId },
-            scope,
-            authority: "DELEGATED",
-            grant_id: g.grantId,
-            redeem_daily_limit: g.scopes.includes("member:redeem") ? (g.redeemDailyLimit ?? 0) : undefined,
-          };
+          ? { sub: g.memberId, role: "MEMBER", scope, authority: "PERSON", client_id: app.clientId, grant_id: g.grantId }
+          : {
+              sub: g.memberId,
+              role: "MEMBER",
+              partner_id: g.partnerId,
+              client_id: app.clientId,
+              azp: app.clientId,
+              act: { sub: app.clientId },
+              scope,
+              authority: "DELEGATED",
+              grant_id: g.grantId,
+              redeem_daily_limit: g.scopes.includes("member:redeem") ? (g.redeemDailyLimit ?? 0) : undefined,
+            };
     const token = await this.sign(claims);
     return { status: 200, headers: noStore, body: { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_TTL_SECONDS, ...(refreshToken ? { refresh_token: refreshToken } : {}), scope } };
   }
@@ -326,11 +344,19 @@ export class TokenService {
     const res = await this.internal(this.opts.memberOrigin(), "auth/refresh/introspect", { refreshToken: token });
     if (res.status !== 200 || !maySee(res.body.clientId)) return inactive;
     const g = res.body as GrantInfo & { expiresAt: string };
-    return { status: 200, headers: noStore, body: { active: true, token_type: "refresh_token", scope: g.scopes.join(" "), client_id: g.clientId, sub: g.memberId, exp: Math.floor(Date.parse(g.expiresAt) / 1000), grant_id: g.grantId } };
+    return {
+      status: 200,
+      headers: noStore,
+      body: { active: true, token_type: "refresh_token", scope: g.scopes.join(" "), client_id: g.clientId, sub: g.memberId, exp: Math.floor(Date.parse(g.expiresAt) / 1000), grant_id: g.grantId },
+    };
   }
 
   /** Client authentication for revocation and introspection: confidential (secret) or public app. */
-  private async requestClient(params: URLSearchParams | Record<string, unknown>, authorization: string | undefined, ip: string): Promise<TokenResponse | { clientId: string; role: string; get: (k: string) => string | undefined }> {
+  private async requestClient(
+    params: URLSearchParams | Record<string, unknown>,
+    authorization: string | undefined,
+    ip: string,
+  ): Promise<TokenResponse | { clientId: string; role: string; get: (k: string) => string | undefined }> {
     const get = (k: string) => {
       const v = params instanceof URLSearchParams ? params.get(k) : params[k];
       return typeof v === "string" && v.length <= 4096 ? v : undefined;
@@ -350,7 +376,8 @@ export class TokenService {
       }
     }
     if (!clientId) return oauthError(401, "invalid_client", "Client authentication required");
-    if (this.limited(`client:${clientId}`) || this.limited(`ip:${ip}`)) return { status: 429, headers: { ...noStore, "retry-after": "60" }, body: { error: "slow_down", error_description: "Too many failed client authentications; retry later" } };
+    if (this.limited(`client:${clientId}`) || this.limited(`ip:${ip}`))
+      return { status: 429, headers: { ...noStore, "retry-after": "60" }, body: { error: "slow_down", error_description: "Too many failed client authentications; retry later" } };
     const app = await this.app(clientId, secret);
     if (app) return { clientId: app.clientId, role: app.role, get };
     const client = secret ? await this.authenticate(clientId, secret) : null;

@@ -25,7 +25,19 @@ describe("toVerified", () => {
   });
 
   test("delegated: the app's partner, client and the daily limit", () => {
-    const p = toVerified({ ...base, sub: "m1", role: "MEMBER", partner_id: "p1", client_id: "app", azp: "app", act: { sub: "app" }, scope: "member:redeem", authority: "DELEGATED", grant_id: "g2", redeem_daily_limit: 300 }).principal;
+    const p = toVerified({
+      ...base,
+      sub: "m1",
+      role: "MEMBER",
+      partner_id: "p1",
+      client_id: "app",
+      azp: "app",
+      act: { sub: "app" },
+      scope: "member:redeem",
+      authority: "DELEGATED",
+      grant_id: "g2",
+      redeem_daily_limit: 300,
+    }).principal;
     expect(p).toMatchObject({ memberId: "m1", partnerId: "p1", clientId: "app", authority: "DELEGATED", scope: "member:redeem", grantId: "g2", redeemDailyLimit: 300 });
   });
 
@@ -36,7 +48,10 @@ describe("toVerified", () => {
 
   test("person: admin or partner staff with person_role", () => {
     expect(toVerified({ ...base, sub: "x", role: "ADMIN", authority: "PERSON", person_role: "ADMIN", grant_id: "s" }).principal).toMatchObject({ personRole: "ADMIN", authority: "PERSON", grantId: "s" });
-    expect(toVerified({ ...base, sub: "x", role: "PARTNER", partner_id: "p1", authority: "PERSON", person_role: "PARTNER_STAFF", grant_id: "s" }).principal).toMatchObject({ personRole: "PARTNER_STAFF", partnerId: "p1" });
+    expect(toVerified({ ...base, sub: "x", role: "PARTNER", partner_id: "p1", authority: "PERSON", person_role: "PARTNER_STAFF", grant_id: "s" }).principal).toMatchObject({
+      personRole: "PARTNER_STAFF",
+      partnerId: "p1",
+    });
   });
 
   test("contradictions are malformed", () => {

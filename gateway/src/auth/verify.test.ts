@@ -15,7 +15,17 @@ const reason = (claims: Record<string, unknown>) => {
 
 describe("toVerified", () => {
   test("token exchange: a PARTNER principal bound to one member, with the client's purpose", () => {
-    const { principal } = toVerified({ ...base, sub: "shop-client", role: "PARTNER", partner_id: "p1", client_id: "shop-client", purpose: "ACCOUNT_SERVICING", authority: "PARTNER_VIEW", bound_member_id: "m1", scope: "hub:partner-view" });
+    const { principal } = toVerified({
+      ...base,
+      sub: "shop-client",
+      role: "PARTNER",
+      partner_id: "p1",
+      client_id: "shop-client",
+      purpose: "ACCOUNT_SERVICING",
+      authority: "PARTNER_VIEW",
+      bound_member_id: "m1",
+      scope: "hub:partner-view",
+    });
     expect(principal).toMatchObject({ role: "PARTNER", partnerId: "p1", memberId: null, purpose: "ACCOUNT_SERVICING", authority: "PARTNER_VIEW", boundMemberId: "m1", clientId: "shop-client" });
     expect(reason({ role: "PARTNER", partner_id: "p1", authority: "PARTNER_VIEW" })).toBe("TOKEN_MALFORMED");
     expect(reason({ role: "MEMBER", authority: "PARTNER_VIEW", bound_member_id: "m1" })).toBe("TOKEN_MALFORMED");
@@ -36,7 +46,17 @@ describe("toVerified", () => {
       redeem_daily_limit: 300,
       purpose: "OFFER_TARGETING",
     });
-    expect(principal).toMatchObject({ role: "MEMBER", memberId: "m1", partnerId: "p1", clientId: "app-1", grantId: "g1", scope: "member:wallet member:redeem", authority: "DELEGATED", redeemDailyLimit: 300, purpose: "OFFER_TARGETING" });
+    expect(principal).toMatchObject({
+      role: "MEMBER",
+      memberId: "m1",
+      partnerId: "p1",
+      clientId: "app-1",
+      grantId: "g1",
+      scope: "member:wallet member:redeem",
+      authority: "DELEGATED",
+      redeemDailyLimit: 300,
+      purpose: "OFFER_TARGETING",
+    });
     expect(reason({ role: "MEMBER", client_id: "app-1", authority: "DELEGATED" })).toBe("TOKEN_MALFORMED");
   });
 

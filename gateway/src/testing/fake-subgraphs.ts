@@ -129,7 +129,14 @@ export async function startFakeSubgraphs(internalKey: Uint8Array): Promise<FakeS
       } catch {
         identity = null;
       }
-      seen.push({ subgraph: name, path: url.pathname, identity, rawIdentity: raw, requestId: req.headers[REQUEST_ID_HEADER] as string | undefined, operationName: req.headers[OPERATION_NAME_HEADER] as string | undefined });
+      seen.push({
+        subgraph: name,
+        path: url.pathname,
+        identity,
+        rawIdentity: raw,
+        requestId: req.headers[REQUEST_ID_HEADER] as string | undefined,
+        operationName: req.headers[OPERATION_NAME_HEADER] as string | undefined,
+      });
       if (!identity) return sendJson(res, 401, { errors: [{ message: "no identity", extensions: { code: "UNAUTHENTICATED" } }] });
       if (url.pathname.startsWith("/internal/")) {
         if (identity.role !== "SERVICE") return sendJson(res, 401, { error: "service identity required" });

@@ -9,7 +9,14 @@ import { applyActivities, applyActivity } from "./services/lifecycle.ts";
 /** Domain events this subgraph consumes (lib/events/catalogue.ts routes them here), payloads parsed by the catalogue. */
 export const eventConsumer = defineConsumer("member", {
   // Set-based for delivered batches (the same effect as applyActivity event by event).
-  "points.activity": { one: (tx, e) => applyActivity(tx, e.payload), batch: (tx, events) => applyActivities(tx, events.map((e) => e.payload)) },
+  "points.activity": {
+    one: (tx, e) => applyActivity(tx, e.payload),
+    batch: (tx, events) =>
+      applyActivities(
+        tx,
+        events.map((e) => e.payload),
+      ),
+  },
   "points.data_accessed": (tx, e) => recordPointsDataAccess(tx, e.payload),
   // The same shape from the partner subgraph: members' offers read by a partner or its app.
   "partner.data_accessed": (tx, e) => recordPointsDataAccess(tx, e.payload),

@@ -64,7 +64,6 @@ function bad(event: DomainEvent, why: string): void {
   log.warn("points: event with a bad payload ignored", { eventId: event.id, type: event.type, why });
 }
 
-
 type OfferActivated = ParsedPayloadOf<"partner.offer_activated">;
 
 export async function onOfferActivated(tx: Tx, p: OfferActivated, at: Date): Promise<void> {

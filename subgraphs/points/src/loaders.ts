@@ -15,7 +15,11 @@ export function createLoaders(ctx: HubContext, now: Date) {
       async (keys) => {
         const out = new Map<string, Expiring[]>();
         for (const days of new Set(keys.map((k) => k.days))) {
-          const m = await expiringPoints(keys.filter((k) => k.days === days).map((k) => k.memberId), days, now);
+          const m = await expiringPoints(
+            keys.filter((k) => k.days === days).map((k) => k.memberId),
+            days,
+            now,
+          );
           for (const [id, list] of m) out.set(`${id}|${days}`, list);
         }
         return keys.map((k) => out.get(`${k.memberId}|${k.days}`) ?? []);
@@ -29,7 +33,12 @@ export function createLoaders(ctx: HubContext, now: Date) {
     memberFacts: new DataLoader<{ memberId: string; part: "wallet" | "status" | "level" }, MemberFacts, string>(
       async (keys) => {
         const of = (part: string) => new Set(keys.filter((k) => k.part === part).map((k) => k.memberId));
-        const m = await memberFacts(keys.map((k) => k.memberId), of("status"), of("wallet"), now);
+        const m = await memberFacts(
+          keys.map((k) => k.memberId),
+          of("status"),
+          of("wallet"),
+          now,
+        );
         return keys.map((k) => m.get(k.memberId) ?? { tier: "BASE", qualifyingPoints: null, wallet: null });
       },
       { cacheKeyFn: (k) => `${k.memberId}|${k.part}` },

@@ -22,17 +22,51 @@ describe("splitByShares: largest remainder, exact parts", () => {
 
   test("the leftover point goes to the largest fractional part, not to the largest share", () => {
     // 1.6 and 8.4: floors 1 + 8, one point left, 0.6 > 0.4.
-    expect(splitByShares(10, [{ partnerId: A, shareBps: 1_600 }, { partnerId: B, shareBps: 8_400 }])).toEqual([{ partnerId: A, points: 2 }, { partnerId: B, points: 8 }]);
+    expect(
+      splitByShares(10, [
+        { partnerId: A, shareBps: 1_600 },
+        { partnerId: B, shareBps: 8_400 },
+      ]),
+    ).toEqual([
+      { partnerId: A, points: 2 },
+      { partnerId: B, points: 8 },
+    ]);
     // 33.33, 33.33, 33.34: the third part's 0.34 wins.
-    expect(splitByShares(100, [{ partnerId: A, shareBps: 3_333 }, { partnerId: B, shareBps: 3_333 }, { partnerId: C, shareBps: 3_334 }]).map((p) => p.points)).toEqual([33, 33, 34]);
+    expect(
+      splitByShares(100, [
+        { partnerId: A, shareBps: 3_333 },
+        { partnerId: B, shareBps: 3_333 },
+        { partnerId: C, shareBps: 3_334 },
+      ]).map((p) => p.points),
+    ).toEqual([33, 33, 34]);
     // 2.9, 3.6, 3.5: two points left, 0.9 and 0.6 get them, 0.5 does not.
-    expect(splitByShares(10, [{ partnerId: A, shareBps: 2_900 }, { partnerId: B, shareBps: 3_600 }, { partnerId: C, shareBps: 3_500 }]).map((p) => p.points)).toEqual([3, 4, 3]);
+    expect(
+      splitByShares(10, [
+        { partnerId: A, shareBps: 2_900 },
+        { partnerId: B, shareBps: 3_600 },
+        { partnerId: C, shareBps: 3_500 },
+      ]).map((p) => p.points),
+    ).toEqual([3, 4, 3]);
   });
 
   test("equal remainders: the smaller partner id first; parts come back in input order", () => {
-    expect(splitByShares(1, [{ partnerId: B, shareBps: 5_000 }, { partnerId: A, shareBps: 5_000 }])).toEqual([{ partnerId: B, points: 0 }, { partnerId: A, points: 1 }]);
+    expect(
+      splitByShares(1, [
+        { partnerId: B, shareBps: 5_000 },
+        { partnerId: A, shareBps: 5_000 },
+      ]),
+    ).toEqual([
+      { partnerId: B, points: 0 },
+      { partnerId: A, points: 1 },
+    ]);
     // 1, 0.5, 0.5: the leftover point to A over B, and C (whole share) keeps its place first.
-    expect(splitByShares(2, [{ partnerId: C, shareBps: 5_000 }, { partnerId: B, shareBps: 2_500 }, { partnerId: A, shareBps: 2_500 }])).toEqual([
+    expect(
+      splitByShares(2, [
+        { partnerId: C, shareBps: 5_000 },
+        { partnerId: B, shareBps: 2_500 },
+        { partnerId: A, shareBps: 2_500 },
+      ]),
+    ).toEqual([
       { partnerId: C, points: 1 },
       { partnerId: B, points: 0 },
       { partnerId: A, points: 1 },
@@ -40,9 +74,24 @@ describe("splitByShares: largest remainder, exact parts", () => {
   });
 
   test("shares are relative (need not sum to 10,000); whole shares split without leftovers; zero splits to zeros", () => {
-    expect(splitByShares(10, [{ partnerId: A, shareBps: 1 }, { partnerId: B, shareBps: 4 }]).map((p) => p.points)).toEqual([2, 8]);
-    expect(splitByShares(1_000, [{ partnerId: A, shareBps: 6_000 }, { partnerId: B, shareBps: 4_000 }]).map((p) => p.points)).toEqual([600, 400]);
-    expect(splitByShares(0, [{ partnerId: A, shareBps: 6_000 }, { partnerId: B, shareBps: 4_000 }]).map((p) => p.points)).toEqual([0, 0]);
+    expect(
+      splitByShares(10, [
+        { partnerId: A, shareBps: 1 },
+        { partnerId: B, shareBps: 4 },
+      ]).map((p) => p.points),
+    ).toEqual([2, 8]);
+    expect(
+      splitByShares(1_000, [
+        { partnerId: A, shareBps: 6_000 },
+        { partnerId: B, shareBps: 4_000 },
+      ]).map((p) => p.points),
+    ).toEqual([600, 400]);
+    expect(
+      splitByShares(0, [
+        { partnerId: A, shareBps: 6_000 },
+        { partnerId: B, shareBps: 4_000 },
+      ]).map((p) => p.points),
+    ).toEqual([0, 0]);
   });
 
   test("no shares at all is refused (no division by zero)", () => {
@@ -98,7 +147,13 @@ describe("the budget in the ledger", () => {
   const ended = (offerId: string, endedAt: Date) => applyEvents({ type: "partner.offer_ended", payload: { offerId, endedAt: endedAt.toISOString() } });
 
   test("activation funds the budget once from each co-issuer's issuance account, in its share (largest remainder)", async () => {
-    const offerId = await activate({ budgetPoints: 1_001, fundings: [{ partnerId: shop, shareBps: 6_000 }, { partnerId: hotel, shareBps: 4_000 }] });
+    const offerId = await activate({
+      budgetPoints: 1_001,
+      fundings: [
+        { partnerId: shop, shareBps: 6_000 },
+        { partnerId: hotel, shareBps: 4_000 },
+      ],
+    });
     const [funding, ...more] = await txsOf(offerId, "OFFER_FUNDING");
     expect(more).toEqual([]);
     const byAccount = new Map(funding!.postings.map((p) => [p.accountId, p.amount]));
@@ -110,13 +165,27 @@ describe("the budget in the ledger", () => {
     expect([byAccount.get(shopIssuance.id), byAccount.get(hotelIssuance.id)]).toEqual([-601n, -400n]);
     expect((await budgetsRemaining([offerId])).get(offerId)).toBe(1_001);
     // The same event again (a re-activation after a pause): funded once only.
-    await applyEvents(activated(offerId, { budgetPoints: 1_001, fundings: [{ partnerId: shop, shareBps: 6_000 }, { partnerId: hotel, shareBps: 4_000 }] }));
+    await applyEvents(
+      activated(offerId, {
+        budgetPoints: 1_001,
+        fundings: [
+          { partnerId: shop, shareBps: 6_000 },
+          { partnerId: hotel, shareBps: 4_000 },
+        ],
+      }),
+    );
     expect(await txsOf(offerId, "OFFER_FUNDING")).toHaveLength(1);
     expect(await balance(`budget:${offerId}`)).toBe(1_001n);
   });
 
   test("a co-issuer whose share rounds to zero posts nothing; an offer without budget is not funded at all", async () => {
-    const tiny = await activate({ budgetPoints: 1, fundings: [{ partnerId: shop, shareBps: 9_000 }, { partnerId: hotel, shareBps: 1_000 }] });
+    const tiny = await activate({
+      budgetPoints: 1,
+      fundings: [
+        { partnerId: shop, shareBps: 9_000 },
+        { partnerId: hotel, shareBps: 1_000 },
+      ],
+    });
     const [funding] = await txsOf(tiny, "OFFER_FUNDING");
     expect(funding!.postings.map((p) => p.amount).sort()).toEqual([-1n, 1n]);
     const none = await activate({ budgetPoints: 0, fundings: [{ partnerId: shop, shareBps: 10_000 }] });
@@ -175,7 +244,14 @@ describe("the budget in the ledger", () => {
   });
 
   test("the end returns the unused budget in the co-issuers' shares, once; a later end changes nothing", async () => {
-    const offerId = await activate({ budgetPoints: 1_000, bonusPoints: 99, fundings: [{ partnerId: shop, shareBps: 7_000 }, { partnerId: hotel, shareBps: 3_000 }] });
+    const offerId = await activate({
+      budgetPoints: 1_000,
+      bonusPoints: 99,
+      fundings: [
+        { partnerId: shop, shareBps: 7_000 },
+        { partnerId: hotel, shareBps: 3_000 },
+      ],
+    });
     await earn(await claimant(offerId), 1, offerId); // 901 left: 630.7 and 270.3 → 631 and 270
     const issuance = async () => [await balance(`issuance:${shop}`), await balance(`issuance:${hotel}`)];
     const [shopBefore, hotelBefore] = await issuance();

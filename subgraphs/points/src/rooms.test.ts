@@ -66,7 +66,11 @@ describe("rooms of the points subgraph", () => {
 
   test("every import of product code follows it", () => {
     expect(files.length).toBeGreaterThan(30);
-    const broken = files.flatMap((f) => importsOf(f).filter((to) => !allowed(f, to)).map((to) => `${f} imports ${to}`));
+    const broken = files.flatMap((f) =>
+      importsOf(f)
+        .filter((to) => !allowed(f, to))
+        .map((to) => `${f} imports ${to}`),
+    );
     expect(broken).toEqual([]);
   });
 });

@@ -3,8 +3,7 @@ import { type AudienceOverlapResult, audienceOverlap } from "../services/audienc
 import { PartnerRef, partnerRef } from "./partner.ts";
 
 const AudienceOverlapRef = builder.objectRef<AudienceOverlapResult>("AudienceOverlap").implement({
-  description:
-    "Members linked to both partners who consented to ANALYTICS with each of them. A k-anonymous aggregate: suppressed below the minimum cohort, and rounded.",
+  description: "Members linked to both partners who consented to ANALYTICS with each of them. A k-anonymous aggregate: suppressed below the minimum cohort, and rounded.",
   fields: (t) => ({
     partner: t.field({ type: PartnerRef, description: "The calling partner.", resolve: (o) => partnerRef(o.partnerId) }),
     withPartner: t.field({ type: PartnerRef, description: "The other partner.", resolve: (o) => partnerRef(o.withPartnerId) }),

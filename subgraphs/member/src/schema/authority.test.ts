@@ -67,9 +67,7 @@ describe("consents and links need the member's own authority", () => {
 
     for (const p of refused) expect(codes(await h.as(p, REVOKE, { id: own.grantConsent.id })), `${p.role}/${p.authority}`).toEqual(["FORBIDDEN"]);
     expect((await prisma().consent.findUniqueOrThrow({ where: { id: own.grantConsent.id } })).revokedAt).toBeNull();
-    expect(expectNoGraphQLErrors(await h.as<{ revokeConsent: { status: string } }>(delegatedPrincipal(m.id, shop, ["member:consents"]), REVOKE, { id: own.grantConsent.id })).revokeConsent.status).toBe(
-      "REVOKED",
-    );
+    expect(expectNoGraphQLErrors(await h.as<{ revokeConsent: { status: string } }>(delegatedPrincipal(m.id, shop, ["member:consents"]), REVOKE, { id: own.grantConsent.id })).revokeConsent.status).toBe("REVOKED");
     expect(expectNoGraphQLErrors(await h.as<{ revokeConsent: { status: string } }>(memberPrincipal(m.id), REVOKE, { id: viaApp.grantConsent.id })).revokeConsent.status).toBe("REVOKED");
   });
 
@@ -192,7 +190,14 @@ describe("a partner-view token (token exchange) is the partner's own view of its
     expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), BY_ID, { id: otherMember.id }));
     // Entities from other subgraphs' plans resolve only for the bound member too.
     const ENT = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { id } } }`;
-    const ent = expectNoGraphQLErrors(await h.as<{ _entities: unknown[] }>(view, ENT, { r: [{ __typename: "Member", id: bound.id }, { __typename: "Member", id: otherMember.id }] }));
+    const ent = expectNoGraphQLErrors(
+      await h.as<{ _entities: unknown[] }>(view, ENT, {
+        r: [
+          { __typename: "Member", id: bound.id },
+          { __typename: "Member", id: otherMember.id },
+        ],
+      }),
+    );
     expect(ent._entities).toEqual([{ id: bound.id }, null]);
   });
 

@@ -88,11 +88,9 @@ test("no gated field is ever returned without a matching active consent", async 
         let results: (Record<string, unknown> | null)[];
         let errors: { path?: (string | number)[]; extensions?: Record<string, unknown> }[];
         if (q.viaEntities) {
-          const r = await h.as<{ _entities: (Record<string, unknown> | null)[] }>(
-            principal,
-            `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { ${selection} } } }`,
-            { r: q.members.map((m) => ({ __typename: "Member", id: members[m]!.id })) },
-          );
+          const r = await h.as<{ _entities: (Record<string, unknown> | null)[] }>(principal, `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { ${selection} } } }`, {
+            r: q.members.map((m) => ({ __typename: "Member", id: members[m]!.id })),
+          });
           results = r.data!._entities;
           errors = (r.errors ?? []).map((e) => ({ ...e, path: e.path?.slice(1) }));
         } else {

@@ -5,17 +5,7 @@ import { prisma } from "../db.ts";
 import { resolveSettings } from "../config.ts";
 import { audienceOverlap } from "../services/audience.ts";
 import { DAY_MS } from "../services/domain.ts";
-import {
-  adminPrincipal,
-  consentTo,
-  enrolAt,
-  linkAt,
-  type MemberHarness,
-  memberPrincipal,
-  newPartnerId,
-  partnerPrincipal,
-  startMemberHarness,
-} from "../testing/harness.ts";
+import { adminPrincipal, consentTo, enrolAt, linkAt, type MemberHarness, memberPrincipal, newPartnerId, partnerPrincipal, startMemberHarness } from "../testing/harness.ts";
 
 let h: MemberHarness;
 const shop = newPartnerId();
@@ -90,7 +80,12 @@ describe("field-level consent enforcement", () => {
     expect(r.data?.member).toEqual({ email: null, displayName: m.displayName });
     expect(codes(r)).toEqual(["CONSENT_REQUIRED"]);
     const mine = expectNoGraphQLErrors(await h.as<{ me: { consents: { id: string; status: string }[] } }>(memberPrincipal(m.id), `{ me { consents { id status } } }`));
-    expect(mine.me.consents).toEqual(expect.arrayContaining([{ id: c.id, status: "EXPIRED" }, { id: live.id, status: "ACTIVE" }]));
+    expect(mine.me.consents).toEqual(
+      expect.arrayContaining([
+        { id: c.id, status: "EXPIRED" },
+        { id: live.id, status: "ACTIVE" },
+      ]),
+    );
   });
 
   test("members read themselves and admins read anyone without consent", async () => {

@@ -36,7 +36,7 @@ builder.objectFields(MemberRef, (t) => ({
     nullable: true,
     authScopes: { memberScope: "member" },
     description:
-      "The member's consent receipts (active, revoked and expired), newest first. The member and admins see all; a partner sees only the receipts given to it. An app acting for the member (delegated token) never sees them: null with FORBIDDEN (extensions.scope = \"member\").",
+      'The member\'s consent receipts (active, revoked and expired), newest first. The member and admins see all; a partner sees only the receipts given to it. An app acting for the member (delegated token) never sees them: null with FORBIDDEN (extensions.scope = "member").',
     resolve: (m, _a, ctx) => ctx.loaders.consents.load(m.id),
   }),
 }));

@@ -29,19 +29,17 @@ const DataAccessEdgeRef = builder.objectRef<DataAccessEvent>("DataAccessEdge").i
   }),
 });
 
-const DataAccessConnectionRef = builder
-  .objectRef<{ rows: DataAccessEvent[]; hasNextPage: boolean }>("DataAccessConnection")
-  .implement({
-    description: "A page of the data-access log, newest first.",
-    fields: (t) => ({
-      edges: t.field({ type: [DataAccessEdgeRef], description: "The entries of this page.", resolve: (p) => p.rows }),
-      pageInfo: t.field({
-        type: PageInfoRef,
-        description: "Whether more entries follow.",
-        resolve: (p) => pageInfoOf(p, encodeCursor),
-      }),
+const DataAccessConnectionRef = builder.objectRef<{ rows: DataAccessEvent[]; hasNextPage: boolean }>("DataAccessConnection").implement({
+  description: "A page of the data-access log, newest first.",
+  fields: (t) => ({
+    edges: t.field({ type: [DataAccessEdgeRef], description: "The entries of this page.", resolve: (p) => p.rows }),
+    pageInfo: t.field({
+      type: PageInfoRef,
+      description: "Whether more entries follow.",
+      resolve: (p) => pageInfoOf(p, encodeCursor),
     }),
-  });
+  }),
+});
 
 builder.objectFields(MemberRef, (t) => ({
   dataAccessLog: t.field({

@@ -33,7 +33,7 @@ builder.objectFields(MemberRef, (t) => ({
     nullable: true,
     authScopes: { memberScope: "member" },
     description:
-      "Partners asking to link this member (they enrolled an email that already belonged to the member). Nothing is shared until the member confirms. The member and admins see them; partners see none; an app acting for the member gets null with FORBIDDEN (extensions.scope = \"member\").",
+      'Partners asking to link this member (they enrolled an email that already belonged to the member). Nothing is shared until the member confirms. The member and admins see them; partners see none; an app acting for the member gets null with FORBIDDEN (extensions.scope = "member").',
     resolve: (m, _a, ctx) => ctx.loaders.linkRequests.load(m.id),
   }),
 }));

@@ -1,17 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { callInternal, expectNoGraphQLErrors } from "../../../../tests/support/subgraph.ts";
 import { prisma } from "../db.ts";
-import {
-  adminPrincipal,
-  consentTo,
-  enrolAt,
-  linkAt,
-  type MemberHarness,
-  memberPrincipal,
-  newPartnerId,
-  partnerPrincipal,
-  startMemberHarness,
-} from "../testing/harness.ts";
+import { adminPrincipal, consentTo, enrolAt, linkAt, type MemberHarness, memberPrincipal, newPartnerId, partnerPrincipal, startMemberHarness } from "../testing/harness.ts";
 
 let h: MemberHarness;
 const shop = newPartnerId();
@@ -74,7 +64,14 @@ describe("visibility: a partner sees only members linked to it", () => {
       member: { linkedAccounts: [{ partner: { id: hotel }, externalRef: "H-LA" }] },
     });
     const me = expectNoGraphQLErrors(await h.as(memberPrincipal(m.id), `{ me { linkedAccounts { partner { id } externalRef } } }`));
-    expect(me).toEqual({ me: { linkedAccounts: [{ partner: { id: shop }, externalRef: "S-LA" }, { partner: { id: hotel }, externalRef: "H-LA" }] } });
+    expect(me).toEqual({
+      me: {
+        linkedAccounts: [
+          { partner: { id: shop }, externalRef: "S-LA" },
+          { partner: { id: hotel }, externalRef: "H-LA" },
+        ],
+      },
+    });
   });
 });
 
@@ -90,7 +87,7 @@ describe("sharedScopes", () => {
     await h.as(memberPrincipal(m.id), `mutation($id: ID!) { revokeConsent(consentId: $id) { status } }`, { id: revoked.id });
     const q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { sharedScopes } } }`;
     const scopes = async (p: Parameters<MemberHarness["as"]>[0]) =>
-      (expectNoGraphQLErrors(await h.as<{ _entities: ({ sharedScopes: string[] } | null)[] }>(p, q, { r: [{ __typename: "Member", id: m.id }] }))._entities[0]?.sharedScopes);
+      expectNoGraphQLErrors(await h.as<{ _entities: ({ sharedScopes: string[] } | null)[] }>(p, q, { r: [{ __typename: "Member", id: m.id }] }))._entities[0]?.sharedScopes;
     const all = ["PROFILE_BASIC", "PROFILE_CONTACT", "TIER", "POINTS_BALANCE", "ACTIVITY", "SEGMENTS"];
     expect(await scopes(memberPrincipal(m.id))).toEqual(all);
     expect(await scopes(adminPrincipal())).toEqual(all);
@@ -137,10 +134,14 @@ describe("enrollMember / linkPartnerAccount", () => {
     expect(await prisma().memberOutboxEvent.count({ where: { type: "member.link_requested", payload: { path: ["memberId"], equals: m.id } } })).toBe(1);
 
     // The member sees the request and confirms it; then the partner sees the member.
-    const requests = expectNoGraphQLErrors(await h.as<{ me: { linkRequests: unknown[]; linkedAccounts: unknown[] } }>(memberPrincipal(m.id), `{ me { linkRequests { partner { id } externalRef confirmedAt } linkedAccounts { partner { id } } } }`));
+    const requests = expectNoGraphQLErrors(
+      await h.as<{ me: { linkRequests: unknown[]; linkedAccounts: unknown[] } }>(memberPrincipal(m.id), `{ me { linkRequests { partner { id } externalRef confirmedAt } linkedAccounts { partner { id } } } }`),
+    );
     expect(requests.me).toEqual({ linkRequests: [{ partner: { id: hotel }, externalRef: "HOTEL-S", confirmedAt: null }], linkedAccounts: [{ partner: { id: shop } }] });
     expect(codes(await h.as(partnerPrincipal(fresh), `mutation { confirmPartnerLink(partnerId: "${hotel}") { externalRef } }`))).toEqual(["FORBIDDEN"]);
-    const confirmed = expectNoGraphQLErrors(await h.as<{ confirmPartnerLink: { externalRef: string; confirmedAt: string } }>(memberPrincipal(m.id), `mutation { confirmPartnerLink(partnerId: "${hotel}") { externalRef confirmedAt } }`));
+    const confirmed = expectNoGraphQLErrors(
+      await h.as<{ confirmPartnerLink: { externalRef: string; confirmedAt: string } }>(memberPrincipal(m.id), `mutation { confirmPartnerLink(partnerId: "${hotel}") { externalRef confirmedAt } }`),
+    );
     expect(confirmed.confirmPartnerLink.externalRef).toBe("HOTEL-S");
     expect(confirmed.confirmPartnerLink.confirmedAt).not.toBeNull();
     expect(expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), `query($id: ID!) { member(id: $id) { id } }`, { id: m.id }))).toEqual({ member: { id: m.id } });

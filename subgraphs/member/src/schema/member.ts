@@ -46,8 +46,7 @@ const RfmRef = builder.objectRef<ReturnType<typeof rfmOf>>("RfmScores").implemen
 });
 
 MemberRef.implement({
-  description:
-    "A coalition member: one identity across every partner brand. Personal fields are gated per data category: a partner sees them only under the member's active consent for the request's purpose.",
+  description: "A coalition member: one identity across every partner brand. Personal fields are gated per data category: a partner sees them only under the member's active consent for the request's purpose.",
   fields: (t) => ({
     id: t.exposeID("id", { description: "The member's coalition-wide id." }),
     displayName: t.string({
@@ -83,7 +82,7 @@ MemberRef.implement({
       // No named scope covers segments: only the member's own session (scope `member`).
       authScopes: { memberScope: "member" },
       description:
-        "Lifecycle segment now. Data category SEGMENTS: null with CONSENT_REQUIRED for a partner without consent. Not readable by an app acting for the member (null with FORBIDDEN, extensions.scope = \"member\").",
+        'Lifecycle segment now. Data category SEGMENTS: null with CONSENT_REQUIRED for a partner without consent. Not readable by an app acting for the member (null with FORBIDDEN, extensions.scope = "member").',
       resolve: (m, _a, ctx) => gated(ctx, m.id, "SEGMENTS", () => lifecycleOf(m, ctx.now, ctx.settings)),
     }),
     sharedScopes: t.field({
@@ -134,8 +133,7 @@ builder.queryFields((t) => ({
   member: t.field({
     type: MemberRef,
     nullable: true,
-    description:
-      "A member by id. A partner sees only members linked to it (a partner-view token only the member it is bound to); admins see all; anything else is NOT_FOUND.",
+    description: "A member by id. A partner sees only members linked to it (a partner-view token only the member it is bound to); admins see all; anything else is NOT_FOUND.",
     args: { id: t.arg.id({ description: "The member's coalition-wide id." }) },
     resolve: async (_r, { id }, ctx) => {
       const m = await ctx.loaders.memberById.load(String(id));
@@ -146,8 +144,7 @@ builder.queryFields((t) => ({
   memberByPartnerRef: t.field({
     type: MemberRef,
     nullable: true,
-    description:
-      "A member by a partner's own reference for it. A partner may ask only with its own partnerId (else NOT_FOUND; a partner-view token only for the member it is bound to); admins with any.",
+    description: "A member by a partner's own reference for it. A partner may ask only with its own partnerId (else NOT_FOUND; a partner-view token only for the member it is bound to); admins with any.",
     args: {
       partnerId: t.arg.id({ description: "The partner whose reference this is." }),
       externalRef: t.arg.string({ description: "The member's id in that partner's systems." }),

@@ -42,9 +42,7 @@ test("N+1 guard: a partner reading every member field of 3 or 30 members issues 
   } } }`;
   const run = async (n: number) => {
     const before = h.queries();
-    const r = expectNoGraphQLErrors(
-      await h.as<{ _entities: unknown[] }>(partnerPrincipal(shop, "OFFER_TARGETING"), q, { r: members.slice(0, n).map((m) => ({ __typename: "Member", id: m.id })) }),
-    );
+    const r = expectNoGraphQLErrors(await h.as<{ _entities: unknown[] }>(partnerPrincipal(shop, "OFFER_TARGETING"), q, { r: members.slice(0, n).map((m) => ({ __typename: "Member", id: m.id })) }));
     expect(r._entities).toHaveLength(n);
     return h.queries() - before;
   };

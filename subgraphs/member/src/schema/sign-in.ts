@@ -20,8 +20,7 @@ const ActivationCodeRef = builder.objectRef<{ memberId: string; code: string; ex
 });
 
 export const AppGrantRef = builder.objectRef<AppGrant>("AppGrant").implement({
-  description:
-    "A member's grant to a partner app, recorded when the member approved the app on the hub's consent screen (a receipt: never edited; revoking sets revokedAt). The app's tokens carry only these scopes.",
+  description: "A member's grant to a partner app, recorded when the member approved the app on the hub's consent screen (a receipt: never edited; revoking sets revokedAt). The app's tokens carry only these scopes.",
   fields: (t) => ({
     id: t.exposeID("id", { description: "The receipt id (the tokens' grant_id)." }),
     partner: t.field({ type: PartnerRef, nullable: true, description: "The partner whose app holds the grant.", resolve: (g) => (g.partnerId ? partnerRef(g.partnerId) : null) }),
@@ -57,7 +56,8 @@ builder.mutationFields((t) => ({
   }),
   revokeAppGrant: t.field({
     type: AppGrantRef,
-    description: "The member withdraws a partner app's grant: the app's tokens are refused within 5 seconds and its refresh tokens stop working. Only the member's own session (or an admin); anything else is NOT_FOUND. Revoking twice keeps the first time.",
+    description:
+      "The member withdraws a partner app's grant: the app's tokens are refused within 5 seconds and its refresh tokens stop working. Only the member's own session (or an admin); anything else is NOT_FOUND. Revoking twice keeps the first time.",
     args: { id: t.arg.id({ description: "The grant's receipt id." }) },
     resolve: (_r, { id }, ctx) => {
       const p = ctx.principal;

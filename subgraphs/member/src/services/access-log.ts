@@ -171,12 +171,7 @@ export function decodeCursor(cursor: string): { at: Date; id: bigint } | null {
  * (keyset pagination on (at, id); a window function takes `first + 1` rows per member). A partner
  * sees only its own reads.
  */
-export async function accessPages(
-  actor: Actor,
-  memberIds: readonly string[],
-  first: number,
-  after: { at: Date; id: bigint } | null,
-): Promise<Map<string, AccessPage>> {
+export async function accessPages(actor: Actor, memberIds: readonly string[], first: number, after: { at: Date; id: bigint } | null): Promise<Map<string, AccessPage>> {
   const out = new Map<string, AccessPage>(memberIds.map((id) => [id, { rows: [], hasNextPage: false }]));
   const ids = memberIds.filter(isUuid);
   if (!ids.length || (actor.role === "PARTNER" && !actor.partnerId)) return out;

@@ -28,14 +28,18 @@ test("importConsents: admin only, IMPORT receipts with back-dated grants, same v
   const now = new Date();
   const ago = (d: number) => new Date(now.getTime() - d * DAY_MS);
   const base = { memberId, partnerId: shop, noticeVersion: "legacy-3" };
-  const r = await importConsents(adminPrincipal("ops-import"), [
-    { ...base, categories: ["PROFILE_BASIC", "TIER"], purpose: "OFFER_TARGETING", grantedAt: ago(100) }, // 0 active
-    { ...base, categories: ["SEGMENTS"], purpose: "OFFER_TARGETING", grantedAt: ago(100), expiresAt: ago(10) }, // 1 expired
-    { ...base, partnerId: hotel, categories: ["TIER"], purpose: "OFFER_TARGETING" }, // 2 not linked
-    { ...base, categories: [], purpose: "OFFER_TARGETING" }, // 3 no category
-    { ...base, memberId: "x", categories: ["TIER"], purpose: "ANALYTICS" }, // 4 bad member
-    { ...base, categories: ["TIER"], purpose: "ANALYTICS", grantedAt: new Date(now.getTime() + DAY_MS) }, // 5 future grant
-  ], { now });
+  const r = await importConsents(
+    adminPrincipal("ops-import"),
+    [
+      { ...base, categories: ["PROFILE_BASIC", "TIER"], purpose: "OFFER_TARGETING", grantedAt: ago(100) }, // 0 active
+      { ...base, categories: ["SEGMENTS"], purpose: "OFFER_TARGETING", grantedAt: ago(100), expiresAt: ago(10) }, // 1 expired
+      { ...base, partnerId: hotel, categories: ["TIER"], purpose: "OFFER_TARGETING" }, // 2 not linked
+      { ...base, categories: [], purpose: "OFFER_TARGETING" }, // 3 no category
+      { ...base, memberId: "x", categories: ["TIER"], purpose: "ANALYTICS" }, // 4 bad member
+      { ...base, categories: ["TIER"], purpose: "ANALYTICS", grantedAt: new Date(now.getTime() + DAY_MS) }, // 5 future grant
+    ],
+    { now },
+  );
   expect(r.map((x) => ("error" in x ? `${x.index}:${x.error.field}` : `${x.index}:ok`))).toEqual(["0:ok", "1:ok", "2:partnerId", "3:categories", "4:memberId", "5:grantedAt"]);
   const ok = r.filter((x) => "consent" in x) as { consent: Parameters<typeof consentStatus>[0] & { collectionMethod: string; grantedBy: string } }[];
   expect(ok.map((x) => [consentStatus(x.consent, now), x.consent.collectionMethod, x.consent.grantedBy])).toEqual([

@@ -108,7 +108,12 @@ test("30 earns of 100,000,000 points in one delivered batch: the month's earned 
   await batchEqualsOneByOne({ events: Array.from({ length: 30 }, () => ev(100_000_000)), before: 0, dups: [] });
   const shop = newPartnerId();
   const [id] = await members(shop);
-  await deliver(instantiate(Array.from({ length: 30 }, () => ev(100_000_000)), [id!]));
+  await deliver(
+    instantiate(
+      Array.from({ length: 30 }, () => ev(100_000_000)),
+      [id!],
+    ),
+  );
   const months = await prisma().memberActivityMonth.findMany({ where: { memberId: id } });
   expect(months.map((m) => m.earnedPoints)).toEqual([3_000_000_000n]);
 });

@@ -43,7 +43,10 @@ test("bulk enrolment applies enrollMember's rules row by row; bad rows change no
   expect((await prisma().member.findUniqueOrThrow({ where: { id: existing.id } })).displayName).toBe("Known");
   expect(await prisma().member.count({ where: { email: { in: ["b@example.com", "c@example.com"] } } })).toBe(0);
   const events = await prisma().memberOutboxEvent.findMany({ where: { payload: { path: ["partnerId"], equals: shop } } });
-  const enrolled = events.filter((e) => e.type === "member.enrolled").map((e) => (e.payload as { email: string }).email).sort();
+  const enrolled = events
+    .filter((e) => e.type === "member.enrolled")
+    .map((e) => (e.payload as { email: string }).email)
+    .sort();
   expect(enrolled).toEqual(["a@example.com", "d@example.com", "taken@example.com"]);
   expect(events.filter((e) => e.type === "member.linked")).toHaveLength(3); // taken, a, d
   expect(events.filter((e) => e.type === "member.link_requested").map((e) => (e.payload as { memberId: string }).memberId)).toEqual([existing.id]);
@@ -70,10 +73,7 @@ test("concurrent enrolments of one email at several partners make one member, on
   const partners = Array.from({ length: 6 }, newPartnerId);
   const results = (
     await Promise.all(
-      partners.flatMap((p, i) => [
-        enrollMembers(partnerPrincipal(p), [{ email: "race@example.com", externalRef: `R-${i}` }]),
-        enrollMembers(partnerPrincipal(p), [{ email: "Race@Example.com", externalRef: `R-${i}` }]),
-      ]),
+      partners.flatMap((p, i) => [enrollMembers(partnerPrincipal(p), [{ email: "race@example.com", externalRef: `R-${i}` }]), enrollMembers(partnerPrincipal(p), [{ email: "Race@Example.com", externalRef: `R-${i}` }])]),
     )
   ).flat();
   const ok = results.filter((r) => !("error" in r)) as Extract<(typeof results)[number], { member: unknown }>[];

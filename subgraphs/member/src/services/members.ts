@@ -16,7 +16,6 @@ export type { LinkedAccount, Member };
  * ADMIN everyone; anything else is NOT_FOUND, never FORBIDDEN, so existence never leaks).
  */
 
-
 export const ExternalRef = z
   .string()
   .trim()
@@ -89,8 +88,7 @@ export type EnrollRowResult =
   /** `linkPending`: the email belongs to an existing member; a link request now waits for that member's confirmation. */
   | { index: number; error: { code: "BAD_USER_INPUT"; message: string; field?: string; linkPending?: true } };
 
-export const LINK_PENDING_MESSAGE =
-  "This email belongs to an existing coalition member: your link request waits for the member's confirmation in a coalition app";
+export const LINK_PENDING_MESSAGE = "This email belongs to an existing coalition member: your link request waits for the member's confirmation in a coalition app";
 
 /** Rows per transaction in bulk enrolment. */
 export const ENROLL_CHUNK = 200;
@@ -146,12 +144,7 @@ export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts
   return results.sort((a, b) => a.index - b.index);
 }
 
-async function enrollChunk(
-  tx: Prisma.TransactionClient,
-  partnerId: string | null,
-  chunk: { index: number; row: z.output<typeof EnrollInput> & { joinedAt?: Date } }[],
-  now: Date,
-): Promise<EnrollRowResult[]> {
+async function enrollChunk(tx: Prisma.TransactionClient, partnerId: string | null, chunk: { index: number; row: z.output<typeof EnrollInput> & { joinedAt?: Date } }[], now: Date): Promise<EnrollRowResult[]> {
   const emails = [...new Set(chunk.map((c) => c.row.email))];
   const byEmail = new Map((await tx.member.findMany({ where: { email: { in: emails } } })).map((m) => [m.email, m]));
   const existingIds = new Set([...byEmail.values()].map((m) => m.id));
@@ -176,8 +169,7 @@ async function enrollChunk(
   const newMembers: Member[] = [];
   const newLinks: LinkedAccount[] = [];
   const out: EnrollRowResult[] = [];
-  const reject = (index: number, message: string, field: string, linkPending?: true) =>
-    out.push({ index, error: { code: "BAD_USER_INPUT", message, field, ...(linkPending ? { linkPending } : {}) } });
+  const reject = (index: number, message: string, field: string, linkPending?: true) => out.push({ index, error: { code: "BAD_USER_INPUT", message, field, ...(linkPending ? { linkPending } : {}) } });
   for (const { index, row } of chunk) {
     let member = byEmail.get(row.email);
     if (member && !partnerId) {

@@ -41,7 +41,10 @@ async function memberIdByLogin(login: string): Promise<string | null> {
 export async function issueActivationCode(actor: Actor, memberId: string, now = new Date()): Promise<{ memberId: string; code: string; expiresAt: Date }> {
   if (actor.role !== "ADMIN" && actor.role !== "PARTNER") throw forbidden("Only an admin or the member's partner issues activation codes");
   if (!isUuid(memberId)) throw notFound("Member", memberId);
-  const member = await prisma().member.findUnique({ where: { id: memberId }, select: { id: true, credential: { select: { passwordHash: true } }, linkedAccounts: { where: { partnerId: actor.partnerId ?? undefined }, select: { confirmedAt: true } } } });
+  const member = await prisma().member.findUnique({
+    where: { id: memberId },
+    select: { id: true, credential: { select: { passwordHash: true } }, linkedAccounts: { where: { partnerId: actor.partnerId ?? undefined }, select: { confirmedAt: true } } },
+  });
   if (!member) throw notFound("Member", memberId);
   if (actor.role === "PARTNER") {
     if (!actor.partnerId || !member.linkedAccounts.some((l) => l.confirmedAt)) throw notFound("Member", memberId);

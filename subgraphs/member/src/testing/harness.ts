@@ -72,10 +72,7 @@ export const newPartnerId = () => randomUUID();
 
 let seq = 0;
 /** Enrols a member at a partner (a new email each call unless given) through the domain service. */
-export async function enrolAt(
-  partnerId: string,
-  opts: { email?: string; externalRef?: string; displayName?: string; phone?: string; birthday?: string; joinedAt?: Date } = {},
-) {
+export async function enrolAt(partnerId: string, opts: { email?: string; externalRef?: string; displayName?: string; phone?: string; birthday?: string; joinedAt?: Date } = {}) {
   seq++;
   const email = opts.email ?? `member${seq}-${randomUUID().slice(0, 8)}@example.com`;
   const { member } = await enrollMember(
@@ -101,13 +98,7 @@ export async function linkAt(partnerId: string, email: string, externalRef = `re
 }
 
 /** The member grants a consent through the domain service. */
-export function consentTo(
-  memberId: string,
-  partnerId: string,
-  categories: DataCategory[],
-  purpose: Purpose,
-  extra: Partial<GrantConsentInput> & { now?: Date } = {},
-) {
+export function consentTo(memberId: string, partnerId: string, categories: DataCategory[], purpose: Purpose, extra: Partial<GrantConsentInput> & { now?: Date } = {}) {
   const { now, ...input } = extra;
   return grantConsent(memberPrincipal(memberId), { partnerId, categories, purpose, noticeVersion: "2026-11", ...input }, { now });
 }

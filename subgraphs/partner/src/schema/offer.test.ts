@@ -48,9 +48,25 @@ describe("offer lifecycle", () => {
     const shop = await newPartner({ category: "ECOMMERCE" });
     const fmcg = await newPartner({ category: "FMCG" });
     const created = expectNoGraphQLErrors(
-      await h.as<{ createOffer: OfferOut }>(partnerPrincipal(shop.id), CREATE, { i: terms([[shop.id, 6000], [fmcg.id, 4000]], [shop.id, fmcg.id], { minTier: "SILVER", segments: ["ACTIVE", "NEW"] }) }),
+      await h.as<{ createOffer: OfferOut }>(partnerPrincipal(shop.id), CREATE, {
+        i: terms(
+          [
+            [shop.id, 6000],
+            [fmcg.id, 4000],
+          ],
+          [shop.id, fmcg.id],
+          { minTier: "SILVER", segments: ["ACTIVE", "NEW"] },
+        ),
+      }),
     ).createOffer;
-    expect(created).toMatchObject({ status: "DRAFT", version: 1, coIssuers: [{ partner: { id: shop.id }, shareBps: 6000, approved: false }, { partner: { id: fmcg.id }, shareBps: 4000, approved: false }] });
+    expect(created).toMatchObject({
+      status: "DRAFT",
+      version: 1,
+      coIssuers: [
+        { partner: { id: shop.id }, shareBps: 6000, approved: false },
+        { partner: { id: fmcg.id }, shareBps: 4000, approved: false },
+      ],
+    });
     const submitted = expectNoGraphQLErrors(await h.as<{ submitOffer: OfferOut }>(partnerPrincipal(fmcg.id), act("submitOffer"), { o: created.id })).submitOffer;
     expect(submitted.status).toBe("PENDING_APPROVAL");
     const one = expectNoGraphQLErrors(await h.as<{ approveOffer: OfferOut }>(partnerPrincipal(shop.id), act("approveOffer"), { o: created.id })).approveOffer;
@@ -71,7 +87,10 @@ describe("offer lifecycle", () => {
       minTier: "SILVER",
       segments: ["NEW", "ACTIVE"],
       redeemableAtPartnerIds: [shop.id, fmcg.id].sort(),
-      fundings: [{ partnerId: shop.id, shareBps: 6000 }, { partnerId: fmcg.id, shareBps: 4000 }],
+      fundings: [
+        { partnerId: shop.id, shareBps: 6000 },
+        { partnerId: fmcg.id, shareBps: 4000 },
+      ],
       reactivation: false,
     });
     // Approving again is a no-op (no second event).
@@ -102,10 +121,40 @@ describe("offer lifecycle", () => {
     const a = await newPartner();
     const b = await newPartner();
     const bad = async (t: Record<string, unknown>, who = partnerPrincipal(a.id)) => codes(await h.as(who, CREATE, { i: t }));
-    expect(await bad(terms([[a.id, 6000], [b.id, 3000]], [a.id]))).toEqual(["BAD_USER_INPUT"]);
-    expect(await bad(terms([[a.id, 6000], [b.id, 5000]], [a.id]))).toEqual(["BAD_USER_INPUT"]);
+    expect(
+      await bad(
+        terms(
+          [
+            [a.id, 6000],
+            [b.id, 3000],
+          ],
+          [a.id],
+        ),
+      ),
+    ).toEqual(["BAD_USER_INPUT"]);
+    expect(
+      await bad(
+        terms(
+          [
+            [a.id, 6000],
+            [b.id, 5000],
+          ],
+          [a.id],
+        ),
+      ),
+    ).toEqual(["BAD_USER_INPUT"]);
     expect(await bad(terms([[b.id, 10_000]], [a.id]))).toEqual(["BAD_USER_INPUT"]);
-    expect(await bad(terms([[a.id, 5000], [a.id, 5000]], [a.id]))).toEqual(["BAD_USER_INPUT"]);
+    expect(
+      await bad(
+        terms(
+          [
+            [a.id, 5000],
+            [a.id, 5000],
+          ],
+          [a.id],
+        ),
+      ),
+    ).toEqual(["BAD_USER_INPUT"]);
     expect(await bad(terms([[a.id, 10_000]], [a.id], { budgetPoints: 0 }))).toEqual(["BAD_USER_INPUT"]);
     expect(await bad(terms([[a.id, 10_000]], [a.id], { perMemberLimit: 0 }))).toEqual(["BAD_USER_INPUT"]);
     expect(await bad(terms([[a.id, 10_000]], [a.id], { endsAt: new Date(Date.now() - DAY).toISOString() }))).toEqual(["BAD_USER_INPUT"]);
@@ -123,7 +172,17 @@ describe("offer lifecycle", () => {
     const a = await newPartner();
     const b = await newPartner();
     const outsider = await newPartner();
-    const draft = expectNoGraphQLErrors(await h.as<{ createOffer: OfferOut }>(partnerPrincipal(a.id), CREATE, { i: terms([[a.id, 5000], [b.id, 5000]], [a.id, outsider.id]) })).createOffer;
+    const draft = expectNoGraphQLErrors(
+      await h.as<{ createOffer: OfferOut }>(partnerPrincipal(a.id), CREATE, {
+        i: terms(
+          [
+            [a.id, 5000],
+            [b.id, 5000],
+          ],
+          [a.id, outsider.id],
+        ),
+      }),
+    ).createOffer;
     expect(codes(await h.as(partnerPrincipal(outsider.id), GET, { id: draft.id }))).toEqual(["NOT_FOUND"]);
     expectNoGraphQLErrors(await h.as(partnerPrincipal(b.id), GET, { id: draft.id }));
     for (const m of ["submitOffer", "approveOffer", "pauseOffer", "endOffer"]) {
@@ -158,9 +217,7 @@ describe("offer lifecycle", () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const r: { offers: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = expectNoGraphQLErrors(
-        await h.as(partnerPrincipal(a.id), Q, { after }),
-      );
+      const r: { offers: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = expectNoGraphQLErrors(await h.as(partnerPrincipal(a.id), Q, { after }));
       seen.push(...r.offers.edges.map((e) => e.node.id));
       if (!r.offers.pageInfo.hasNextPage) break;
       after = r.offers.pageInfo.endCursor;
@@ -192,9 +249,12 @@ describe("members: claims, eligibility, discount codes", () => {
     const all = await activeOffer([[a.id, 10_000]], [a.id]);
     const m = crypto.randomUUID();
     const get = async (who: ReturnType<typeof memberPrincipal>, tier: string, segment: string, scopes: string[] = []) =>
-      expectNoGraphQLErrors(await h.as<{ _entities: { eligibleOffers: { id: string }[]; claimedOffers: { offer: { id: string } }[] }[] }>(who, ELIGIBLE, { r: [rep(m, tier, segment, scopes)] }))
-        ._entities[0]!;
-    const ids = (r: { eligibleOffers: { id: string }[] }) => r.eligibleOffers.map((o) => o.id).filter((id) => [gold.id, fresh.id, all.id].includes(id)).sort();
+      expectNoGraphQLErrors(await h.as<{ _entities: { eligibleOffers: { id: string }[]; claimedOffers: { offer: { id: string } }[] }[] }>(who, ELIGIBLE, { r: [rep(m, tier, segment, scopes)] }))._entities[0]!;
+    const ids = (r: { eligibleOffers: { id: string }[] }) =>
+      r.eligibleOffers
+        .map((o) => o.id)
+        .filter((id) => [gold.id, fresh.id, all.id].includes(id))
+        .sort();
     expect(ids(await get(memberPrincipal(m), "GOLD", "NEW"))).toEqual([gold.id, fresh.id, all.id].sort());
     expect(ids(await get(memberPrincipal(m), "SILVER", "ACTIVE"))).toEqual([all.id]);
     expect(ids(await get(memberPrincipal(m), "DIAMOND", "ACTIVE"))).toEqual([gold.id, all.id].sort());

@@ -75,7 +75,8 @@ OfferRef.implement({
     requiredPurpose: t.field({
       type: PurposeEnum,
       nullable: true,
-      description: "A consent purpose the member must have granted at least one of the co-issuers, if any: without such a consent, not revoked and not expired, the offer is not in Member.eligibleOffers, claimOffer and redeemDiscountCode are OFFER_NOT_ELIGIBLE and no bonus is paid.",
+      description:
+        "A consent purpose the member must have granted at least one of the co-issuers, if any: without such a consent, not revoked and not expired, the offer is not in Member.eligibleOffers, claimOffer and redeemDiscountCode are OFFER_NOT_ELIGIBLE and no bonus is paid.",
       resolve: (o) => o.requiredPurpose as Purpose | null,
     }),
     startsAt: t.field({ type: "DateTime", description: "Start of the window (UTC, inclusive).", resolve: (o) => o.startsAt }),
@@ -167,9 +168,7 @@ const FundingInput = builder.inputType("OfferFundingInput", {
 
 const termFields = (required: boolean) =>
   builder.inputType(required ? "CreateOfferInput" : "UpdateOfferInput", {
-    description: required
-      ? "A new offer. Nothing is written when a field is invalid (BAD_USER_INPUT names the field)."
-      : "Changes to an offer; omitted fields keep their value. Every edit clears all approvals.",
+    description: required ? "A new offer. Nothing is written when a field is invalid (BAD_USER_INPUT names the field)." : "Changes to an offer; omitted fields keep their value. Every edit clears all approvals.",
     fields: (t) => ({
       title: t.string({ required, description: "Title shown to members, 1–120 characters." }),
       description: t.string({ required: false, description: "Longer text, at most 2,000 characters." }),
@@ -185,7 +184,11 @@ const termFields = (required: boolean) =>
       redeemableAtPartnerIds: t.idList({ required, description: "1–50 partners where the offer can be used." }),
       minTier: t.field({ type: TierEnum, required: false, description: "Lowest tier that may claim it; omit for every tier." }),
       segments: t.field({ type: [LifecycleEnum], required: false, description: "Lifecycle segments that may claim it; omit or empty for every segment." }),
-      requiredPurpose: t.field({ type: PurposeEnum, required: false, description: "A consent purpose the member must have granted at least one of the co-issuers (active, not expired) to see, claim and use the offer; omit for none." }),
+      requiredPurpose: t.field({
+        type: PurposeEnum,
+        required: false,
+        description: "A consent purpose the member must have granted at least one of the co-issuers (active, not expired) to see, claim and use the offer; omit for none.",
+      }),
       startsAt: t.field({ type: "DateTime", required, description: "Start of the window (UTC)." }),
       endsAt: t.field({ type: "DateTime", required, description: "End of the window (UTC), after startsAt and in the future, at most 732 days after startsAt." }),
       budgetPoints: t.int({ required, description: "Total budget in points, > 0 (frozen once funded)." }),
@@ -260,7 +263,8 @@ builder.mutationFields((t) => ({
   redeemDiscountCode: t.field({
     type: OfferClaimRef,
     authScopes: { partner: true },
-    description: "A redemption partner validates a member's DISCOUNT code at checkout and records one use. The member must still be eligible (minTier, segments, requiredPurpose consent, as for claimOffer), else OFFER_NOT_ELIGIBLE and no use is recorded; OFFER_LIMIT_REACHED once the per-member limit is used up.",
+    description:
+      "A redemption partner validates a member's DISCOUNT code at checkout and records one use. The member must still be eligible (minTier, segments, requiredPurpose consent, as for claimOffer), else OFFER_NOT_ELIGIBLE and no use is recorded; OFFER_LIMIT_REACHED once the per-member limit is used up.",
     args: { code: t.arg.string({ description: "The code the member shows (case-insensitive)." }) },
     resolve: (_r, { code }, ctx) => redeemDiscountCode(ctx.principal, code, { now: ctx.now }),
   }),

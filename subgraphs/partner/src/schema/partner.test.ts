@@ -77,7 +77,11 @@ describe("partners", () => {
     // Through entity references too.
     const ents = expectNoGraphQLErrors(
       await h.as<{ _entities: unknown[] }>(partnerPrincipal(b.id), `query($r: [_Any!]!) { _entities(representations: $r) { ... on Partner { id issuePrice apiClients { clientId } } } }`, {
-        r: [{ __typename: "Partner", id: a.id }, { __typename: "Partner", id: b.id }, { __typename: "Partner", id: crypto.randomUUID() }],
+        r: [
+          { __typename: "Partner", id: a.id },
+          { __typename: "Partner", id: b.id },
+          { __typename: "Partner", id: crypto.randomUUID() },
+        ],
       }),
     );
     expect(ents._entities).toEqual([{ id: a.id, issuePrice: null, apiClients: [] }, { id: b.id, issuePrice: "0.015", apiClients: [] }, null]);
@@ -91,9 +95,7 @@ describe("API clients", () => {
   test("createApiClient is ADMIN only; the secret is shown once and stored only as a scrypt hash", async () => {
     const p = await newPartner();
     expect(codes(await h.as(partnerPrincipal(p.id), CREATE, { p: p.id, r: "PARTNER" }))).toEqual(["FORBIDDEN"]);
-    const r = expectNoGraphQLErrors(
-      await h.as<{ createApiClient: { clientId: string; clientSecret: string } }>(adminPrincipal(), CREATE, { p: p.id, r: "PARTNER", d: "OFFER_TARGETING" }),
-    );
+    const r = expectNoGraphQLErrors(await h.as<{ createApiClient: { clientId: string; clientSecret: string } }>(adminPrincipal(), CREATE, { p: p.id, r: "PARTNER", d: "OFFER_TARGETING" }));
     expect(r.createApiClient).toMatchObject({ role: "PARTNER", partner: { id: p.id }, defaultPurpose: "OFFER_TARGETING" });
     expect(r.createApiClient.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const row = await prisma().apiClient.findUniqueOrThrow({ where: { clientId: r.createApiClient.clientId } });

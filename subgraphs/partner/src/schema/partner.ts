@@ -47,7 +47,7 @@ export const ApiClientRef = builder.objectRef<ApiClient>("ApiClient").implement(
       description: "The purpose assumed when a request sends no Coalition-Purpose header.",
       resolve: (c) => c.defaultPurpose as Purpose,
     }),
-    name: t.exposeString("name", { nullable: true, description: "A label for people, e.g. \"checkout service\"." }),
+    name: t.exposeString("name", { nullable: true, description: 'A label for people, e.g. "checkout service".' }),
     createdAt: t.field({ type: "DateTime", description: "When the client was created (UTC).", resolve: (c) => c.createdAt }),
     revokedAt: t.field({ type: "DateTime", nullable: true, description: "When it was revoked (UTC); null while it can get tokens.", resolve: (c) => c.revokedAt }),
     allowedOrigins: t.stringList({
@@ -180,7 +180,7 @@ builder.mutationFields((t) => ({
       "ADMIN changes a partner's earn rate: points per unit of purchase amount (coalition currency) before the tier multiplier. Applies to purchase-based earns from the moment the points subgraph receives it (seconds); posted earns keep their points.",
     args: {
       partnerId: t.arg.id({ description: "The partner." }),
-      earnRate: t.arg({ type: "Decimal", description: "Points per unit of purchase amount, > 0, at most 4 decimals, e.g. \"1.5\"." }),
+      earnRate: t.arg({ type: "Decimal", description: 'Points per unit of purchase amount, > 0, at most 4 decimals, e.g. "1.5".' }),
     },
     resolve: (_r, args, ctx) => setPartnerEarnRate(ctx.principal, args),
   }),
@@ -213,7 +213,7 @@ builder.mutationFields((t) => ({
       "Replaces the browser origins allowed to call the hub with this client's tokens (CORS). ADMIN for any client; a partner for its own (else NOT_FOUND). Exact origins only (https, or http for localhost/127.0.0.1/[::1]); no wildcard, no path; at most 20; BAD_USER_INPUT otherwise, nothing stored. An empty list turns browser access off.",
     args: {
       clientId: t.arg.string({ description: "The client_id." }),
-      origins: t.arg.stringList({ description: "The complete new list, e.g. [\"https://app.shop.example\"]; replaces the old one." }),
+      origins: t.arg.stringList({ description: 'The complete new list, e.g. ["https://app.shop.example"]; replaces the old one.' }),
     },
     resolve: (_r, args, ctx) => setAllowedOrigins(ctx.principal, args),
   }),

@@ -48,7 +48,8 @@ builder.mutationFields((t) => ({
   invitePerson: t.field({
     type: InvitationRef,
     authScopes: { business: true },
-    description: "Invites a person: an admin invites anyone (ADMIN, or staff of any partner); a partner's PARTNER_ADMIN (signed in) invites staff of its own partner. Anything else is NOT_FOUND. A known email is BAD_USER_INPUT.",
+    description:
+      "Invites a person: an admin invites anyone (ADMIN, or staff of any partner); a partner's PARTNER_ADMIN (signed in) invites staff of its own partner. Anything else is NOT_FOUND. A known email is BAD_USER_INPUT.",
     args: {
       email: t.arg.string({ description: "The person's e-mail, the sign-in login." }),
       role: t.arg({ type: PersonRoleEnum, description: "The person's role." }),

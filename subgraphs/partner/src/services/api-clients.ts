@@ -86,14 +86,7 @@ async function insertClient(c: { clientId: string; secret: string; role: Role; p
  * Creates a client with a chosen id and secret: only for the demo seed and test fixtures
  * (demo-admin / demo-admin-secret, demo-<slug> / demo-<slug>-secret). Never exposed through the API.
  */
-export async function createApiClientWithSecret(c: {
-  clientId: string;
-  secret: string;
-  role: Role;
-  partnerId?: string | null;
-  defaultPurpose?: Purpose;
-  name?: string;
-}): Promise<ApiClient> {
+export async function createApiClientWithSecret(c: { clientId: string; secret: string; role: Role; partnerId?: string | null; defaultPurpose?: Purpose; name?: string }): Promise<ApiClient> {
   if (!/^[A-Za-z0-9._-]{3,64}$/.test(c.clientId)) throw badInput("clientId is 3–64 letters, digits, dots, dashes or underscores", "clientId");
   if (c.secret.length < 8) throw badInput("secret is at least 8 characters", "secret");
   if ((c.role === "PARTNER") !== Boolean(c.partnerId) || c.role === "MEMBER") throw badInput("role and partnerId do not match", "role");

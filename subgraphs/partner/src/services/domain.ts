@@ -14,7 +14,6 @@ export interface WriteOptions {
 /** Interactive transactions: generous waits because PGlite runs them one at a time. */
 export const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;
 
-
 export const isAdmin = (a: Actor) => a.role === "ADMIN";
 /** Is the caller this partner itself (a PARTNER principal of that partner)? */
 export const isPartnerSelf = (a: Actor, partnerId: string) => a.role === "PARTNER" && a.partnerId === partnerId;

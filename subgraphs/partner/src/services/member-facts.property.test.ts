@@ -31,10 +31,7 @@ interface Ev {
   bad: null | "memberId" | "at";
 }
 const evArb: fc.Arbitrary<Ev> = fc.record({
-  type: fc.oneof(
-    { weight: 6, arbitrary: fc.constant("points.activity" as const) },
-    { weight: 1, arbitrary: fc.constantFrom("member.enrolled" as const, "points.tier_changed" as const) },
-  ),
+  type: fc.oneof({ weight: 6, arbitrary: fc.constant("points.activity" as const) }, { weight: 1, arbitrary: fc.constantFrom("member.enrolled" as const, "points.tier_changed" as const) }),
   member: fc.nat(MEMBERS - 1),
   kind: fc.constantFrom("EARN", "REDEEM", "OFFER_BONUS", "REVERSAL", "EXPIRY"),
   tier: fc.constantFrom("BASE", "SILVER", "GOLD", "PLATINUM"),
@@ -52,12 +49,7 @@ function instantiate(events: Ev[], ids: string[]) {
   return events.map((e) => {
     const memberId = e.bad === "memberId" ? "not-a-uuid" : ids[e.member]!;
     const at = e.bad === "at" ? "not a date" : new Date(NOW - e.ago).toISOString();
-    const payload =
-      e.type === "points.activity"
-        ? { memberId, at, kind: e.kind, points: 10, partnerId: null }
-        : e.type === "member.enrolled"
-          ? { memberId, joinedAt: at }
-          : { memberId, tier: e.tier, at };
+    const payload = e.type === "points.activity" ? { memberId, at, kind: e.kind, points: 10, partnerId: null } : e.type === "member.enrolled" ? { memberId, joinedAt: at } : { memberId, tier: e.tier, at };
     return { id: randomUUID(), type: e.type, payload, createdAt: new Date(NOW).toISOString() };
   });
 }

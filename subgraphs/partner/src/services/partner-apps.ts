@@ -72,7 +72,16 @@ export async function oauthApp(clientId: unknown, secret?: unknown): Promise<OAu
     if (c.publicClient) return null;
     if (typeof secret !== "string" || secret.length > 512 || !(await verifyPassword(secret, c.secretHash))) return null;
   }
-  return { clientId: c.clientId, role: c.role, partnerId: c.partnerId, appName: c.appName ?? c.name ?? c.clientId, redirectUris: c.redirectUris, allowedScopes: c.allowedScopes, publicClient: c.publicClient, defaultPurpose: c.defaultPurpose };
+  return {
+    clientId: c.clientId,
+    role: c.role,
+    partnerId: c.partnerId,
+    appName: c.appName ?? c.name ?? c.clientId,
+    redirectUris: c.redirectUris,
+    allowedScopes: c.allowedScopes,
+    publicClient: c.publicClient,
+    defaultPurpose: c.defaultPurpose,
+  };
 }
 
 /** Revoked within the window (their tokens are still unexpired), and every inactive partner. */

@@ -197,9 +197,7 @@ export const seesPrivate = (actor: Actor, partnerId: string) => isAdmin(actor) |
 /** Full rate histories (newest first), for the callers allowed to see them. */
 export async function rateHistories(partnerIds: readonly string[]): Promise<Map<string, PartnerRate[]>> {
   const valid = partnerIds.filter(isUuid);
-  const rows = valid.length
-    ? await prisma().partnerRate.findMany({ where: { partnerId: { in: valid } }, orderBy: [{ effectiveFrom: "desc" }, { createdAt: "desc" }] })
-    : [];
+  const rows = valid.length ? await prisma().partnerRate.findMany({ where: { partnerId: { in: valid } }, orderBy: [{ effectiveFrom: "desc" }, { createdAt: "desc" }] }) : [];
   const out = new Map<string, PartnerRate[]>();
   for (const r of rows) out.set(r.partnerId, [...(out.get(r.partnerId) ?? []), r]);
   return out;

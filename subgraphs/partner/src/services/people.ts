@@ -80,7 +80,12 @@ export async function setPersonDisabled(actor: Actor, personId: string, disabled
 export const totpFor = (secret: string, label: string) => new TOTP({ issuer: "Coalition Hub", label, algorithm: "SHA1", digits: 6, period: 30, secret: Secret.fromBase32(secret) });
 
 /** Activation page: sets the password; an ADMIN also gets the TOTP secret (otpauth:// URI), shown once here. */
-export async function activatePerson(rawLogin: unknown, rawCode: unknown, rawPassword: unknown, now = new Date()): Promise<{ ok: true; personId: string; totpUri: string | null } | { ok: false; error: string; message?: string }> {
+export async function activatePerson(
+  rawLogin: unknown,
+  rawCode: unknown,
+  rawPassword: unknown,
+  now = new Date(),
+): Promise<{ ok: true; personId: string; totpUri: string | null } | { ok: false; error: string; message?: string }> {
   const login = typeof rawLogin === "string" && rawLogin.length <= 254 ? rawLogin.trim().toLowerCase() : "";
   const code = typeof rawCode === "string" && rawCode.length <= 64 ? normalizeActivationCode(rawCode) : "";
   const problem = passwordProblem(rawPassword);
@@ -98,7 +103,12 @@ export async function activatePerson(rawLogin: unknown, rawCode: unknown, rawPas
  * Person sign-in: password (progressive delay per account, claimed before the hash runs, as for
  * members), then for an ADMIN the TOTP code (±1 step, each step accepted once). Creates a session.
  */
-export async function signInPerson(rawLogin: unknown, rawPassword: unknown, rawTotp: unknown, now = new Date()): Promise<{ ok: true; sessionId: string; personId: string; role: PersonRole; partnerId: string | null } | { ok: false; error: "invalid" | "throttled" | "totp_required"; retryAfterMs?: number }> {
+export async function signInPerson(
+  rawLogin: unknown,
+  rawPassword: unknown,
+  rawTotp: unknown,
+  now = new Date(),
+): Promise<{ ok: true; sessionId: string; personId: string; role: PersonRole; partnerId: string | null } | { ok: false; error: "invalid" | "throttled" | "totp_required"; retryAfterMs?: number }> {
   const login = typeof rawLogin === "string" && rawLogin.length <= 254 ? rawLogin.trim().toLowerCase() : "";
   const password = typeof rawPassword === "string" && rawPassword.length <= 1024 ? rawPassword : "";
   if (!login || !password) return { ok: false, error: "invalid" };

@@ -29,8 +29,16 @@ export async function earnChunk(
   const at = opts.postedAt ?? opts.now ?? new Date();
   const done = new Map<number, { tx: LedgerTransactionRow; replayed: boolean }>();
   const rejected: (BatchRejection & { field?: string })[] = [];
-  const existing = await transactionsByKeys(tx, scope, chunk.map((c) => c.input.idempotencyKey));
-  const facts = await earnFacts(tx, partnerId, chunk.map((c) => c.input.memberId));
+  const existing = await transactionsByKeys(
+    tx,
+    scope,
+    chunk.map((c) => c.input.idempotencyKey),
+  );
+  const facts = await earnFacts(
+    tx,
+    partnerId,
+    chunk.map((c) => c.input.memberId),
+  );
   const items: { index: number; input: Award; hash: string; points: number }[] = [];
   for (const c of chunk) {
     const prev = existing.get(c.input.idempotencyKey);

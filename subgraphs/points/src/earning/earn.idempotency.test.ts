@@ -25,7 +25,11 @@ const shop = randomUUID();
 const other = randomUUID();
 const P = partnerPrincipal(shop);
 
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)),
+  );
 
 async function member(partnerId = shop) {
   const m = randomUUID();
@@ -120,9 +124,18 @@ describe("earn idempotency: a committed key with another body is IDEMPOTENCY_CON
       await applyEvents({
         type: "partner.offer_activated",
         payload: {
-          offerId, kind: "BONUS_POINTS", bonusPoints: 5, multiplier: null, budgetPoints: 1_000, perMemberLimit: 10,
-          startsAt: new Date(Date.now() - DAY).toISOString(), endsAt: new Date(Date.now() + 300 * DAY).toISOString(), minTier: null, segments: [],
-          redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 10_000 }],
+          offerId,
+          kind: "BONUS_POINTS",
+          bonusPoints: 5,
+          multiplier: null,
+          budgetPoints: 1_000,
+          perMemberLimit: 10,
+          startsAt: new Date(Date.now() - DAY).toISOString(),
+          endsAt: new Date(Date.now() + 300 * DAY).toISOString(),
+          minTier: null,
+          segments: [],
+          redeemableAtPartnerIds: [shop],
+          fundings: [{ partnerId: shop, shareBps: 10_000 }],
         },
       });
       return offerId;

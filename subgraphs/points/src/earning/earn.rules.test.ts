@@ -32,7 +32,11 @@ beforeAll(async () => {
   await applyEvents(registered(shop, "2"), registered(plain));
 });
 
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof HubError ? `${e.extensions.code}${e.extensions.field ? `:${String(e.extensions.field)}` : ""}` : String(e)));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e: unknown) => (e instanceof HubError ? `${e.extensions.code}${e.extensions.field ? `:${String(e.extensions.field)}` : ""}` : String(e)),
+  );
 
 async function member(partnerId = shop) {
   const m = randomUUID();
@@ -75,9 +79,7 @@ describe("points for a purchase", () => {
     const Q = partnerPrincipal(plain);
     expect(await codeOf(awardPoints(Q, { memberId: m, purchaseAmount: "0.99", idempotencyKey: randomUUID() }))).toBe("BAD_USER_INPUT:purchaseAmount");
     expect(await codeOf(awardPoints(Q, { memberId: m, purchaseAmount: "1", idempotencyKey: randomUUID() }))).toBe("OK");
-    expect(await codeOf(awardPoints(Q, { memberId: m, purchaseAmount: String(MAX_POINTS_PER_EARN + 1), idempotencyKey: randomUUID() }))).toBe(
-      "BAD_USER_INPUT:purchaseAmount",
-    );
+    expect(await codeOf(awardPoints(Q, { memberId: m, purchaseAmount: String(MAX_POINTS_PER_EARN + 1), idempotencyKey: randomUUID() }))).toBe("BAD_USER_INPUT:purchaseAmount");
     expect(await codeOf(awardPoints(Q, { memberId: m, points: MAX_POINTS_PER_EARN + 1, idempotencyKey: randomUUID() }))).toBe("BAD_USER_INPUT:points");
     const r = await awardPointsBatch(Q, [
       { memberId: m, purchaseAmount: "0.5", idempotencyKey: randomUUID() },
@@ -136,9 +138,19 @@ describe("who may be awarded", () => {
 describe("bulk earn", () => {
   test("limits: not a list, more than BATCH_MAX_ITEMS items", async () => {
     expect(await codeOf(awardPointsBatch(P, "nope" as unknown as unknown[]))).toBe("BAD_USER_INPUT");
-    expect(await codeOf(awardPointsBatch(P, Array.from({ length: BATCH_MAX_ITEMS + 1 }, () => ({}))))).toBe("BAD_USER_INPUT:inputs");
+    expect(
+      await codeOf(
+        awardPointsBatch(
+          P,
+          Array.from({ length: BATCH_MAX_ITEMS + 1 }, () => ({})),
+        ),
+      ),
+    ).toBe("BAD_USER_INPUT:inputs");
     // Exactly the maximum is accepted as a call (here all items are invalid: rejected one by one, nothing written).
-    const r = await awardPointsBatch(P, Array.from({ length: BATCH_MAX_ITEMS }, () => ({})));
+    const r = await awardPointsBatch(
+      P,
+      Array.from({ length: BATCH_MAX_ITEMS }, () => ({})),
+    );
     expect(r).toMatchObject({ accepted: 0, replayed: 0, transactions: [] });
     expect(r.rejected.length).toBe(BATCH_MAX_ITEMS);
     expect(new Set(r.rejected.map((x) => x.code))).toEqual(new Set(["BAD_USER_INPUT"]));

@@ -1,15 +1,7 @@
 import { Decimal } from "decimal.js";
 import { badInput, forbidden, HubError } from "../../../../lib/errors.ts";
 import { emitMany, event } from "../../../../lib/events/outbox.ts";
-import {
-  ACTIVITY_KINDS,
-  type ConsentCopy,
-  consentIneligibility,
-  type LifecycleSettings,
-  lifecycleOf,
-  loadLifecycleSettings,
-  offerIneligibility,
-} from "../../../../lib/lifecycle.ts";
+import { ACTIVITY_KINDS, type ConsentCopy, consentIneligibility, type LifecycleSettings, lifecycleOf, loadLifecycleSettings, offerIneligibility } from "../../../../lib/lifecycle.ts";
 import type { Lifecycle, Tier } from "../../../../lib/vocabulary.ts";
 import type { Actor } from "../domain.ts";
 import { budgetCode, type LedgerTransactionRow, post, type Tx, walletCode } from "../ledger/ledger.ts";
@@ -41,8 +33,18 @@ export async function applyOfferBonus(
 ): Promise<LedgerTransactionRow | null> {
   const [offer] = await tx.$queryRaw<
     {
-      kind: string; bonusPoints: number | null; multiplier: string | null; startsAt: Date; endsAt: Date; perMemberLimit: number; status: string; redeemable: string[];
-      minTier: Tier | null; segments: string[]; requiredPurpose: string | null; coIssuers: string[];
+      kind: string;
+      bonusPoints: number | null;
+      multiplier: string | null;
+      startsAt: Date;
+      endsAt: Date;
+      perMemberLimit: number;
+      status: string;
+      redeemable: string[];
+      minTier: Tier | null;
+      segments: string[];
+      requiredPurpose: string | null;
+      coIssuers: string[];
     }[]
   >`SELECT kind, "bonusPoints", multiplier::text AS multiplier, "startsAt", "endsAt", "perMemberLimit", status, "redeemablePartnerIds"::text[] AS redeemable, "minTier"::text AS "minTier",
            coalesce(segments, ARRAY[]::text[]) AS segments, "requiredPurpose",
@@ -75,7 +77,11 @@ export async function applyOfferBonus(
   }
   let bonus: number;
   if (offer.kind === "BONUS_POINTS") bonus = offer.bonusPoints ?? 0;
-  else if (offer.kind === "POINTS_MULTIPLIER") bonus = new Decimal(base).mul(new Decimal(offer.multiplier ?? "1").minus(1)).floor().toNumber();
+  else if (offer.kind === "POINTS_MULTIPLIER")
+    bonus = new Decimal(base)
+      .mul(new Decimal(offer.multiplier ?? "1").minus(1))
+      .floor()
+      .toNumber();
   else throw badInput("A DISCOUNT offer gives no points: apply it with its discount code at the partner", "offerId");
   if (bonus < 1) return null;
   const used = await tx.$queryRaw<{ uses: number }[]>`

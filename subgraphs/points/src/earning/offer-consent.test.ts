@@ -33,9 +33,23 @@ function activated(offerId: string, requiredPurpose: string | null, reactivation
   return {
     type: "partner.offer_activated",
     payload: {
-      offerId, kind: "BONUS_POINTS", bonusPoints: 100, multiplier: null, budgetPoints: 1_000, perMemberLimit: 5,
-      startsAt: at(-1).toISOString(), endsAt: at(300).toISOString(), minTier: null, segments: [], requiredPurpose,
-      redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 6_000 }, { partnerId: brand, shareBps: 4_000 }], reactivation,
+      offerId,
+      kind: "BONUS_POINTS",
+      bonusPoints: 100,
+      multiplier: null,
+      budgetPoints: 1_000,
+      perMemberLimit: 5,
+      startsAt: at(-1).toISOString(),
+      endsAt: at(300).toISOString(),
+      minTier: null,
+      segments: [],
+      requiredPurpose,
+      redeemableAtPartnerIds: [shop],
+      fundings: [
+        { partnerId: shop, shareBps: 6_000 },
+        { partnerId: brand, shareBps: 4_000 },
+      ],
+      reactivation,
     },
   };
 }

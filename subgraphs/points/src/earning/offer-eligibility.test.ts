@@ -28,16 +28,24 @@ async function offer(terms: { minTier?: string | null; segments?: string[] }): P
   await applyEvents({
     type: "partner.offer_activated",
     payload: {
-      offerId, kind: "BONUS_POINTS", bonusPoints: 100, multiplier: null, budgetPoints: 1_000, perMemberLimit: 3,
-      startsAt: at(-1).toISOString(), endsAt: at(300).toISOString(), minTier: terms.minTier ?? null, segments: terms.segments ?? [],
-      redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 10_000 }],
+      offerId,
+      kind: "BONUS_POINTS",
+      bonusPoints: 100,
+      multiplier: null,
+      budgetPoints: 1_000,
+      perMemberLimit: 3,
+      startsAt: at(-1).toISOString(),
+      endsAt: at(300).toISOString(),
+      minTier: terms.minTier ?? null,
+      segments: terms.segments ?? [],
+      redeemableAtPartnerIds: [shop],
+      fundings: [{ partnerId: shop, shareBps: 10_000 }],
     },
   });
   return offerId;
 }
 const claim = (offerId: string, memberId: string) => applyEvents({ type: "partner.offer_claimed", payload: { offerId, memberId, claimedAt: T0.toISOString() } });
-const award = (memberId: string, points: number, now: Date, offerId?: string) =>
-  awardPoints(partnerPrincipal(shop), { memberId, points, offerId, idempotencyKey: randomUUID() }, { now });
+const award = (memberId: string, points: number, now: Date, offerId?: string) => awardPoints(partnerPrincipal(shop), { memberId, points, offerId, idempotencyKey: randomUUID() }, { now });
 const joined = (m: string, joinedAt: Date) => ({ ...enrolled(m, shop), payload: { ...enrolled(m, shop).payload, joinedAt: joinedAt.toISOString() } });
 const balance = async (code: string) => Number((await prisma().ledgerAccount.findUnique({ where: { code } }))?.balance ?? 0); // small test amounts
 
@@ -107,9 +115,6 @@ describe("bonus at award time: minimum tier and lifecycle segment", () => {
 
     await runTierReview(at(42 + 200));
     const all = await prisma().pointsOutboxEvent.findMany({ where: { type: "points.tier_changed", payload: { path: ["memberId"], equals: m } }, orderBy: { createdAt: "asc" } });
-    expect(all.map((e) => e.payload)).toEqual([
-      expect.objectContaining({ tier: "GOLD", previousTier: "BASE" }),
-      expect.objectContaining({ tier: "SILVER", previousTier: "GOLD", at: at(242).toISOString() }),
-    ]);
+    expect(all.map((e) => e.payload)).toEqual([expect.objectContaining({ tier: "GOLD", previousTier: "BASE" }), expect.objectContaining({ tier: "SILVER", previousTier: "GOLD", at: at(242).toISOString() })]);
   });
 });

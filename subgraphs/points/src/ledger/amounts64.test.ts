@@ -32,8 +32,12 @@ const INT32_MAX = 2_147_483_647n;
 const HUNDRED_M = 100_000_000;
 const DAY = 86_400_000;
 
-const account = async (code: string) => (await prisma().ledgerAccount.findUniqueOrThrow({ where: { code } }));
-const code = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => (e instanceof HubError ? String(e.extensions.code) : String(e)));
+const account = async (code: string) => await prisma().ledgerAccount.findUniqueOrThrow({ where: { code } });
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "ok",
+    (e: unknown) => (e instanceof HubError ? String(e.extensions.code) : String(e)),
+  );
 
 async function partnerWithMembers(n: number, issuePrice = "0.01", redemptionRate = "0.008", since = new Date(Date.now() - 400 * DAY)) {
   const partner = randomUUID();
@@ -74,7 +78,10 @@ describe("64-bit amounts on the ledger", () => {
     // 22 × 100,000,000 = 2,200,000,000 issued: past 2^31 (the old account stuck at -2,147,483,648).
     for (const [k, m] of members.entries()) {
       const n = k === 0 ? 10 : 6;
-      await awardPointsBatch(partnerPrincipal(partner), Array.from({ length: n }, (_, i) => ({ memberId: m, points: HUNDRED_M, idempotencyKey: `${m}-${i}` })));
+      await awardPointsBatch(
+        partnerPrincipal(partner),
+        Array.from({ length: n }, (_, i) => ({ memberId: m, points: HUNDRED_M, idempotencyKey: `${m}-${i}` })),
+      );
     }
     expect((await account(issuanceCode(partner))).balance).toBe(-2_200_000_000n);
     // Single awards after the overflow point: the group-commit path and the one-transaction path.
@@ -88,7 +95,10 @@ describe("64-bit amounts on the ledger", () => {
       setEarnGroupCommit(true);
     }
     // One member's wallet past 2^31 too: 9 more awards → 2,100,000,000, then 1 more → 2,200,000,000.
-    await awardPointsBatch(partnerPrincipal(partner), Array.from({ length: 10 }, (_, i) => ({ memberId: members[0]!, points: HUNDRED_M, idempotencyKey: `more-${i}` })));
+    await awardPointsBatch(
+      partnerPrincipal(partner),
+      Array.from({ length: 10 }, (_, i) => ({ memberId: members[0]!, points: HUNDRED_M, idempotencyKey: `more-${i}` })),
+    );
     const after = await awardPoints(partnerPrincipal(partner), { memberId: members[0]!, points: 1, idempotencyKey: "one" });
     expect(after.balanceAfter).toBe(2_200_000_001n);
     expect((await account(issuanceCode(partner))).balance).toBe(-3_400_000_001n);

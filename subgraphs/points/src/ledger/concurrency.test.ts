@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => db?.close());
 
 const shop = randomUUID();
-const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason as { extensions?: { code?: string } }).extensions?.code ?? String(r.reason) : "OK");
+const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? ((r.reason as { extensions?: { code?: string } }).extensions?.code ?? String(r.reason)) : "OK");
 
 async function memberWith(points: number) {
   const m = randomUUID();
@@ -32,9 +32,7 @@ async function memberWith(points: number) {
 describe("concurrency", () => {
   test("50 parallel redemptions of 100 against 1,000 points: exactly 10 succeed, the wallet ends at 0", async () => {
     const m = await memberWith(1000);
-    const results = await Promise.allSettled(
-      Array.from({ length: 50 }, () => adjustPoints(adminPrincipal(), { memberId: m, points: -100, reason: "race", idempotencyKey: randomUUID() })),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => adjustPoints(adminPrincipal(), { memberId: m, points: -100, reason: "race", idempotencyKey: randomUUID() })));
     // The same race through partner redemptions with single-use codes.
     const m2 = await memberWith(1000);
     const codes = await Promise.all(Array.from({ length: 50 }, () => createRedemptionCode(memberPrincipal(m2), { partnerId: shop, points: 100 })));
@@ -89,7 +87,12 @@ describe("concurrency", () => {
     expect(codes[39]).toBe("BAD_USER_INPUT");
     // Every earn is its own balanced transaction with its own lot; wallets equal their lots.
     for (const [i, m] of members.entries()) {
-      const expected = 1 + Array.from({ length: 30 }, (_, k) => k).filter((k) => k % 5 === i).reduce((s, k) => s + 10 + k, 0) + (i === 0 ? Number(winner.memberPoints) : 0);
+      const expected =
+        1 +
+        Array.from({ length: 30 }, (_, k) => k)
+          .filter((k) => k % 5 === i)
+          .reduce((s, k) => s + 10 + k, 0) +
+        (i === 0 ? Number(winner.memberPoints) : 0);
       const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
       expect(w.balance).toBe(BigInt(expected));
       const lots = await prisma().lot.aggregate({ where: { memberId: m }, _sum: { remaining: true } });
@@ -135,7 +138,9 @@ describe("concurrency", () => {
     // Every key is one transaction; each member's wallet holds its 5 points plus its items' points.
     expect(await prisma().ledgerTransaction.count({ where: { idempotencyKey: { startsWith: `bulk-${members[0]}-` } } })).toBe(n);
     for (const [k, m] of members.entries()) {
-      const points = Array.from({ length: n }, (_, i) => i).filter((i) => i % members.length === k).reduce((s, i) => s + 1 + (i % 13), 0);
+      const points = Array.from({ length: n }, (_, i) => i)
+        .filter((i) => i % members.length === k)
+        .reduce((s, i) => s + 1 + (i % 13), 0);
       const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } });
       expect(w.balance).toBe(BigInt(5 + points));
       // balanceAfter: the member's running balance in commit order (distinct, the last one the wallet's).

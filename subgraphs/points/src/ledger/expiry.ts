@@ -41,7 +41,10 @@ export async function expirePoints(now: Date, opts: { maxMembers?: number } = {}
         }
         const total = takes.reduce((s, t) => s + t.take, 0);
         if (total <= 0) return 0;
-        const key = `${memberId}:${now.toISOString()}:${createHash("sha256").update(takes.map((t) => `${t.id}x${t.take}`).join(",")).digest("hex").slice(0, 16)}`;
+        const key = `${memberId}:${now.toISOString()}:${createHash("sha256")
+          .update(takes.map((t) => `${t.id}x${t.take}`).join(","))
+          .digest("hex")
+          .slice(0, 16)}`;
         await post(tx, {
           kind: "EXPIRY",
           memberId,

@@ -90,30 +90,27 @@ describe("ledger core", () => {
         .$transaction(async (tx) => {
           await body(tx);
         })
-        .then(() => null, (e: unknown) => e);
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       if (db.kind === "postgres") expect(String(error)).toMatch(/does not balance|posting/);
       expect(await prisma().ledgerTransaction.count({ where: { id } })).toBe(0);
     };
     const empty = randomUUID();
     await refusedAtCommit(empty, (tx) =>
-      tx.$executeRawUnsafe(
-        `INSERT INTO "points"."LedgerTransaction" (id, kind, "idempotencyScope", "idempotencyKey", "requestHash", "createdBy") VALUES ('${empty}', 'ADJUSTMENT', 's', '${empty}', 'h', 'x')`,
-      ),
+      tx.$executeRawUnsafe(`INSERT INTO "points"."LedgerTransaction" (id, kind, "idempotencyScope", "idempotencyKey", "requestHash", "createdBy") VALUES ('${empty}', 'ADJUSTMENT', 's', '${empty}', 'h', 'x')`),
     );
     const id = randomUUID();
     await refusedAtCommit(id, async (tx) => {
-      await tx.$executeRawUnsafe(
-        `INSERT INTO "points"."LedgerTransaction" (id, kind, "idempotencyScope", "idempotencyKey", "requestHash", "createdBy") VALUES ('${id}', 'ADJUSTMENT', 's', '${id}', 'h', 'x')`,
-      );
+      await tx.$executeRawUnsafe(`INSERT INTO "points"."LedgerTransaction" (id, kind, "idempotencyScope", "idempotencyKey", "requestHash", "createdBy") VALUES ('${id}', 'ADJUSTMENT', 's', '${id}', 'h', 'x')`);
       await tx.$executeRawUnsafe(`INSERT INTO "points"."Posting" ("transactionId", "accountId", amount) VALUES ('${id}', ${acct.id}, 5), ('${id}', ${acct.id}, -4)`);
     });
     // Checked inside the transaction too (SET CONSTRAINTS ... IMMEDIATE), where every adapter reports it.
     const id2 = randomUUID();
     await expect(
       prisma().$transaction(async (tx) => {
-        await tx.$executeRawUnsafe(
-          `INSERT INTO "points"."LedgerTransaction" (id, kind, "idempotencyScope", "idempotencyKey", "requestHash", "createdBy") VALUES ('${id2}', 'ADJUSTMENT', 's', '${id2}', 'h', 'x')`,
-        );
+        await tx.$executeRawUnsafe(`INSERT INTO "points"."LedgerTransaction" (id, kind, "idempotencyScope", "idempotencyKey", "requestHash", "createdBy") VALUES ('${id2}', 'ADJUSTMENT', 's', '${id2}', 'h', 'x')`);
         await tx.$executeRawUnsafe(`INSERT INTO "points"."Posting" ("transactionId", "accountId", amount) VALUES ('${id2}', ${acct.id}, 5), ('${id2}', ${acct.id}, -4)`);
         await tx.$executeRawUnsafe(`SET CONSTRAINTS ALL IMMEDIATE`);
       }),
@@ -144,8 +141,7 @@ describe("ledger core", () => {
   });
 
   /** One post() in its own database transaction, with a fresh key. */
-  const write = (input: Omit<PostInput, "idempotency" | "createdBy">) =>
-    prisma().$transaction((tx) => post(tx, { ...input, idempotency: { scope: "t", key: randomUUID(), requestHash: "x" }, createdBy: "test" }));
+  const write = (input: Omit<PostInput, "idempotency" | "createdBy">) => prisma().$transaction((tx) => post(tx, { ...input, idempotency: { scope: "t", key: randomUUID(), requestHash: "x" }, createdBy: "test" }));
   const remaining = async (m: string) => (await prisma().lot.findMany({ where: { memberId: m }, orderBy: { id: "asc" } })).map((l) => Number(l.remaining));
 
   test("post refuses what cannot be a transaction: unbalanced, fewer than two non-zero postings, two wallets; nothing is written", async () => {
@@ -153,14 +149,37 @@ describe("ledger core", () => {
     await earn(m, p, 100);
     await earn(m2, p, 100);
     const before = await prisma().ledgerTransaction.count();
-    await expect(write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: 10 }, { accountCode: ADJUSTMENTS, amount: -9 }] })).rejects.toThrow(/must sum to 0/);
+    await expect(
+      write({
+        kind: "ADJUSTMENT",
+        memberId: m,
+        postings: [
+          { accountCode: walletCode(m), amount: 10 },
+          { accountCode: ADJUSTMENTS, amount: -9 },
+        ],
+      }),
+    ).rejects.toThrow(/must sum to 0/);
     // Two postings that cancel out on one account are no posting at all.
-    await expect(write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: 10 }, { accountCode: walletCode(m), amount: -10 }] })).rejects.toThrow(
-      /at least two non-zero postings/,
-    );
-    await expect(write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: -10 }, { accountCode: walletCode(m2), amount: 10 }] })).rejects.toThrow(
-      /at most one wallet/,
-    );
+    await expect(
+      write({
+        kind: "ADJUSTMENT",
+        memberId: m,
+        postings: [
+          { accountCode: walletCode(m), amount: 10 },
+          { accountCode: walletCode(m), amount: -10 },
+        ],
+      }),
+    ).rejects.toThrow(/at least two non-zero postings/);
+    await expect(
+      write({
+        kind: "ADJUSTMENT",
+        memberId: m,
+        postings: [
+          { accountCode: walletCode(m), amount: -10 },
+          { accountCode: walletCode(m2), amount: 10 },
+        ],
+      }),
+    ).rejects.toThrow(/at most one wallet/);
     expect(await prisma().ledgerTransaction.count()).toBe(before);
     expect([await remaining(m), await remaining(m2)]).toEqual([[100], [100]]);
   });
@@ -168,8 +187,23 @@ describe("ledger core", () => {
   test("lifetimeEarned counts what EARN and OFFER_BONUS credit to the wallet: not redemptions, not adjustments", async () => {
     const [m, p] = [randomUUID(), randomUUID()];
     await earn(m, p, 500);
-    await write({ kind: "REDEEM", memberId: m, partnerId: p, postings: [{ accountCode: walletCode(m), amount: -200 }, { accountCode: redemptionCode(p), amount: 200 }] });
-    await write({ kind: "ADJUSTMENT", memberId: m, postings: [{ accountCode: walletCode(m), amount: 50 }, { accountCode: ADJUSTMENTS, amount: -50 }] });
+    await write({
+      kind: "REDEEM",
+      memberId: m,
+      partnerId: p,
+      postings: [
+        { accountCode: walletCode(m), amount: -200 },
+        { accountCode: redemptionCode(p), amount: 200 },
+      ],
+    });
+    await write({
+      kind: "ADJUSTMENT",
+      memberId: m,
+      postings: [
+        { accountCode: walletCode(m), amount: 50 },
+        { accountCode: ADJUSTMENTS, amount: -50 },
+      ],
+    });
     const w = await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: walletCode(m) } });
     expect({ balance: w.balance, lifetimeEarned: w.lifetimeEarned }).toEqual({ balance: 350n, lifetimeEarned: 500n });
   });
@@ -180,19 +214,51 @@ describe("ledger core", () => {
     await earn(m, p, 100);
     const [a, b] = await prisma().lot.findMany({ where: { memberId: m }, orderBy: { id: "asc" } });
     // The second lot, although the first would come first in FIFO order.
-    await write({ kind: "EXPIRY", memberId: m, postings: [{ accountCode: walletCode(m), amount: -20 }, { accountCode: BREAKAGE, amount: 20 }], lots: { mode: "expire", lots: [{ id: b!.id, take: 20 }] } });
+    await write({
+      kind: "EXPIRY",
+      memberId: m,
+      postings: [
+        { accountCode: walletCode(m), amount: -20 },
+        { accountCode: BREAKAGE, amount: 20 },
+      ],
+      lots: { mode: "expire", lots: [{ id: b!.id, take: 20 }] },
+    });
     expect(await remaining(m)).toEqual([100, 80]);
     await expect(
-      write({ kind: "EXPIRY", memberId: m, postings: [{ accountCode: walletCode(m), amount: -20 }, { accountCode: BREAKAGE, amount: 20 }], lots: { mode: "expire", lots: [{ id: a!.id, take: 10 }] } }),
+      write({
+        kind: "EXPIRY",
+        memberId: m,
+        postings: [
+          { accountCode: walletCode(m), amount: -20 },
+          { accountCode: BREAKAGE, amount: 20 },
+        ],
+        lots: { mode: "expire", lots: [{ id: a!.id, take: 10 }] },
+      }),
     ).rejects.toThrow(/do not match/);
     expect(await remaining(m)).toEqual([100, 80]);
     // 150 across both lots, oldest first.
-    await write({ kind: "REDEEM", memberId: m, partnerId: p, postings: [{ accountCode: walletCode(m), amount: -150 }, { accountCode: redemptionCode(p), amount: 150 }] });
+    await write({
+      kind: "REDEEM",
+      memberId: m,
+      partnerId: p,
+      postings: [
+        { accountCode: walletCode(m), amount: -150 },
+        { accountCode: redemptionCode(p), amount: 150 },
+      ],
+    });
     expect(await remaining(m)).toEqual([0, 30]);
     // Lots that disagree with the wallet (a corrupted lot, here by hand) refuse the debit instead of taking less.
     await prisma().lot.update({ where: { id: b!.id }, data: { remaining: 10n } });
     await expect(
-      write({ kind: "REDEEM", memberId: m, partnerId: p, postings: [{ accountCode: walletCode(m), amount: -25 }, { accountCode: redemptionCode(p), amount: 25 }] }),
+      write({
+        kind: "REDEEM",
+        memberId: m,
+        partnerId: p,
+        postings: [
+          { accountCode: walletCode(m), amount: -25 },
+          { accountCode: redemptionCode(p), amount: 25 },
+        ],
+      }),
     ).rejects.toThrow(/do not cover 25 points/);
     await prisma().lot.update({ where: { id: b!.id }, data: { remaining: 30n } });
     expect((await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: walletCode(m) } })).balance).toBe(30n);

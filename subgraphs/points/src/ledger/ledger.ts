@@ -125,7 +125,6 @@ export const budgetCode = (offerId: string) => `budget:${offerId}`;
 export const BREAKAGE = "breakage";
 export const ADJUSTMENTS = "adjustments";
 
-
 interface AccountSpec {
   code: string;
   kind: AccountKind;
@@ -209,7 +208,9 @@ export function requestHash(body: unknown): string {
     }
     return v instanceof Date ? v.toISOString() : v;
   };
-  return createHash("sha256").update(JSON.stringify(canon(body))).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(canon(body)))
+    .digest("hex");
 }
 
 const TX_COLUMNS = Prisma.sql`id::text AS id, kind::text AS kind, "memberId"::text AS "memberId", "partnerId"::text AS "partnerId", "offerId"::text AS "offerId",
@@ -255,11 +256,7 @@ const conflict = () => new HubError("IDEMPOTENCY_CONFLICT", "This idempotency ke
  * because a concurrent duplicate won (unique violation, or a guard the winner made fail), the
  * winner's result is returned.
  */
-export async function idempotent<T>(
-  idem: { scope: string; key: string; requestHash: string },
-  find: () => Promise<{ requestHash: string; result: () => Promise<T> | T } | null>,
-  run: () => Promise<T>,
-): Promise<T> {
+export async function idempotent<T>(idem: { scope: string; key: string; requestHash: string }, find: () => Promise<{ requestHash: string; result: () => Promise<T> | T } | null>, run: () => Promise<T>): Promise<T> {
   const replay = async () => {
     const existing = await find();
     if (!existing) return null;
@@ -284,10 +281,7 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 /** Idempotent ledger write by transaction key: `post` inside `build`, replays return the stored transaction. */
-export function idempotentTransaction(
-  idem: { scope: string; key: string; requestHash: string },
-  build: (tx: Tx) => Promise<LedgerTransactionRow>,
-): Promise<LedgerTransactionRow> {
+export function idempotentTransaction(idem: { scope: string; key: string; requestHash: string }, build: (tx: Tx) => Promise<LedgerTransactionRow>): Promise<LedgerTransactionRow> {
   return idempotent(
     idem,
     async () => {
@@ -320,7 +314,10 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
   if (wallet && input.memberId && wallet.accountCode !== walletCode(input.memberId)) throw new Error("ledger: wallet posting of another member");
 
   const postedAt = input.postedAt ?? new Date();
-  const accounts = await ensureAccounts(tx, postings.map((p) => p.accountCode));
+  const accounts = await ensureAccounts(
+    tx,
+    postings.map((p) => p.accountCode),
+  );
   const withAccount = postings.map((p) => ({ ...p, account: accounts.get(p.accountCode)! }));
   const guarded = withAccount.filter((p) => GUARDED.has(p.account.kind)).sort((a, b) => (a.account.id < b.account.id ? -1 : 1));
   const others = withAccount.filter((p) => !GUARDED.has(p.account.kind)).sort((a, b) => (a.account.id < b.account.id ? -1 : 1));
@@ -382,7 +379,6 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
     postedAt,
   };
 }
-
 
 /** Locks a member's wallet row (the member's mutex) and returns it; null when the member has no wallet. */
 export async function lockWallet(tx: Tx, memberId: string): Promise<{ id: bigint; balance: bigint; held: bigint } | null> {

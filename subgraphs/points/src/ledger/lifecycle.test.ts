@@ -145,9 +145,9 @@ describe("lots and expiry", () => {
     const m = await member();
     await earn(m, 100, T0);
     const c = await createRedemptionCode(memberPrincipal(m), { partnerId: shop, points: 10 }, { now: T0 });
-    await expect(
-      redeemPoints(partnerPrincipal(shop), { redemptionCode: c.code, points: 10, idempotencyKey: randomUUID() }, { now: new Date(T0.getTime() + 61_000) }),
-    ).rejects.toMatchObject({ extensions: { code: "REDEMPTION_CODE_INVALID" } });
+    await expect(redeemPoints(partnerPrincipal(shop), { redemptionCode: c.code, points: 10, idempotencyKey: randomUUID() }, { now: new Date(T0.getTime() + 61_000) })).rejects.toMatchObject({
+      extensions: { code: "REDEMPTION_CODE_INVALID" },
+    });
     expect((await wallet(m)).balance).toBe(100);
   });
 });
@@ -178,7 +178,10 @@ describe("tiers", () => {
     const TIER_ORDER = ["BASE", "SILVER", "GOLD", "DIAMOND"];
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ points: fc.oneof(fc.integer({ min: 1, max: 1_200 }), fc.constantFrom(999, 1_000, 4_000, 5_000, 15_000, 20_000)), gapDays: fc.integer({ min: 0, max: 200 }), bulk: fc.boolean() }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.record({ points: fc.oneof(fc.integer({ min: 1, max: 1_200 }), fc.constantFrom(999, 1_000, 4_000, 5_000, 15_000, 20_000)), gapDays: fc.integer({ min: 0, max: 200 }), bulk: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
         async (earns) => {
           const m = randomUUID();
           await applyEvents(enrolled(m, p));
@@ -206,17 +209,13 @@ describe("tiers", () => {
 describe("offer budget shares", () => {
   test("largest remainder: the parts sum to the total exactly and each is within one point of its exact share", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 10_000_000 }),
-        fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 6 }),
-        (total, bps) => {
-          const shares = bps.map((shareBps) => ({ partnerId: randomUUID(), shareBps }));
-          const parts = splitByShares(total, shares);
-          const sum = bps.reduce((s, b) => s + b, 0);
-          expect(parts.reduce((s, p) => s + p.points, 0)).toBe(total);
-          parts.forEach((p, i) => expect(Math.abs(p.points - (total * bps[i]!) / sum)).toBeLessThan(1));
-        },
-      ),
+      fc.property(fc.integer({ min: 0, max: 10_000_000 }), fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 6 }), (total, bps) => {
+        const shares = bps.map((shareBps) => ({ partnerId: randomUUID(), shareBps }));
+        const parts = splitByShares(total, shares);
+        const sum = bps.reduce((s, b) => s + b, 0);
+        expect(parts.reduce((s, p) => s + p.points, 0)).toBe(total);
+        parts.forEach((p, i) => expect(Math.abs(p.points - (total * bps[i]!) / sum)).toBeLessThan(1));
+      }),
     );
   });
 });

@@ -130,9 +130,7 @@ describe("ledger verifier", () => {
 
   test("an extra lot is WALLET_LOTS; a lost lot is TRANSACTION_LOTS of its earn", async () => {
     const a = await member(10);
-    await prisma().$executeRawUnsafe(
-      `INSERT INTO "points"."Lot" ("memberId", "sourceTransactionId", points, remaining, "earnedAt") VALUES ('${a.m}', '${randomUUID()}', 5, 5, now())`,
-    );
+    await prisma().$executeRawUnsafe(`INSERT INTO "points"."Lot" ("memberId", "sourceTransactionId", points, remaining, "earnedAt") VALUES ('${a.m}', '${randomUUID()}', 5, 5, now())`);
     await expectViolation("WALLET_LOTS", a.walletId);
     const b = await member(10);
     await prisma().$executeRawUnsafe(`DELETE FROM "points"."Lot" WHERE id = ${b.lotId}`);
@@ -155,9 +153,7 @@ describe("ledger verifier", () => {
     const a = await member(100);
     const code = await createRedemptionCode(memberPrincipal(a.m), { partnerId: shop, points: 30 });
     const hold = await authorizeRedemption(partnerPrincipal(shop), { redemptionCode: code.code, points: 30, idempotencyKey: randomUUID() });
-    await prisma().$executeRawUnsafe(
-      `UPDATE "points"."Hold" SET status = 'CAPTURED', "capturedPoints" = 30, "resolvedAt" = now() WHERE id = '${hold.id}'`,
-    );
+    await prisma().$executeRawUnsafe(`UPDATE "points"."Hold" SET status = 'CAPTURED', "capturedPoints" = 30, "resolvedAt" = now() WHERE id = '${hold.id}'`);
     await prisma().$executeRawUnsafe(`UPDATE "points"."LedgerAccount" SET held = 0 WHERE id = ${a.walletId}`);
     await expectViolation("HOLD_STATE", hold.id);
 
@@ -206,9 +202,7 @@ describe("ledger verifier", () => {
 
   test("a delivered event missing from a consumer's inbox, an unknown inbox entry and a double inbox entry are named by event id", async () => {
     const lost = randomUUID();
-    await prisma().$executeRawUnsafe(
-      `INSERT INTO "points"."OutboxEvent" (id, type, payload, "deliveredAt") VALUES ('${lost}', 'points.tier_changed', '{}', now())`,
-    );
+    await prisma().$executeRawUnsafe(`INSERT INTO "points"."OutboxEvent" (id, type, payload, "deliveredAt") VALUES ('${lost}', 'points.tier_changed', '{}', now())`);
     await expectViolation("EVENT_NOT_APPLIED", lost);
     const stray = randomUUID();
     await prisma().$executeRawUnsafe(`INSERT INTO "partner"."InboxEvent" ("eventId", type) VALUES ('${stray}', 'points.activity')`);
@@ -219,4 +213,3 @@ describe("ledger verifier", () => {
     await expectViolation("EVENT_APPLIED_TWICE", twice);
   });
 });
-

@@ -168,10 +168,7 @@ type Report = (check: VerifyCheck, id: unknown, detail: string) => void;
 async function forEachPage(db: Db, table: string, key: string, cast: "bigint" | "uuid", pageSize: number, page: (range: string, params: unknown[]) => Promise<number>): Promise<void> {
   let after: string | null = null;
   for (;;) {
-    const bound: { k: string }[] = await db.$queryRawUnsafe(
-      `SELECT ${key}::text AS k FROM ${table} WHERE ($1::text IS NULL OR ${key} > $1::${cast}) ORDER BY ${key} OFFSET ${pageSize - 1} LIMIT 1`,
-      after,
-    );
+    const bound: { k: string }[] = await db.$queryRawUnsafe(`SELECT ${key}::text AS k FROM ${table} WHERE ($1::text IS NULL OR ${key} > $1::${cast}) ORDER BY ${key} OFFSET ${pageSize - 1} LIMIT 1`, after);
     const upTo = bound[0]?.k ?? null;
     await page(`($1::text IS NULL OR ${key} > $1::${cast}) AND ($2::text IS NULL OR ${key} <= $2::${cast})`, [after, upTo]);
     if (upTo === null) return;
@@ -361,7 +358,11 @@ async function checkSettlement(db: Db, pageSize: number, examined: Examined, rep
       const expectEnd = prev?.end ?? null;
       const expectWm = prev?.wm ?? null;
       if ((x.recEnd?.getTime() ?? null) !== (expectEnd?.getTime() ?? null) || (x.recWm ?? null) !== expectWm) {
-        report("SETTLEMENT_CHAIN", x.id, `records previous run end ${x.recEnd?.toISOString() ?? "none"} / watermark ${x.recWm ?? "none"}, the previous approved run has ${expectEnd?.toISOString() ?? "none"} / ${expectWm ?? "none"}`);
+        report(
+          "SETTLEMENT_CHAIN",
+          x.id,
+          `records previous run end ${x.recEnd?.toISOString() ?? "none"} / watermark ${x.recWm ?? "none"}, the previous approved run has ${expectEnd?.toISOString() ?? "none"} / ${expectWm ?? "none"}`,
+        );
       }
       prev = { end: x.end, id: x.id, wm: x.wm };
     }
@@ -385,10 +386,7 @@ async function checkSettlement(db: Db, pageSize: number, examined: Examined, rep
 const SCHEMAS: SchemaName[] = ["member", "points", "partner"];
 
 async function allSchemasHere(db: Db): Promise<boolean> {
-  const rows = await db.$queryRawUnsafe<{ n: number }[]>(
-    `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = ANY($1::text[]) AND table_name IN ('OutboxEvent', 'InboxEvent')`,
-    SCHEMAS,
-  );
+  const rows = await db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = ANY($1::text[]) AND table_name IN ('OutboxEvent', 'InboxEvent')`, SCHEMAS);
   return rows[0]?.n === SCHEMAS.length * 2;
 }
 

@@ -17,10 +17,7 @@ const SCANNED = ["lib", "gateway", "subgraphs", "scripts", "prisma/seed.ts"];
 
 const sqlWrite = new RegExp(String.raw`\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY|MERGE\s+INTO)\s+"points"\s*\.\s*"(${TABLES.join("|")})"`, "gi");
 const delegate = (t: string) => t[0]!.toLowerCase() + t.slice(1);
-const prismaWrite = new RegExp(
-  String.raw`\.(${TABLES.map(delegate).join("|")})\s*\.\s*(?:create|createMany|createManyAndReturn|update|updateMany|updateManyAndReturn|upsert|delete|deleteMany)\s*\(`,
-  "g",
-);
+const prismaWrite = new RegExp(String.raw`\.(${TABLES.map(delegate).join("|")})\s*\.\s*(?:create|createMany|createManyAndReturn|update|updateMany|updateManyAndReturn|upsert|delete|deleteMany)\s*\(`, "g");
 
 /** The ledger tables a source text writes. */
 function ledgerWrites(source: string): string[] {

@@ -26,7 +26,11 @@ beforeAll(async () => {
   await applyEvents(registered(shop));
 });
 
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)),
+  );
 
 async function memberWith(points: number) {
   const m = randomUUID();
@@ -78,7 +82,10 @@ describe("idempotent spending writes: a committed key with another body is IDEMP
     const key = randomUUID();
     const original = await redeemPoints(A, { memberId: m, points: 40, idempotencyKey: key });
     const before = [await state(m), await state(m2)];
-    for (const body of [{ memberId: m, points: 41 }, { memberId: m2, points: 40 }]) {
+    for (const body of [
+      { memberId: m, points: 41 },
+      { memberId: m2, points: 40 },
+    ]) {
       expect(await codeOf(redeemPoints(A, { ...body, idempotencyKey: key }))).toBe("IDEMPOTENCY_CONFLICT");
       expect([await state(m), await state(m2)]).toEqual(before);
     }

@@ -99,8 +99,7 @@ test("capture at most the hold's points; a resolved hold says how it ended (CAPT
 test("reversals: an earn's reversal takes back that earn's own lot (not the soonest-expiring one); a fully reversed transaction is BAD_USER_INPUT", async () => {
   const m = await memberWith(100, new Date(Date.now() - 30 * 86_400_000)); // the older lot expires first
   const second = await awardPoints(P, { memberId: m, points: 100, idempotencyKey: randomUUID() }, { postedAt: new Date() });
-  const lots = async () =>
-    (await prisma().lot.findMany({ where: { memberId: m }, orderBy: { earnedAt: "asc" } })).map((l) => [l.sourceTransactionId === second.id ? "second" : "first", Number(l.remaining)]);
+  const lots = async () => (await prisma().lot.findMany({ where: { memberId: m }, orderBy: { earnedAt: "asc" } })).map((l) => [l.sourceTransactionId === second.id ? "second" : "first", Number(l.remaining)]);
   await reverseTransaction(P, { transactionId: second.id, points: 40, idempotencyKey: randomUUID(), reason: "returned" });
   expect(await lots()).toEqual([
     ["first", 100],

@@ -100,11 +100,11 @@ export async function createRedemptionCode(actor: CodeCreator, raw: { partnerId:
           AND ("usedAt" IS NOT NULL OR "expiresAt" > ${now})`;
       const remaining = Math.max(0, app.limit - (used?.points ?? 0));
       if (input.points > remaining) {
-        throw new HubError(
-          "FORBIDDEN",
-          `The member allowed this app redemption codes for at most ${app.limit} points a day; ${remaining} remain today (${settings().timeZone})`,
-          { scope: "member:redeem", dailyLimitPoints: app.limit, remainingPoints: remaining },
-        );
+        throw new HubError("FORBIDDEN", `The member allowed this app redemption codes for at most ${app.limit} points a day; ${remaining} remain today (${settings().timeZone})`, {
+          scope: "member:redeem",
+          dailyLimitPoints: app.limit,
+          remainingPoints: remaining,
+        });
       }
       await tx.pointsRedemptionCode.create({ data: row });
     }, TX_OPTIONS);
@@ -192,8 +192,7 @@ async function resolveMember(tx: Tx, input: Redeem, party: { partnerId: string |
   return memberId;
 }
 
-const redeemHash = (op: string, i: Redeem) =>
-  requestHash({ op, code: i.redemptionCode ?? null, memberId: i.memberId ?? null, points: i.points, reference: i.reference ?? null });
+const redeemHash = (op: string, i: Redeem) => requestHash({ op, code: i.redemptionCode ?? null, memberId: i.memberId ?? null, points: i.points, reference: i.reference ?? null });
 
 /** Redeems points at once (REDEEM: wallet → the partner's redemption account). */
 export async function redeemPoints(actor: Actor, raw: unknown, opts: WriteOptions = {}): Promise<LedgerTransactionRow> {
@@ -385,11 +384,7 @@ const ADMIN_REVERSIBLE = new Set(["EARN", "REDEEM", "ADJUSTMENT", "OFFER_BONUS",
  * are NOT_FOUND); an ADMIN also adjustments, offer bonuses and expiries. Reversing a debit gives
  * the points back to the lots it took them from.
  */
-export async function reverseTransaction(
-  actor: Actor,
-  raw: { transactionId: string; points?: number | null; idempotencyKey: string; reason: string },
-  opts: WriteOptions = {},
-): Promise<LedgerTransactionRow> {
+export async function reverseTransaction(actor: Actor, raw: { transactionId: string; points?: number | null; idempotencyKey: string; reason: string }, opts: WriteOptions = {}): Promise<LedgerTransactionRow> {
   if (actor.role !== "PARTNER" && actor.role !== "ADMIN") throw forbidden("Only partners and admins reverse transactions");
   const input = parseInput(z.object({ transactionId: z.string(), points: Points.nullish(), idempotencyKey: IdempotencyKey, reason: Reason }), raw);
   const idem = { scope: scopeOf(actor), key: input.idempotencyKey, requestHash: requestHash({ op: "reverseTransaction", ...input, points: input.points ?? null }) };
@@ -441,16 +436,16 @@ export async function reverseTransaction(
 }
 
 /** ADMIN credits (points > 0) or debits (points < 0) a member's wallet against the adjustments account, with a reason. */
-export async function adjustPoints(
-  actor: Actor,
-  raw: { memberId: string; points: number; reason: string; idempotencyKey: string },
-  opts: WriteOptions = {},
-): Promise<LedgerTransactionRow> {
+export async function adjustPoints(actor: Actor, raw: { memberId: string; points: number; reason: string; idempotencyKey: string }, opts: WriteOptions = {}): Promise<LedgerTransactionRow> {
   if (actor.role !== "ADMIN") throw forbidden("Only an admin adjusts points");
   const input = parseInput(
     z.object({
       memberId: Uuid,
-      points: z.number().int("points must be a whole number").refine((n) => n !== 0, "points must not be 0").refine((n) => Math.abs(n) <= 100_000_000, "points is out of range"),
+      points: z
+        .number()
+        .int("points must be a whole number")
+        .refine((n) => n !== 0, "points must not be 0")
+        .refine((n) => Math.abs(n) <= 100_000_000, "points is out of range"),
       reason: Reason,
       idempotencyKey: IdempotencyKey,
     }),

@@ -28,11 +28,9 @@ const AWARD = `mutation($input: AwardPointsInput!) { awardPoints(input: $input) 
  * so the planner sends the member's sharedScopes with each representation.
  */
 async function runningBalances(principal: ReturnType<typeof partnerPrincipal>, ids: string[], fields = "balanceAfter64") {
-  const r = await h.as<{ _entities: { balanceAfter?: number | null; balanceAfter64?: string }[] }>(
-    principal,
-    `query($r: [_Any!]!) { _entities(representations: $r) { ... on PointsTransaction { ${fields} } } }`,
-    { r: ids.map((id) => ({ __typename: "PointsTransaction", id, member: { sharedScopes: ["POINTS_BALANCE"] } })) },
-  );
+  const r = await h.as<{ _entities: { balanceAfter?: number | null; balanceAfter64?: string }[] }>(principal, `query($r: [_Any!]!) { _entities(representations: $r) { ... on PointsTransaction { ${fields} } } }`, {
+    r: ids.map((id) => ({ __typename: "PointsTransaction", id, member: { sharedScopes: ["POINTS_BALANCE"] } })),
+  });
   return expectNoGraphQLErrors(r)._entities;
 }
 const member = (id: string) => ({ r: [{ __typename: "Member", id, sharedScopes: ["POINTS_BALANCE", "TIER", "ACTIVITY"] }] });
@@ -47,7 +45,14 @@ describe("64-bit amounts through GraphQL", () => {
       transactions: { id: string; points64: string }[];
     };
     expect(r.accepted).toBe(30);
-    expect((await runningBalances(partnerPrincipal(partner), r.transactions.map((t) => t.id))).map((t) => t.balanceAfter64)).toEqual(Array.from({ length: 30 }, (_, i) => String(100_000_000n * BigInt(i + 1))));
+    expect(
+      (
+        await runningBalances(
+          partnerPrincipal(partner),
+          r.transactions.map((t) => t.id),
+        )
+      ).map((t) => t.balanceAfter64),
+    ).toEqual(Array.from({ length: 30 }, (_, i) => String(100_000_000n * BigInt(i + 1))));
     expect(r.transactions.every((t) => t.points64 === "100000000")).toBe(true);
 
     const wallet = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { wallet { balance64 available64 held64 lifetimeEarned64 } tier { tier qualifyingPoints64 pointsToNextTier } } } }`;

@@ -77,7 +77,9 @@ describe("createRedemptionCode needs the member's own authority", () => {
     expect(codes(await h.as(delegatedPrincipal(m, shop, ["member:redeem"], { redeemDailyLimit: 300, grantId: "a-new-grant" }), CODE, { p: shop, n: 1 }))).toEqual(["FORBIDDEN"]);
     expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: shop, n: 3000 }));
     // The code the app created is spent by the partner as any code is.
-    const spent = expectNoGraphQLErrors(await h.as<{ redeemPoints: { points: number } }>(partnerPrincipal(shop), REDEEM, { input: { redemptionCode: first.createRedemptionCode.code, points: 200, idempotencyKey: randomUUID() } }));
+    const spent = expectNoGraphQLErrors(
+      await h.as<{ redeemPoints: { points: number } }>(partnerPrincipal(shop), REDEEM, { input: { redemptionCode: first.createRedemptionCode.code, points: 200, idempotencyKey: randomUUID() } }),
+    );
     expect(spent.redeemPoints.points).toBe(-200);
     expect(await prisma().pointsRedemptionCode.count({ where: { memberId: m, clientId: app.clientId } })).toBe(2);
   });

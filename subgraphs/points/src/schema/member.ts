@@ -122,9 +122,7 @@ const EdgeRef = builder.objectRef<{ cursor: string; node: import("../ledger/ledg
 });
 
 const ConnectionRef = builder
-  .objectRef<{ edges: { cursor: string; node: import("../ledger/ledger.ts").LedgerTransactionRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>(
-    "PointsTransactionConnection",
-  )
+  .objectRef<{ edges: { cursor: string; node: import("../ledger/ledger.ts").LedgerTransactionRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>("PointsTransactionConnection")
   .implement({
     description: "A member's points transactions, newest first (Relay cursor pagination).",
     fields: (t) => ({
@@ -149,19 +147,20 @@ MemberRef.implement({
       requires: scopes,
       description:
         "The member's points wallet. Data category POINTS_BALANCE: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet (else null with FORBIDDEN, extensions.scope).",
-      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "POINTS_BALANCE", async () => {
-        const w = (await ctx.loaders.memberFacts.load({ memberId: m.id, part: "wallet" })).wallet;
-        return { ...(w ?? { balance: 0n, held: 0n, available: 0n, lifetimeEarned: 0n }), memberId: m.id };
-      }),
+      resolve: (m, _a, ctx) =>
+        gated(ctx, m as MemberKey, "POINTS_BALANCE", async () => {
+          const w = (await ctx.loaders.memberFacts.load({ memberId: m.id, part: "wallet" })).wallet;
+          return { ...(w ?? { balance: 0n, held: 0n, available: 0n, lifetimeEarned: 0n }), memberId: m.id };
+        }),
     }),
     tier: t.field({
       authScopes: { memberScope: "member:wallet" },
       type: TierStatusRef,
       nullable: true,
       requires: scopes,
-      description:
-        "Tier status and progress. Data category TIER: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
-      resolve: (m, _a, ctx) => gated(ctx, m as MemberKey, "TIER", async () => {
+      description: "Tier status and progress. Data category TIER: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
+      resolve: (m, _a, ctx) =>
+        gated(ctx, m as MemberKey, "TIER", async () => {
           const f = await ctx.loaders.memberFacts.load({ memberId: m.id, part: "status" });
           return tierStatusOf(f.tier, f.qualifyingPoints ?? 0n);
         }),
@@ -171,8 +170,7 @@ MemberRef.implement({
       type: ConnectionRef,
       nullable: true,
       requires: scopes,
-      description:
-        "Points transactions, newest first, each with the balance after it. Data category ACTIVITY: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
+      description: "Points transactions, newest first, each with the balance after it. Data category ACTIVITY: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
       args: {
         first: t.arg.int({ required: false, description: "Page size, 1–100 (default 20)." }),
         after: t.arg.string({ required: false, description: "Cursor to continue after (endCursor of the previous page)." }),

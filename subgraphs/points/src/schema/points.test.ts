@@ -70,9 +70,7 @@ describe("earning and reading", () => {
     expect(codes(denied).sort()).toEqual(["CONSENT_REQUIRED", "CONSENT_REQUIRED"]);
     expect(denied.errors?.map((e) => e.extensions?.category).sort()).toEqual(["ACTIVITY", "POINTS_BALANCE"]);
     const before = await prisma().pointsOutboxEvent.count({ where: { type: "points.data_accessed" } });
-    const ok = expectNoGraphQLErrors(
-      await h.as(partnerPrincipal(shop), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: ["TIER", "POINTS_BALANCE", "ACTIVITY"] }] }),
-    );
+    const ok = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), ENTITY, { r: [{ __typename: "Member", id: m, sharedScopes: ["TIER", "POINTS_BALANCE", "ACTIVITY"] }] }));
     expect(ok._entities).toEqual([
       {
         id: m,
@@ -148,8 +146,7 @@ describe("spending", () => {
     const m = await newMember();
     const earn = expectNoGraphQLErrors(await h.as(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 1000, idempotencyKey: randomUUID() } }));
     const code = (expectNoGraphQLErrors(await h.as(memberPrincipal(m), CODE, { p: hotel, n: 400 })).createRedemptionCode as { code: string }).code;
-    const hold = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), AUTH, { input: { redemptionCode: code, points: 400, idempotencyKey: randomUUID() } }))
-      .authorizeRedemption as { id: string };
+    const hold = expectNoGraphQLErrors(await h.as(partnerPrincipal(hotel), AUTH, { input: { redemptionCode: code, points: 400, idempotencyKey: randomUUID() } })).authorizeRedemption as { id: string };
     const w = async () => (await prisma().ledgerAccount.findUniqueOrThrow({ where: { code: `wallet:${m}` } })) as { balance: bigint; held: bigint };
     expect(await w()).toMatchObject({ balance: 1000n, held: 400n });
     expect(codes(await h.as(partnerPrincipal(shop), VOID, { id: hold.id }))).toEqual(["NOT_FOUND"]);
@@ -265,9 +262,17 @@ describe("spending", () => {
       {
         type: "partner.offer_activated",
         payload: {
-          offerId, kind: "BONUS_POINTS", bonusPoints: 5, multiplier: null, budgetPoints: 100, perMemberLimit: 5,
-          startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 86_400_000).toISOString(), minTier: null,
-          redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 10_000 }],
+          offerId,
+          kind: "BONUS_POINTS",
+          bonusPoints: 5,
+          multiplier: null,
+          budgetPoints: 100,
+          perMemberLimit: 5,
+          startsAt: new Date(now - 1000).toISOString(),
+          endsAt: new Date(now + 86_400_000).toISOString(),
+          minTier: null,
+          redeemableAtPartnerIds: [shop],
+          fundings: [{ partnerId: shop, shareBps: 10_000 }],
         },
       },
       { type: "partner.offer_claimed", payload: { offerId, memberId: m, claimedAt: new Date().toISOString() } },

@@ -44,8 +44,7 @@ const ExportFormatEnum = builder.enumType("SettlementExportFormat", {
 
 const StatementLineRef = builder.objectRef<SettlementLine>("StatementLine");
 StatementLineRef.implement({
-  description:
-    "One priced line of a partner's statement: the covered postings of one kind on one side of the partner's accounts at one rate. amount = points × rate, rounded half-even once to the currency's minor unit.",
+  description: "One priced line of a partner's statement: the covered postings of one kind on one side of the partner's accounts at one rate. amount = points × rate, rounded half-even once to the currency's minor unit.",
   fields: (t) => ({
     id: t.exposeID("id", { description: "The line's id (dispute it with disputeStatementLine)." }),
     kind: t.field({ type: TransactionKindEnum, description: "The kind of the transactions on this line.", resolve: (l) => l.kind }),
@@ -55,9 +54,17 @@ StatementLineRef.implement({
       deprecationReason: DEPRECATED_INT("points64"),
       resolve: (l) => int32Compat(l.points, "StatementLine.points", "points64"),
     }),
-    points64: t.field({ type: "BigInt", description: "Points, signed from the partner's point of view: issued (ISSUANCE) or redeemed at it (REDEMPTION); reversals and returns are negative (64-bit, a decimal string).", resolve: (l) => l.points }),
+    points64: t.field({
+      type: "BigInt",
+      description: "Points, signed from the partner's point of view: issued (ISSUANCE) or redeemed at it (REDEMPTION); reversals and returns are negative (64-bit, a decimal string).",
+      resolve: (l) => l.points,
+    }),
     postings: t.int({ description: "Number of ledger postings summed into this line.", resolve: (l) => int(l.postings) }),
-    rate: t.field({ type: "Decimal", description: "Money per point in the coalition currency: the issue price (ISSUANCE) or redemption rate (REDEMPTION) in force at the postings' time.", resolve: (l) => new Decimal(l.rate.toString()).toFixed() }),
+    rate: t.field({
+      type: "Decimal",
+      description: "Money per point in the coalition currency: the issue price (ISSUANCE) or redemption rate (REDEMPTION) in force at the postings' time.",
+      resolve: (l) => new Decimal(l.rate.toString()).toFixed(),
+    }),
     rateEffectiveFrom: t.field({ type: "DateTime", nullable: true, description: "When that rate took effect (UTC).", resolve: (l) => l.rateEffectiveFrom }),
     amount: t.field({ type: "Decimal", description: "points × rate in the coalition currency, rounded half-even to its minor unit.", resolve: (l) => money(l.amount) }),
     disputed: t.boolean({ description: "True once the partner disputed this line (also after the dispute was resolved).", resolve: (l) => !!l.disputedAt }),
@@ -96,34 +103,55 @@ const PartnerStatementRef = builder.objectRef<SettlementStatement>("PartnerState
       deprecationReason: DEPRECATED_INT("offerFundingPoints64"),
       resolve: (s) => int32Compat(s.offerFundingPoints, "PartnerStatement.offerFundingPoints", "offerFundingPoints64"),
     }),
-    offerFundingPoints64: t.field({ type: "BigInt", description: "Points the partner put into offer budgets as a co-issuer (OFFER_FUNDING), before returns (64-bit, a decimal string).", resolve: (s) => s.offerFundingPoints }),
+    offerFundingPoints64: t.field({
+      type: "BigInt",
+      description: "Points the partner put into offer budgets as a co-issuer (OFFER_FUNDING), before returns (64-bit, a decimal string).",
+      resolve: (s) => s.offerFundingPoints,
+    }),
     offerReturnedPoints: t.int({
       description: "Unused offer budget points returned to the partner (OFFER_RETURN); they reduce amountDue. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("offerReturnedPoints64"),
       resolve: (s) => int32Compat(s.offerReturnedPoints, "PartnerStatement.offerReturnedPoints", "offerReturnedPoints64"),
     }),
-    offerReturnedPoints64: t.field({ type: "BigInt", description: "Unused offer budget points returned to the partner (OFFER_RETURN); they reduce amountDue (64-bit, a decimal string).", resolve: (s) => s.offerReturnedPoints }),
+    offerReturnedPoints64: t.field({
+      type: "BigInt",
+      description: "Unused offer budget points returned to the partner (OFFER_RETURN); they reduce amountDue (64-bit, a decimal string).",
+      resolve: (s) => s.offerReturnedPoints,
+    }),
     pointsReversed: t.int({
       description: "Points of reversals on either side (reversed earns reduce amountDue, reversed redemptions reduce amountOwed), as a positive count. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("pointsReversed64"),
       resolve: (s) => int32Compat(s.pointsReversed, "PartnerStatement.pointsReversed", "pointsReversed64"),
     }),
-    pointsReversed64: t.field({ type: "BigInt", description: "Points of reversals on either side (reversed earns reduce amountDue, reversed redemptions reduce amountOwed), as a positive count (64-bit, a decimal string).", resolve: (s) => s.pointsReversed }),
+    pointsReversed64: t.field({
+      type: "BigInt",
+      description: "Points of reversals on either side (reversed earns reduce amountDue, reversed redemptions reduce amountOwed), as a positive count (64-bit, a decimal string).",
+      resolve: (s) => s.pointsReversed,
+    }),
     pointsAdjusted: t.int({
       description: "Points of admin adjustments on the partner's accounts (dispute resolutions), signed in the partner's favour. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("pointsAdjusted64"),
       resolve: (s) => int32Compat(s.pointsAdjusted, "PartnerStatement.pointsAdjusted", "pointsAdjusted64"),
     }),
-    pointsAdjusted64: t.field({ type: "BigInt", description: "Points of admin adjustments on the partner's accounts (dispute resolutions), signed in the partner's favour (64-bit, a decimal string).", resolve: (s) => s.pointsAdjusted }),
+    pointsAdjusted64: t.field({
+      type: "BigInt",
+      description: "Points of admin adjustments on the partner's accounts (dispute resolutions), signed in the partner's favour (64-bit, a decimal string).",
+      resolve: (s) => s.pointsAdjusted,
+    }),
     amountDue: t.field({ type: "Decimal", description: "Money the partner pays the coalition: the sum of its ISSUANCE lines.", resolve: (s) => money(s.amountDue) }),
     amountOwed: t.field({ type: "Decimal", description: "Money the coalition pays the partner: the sum of its REDEMPTION lines.", resolve: (s) => money(s.amountOwed) }),
     netPosition: t.field({ type: "Decimal", description: "amountOwed − amountDue: positive, the coalition pays the partner; negative, the partner pays.", resolve: (s) => money(s.netPosition) }),
     liabilityPoints: t.int({
-      description: "Outstanding liability: points the partner issued (its own earns, and its share of offer bonuses) that are neither redeemed nor expired, when the run was computed. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
+      description:
+        "Outstanding liability: points the partner issued (its own earns, and its share of offer bonuses) that are neither redeemed nor expired, when the run was computed. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("liabilityPoints64"),
       resolve: (s) => int32Compat(s.liabilityPoints, "PartnerStatement.liabilityPoints", "liabilityPoints64"),
     }),
-    liabilityPoints64: t.field({ type: "BigInt", description: "Outstanding liability: points the partner issued (its own earns, and its share of offer bonuses) that are neither redeemed nor expired, when the run was computed (64-bit, a decimal string).", resolve: (s) => s.liabilityPoints }),
+    liabilityPoints64: t.field({
+      type: "BigInt",
+      description: "Outstanding liability: points the partner issued (its own earns, and its share of offer bonuses) that are neither redeemed nor expired, when the run was computed (64-bit, a decimal string).",
+      resolve: (s) => s.liabilityPoints,
+    }),
     expiredPoints: t.int({
       description: "Points the partner issued that expired in this run's postings (breakage). Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("expiredPoints64"),
@@ -211,31 +239,29 @@ builder.asEntity(SettlementRunRef, {
   resolveReference: (r, ctx) => ctx.loaders.settlementRun.load(r.id),
 });
 
-const SettlementRunConnectionRef = builder
-  .objectRef<{ runs: SettlementRun[]; hasNextPage: boolean }>("SettlementRunConnection")
-  .implement({
-    description: "A page of settlement runs, newest first.",
-    fields: (t) => ({
-      edges: t.field({
-        type: [
-          builder.objectRef<SettlementRun>("SettlementRunEdge").implement({
-            description: "A settlement run with its cursor.",
-            fields: (e) => ({
-              cursor: e.string({ description: "Pass as `after` to continue after this run.", resolve: (r) => encodeRunCursor(r) }),
-              node: e.field({ type: SettlementRunRef, description: "The run.", resolve: (r) => r }),
-            }),
+const SettlementRunConnectionRef = builder.objectRef<{ runs: SettlementRun[]; hasNextPage: boolean }>("SettlementRunConnection").implement({
+  description: "A page of settlement runs, newest first.",
+  fields: (t) => ({
+    edges: t.field({
+      type: [
+        builder.objectRef<SettlementRun>("SettlementRunEdge").implement({
+          description: "A settlement run with its cursor.",
+          fields: (e) => ({
+            cursor: e.string({ description: "Pass as `after` to continue after this run.", resolve: (r) => encodeRunCursor(r) }),
+            node: e.field({ type: SettlementRunRef, description: "The run.", resolve: (r) => r }),
           }),
-        ],
-        description: "The runs of this page.",
-        resolve: (c) => c.runs,
-      }),
-      pageInfo: t.field({
-        type: PageInfoRef,
-        description: "Whether more runs follow.",
-        resolve: (c) => pageInfoOf({ rows: c.runs, hasNextPage: c.hasNextPage }, encodeRunCursor),
-      }),
+        }),
+      ],
+      description: "The runs of this page.",
+      resolve: (c) => c.runs,
     }),
-  });
+    pageInfo: t.field({
+      type: PageInfoRef,
+      description: "Whether more runs follow.",
+      resolve: (c) => pageInfoOf({ rows: c.runs, hasNextPage: c.hasNextPage }, encodeRunCursor),
+    }),
+  }),
+});
 
 builder.queryFields((t) => ({
   settlementRuns: t.field({
@@ -292,7 +318,8 @@ builder.mutationFields((t) => ({
   disputeStatementLine: t.field({
     type: StatementLineRef,
     authScopes: { partner: true },
-    description: "PARTNER disputes a line of its own statement in an approved run, with a reason (once per line: the same reason sent again returns the line, another is BAD_USER_INPUT). Someone else's line is NOT_FOUND.",
+    description:
+      "PARTNER disputes a line of its own statement in an approved run, with a reason (once per line: the same reason sent again returns the line, another is BAD_USER_INPUT). Someone else's line is NOT_FOUND.",
     args: {
       lineId: t.arg.id({ description: "The line's id." }),
       reason: t.arg.string({ description: "Why the line is wrong (1–500 characters)." }),
@@ -307,7 +334,8 @@ builder.mutationFields((t) => ({
     args: {
       lineId: t.arg.id({ description: "The disputed line's id." }),
       adjustmentPoints: t.arg.int({
-        description: "Points in the partner's favour (negative against it), −100,000,000 to 100,000,000: on an ISSUANCE line they reduce what it pays, on a REDEMPTION line they add to what it is paid. 0 = dispute rejected.",
+        description:
+          "Points in the partner's favour (negative against it), −100,000,000 to 100,000,000: on an ISSUANCE line they reduce what it pays, on a REDEMPTION line they add to what it is paid. 0 = dispute rejected.",
       }),
       note: t.arg.string({ description: "The resolution, for the partner (1–500 characters)." }),
     },

@@ -64,9 +64,7 @@ TransactionRef.implement({
         "The member's wallet balance right after this transaction, in points. Data category POINTS_BALANCE (it reveals the wallet balance): null with CONSENT_REQUIRED for a partner without consent. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("balanceAfter64"),
       resolve: (x, _a, ctx) =>
-        x.memberId && x.balanceAfter != null
-          ? gated(ctx, { id: x.memberId, sharedScopes: scopesOf(x) }, "POINTS_BALANCE", () => int32Compat(x.balanceAfter!, "PointsTransaction.balanceAfter", "balanceAfter64"))
-          : null,
+        x.memberId && x.balanceAfter != null ? gated(ctx, { id: x.memberId, sharedScopes: scopesOf(x) }, "POINTS_BALANCE", () => int32Compat(x.balanceAfter!, "PointsTransaction.balanceAfter", "balanceAfter64")) : null,
     }),
     balanceAfter64: t.field({
       type: "BigInt",
@@ -92,8 +90,7 @@ builder.queryFields((t) => ({
     nullable: true,
     // It shows the balance after it: for an app acting for the member, wallet data.
     authScopes: { memberScope: "member:wallet" },
-    description:
-      "A points transaction by id. ADMIN: any; PARTNER: its own (awarded, redeemed or reversed there); MEMBER: its own (an app acting for the member needs member:wallet). Anything else is NOT_FOUND.",
+    description: "A points transaction by id. ADMIN: any; PARTNER: its own (awarded, redeemed or reversed there); MEMBER: its own (an app acting for the member needs member:wallet). Anything else is NOT_FOUND.",
     args: { id: t.arg.id({ description: "The transaction's id." }) },
     resolve: async (_r, { id }, ctx) => {
       const x = await ctx.loaders.transaction.load(String(id));

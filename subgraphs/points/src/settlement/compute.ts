@@ -233,13 +233,25 @@ export async function compute(tx: Tx, run: { id: string; periodStart: Date; peri
   }
   if (lines.length) {
     await tx.settlementLine.createMany({
-      data: lines.map((l) => ({ runId: run.id, partnerId: l.partnerId, side: l.side, kind: l.kind, points: l.points, postings: l.postings, rate: l.rate.toFixed(), rateEffectiveFrom: l.rateEffectiveFrom, amount: l.amount.toFixed() })),
+      data: lines.map((l) => ({
+        runId: run.id,
+        partnerId: l.partnerId,
+        side: l.side,
+        kind: l.kind,
+        points: l.points,
+        postings: l.postings,
+        rate: l.rate.toFixed(),
+        rateEffectiveFrom: l.rateEffectiveFrom,
+        amount: l.amount.toFixed(),
+      })),
     });
   }
-  const flowData = [...flows].filter(([, n]) => n !== 0n).map(([k, points]) => {
-    const [fromPartnerId, toPartnerId] = k.split("|");
-    return { runId: run.id, fromPartnerId: fromPartnerId!, toPartnerId: toPartnerId!, points };
-  });
+  const flowData = [...flows]
+    .filter(([, n]) => n !== 0n)
+    .map(([k, points]) => {
+      const [fromPartnerId, toPartnerId] = k.split("|");
+      return { runId: run.id, fromPartnerId: fromPartnerId!, toPartnerId: toPartnerId!, points };
+    });
   if (flowData.length) await tx.settlementFlow.createMany({ data: flowData });
 
   return tx.settlementRun.update({

@@ -69,8 +69,7 @@ export async function resolveStatementDispute(actor: Actor, raw: unknown, opts: 
       // A retry of the same resolution (a lost response) gets the resolved line back, with nothing
       // posted twice; a different resolution is refused.
       const adjustment = line.adjustmentTransactionId ? await tx.ledgerTransaction.findUnique({ where: { id: line.adjustmentTransactionId }, select: { requestHash: true } }) : null;
-      const same =
-        line.resolutionNote === input.note && (input.adjustmentPoints === 0 ? !adjustment : adjustment?.requestHash === `dispute:${line.id}:${input.adjustmentPoints}`);
+      const same = line.resolutionNote === input.note && (input.adjustmentPoints === 0 ? !adjustment : adjustment?.requestHash === `dispute:${line.id}:${input.adjustmentPoints}`);
       if (same) return tx.settlementLine.findUniqueOrThrow({ where: { id: line.id } });
       throw badInput("This line's dispute was already resolved differently", "lineId");
     }

@@ -23,9 +23,7 @@ export async function exportRun(actor: Actor, runId: string, format: ExportForma
   let statements = (await statementsOfRuns(actor, [runId])).get(runId)!;
   if (partnerId) statements = statements.filter((s) => s.partnerId === partnerId);
   const lines = await linesOfStatements(statements.map((s) => ({ runId, partnerId: s.partnerId })));
-  const names = new Map(
-    (await prisma().pointsPartner.findMany({ where: { partnerId: { in: statements.map((s) => s.partnerId) } }, select: { partnerId: true, name: true } })).map((p) => [p.partnerId, p.name]),
-  );
+  const names = new Map((await prisma().pointsPartner.findMany({ where: { partnerId: { in: statements.map((s) => s.partnerId) } }, select: { partnerId: true, name: true } })).map((p) => [p.partnerId, p.name]));
   const { minorUnits } = currencySettings();
   const cur = run.currency;
   const stmt = (s: SettlementStatement) => ({
@@ -72,12 +70,52 @@ export async function exportRun(actor: Actor, runId: string, format: ExportForma
       2,
     );
   }
-  const header = ["run_id", "period_start", "period_end", "status", "currency", "partner_id", "partner_name", "line_id", "side", "kind", "points", "postings", "rate", "rate_effective_from", "amount", "disputed", "statement_amount_due", "statement_amount_owed", "statement_net_position"];
+  const header = [
+    "run_id",
+    "period_start",
+    "period_end",
+    "status",
+    "currency",
+    "partner_id",
+    "partner_name",
+    "line_id",
+    "side",
+    "kind",
+    "points",
+    "postings",
+    "rate",
+    "rate_effective_from",
+    "amount",
+    "disputed",
+    "statement_amount_due",
+    "statement_amount_owed",
+    "statement_net_position",
+  ];
   const rows = [header.join(",")];
   for (const s of statements.map(stmt)) {
     for (const l of s.lines) {
       rows.push(
-        [run.id, run.periodStart.toISOString(), run.periodEnd.toISOString(), run.status, cur, s.partnerId, s.partnerName ?? "", l.id, l.side, l.kind, l.points, l.postings, l.rate, l.rateEffectiveFrom ?? "", l.amount, l.disputed, s.amountDue, s.amountOwed, s.netPosition]
+        [
+          run.id,
+          run.periodStart.toISOString(),
+          run.periodEnd.toISOString(),
+          run.status,
+          cur,
+          s.partnerId,
+          s.partnerName ?? "",
+          l.id,
+          l.side,
+          l.kind,
+          l.points,
+          l.postings,
+          l.rate,
+          l.rateEffectiveFrom ?? "",
+          l.amount,
+          l.disputed,
+          s.amountDue,
+          s.amountOwed,
+          s.netPosition,
+        ]
           .map(csvCell)
           .join(","),
       );

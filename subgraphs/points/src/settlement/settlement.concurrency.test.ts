@@ -42,7 +42,14 @@ test("a posting in flight while a run is approved is covered exactly once (by th
   const B = randomUUID();
   const m2 = randomUUID(); // the racing earns go to another wallet at another partner: the slow transaction's row locks would serialise them
   const start = new Date(Date.now() - 10 * DAY);
-  await applyEvents(registered(A), registered(B), { type: "partner.rates_changed", payload: { partnerId: B, issuePrice: "0.02", redemptionRate: "0.01", effectiveFrom: start.toISOString() } }, { type: "partner.rates_changed", payload: { partnerId: A, issuePrice: "0.01", redemptionRate: "0.01", effectiveFrom: start.toISOString() } }, enrolled(m, A), enrolled(m2, B));
+  await applyEvents(
+    registered(A),
+    registered(B),
+    { type: "partner.rates_changed", payload: { partnerId: B, issuePrice: "0.02", redemptionRate: "0.01", effectiveFrom: start.toISOString() } },
+    { type: "partner.rates_changed", payload: { partnerId: A, issuePrice: "0.01", redemptionRate: "0.01", effectiveFrom: start.toISOString() } },
+    enrolled(m, A),
+    enrolled(m2, B),
+  );
   const periodEnd = new Date(Date.now() - DAY);
   const inPeriod = new Date(Date.now() - 2 * DAY);
   const run = await createSettlementRun(admin, { periodStart: start, periodEnd });

@@ -23,7 +23,11 @@ afterAll(() => db?.close());
 
 const admin = adminPrincipal();
 const DAY = 86_400_000;
-const code = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "ok",
+    (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)),
+  );
 
 /** Four statement lines of one partner (one earn in each of four rate periods) in an approved run. */
 let lines: string[] = [];
@@ -82,7 +86,12 @@ describe("dispute idempotency", () => {
     expect(await posted(id)).toBe(1);
     const t = await prisma().ledgerTransaction.findUniqueOrThrow({ where: { id: resolved.adjustmentTransactionId! }, include: { postings: { include: { account: true } } } });
     expect(t).toMatchObject({ kind: "ADJUSTMENT", partnerId: partner, reason: "confirmed", createdBy: admin.sub });
-    expect(new Map(t.postings.map((p) => [p.account.code, Number(p.amount)]))).toEqual(new Map([[`issuance:${partner}`, -30], ["adjustments", 30]]));
+    expect(new Map(t.postings.map((p) => [p.account.code, Number(p.amount)]))).toEqual(
+      new Map([
+        [`issuance:${partner}`, -30],
+        ["adjustments", 30],
+      ]),
+    );
   });
 
   test("a line that is not disputed cannot be resolved; an unknown line is NOT_FOUND", async () => {

@@ -14,8 +14,7 @@ type RateRow = Rates["byPartner"] extends Map<string, (infer R)[]> ? R : never;
 const A = "00000000-0000-4000-8000-00000000000a";
 const B = "00000000-0000-4000-8000-00000000000b";
 const d = (day: number) => new Date(Date.UTC(2026, 0, 1 + day));
-const rate = (partnerId: string, issue: string, redeem: string, day: number) =>
-  ({ partnerId, issuePrice: new Decimal(issue), redemptionRate: new Decimal(redeem), effectiveFrom: d(day) }) as unknown as RateRow;
+const rate = (partnerId: string, issue: string, redeem: string, day: number) => ({ partnerId, issuePrice: new Decimal(issue), redemptionRate: new Decimal(redeem), effectiveFrom: d(day) }) as unknown as RateRow;
 const row = (partnerId: string, side: "PARTNER_ISSUANCE" | "PARTNER_REDEMPTION", kind: string, bucket: number, sum: bigint, postings = 1n) =>
   ({ partnerId, side, kind, bucket, sum, postings, carriedIn: 0n }) as Rows[number];
 const brief = (l: ComputedLine) => [l.partnerId === A ? "A" : "B", l.side, l.kind, l.points, l.postings, l.rate.toFixed(), l.rateEffectiveFrom?.toISOString().slice(0, 10), l.amount.toFixed()];

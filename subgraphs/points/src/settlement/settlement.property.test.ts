@@ -81,8 +81,7 @@ test("property: positions + margin = 0; every posting in exactly one approved ru
               const r = await awardPointsBatch(partnerPrincipal(P[o.p]!), items, { now: when, postedAt: when });
               expect(r.rejected).toEqual([]);
               txs.push(...r.transactions.map((t) => ({ id: t.id, partnerId: P[o.p]! })));
-            }
-            else if (o.op === "redeem") txs.push({ id: (await redeem(P[o.p]!, M[o.m]!, o.points, when)).id, partnerId: P[o.p]! });
+            } else if (o.op === "redeem") txs.push({ id: (await redeem(P[o.p]!, M[o.m]!, o.points, when)).id, partnerId: P[o.p]! });
             else if (o.op === "rate") await applyEvents(rates(P[o.p]!, rateStr(o.issue), rateStr(o.redeem), when));
             else if (txs.length) {
               const t = txs[o.t % txs.length]!;

@@ -34,7 +34,11 @@ async function statements(runId: string) {
   return new Map(rows.map((s) => [s.partnerId, s]));
 }
 
-const code = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "ok",
+    (e: unknown) => (e instanceof HubError ? e.extensions.code : String(e)),
+  );
 
 describe("settlement", () => {
   test("statements, rate history, flows, liability; approve, late posting, overlap, dispute", async () => {
@@ -154,9 +158,21 @@ describe("settlement", () => {
     await applyEvents({
       type: "partner.offer_activated",
       payload: {
-        offerId, kind: "BONUS_POINTS", bonusPoints: 101, multiplier: null, budgetPoints: 1_001, perMemberLimit: 1,
-        startsAt: since.toISOString(), endsAt: new Date(Date.now() + 30 * DAY).toISOString(), minTier: null, segments: [],
-        redeemableAtPartnerIds: [shop], fundings: [{ partnerId: shop, shareBps: 6_000 }, { partnerId: fmcg, shareBps: 4_000 }],
+        offerId,
+        kind: "BONUS_POINTS",
+        bonusPoints: 101,
+        multiplier: null,
+        budgetPoints: 1_001,
+        perMemberLimit: 1,
+        startsAt: since.toISOString(),
+        endsAt: new Date(Date.now() + 30 * DAY).toISOString(),
+        minTier: null,
+        segments: [],
+        redeemableAtPartnerIds: [shop],
+        fundings: [
+          { partnerId: shop, shareBps: 6_000 },
+          { partnerId: fmcg, shareBps: 4_000 },
+        ],
       },
     });
     await applyEvents({ type: "partner.offer_claimed", payload: { offerId, memberId: m, claimedAt: new Date().toISOString() } });
@@ -176,7 +192,10 @@ describe("settlement", () => {
     // The shop pays for its 10 points and its net share of the offer at its issue price.
     const shopNet = Number(s.get(shop)!.offerFundingPoints) - Number(s.get(shop)!.offerReturnedPoints);
     expect(new Decimal(s.get(shop)!.amountDue.toString()).toFixed(2)).toBe(
-      lineAmount(10n, "0.015", 2).plus(lineAmount(s.get(shop)!.offerFundingPoints, "0.015", 2)).minus(lineAmount(s.get(shop)!.offerReturnedPoints, "0.015", 2)).toFixed(2),
+      lineAmount(10n, "0.015", 2)
+        .plus(lineAmount(s.get(shop)!.offerFundingPoints, "0.015", 2))
+        .minus(lineAmount(s.get(shop)!.offerReturnedPoints, "0.015", 2))
+        .toFixed(2),
     );
     // Flows into FreshCo: 10 from ShopMall's own lot, the 101 bonus split 60/40 → ShopMall 10 + 61, FreshCo 40 (to itself).
     const flows = await prisma().settlementFlow.findMany({ where: { runId: run.id } });
@@ -199,9 +218,18 @@ describe("settlement", () => {
     await applyEvents({
       type: "partner.offer_activated",
       payload: {
-        offerId, kind: "BONUS_POINTS", bonusPoints: 10, multiplier: null, budgetPoints: 1_000, perMemberLimit: 1,
-        startsAt: new Date(T - DAY).toISOString(), endsAt: new Date(T + 30 * DAY).toISOString(), minTier: null, segments: [],
-        redeemableAtPartnerIds: [P], fundings: [{ partnerId: P, shareBps: 10_000 }],
+        offerId,
+        kind: "BONUS_POINTS",
+        bonusPoints: 10,
+        multiplier: null,
+        budgetPoints: 1_000,
+        perMemberLimit: 1,
+        startsAt: new Date(T - DAY).toISOString(),
+        endsAt: new Date(T + 30 * DAY).toISOString(),
+        minTier: null,
+        segments: [],
+        redeemableAtPartnerIds: [P],
+        fundings: [{ partnerId: P, shareBps: 10_000 }],
       },
     });
     // The issue price doubles; then the earn is reversed and the offer ends unused.

@@ -141,15 +141,21 @@ export async function tierStatuses(db: Tx | PrismaClient, memberIds: readonly st
 export async function downgradeInactiveTiers(db: PrismaClient, now: Date, months = 6): Promise<number> {
   const cutoff = addMonths(now, -months);
   // The downgrade and its points.tier_changed events commit together.
-  return db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ memberId: string; tier: Tier; previousTier: Tier }[]>`
+  return db.$transaction(
+    async (tx) => {
+      const rows = await tx.$queryRaw<{ memberId: string; tier: Tier; previousTier: Tier }[]>`
       UPDATE "points"."TierState" s SET
         tier = (CASE s.tier WHEN 'DIAMOND' THEN 'GOLD' WHEN 'GOLD' THEN 'SILVER' ELSE 'BASE' END)::"points"."Tier",
         "tierSince" = ${now}
       FROM "points"."TierState" o
       WHERE o."memberId" = s."memberId" AND s.tier <> 'BASE' AND coalesce(s."lastQualifyingAt", s."tierSince") < ${cutoff} AND s."tierSince" < ${cutoff}
       RETURNING s."memberId"::text AS "memberId", s.tier::text AS tier, o.tier::text AS "previousTier"`;
-    await emitTierChanges(tx, rows.map((r) => ({ ...r, at: now })));
-    return rows.length;
-  }, { maxWait: 30_000, timeout: 120_000 });
+      await emitTierChanges(
+        tx,
+        rows.map((r) => ({ ...r, at: now })),
+      );
+      return rows.length;
+    },
+    { maxWait: 30_000, timeout: 120_000 },
+  );
 }

@@ -54,8 +54,7 @@ export async function readCatalogVersion(): Promise<bigint | null> {
   return row?.version == null ? null : BigInt(row.version);
 }
 
-const fits = (s: LiveOfferSnapshot | undefined, version: bigint | null, t: number): boolean =>
-  s !== undefined && version !== null && s.version === version && s.loadedAt <= t && t < s.validUntil;
+const fits = (s: LiveOfferSnapshot | undefined, version: bigint | null, t: number): boolean => s !== undefined && version !== null && s.version === version && s.loadedAt <= t && t < s.validUntil;
 
 /**
  * The live offers at `now`. `knownVersion`: the catalog version the caller read just now (in a

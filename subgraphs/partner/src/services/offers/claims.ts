@@ -11,8 +11,7 @@ import { requireEligible } from "./eligibility.ts";
 import { visibleWhere } from "./visibility.ts";
 
 /** Is the offer claimable / usable at `now`: ACTIVE and inside its window? */
-export const isLive = (o: Pick<Offer, "status" | "startsAt" | "endsAt">, now: Date) =>
-  o.status === "ACTIVE" && o.startsAt.getTime() <= now.getTime() && now.getTime() < o.endsAt.getTime();
+export const isLive = (o: Pick<Offer, "status" | "startsAt" | "endsAt">, now: Date) => o.status === "ACTIVE" && o.startsAt.getTime() <= now.getTime() && now.getTime() < o.endsAt.getTime();
 
 /**
  * A member claims an offer: it must be live and the member eligible now (tier, segment and consent,

@@ -33,9 +33,7 @@ export async function redeemDiscountCode(actor: Actor, code: string, opts: Write
   const me = requirePartner(actor);
   const now = opts.now ?? new Date();
   const normalized = code.trim().toUpperCase();
-  const claim = /^[A-Z0-9]{4,32}$/.test(normalized)
-    ? await prisma().offerClaim.findUnique({ where: { discountCode: normalized }, include: { offer: { include: { redeemable: { where: { partnerId: me } } } } } })
-    : null;
+  const claim = /^[A-Z0-9]{4,32}$/.test(normalized) ? await prisma().offerClaim.findUnique({ where: { discountCode: normalized }, include: { offer: { include: { redeemable: { where: { partnerId: me } } } } } }) : null;
   if (!claim?.offer.redeemable.length) throw notFound("Discount code");
   if (!isLive(claim.offer, now)) throw new HubError("OFFER_NOT_ACTIVE", "The offer is not active now");
   await requireEligible(claim.offer, claim.memberId, now);

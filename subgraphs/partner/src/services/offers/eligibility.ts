@@ -88,10 +88,7 @@ export async function requireEligible(offer: Pick<Offer, "id" | "minTier" | "seg
     if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
   }
   if (offer.requiredPurpose) {
-    const [fundings, consents] = await Promise.all([
-      prisma().offerFunding.findMany({ where: { offerId: offer.id }, select: { partnerId: true } }),
-      consentsOfMembers(prisma(), [memberId]),
-    ]);
+    const [fundings, consents] = await Promise.all([prisma().offerFunding.findMany({ where: { offerId: offer.id }, select: { partnerId: true } }), consentsOfMembers(prisma(), [memberId])]);
     const why = consentIneligibility({ requiredPurpose: offer.requiredPurpose, coIssuerIds: fundings.map((f) => f.partnerId) }, consents.get(memberId) ?? [], now);
     if (why) throw new HubError("OFFER_NOT_ELIGIBLE", why);
   }

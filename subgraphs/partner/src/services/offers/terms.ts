@@ -27,47 +27,47 @@ const Funding = z.object({
 });
 
 const TermsBase = z.object({
-    title: z.string().trim().min(1, "title must not be empty").max(120, "title is at most 120 characters"),
-    description: z.string().trim().max(2000, "description is at most 2,000 characters").nullish(),
-    kind: z.enum(["BONUS_POINTS", "POINTS_MULTIPLIER", "DISCOUNT"]),
-    bonusPoints: z.number().int().min(1, "bonusPoints is at least 1").max(1_000_000, "bonusPoints is at most 1,000,000").nullish(),
-    multiplier: z
-      .string()
-      .trim()
-      .regex(/^\d{1,3}(\.\d{1,4})?$/, 'multiplier is a decimal string with at most 4 fraction digits, e.g. "2"')
-      .nullish(),
-    discountPercent: z.number().int().min(1, "discountPercent is 1–100").max(100, "discountPercent is 1–100").nullish(),
-    coIssuers: z.array(Funding).min(1, "an offer has at least one co-issuer").max(MAX_CO_ISSUERS, `an offer has at most ${MAX_CO_ISSUERS} co-issuers`),
-    redeemableAtPartnerIds: z
-      .array(z.string().refine(isUuid, "redeemableAtPartnerIds holds partner ids"))
-      .min(1, "name at least one partner where the offer can be used")
-      .max(MAX_REDEEMABLE, `at most ${MAX_REDEEMABLE} redemption partners`),
-    minTier: z.enum(TIERS).nullish(),
-    segments: z.array(z.enum(LIFECYCLES)).max(LIFECYCLES.length).nullish(),
-    requiredPurpose: z.enum(PURPOSES).nullish(),
-    startsAt: z.date(),
-    endsAt: z.date(),
-    budgetPoints: z.number().int("budgetPoints is a whole number of points").min(1, "budgetPoints must be greater than 0").max(MAX_BUDGET_POINTS),
-    perMemberLimit: z.number().int().min(1, "perMemberLimit is at least 1").max(1000, "perMemberLimit is at most 1,000"),
-  });
+  title: z.string().trim().min(1, "title must not be empty").max(120, "title is at most 120 characters"),
+  description: z.string().trim().max(2000, "description is at most 2,000 characters").nullish(),
+  kind: z.enum(["BONUS_POINTS", "POINTS_MULTIPLIER", "DISCOUNT"]),
+  bonusPoints: z.number().int().min(1, "bonusPoints is at least 1").max(1_000_000, "bonusPoints is at most 1,000,000").nullish(),
+  multiplier: z
+    .string()
+    .trim()
+    .regex(/^\d{1,3}(\.\d{1,4})?$/, 'multiplier is a decimal string with at most 4 fraction digits, e.g. "2"')
+    .nullish(),
+  discountPercent: z.number().int().min(1, "discountPercent is 1–100").max(100, "discountPercent is 1–100").nullish(),
+  coIssuers: z.array(Funding).min(1, "an offer has at least one co-issuer").max(MAX_CO_ISSUERS, `an offer has at most ${MAX_CO_ISSUERS} co-issuers`),
+  redeemableAtPartnerIds: z
+    .array(z.string().refine(isUuid, "redeemableAtPartnerIds holds partner ids"))
+    .min(1, "name at least one partner where the offer can be used")
+    .max(MAX_REDEEMABLE, `at most ${MAX_REDEEMABLE} redemption partners`),
+  minTier: z.enum(TIERS).nullish(),
+  segments: z.array(z.enum(LIFECYCLES)).max(LIFECYCLES.length).nullish(),
+  requiredPurpose: z.enum(PURPOSES).nullish(),
+  startsAt: z.date(),
+  endsAt: z.date(),
+  budgetPoints: z.number().int("budgetPoints is a whole number of points").min(1, "budgetPoints must be greater than 0").max(MAX_BUDGET_POINTS),
+  perMemberLimit: z.number().int().min(1, "perMemberLimit is at least 1").max(1000, "perMemberLimit is at most 1,000"),
+});
 const Terms = TermsBase.superRefine((v, ctx) => {
-    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
-    if (v.kind === "BONUS_POINTS" && !v.bonusPoints) issue("bonusPoints", "BONUS_POINTS offers need bonusPoints");
-    if (v.kind !== "BONUS_POINTS" && v.bonusPoints != null) issue("bonusPoints", "bonusPoints is only for BONUS_POINTS offers");
-    if (v.kind === "POINTS_MULTIPLIER") {
-      if (!v.multiplier) issue("multiplier", "POINTS_MULTIPLIER offers need multiplier");
-      else if (Number(v.multiplier) <= 1 || Number(v.multiplier) > 10) issue("multiplier", "multiplier must be greater than 1 and at most 10");
-    } else if (v.multiplier != null) issue("multiplier", "multiplier is only for POINTS_MULTIPLIER offers");
-    if (v.kind === "DISCOUNT" && !v.discountPercent) issue("discountPercent", "DISCOUNT offers need discountPercent");
-    if (v.kind !== "DISCOUNT" && v.discountPercent != null) issue("discountPercent", "discountPercent is only for DISCOUNT offers");
-    const ids = v.coIssuers.map((c) => c.partnerId);
-    if (new Set(ids).size !== ids.length) issue("coIssuers", "a partner appears twice among coIssuers");
-    const total = v.coIssuers.reduce((s, c) => s + c.shareBps, 0);
-    if (total !== TOTAL_BPS) issue("coIssuers", `shareBps must sum to 10000 (got ${total})`);
-    if (new Set(v.redeemableAtPartnerIds).size !== v.redeemableAtPartnerIds.length) issue("redeemableAtPartnerIds", "a partner appears twice");
-    if (v.endsAt.getTime() <= v.startsAt.getTime()) issue("endsAt", "endsAt must be after startsAt");
-    if (v.endsAt.getTime() - v.startsAt.getTime() > MAX_WINDOW_DAYS * 86_400_000) issue("endsAt", `the window is at most ${MAX_WINDOW_DAYS} days`);
-  });
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (v.kind === "BONUS_POINTS" && !v.bonusPoints) issue("bonusPoints", "BONUS_POINTS offers need bonusPoints");
+  if (v.kind !== "BONUS_POINTS" && v.bonusPoints != null) issue("bonusPoints", "bonusPoints is only for BONUS_POINTS offers");
+  if (v.kind === "POINTS_MULTIPLIER") {
+    if (!v.multiplier) issue("multiplier", "POINTS_MULTIPLIER offers need multiplier");
+    else if (Number(v.multiplier) <= 1 || Number(v.multiplier) > 10) issue("multiplier", "multiplier must be greater than 1 and at most 10");
+  } else if (v.multiplier != null) issue("multiplier", "multiplier is only for POINTS_MULTIPLIER offers");
+  if (v.kind === "DISCOUNT" && !v.discountPercent) issue("discountPercent", "DISCOUNT offers need discountPercent");
+  if (v.kind !== "DISCOUNT" && v.discountPercent != null) issue("discountPercent", "discountPercent is only for DISCOUNT offers");
+  const ids = v.coIssuers.map((c) => c.partnerId);
+  if (new Set(ids).size !== ids.length) issue("coIssuers", "a partner appears twice among coIssuers");
+  const total = v.coIssuers.reduce((s, c) => s + c.shareBps, 0);
+  if (total !== TOTAL_BPS) issue("coIssuers", `shareBps must sum to 10000 (got ${total})`);
+  if (new Set(v.redeemableAtPartnerIds).size !== v.redeemableAtPartnerIds.length) issue("redeemableAtPartnerIds", "a partner appears twice");
+  if (v.endsAt.getTime() <= v.startsAt.getTime()) issue("endsAt", "endsAt must be after startsAt");
+  if (v.endsAt.getTime() - v.startsAt.getTime() > MAX_WINDOW_DAYS * 86_400_000) issue("endsAt", `the window is at most ${MAX_WINDOW_DAYS} days`);
+});
 export type OfferTermsInput = z.input<typeof Terms>;
 type Terms = z.output<typeof Terms>;
 
@@ -105,7 +105,11 @@ export async function createOffer(actor: Actor, raw: unknown, opts: WriteOptions
   const now = opts.now ?? new Date();
   if (t.endsAt.getTime() <= now.getTime()) throw badInput("endsAt must be in the future", "endsAt");
   return prisma().$transaction(async (tx) => {
-    await requireActivePartners(tx, t.coIssuers.map((c) => c.partnerId), "coIssuers");
+    await requireActivePartners(
+      tx,
+      t.coIssuers.map((c) => c.partnerId),
+      "coIssuers",
+    );
     await requireActivePartners(tx, t.redeemableAtPartnerIds, "redeemableAtPartnerIds");
     return tx.offer.create({
       data: {
@@ -163,7 +167,11 @@ export async function updateOffer(actor: Actor, offerId: string, raw: unknown, o
     }
     if (defined.coIssuers) {
       if (!t.coIssuers.some((c) => c.partnerId === actor.partnerId)) throw badInput("The editing partner must stay among the coIssuers", "coIssuers");
-      await requireActivePartners(tx, t.coIssuers.map((c) => c.partnerId), "coIssuers");
+      await requireActivePartners(
+        tx,
+        t.coIssuers.map((c) => c.partnerId),
+        "coIssuers",
+      );
       await tx.offerFunding.deleteMany({ where: { offerId } });
       await tx.offerFunding.createMany({ data: t.coIssuers.map((c) => ({ offerId, partnerId: c.partnerId, shareBps: c.shareBps })) });
     } else {
