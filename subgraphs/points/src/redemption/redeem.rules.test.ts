@@ -115,3 +115,35 @@ test("reversals: an earn's reversal takes back that earn's own lot (not the soon
   });
   expect(await wallet(m)).toEqual({ balance: 100, held: 0 });
 });
+
+test("a hold resolved by another request between voidHold's read and its update reports the status it has now (CAPTURED), not the stale PENDING", async () => {
+  // The race, made deterministic: voidHold reads the hold, then opens its transaction; the
+  // capture runs just before that transaction starts (a client whose first $transaction call
+  // captures the hold first). The guarded UPDATE finds nothing and the error names the hold's
+  // status as it is now. (redeem.ts `cur ?? hold` → `cur && hold` reported PENDING.)
+  const m = await memberWith(300);
+  const hold = await authorizeRedemption(P, { redemptionCode: await code(m, 120), memberId: m, points: 120, idempotencyKey: randomUUID() });
+  const real = db.client();
+  let armed = true;
+  const racing = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === "$transaction" && armed) {
+        armed = false;
+        return async (...args: Parameters<typeof real.$transaction>) => {
+          usePrisma(real);
+          await captureHold(P, hold.id, null, randomUUID());
+          return (real.$transaction as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  usePrisma(racing);
+  try {
+    await expect(voidHold(P, hold.id)).rejects.toMatchObject({ extensions: { code: "HOLD_ALREADY_RESOLVED", status: "CAPTURED" } });
+  } finally {
+    usePrisma(real);
+  }
+  expect(armed).toBe(false);
+  expect(await wallet(m)).toEqual({ balance: 180, held: 0 });
+});
