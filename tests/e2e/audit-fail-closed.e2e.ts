@@ -6,7 +6,8 @@ import { callSubgraph, expectNoGraphQLErrors } from "../support/subgraph.ts";
 // Issue 14 §6: a partner's read of member data whose data-access record cannot be written is not
 // answered. The log write is made to fail with a trigger that raises (as a full disk, a lost
 // connection or a revoked grant would), through the gateway, for both places that record reads:
-// the member subgraph's own log INSERT and the points subgraph's points.data_accessed outbox event.
+// the member subgraph's own log INSERT, and the points.data_accessed / partner.data_accessed outbox
+// events of the points and partner subgraphs.
 
 let hub: TestHub;
 let partner: { id: string; token: string };
@@ -77,5 +78,21 @@ describe("fail closed when the data-access log cannot be written", () => {
       await sql(`DROP TRIGGER fail_audit ON "points"."OutboxEvent"`);
     }
     expect(expectNoGraphQLErrors(await hub.gql(partner.token, READ_WALLET, { m: memberId })).member.wallet.balance).toBe(251);
+  });
+
+  test("partner subgraph: the partner.data_accessed event cannot be written → no claimedOffers (ACTIVITY), ACCESS_LOG_UNAVAILABLE; the other subgraphs' parts still answer", async () => {
+    const READ_CLAIMS = "query($m: ID!) { member(id: $m) { id displayName claimedOffers { id } } }";
+    expect(expectNoGraphQLErrors(await hub.gql(partner.token, READ_CLAIMS, { m: memberId })).member.claimedOffers).toEqual([]);
+    await failInserts(`"partner"."OutboxEvent"`, `WHEN (NEW.type = 'partner.data_accessed')`);
+    try {
+      const r = await hub.gql(partner.token, READ_CLAIMS, { m: memberId });
+      expect(r.status).toBeLessThan(500);
+      expect(r.data?.member?.displayName).toBe("Audited");
+      expect(r.data?.member?.claimedOffers ?? null).toBeNull();
+      expect(r.errors?.map((e) => e.extensions?.code)).toContain("ACCESS_LOG_UNAVAILABLE");
+    } finally {
+      await sql(`DROP TRIGGER fail_audit ON "partner"."OutboxEvent"`);
+    }
+    expect(expectNoGraphQLErrors(await hub.gql(partner.token, READ_CLAIMS, { m: memberId })).member.claimedOffers).toEqual([]);
   });
 });

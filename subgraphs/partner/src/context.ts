@@ -17,5 +17,5 @@ export function createContext(base: HubContext): PartnerContext {
   return { ...base, now, loaders: createLoaders(base, now), access: new AccessEventRecorder(base.principal, base.requestId, base.operationName, "partner.data_accessed", prisma) };
 }
 
-/** Emits the request's data-access events before the response leaves (a failure is logged, the answer still goes out). */
-export const accessEventsPlugin = accessEventsPluginFor<PartnerContext>({ failClosed: false });
+/** Emits the request's data-access events before the response leaves; fails closed like points (issue 14 §6): no member data without its record. */
+export const accessEventsPlugin = accessEventsPluginFor<PartnerContext>({ failClosed: true });
