@@ -41,3 +41,14 @@ export const TIER_ENUM = sharedEnum<Tier>("A member's coalition-wide tier, earne
 });
 
 export const SHARED_ENUMS = { DataCategory: DATA_CATEGORY_ENUM, Purpose: PURPOSE_ENUM, Lifecycle: LIFECYCLE_ENUM, Tier: TIER_ENUM } as const;
+
+/**
+ * The root types' descriptions, the same in every subgraph: composition keeps one of them, and it is
+ * what GraphiQL and generated clients show for the whole API (each field says which rule it follows).
+ */
+export const ROOT_DESCRIPTIONS = {
+  query:
+    "Reads of the Coalition Hub: the caller (viewer), members as far as the caller may see them (me, member, memberByPartnerRef; a partner reads personal fields only under the member's consent for the declared purpose), partners and offers, points transactions and settlement runs. Amounts are points unless a field says money (in the coalition currency); times are UTC.",
+  mutation:
+    "Writes of the Coalition Hub: enrolment, links and consents, earning and spending points (idempotent by key), holds, reversals and adjustments, offers and claims, partners, rates and API clients, settlement runs and disputes.",
+} as const;

@@ -1,4 +1,5 @@
 import { addDeadLetterFields } from "../../../../lib/events/dead-letter-schema.ts";
+import { ROOT_DESCRIPTIONS } from "../../../../lib/schema-enums.ts";
 import { builder } from "../builder.ts";
 import { prisma } from "../db.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
@@ -15,8 +16,8 @@ import "./sign-in.ts";
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
 addDeadLetterFields(builder, "member", prisma);
 
-builder.queryType({ description: "Reads of the member subgraph: members, consents, access log, partner insights." });
-builder.mutationType({ description: "Writes of the member subgraph: enrolment, links, consents." });
+builder.queryType({ description: ROOT_DESCRIPTIONS.query });
+builder.mutationType({ description: ROOT_DESCRIPTIONS.mutation });
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",

@@ -1,4 +1,5 @@
 import { addDeadLetterFields } from "../../../../lib/events/dead-letter-schema.ts";
+import { ROOT_DESCRIPTIONS } from "../../../../lib/schema-enums.ts";
 import { builder } from "../builder.ts";
 import { prisma } from "../db.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
@@ -13,8 +14,8 @@ import "./viewer.ts";
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
 addDeadLetterFields(builder, "partner", prisma);
 
-builder.queryType({ description: "Reads of the partner subgraph: partners, offers." });
-builder.mutationType({ description: "Writes of the partner subgraph: partners, rates, API clients, offers and claims." });
+builder.queryType({ description: ROOT_DESCRIPTIONS.query });
+builder.mutationType({ description: ROOT_DESCRIPTIONS.mutation });
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",

@@ -1,4 +1,5 @@
 import { addDeadLetterFields } from "../../../../lib/events/dead-letter-schema.ts";
+import { ROOT_DESCRIPTIONS } from "../../../../lib/schema-enums.ts";
 import { builder } from "../builder.ts";
 import { prisma } from "../db.ts";
 // Side-effect imports: each file defines one type (or entity) with its queries and mutations.
@@ -13,8 +14,8 @@ import "./verify.ts";
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
 addDeadLetterFields(builder, "points", prisma);
 
-builder.queryType({ description: "Reads of the points subgraph: transactions and settlement runs (wallets, tiers and activity hang off Member)." });
-builder.mutationType({ description: "Writes of the points subgraph: earning, redeeming, holds, reversals, adjustments, settlement." });
+builder.queryType({ description: ROOT_DESCRIPTIONS.query });
+builder.mutationType({ description: ROOT_DESCRIPTIONS.mutation });
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: "https://specs.apollo.dev/federation/v2.6",
