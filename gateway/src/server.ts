@@ -94,8 +94,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   verifier.revocations = revocations.start();
   const corsPolicy = new CorsPolicy(key, () => origin("partner"), opts.corsPollMs ?? 2000).start({ now: true });
   /** A page of the gateway's own origin (GraphiQL) needs no CORS entry. */
-  const sameOrigin = (o: string, req: IncomingMessage) =>
-    (opts.publicUrl !== undefined && new URL(opts.publicUrl).origin === o) || (typeof req.headers.host === "string" && (o === `http://${req.headers.host}` || o === `https://${req.headers.host}`));
+  const publicOrigin = opts.publicUrl === undefined ? undefined : new URL(opts.publicUrl).origin;
+  const sameOrigin = (o: string, req: IncomingMessage) => o === publicOrigin || (typeof req.headers.host === "string" && (o === `http://${req.headers.host}` || o === `https://${req.headers.host}`));
   const tokens = new TokenService({ keys, issuer, audience, internalKey: key, partnerOrigin: () => origin("partner"), memberOrigin: () => origin("member"), verifier, codeTtlMs: opts.codeTtlMs });
   const authorize = new AuthorizationEndpoint(tokens, key);
   // RFC 8414. Endpoints are where this gateway is reached (HUB_PUBLIC_URL, else the request's Host);
