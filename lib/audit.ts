@@ -48,6 +48,7 @@ export const AUDIT_ACTIONS = {
   // People (partner subgraph).
   "person.invited": { producer: "partner", description: "A person (admin or partner staff) was invited." },
   "person.disabled": { producer: "partner", description: "A person was disabled (their sessions end within seconds)." },
+  "person.enabled": { producer: "partner", description: "A disabled person was enabled again." },
   // Offers (partner subgraph).
   "offer.approved": { producer: "partner", description: "A co-issuer approved an offer's terms." },
   "offer.status_changed": { producer: "partner", description: "An offer was activated, paused, resumed or ended by a person or client." },

@@ -9,6 +9,7 @@
 //   config [--json]                                         (the effective configuration, secrets masked)
 //   events dead-letters [--service member|points|partner] [--first <n>] [--json]   (events the relays gave up on)
 //   events replay <id> --service member|points|partner    (a dead letter back to its outbox)
+import { userInfo } from "node:os";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -246,7 +247,7 @@ program
 const events = program.command("events").description("Domain events between the subgraphs (outboxes, dead letters)");
 const serviceOption = () => new Option("--service <name>", "the subgraph whose outbox holds the dead letters").choices(SCHEMA_NAMES as string[]);
 /** The CLI acts as the coalition admin (it holds the database credentials). */
-const CLI_ADMIN: Principal = { sub: "cli", role: "ADMIN", partnerId: null, memberId: null, scope: "", purpose: null };
+const CLI_ADMIN: Principal = { sub: `cli:${userInfo().username}`, role: "ADMIN", partnerId: null, memberId: null, scope: "", purpose: null };
 events
   .command("dead-letters")
   .description("List the events the relays gave up on after HUB_EVENT_MAX_ATTEMPTS failed deliveries, oldest first, with their last error (DATABASE_URL, or the embedded data dir while the hub is stopped)")

@@ -1,3 +1,4 @@
+import { recordAudit } from "../audit.ts";
 import type { PrismaClient } from "../db.ts";
 import { badInput, forbidden, notFound } from "../errors.ts";
 import type { Principal } from "../principal.ts";
@@ -52,13 +53,25 @@ export async function listDeadLetters(principal: Principal, db: PrismaClient, sc
 export async function replayDeadLetter(principal: Principal, db: PrismaClient, schema: SchemaName, id: string): Promise<DeadLetter> {
   adminOnly(principal);
   if (!UUID.test(id)) throw notFound("Dead letter", id);
-  const [row] = await db.$queryRawUnsafe<Row[]>(
-    `WITH d AS (DELETE FROM "${schema}"."DeadLetterEvent" WHERE id = $1::uuid RETURNING *),
-          o AS (INSERT INTO "${schema}"."OutboxEvent" (id, type, payload, "createdAt", attempts) SELECT id, type, payload, "createdAt", 0 FROM d)
-     SELECT ${COLUMNS} FROM d`,
-    id,
-  );
-  if (!row) throw notFound("Dead letter", id);
+  // The replay and its audit entry commit together (the entry goes to the same schema's outbox).
+  const row = await db.$transaction(async (tx) => {
+    const [moved] = await tx.$queryRawUnsafe<Row[]>(
+      `WITH d AS (DELETE FROM "${schema}"."DeadLetterEvent" WHERE id = $1::uuid RETURNING *),
+            o AS (INSERT INTO "${schema}"."OutboxEvent" (id, type, payload, "createdAt", attempts) SELECT id, type, payload, "createdAt", 0 FROM d)
+       SELECT ${COLUMNS} FROM d`,
+      id,
+    );
+    if (!moved) throw notFound("Dead letter", id);
+    // The payload is not copied into the trail (it may carry member data); the event id finds it.
+    await recordAudit(tx, principal, {
+      action: `dead_letter.replayed.${schema}`,
+      targetType: "DeadLetterEvent",
+      targetId: moved.id,
+      before: { status: "DEAD_LETTER", type: moved.type, attempts: moved.attempts, lastError: moved.lastError, deadAt: moved.deadAt },
+      after: { status: "OUTBOX", type: moved.type, attempts: 0 },
+    });
+    return moved;
+  });
   wakeRelays(schema);
   return { ...row, service: schema };
 }

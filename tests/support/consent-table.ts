@@ -379,4 +379,12 @@ export const EXPOSURE: Record<string, Exposure> = {
   "PersonInvitation.person": partnerData,
   "PersonInvitation.activationCode": partnerData,
   "PersonInvitation.expiresAt": partnerData,
+  // The admin audit trail (wave 2c, issue 18 §6): ADMIN only (FORBIDDEN otherwise); before/after never hold secrets (lib/audit.ts redactSecrets).
+  ...Object.fromEntries(["Query.auditTrail", "Query.auditTrailExport", "Query.auditActions"].map((f) => [f, adminOnly])),
+  ...Object.fromEntries(["id", "at", "action", "source", "targetType", "targetId", "partner", "actor", "requestId", "before", "after"].map((f) => [`AuditEntry.${f}`, adminOnly])),
+  ...Object.fromEntries(["id", "role", "authority", "personRole", "clientId", "partner"].map((f) => [`AuditActor.${f}`, adminOnly])),
+  ...Object.fromEntries(["cursor", "node"].map((f) => [`AuditEntryEdge.${f}`, adminOnly])),
+  ...Object.fromEntries(["edges", "pageInfo"].map((f) => [`AuditEntryConnection.${f}`, adminOnly])),
+  ...Object.fromEntries(["format", "content", "entries", "endCursor"].map((f) => [`AuditTrailExport.${f}`, adminOnly])),
+  ...Object.fromEntries(["name", "source", "description"].map((f) => [`AuditActionInfo.${f}`, adminOnly])),
 };

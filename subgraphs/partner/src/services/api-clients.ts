@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { hashPassword, verifyPassword } from "../../../../lib/password.ts";
@@ -66,15 +67,35 @@ export async function createApiClient(actor: Actor, raw: unknown): Promise<ApiCl
     partnerId: input.partnerId ?? null,
     defaultPurpose: input.defaultPurpose ?? undefined,
     name: input.name ?? undefined,
+    actor,
   });
   return { client, clientSecret };
 }
 
-async function insertClient(c: { clientId: string; secret: string; role: Role; partnerId: string | null; defaultPurpose?: string; name?: string }) {
+/** The fields of an API client (or partner app) the audit trail records: never its secret or hash. */
+export function clientAuditView(c: ApiClient) {
+  return {
+    clientId: c.clientId,
+    role: c.role,
+    partnerId: c.partnerId,
+    name: c.name,
+    defaultPurpose: c.defaultPurpose,
+    revokedAt: c.revokedAt,
+    allowedOrigins: c.allowedOrigins,
+    ...(c.redirectUris.length ? { appName: c.appName, redirectUris: c.redirectUris, allowedScopes: c.allowedScopes } : {}),
+  };
+}
+
+/** Inserts a client; with `actor` (an API call, not the seed) the creation is audited in the same transaction. */
+async function insertClient(c: { clientId: string; secret: string; role: Role; partnerId: string | null; defaultPurpose?: string; name?: string; actor?: Actor }) {
   const secretHash = await hashPassword(c.secret);
   try {
-    return await prisma().apiClient.create({
-      data: { clientId: c.clientId, secretHash, role: c.role, partnerId: c.partnerId, defaultPurpose: c.defaultPurpose ?? "ACCOUNT_SERVICING", name: c.name },
+    return await prisma().$transaction(async (tx) => {
+      const client = await tx.apiClient.create({
+        data: { clientId: c.clientId, secretHash, role: c.role, partnerId: c.partnerId, defaultPurpose: c.defaultPurpose ?? "ACCOUNT_SERVICING", name: c.name },
+      });
+      if (c.actor) await recordAudit(tx, c.actor, { action: "api_client.created", targetType: "ApiClient", targetId: client.clientId, partnerId: client.partnerId, before: null, after: clientAuditView(client) });
+      return client;
     });
   } catch (e) {
     if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") throw badInput(`Client id ${c.clientId} is taken`, "clientId");
@@ -98,8 +119,13 @@ export async function revokeApiClient(actor: Actor, clientId: string, now = new 
   const client = await prisma().apiClient.findUnique({ where: { clientId } });
   if (!client || !(isAdmin(actor) || (client.partnerId && isPartnerSelf(actor, client.partnerId)))) throw notFound("ApiClient", clientId);
   if (client.revokedAt) return client;
-  await prisma().apiClient.updateMany({ where: { id: client.id, revokedAt: null }, data: { revokedAt: now } });
-  return prisma().apiClient.findUniqueOrThrow({ where: { id: client.id } });
+  return prisma().$transaction(async (tx) => {
+    const { count } = await tx.apiClient.updateMany({ where: { id: client.id, revokedAt: null }, data: { revokedAt: now } });
+    const after = await tx.apiClient.findUniqueOrThrow({ where: { id: client.id } });
+    // A concurrent revocation won: it is the one recorded.
+    if (count) await recordAudit(tx, actor, { action: "api_client.revoked", targetType: "ApiClient", targetId: client.clientId, partnerId: client.partnerId, before: clientAuditView(client), after: clientAuditView(after) });
+    return after;
+  });
 }
 
 /** API clients of partners, newest first (no secrets: only hashes exist, and those are never read out). */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import type { ApiClient } from "../../../../prisma/generated/client/client.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { prisma } from "../db.ts";
@@ -47,7 +48,18 @@ export async function setAllowedOrigins(actor: Actor, raw: unknown): Promise<Api
   const client = await prisma().apiClient.findUnique({ where: { clientId: input.clientId } });
   if (!client || !(isAdmin(actor) || (client.partnerId && isPartnerSelf(actor, client.partnerId)))) throw notFound("ApiClient", input.clientId);
   const origins = [...new Set(input.origins)].sort();
-  return prisma().apiClient.update({ where: { id: client.id }, data: { allowedOrigins: origins } });
+  return prisma().$transaction(async (tx) => {
+    const updated = await tx.apiClient.update({ where: { id: client.id }, data: { allowedOrigins: origins } });
+    await recordAudit(tx, actor, {
+      action: "api_client.origins_changed",
+      targetType: "ApiClient",
+      targetId: client.clientId,
+      partnerId: client.partnerId,
+      before: { allowedOrigins: client.allowedOrigins },
+      after: { allowedOrigins: updated.allowedOrigins },
+    });
+    return updated;
+  });
 }
 
 /**

@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { hashPassword, verifyPassword } from "../../../../lib/password.ts";
 import type { OAuthApp } from "../../../../lib/oauth-app.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
-import { type ApiClientSecret, newSecret } from "./api-clients.ts";
+import { type ApiClientSecret, clientAuditView, newSecret } from "./api-clients.ts";
 import { isUuid, parseInput } from "../../../../lib/input.ts";
 import { type Actor, isAdmin, isPartnerSelf } from "./domain.ts";
 
@@ -44,7 +45,8 @@ export async function registerPartnerApp(actor: Actor, raw: unknown): Promise<Ap
   if (!partner) throw notFound("Partner", input.partnerId);
   const clientSecret = newSecret();
   const clientId = `${partner.slug}-app-${newSecret().slice(0, 10).replace(/[-_]/g, "x").toLowerCase()}`;
-  const client = await prisma().apiClient.create({
+  const client = await prisma().$transaction(async (tx) => {
+    const app = await tx.apiClient.create({
     data: {
       clientId,
       secretHash: await hashPassword(clientSecret),
@@ -55,6 +57,9 @@ export async function registerPartnerApp(actor: Actor, raw: unknown): Promise<Ap
       redirectUris: [...new Set(input.redirectUris)],
       allowedScopes: [...new Set(input.scopes)],
     },
+    });
+    await recordAudit(tx, actor, { action: "partner_app.created", targetType: "ApiClient", targetId: app.clientId, partnerId: app.partnerId, before: null, after: clientAuditView(app) });
+    return app;
   });
   return { client, clientSecret };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { emit } from "../../../../lib/events/outbox.ts";
@@ -92,6 +93,14 @@ export async function registerPartner(actor: Actor, raw: unknown, opts: WriteOpt
         effectiveFrom: effectiveFrom.toISOString(),
       });
       await emit(tx, "partner.rates_changed", { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom: effectiveFrom.toISOString() });
+      await recordAudit(tx, actor, {
+        action: "partner.created",
+        targetType: "Partner",
+        targetId: partner.id,
+        partnerId: partner.id,
+        before: null,
+        after: { ...auditView(partner), issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom },
+      });
       return partner;
     }, TX_OPTIONS);
   } catch (e) {
@@ -123,10 +132,19 @@ export async function setPartnerRates(actor: Actor, raw: unknown, opts: WriteOpt
   return prisma().$transaction(async (tx) => {
     const partner = await tx.partner.findUnique({ where: { id: input.partnerId } });
     if (!partner) throw notFound("Partner", input.partnerId);
+    const previous = await tx.partnerRate.findFirst({ where: { partnerId: partner.id }, orderBy: [{ effectiveFrom: "desc" }, { createdAt: "desc" }] });
     await tx.partnerRate.create({
       data: { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom, createdBy: actor.sub, createdAt: now },
     });
     await emit(tx, "partner.rates_changed", { partnerId: partner.id, issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom: effectiveFrom.toISOString() });
+    await recordAudit(tx, actor, {
+      action: "partner.rates_changed",
+      targetType: "Partner",
+      targetId: partner.id,
+      partnerId: partner.id,
+      before: previous ? { issuePrice: previous.issuePrice, redemptionRate: previous.redemptionRate, effectiveFrom: previous.effectiveFrom } : null,
+      after: { issuePrice: input.issuePrice, redemptionRate: input.redemptionRate, effectiveFrom },
+    });
     return partner;
   }, TX_OPTIONS);
 }
@@ -142,9 +160,11 @@ export async function setPartnerEarnRate(actor: Actor, raw: unknown): Promise<Pa
   if (!isAdmin(actor)) throw forbidden("Only an admin sets a partner's earn rate");
   const input = parseInput(EarnRateInput, raw);
   return prisma().$transaction(async (tx) => {
+    const before = await tx.partner.findUnique({ where: { id: input.partnerId }, select: { earnRate: true } });
     const changed = await tx.partner.updateMany({ where: { id: input.partnerId }, data: { earnRate: input.earnRate } });
-    if (!changed.count) throw notFound("Partner", input.partnerId);
+    if (!changed.count || !before) throw notFound("Partner", input.partnerId);
     await emit(tx, "partner.earn_rule_changed", { partnerId: input.partnerId, earnRate: input.earnRate });
+    await recordAudit(tx, actor, { action: "partner.earn_rate_changed", targetType: "Partner", targetId: input.partnerId, partnerId: input.partnerId, before, after: { earnRate: input.earnRate } });
     return tx.partner.findUniqueOrThrow({ where: { id: input.partnerId } });
   }, TX_OPTIONS);
 }
@@ -154,12 +174,19 @@ export async function setPartnerActive(actor: Actor, partnerId: string, active: 
   if (!isAdmin(actor)) throw forbidden("Only an admin activates or deactivates partners");
   if (!isUuid(partnerId)) throw notFound("Partner", partnerId);
   return prisma().$transaction(async (tx) => {
+    const before = await tx.partner.findUnique({ where: { id: partnerId }, select: { active: true } });
     const { count } = await tx.partner.updateMany({ where: { id: partnerId }, data: { active } });
-    if (!count) throw notFound("Partner", partnerId);
+    if (!count || !before) throw notFound("Partner", partnerId);
+    await recordAudit(tx, actor, { action: active ? "partner.activated" : "partner.deactivated", targetType: "Partner", targetId: partnerId, partnerId, before, after: { active } });
     // The points subgraph refuses earns from an inactive partner.
     await emit(tx, "partner.status_changed", { partnerId, active });
     return tx.partner.findUniqueOrThrow({ where: { id: partnerId } });
   }, TX_OPTIONS);
+}
+
+/** The fields of a partner the audit trail records. */
+function auditView(p: Partner) {
+  return { name: p.name, slug: p.slug, category: p.category, earnRate: p.earnRate, active: p.active };
 }
 
 /** Partners by id (every role may read the public directory: name, category, active). */

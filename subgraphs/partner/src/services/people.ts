@@ -1,5 +1,6 @@
 import { Secret, TOTP } from "otpauth";
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, notFound } from "../../../../lib/errors.ts";
 import { hashPassword, newActivationCode, normalizeActivationCode, passwordProblem, sha256, signInDelayMs, verifyPassword } from "../../../../lib/password.ts";
@@ -42,7 +43,8 @@ export async function invitePerson(actor: Actor, raw: unknown, now = new Date())
   const activationCode = newActivationCode();
   const expiresAt = new Date(now.getTime() + ACTIVATION_TTL_MS);
   try {
-    const person = await prisma().person.create({
+    const person = await prisma().$transaction(async (tx) => {
+      const created = await tx.person.create({
       data: {
         email: input.email,
         displayName: input.displayName ?? null,
@@ -54,6 +56,10 @@ export async function invitePerson(actor: Actor, raw: unknown, now = new Date())
         invitedBy: actor.personRole ? `person:${actor.sub}` : actor.sub,
         createdAt: now,
       },
+      });
+      // The activation code and the TOTP seed are secrets: never in the trail.
+      await recordAudit(tx, actor, { action: "person.invited", targetType: "Person", targetId: created.id, partnerId: created.partnerId, before: null, after: personAuditView(created) });
+      return created;
     });
     return { person, activationCode, expiresAt };
   } catch (e) {
@@ -74,7 +80,23 @@ export async function setPersonDisabled(actor: Actor, personId: string, disabled
   const p = isUuid(personId) ? await prisma().person.findUnique({ where: { id: personId } }) : null;
   const partnerAdmin = actor.role === "PARTNER" && actor.personRole === "PARTNER_ADMIN" && p?.partnerId === actor.partnerId && p?.role !== "ADMIN";
   if (!p || !(actor.role === "ADMIN" || partnerAdmin)) throw notFound("Person", personId);
-  return prisma().person.update({ where: { id: p.id }, data: { disabledAt: disabled ? now : null } });
+  return prisma().$transaction(async (tx) => {
+    const updated = await tx.person.update({ where: { id: p.id }, data: { disabledAt: disabled ? now : null } });
+    await recordAudit(tx, actor, {
+      action: disabled ? "person.disabled" : "person.enabled",
+      targetType: "Person",
+      targetId: p.id,
+      partnerId: p.partnerId,
+      before: personAuditView(p),
+      after: personAuditView(updated),
+    });
+    return updated;
+  });
+}
+
+/** The fields of a person the audit trail records (no password hash, TOTP seed or activation code). */
+export function personAuditView(p: Person) {
+  return { email: p.email, displayName: p.displayName, role: p.role, partnerId: p.partnerId, disabledAt: p.disabledAt, invitedBy: p.invitedBy };
 }
 
 export const totpFor = (secret: string, label: string) => new TOTP({ issuer: "Coalition Hub", label, algorithm: "SHA1", digits: 6, period: 30, secret: Secret.fromBase32(secret) });

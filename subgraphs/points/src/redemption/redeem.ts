@@ -1,5 +1,6 @@
 import { toBig, toSafeNumber } from "../../../../lib/amounts.ts";
 import { randomUUID } from "node:crypto";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
@@ -219,8 +220,18 @@ export async function redeemPoints(actor: Actor, raw: unknown, opts: WriteOption
       postedAt: at,
     });
     await emit(tx, "points.activity", { memberId, at: at.toISOString(), kind: "REDEEM", points: -input.points, partnerId: party.partnerId });
+    if (party.manual) await recordAudit(tx, actor, { action: "points.redeemed_manually", targetType: "Member", targetId: memberId, ...walletChange(t) });
     return t;
   });
+}
+
+/** A ledger action's before/after in the audit trail: the member's wallet balance around the transaction, and the transaction. */
+function walletChange(t: LedgerTransactionRow) {
+  const after = t.balanceAfter;
+  return {
+    before: { balance: after === null ? null : after - BigInt(t.memberPoints) },
+    after: { balance: after, transactionId: t.id, kind: t.kind, points: t.memberPoints, reason: t.reason, reference: t.reference, reversesId: t.reversesId },
+  };
 }
 
 async function requireWallet(tx: Tx, memberId: string): Promise<void> {
@@ -431,6 +442,7 @@ export async function reverseTransaction(actor: Actor, raw: { transactionId: str
     if (orig.kind === "EARN" || orig.kind === "OFFER_BONUS") {
       await emit(tx, "points.activity", { memberId: orig.memberId, at: at.toISOString(), kind: "REVERSAL", points: t.memberPoints, partnerId: orig.partnerId });
     }
+    await recordAudit(tx, actor, { action: "points.reversed", targetType: "PointsTransaction", targetId: orig.id, partnerId: orig.partnerId, ...walletChange(t) });
     return t;
   });
 }
@@ -455,7 +467,7 @@ export async function adjustPoints(actor: Actor, raw: { memberId: string; points
   const at = opts.postedAt ?? opts.now ?? new Date();
   return idempotentTransaction(idem, async (tx) => {
     await requireWallet(tx, input.memberId);
-    return post(tx, {
+    const t = await post(tx, {
       kind: "ADJUSTMENT",
       memberId: input.memberId,
       postings: [
@@ -468,5 +480,7 @@ export async function adjustPoints(actor: Actor, raw: { memberId: string; points
       postedAt: at,
       lots: input.points > 0 ? { mode: "credit", issuerPartnerId: null } : { mode: "consume" },
     });
+    await recordAudit(tx, actor, { action: "points.adjusted", targetType: "Member", targetId: input.memberId, ...walletChange(t) });
+    return t;
   });
 }

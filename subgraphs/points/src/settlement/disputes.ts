@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import type { SettlementLine } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
@@ -37,7 +38,9 @@ export async function disputeStatementLine(actor: Actor, raw: unknown, opts: Run
       if (!line.resolvedAt && line.disputeReason === input.reason) return tx.settlementLine.findUniqueOrThrow({ where: { id: line.id } });
       throw badInput(line.resolvedAt ? "This line's dispute was already resolved" : "This line is already disputed", "lineId");
     }
-    return tx.settlementLine.update({ where: { id: line.id }, data: { disputeReason: input.reason, disputedAt: now, disputedBy: actor.sub } });
+    const disputed = await tx.settlementLine.update({ where: { id: line.id }, data: { disputeReason: input.reason, disputedAt: now, disputedBy: actor.sub } });
+    await recordAudit(tx, actor, { action: "settlement.dispute_opened", targetType: "SettlementLine", targetId: line.id, partnerId: line.partnerId, before: lineAuditView(line), after: lineAuditView(disputed) });
+    return disputed;
   }, TX);
 }
 
@@ -90,9 +93,34 @@ export async function resolveStatementDispute(actor: Actor, raw: unknown, opts: 
       });
       adjustmentTransactionId = t.id;
     }
-    return tx.settlementLine.update({
+    const resolved = await tx.settlementLine.update({
       where: { id: line.id },
       data: { resolvedAt: now, resolvedBy: actor.sub, resolutionNote: input.note, adjustmentTransactionId },
     });
+    await recordAudit(tx, actor, {
+      action: "settlement.dispute_resolved",
+      targetType: "SettlementLine",
+      targetId: line.id,
+      partnerId: line.partnerId,
+      before: lineAuditView(line),
+      after: { ...lineAuditView(resolved), adjustmentPoints: input.adjustmentPoints },
+    });
+    return resolved;
   }, TX);
+}
+
+/** The fields of a statement line the audit trail records. */
+function lineAuditView(l: Pick<SettlementLine, "runId" | "partnerId" | "side" | "disputeReason" | "disputedAt" | "disputedBy" | "resolvedAt" | "resolvedBy" | "resolutionNote" | "adjustmentTransactionId">) {
+  return {
+    runId: l.runId,
+    partnerId: l.partnerId,
+    side: l.side,
+    disputeReason: l.disputeReason,
+    disputedAt: l.disputedAt,
+    disputedBy: l.disputedBy,
+    resolvedAt: l.resolvedAt,
+    resolvedBy: l.resolvedBy,
+    resolutionNote: l.resolutionNote,
+    adjustmentTransactionId: l.adjustmentTransactionId,
+  };
 }

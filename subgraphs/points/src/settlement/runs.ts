@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import type { SettlementRun } from "../../../../prisma/generated/client/client.ts";
 import { currencySettings } from "../config.ts";
@@ -46,8 +47,27 @@ export async function createSettlementRun(actor: Actor, raw: unknown, opts: RunO
     const run = await tx.settlementRun.create({
       data: { periodStart: input.periodStart, periodEnd: input.periodEnd, currency: currencySettings().code, watermarkPostingId: 0n, createdBy: actor.sub, computedAt: now },
     });
-    return compute(tx, run, now, null);
+    const computed = await compute(tx, run, now, null);
+    await recordAudit(tx, actor, { action: "settlement.run_created", targetType: "SettlementRun", targetId: run.id, before: null, after: runAuditView(computed) });
+    return computed;
   }, RUN_TX);
+}
+
+/** The fields of a settlement run the audit trail records. */
+export function runAuditView(r: SettlementRun) {
+  return {
+    status: r.status,
+    periodStart: r.periodStart,
+    periodEnd: r.periodEnd,
+    currency: r.currency,
+    watermarkPostingId: r.watermarkPostingId,
+    postingsCovered: r.postingsCovered,
+    carriedInPostings: r.carriedInPostings,
+    operatorMargin: r.operatorMargin,
+    computedAt: r.computedAt,
+    approvedAt: r.approvedAt,
+    approvedBy: r.approvedBy,
+  };
 }
 
 async function draftForUpdate(tx: Tx, id: string) {
@@ -66,7 +86,9 @@ export async function recomputeSettlementRun(actor: Actor, id: string, opts: Run
   return prisma().$transaction(async (tx) => {
     await lockRuns(tx);
     const run = await draftForUpdate(tx, id);
-    return compute(tx, run, now, null);
+    const computed = await compute(tx, run, now, null);
+    await recordAudit(tx, actor, { action: "settlement.run_recomputed", targetType: "SettlementRun", targetId: run.id, before: runAuditView(run), after: runAuditView(computed) });
+    return computed;
   }, RUN_TX);
 }
 
@@ -96,6 +118,8 @@ export async function approveSettlementRun(actor: Actor, id: string, opts: RunOp
     await lockRuns(tx);
     const run = await draftForUpdate(tx, id);
     await compute(tx, run, now, watermark);
-    return tx.settlementRun.update({ where: { id }, data: { status: "APPROVED", approvedAt: now, approvedBy: actor.sub } });
+    const approved = await tx.settlementRun.update({ where: { id }, data: { status: "APPROVED", approvedAt: now, approvedBy: actor.sub } });
+    await recordAudit(tx, actor, { action: "settlement.run_approved", targetType: "SettlementRun", targetId: id, before: runAuditView(run), after: runAuditView(approved) });
+    return approved;
   }, RUN_TX);
 }

@@ -1,3 +1,4 @@
+import { recordAudit } from "../../../../../lib/audit.ts";
 import { badInput, HubError } from "../../../../../lib/errors.ts";
 import { emit } from "../../../../../lib/events/outbox.ts";
 import type { Offer, OfferKind, OfferSegment, OfferTier } from "../../../../../prisma/generated/client/client.ts";
@@ -23,11 +24,13 @@ import { lockForIssuer, type Tx } from "./visibility.ts";
 export async function submitOffer(actor: Actor, offerId: string, opts: WriteOptions = {}): Promise<Offer> {
   const now = opts.now ?? new Date();
   return prisma().$transaction(async (tx) => {
-    const { offer } = await lockForIssuer(tx, actor, offerId);
+    const { offer, me } = await lockForIssuer(tx, actor, offerId);
     if (offer.status === "PENDING_APPROVAL") return offer;
     if (offer.status !== "DRAFT") throw new HubError("OFFER_NOT_ACTIVE", `Only a DRAFT can be submitted (this one is ${offer.status})`);
     if (offer.endsAt.getTime() <= now.getTime()) throw badInput("The offer's window is over; edit endsAt first", "endsAt");
-    return tx.offer.update({ where: { id: offerId }, data: { status: "PENDING_APPROVAL", submittedAt: now } });
+    const submitted = await tx.offer.update({ where: { id: offerId }, data: { status: "PENDING_APPROVAL", submittedAt: now } });
+    await auditStatus(tx, actor, me, offer, submitted, "offer.status_changed");
+    return submitted;
   }, TX_OPTIONS);
 }
 
@@ -67,8 +70,19 @@ export async function approveOffer(actor: Actor, offerId: string, opts: WriteOpt
       throw new HubError("OFFER_NOT_ACTIVE", `Only an offer pending approval can be approved (this one is ${offer.status})`);
     }
     if (offer.endsAt.getTime() <= now.getTime()) throw new HubError("OFFER_NOT_ACTIVE", "The offer's window is over");
-    await tx.offerFunding.updateMany({ where: { offerId, partnerId: me, approvedAt: null }, data: { approvedAt: now } });
+    const approved = await tx.offerFunding.updateMany({ where: { offerId, partnerId: me, approvedAt: null }, data: { approvedAt: now } });
     const pending = fundings.filter((f) => f.partnerId !== me && !f.approvedAt);
+    const approvals = (list: typeof fundings) => list.map((f) => ({ partnerId: f.partnerId, approved: Boolean(f.approvedAt) || (f.partnerId === me && approved.count > 0) }));
+    if (approved.count) {
+      await recordAudit(tx, actor, {
+        action: "offer.approved",
+        targetType: "Offer",
+        targetId: offerId,
+        partnerId: me,
+        before: { status: offer.status, version: offer.version, approvals: fundings.map((f) => ({ partnerId: f.partnerId, approved: Boolean(f.approvedAt) })) },
+        after: { status: pending.length ? offer.status : "ACTIVE", version: offer.version, approvals: approvals(fundings) },
+      });
+    }
     if (pending.length) return offer;
     const activated = await tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE", activatedAt: offer.activatedAt ?? now } });
     const redeemable = await tx.offerRedeemablePartner.findMany({ where: { offerId }, orderBy: { partnerId: "asc" } });
@@ -98,12 +112,14 @@ export async function approveOffer(actor: Actor, offerId: string, opts: WriteOpt
 /** A co-issuer pauses an ACTIVE offer: no claims or uses until resumed. Pausing again is a no-op. */
 export async function pauseOffer(actor: Actor, offerId: string): Promise<Offer> {
   return prisma().$transaction(async (tx) => {
-    const { offer } = await lockForIssuer(tx, actor, offerId);
+    const { offer, me } = await lockForIssuer(tx, actor, offerId);
     if (offer.status === "PAUSED") return offer;
     if (offer.status !== "ACTIVE") throw new HubError("OFFER_NOT_ACTIVE", `Only an ACTIVE offer can be paused (this one is ${offer.status})`);
     // The points subgraph pays no bonus while the offer is paused.
     await emit(tx, "partner.offer_paused", { offerId });
-    return tx.offer.update({ where: { id: offerId }, data: { status: "PAUSED" } });
+    const paused = await tx.offer.update({ where: { id: offerId }, data: { status: "PAUSED" } });
+    await auditStatus(tx, actor, me, offer, paused, "offer.status_changed");
+    return paused;
   }, TX_OPTIONS);
 }
 
@@ -111,12 +127,14 @@ export async function pauseOffer(actor: Actor, offerId: string): Promise<Offer> 
 export async function resumeOffer(actor: Actor, offerId: string, opts: WriteOptions = {}): Promise<Offer> {
   const now = opts.now ?? new Date();
   return prisma().$transaction(async (tx) => {
-    const { offer } = await lockForIssuer(tx, actor, offerId);
+    const { offer, me } = await lockForIssuer(tx, actor, offerId);
     if (offer.status === "ACTIVE") return offer;
     if (offer.status !== "PAUSED") throw new HubError("OFFER_NOT_ACTIVE", `Only a PAUSED offer can be resumed (this one is ${offer.status})`);
     if (offer.endsAt.getTime() <= now.getTime()) throw new HubError("OFFER_NOT_ACTIVE", "The offer's window is over");
     await emit(tx, "partner.offer_resumed", { offerId });
-    return tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE" } });
+    const resumed = await tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE" } });
+    await auditStatus(tx, actor, me, offer, resumed, "offer.status_changed");
+    return resumed;
   }, TX_OPTIONS);
 }
 
@@ -133,9 +151,11 @@ async function endLocked(tx: Tx, offer: Offer, reason: "ENDED_BY_ISSUER" | "WIND
 export async function endOffer(actor: Actor, offerId: string, opts: WriteOptions = {}): Promise<Offer> {
   const now = opts.now ?? new Date();
   return prisma().$transaction(async (tx) => {
-    const { offer } = await lockForIssuer(tx, actor, offerId);
+    const { offer, me } = await lockForIssuer(tx, actor, offerId);
     if (offer.status === "ENDED") return offer;
-    return endLocked(tx, offer, "ENDED_BY_ISSUER", now);
+    const ended = await endLocked(tx, offer, "ENDED_BY_ISSUER", now);
+    await auditStatus(tx, actor, me, offer, ended, "offer.status_changed");
+    return ended;
   }, TX_OPTIONS);
 }
 
@@ -156,4 +176,16 @@ export async function endExpiredOffers(now = new Date(), limit = 100): Promise<s
     }, TX_OPTIONS);
   }
   return ended;
+}
+
+/** Records a co-issuer's (or an admin's) change of an offer's status in the audit trail. */
+async function auditStatus(tx: Tx, actor: Actor, partnerId: string | null, before: Offer, after: Offer, action: "offer.status_changed"): Promise<void> {
+  await recordAudit(tx, actor, {
+    action,
+    targetType: "Offer",
+    targetId: before.id,
+    partnerId,
+    before: { status: before.status, version: before.version },
+    after: { status: after.status, version: after.version },
+  });
 }
