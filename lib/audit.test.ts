@@ -49,7 +49,7 @@ describe("recordAudit", () => {
     const partnerId = crypto.randomUUID();
     const ids = await withAuditRequest("req-audit-1", () =>
       prisma.$transaction(async (tx) => [
-        await recordAudit(tx, person, { action: "api_client.secret_rotated", targetType: "ApiClient", targetId: "c1", before: { secretHash: "old" }, after: { secretHash: "new", name: "pos" }, partnerId }),
+        await recordAudit(tx, person, { action: "api_client.created", targetType: "ApiClient", targetId: "c1", before: { secretHash: "old" }, after: { secretHash: "new", name: "pos" }, partnerId }),
         await recordAudit(tx, person, { action: "points.adjusted", targetType: "Member", targetId: "m1", before: null, after: { points: 5 } }),
       ]),
     );
@@ -59,7 +59,7 @@ describe("recordAudit", () => {
     expect(pointsRow.type).toBe("audit.recorded");
     const payload = CATALOGUE["audit.recorded"].payload.parse(partnerRow.payload);
     expect(payload).toMatchObject({
-      action: "api_client.secret_rotated",
+      action: "api_client.created",
       source: "partner",
       partnerId,
       requestId: "req-audit-1",

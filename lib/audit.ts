@@ -41,17 +41,15 @@ export const AUDIT_ACTIONS = {
   // API clients and partner apps (partner subgraph). Secrets are never recorded, only that they changed.
   "api_client.created": { producer: "partner", description: "An API client was created (its secret is shown once to the caller, never recorded)." },
   "api_client.revoked": { producer: "partner", description: "An API client was revoked (its tokens stop working within seconds)." },
-  "api_client.secret_rotated": { producer: "partner", description: "An API client's secret was rotated (the new secret is not recorded)." },
   "api_client.origins_changed": { producer: "partner", description: "An API client's allowed browser origins (CORS) changed." },
   "partner_app.created": { producer: "partner", description: "A partner app (an OAuth client acting for members) was registered." },
-  "partner_app.updated": { producer: "partner", description: "A partner app's redirect URIs, scopes or name changed." },
   // People (partner subgraph).
   "person.invited": { producer: "partner", description: "A person (admin or partner staff) was invited." },
   "person.disabled": { producer: "partner", description: "A person was disabled (their sessions end within seconds)." },
   "person.enabled": { producer: "partner", description: "A disabled person was enabled again." },
   // Offers (partner subgraph).
   "offer.approved": { producer: "partner", description: "A co-issuer approved an offer's terms." },
-  "offer.status_changed": { producer: "partner", description: "An offer was activated, paused, resumed or ended by a person or client." },
+  "offer.status_changed": { producer: "partner", description: "A co-issuer submitted, paused, resumed or ended an offer (activation by the last approval is offer.approved)." },
   // Settlement, redemptions and adjustments (points subgraph).
   "settlement.run_created": { producer: "points", description: "An admin created (computed) a settlement run for a period." },
   "settlement.run_recomputed": { producer: "points", description: "An admin recomputed a draft settlement run." },

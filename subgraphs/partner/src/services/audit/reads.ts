@@ -19,10 +19,7 @@ export type { AuditEntry };
 const Filter = z
   .object({
     actorId: z.string().min(1).max(200).nullish(),
-    action: z
-      .string()
-      .refine(isAuditAction, "action is not an audited action (see auditActions)")
-      .nullish(),
+    action: z.string().refine(isAuditAction, "action is not an audited action (see auditActions)").nullish(),
     targetType: z.string().min(1).max(64).nullish(),
     targetId: z.string().min(1).max(200).nullish(),
     partnerId: z.string().refine(isUuid, "partnerId is not a partner id").nullish(),
@@ -38,7 +35,7 @@ export const encodeCursor = (e: Pick<AuditEntry, "at" | "id">) => encodeTimeCurs
 export const MAX_EXPORT_PAGE = 1000;
 
 function whereOf(raw: unknown, after: string | null | undefined): Prisma.AuditEntryWhereInput {
-  const f = parseInput(Filter, raw ?? {}, "filter");
+  const f = parseInput(z.object({ filter: Filter }), { filter: raw ?? {} }).filter;
   const and: Prisma.AuditEntryWhereInput[] = [];
   if (f.actorId) and.push({ actorSub: f.actorId });
   if (f.action) and.push({ action: f.action });
@@ -91,7 +88,24 @@ export function exportRow(e: AuditEntry) {
   };
 }
 
-const CSV_COLUMNS = ["id", "at", "action", "source", "target_type", "target_id", "partner_id", "actor_id", "actor_role", "actor_authority", "actor_person_role", "actor_client_id", "actor_partner_id", "request_id", "before", "after"];
+const CSV_COLUMNS = [
+  "id",
+  "at",
+  "action",
+  "source",
+  "target_type",
+  "target_id",
+  "partner_id",
+  "actor_id",
+  "actor_role",
+  "actor_authority",
+  "actor_person_role",
+  "actor_client_id",
+  "actor_partner_id",
+  "request_id",
+  "before",
+  "after",
+];
 
 /** RFC 4180 cell; a leading =, +, -, @ is prefixed with ' so a spreadsheet never runs it as a formula. */
 export function csvCell(v: unknown): string {
