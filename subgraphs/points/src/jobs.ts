@@ -3,7 +3,8 @@ import { prisma } from "./db.ts";
 import { settings } from "./config.ts";
 import { expirePoints } from "./ledger/expiry.ts";
 import { expireHolds } from "./redemption/redeem.ts";
-import { downgradeInactiveTiers } from "./tiers/tiers.ts";
+import { downgradeInactiveTiers, reevaluateTiers } from "./tiers/tiers.ts";
+import { now as clockNow } from "../../../lib/clock.ts";
 
 /**
  * The points subgraph's jobs. Each is idempotent and safe to run concurrently with itself and with
@@ -30,12 +31,22 @@ export function runTierReview(now: Date = new Date()): Promise<number> {
   return downgradeInactiveTiers(prisma(), now, settings().tierDowngradeMonths);
 }
 
+/**
+ * Re-evaluates every member's tier once per program version, when the version comes into force
+ * (setProgram now, scheduleProgram at its effectiveFrom): idempotent and resumable (a member-id
+ * cursor in points.TierEvaluation). Emits points.tier_changed for each API tier change.
+ */
+export function runTierReevaluation(now: Date = clockNow()): Promise<number> {
+  return reevaluateTiers(prisma(), now);
+}
+
 export interface PointsJobs {
   stop(): Promise<void>;
 }
 
 /**
- * Runs the jobs on a timer (default every 60 s; points expiry and tier review at most hourly).
+ * Runs the jobs on a timer (default every 60 s: hold expiry and tier re-evaluation after a program
+ * change, which does nothing once a version is done; points expiry and tier review at most hourly).
  * `stop()` waits for a pass in progress.
  */
 export function startPointsJobs(opts: { intervalMs?: number; slowIntervalMs?: number } = {}): PointsJobs {
@@ -46,9 +57,10 @@ export function startPointsJobs(opts: { intervalMs?: number; slowIntervalMs?: nu
   let running: Promise<void> | null = null;
   let timer: NodeJS.Timeout | undefined;
   const pass = async () => {
-    const now = new Date();
+    const now = clockNow();
     try {
       await runHoldExpiry(now);
+      await runTierReevaluation(now);
       if (Date.now() - lastSlow >= slow) {
         lastSlow = Date.now();
         await runPointsExpiry(now);
