@@ -1,3 +1,4 @@
+import { emit } from "../../../../lib/events/outbox.ts";
 import { z } from "zod";
 import { recordAudit } from "../../../../lib/audit.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
@@ -104,6 +105,15 @@ export async function resolveStatementDispute(actor: Actor, raw: unknown, opts: 
       partnerId: line.partnerId,
       before: lineAuditView(line),
       after: { ...lineAuditView(resolved), adjustmentPoints: input.adjustmentPoints },
+    });
+    // Announced in the resolving transaction (the partner's webhooks: dispute.resolved).
+    await emit(tx, "points.dispute_resolved", {
+      lineId: line.id,
+      runId: line.runId,
+      partnerId: line.partnerId,
+      adjustmentPoints: input.adjustmentPoints,
+      note: input.note,
+      resolvedAt: now.toISOString(),
     });
     return resolved;
   }, TX);
