@@ -10,6 +10,7 @@ import "./transaction.ts";
 import "./mutations.ts";
 import "./settlement.ts";
 import "./verify.ts";
+import "./reconciliation.ts";
 
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
 addDeadLetterFields(builder, "points", prisma);
