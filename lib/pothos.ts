@@ -7,7 +7,7 @@ import { GraphQLError, Kind } from "graphql";
 import { parseBigInt, serializeBigInt } from "./amounts.ts";
 import { mayReadScope, scopeForbidden } from "./authority.ts";
 import { isProduction } from "./deployment.ts";
-import { HubError } from "./errors.ts";
+import { type ErrorCode, ERROR_CODES, HubError } from "./errors.ts";
 import { hasMemberAuthority, type MemberScope, type Principal } from "./principal.ts";
 
 /**
@@ -171,3 +171,15 @@ export const pageInfoOf = <T>(page: { rows: readonly T[]; hasNextPage: boolean; 
   startCursor: page.rows.length ? cursorOf(page.rows[0]!) : null,
   endCursor: page.rows.length ? cursorOf(page.rows[page.rows.length - 1]!) : null,
 });
+
+/**
+ * The `ErrorCode` enum: the hub's `extensions.code` values (lib/errors.ts ERROR_CODES, with their
+ * descriptions), for fields that carry a code as data (`BatchRejection.code`). The wire values are
+ * the codes themselves, so a client that read the former String sees the same text.
+ */
+export function defineErrorCodeEnum<Ctx extends HubContext>(builder: HubBuilder<Ctx>) {
+  return builder.enumType("ErrorCode", {
+    description: "A stable error code (the same values as errors' `extensions.code`; docs/errors.md). Branch on it, never on a message.",
+    values: Object.fromEntries(Object.entries(ERROR_CODES).map(([code, description]) => [code, { description }])) as Record<ErrorCode, { description: string }>,
+  });
+}
