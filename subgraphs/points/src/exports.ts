@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import { badInput } from "../../../lib/errors.ts";
 import type { Principal } from "../../../lib/principal.ts";
@@ -32,6 +31,21 @@ function time(params: URLSearchParams, name: "from" | "to"): Date {
   return d;
 }
 
+/** Resolves when the client drained the socket's buffer (or went away); its listeners are removed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      res.off("error", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+    res.on("error", done);
+  });
+}
+
 /** C0, DEL or C1 controls (NUL among them): never part of a parameter. */
 const hasControl = (v: string) =>
   [...v].some((ch) => {
@@ -58,7 +72,7 @@ export const partnerTransactionsExport: ExportRoute = async (principal: Principa
   });
   for await (const chunk of exportChunks(f, format === "csv" ? "CSV" : "JSON", totals)) {
     if (res.destroyed) return; // the client went away: stop reading the ledger
-    if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
+    if (!res.write(chunk)) await drained(res);
   }
   res.end();
 };
