@@ -16,7 +16,7 @@ import { deploymentProblems, type ProcessRole } from "./deployment.ts";
  * HUB_PG_BIN (tests/), and PRISMA_* / CHECKPOINT_DISABLE (the Prisma CLI's own).
  */
 
-type Group = "process" | "database" | "network" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "events" | "admin CLI" | "tooling";
+type Group = "process" | "database" | "network" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "events" | "webhooks" | "admin CLI" | "tooling";
 
 interface Setting<S extends z.ZodType = z.ZodType> {
   group: Group;
@@ -173,6 +173,28 @@ export const SETTINGS = {
   // ── events (lib/events/relay.ts) ────────────────────────────────────────────────────────────
   HUB_OUTBOX_RETENTION_HOURS: def("events", "Hours a delivered outbox event is kept (audits, `ledger verify`) before the relay prunes it.", int(1, 24 * 366).default(168)),
   HUB_EVENT_MAX_ATTEMPTS: def("events", "Failed deliveries after which the relay moves an event to its schema's dead-letter table.", int(1, 1000).default(10)),
+
+  // ── webhooks (subgraphs/partner/src/webhooks/) ──────────────────────────────────────────────
+  HUB_WEBHOOK_TIMEOUT_MS: def("webhooks", "How long one webhook delivery may take (connect, send, response headers and body), in milliseconds; then it counts as failed and is retried.", int(100, 60_000).default(10_000)),
+  HUB_WEBHOOK_RETRY_WINDOW_SECONDS: def(
+    "webhooks",
+    "How long a failing delivery is retried, in seconds from its first attempt (default 3 days); then it is dead-lettered (status DEAD, replayable).",
+    int(1, 30 * 86_400).default(3 * 86_400),
+  ),
+  HUB_WEBHOOK_BACKOFF_BASE_MS: def("webhooks", "Delay before the first retry, in milliseconds; each further retry doubles it (with ±50 % jitter) up to HUB_WEBHOOK_BACKOFF_MAX_MS.", int(10, 3_600_000).default(5_000)),
+  HUB_WEBHOOK_BACKOFF_MAX_MS: def("webhooks", "Longest delay between two attempts, in milliseconds (default 1 hour).", int(10, 86_400_000).default(3_600_000)),
+  HUB_WEBHOOK_ENDPOINT_CONCURRENCY: def("webhooks", "Deliveries in flight at once to one endpoint, per dispatcher process (a slow endpoint holds at most this many).", int(1, 64).default(4)),
+  HUB_WEBHOOK_CONCURRENCY: def("webhooks", "Deliveries in flight at once per dispatcher process, all endpoints together.", int(1, 1_000).default(64)),
+  HUB_WEBHOOK_ROTATION_OVERLAP_SECONDS: def(
+    "webhooks",
+    "Default time both the old and the new signing secret sign deliveries after a rotation, in seconds (rotateWebhookSecret may ask for 0–7 days).",
+    int(0, 7 * 86_400).default(86_400),
+  ),
+  HUB_WEBHOOK_ALLOWED_HOSTS: def(
+    "webhooks",
+    "Comma-separated host names or IP addresses (exactly as written in an endpoint URL) that may resolve to private, loopback or link-local addresses (tests, an on-premises receiver). Empty: none, except in the demo (HUB_DEMO, or the embedded database), where loopback and private hosts are allowed.",
+    z.string().default(""),
+  ),
 
   // ── admin CLI (defaults of `npm run cli` options) ──────────────────────────────────────────
   HUB_ADMIN_CLIENT_ID: def("admin CLI", "An ADMIN API client's id: `cli clients create` and `cli settlement export` go through the API with it.", z.string().min(1).optional()),

@@ -9,7 +9,9 @@ import { startGateway } from "../gateway/src/server.ts";
 import { usePlumbingPrisma as useMemberPlumbing } from "../subgraphs/member/src/db.ts";
 import { startMemberSubgraph } from "../subgraphs/member/src/server.ts";
 import { usePlumbingPrisma as usePartnerPlumbing } from "../subgraphs/partner/src/db.ts";
-import { startOfferSweeper } from "../subgraphs/partner/src/jobs.ts";
+import { startOfferSweeper, startWebhooks } from "../subgraphs/partner/src/jobs.ts";
+import type { DispatcherSettings } from "../subgraphs/partner/src/webhooks/dispatcher.ts";
+import type { UrlPolicy } from "../subgraphs/partner/src/webhooks/url-guard.ts";
 import { startPartnerSubgraph } from "../subgraphs/partner/src/server.ts";
 import { startPointsJobs } from "../subgraphs/points/src/jobs.ts";
 import { startPointsSubgraph } from "../subgraphs/points/src/server.ts";
@@ -33,6 +35,8 @@ export interface HubOptions {
   relayIntervalMs?: number;
   /** Authorization code lifetime in ms (tests shorten it to prove expiry). */
   codeTtlMs?: number;
+  /** The webhook dispatcher: settings overriding the environment's (tests: fast backoff), its URL policy, or false for none. */
+  webhooks?: false | { settings?: Partial<DispatcherSettings>; policy?: UrlPolicy };
   /** Wraps each subgraph's Prisma client (tests count queries through it). */
   wrapClient?: (client: PrismaClient, subgraph: SchemaName) => PrismaClient;
 }
@@ -78,7 +82,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   useMemberPlumbing(relayClient);
   usePartnerPlumbing(relayClient);
   const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) => startOutboxRelay({ schema, prisma: () => relayClient, peers, internalKey: key, intervalMs: opts.relayIntervalMs }));
-  const jobs = opts.jobs === false ? [] : [startPointsJobs({}), startOfferSweeper({})];
+  const jobs: { stop(): Promise<void> }[] = opts.jobs === false ? [] : [startPointsJobs({}), startOfferSweeper({})];
+  // Webhook deliveries are plumbing like the relays (their own client), not an optional job.
+  if (opts.webhooks !== false) jobs.push(startWebhooks({ client: () => relayClient, ...opts.webhooks }));
   const gateway = await startGateway({
     port: opts.port ?? 0,
     host,

@@ -59,7 +59,7 @@ export const CATALOGUE = {
   "member.linked": {
     description: "A member's account at a partner took effect (new, confirmed, or its external reference changed).",
     producer: "member",
-    consumers: ["points"],
+    consumers: ["points", "partner"],
     payload: z.looseObject({
       memberId: id,
       partnerId: id,
@@ -70,9 +70,9 @@ export const CATALOGUE = {
     }),
   },
   "member.link_requested": {
-    description: "A partner asked to link an e-mail that already belongs to a member; waits for the member's confirmation (no consumer yet: for a member notification).",
+    description: "A partner asked to link an e-mail that already belongs to a member; waits for the member's confirmation (the partner subgraph tells the partner's webhooks).",
     producer: "member",
-    consumers: [],
+    consumers: ["partner"],
     payload: z.looseObject({ memberId: id, partnerId: id, requestedAt: isoTime }),
   },
   "member.consent_granted": {
@@ -205,6 +205,57 @@ export const CATALOGUE = {
     producer: "partner",
     consumers: ["points"],
     payload: z.looseObject({ offerId: id, reason: z.string().optional(), endedAt: isoTime.optional() }),
+  },
+  "partner.offer_submitted": {
+    description: "A co-issuer submitted an offer for approval: every other co-issuer's approval is requested (consumed by the partner subgraph itself, for its webhooks).",
+    producer: "partner",
+    consumers: ["partner"],
+    payload: z.looseObject({
+      offerId: id,
+      version: z.int(),
+      title: z.string(),
+      submittedByPartnerId: id,
+      coIssuerPartnerIds: z.array(id).min(1),
+      submittedAt: isoTime,
+    }),
+  },
+  "partner.offer_approved": {
+    description: "A co-issuer approved an offer's current version; `active` when it was the last approval (consumed by the partner subgraph itself, for its webhooks).",
+    producer: "partner",
+    consumers: ["partner"],
+    payload: z.looseObject({ offerId: id, version: z.int(), approvedByPartnerId: id, coIssuerPartnerIds: z.array(id).min(1), active: z.boolean(), approvedAt: isoTime }),
+  },
+  "points.settlement_approved": {
+    description: "An admin approved a settlement run: its period and each partner's statement (amounts in the coalition currency, points as decimal strings).",
+    producer: "points",
+    consumers: ["partner"],
+    payload: z.looseObject({
+      runId: id,
+      periodStart: isoTime,
+      periodEnd: isoTime,
+      approvedAt: isoTime,
+      currency: z.string(),
+      statements: z.array(
+        z.looseObject({
+          partnerId: id,
+          pointsIssued: z.string(),
+          pointsRedeemed: z.string(),
+          offerFundingPoints: z.string(),
+          offerReturnedPoints: z.string(),
+          pointsReversed: z.string(),
+          pointsAdjusted: z.string(),
+          amountDue: decimal,
+          amountOwed: decimal,
+          netPosition: decimal,
+        }),
+      ),
+    }),
+  },
+  "points.dispute_resolved": {
+    description: "An admin resolved a partner's dispute of a settlement statement line (adjustmentPoints 0 = rejected).",
+    producer: "points",
+    consumers: ["partner"],
+    payload: z.looseObject({ lineId: id, runId: id, partnerId: id, adjustmentPoints: z.int(), note: z.string(), resolvedAt: isoTime }),
   },
 } as const satisfies Record<string, EventSpec>;
 

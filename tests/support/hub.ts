@@ -42,7 +42,7 @@ export interface TestHub extends Hub {
  * The whole hub (gateway + three subgraphs + relays) on port 0 over a fresh database, with one
  * ADMIN API client. What an e2e test drives, exactly as a client would.
  */
-export async function startTestHub(opts: { jobs?: boolean } & Pick<HubOptions, "codeTtlMs"> = {}): Promise<TestHub> {
+export async function startTestHub(opts: { jobs?: boolean } & Pick<HubOptions, "codeTtlMs" | "webhooks"> = {}): Promise<TestHub> {
   const db = await freshDatabase();
   const dataDir = mkdtempSync(path.join(tmpdir(), "hub-test-"));
   const counts: Record<SchemaName, number> = { member: 0, points: 0, partner: 0 };
@@ -55,7 +55,7 @@ export async function startTestHub(opts: { jobs?: boolean } & Pick<HubOptions, "
         },
       },
     }) as unknown as PrismaClient;
-  const hub = await startHub({ db, internalSecret: TEST_INTERNAL_SECRET, dataDir, relayIntervalMs: 50, jobs: opts.jobs ?? false, wrapClient, codeTtlMs: opts.codeTtlMs });
+  const hub = await startHub({ db, internalSecret: TEST_INTERNAL_SECRET, dataDir, relayIntervalMs: 50, jobs: opts.jobs ?? false, wrapClient, codeTtlMs: opts.codeTtlMs, webhooks: opts.webhooks });
   await createApiClientWithSecret({ clientId: TEST_ADMIN.clientId, secret: TEST_ADMIN.secret, role: "ADMIN", partnerId: null });
 
   async function tokenRequest(form: Record<string, string>): Promise<string> {

@@ -1,18 +1,55 @@
-import { defineConsumer } from "../../../lib/events/inbox.ts";
+import type { EventType } from "../../../lib/events/catalogue.ts";
+import { type BatchEventHandler, defineConsumer, type EventHandler, type HandlerSpec } from "../../../lib/events/inbox.ts";
 import { memberConsentHandlers } from "./services/member-consents.ts";
 import { memberFactsHandlers } from "./services/member-facts.ts";
 import { recordOfferApplied } from "./services/offers/claims.ts";
+import { webhookIngest } from "./webhooks/ingest.ts";
 
-// The events this subgraph consumes, delivered by the other subgraphs' outbox relays to
-// POST /internal/events (internal.ts). Each handler runs in the transaction that records the
-// event in this subgraph's inbox.
+// The events this subgraph consumes, delivered by the other subgraphs' outbox relays (and its own,
+// for its own partner.offer_submitted/approved) to POST /internal/events (internal.ts). Each handler
+// runs in the transaction that records the event in this subgraph's inbox.
+
+const asOne = <T extends EventType>(h: HandlerSpec<T>): EventHandler<T> => (typeof h === "function" ? h : (h.one ?? ((tx, e) => h.batch(tx, [e]))));
+const asBatch = <T extends EventType>(h: HandlerSpec<T>): BatchEventHandler<T> =>
+  typeof h === "function"
+    ? async (tx, es) => {
+        for (const e of es) await h(tx, e);
+      }
+    : h.batch;
+
+/** Both handlers of one event type, in order, in the same transaction (set-based when either is). */
+function both<T extends EventType>(a: HandlerSpec<T>, b: HandlerSpec<T>): HandlerSpec<T> {
+  const one: EventHandler<T> = async (tx, e) => {
+    await asOne(a)(tx, e);
+    await asOne(b)(tx, e);
+  };
+  if (typeof a === "function" && typeof b === "function") return one;
+  return {
+    one,
+    batch: async (tx, es) => {
+      await asBatch(a)(tx, es);
+      await asBatch(b)(tx, es);
+    },
+  };
+}
 
 /** Domain events this subgraph consumes (lib/events/catalogue.ts routes them here), payloads parsed by the catalogue. */
 export const eventConsumer = defineConsumer("partner", {
-  // member.enrolled, points.activity, points.tier_changed: the member facts offer eligibility needs.
-  ...memberFactsHandlers,
-  // member.consent_granted, member.consent_revoked: the consent copy offers' requiredPurpose needs.
-  ...memberConsentHandlers,
+  // member.enrolled, points.tier_changed: the member facts offer eligibility needs.
+  "member.enrolled": memberFactsHandlers["member.enrolled"],
+  "points.tier_changed": memberFactsHandlers["points.tier_changed"],
+  // points.activity: member facts, and the partner's webhooks (points earned/redeemed/reversed at it).
+  "points.activity": both(memberFactsHandlers["points.activity"], webhookIngest["points.activity"]),
+  // member.consent_granted, member.consent_revoked: the consent copy (offers' requiredPurpose, webhook filtering), then the webhooks.
+  "member.consent_granted": both(memberConsentHandlers["member.consent_granted"], webhookIngest["member.consent_granted"]),
+  "member.consent_revoked": both(memberConsentHandlers["member.consent_revoked"], webhookIngest["member.consent_revoked"]),
+  // Webhooks only: links, offer approvals, settlement, disputes.
+  "member.linked": webhookIngest["member.linked"],
+  "member.link_requested": webhookIngest["member.link_requested"],
+  "partner.offer_submitted": webhookIngest["partner.offer_submitted"],
+  "partner.offer_approved": webhookIngest["partner.offer_approved"],
+  "points.settlement_approved": webhookIngest["points.settlement_approved"],
+  "points.dispute_resolved": webhookIngest["points.dispute_resolved"],
   // A bonus applied in the points subgraph counts as a use of the member's claim.
   "points.offer_applied": (tx, e) => recordOfferApplied(tx, e.payload, e.createdAt),
 });

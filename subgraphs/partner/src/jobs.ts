@@ -1,5 +1,17 @@
 import { log } from "../../../lib/logger.ts";
 import { endExpiredOffers } from "./services/offers/lifecycle.ts";
+import { prisma } from "./db.ts";
+import { type DispatcherSettings, startWebhookDispatcher, type WebhookDispatcher } from "./webhooks/dispatcher.ts";
+import type { UrlPolicy } from "./webhooks/url-guard.ts";
+
+/**
+ * The webhook dispatcher (webhooks/dispatcher.ts): sends the deliveries the event consumer
+ * enqueued, and announces expired consents. Several processes may run it. `client`: the Prisma
+ * client it polls with (default the subgraph's).
+ */
+export function startWebhooks(opts: { client?: () => import("../../../lib/db.ts").PrismaClient; settings?: Partial<DispatcherSettings>; policy?: UrlPolicy } = {}): WebhookDispatcher {
+  return startWebhookDispatcher({ prisma: opts.client ?? prisma, settings: opts.settings, policy: opts.policy });
+}
 
 /**
  * Ends offers whose window is over (→ partner.offer_ended, so points returns the unused budget).

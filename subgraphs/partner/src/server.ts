@@ -4,6 +4,7 @@ import { accessEventsPlugin, createContext } from "./context.ts";
 import { usePrisma } from "./db.ts";
 import { internalRoutes } from "./internal.ts";
 import { schema } from "./schema/index.ts";
+import { useWebhookSecretKey } from "./webhooks/secrets.ts";
 
 export interface StartPartnerOptions {
   prisma: PrismaClient;
@@ -14,6 +15,8 @@ export interface StartPartnerOptions {
 
 export async function startPartnerSubgraph(opts: StartPartnerOptions): Promise<RunningSubgraph> {
   usePrisma(opts.prisma);
+  // Webhook signing secrets are stored encrypted under a key derived from the internal secret.
+  useWebhookSecretKey(opts.internalKey);
   return startSubgraph({
     name: "partner",
     schema,

@@ -107,7 +107,7 @@ export async function loadOffer(ctx: PartnerContext, id: string): Promise<Offer>
 export type ClaimShape = OfferClaim;
 export const OfferClaimRef = builder.objectRef<ClaimShape>("OfferClaim");
 
-const PageInfoRef = definePageInfo(builder);
+export const PageInfoRef = definePageInfo(builder);
 
 const OfferEdgeRef = builder.objectRef<Offer>("OfferEdge").implement({
   description: "An offer in a connection.",

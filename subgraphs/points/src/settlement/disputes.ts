@@ -1,3 +1,4 @@
+import { emit } from "../../../../lib/events/outbox.ts";
 import { z } from "zod";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import type { SettlementLine } from "../../../../prisma/generated/client/client.ts";
@@ -90,9 +91,19 @@ export async function resolveStatementDispute(actor: Actor, raw: unknown, opts: 
       });
       adjustmentTransactionId = t.id;
     }
-    return tx.settlementLine.update({
+    const resolved = await tx.settlementLine.update({
       where: { id: line.id },
       data: { resolvedAt: now, resolvedBy: actor.sub, resolutionNote: input.note, adjustmentTransactionId },
     });
+    // Announced in the resolving transaction (the partner's webhooks: dispute.resolved).
+    await emit(tx, "points.dispute_resolved", {
+      lineId: line.id,
+      runId: line.runId,
+      partnerId: line.partnerId,
+      adjustmentPoints: input.adjustmentPoints,
+      note: input.note,
+      resolvedAt: now.toISOString(),
+    });
+    return resolved;
   }, TX);
 }

@@ -7,6 +7,7 @@ import { parseInput } from "../../../../lib/input.ts";
 import { type Actor, isAdmin, Uuid } from "../domain.ts";
 import type { Tx } from "../ledger/ledger.ts";
 import { compute } from "./compute.ts";
+import { emit } from "../../../../lib/events/outbox.ts";
 
 /**
  * Settlement runs: an ADMIN creates a DRAFT run over a closed period, recomputes it while it is a
@@ -96,6 +97,28 @@ export async function approveSettlementRun(actor: Actor, id: string, opts: RunOp
     await lockRuns(tx);
     const run = await draftForUpdate(tx, id);
     await compute(tx, run, now, watermark);
-    return tx.settlementRun.update({ where: { id }, data: { status: "APPROVED", approvedAt: now, approvedBy: actor.sub } });
+    const approved = await tx.settlementRun.update({ where: { id }, data: { status: "APPROVED", approvedAt: now, approvedBy: actor.sub } });
+    // Each partner's statement, announced in the approving transaction (partners' webhooks: settlement.run_approved).
+    const statements = await tx.settlementStatement.findMany({ where: { runId: id }, orderBy: { partnerId: "asc" } });
+    await emit(tx, "points.settlement_approved", {
+      runId: id,
+      periodStart: approved.periodStart.toISOString(),
+      periodEnd: approved.periodEnd.toISOString(),
+      approvedAt: now.toISOString(),
+      currency: currencySettings().code,
+      statements: statements.map((s) => ({
+        partnerId: s.partnerId,
+        pointsIssued: s.pointsIssued.toString(),
+        pointsRedeemed: s.pointsRedeemed.toString(),
+        offerFundingPoints: s.offerFundingPoints.toString(),
+        offerReturnedPoints: s.offerReturnedPoints.toString(),
+        pointsReversed: s.pointsReversed.toString(),
+        pointsAdjusted: s.pointsAdjusted.toString(),
+        amountDue: s.amountDue.toFixed(6),
+        amountOwed: s.amountOwed.toFixed(6),
+        netPosition: s.netPosition.toFixed(6),
+      })),
+    });
+    return approved;
   }, RUN_TX);
 }

@@ -23,11 +23,21 @@ import { lockForIssuer, type Tx } from "./visibility.ts";
 export async function submitOffer(actor: Actor, offerId: string, opts: WriteOptions = {}): Promise<Offer> {
   const now = opts.now ?? new Date();
   return prisma().$transaction(async (tx) => {
-    const { offer } = await lockForIssuer(tx, actor, offerId);
+    const { offer, fundings, me } = await lockForIssuer(tx, actor, offerId);
     if (offer.status === "PENDING_APPROVAL") return offer;
     if (offer.status !== "DRAFT") throw new HubError("OFFER_NOT_ACTIVE", `Only a DRAFT can be submitted (this one is ${offer.status})`);
     if (offer.endsAt.getTime() <= now.getTime()) throw badInput("The offer's window is over; edit endsAt first", "endsAt");
-    return tx.offer.update({ where: { id: offerId }, data: { status: "PENDING_APPROVAL", submittedAt: now } });
+    const submitted = await tx.offer.update({ where: { id: offerId }, data: { status: "PENDING_APPROVAL", submittedAt: now } });
+    // The co-issuers' webhooks (offer.approval_requested), in the submitting transaction.
+    await emit(tx, "partner.offer_submitted", {
+      offerId,
+      version: submitted.version,
+      title: submitted.title,
+      submittedByPartnerId: me,
+      coIssuerPartnerIds: fundings.map((f) => f.partnerId).sort(),
+      submittedAt: now.toISOString(),
+    });
+    return submitted;
   }, TX_OPTIONS);
 }
 
@@ -67,8 +77,19 @@ export async function approveOffer(actor: Actor, offerId: string, opts: WriteOpt
       throw new HubError("OFFER_NOT_ACTIVE", `Only an offer pending approval can be approved (this one is ${offer.status})`);
     }
     if (offer.endsAt.getTime() <= now.getTime()) throw new HubError("OFFER_NOT_ACTIVE", "The offer's window is over");
-    await tx.offerFunding.updateMany({ where: { offerId, partnerId: me, approvedAt: null }, data: { approvedAt: now } });
+    const { count: approvedNow } = await tx.offerFunding.updateMany({ where: { offerId, partnerId: me, approvedAt: null }, data: { approvedAt: now } });
     const pending = fundings.filter((f) => f.partnerId !== me && !f.approvedAt);
+    // The co-issuers' webhooks (offer.approved), in the approving transaction; a repeated approval emits nothing.
+    if (approvedNow) {
+      await emit(tx, "partner.offer_approved", {
+        offerId,
+        version: offer.version,
+        approvedByPartnerId: me,
+        coIssuerPartnerIds: fundings.map((f) => f.partnerId).sort(),
+        active: pending.length === 0,
+        approvedAt: now.toISOString(),
+      });
+    }
     if (pending.length) return offer;
     const activated = await tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE", activatedAt: offer.activatedAt ?? now } });
     const redeemable = await tx.offerRedeemablePartner.findMany({ where: { offerId }, orderBy: { partnerId: "asc" } });

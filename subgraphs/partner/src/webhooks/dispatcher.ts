@@ -1,0 +1,237 @@
+import { request } from "undici";
+import { loadEnv } from "../../../../lib/config.ts";
+import type { PrismaClient } from "../../../../lib/db.ts";
+import { log } from "../../../../lib/logger.ts";
+import type { WebhookDelivery, WebhookEndpoint } from "../../../../prisma/generated/client/client.ts";
+import { sweepExpiredConsents } from "./ingest.ts";
+import { buildPayload, payloadContext } from "./payload.ts";
+import { decryptSecret, signatureHeader } from "./secrets.ts";
+import { guardedAgent, literalHostProblem, type UrlPolicy, urlPolicy } from "./url-guard.ts";
+import { onWebhookWork } from "./wake.ts";
+
+/**
+ * The webhook dispatcher: sends pending WebhookDelivery rows, at least once, outside any request.
+ * - Claims with `FOR UPDATE SKIP LOCKED` (several processes may dispatch; no transaction is held
+ *   while sending: a claim is a lease, `lockedUntil`, renewed by nobody, so a crashed sender's rows
+ *   are claimed again after it).
+ * - In order per member per endpoint: a delivery is not claimed while an earlier one of the same
+ *   subject (`subjectKey`) to the same endpoint is pending or retrying (in flight included).
+ * - Bounded: at most HUB_WEBHOOK_ENDPOINT_CONCURRENCY in flight per endpoint and
+ *   HUB_WEBHOOK_CONCURRENCY in all, per process; every request has HUB_WEBHOOK_TIMEOUT_MS (undici
+ *   with an AbortSignal). A slow or dead endpoint holds at most its own slots, for at most the
+ *   timeout each, then waits out its backoff without any slot: other partners' deliveries proceed.
+ * - Failure (non-2xx, timeout, refused address, network): retried with exponential backoff and ±50 %
+ *   jitter (HUB_WEBHOOK_BACKOFF_BASE_MS doubling up to HUB_WEBHOOK_BACKOFF_MAX_MS) until
+ *   HUB_WEBHOOK_RETRY_WINDOW_SECONDS after the first attempt (3 days), then DEAD (listed, replayable).
+ * - Redirects are not followed (a 3xx is a failure): a redirect could point anywhere.
+ */
+
+export interface DispatcherSettings {
+  timeoutMs: number;
+  retryWindowSeconds: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  endpointConcurrency: number;
+  concurrency: number;
+  /** Poll interval when idle (a commit that enqueues wakes it at once). */
+  pollMs: number;
+  /** How often the consent-expiry sweep runs. */
+  expirySweepMs: number;
+}
+
+export function dispatcherSettings(env: NodeJS.ProcessEnv = process.env): DispatcherSettings {
+  const e = loadEnv(env);
+  return {
+    timeoutMs: e.HUB_WEBHOOK_TIMEOUT_MS,
+    retryWindowSeconds: e.HUB_WEBHOOK_RETRY_WINDOW_SECONDS,
+    backoffBaseMs: e.HUB_WEBHOOK_BACKOFF_BASE_MS,
+    backoffMaxMs: e.HUB_WEBHOOK_BACKOFF_MAX_MS,
+    endpointConcurrency: e.HUB_WEBHOOK_ENDPOINT_CONCURRENCY,
+    concurrency: e.HUB_WEBHOOK_CONCURRENCY,
+    pollMs: 500,
+    expirySweepMs: 15_000,
+  };
+}
+
+/** The delay before retry number `attempts` (1 = after the first failure): base·2^(n−1), capped, ±50 % jitter. */
+export function backoffMs(attempts: number, s: Pick<DispatcherSettings, "backoffBaseMs" | "backoffMaxMs">, random = Math.random): number {
+  const exp = Math.min(s.backoffMaxMs, s.backoffBaseMs * 2 ** Math.min(Math.max(attempts - 1, 0), 40));
+  return Math.max(1, Math.round(exp * (0.5 + random())));
+}
+
+export interface WebhookDispatcher {
+  stop(): Promise<void>;
+  /** Deliveries in flight now (bench, tests). */
+  inFlight(): number;
+}
+
+const MAX_ERROR = 500;
+const T = `"partner"."WebhookDelivery"`;
+
+export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; settings?: Partial<DispatcherSettings>; policy?: UrlPolicy }): WebhookDispatcher {
+  const s: DispatcherSettings = { ...dispatcherSettings(), ...opts.settings };
+  const policy = opts.policy ?? urlPolicy();
+  const agent = guardedAgent(policy, { connectTimeoutMs: s.timeoutMs, connections: s.endpointConcurrency });
+  const db = () => opts.prisma();
+  let stopped = false;
+  let inflight = 0;
+  const running = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let lastSweep = 0;
+
+  /** Ready deliveries for the free slots, within each endpoint's concurrency, oldest first; claimed (leased). */
+  async function claim(free: number): Promise<WebhookDelivery[]> {
+    const candidates = await db().$queryRawUnsafe<{ id: string }[]>(
+      `WITH inflight AS (
+         SELECT "endpointId", count(*)::int AS n FROM ${T} WHERE status IN ('PENDING', 'RETRYING') AND "lockedUntil" > now() GROUP BY 1
+       ), ready AS (
+         SELECT d.id, d."endpointId", d.seq FROM ${T} d JOIN "partner"."WebhookEndpoint" e ON e.id = d."endpointId" AND e.status = 'ACTIVE'
+         WHERE d.status IN ('PENDING', 'RETRYING') AND d."nextAttemptAt" <= now() AND (d."lockedUntil" IS NULL OR d."lockedUntil" <= now())
+           AND NOT EXISTS (SELECT 1 FROM ${T} p WHERE p."endpointId" = d."endpointId" AND p."subjectKey" = d."subjectKey" AND p.seq < d.seq AND p.status IN ('PENDING', 'RETRYING'))
+         ORDER BY d.seq LIMIT 5000
+       ), ranked AS (
+         SELECT r.id, r.seq, row_number() OVER (PARTITION BY r."endpointId" ORDER BY r.seq) + coalesce(i.n, 0) AS slot FROM ready r LEFT JOIN inflight i USING ("endpointId")
+       )
+       SELECT id::text FROM ranked WHERE slot <= $1 ORDER BY seq LIMIT $2`,
+      s.endpointConcurrency,
+      free,
+    );
+    if (!candidates.length) return [];
+    return db().$queryRawUnsafe<WebhookDelivery[]>(
+      `UPDATE ${T} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, "lastAttemptAt" = now(), "firstAttemptAt" = COALESCE("firstAttemptAt", now())
+       WHERE id IN (SELECT id FROM ${T} WHERE id = ANY($1::uuid[]) AND status IN ('PENDING', 'RETRYING') AND ("lockedUntil" IS NULL OR "lockedUntil" <= now()) FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      candidates.map((c) => c.id),
+      s.timeoutMs + 30_000,
+    );
+  }
+
+  async function send(d: WebhookDelivery, endpoint: WebhookEndpoint, body: string): Promise<void> {
+    const started = performance.now();
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const literal = literalHostProblem(endpoint.url, policy);
+      if (literal) throw new Error(literal);
+      const now = new Date();
+      const secrets = [decryptSecret(endpoint.secretEncrypted)];
+      if (endpoint.previousSecretEncrypted && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > now) secrets.push(decryptSecret(endpoint.previousSecretEncrypted));
+      const timestamp = Math.floor(now.getTime() / 1000);
+      const res = await request(endpoint.url, {
+        method: "POST",
+        dispatcher: agent,
+        signal: AbortSignal.timeout(s.timeoutMs),
+        headersTimeout: s.timeoutMs,
+        bodyTimeout: s.timeoutMs,
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "CoalitionHub-Webhooks/1",
+          "webhook-id": d.eventId,
+          "webhook-timestamp": String(timestamp),
+          "webhook-signature": signatureHeader(secrets, d.eventId, timestamp, body),
+        },
+        body,
+      });
+      status = res.statusCode;
+      await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
+    } catch (e) {
+      error = e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
+    }
+    const latency = Math.round(performance.now() - started);
+    if (!error) {
+      await db().$executeRawUnsafe(
+        `UPDATE ${T} SET status = 'DELIVERED', "deliveredAt" = now(), "lockedUntil" = NULL, "lastResponseStatus" = $2, "lastLatencyMs" = $3, "lastError" = NULL WHERE id = $1::uuid`,
+        d.id,
+        status,
+        latency,
+      );
+      return;
+    }
+    const delay = backoffMs(d.attempts, s);
+    const first = d.firstAttemptAt ? new Date(d.firstAttemptAt).getTime() : Date.now();
+    const dead = Date.now() + delay > first + s.retryWindowSeconds * 1000;
+    await db().$executeRawUnsafe(
+      `UPDATE ${T} SET status = $2::"partner"."WebhookDeliveryStatus", "nextAttemptAt" = now() + ($3::int * interval '1 millisecond'), "lockedUntil" = NULL,
+         "lastResponseStatus" = $4, "lastLatencyMs" = $5, "lastError" = $6, "deadAt" = CASE WHEN $2 = 'DEAD' THEN now() ELSE NULL END
+       WHERE id = $1::uuid AND status IN ('PENDING', 'RETRYING')`,
+      d.id,
+      dead ? "DEAD" : "RETRYING",
+      delay,
+      status,
+      latency,
+      error.slice(0, MAX_ERROR),
+    );
+    if (dead) log.warn("webhook delivery dead-lettered after its retry window", { deliveryId: d.id, endpointId: d.endpointId, attempts: d.attempts, err: error });
+  }
+
+  async function pass(): Promise<number> {
+    const free = s.concurrency - inflight;
+    if (free <= 0) return 0;
+    const rows = await claim(free);
+    if (!rows.length) return 0;
+    const endpoints = new Map((await db().webhookEndpoint.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.endpointId))] } } })).map((e) => [e.id, e]));
+    const contexts = await payloadContext(db(), rows);
+    for (const d of rows) {
+      const endpoint = endpoints.get(d.endpointId);
+      if (!endpoint) continue; // deleted meanwhile (its deliveries went with it)
+      inflight++;
+      const p = send(d, endpoint, buildPayload(d, endpoint, contexts.get(d.partnerId)))
+        .catch((err) => log.warn("webhook delivery bookkeeping failed", { deliveryId: d.id, err }))
+        .finally(() => {
+          inflight--;
+          running.delete(p);
+          kick();
+        });
+      running.add(p);
+    }
+    return rows.length;
+  }
+
+  let passing: Promise<void> | null = null;
+  let again = false;
+  function kick(): void {
+    if (stopped) return;
+    if (passing) {
+      again = true;
+      return;
+    }
+    passing = (async () => {
+      do {
+        again = false;
+        try {
+          if (Date.now() - lastSweep >= s.expirySweepMs) {
+            lastSweep = Date.now();
+            await db().$transaction((tx) => sweepExpiredConsents(tx), { maxWait: 10_000, timeout: 20_000 });
+          }
+          while (!stopped && (await pass()) > 0);
+        } catch (err) {
+          if (!stopped) log.warn("webhook dispatcher pass failed", { err });
+        }
+      } while (again && !stopped);
+    })().finally(() => {
+      passing = null;
+    });
+  }
+
+  const unregister = onWebhookWork(kick);
+  const tick = () => {
+    if (stopped) return;
+    kick();
+    timer = setTimeout(tick, s.pollMs);
+    timer.unref?.();
+  };
+  tick();
+
+  return {
+    inFlight: () => inflight,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      unregister();
+      if (passing) await passing;
+      await Promise.allSettled([...running]);
+      await agent.close().catch(() => undefined);
+    },
+  };
+}
