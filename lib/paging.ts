@@ -69,3 +69,47 @@ export function pagedLoader<P>(load: (memberIds: string[], first: number, after:
     { cacheKeyFn: (k) => `${k.memberId}|${shape(k)}` },
   );
 }
+
+/**
+ * Relay's four paging arguments as one validated request: `first`/`after` pages forward (newest
+ * first), `last`/`before` backward (the page just before `before`, still listed newest first).
+ * BAD_USER_INPUT when both `first` and `last` are given, a size is outside 1–`max`, or a cursor is not
+ * one of ours (naming the argument).
+ */
+export interface PageRequest {
+  direction: "forward" | "backward";
+  size: number;
+  cursor: { at: Date; id: string } | null;
+}
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+  last?: number | null;
+  before?: string | null;
+}
+
+export function pageRequest(args: PageArgs, isId: (id: string) => boolean, max = MAX_PAGE_SIZE): PageRequest {
+  if (args.first != null && args.last != null) throw badInput("Pass first (with after) or last (with before), not both", "last");
+  if (args.after != null && args.before != null) throw badInput("Pass after or before, not both", "before");
+  const cursorOf = (c: string | null | undefined, field: "after" | "before") => {
+    if (c == null) return null;
+    const d = c.length <= 200 ? decodeCursor(c, isId) : null;
+    if (!d) throw badInput(`${field} is not a valid cursor`, field);
+    return d;
+  };
+  if (args.last != null || args.before != null) {
+    if (args.first != null || args.after != null) throw badInput("Pass first (with after) or last (with before), not both", "last");
+    const n = args.last ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(n) || n < 1 || n > max) throw badInput(`last must be between 1 and ${max}`, "last");
+    return { direction: "backward", size: n, cursor: cursorOf(args.before, "before") };
+  }
+  return { direction: "forward", size: pageSize(args.first, max), cursor: cursorOf(args.after, "after") };
+}
+
+/** A page in both directions: its rows (newest first) and whether pages follow and precede it. */
+export interface BiPage<T> {
+  rows: T[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}

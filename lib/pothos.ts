@@ -7,7 +7,7 @@ import { GraphQLError, Kind } from "graphql";
 import { parseBigInt, serializeBigInt } from "./amounts.ts";
 import { mayReadScope, scopeForbidden } from "./authority.ts";
 import { isProduction } from "./deployment.ts";
-import { HubError } from "./errors.ts";
+import { type ErrorCode, ERROR_CODES, HubError } from "./errors.ts";
 import { hasMemberAuthority, type MemberScope, type Principal } from "./principal.ts";
 
 /**
@@ -138,6 +138,10 @@ export type HubBuilder<Ctx extends HubContext> = ReturnType<typeof createBuilder
 export interface PageInfoShape {
   hasNextPage: boolean;
   endCursor: string | null;
+  /** Whether a page precedes this one; lists paged only forward answer false (Relay allows it). */
+  hasPreviousPage?: boolean;
+  /** Cursor of the first item; computed by `pageInfoOf`. */
+  startCursor?: string | null;
 }
 
 /**
@@ -146,17 +150,36 @@ export interface PageInfoShape {
  */
 export function definePageInfo<Ctx extends HubContext>(builder: HubBuilder<Ctx>) {
   return builder.objectRef<PageInfoShape>("PageInfo").implement({
-    description: "Relay cursor pagination: whether more items follow, and the cursor to continue after.",
+    description: "Relay cursor pagination (the Relay connection spec): whether items follow or precede this page, and the cursors to continue from.",
     shareable: true,
     fields: (t) => ({
-      hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one." }),
+      hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one (items older than endCursor, in a list newest first)." }),
       endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
+      hasPreviousPage: t.boolean({
+        description: "True when another page precedes this one (pass startCursor as `before` with `last`). As the Relay spec allows, a list paged forward only (no `last`/`before` arguments) answers false.",
+        resolve: (p) => p.hasPreviousPage ?? false,
+      }),
+      startCursor: t.string({ nullable: true, description: "Cursor of the first item of this page; pass it as `before` (with `last`) for the previous page.", resolve: (p) => p.startCursor ?? null }),
     }),
   });
 }
 
 /** The pageInfo of a page: whether another follows, and the cursor of its last row. */
-export const pageInfoOf = <T>(page: { rows: readonly T[]; hasNextPage: boolean }, cursorOf: (row: T) => string): PageInfoShape => ({
+export const pageInfoOf = <T>(page: { rows: readonly T[]; hasNextPage: boolean; hasPreviousPage?: boolean }, cursorOf: (row: T) => string): PageInfoShape => ({
   hasNextPage: page.hasNextPage,
+  hasPreviousPage: page.hasPreviousPage ?? false,
+  startCursor: page.rows.length ? cursorOf(page.rows[0]!) : null,
   endCursor: page.rows.length ? cursorOf(page.rows[page.rows.length - 1]!) : null,
 });
+
+/**
+ * The `ErrorCode` enum: the hub's `extensions.code` values (lib/errors.ts ERROR_CODES, with their
+ * descriptions), for fields that carry a code as data (`BatchRejection.code`). The wire values are
+ * the codes themselves, so a client that read the former String sees the same text.
+ */
+export function defineErrorCodeEnum<Ctx extends HubContext>(builder: HubBuilder<Ctx>) {
+  return builder.enumType("ErrorCode", {
+    description: "A stable error code (the same values as errors' `extensions.code`; docs/errors.md). Branch on it, never on a message.",
+    values: Object.fromEntries(Object.entries(ERROR_CODES).map(([code, description]) => [code, { description }])) as Record<ErrorCode, { description: string }>,
+  });
+}

@@ -20,6 +20,16 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** An internal (non-GraphQL) endpoint, callable only with the gateway's SERVICE identity. */
 export type InternalRoute = (body: unknown) => Promise<{ status: number; body: unknown }>;
 
+/**
+ * A streamed file for a caller (GET /exports/<name> with the caller's own identity, relayed by the
+ * gateway): the handler writes the response itself, with backpressure. A HubError thrown before
+ * anything was written is answered in GraphQL's error shape with its HTTP status.
+ */
+export type ExportRoute = (principal: Principal, params: URLSearchParams, res: ServerResponse, requestId: string) => Promise<void>;
+
+/** The HTTP status of a domain error answered outside GraphQL. */
+const EXPORT_STATUS: Record<string, number> = { BAD_USER_INPUT: 400, FORBIDDEN: 403, NOT_FOUND: 404, UNAUTHENTICATED: 401, SERVICE_UNAVAILABLE: 503 };
+
 export interface SubgraphOptions<Ctx extends HubContext> {
   name: string;
   schema: GraphQLSchema;
@@ -32,6 +42,8 @@ export interface SubgraphOptions<Ctx extends HubContext> {
   ready?: () => Promise<unknown>;
   /** POST /internal/<path> handlers for the gateway's token service. */
   internalRoutes?: Record<string, InternalRoute>;
+  /** GET /exports/<name>: streamed files for the calling principal (not the SERVICE identity). */
+  exportRoutes?: Record<string, ExportRoute>;
   /** Extra Apollo plugins (e.g. flushing a request's batched writes before the response). */
   plugins?: ApolloServerPlugin<Ctx>[];
 }
@@ -162,6 +174,39 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
         log.error("internal route failed", { requestId, route: url.pathname, err: e });
         return sendJson(res, 500, { error: "server_error", requestId });
       }
+    }
+
+    if (url.pathname.startsWith("/exports/")) {
+      const route = opts.exportRoutes?.[url.pathname.slice("/exports/".length)];
+      if (identity.role === "SERVICE") return unauthorized(res, "exports are for callers, not the service identity");
+      if (!route || req.method !== "GET") return sendJson(res, 404, { error: "not_found" });
+      try {
+        await route(identity as Principal, url.searchParams, res, requestId);
+      } catch (e) {
+        const code = e instanceof GraphQLError ? e.extensions.code : undefined;
+        if (res.headersSent) {
+          // Mid-stream: the file is cut, so the transfer must fail, never look complete.
+          log.error("export failed mid-stream", { requestId, route: url.pathname, err: e });
+          res.destroy();
+        } else if (typeof code === "string" && isPublic(code)) {
+          sendJson(res, EXPORT_STATUS[code] ?? 400, { errors: [{ message: (e as Error).message, extensions: { ...(e as GraphQLError).extensions, requestId } }] }, { [REQUEST_ID_HEADER]: requestId });
+        } else {
+          const unavailable = isDatabaseUnavailable(e);
+          if (unavailable) log.warn("database unavailable", { requestId, err: e });
+          else log.error("export failed", { requestId, route: url.pathname, err: e });
+          sendJson(
+            res,
+            unavailable ? 503 : 500,
+            {
+              errors: [
+                { message: unavailable ? "The service is temporarily unavailable; retry" : "Internal server error", extensions: { code: unavailable ? "SERVICE_UNAVAILABLE" : "INTERNAL_SERVER_ERROR", requestId } },
+              ],
+            },
+            { [REQUEST_ID_HEADER]: requestId },
+          );
+        }
+      }
+      return;
     }
 
     if (url.pathname !== "/graphql" && url.pathname !== "/") return sendJson(res, 404, { error: "not_found" });

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { printSchema } from "graphql";
 import type { JWK } from "jose";
 import { readSetting } from "../../lib/config.ts";
 import { BodyTooLargeError, readBody, sendJson } from "../../lib/http.ts";
-import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
+import { IDENTITY_HEADER, internalKey as toKey, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
 import type { Principal } from "../../lib/principal.ts";
 import { isPurpose, PURPOSES } from "../../lib/vocabulary.ts";
@@ -19,8 +21,11 @@ import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gat
 import { GRAPHIQL_CSP, graphiqlAsset, graphiqlPage, isGraphiqlAsset } from "./graphiql.ts";
 import { apiSchema, type GatewayLimits, LIMITS } from "./limits.ts";
 
+/** Streamed exports, by name: the subgraph that owns each (GET /exports/<name>). */
+const EXPORTS: Record<string, keyof SubgraphUrls> = { "partner-transactions": "points" };
+
 /** Endpoints browser apps call cross-origin (CORS: gateway/src/cors.ts). */
-const CORS_PATHS = new Set(["/graphql", "/oauth/token", "/oauth/revoke"]);
+const CORS_PATHS = new Set(["/graphql", "/oauth/token", "/oauth/revoke", "/exports/partner-transactions"]);
 
 export interface GatewayOptions {
   port?: number;
@@ -58,8 +63,17 @@ export interface RunningGateway {
 
 const PURPOSE_HEADER = "coalition-purpose";
 
+/**
+ * An error answered by the gateway itself (401, 403, 400, 405, 413: before any execution), in
+ * GraphQL's error shape with the HTTP status kept. GraphQL over HTTP: a client that accepts
+ * `application/graphql-response+json` gets that media type, which is what lets Apollo Client 4
+ * read a non-2xx body as a GraphQL result (`CombinedGraphQLErrors` with `extensions.code`) instead
+ * of a bare `ServerError`; other clients get `application/json`, as before.
+ */
 function graphqlError(res: ServerResponse, status: number, code: string, message: string, requestId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers });
+  const accept = res.req?.headers.accept ?? "";
+  const type = accept.includes("application/graphql-response+json") ? "application/graphql-response+json; charset=utf-8" : "application/json; charset=utf-8";
+  sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers, "content-type": type });
 }
 
 export interface Gateway {
@@ -122,7 +136,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   let publicSdlText: string | undefined;
   const publicSdl = () => (publicSdlText ??= `${printSchema(apiSchema(opts.supergraphSdl)).trim()}\n`);
 
-  async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string) {
+  /**
+   * The request's verified principal (token, revocation lists, purpose, page origin), or null when
+   * an error was already answered (401 UNAUTHENTICATED, 400, 403 FORBIDDEN: GraphQL's error shape).
+   */
+  async function authenticate(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ principal: Principal; jti: string } | null> {
     const auth = req.headers.authorization;
     const bearer = auth?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     let verified: Awaited<ReturnType<TokenVerifier["verify"]>>;
@@ -131,20 +149,22 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       verified = await verifier.verify(bearer);
     } catch (e) {
       if (!(e instanceof TokenError)) throw e;
-      return graphqlError(res, 401, "UNAUTHENTICATED", e.message, requestId, { reason: e.reason }, { "www-authenticate": `Bearer realm="coalition-hub", error="invalid_token"` });
+      graphqlError(res, 401, "UNAUTHENTICATED", e.message, requestId, { reason: e.reason }, { "www-authenticate": `Bearer realm="coalition-hub", error="invalid_token"` });
+      return null;
     }
     let principal: Principal = verified.principal;
     if (principal.role === "PARTNER") {
       const declared = req.headers[PURPOSE_HEADER];
       const purpose = typeof declared === "string" && declared.trim() ? declared.trim().toUpperCase() : verified.purpose;
       if (!purpose || !isPurpose(purpose)) {
-        return graphqlError(res, 400, "BAD_USER_INPUT", `Coalition-Purpose must be one of ${PURPOSES.join(", ")}`, requestId, { header: "Coalition-Purpose" });
+        graphqlError(res, 400, "BAD_USER_INPUT", `Coalition-Purpose must be one of ${PURPOSES.join(", ")}`, requestId, { header: "Coalition-Purpose" });
+        return null;
       }
       principal = { ...principal, purpose };
     }
     const pageOrigin = req.headers.origin;
     if (pageOrigin !== undefined && !sameOrigin(pageOrigin, req) && !corsPolicy.allows(pageOrigin, principal.clientId)) {
-      return graphqlError(
+      graphqlError(
         res,
         403,
         "FORBIDDEN",
@@ -154,7 +174,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
           reason: "ORIGIN_NOT_ALLOWED",
         },
       );
+      return null;
     }
+    return { principal, jti: verified.jti };
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string) {
+    const who = await authenticate(req, res, requestId);
+    if (!who) return;
+    const { principal } = who;
     if (req.method === "POST") {
       let raw: Buffer;
       try {
@@ -179,9 +207,47 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     // The runtime, the subgraphs and the client see one request id (Hive reads this header).
     req.headers[REQUEST_ID_HEADER] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    const ctx: HubRequestContext = { principal, identityKey: `${verified.jti}|${principal.purpose ?? ""}`, requestId };
+    const ctx: HubRequestContext = { principal, identityKey: `${who.jti}|${principal.purpose ?? ""}`, requestId };
     // requestListener = normalize + handle + write to res (handleNodeRequestAndResponse only returns the Response).
     await (runtime.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, ctx: HubRequestContext) => Promise<void>)(req, res, ctx);
+  }
+
+  /**
+   * GET /exports/<name>: a streamed file of the owner subgraph (reconciliation: the points
+   * subgraph's partner-transactions), for the verified caller. The owner gets the caller's signed
+   * identity, as for GraphQL, and decides what the caller may read; the bytes are piped through
+   * with backpressure (never buffered here), and a client that goes away aborts the owner's stream.
+   */
+  async function exportFile(req: IncomingMessage, res: ServerResponse, requestId: string, name: string, search: string) {
+    const who = await authenticate(req, res, requestId);
+    if (!who) return;
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    let upstream: Response;
+    try {
+      upstream = await fetch(`${origin(EXPORTS[name]!)}/exports/${name}${search}`, {
+        headers: { [IDENTITY_HEADER]: await signIdentity(key, who.principal), [REQUEST_ID_HEADER]: requestId },
+        signal: abort.signal,
+      });
+    } catch (e) {
+      log.warn("export upstream unreachable", { requestId, err: e });
+      return graphqlError(res, 502, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry", requestId, { retryAfterSeconds: 1 });
+    }
+    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
+    for (const h of ["content-type", "content-disposition", "cache-control", "x-content-type-options"]) {
+      const v = upstream.headers.get(h);
+      if (v) headers[h] = v;
+    }
+    for (const [k, v] of upstream.headers) if (k.startsWith("x-total-")) headers[k] = v;
+    res.writeHead(upstream.status, headers);
+    if (!upstream.body) return res.end();
+    try {
+      await pipeline(Readable.fromWeb(upstream.body as import("node:stream/web").ReadableStream), res);
+    } catch (e) {
+      // The owner cut the stream (its error is logged there) or the client left: the transfer fails, never looks complete.
+      if (!abort.signal.aborted) log.warn("export stream cut", { requestId, err: e });
+      res.destroy();
+    }
   }
 
   /** The form (or JSON) body of an OAuth endpoint, or an RFC error already sent. */
@@ -273,6 +339,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         }
         if (req.method !== "POST" && req.method !== "GET") return graphqlError(res, 405, "BAD_REQUEST", "Use POST (or GET for queries)", requestId, {}, { allow: "GET, POST" });
         return graphql(req, res, requestId);
+      }
+      if (url.pathname.startsWith("/exports/")) {
+        const name = url.pathname.slice("/exports/".length);
+        if (!Object.hasOwn(EXPORTS, name)) return graphqlError(res, 404, "NOT_FOUND", "No such export", requestId);
+        if (req.method !== "GET") return graphqlError(res, 405, "BAD_REQUEST", "Use GET", requestId, {}, { allow: "GET" });
+        return exportFile(req, res, requestId, name, url.search);
       }
       if (url.pathname === "/oauth/token") {
         if (req.method !== "POST") return sendJson(res, 405, { error: "invalid_request", error_description: "Use POST" }, { allow: "POST" });

@@ -14,7 +14,8 @@ import { splitByShares } from "./ledger/shares.ts";
  *
  * - member.enrolled {memberId, email, joinedAt, partnerId?}: opens the wallet, BASE tier state,
  *   the link to the enrolling partner, and remembers joinedAt (MemberJoin: offer segments).
- * - member.linked {memberId, partnerId, externalRef, linkedAt}: the partner may now award to the member.
+ * - member.linked {memberId, partnerId, externalRef, linkedAt}: the partner may now award to the member
+ *   (by id, or by its reference: the externalRef is kept on the link).
  * - partner.registered {partnerId, name, earnRate, ...}: the partner's earn rate (points per currency unit).
  * - partner.rates_changed {partnerId, issuePrice, redemptionRate, effectiveFrom}: rate history for settlement.
  * - member.consent_granted {consentId, memberId, partnerId, purpose, expiresAt} / member.consent_revoked
@@ -144,6 +145,14 @@ export const eventConsumer = defineConsumer("points", {
     const at = dateOr(p.linkedAt, new Date(e.createdAt));
     await openWallet(tx, p.memberId, at);
     await link(tx, p.memberId, p.partnerId, at);
+    // The partner's reference (awardPoints by reference): a reference names one member of a
+    // partner, so a re-keyed one first leaves whoever held it here.
+    if (typeof p.externalRef === "string" && p.externalRef) {
+      await tx.$executeRaw`
+        UPDATE "points"."MemberLink" SET "externalRef" = NULL WHERE "partnerId" = ${p.partnerId}::uuid AND "externalRef" = ${p.externalRef} AND "memberId" <> ${p.memberId}::uuid`;
+      await tx.$executeRaw`
+        UPDATE "points"."MemberLink" SET "externalRef" = ${p.externalRef} WHERE "memberId" = ${p.memberId}::uuid AND "partnerId" = ${p.partnerId}::uuid`;
+    }
   },
   "partner.registered": async (tx, e) => {
     const p = e.payload;

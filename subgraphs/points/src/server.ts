@@ -5,6 +5,7 @@ import { accessEventsPlugin, createContext } from "./context.ts";
 import { prisma, usePrisma } from "./db.ts";
 import { useRedemptionKeyFrom } from "./config.ts";
 import { eventConsumer } from "./events.ts";
+import { partnerTransactionsExport } from "./exports.ts";
 import { schema } from "./schema/index.ts";
 
 export interface StartPointsOptions {
@@ -28,6 +29,8 @@ export async function startPointsSubgraph(opts: StartPointsOptions): Promise<Run
     // One points.data_accessed event per member per request, written before the response leaves.
     plugins: [accessEventsPlugin],
     internalRoutes: { events: eventsRoute(prisma, eventConsumer) },
+    // Reconciliation files (issue 17 §5), relayed by the gateway's GET /exports/partner-transactions.
+    exportRoutes: { "partner-transactions": partnerTransactionsExport },
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
   });
 }

@@ -8,6 +8,7 @@ import { applyDeferred, budgetCode, type DeferredUpdate, ensureAccounts, idempot
 import { touchTiers } from "../tiers/tiers.ts";
 import { earnChunk } from "./chunk.ts";
 import { earnGroupCommitEnabled, GroupCommitter } from "./group-commit.ts";
+import { withMemberId } from "./member-ref.ts";
 import { applyOfferBonus } from "./offer-bonus.ts";
 import { now } from "../../../../lib/clock.ts";
 import { type Award, AwardInput, awardHash, basePoints, type EarnFacts, earnFacts, memberEarnFacts, spendOf } from "./rules.ts";
@@ -22,7 +23,9 @@ import { type Award, AwardInput, awardHash, basePoints, type EarnFacts, earnFact
 /** Awards points to a linked member (PARTNER). A replay of the idempotency key returns the original EARN. */
 export async function awardPoints(actor: Actor, raw: unknown, opts: WriteOptions = {}): Promise<LedgerTransactionRow> {
   const partnerId = requirePartner(actor);
-  const input = parseInput(AwardInput, raw);
+  // By the partner's reference (externalRef) or the hub's id, exactly one; a reference of a member
+  // enrolled a moment ago waits for its link as an id does (below).
+  const input = parseInput(AwardInput, await withMemberId(partnerId, raw, opts.now || opts.postedAt ? 0 : linkGraceMs()));
   const idem = { scope: scopeOf(actor), key: input.idempotencyKey, requestHash: awardHash(input) };
   // Plain earns of the live API are group-committed (group-commit.ts); offers and back-dated or
   // clock-controlled writes (seed, tests) take the one-transaction path.

@@ -8,6 +8,7 @@ import { BatchRace } from "../ledger/batch.ts";
 import { type LedgerTransactionRow, TX_OPTIONS } from "../ledger/ledger.ts";
 import { awardPoints } from "./award.ts";
 import { type BatchRejection, earnChunk } from "./chunk.ts";
+import { batchWithMemberIds } from "./member-ref.ts";
 import { type Award, AwardInput, awardHash } from "./rules.ts";
 
 /**
@@ -46,7 +47,14 @@ export async function awardPointsBatch(actor: Actor, inputs: readonly unknown[],
   const withOffer: { index: number; raw: unknown }[] = [];
   const seen = new Map<string, { index: number; hash: string }>();
   const dupes: { index: number; of: number }[] = [];
-  inputs.forEach((raw, index) => {
+  // Members named by the partner's reference get their hub id first (one query for the batch).
+  const byRef = await batchWithMemberIds(partnerId, inputs);
+  byRef.items.forEach((raw, index) => {
+    const refError = byRef.errors.get(index);
+    if (refError) {
+      rejected.push({ index, code: String(refError.extensions.code), message: refError.message });
+      return;
+    }
     const parsed = AwardInput.safeParse(raw);
     if (!parsed.success) {
       rejected.push({ index, code: "BAD_USER_INPUT", message: firstIssue(parsed.error).message });

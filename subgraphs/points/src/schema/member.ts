@@ -169,7 +169,7 @@ const EdgeRef = builder.objectRef<{ cursor: string; node: import("../ledger/ledg
 });
 
 const ConnectionRef = builder
-  .objectRef<{ edges: { cursor: string; node: import("../ledger/ledger.ts").LedgerTransactionRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>("PointsTransactionConnection")
+  .objectRef<{ edges: { cursor: string; node: import("../ledger/ledger.ts").LedgerTransactionRow }[]; pageInfo: import("../../../../lib/pothos.ts").PageInfoShape }>("PointsTransactionConnection")
   .implement({
     description: "A member's points transactions, newest first (Relay cursor pagination).",
     fields: (t) => ({
@@ -229,7 +229,7 @@ MemberRef.implement({
           const page = await ctx.loaders.activity.load({ memberId: m.id, first: n, after: after ?? null });
           // The rows are this member's: they carry its sharedScopes for balanceAfter's gate.
           const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node: { ...node, memberSharedScopes: (m as MemberKey).sharedScopes ?? null } }));
-          return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+          return { edges, pageInfo: { hasNextPage: page.hasNextPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null } };
         }),
     }),
     tierLevel: t.field({

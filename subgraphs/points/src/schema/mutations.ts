@@ -1,3 +1,5 @@
+import type { ErrorCode } from "../../../../lib/errors.ts";
+import { defineErrorCodeEnum } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import { awardPoints } from "../earning/award.ts";
 import { awardPointsBatch } from "../earning/bulk.ts";
@@ -32,9 +34,14 @@ const RedemptionCodeRef = builder.objectRef<Awaited<ReturnType<typeof createRede
 });
 
 const AwardPointsInput = builder.inputType("AwardPointsInput", {
-  description: "One award. Pass either points or purchaseAmount. Validated: nothing is written when a field is invalid.",
+  description: "One award. Name the member by memberId or externalRef (exactly one); pass either points or purchaseAmount. Validated: nothing is written when a field is invalid.",
   fields: (t) => ({
-    memberId: t.id({ description: "The member (must be linked to your partner; anyone else is NOT_FOUND)." }),
+    memberId: t.id({ required: false, description: "The member's hub id (must be linked to your partner; anyone else is NOT_FOUND). Exactly one of memberId and externalRef." }),
+    externalRef: t.string({
+      required: false,
+      description:
+        "Instead of memberId: your own reference for the member (the externalRef you enrolled or linked it with, as in memberByPartnerRef; 1–128 characters). An unknown reference is NOT_FOUND; both or neither is BAD_USER_INPUT. The award's idempotency is the same whichever way you name the member.",
+    }),
     idempotencyKey: t.string({ description: "Your unique key for this award (1–128 printable ASCII). Retrying with the same key and body returns the original transaction." }),
     points: t.int({ required: false, description: "Points to award, 1–100,000,000." }),
     purchaseAmount: t.field({
@@ -47,11 +54,17 @@ const AwardPointsInput = builder.inputType("AwardPointsInput", {
   }),
 });
 
+const ErrorCodeEnum = defineErrorCodeEnum(builder);
+
 const BatchRejectionRef = builder.objectRef<{ index: number; code: string; message: string }>("BatchRejection").implement({
   description: "An item of a batch that was not applied.",
   fields: (t) => ({
     index: t.exposeInt("index", { description: "Position of the item in the input list (0-based)." }),
-    code: t.exposeString("code", { description: "Error code, e.g. BAD_USER_INPUT, NOT_FOUND, IDEMPOTENCY_CONFLICT, OFFER_NOT_ACTIVE." }),
+    code: t.field({
+      type: ErrorCodeEnum,
+      description: "Why the item was not applied, e.g. BAD_USER_INPUT, NOT_FOUND (an unlinked member or an unknown externalRef), IDEMPOTENCY_CONFLICT, OFFER_NOT_ACTIVE.",
+      resolve: (r) => r.code as ErrorCode,
+    }),
     message: t.exposeString("message", { description: "What was wrong." }),
   }),
 });
