@@ -54,7 +54,7 @@ export async function replayDeadLetter(principal: Principal, db: PrismaClient, s
   if (!UUID.test(id)) throw notFound("Dead letter", id);
   const [row] = await db.$queryRawUnsafe<Row[]>(
     `WITH d AS (DELETE FROM "${schema}"."DeadLetterEvent" WHERE id = $1::uuid RETURNING *),
-          o AS (INSERT INTO "${schema}"."OutboxEvent" (id, type, payload, "createdAt", attempts) SELECT id, type, payload, "createdAt", 0 FROM d)
+          o AS (INSERT INTO "${schema}"."OutboxEvent" (id, type, payload, "createdAt", attempts, traceparent) SELECT id, type, payload, "createdAt", 0, traceparent FROM d)
      SELECT ${COLUMNS} FROM d`,
     id,
   );
