@@ -90,7 +90,7 @@ export async function startTracing(opts: TracingOptions): Promise<boolean> {
   provider.register();
   const unregister = instr.registerInstrumentations({
     tracerProvider: provider,
-    instrumentations: [new prisma.PrismaInstrumentation(), new undici.UndiciInstrumentation()],
+    instrumentations: [new prisma.PrismaInstrumentation(), new undici.UndiciInstrumentation({ requireParentforSpans: true })],
   });
   active = {
     tracer: trace.getTracer("coalition-hub"),
