@@ -5,18 +5,21 @@ import { SETTINGS } from "./config.ts";
 /**
  * One JSON line per event (pino) on stderr. Every line carries the active trace and span ids when a
  * traced request is running (lib/tracing.ts), so a log line leads to its trace; the request id ties
- * a masked client error to its log line. Secrets, tokens and personal data are removed by pino's
- * `redact` (paths below + HUB_LOG_REDACT), never by the callers' care.
+ * a masked client error to its log line. Secrets, tokens and personal data are removed by
+ * configuration, never by the callers' care: every key of REDACTED_KEYS (+ the keys of
+ * HUB_LOG_REDACT) at any depth (pino's `formatters.log`: pino's `redact` paths need one wildcard per
+ * level and missed a password five levels down, lib/logger.test.ts), and HUB_LOG_REDACT's dotted
+ * paths through pino's `redact`.
  *
  * The exported API (`log.debug/info/warn/error(msg, fields)`, `setLogLevel`) is the one the whole
- * repository calls; `logger` is the pino instance for code that wants child loggers.
+ * repository calls; `currentLogger()` is the pino instance for code that wants child loggers.
  */
 export type Level = "debug" | "info" | "warn" | "error";
 
 /**
- * Keys whose values never reach a log line, at any depth up to four levels (pino's redact paths
- * take one key per wildcard level, so each key is listed at each depth). Secrets: credentials,
- * tokens, signatures, one-time codes. Personal data: contact details, names, birthday, addresses.
+ * Keys whose values never reach a log line, at any depth, compared without case. Secrets:
+ * credentials, tokens, signatures, one-time codes. Personal data: contact details, names,
+ * birthday, addresses.
  */
 export const REDACTED_KEYS = [
   "authorization",
@@ -58,23 +61,24 @@ export const REDACTED_KEYS = [
   "login",
 ] as const;
 
-const DEPTH = 4;
-const keyPath = (k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`);
-const join = (prefix: string, k: string) => (k.startsWith("[") ? `${prefix}${k}` : prefix ? `${prefix}.${k}` : k);
-
-/** pino redact paths for `keys` at depths 1..DEPTH, plus any dotted paths given as they are. */
+/** pino `redact` paths: the dotted paths of HUB_LOG_REDACT (`req.body.note`); plain keys go to `scrub`. */
 export function redactPaths(extra: readonly string[] = []): string[] {
-  const out = new Set<string>();
-  const keys = [...REDACTED_KEYS, ...extra.filter((e) => !e.includes(".") && !e.includes("["))];
-  for (const k of keys) {
-    let prefix = "";
-    for (let d = 0; d < DEPTH; d++) {
-      out.add(join(prefix, keyPath(k)));
-      prefix = prefix ? `${prefix}.*` : "*";
-    }
-  }
-  for (const p of extra) if (p.includes(".") || p.includes("[")) out.add(p);
-  return [...out];
+  return extra.filter((p) => p.includes(".") || p.includes("["));
+}
+
+/**
+ * A copy of `value` with every key of `keys` (lowercase) replaced by the censor, at any depth (up
+ * to 12 levels; deeper is cut). Plain objects and arrays only: errors go to pino's serializer.
+ */
+function scrub(value: unknown, keys: ReadonlySet<string>, depth = 0): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (depth > 12) return "[too deep]";
+  if (Array.isArray(value)) return value.map((v) => scrub(v, keys, depth + 1));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = keys.has(k.toLowerCase()) ? CENSOR : scrub(v, keys, depth + 1);
+  return out;
 }
 
 const CENSOR = "[redacted]";
@@ -105,6 +109,7 @@ export interface LoggerOptions {
 
 /** A pino logger with the hub's redaction, trace ids and field names. */
 export function createLogger(opts: LoggerOptions = {}): Logger {
+  const keys = new Set([...REDACTED_KEYS, ...(opts.redact ?? []).filter((e) => !e.includes(".") && !e.includes("["))].map((k) => k.toLowerCase()));
   return pino(
     {
       level: opts.level ?? "info",
@@ -112,8 +117,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       messageKey: "msg",
       errorKey: "err",
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: redactPaths(opts.redact), censor: CENSOR },
+      formatters: { level: (label) => ({ level: label }), log: (obj) => scrub(obj, keys) as Record<string, unknown> },
+      ...(redactPaths(opts.redact).length ? { redact: { paths: redactPaths(opts.redact), censor: CENSOR } } : {}),
       mixin: traceFields,
     },
     opts.destination ?? pino.destination({ dest: 2, sync: false, minLength: 0 }),
@@ -121,7 +126,19 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 const redactSetting = setting("HUB_LOG_REDACT") as string[];
-export const logger: Logger = createLogger({ level: setting("HUB_LOG_LEVEL") as Level | "silent", redact: redactSetting });
+let logger: Logger = createLogger({ level: setting("HUB_LOG_LEVEL") as Level | "silent", redact: redactSetting });
+
+/** The process's pino logger (child loggers, direct use). */
+export function currentLogger(): Logger {
+  return logger;
+}
+
+/** Replaces the process's logger (tests capture lines with `createLogger({ destination })`); returns the previous one. */
+export function useLogger(next: Logger): Logger {
+  const prev = logger;
+  logger = next;
+  return prev;
+}
 
 export function setLogLevel(level: Level | "silent") {
   logger.level = level;

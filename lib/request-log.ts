@@ -57,7 +57,11 @@ export function recordOf(res: ServerResponse): RequestRecord | undefined {
 
 /** Starts the record of a request; its log line and metrics are written when `res` finishes or closes. */
 export function recordRequest(res: ServerResponse, init: Omit<RequestRecord, "started" | "errorCodes">): RequestRecord {
-  const rec: RequestRecord = { ...init, started: performance.now(), errorCodes: [], traceId: init.traceId ?? currentTraceId() };
+  // The trace id: the active span's (tracing on), else the caller's W3C traceparent (a client or
+  // proxy that traces), so a log line joins the caller's trace either way.
+  const incoming = res.req?.headers.traceparent;
+  const callerTrace = typeof incoming === "string" ? /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(incoming)?.[1] : undefined;
+  const rec: RequestRecord = { ...init, started: performance.now(), errorCodes: [], traceId: init.traceId ?? currentTraceId() ?? callerTrace };
   let done = false;
   const finish = () => {
     if (done) return;
