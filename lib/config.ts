@@ -16,7 +16,7 @@ import { deploymentProblems, type ProcessRole } from "./deployment.ts";
  * HUB_PG_BIN (tests/), and PRISMA_* / CHECKPOINT_DISABLE (the Prisma CLI's own).
  */
 
-type Group = "process" | "database" | "network" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "events" | "webhooks" | "admin CLI" | "tooling";
+type Group = "process" | "observability" | "database" | "network" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "events" | "webhooks" | "admin CLI" | "tooling";
 
 interface Setting<S extends z.ZodType = z.ZodType> {
   group: Group;
@@ -81,6 +81,42 @@ export const SETTINGS = {
     "process",
     "1 = seed the demo coalition (and its well-known demo API clients) on an empty database, 0 = never. Unset: seed on the embedded database only. Refused in production.",
     z.enum(["0", "1"]).optional(),
+  ),
+
+  // ── observability (docs/ARCHITECTURE.md "Operating the hub") ───────────────────────────────
+  LOG_LEVEL: def("observability", "Alias of HUB_LOG_LEVEL (the common name); HUB_LOG_LEVEL wins when both are set.", z.enum(["debug", "info", "warn", "error", "silent"]).optional()),
+  HUB_LOG_REDACT: def(
+    "observability",
+    "Extra keys (any depth up to 4) or dotted paths (`req.body.note`) whose values log lines replace with [redacted], comma-separated; added to the built-in list of secrets, tokens and personal data (lib/logger.ts REDACTED_KEYS).",
+    z
+      .string()
+      .regex(/^[\w$.*\[\]"'-]+(\s*,\s*[\w$.*\[\]"'-]+)*$/, "a comma-separated list of keys or dotted paths")
+      .optional()
+      .transform((s) =>
+        s
+          ? s
+              .split(",")
+              .map((x) => x.trim())
+              .filter(Boolean)
+          : [],
+      ),
+    { show: (v: string[]) => v.join(",") },
+  ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: def(
+    "observability",
+    "OTLP/HTTP collector base URL (traces go to <url>/v1/traces). Set: every process starts the OpenTelemetry SDK and exports traces. Unset: tracing is off and costs nothing (no SDK loaded).",
+    url.optional(),
+  ),
+  HUB_TRACE_SAMPLE_RATIO: def(
+    "observability",
+    "Share of requests traced (0–1) when tracing is on; a trace's later spans (subgraphs, SQL, event consumers) follow its first span's decision.",
+    z.coerce.number().min(0).max(1).default(0.1),
+  ),
+  HUB_METRICS_TOKEN: def(
+    "observability",
+    "Bearer token a Prometheus scraper sends to GET /metrics (every process; 16+ characters). Unset: /metrics answers loopback clients only (the embedded demo, a sidecar), 403 otherwise.",
+    z.string().min(16).optional(),
+    { secret: true },
   ),
 
   // ── database ───────────────────────────────────────────────────────────────────────────────

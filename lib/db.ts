@@ -3,9 +3,11 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient, Prisma } from "../prisma/generated/client/client.ts";
 import { readSetting } from "./config.ts";
+import { watchPool } from "./metrics.ts";
 import { filters, listMigrations, openEngine, pgFactory, pgliteFactory } from "../prisma/engine/wasm-engine.mjs";
 
 export { Prisma, PrismaClient };
@@ -34,6 +36,8 @@ export interface OpenOptions {
   /** PGlite: start from a dumped data dir (fast test databases). */
   loadDataDir?: Blob | File;
   poolSize?: number;
+  /** Name of the pools in hub_db_pool_connections (default "db"; each client() adds -1, -2, …). */
+  poolName?: string;
   /**
    * PostgreSQL: `statement_timeout` of every session of the pool, in ms (0 = none). Default
    * HUB_STATEMENT_TIMEOUT_MS, else DEFAULT_STATEMENT_TIMEOUT_MS. Not applied on PGlite: its WASM
@@ -54,17 +58,22 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (opts.url) {
     const url = opts.url;
     const clients: PrismaClient[] = [];
+    const unwatch: (() => void)[] = [];
     // Set by pg in each new session's startup packet: no extra round trip, no session without it.
     const timeout = statementTimeoutMs(opts.statementTimeoutMs);
     return {
       kind: "postgres",
       url,
       client() {
-        const c = withCommitHooks(new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.poolSize ?? 10, ...(timeout ? { statement_timeout: timeout } : {}) }) }));
+        // Our own pg.Pool (the adapter ends it on $disconnect), so /metrics can report its usage.
+        const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, ...(timeout ? { statement_timeout: timeout } : {}) });
+        unwatch.push(watchPool(opts.poolName ?? "db", pool));
+        const c = withCommitHooks(new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }));
         clients.push(c);
         return c;
       },
       async close() {
+        for (const u of unwatch.splice(0)) u();
         await Promise.allSettled(clients.splice(0).map((c) => c.$disconnect()));
       },
     };

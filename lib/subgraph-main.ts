@@ -4,6 +4,7 @@ import type { SchemaName } from "./events/catalogue.ts";
 import { startOutboxRelay } from "./events/relay.ts";
 import { internalKey } from "./internal-auth.ts";
 import { log } from "./logger.ts";
+import { startTracing, stopTracing } from "./tracing.ts";
 import type { RunningSubgraph } from "./subgraph-server.ts";
 
 export type SubgraphStarter = (opts: { prisma: PrismaClient; internalKey: Uint8Array; port: number; host: string }) => Promise<RunningSubgraph>;
@@ -20,8 +21,9 @@ export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, 
     ...(env.HUB_INTERNAL_SECRET ? [] : ["HUB_INTERNAL_SECRET is required (shared with the gateway and the other subgraphs)"]),
   ];
   if (!env.DATABASE_URL || !env.HUB_INTERNAL_SECRET) refuseToStart(`start:${name} runs one subgraph alone`, missing);
+  await startTracing({ serviceName: name });
   const port = { member: env.MEMBER_PORT, points: env.POINTS_PORT, partner: env.PARTNER_PORT }[name];
-  const db = await openDatabase({ url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE });
+  const db = await openDatabase({ url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE, poolName: name });
   const prisma = db.client();
   const key = internalKey(env.HUB_INTERNAL_SECRET);
   const subgraph = await start({ prisma, internalKey: key, port, host: env.HUB_HOST });
@@ -42,6 +44,7 @@ export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, 
       await relay.stop();
       await subgraph.close();
       await db.close();
+      await stopTracing();
       process.exit(0);
     });
   }

@@ -11,6 +11,9 @@ import { BodyTooLargeError, readBody, sendJson } from "./http.ts";
 import { PUBLIC_CODES } from "./errors.ts";
 import { IdentityError, IDENTITY_HEADER, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, verifyIdentity } from "./internal-auth.ts";
 import { log } from "./logger.ts";
+import { serveMetrics } from "./metrics.ts";
+import { errorCodesOf, recordRequest, routeLabel } from "./request-log.ts";
+import { serverSpan } from "./tracing.ts";
 import { checkTextInputs } from "./text-input.ts";
 import type { HubContext } from "./pothos.ts";
 import type { Principal } from "./principal.ts";
@@ -139,6 +142,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
 
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://subgraph");
+    if (url.pathname === "/metrics") return serveMetrics(req, res);
     if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, { status: "ok", subgraph: opts.name });
     if (req.method === "GET" && url.pathname === "/readyz") {
       try {
@@ -150,6 +154,19 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
       }
     }
     const requestId = sanitizeRequestId(req.headers[REQUEST_ID_HEADER]) ?? randomUUID();
+    // Event deliveries get their spans per event (lib/events/inbox.ts), not a request span.
+    const span =
+      url.pathname === "/internal/events" ? null : serverSpan(req.headers, `${req.method} ${routeLabel(url.pathname)}`, { "http.request.method": req.method ?? "", "url.path": url.pathname, "hub.subgraph": opts.name });
+    if (span) {
+      res.once("close", () => span.end(res.statusCode));
+      return span.run(() => serve(req, res, url, requestId));
+    }
+    return serve(req, res, url, requestId);
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
+    const operationName = (req.headers[OPERATION_NAME_HEADER] as string | undefined) ?? null;
+    const rec = recordRequest(res, { service: opts.name, requestId, route: routeLabel(url.pathname), method: req.method ?? "GET", operationName });
     let identity: Awaited<ReturnType<typeof verifyIdentity>>;
     try {
       identity = await verifyIdentity(opts.internalKey, req.headers[IDENTITY_HEADER] as string | undefined);
@@ -212,6 +229,8 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     if (url.pathname !== "/graphql" && url.pathname !== "/") return sendJson(res, 404, { error: "not_found" });
     if (identity.role === "SERVICE") return unauthorized(res, "the service identity cannot query GraphQL");
     const principal = identity as Principal;
+    rec.principal = principal;
+    rec.graphql = true;
 
     let body: unknown;
     if (req.method === "POST") {
@@ -225,7 +244,6 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     }
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
-    const operationName = (req.headers[OPERATION_NAME_HEADER] as string | undefined) ?? null;
     // withAuditRequest: audit entries recorded while this request executes carry its request id (lib/audit.ts).
     const response = await withAuditRequest(requestId, () =>
       apollo.executeHTTPGraphQLRequest({
@@ -236,8 +254,17 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     const outHeaders: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
     for (const [k, v] of response.headers) outHeaders[k] = v;
     res.writeHead(response.status ?? 200, outHeaders);
-    if (response.body.kind === "complete") res.end(response.body.string);
-    else {
+    if (response.body.kind === "complete") {
+      // The codes for the request's log line and metrics: only when the answer has errors at all.
+      if (response.body.string.includes('"errors"')) {
+        try {
+          rec.errorCodes = errorCodesOf(JSON.parse(response.body.string));
+        } catch {
+          // not JSON: nothing to count
+        }
+      }
+      res.end(response.body.string);
+    } else {
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     }

@@ -8,12 +8,15 @@ import { configOrExit } from "../lib/config.ts";
 import { isProduction } from "../lib/deployment.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { log } from "../lib/logger.ts";
+import { startTracing, stopTracing } from "../lib/tracing.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "./hub.ts";
 
 // Every variable validated (lib/config.ts) and, in production (NODE_ENV=production), no made-up
 // secrets and no demo data: checked before anything opens; a problem stops here, naming the variable.
 const env = configOrExit("hub");
+// Before anything opens: Prisma's and the gateway's spans need the provider (no-op without OTEL_EXPORTER_OTLP_ENDPOINT).
+if (await startTracing({ serviceName: "coalition-hub" })) process.once("exit", () => void stopTracing());
 const dataDir = path.resolve(env.HUB_DATA_DIR);
 mkdirSync(dataDir, { recursive: true });
 

@@ -5,6 +5,9 @@ import { readSetting } from "../../lib/config.ts";
 import { PUBLIC_CODES } from "../../lib/errors.ts";
 import { IDENTITY_HEADER, IDENTITY_TTL_SECONDS, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
+import { subgraphDuration, subgraphRequests } from "../../lib/metrics.ts";
+import { errorCodesOf, type RequestRecord } from "../../lib/request-log.ts";
+import { currentTraceId } from "../../lib/tracing.ts";
 import type { Principal } from "../../lib/principal.ts";
 import { apiSchema, type GatewayLimits, limitsPlugin, mayIntrospect, resolveLimits } from "./limits.ts";
 
@@ -16,6 +19,8 @@ export interface HubRequestContext {
   /** Cache key of the principal's signed assertion: token jti + purpose. */
   identityKey: string;
   requestId: string;
+  /** The request's log line and metrics (lib/request-log.ts): operation name and error codes are filled in here. */
+  record?: RequestRecord;
 }
 
 /**
@@ -37,7 +42,7 @@ export function withSubgraphUrls(supergraphSdl: string, urls: SubgraphUrls): str
  * supergraph. Every subgraph fetch carries the caller as the gateway's own short-lived signed
  * assertion; errors a client may see keep their code, anything else is masked with the request id.
  */
-export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits> }) {
+export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits>; plugins?: GatewayPlugin<HubRequestContext>[] }) {
   const limits = resolveLimits(opts.limits);
   const schema = apiSchema(opts.supergraphSdl);
   const identities = new Map<string, { token: string; until: number }>();
@@ -57,6 +62,12 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     onExecute({ args }) {
       const name = getOperationAST(args.document, args.operationName)?.name?.value;
       if (name && args.contextValue) opNames.set(args.contextValue as object, name);
+      const record = (args.contextValue as Partial<HubRequestContext> | undefined)?.record;
+      if (record) {
+        record.operationName = name ?? null;
+        // Inside the runtime's HTTP span when the request is traced: its trace id goes on the log line.
+        record.traceId ??= currentTraceId();
+      }
     },
     async onFetch({ context, options, setOptions, executionRequest }) {
       const ctx = context as Partial<HubRequestContext>;
@@ -78,7 +89,8 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
       if (Array.isArray(result) || !result || typeof result !== "object" || !("errors" in result)) return;
       const r = result as ExecutionResult;
       if (!r.errors?.length) return;
-      setResult({
+      const record = (serverContext as Partial<HubRequestContext>)?.record;
+      const masked: ExecutionResult = {
         ...r,
         errors: r.errors.map((e) => {
           const err = e as GraphQLError;
@@ -101,6 +113,30 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
           return new GraphQLError("Internal server error", { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } });
         }),
+      };
+      if (record) record.errorCodes = errorCodesOf(masked);
+      setResult(masked);
+    },
+  };
+
+  // Per-subgraph request counts and latency (lib/metrics.ts), around the real fetch.
+  const subgraphByUrl = new Map(Object.entries(opts.subgraphUrls).map(([name, url]) => [url, name]));
+  const subgraphMetrics: GatewayPlugin<HubRequestContext> = {
+    onFetch({ url, fetchFn, setFetchFn }) {
+      const subgraph = subgraphByUrl.get(url);
+      if (!subgraph) return;
+      setFetchFn(async (...args: Parameters<typeof fetchFn>) => {
+        const started = performance.now();
+        try {
+          const res = await fetchFn(...args);
+          subgraphRequests.inc({ subgraph, outcome: res.ok ? "ok" : "http_error" });
+          return res;
+        } catch (e) {
+          subgraphRequests.inc({ subgraph, outcome: "failed" });
+          throw e;
+        } finally {
+          subgraphDuration.observe({ subgraph }, (performance.now() - started) / 1000);
+        }
       });
     },
   };
@@ -115,7 +151,7 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     maskedErrors: false,
     // Introspection per role (docs/ARCHITECTURE.md, "Limits"): partners and admins, or nobody.
     disableIntrospection: { disableIf: ({ context }) => !mayIntrospect(limits, (context as Partial<HubRequestContext>).principal?.role) },
-    plugins: () => [forwardIdentity, maskErrors, limitsPlugin(limits, schema)],
+    plugins: () => [...(opts.plugins ?? []), forwardIdentity, maskErrors, limitsPlugin(limits, schema), subgraphMetrics],
     // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
     // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
     // different members were merged and every caller got one member's data (measured: 49 of 50

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { configOrExit, refuseToStart } from "../../lib/config.ts";
 import { log } from "../../lib/logger.ts";
+import { startTracing, stopTracing } from "../../lib/tracing.ts";
 import { startGateway } from "./server.ts";
 
 const env = configOrExit("gateway");
@@ -14,6 +15,7 @@ if (missing.length)
     missing.map((name) => `${name} is required`),
   );
 const need = (v: string | undefined) => v!;
+await startTracing({ serviceName: "gateway" });
 const gateway = await startGateway({
   port: env.HUB_PORT,
   host: env.HUB_HOST,
@@ -29,4 +31,12 @@ const gateway = await startGateway({
     : undefined,
 });
 log.info("gateway listening", { url: `${gateway.url}/graphql` });
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void gateway.close().then(() => process.exit(0)));
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.on(
+    signal,
+    () =>
+      void gateway
+        .close()
+        .then(stopTracing)
+        .then(() => process.exit(0)),
+  );

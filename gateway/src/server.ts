@@ -9,6 +9,9 @@ import { readSetting } from "../../lib/config.ts";
 import { BodyTooLargeError, readBody, sendJson } from "../../lib/http.ts";
 import { IDENTITY_HEADER, internalKey as toKey, REQUEST_ID_HEADER, signIdentity } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
+import { serveMetrics } from "../../lib/metrics.ts";
+import { recordOf, recordRequest, routeLabel } from "../../lib/request-log.ts";
+import { gatewayTracingPlugin } from "../../lib/tracing.ts";
 import type { Principal } from "../../lib/principal.ts";
 import { isPurpose, PURPOSES } from "../../lib/vocabulary.ts";
 import { KeySet } from "./auth/keys.ts";
@@ -71,6 +74,8 @@ const PURPOSE_HEADER = "coalition-purpose";
  * of a bare `ServerError`; other clients get `application/json`, as before.
  */
 function graphqlError(res: ServerResponse, status: number, code: string, message: string, requestId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  const rec = recordOf(res);
+  if (rec) rec.errorCodes = [code];
   const accept = res.req?.headers.accept ?? "";
   const type = accept.includes("application/graphql-response+json") ? "application/graphql-response+json; charset=utf-8" : "application/json; charset=utf-8";
   sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers, "content-type": type });
@@ -132,7 +137,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     subject_types_supported: ["public"],
     ui_locales_supported: ["en", "zh-Hans"],
   });
-  const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key, limits: opts.limits });
+  // Tracing (lib/tracing.ts): the Hive runtime's OpenTelemetry plugin, only when the SDK runs.
+  const tracingPlugins = (await gatewayTracingPlugin()) as Parameters<typeof createExecutor>[0]["plugins"];
+  const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key, limits: opts.limits, plugins: tracingPlugins });
   let publicSdlText: string | undefined;
   const publicSdl = () => (publicSdlText ??= `${printSchema(apiSchema(opts.supergraphSdl)).trim()}\n`);
 
@@ -153,6 +160,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       return null;
     }
     let principal: Principal = verified.principal;
+    const rec = recordOf(res);
+    if (rec) {
+      rec.principal = principal;
+      rec.graphql = true;
+    }
     if (principal.role === "PARTNER") {
       const declared = req.headers[PURPOSE_HEADER];
       const purpose = typeof declared === "string" && declared.trim() ? declared.trim().toUpperCase() : verified.purpose;
@@ -183,6 +195,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     const who = await authenticate(req, res, requestId);
     if (!who) return;
     const { principal } = who;
+    const rec = recordOf(res);
     if (req.method === "POST") {
       let raw: Buffer;
       try {
@@ -203,11 +216,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       // Hot path: hand the parsed body to the runtime (@whatwg-node/server serves `req.body` to
       // yoga's request.json()), so the body is parsed once and never copied into a WHATWG Request.
       (req as IncomingMessage & { body?: unknown }).body = parsed;
+      const op = (parsed as { operationName?: unknown }).operationName;
+      if (rec && typeof op === "string") rec.operationName = op;
     }
     // The runtime, the subgraphs and the client see one request id (Hive reads this header).
     req.headers[REQUEST_ID_HEADER] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    const ctx: HubRequestContext = { principal, identityKey: `${who.jti}|${principal.purpose ?? ""}`, requestId };
+    const ctx: HubRequestContext = { principal, identityKey: `${who.jti}|${principal.purpose ?? ""}`, requestId, record: rec };
     // requestListener = normalize + handle + write to res (handleNodeRequestAndResponse only returns the Response).
     await (runtime.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, ctx: HubRequestContext) => Promise<void>)(req, res, ctx);
   }
@@ -323,6 +338,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       return typeof v === "string" && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : randomUUID();
     })();
     const url = new URL(req.url ?? "/", "http://gateway");
+    if (url.pathname === "/metrics") {
+      serveMetrics(req, res).catch((e) => {
+        log.error("metrics failed", { err: e });
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      return;
+    }
+    recordRequest(res, { service: "gateway", requestId, route: routeLabel(url.pathname), method: req.method ?? "GET" });
     const handle = async () => {
       if (CORS_PATHS.has(url.pathname)) {
         if (req.headers.origin !== undefined && (await corsPolicy.apply(req, res))) return; // a preflight of an allowed origin, answered

@@ -57,7 +57,7 @@ export async function replayDeadLetter(principal: Principal, db: PrismaClient, s
   const row = await db.$transaction(async (tx) => {
     const [moved] = await tx.$queryRawUnsafe<Row[]>(
       `WITH d AS (DELETE FROM "${schema}"."DeadLetterEvent" WHERE id = $1::uuid RETURNING *),
-            o AS (INSERT INTO "${schema}"."OutboxEvent" (id, type, payload, "createdAt", attempts) SELECT id, type, payload, "createdAt", 0 FROM d)
+            o AS (INSERT INTO "${schema}"."OutboxEvent" (id, type, payload, "createdAt", attempts, traceparent) SELECT id, type, payload, "createdAt", 0, traceparent FROM d)
        SELECT ${COLUMNS} FROM d`,
       id,
     );

@@ -1,5 +1,7 @@
+import { SpanKind } from "@opentelemetry/api";
 import type { Prisma, PrismaClient } from "../db.ts";
 import { log } from "../logger.ts";
+import { tracingOn, withSpan } from "../tracing.ts";
 import type { InternalRoute } from "../subgraph-server.ts";
 import { CATALOGUE, type ConsumedBy, consumedBy, type EventType, isEventType, type ParsedPayloadOf, type SchemaName } from "./catalogue.ts";
 
@@ -19,6 +21,8 @@ export interface DomainEvent<T = unknown> {
   payload: T;
   /** ISO-8601, UTC. */
   createdAt: string;
+  /** W3C trace context of the emitting request, when it was traced (lib/tracing.ts). */
+  traceparent?: string;
 }
 
 /** An event whose payload the catalogue's schema accepted. */
@@ -152,9 +156,37 @@ function inbox(tx: Tx, schema: SchemaName) {
  */
 export function eventsRoute(prisma: () => PrismaClient, consumer: Consumer): InternalRoute {
   const schema = consumer.schema;
+  const route = applyDelivered(prisma, consumer);
   return async (body) => {
     const events = (body as { events?: DomainEvent[] })?.events;
     if (!Array.isArray(events)) return { status: 400, body: { error: "invalid_request" } };
+    if (!tracingOn() || !events.some((e) => typeof e?.traceparent === "string")) return route(events);
+    // Traced: the delivery runs in a CONSUMER span that is the child of the first traced event's
+    // emitting span, linked to every other's (OpenTelemetry's messaging conventions for a batch);
+    // a single event's span is simply its emitter's child. Prisma's spans of the batch nest under it.
+    const traced = events.filter((e) => typeof e?.traceparent === "string");
+    return withSpan(
+      `${traced.length === 1 ? traced[0]!.type : "events"} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: traced[0]!.traceparent,
+        links: traced.slice(1).map((e) => e.traceparent),
+        attributes: {
+          "messaging.system": "coalition-hub-outbox",
+          "messaging.operation.type": "process",
+          "messaging.destination.name": schema,
+          "messaging.batch.message_count": events.length,
+          ...(events.length === 1 ? { "messaging.message.id": String(events[0]!.id), "hub.event.type": String(events[0]!.type) } : {}),
+        },
+      },
+      () => route(events),
+    );
+  };
+}
+
+function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
+  const schema = consumer.schema;
+  return async (events: DomainEvent[]): Promise<{ status: number; body: unknown }> => {
     if (events.length > 1) {
       try {
         await prisma().$transaction(

@@ -1,4 +1,5 @@
 import { afterCommit, type Prisma } from "../db.ts";
+import { currentTraceparent } from "../tracing.ts";
 import { CATALOGUE, type EventType, type PayloadOf, type ProducedBy, type ProducedByAny, type SchemaName, type SingleProducerType } from "./catalogue.ts";
 
 /**
@@ -82,7 +83,9 @@ export async function emitMany<S extends SchemaName>(tx: Tx, producer: S, events
  * subgraphs emit through `emit`/`emitMany` (tests/tooling/event-catalogue.test.ts checks that no other code calls this).
  */
 export async function emitEvent(tx: Tx, schema: SchemaName, event: { type: string; payload: unknown }): Promise<string> {
-  const row = await outbox(tx, schema).create({ data: { type: event.type, payload: event.payload as Prisma.InputJsonValue } });
+  // The emitting request's trace context (only while a sampled trace runs): consumers join it.
+  const traceparent = currentTraceparent();
+  const row = await outbox(tx, schema).create({ data: { type: event.type, payload: event.payload as Prisma.InputJsonValue, ...(traceparent ? { traceparent } : {}) } });
   wakeAfterCommit(schema);
   return row.id;
 }
@@ -94,9 +97,10 @@ export async function emitEvent(tx: Tx, schema: SchemaName, event: { type: strin
 export async function emitEvents(tx: Tx, schema: SchemaName, events: readonly { type: string; payload: unknown }[]): Promise<void> {
   if (!events.length) return;
   await tx.$executeRawUnsafe(
-    `INSERT INTO "${schema}"."OutboxEvent" (id, type, payload)
-     SELECT gen_random_uuid(), e->>'type', e->'payload' FROM jsonb_array_elements($1::jsonb) AS e`,
+    `INSERT INTO "${schema}"."OutboxEvent" (id, type, payload, traceparent)
+     SELECT gen_random_uuid(), e->>'type', e->'payload', $2::text FROM jsonb_array_elements($1::jsonb) AS e`,
     JSON.stringify(events.map((e) => ({ type: e.type, payload: e.payload ?? null }))),
+    currentTraceparent(),
   );
   wakeAfterCommit(schema);
 }

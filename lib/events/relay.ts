@@ -2,6 +2,8 @@ import { loadEnv } from "../config.ts";
 import { IDENTITY_HEADER, serviceIdentity } from "../internal-auth.ts";
 import type { PrismaClient } from "../db.ts";
 import { log } from "../logger.ts";
+import { deadLetters as deadLetterGauge, eventDeliveryFailures, eventLag, eventsDeadLettered, eventsDelivered, onScrape, outboxOldestAge, outboxPending, throttled } from "../metrics.ts";
+import { untraced } from "../tracing.ts";
 import { SERVICE_SUB } from "../principal.ts";
 import { isEventType, type SchemaName, SUBSCRIPTIONS } from "./catalogue.ts";
 import type { DomainEvent } from "./inbox.ts";
@@ -63,6 +65,7 @@ interface OutboxRow {
   payload: unknown;
   createdAt: Date;
   attempts: number;
+  traceparent: string | null;
 }
 
 /** Rows deleted per pruning statement: short statements, no long lock on a busy outbox. */
@@ -88,7 +91,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       `UPDATE ${table} SET "lockedUntil" = now() + interval '30 seconds', attempts = attempts + 1
        WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())
                     ORDER BY "createdAt", id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
-       RETURNING id, type, payload, "createdAt", attempts`,
+       RETURNING id, type, payload, "createdAt", attempts, traceparent`,
     );
   }
 
@@ -117,7 +120,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
   async function once(): Promise<number> {
     const rows = await claim();
     if (!rows.length) return 0;
-    const events: DomainEvent[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: new Date(r.createdAt).toISOString() }));
+    const events: DomainEvent[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: new Date(r.createdAt).toISOString(), ...(r.traceparent ? { traceparent: r.traceparent } : {}) }));
     const errors = new Map<string, string>();
     const byPeer = new Map<SchemaName, DomainEvent[]>();
     for (const e of events) {
@@ -130,8 +133,12 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     for (const [peer, out] of outcomes) for (const [id, err] of out) if (err) errors.set(id, errors.has(id) ? `${errors.get(id)}; ${peer}: ${err}` : `${peer}: ${err}`);
     const delivered = events.filter((e) => !errors.has(e.id)).map((e) => e.id);
     if (delivered.length) {
+      const now = Date.now();
+      eventsDelivered.inc({ schema: opts.schema }, delivered.length);
+      for (const r of rows) if (!errors.has(r.id)) eventLag.observe({ schema: opts.schema }, Math.max(0, now - new Date(r.createdAt).getTime()) / 1000);
       await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "deliveredAt" = now(), "lockedUntil" = NULL, "lastError" = NULL WHERE id = ANY($1::uuid[])`, delivered);
     }
+    if (errors.size) eventDeliveryFailures.inc({ schema: opts.schema }, errors.size);
     const dead: [string, string][] = [];
     for (const [id, err] of errors) {
       const attempts = rows.find((r) => r.id === id)?.attempts ?? 1;
@@ -147,13 +154,14 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     if (dead.length) {
       // Moved in one statement: the event is in the outbox or in the dead letters, never in both or neither.
       await opts.prisma().$executeRawUnsafe(
-        `WITH moved AS (DELETE FROM ${table} WHERE id = ANY($1::uuid[]) AND "deliveredAt" IS NULL RETURNING id, type, payload, "createdAt", attempts)
-         INSERT INTO ${deadLetters} (id, type, payload, "createdAt", attempts, "lastError")
-         SELECT m.id, m.type, m.payload, m."createdAt", m.attempts, e.err FROM moved m JOIN unnest($1::uuid[], $2::text[]) AS e(id, err) ON e.id = m.id
+        `WITH moved AS (DELETE FROM ${table} WHERE id = ANY($1::uuid[]) AND "deliveredAt" IS NULL RETURNING id, type, payload, "createdAt", attempts, traceparent)
+         INSERT INTO ${deadLetters} (id, type, payload, "createdAt", attempts, "lastError", traceparent)
+         SELECT m.id, m.type, m.payload, m."createdAt", m.attempts, e.err, m.traceparent FROM moved m JOIN unnest($1::uuid[], $2::text[]) AS e(id, err) ON e.id = m.id
          ON CONFLICT (id) DO UPDATE SET attempts = EXCLUDED.attempts, "lastError" = EXCLUDED."lastError", "deadAt" = now()`,
         dead.map(([id]) => id),
         dead.map(([, err]) => err),
       );
+      eventsDeadLettered.inc({ schema: opts.schema }, dead.length);
       for (const [id, err] of dead) {
         log.error("event dead-lettered after its last allowed delivery attempt", { schema: opts.schema, eventId: id, maxAttempts: settings.maxAttempts, err });
       }
@@ -177,7 +185,9 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
 
   function run(): Promise<number> {
     if (running) return running;
-    running = once()
+    // The relay's own statements and fetches are plumbing, never a trace of their own (the
+    // consumers' spans join each event's emitting trace through its stored traceparent).
+    running = untraced(once)
       .catch((e) => {
         if (!stopped) log.warn("outbox relay pass failed", { schema: opts.schema, err: e });
         return 0;
@@ -224,6 +234,21 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     });
   };
   const unregister = onEmitted(opts.schema, kick);
+  // Backlog and dead letters for /metrics, read at most every 10 s however often it is scraped.
+  const unscrape = onScrape(
+    throttled(`outbox:${opts.schema}`, 10_000, () =>
+      untraced(async () => {
+        const [row] = await opts.prisma().$queryRawUnsafe<{ pending: number; age: number | null; dead: number }[]>(
+          `SELECT (SELECT count(*)::int FROM ${table} WHERE "deliveredAt" IS NULL) AS pending,
+                  (SELECT extract(epoch FROM now() - min("createdAt"))::float8 FROM ${table} WHERE "deliveredAt" IS NULL) AS age,
+                  (SELECT count(*)::int FROM ${deadLetters}) AS dead`,
+        );
+        outboxPending.set({ schema: opts.schema }, row?.pending ?? 0);
+        outboxOldestAge.set({ schema: opts.schema }, Math.max(0, row?.age ?? 0));
+        deadLetterGauge.set({ schema: opts.schema }, row?.dead ?? 0);
+      }),
+    ),
+  );
   schedule();
 
   return {
@@ -244,6 +269,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       stopped = true;
       clearTimeout(timer);
       unregister();
+      unscrape();
       if (draining) await draining;
       if (running) await running;
     },

@@ -6,6 +6,7 @@ import { prisma, usePrisma } from "./db.ts";
 import { useRedemptionKeyFrom } from "./config.ts";
 import { eventConsumer } from "./events.ts";
 import { partnerTransactionsExport } from "./exports.ts";
+import { registerBusinessMetrics } from "./metrics.ts";
 import { schema } from "./schema/index.ts";
 
 export interface StartPointsOptions {
@@ -19,7 +20,7 @@ export async function startPointsSubgraph(opts: StartPointsOptions): Promise<Run
   usePrisma(opts.prisma);
   // Redemption codes are signed with a key derived from the internal secret (every points process agrees).
   useRedemptionKeyFrom(opts.internalKey);
-  return startSubgraph({
+  const running = await startSubgraph({
     name: "points",
     schema,
     internalKey: opts.internalKey,
@@ -33,4 +34,12 @@ export async function startPointsSubgraph(opts: StartPointsOptions): Promise<Run
     exportRoutes: { "partner-transactions": partnerTransactionsExport },
     ready: () => opts.prisma.$queryRaw`SELECT 1`,
   });
+  const unregister = registerBusinessMetrics(() => opts.prisma);
+  return {
+    ...running,
+    async close() {
+      unregister();
+      await running.close();
+    },
+  };
 }
