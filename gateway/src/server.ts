@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { printSchema } from "graphql";
 import type { JWK } from "jose";
 import { readSetting } from "../../lib/config.ts";
 import { BodyTooLargeError, readBody, sendJson } from "../../lib/http.ts";
 import { internalKey as toKey, REQUEST_ID_HEADER } from "../../lib/internal-auth.ts";
 import { log } from "../../lib/logger.ts";
+import { type Served, serve } from "../../lib/serve.ts";
 import type { Principal } from "../../lib/principal.ts";
 import { isPurpose, PURPOSES } from "../../lib/vocabulary.ts";
 import { KeySet } from "./auth/keys.ts";
@@ -44,6 +44,10 @@ export interface GatewayOptions {
   codeTtlMs?: number;
   /** Where clients reach this gateway (discovery metadata's endpoints); default: the request's Host. */
   publicUrl?: string;
+  /** An HTTP server already listening (the embedded hub binds its port before migrating); default: a new one on `port`. */
+  served?: Served;
+  /** The setting that chose the port, named if it is taken (default HUB_PORT). */
+  portSetting?: string;
 }
 
 export interface RunningGateway {
@@ -53,7 +57,10 @@ export interface RunningGateway {
   keys: KeySet;
   revocations: RevocationFeed;
   cors: CorsPolicy;
-  close(): Promise<void>;
+  /** Its HTTP server (phase, readiness, drain). */
+  served: Served;
+  /** Readiness 503, requests in flight finish (at most `timeoutMs`, default HUB_DRAIN_TIMEOUT_MS), then the server closes. Idempotent. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 const PURPOSE_HEADER = "coalition-purpose";
@@ -70,6 +77,8 @@ export interface Gateway {
   revocations: RevocationFeed;
   /** Polls the API clients' allowed browser origins now (tests: no waiting for the timer). */
   cors: CorsPolicy;
+  /** What /readyz reports once the gateway serves: every subgraph's readiness (each checks its database). */
+  readiness(): Promise<{ ok: boolean; [k: string]: unknown }>;
   /** Stops the key-file watcher and disposes the runtime (not a server: see startGateway). */
   close(): Promise<void>;
 }
@@ -236,19 +245,25 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     sendJson(res, out.status, out.body, out.headers);
   }
 
-  async function ready(res: ServerResponse) {
+  async function readiness() {
     const checks = await Promise.all(
       (Object.keys(opts.subgraphUrls) as (keyof SubgraphUrls)[]).map(async (name) => {
         try {
           const r = await fetch(`${origin(name)}/readyz`, { signal: AbortSignal.timeout(2000) });
-          return [name, r.ok ? "ready" : `HTTP ${r.status}`] as const;
+          const body = (await r.json().catch(() => ({}))) as { database?: string };
+          return [name, r.ok ? "ready" : `HTTP ${r.status}`, body.database ?? "unknown"] as const;
         } catch (e) {
-          return [name, e instanceof Error ? e.message : "unreachable"] as const;
+          return [name, e instanceof Error ? e.message : "unreachable", "unknown"] as const;
         }
       }),
     );
     const ok = checks.every(([, s]) => s === "ready");
-    sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "unavailable", subgraphs: Object.fromEntries(checks) });
+    return {
+      ok,
+      subgraphs: Object.fromEntries(checks.map(([n, s]) => [n, s])),
+      // Each subgraph checks its own database connection (SELECT 1).
+      database: Object.fromEntries(checks.map(([n, , d]) => [n, d])),
+    };
   }
 
   function handle(req: IncomingMessage, res: ServerResponse) {
@@ -318,8 +333,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "cache-control": "public, max-age=300", "x-content-type-options": "nosniff" });
         return res.end(req.method === "HEAD" ? undefined : publicSdl());
       }
-      if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
-      if (url.pathname === "/readyz") return ready(res);
       if (url.pathname === "/") {
         res.writeHead(302, { location: "/graphql" });
         return res.end();
@@ -337,6 +350,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     keys,
     revocations,
     cors: corsPolicy,
+    readiness,
     async close() {
       keys.close();
       revocations.close();
@@ -346,20 +360,21 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 }
 
-/** The gateway on its own node:http server; port 0 = any free port. */
+/** The gateway on its own node:http server (lib/serve.ts); port 0 = any free port. */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const gateway = await createGateway(opts);
-  const server = createServer(gateway.handle);
-  // Longer than common load balancers' idle timeout, so they close first (no reset mid-request).
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  let served: Served;
+  try {
+    served = opts.served ?? (await serve({ name: "gateway", port: opts.port ?? 0, host: opts.host ?? "127.0.0.1", setting: opts.portSetting ?? "HUB_PORT" }));
+  } catch (e) {
+    await gateway.close();
+    throw e;
+  }
+  served.setHandler(gateway.handle);
+  served.setReadiness(gateway.readiness);
+  // A server of its own is ready now; one handed in is the caller's to declare (after seeding).
+  if (!opts.served) served.ready();
+  const port = served.port;
   const host = !opts.host || opts.host === "0.0.0.0" ? "localhost" : opts.host === "127.0.0.1" ? "localhost" : opts.host;
   let closing: Promise<void> | undefined;
   return {
@@ -368,11 +383,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     keys: gateway.keys,
     revocations: gateway.revocations,
     cors: gateway.cors,
+    served,
     // SIGTERM does not close node:http: callers (main.ts, scripts/hub.ts) call this. Idempotent.
-    close() {
+    close(timeoutMs = readSetting("HUB_DRAIN_TIMEOUT_MS")) {
       closing ??= (async () => {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await served.drain({ timeoutMs, delayMs: readSetting("HUB_SHUTDOWN_DELAY_MS") });
         await gateway.close();
       })();
       return closing;
