@@ -11,6 +11,7 @@ import { IdentityError, IDENTITY_HEADER, OPERATION_NAME_HEADER, REQUEST_ID_HEADE
 import { log } from "./logger.ts";
 import { readSetting } from "./config.ts";
 import { serve } from "./serve.ts";
+import { parseRateLimits, RATE_LIMITS_HEADER } from "./rate-limit-header.ts";
 import { checkTextInputs } from "./text-input.ts";
 import type { HubContext } from "./pothos.ts";
 import type { Principal } from "./principal.ts";
@@ -176,7 +177,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     const operationName = (req.headers[OPERATION_NAME_HEADER] as string | undefined) ?? null;
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "POST", headers, search: url.search, body },
-      context: async () => opts.createContext({ principal, requestId, operationName }),
+      context: async () => opts.createContext({ principal, requestId, operationName, rateLimits: parseRateLimits(req.headers[RATE_LIMITS_HEADER]) }),
     });
     const outHeaders: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
     for (const [k, v] of response.headers) outHeaders[k] = v;

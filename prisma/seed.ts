@@ -107,17 +107,22 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
       earnRate: p.earnRate,
       effectiveFrom: new Date(sixMonthsAgo.getTime() - 30 * DAY),
     });
-    await createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: partner.id, defaultPurpose: "ACCOUNT_SERVICING" });
-    await createPartnerAppWithSecret({
-      clientId: `demo-${p.slug}-app`,
-      secret: `demo-${p.slug}-app-secret`,
-      partnerId: partner.id,
-      appName: `${p.name} app`,
-      redirectUris: [DEMO_APP_REDIRECT],
-      scopes: ["member:profile", "member:wallet", "member:offers", "member:offers:claim", "member:redeem"],
-    });
     partners.push({ ...p, id: partner.id });
   }
+  // The clients' secret hashes (scrypt, libuv's thread pool) are computed side by side.
+  await Promise.all(
+    partners.flatMap((p) => [
+      createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: p.id, defaultPurpose: "ACCOUNT_SERVICING" }),
+      createPartnerAppWithSecret({
+        clientId: `demo-${p.slug}-app`,
+        secret: `demo-${p.slug}-app-secret`,
+        partnerId: p.id,
+        appName: `${p.name} app`,
+        redirectUris: [DEMO_APP_REDIRECT],
+        scopes: ["member:profile", "member:wallet", "member:offers", "member:offers:claim", "member:redeem"],
+      }),
+    ]),
+  );
   await createApiClientWithSecret({ clientId: "demo-admin", secret: "demo-admin-secret", role: "ADMIN", partnerId: null });
 
   // Members: each belongs to one "home" partner (enrolled there) and to 0–2 more (linked, confirmed).
@@ -254,12 +259,11 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
 
   step("people");
   // Sign-in for the first demo members (scrypt per password: a few, not all).
-  for (const m of members.slice(0, DEMO_SIGN_IN_MEMBERS)) await setPasswordForSeed(m.id, demoMemberPassword(m.n));
+  await Promise.all(members.slice(0, DEMO_SIGN_IN_MEMBERS).map((m) => setPasswordForSeed(m.id, demoMemberPassword(m.n))));
   // People who are not members: one coalition admin (TOTP) and a PARTNER_ADMIN per demo partner.
   const people = [{ email: "admin@demo.coalition.example", role: "ADMIN" as const, partnerId: null, password: "demo-admin-person-password" }];
   for (const p of partners) people.push({ email: `staff@${p.slug}.demo.coalition.example`, role: "PARTNER_ADMIN" as never, partnerId: p.id as never, password: `demo-${p.slug}-staff-password` });
-  const created = [];
-  for (const p of people) created.push({ ...p, totpSecret: (await createPersonForSeed(p)).totpSecret });
+  const created = await Promise.all(people.map(async (p) => ({ ...p, totpSecret: (await createPersonForSeed(p)).totpSecret })));
   opts.onPeople?.(created);
   return true;
 }

@@ -50,6 +50,8 @@ export interface Hub {
   pollRevocations(): Promise<void>;
   /** Polls the API clients' allowed browser origins (CORS) now. */
   pollCorsOrigins(): Promise<void>;
+  /** Reads the admins' rate limits now (the gateway polls every HUB_RATE_LIMITS_POLL_MS anyway). */
+  pollRateLimits(): Promise<void>;
   /** Delivers every pending domain event now (tests). */
   flushEvents(): Promise<void>;
   /**
@@ -108,6 +110,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     subgraphs,
     pollRevocations: () => gateway.revocations.poll(),
     pollCorsOrigins: () => gateway.cors.poll(),
+    pollRateLimits: () => gateway.rateLimits.poll(),
     async flushEvents() {
       // Two rounds: a consumer's handler may emit events of its own.
       for (let i = 0; i < 2; i++) for (const r of relays) await r.flush();

@@ -18,6 +18,8 @@ import { CorsPolicy } from "./cors.ts";
 import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gateway.ts";
 import { GRAPHIQL_CSP, graphiqlAsset, graphiqlPage, isGraphiqlAsset } from "./graphiql.ts";
 import { apiSchema, type GatewayLimits, LIMITS } from "./limits.ts";
+import { type RateLimited, RateLimits, type RateLimitsOptions, rateLimitedMessage } from "./rate-limits.ts";
+import { GraphQLError } from "graphql";
 
 /** Endpoints browser apps call cross-origin (CORS: gateway/src/cors.ts). */
 const CORS_PATHS = new Set(["/graphql", "/oauth/token", "/oauth/revoke"]);
@@ -44,6 +46,8 @@ export interface GatewayOptions {
   codeTtlMs?: number;
   /** Where clients reach this gateway (discovery metadata's endpoints); default: the request's Host. */
   publicUrl?: string;
+  /** Rate limits: another Redis URL, key prefix or poll interval than the configuration's (tests). */
+  rateLimits?: Partial<Pick<RateLimitsOptions, "redisUrl" | "prefix" | "pollMs">>;
   /** An HTTP server already listening (the embedded hub binds its port before migrating); default: a new one on `port`. */
   served?: Served;
   /** The setting that chose the port, named if it is taken (default HUB_PORT). */
@@ -57,6 +61,7 @@ export interface RunningGateway {
   keys: KeySet;
   revocations: RevocationFeed;
   cors: CorsPolicy;
+  rateLimits: RateLimits;
   /** Its HTTP server (phase, readiness, drain). */
   served: Served;
   /** Readiness 503, requests in flight finish (at most `timeoutMs`, default HUB_DRAIN_TIMEOUT_MS), then the server closes. Idempotent. */
@@ -77,6 +82,8 @@ export interface Gateway {
   revocations: RevocationFeed;
   /** Polls the API clients' allowed browser origins now (tests: no waiting for the timer). */
   cors: CorsPolicy;
+  /** Per-partner and per-client limits; `poll()` reads the admins' settings now. */
+  rateLimits: RateLimits;
   /** What /readyz reports once the gateway serves: every subgraph's readiness (each checks its database). */
   readiness(): Promise<{ ok: boolean; [k: string]: unknown }>;
   /** Stops the key-file watcher and disposes the runtime (not a server: see startGateway). */
@@ -127,7 +134,25 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     subject_types_supported: ["public"],
     ui_locales_supported: ["en", "zh-Hans"],
   });
-  const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key, limits: opts.limits });
+  const rateLimits = new RateLimits({ key, partnerOrigin: () => origin("partner"), ...opts.rateLimits }).start({ now: true });
+  const rateLimitedExtensions = (l: RateLimited) => ({ retryAfterSeconds: l.retryAfterSeconds, scope: l.scope, kind: l.kind, limit: l.limit });
+  const runtime = createExecutor({
+    supergraphSdl: opts.supergraphSdl,
+    subgraphUrls: opts.subgraphUrls,
+    internalKey: key,
+    limits: opts.limits,
+    // The cost budget, charged after validation and the QUERY_TOO_COSTLY check, before planning.
+    async chargeCost(context, estimated) {
+      const ctx = context as Partial<HubRequestContext>;
+      if (!ctx?.principal) return null;
+      const r = await rateLimits.consume(ctx.principal, "COST", estimated);
+      ctx.rateLimits = [...(ctx.rateLimits ?? []), ...r.statuses];
+      if (r.ok) return null;
+      return new GraphQLError(rateLimitedMessage(r.limited, estimated), {
+        extensions: { code: "RATE_LIMITED", ...rateLimitedExtensions(r.limited), http: { status: 429, headers: { "retry-after": String(r.limited.retryAfterSeconds) } } },
+      });
+    },
+  });
   let publicSdlText: string | undefined;
   const publicSdl = () => (publicSdlText ??= `${printSchema(apiSchema(opts.supergraphSdl)).trim()}\n`);
 
@@ -164,6 +189,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         },
       );
     }
+    // Requests per minute of the partner and the client, before the body is read or anything planned.
+    const counted = await rateLimits.consume(principal, "REQUESTS", 1);
+    if (!counted.ok) {
+      return graphqlError(res, 429, "RATE_LIMITED", rateLimitedMessage(counted.limited), requestId, rateLimitedExtensions(counted.limited), { "retry-after": String(counted.limited.retryAfterSeconds) });
+    }
     if (req.method === "POST") {
       let raw: Buffer;
       try {
@@ -188,7 +218,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     // The runtime, the subgraphs and the client see one request id (Hive reads this header).
     req.headers[REQUEST_ID_HEADER] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    const ctx: HubRequestContext = { principal, identityKey: `${verified.jti}|${principal.purpose ?? ""}`, requestId };
+    const ctx: HubRequestContext = { principal, identityKey: `${verified.jti}|${principal.purpose ?? ""}`, requestId, rateLimits: counted.statuses };
     // requestListener = normalize + handle + write to res (handleNodeRequestAndResponse only returns the Response).
     await (runtime.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, ctx: HubRequestContext) => Promise<void>)(req, res, ctx);
   }
@@ -260,6 +290,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     const ok = checks.every(([, s]) => s === "ready");
     return {
       ok,
+      // Not a reason to be unready: without Redis the limits are counted in memory (gateway/src/rate-limits.ts).
+      redis: rateLimits.redisStatus(),
       subgraphs: Object.fromEntries(checks.map(([n, s]) => [n, s])),
       // Each subgraph checks its own database connection (SELECT 1).
       database: Object.fromEntries(checks.map(([n, , d]) => [n, d])),
@@ -350,11 +382,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     keys,
     revocations,
     cors: corsPolicy,
+    rateLimits,
     readiness,
     async close() {
       keys.close();
       revocations.close();
       corsPolicy.close();
+      rateLimits.close();
       await runtime.dispose?.();
     },
   };
@@ -383,6 +417,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     keys: gateway.keys,
     revocations: gateway.revocations,
     cors: gateway.cors,
+    rateLimits: gateway.rateLimits,
     served,
     // SIGTERM does not close node:http: callers (main.ts, scripts/hub.ts) call this. Idempotent.
     close(timeoutMs = readSetting("HUB_DRAIN_TIMEOUT_MS")) {

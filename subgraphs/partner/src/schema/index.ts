@@ -10,6 +10,7 @@ import "./member.ts";
 import "./partner-app.ts";
 import "./people.ts";
 import "./viewer.ts";
+import "./rate-limits.ts";
 
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
 addDeadLetterFields(builder, "partner", prisma);
