@@ -16,7 +16,7 @@ import { deploymentProblems, type ProcessRole } from "./deployment.ts";
  * HUB_PG_BIN (tests/), and PRISMA_* / CHECKPOINT_DISABLE (the Prisma CLI's own).
  */
 
-type Group = "process" | "observability" | "database" | "network" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "events" | "webhooks" | "admin CLI" | "tooling";
+type Group = "process" | "observability" | "database" | "network" | "lifecycle" | "rate limits" | "tokens" | "gateway limits" | "coalition" | "points tuning" | "events" | "webhooks" | "admin CLI" | "tooling";
 
 interface Setting<S extends z.ZodType = z.ZodType> {
   group: Group;
@@ -127,9 +127,13 @@ export const SETTINGS = {
   // ── network ────────────────────────────────────────────────────────────────────────────────
   HUB_HOST: def("network", "Interface every server listens on (0.0.0.0 in a container whose port is reached from outside).", z.string().min(1).default("127.0.0.1")),
   HUB_PORT: def("network", "Port of the gateway (GraphQL, OAuth endpoints, sign-in pages); 0 = any free port.", port.default(4000)),
-  MEMBER_PORT: def("network", "Port of the member subgraph (reached by the gateway and its peers only); 0 = any free port.", port.default(4001)),
-  POINTS_PORT: def("network", "Port of the points subgraph; 0 = any free port.", port.default(4002)),
-  PARTNER_PORT: def("network", "Port of the partner subgraph; 0 = any free port.", port.default(4003)),
+  MEMBER_PORT: def(
+    "network",
+    "Port of the member subgraph (reached by the gateway and its peers only). Unset: 4001 when it runs alone (`npm run start:member`), a port the OS assigns under `npm start` (the gateway learns it); 0 = any free port.",
+    port.optional(),
+  ),
+  POINTS_PORT: def("network", "Port of the points subgraph. Unset: 4002 alone (`npm run start:points`), OS-assigned under `npm start`; 0 = any free port.", port.optional()),
+  PARTNER_PORT: def("network", "Port of the partner subgraph. Unset: 4003 alone (`npm run start:partner`), OS-assigned under `npm start`; 0 = any free port.", port.optional()),
   HUB_MEMBER_URL: def("network", "GraphQL URL of the member subgraph, for the gateway and the other subgraphs' event relays when each runs alone (docker-compose). Unset under `npm start`.", url.optional()),
   HUB_POINTS_URL: def("network", "GraphQL URL of the points subgraph (see HUB_MEMBER_URL).", url.optional()),
   HUB_PARTNER_URL: def("network", "GraphQL URL of the partner subgraph (see HUB_MEMBER_URL).", url.optional()),
@@ -166,6 +170,35 @@ export const SETTINGS = {
   HUB_REQUEST_DEADLINE_MS: def("gateway limits", "No subgraph fetch of a request runs past this many milliseconds after the request arrived.", positive.default(30_000)),
   HUB_MAX_RESPONSE_BYTES: def("gateway limits", "Largest response sent, in JSON characters; above it the client gets RESPONSE_TOO_LARGE and no data.", positive.default(5 * 1024 * 1024)),
   HUB_INTROSPECTION: def("gateway limits", "Who may introspect the API: `partners-and-admins` or `off`.", z.enum(["partners-and-admins", "off"]).default("partners-and-admins")),
+
+  // ── lifecycle (lib/serve.ts: readiness, drain on SIGTERM) ───────────────────────────────────
+  HUB_DRAIN_TIMEOUT_MS: def(
+    "lifecycle",
+    "On SIGTERM/SIGINT: the longest wait, in milliseconds, for requests in flight and the current event-relay batch to finish before connections are closed (keep it below the orchestrator's grace period, 30 s on Kubernetes).",
+    int(0, 600_000).default(25_000),
+  ),
+  HUB_SHUTDOWN_DELAY_MS: def(
+    "lifecycle",
+    "On SIGTERM: milliseconds during which /readyz already answers 503 but new requests are still served (time for a load balancer to stop sending); then new requests get 503. Counts within HUB_DRAIN_TIMEOUT_MS.",
+    int(0, 600_000).default(0),
+  ),
+
+  // ── rate limits (gateway/src/rate-limits.ts; per-partner and per-client overrides: setPartnerLimits, setApiClientLimits) ──
+  REDIS_URL: def(
+    "rate limits",
+    "Redis shared by the gateway replicas for rate limits (redis://host:6379). Unset: limits are counted in each gateway's memory (the embedded default: one gateway). If Redis becomes unreachable the gateway logs a warning and counts in memory until it is back (fail open to per-replica limits). Its password is masked when printed.",
+    url.optional(),
+  ),
+  HUB_RATE_LIMIT_PREFIX: def("rate limits", "Prefix of the rate-limit keys in Redis (several hubs, or tests, can share one Redis).", z.string().min(1).max(100).default("hub:rl")),
+  HUB_RATE_PARTNER_REQUESTS_PER_MINUTE: def(
+    "rate limits",
+    "Default requests per minute of one partner, all its API clients and apps together (an admin sets a partner's own with setPartnerLimits).",
+    positive.default(120_000),
+  ),
+  HUB_RATE_PARTNER_COST_PER_MINUTE: def("rate limits", "Default estimated cost (gateway/src/cost.ts) per minute of one partner, all its clients together.", positive.default(12_000_000)),
+  HUB_RATE_CLIENT_REQUESTS_PER_MINUTE: def("rate limits", "Default requests per minute of one partner API client or app (setApiClientLimits sets a client's own).", positive.default(60_000)),
+  HUB_RATE_CLIENT_COST_PER_MINUTE: def("rate limits", "Default estimated cost per minute of one partner API client or app.", positive.default(6_000_000)),
+  HUB_RATE_LIMITS_POLL_MS: def("rate limits", "How often the gateway reads the admins' per-partner and per-client limits from the partner subgraph, in milliseconds.", int(100, 600_000).default(2_000)),
 
   // ── coalition (DESIGN.md §4, §6, §9) ───────────────────────────────────────────────────────
   HUB_CURRENCY: def(
@@ -333,7 +366,7 @@ function display(name: SettingName, value: unknown): string {
   const s: Setting = SETTINGS[name];
   if (s.secret) return "********";
   if (s.show) return (s.show as (v: unknown) => string)(value);
-  if (name === "DATABASE_URL" && typeof value === "string" && URL.canParse(value)) {
+  if ((name === "DATABASE_URL" || name === "REDIS_URL") && typeof value === "string" && URL.canParse(value)) {
     const u = new URL(value);
     if (u.password) u.password = "********";
     return u.toString();

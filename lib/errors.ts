@@ -21,7 +21,8 @@ export const ERROR_CODES = {
   REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
   PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",
   AMOUNT_EXCEEDS_INT: "A deprecated 32-bit Int amount field holds a value beyond ±2^31; read the 64-bit field named in extensions.replacement (BigInt, a decimal string) instead.",
-  RATE_LIMITED: "Too many requests; retry after the time given.",
+  RATE_LIMITED:
+    "The partner's or the API client's rate limit (requests, or estimated cost, per 60-second window; `viewer.limits` shows them) is used up; nothing was executed. HTTP 429 with a Retry-After header; retry after extensions.retryAfterSeconds (seconds). extensions.scope (PARTNER or API_CLIENT), extensions.kind (REQUESTS or COST) and extensions.limit say which limit.",
   ACCESS_LOG_UNAVAILABLE:
     "The read disclosed member data but its entry in the member's data-access log could not be written, so the subgraph's answer was withheld (fail closed): its fields are null. Retry later; a write in the same request may have committed (retry it with the same idempotency key).",
   SERVICE_UNAVAILABLE:

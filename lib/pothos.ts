@@ -1,3 +1,4 @@
+import type { RateLimitStatus } from "./rate-limit-header.ts";
 import SchemaBuilder from "@pothos/core";
 import DataloaderPlugin from "@pothos/plugin-dataloader";
 import DirectivesPlugin from "@pothos/plugin-directives";
@@ -21,6 +22,8 @@ export interface HubContext {
   principal: Principal;
   requestId: string;
   operationName: string | null;
+  /** The caller's rate limits as the gateway counted them for this request (lib/rate-limit-header.ts); [] when not limited. */
+  rateLimits?: RateLimitStatus[];
 }
 
 export type HubAuthScopes = {

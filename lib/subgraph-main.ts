@@ -5,6 +5,7 @@ import { startOutboxRelay } from "./events/relay.ts";
 import { internalKey } from "./internal-auth.ts";
 import { log } from "./logger.ts";
 import { startTracing, stopTracing } from "./tracing.ts";
+import { PortInUseError } from "./serve.ts";
 import type { RunningSubgraph } from "./subgraph-server.ts";
 
 export type SubgraphStarter = (opts: { prisma: PrismaClient; internalKey: Uint8Array; port: number; host: string }) => Promise<RunningSubgraph>;
@@ -22,11 +23,18 @@ export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, 
   ];
   if (!env.DATABASE_URL || !env.HUB_INTERNAL_SECRET) refuseToStart(`start:${name} runs one subgraph alone`, missing);
   await startTracing({ serviceName: name });
-  const port = { member: env.MEMBER_PORT, points: env.POINTS_PORT, partner: env.PARTNER_PORT }[name];
+  // Alone, each subgraph has its well-known port (docker-compose); under `npm start` the OS assigns them.
+  const port = { member: env.MEMBER_PORT ?? 4001, points: env.POINTS_PORT ?? 4002, partner: env.PARTNER_PORT ?? 4003 }[name];
   const db = await openDatabase({ url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE, poolName: name });
   const prisma = db.client();
   const key = internalKey(env.HUB_INTERNAL_SECRET);
-  const subgraph = await start({ prisma, internalKey: key, port, host: env.HUB_HOST });
+  let subgraph: RunningSubgraph;
+  try {
+    subgraph = await start({ prisma, internalKey: key, port, host: env.HUB_HOST });
+  } catch (e) {
+    if (e instanceof PortInUseError) refuseToStart(`start:${name} cannot listen`, [e.message]);
+    throw e;
+  }
   const relay = startOutboxRelay({
     schema: name,
     prisma: () => prisma,
@@ -35,14 +43,15 @@ export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, 
   });
   const jobs = background?.();
   log.info(`${name} subgraph listening`, { url: subgraph.url });
+  // SIGTERM: readiness 503, requests in flight and the relay's current batch finish (bounded by
+  // HUB_DRAIN_TIMEOUT_MS), then connections close (lib/serve.ts).
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, async () => {
       if (stopping) return;
       stopping = true;
-      await jobs?.stop();
-      await relay.stop();
-      await subgraph.close();
+      log.info(`${name} subgraph stopping`, { signal });
+      await Promise.all([jobs?.stop(), relay.stop(), subgraph.close(env.HUB_DRAIN_TIMEOUT_MS)]);
       await db.close();
       await stopTracing();
       process.exit(0);

@@ -1,7 +1,6 @@
 import { withAuditRequest } from "./audit.ts";
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
@@ -14,6 +13,9 @@ import { log } from "./logger.ts";
 import { serveMetrics } from "./metrics.ts";
 import { errorCodesOf, recordRequest, routeLabel } from "./request-log.ts";
 import { serverSpan } from "./tracing.ts";
+import { readSetting } from "./config.ts";
+import { serve } from "./serve.ts";
+import { parseRateLimits, RATE_LIMITS_HEADER } from "./rate-limit-header.ts";
 import { checkTextInputs } from "./text-input.ts";
 import type { HubContext } from "./pothos.ts";
 import type { Principal } from "./principal.ts";
@@ -39,9 +41,11 @@ export interface SubgraphOptions<Ctx extends HubContext> {
   internalKey: Uint8Array;
   port?: number;
   host?: string;
+  /** The setting that chose the port, named if it is taken (default <NAME>_PORT). */
+  portSetting?: string;
   /** Builds the per-request context (fresh DataLoaders) from the verified principal. */
   createContext: (base: HubContext) => Ctx | Promise<Ctx>;
-  /** Readiness probe, e.g. `SELECT 1`. */
+  /** Readiness probe of the database, e.g. `SELECT 1` (/readyz reports it as `database`). */
   ready?: () => Promise<unknown>;
   /** POST /internal/<path> handlers for the gateway's token service. */
   internalRoutes?: Record<string, InternalRoute>;
@@ -55,7 +59,8 @@ export interface RunningSubgraph {
   name: string;
   url: string;
   port: number;
-  close(): Promise<void>;
+  /** Readiness 503, requests in flight finish (at most `timeoutMs`, default HUB_DRAIN_TIMEOUT_MS), then the server closes. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 function isPublic(code: unknown): boolean {
@@ -143,16 +148,6 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://subgraph");
     if (url.pathname === "/metrics") return serveMetrics(req, res);
-    if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, { status: "ok", subgraph: opts.name });
-    if (req.method === "GET" && url.pathname === "/readyz") {
-      try {
-        await opts.ready?.();
-        return sendJson(res, 200, { status: "ready", subgraph: opts.name });
-      } catch (e) {
-        log.warn("not ready", { subgraph: opts.name, err: e });
-        return sendJson(res, 503, { status: "unavailable", subgraph: opts.name });
-      }
-    }
     const requestId = sanitizeRequestId(req.headers[REQUEST_ID_HEADER]) ?? randomUUID();
     // Event deliveries get their spans per event (lib/events/inbox.ts), not a request span.
     const span =
@@ -248,7 +243,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     const response = await withAuditRequest(requestId, () =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? "POST", headers, search: url.search, body },
-        context: async () => opts.createContext({ principal, requestId, operationName }),
+        context: async () => opts.createContext({ principal, requestId, operationName, rateLimits: parseRateLimits(req.headers[RATE_LIMITS_HEADER]) }),
       }),
     );
     const outHeaders: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
@@ -270,24 +265,37 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     }
   };
 
-  const server: Server = createServer((req, res) => {
-    handler(req, res).catch((e) => {
-      log.error("subgraph request failed", { subgraph: opts.name, err: e });
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
-      else res.end();
-    });
+  // /healthz and /readyz (open, no identity) are lib/serve.ts's: readiness checks the database.
+  const served = await serve({
+    name: opts.name,
+    port: opts.port ?? 0,
+    host: opts.host ?? "127.0.0.1",
+    setting: opts.portSetting ?? `${opts.name.toUpperCase()}_PORT`,
+    handler: (req, res) => {
+      handler(req, res).catch((e) => {
+        log.error("subgraph request failed", { subgraph: opts.name, err: e });
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+        else res.end();
+      });
+    },
+    readiness: async () => {
+      try {
+        await opts.ready?.();
+        return { ok: true, subgraph: opts.name, database: "ok" };
+      } catch (e) {
+        log.warn("not ready: database check failed", { subgraph: opts.name, err: e });
+        return { ok: false, subgraph: opts.name, database: "unavailable" };
+      }
+    },
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  served.ready();
   const host = opts.host && opts.host !== "0.0.0.0" ? opts.host : "127.0.0.1";
   return {
     name: opts.name,
-    port,
-    url: `http://${host}:${port}/graphql`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    port: served.port,
+    url: `http://${host}:${served.port}/graphql`,
+    async close(timeoutMs = readSetting("HUB_DRAIN_TIMEOUT_MS")) {
+      await served.drain({ timeoutMs });
       await apollo.stop();
     },
   };

@@ -50,6 +50,8 @@ export interface SeedOptions {
   members?: number;
   /** Tests only: seed beside the test hub's own API client (any non-demo data is otherwise refused). */
   besideTestData?: boolean;
+  /** Told when each seeding step starts (start-up profiling: `startup phase` log lines). */
+  onPhase?: (step: string) => void;
   /** Receives the demo people's sign-ins once (the admin's TOTP secret exists nowhere else in clear form). */
   onPeople?: (people: { email: string; role: string; password: string; totpSecret: string | null }[]) => void;
 }
@@ -91,6 +93,8 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   const memberCount = opts.members ?? DEMO_MEMBERS;
   const sixMonthsAgo = new Date(now.getTime() - 183 * DAY);
 
+  const step = (name: string) => opts.onPhase?.(`seed: ${name}`);
+  step("partners");
   // Partners, rates (effective from before the history starts) and the well-known demo clients.
   const partners: ((typeof DEMO_PARTNERS)[number] & { id: string })[] = [];
   for (const p of DEMO_PARTNERS) {
@@ -103,17 +107,22 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
       earnRate: p.earnRate,
       effectiveFrom: new Date(sixMonthsAgo.getTime() - 30 * DAY),
     });
-    await createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: partner.id, defaultPurpose: "ACCOUNT_SERVICING" });
-    await createPartnerAppWithSecret({
-      clientId: `demo-${p.slug}-app`,
-      secret: `demo-${p.slug}-app-secret`,
-      partnerId: partner.id,
-      appName: `${p.name} app`,
-      redirectUris: [DEMO_APP_REDIRECT],
-      scopes: ["member:profile", "member:wallet", "member:offers", "member:offers:claim", "member:redeem"],
-    });
     partners.push({ ...p, id: partner.id });
   }
+  // The clients' secret hashes (scrypt, libuv's thread pool) are computed side by side.
+  await Promise.all(
+    partners.flatMap((p) => [
+      createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: p.id, defaultPurpose: "ACCOUNT_SERVICING" }),
+      createPartnerAppWithSecret({
+        clientId: `demo-${p.slug}-app`,
+        secret: `demo-${p.slug}-app-secret`,
+        partnerId: p.id,
+        appName: `${p.name} app`,
+        redirectUris: [DEMO_APP_REDIRECT],
+        scopes: ["member:profile", "member:wallet", "member:offers", "member:offers:claim", "member:redeem"],
+      }),
+    ]),
+  );
   await createApiClientWithSecret({ clientId: "demo-admin", secret: "demo-admin-secret", role: "ADMIN", partnerId: null });
 
   // Members: each belongs to one "home" partner (enrolled there) and to 0–2 more (linked, confirmed).
@@ -136,6 +145,7 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   members[0].partners = [0, 1, 2];
   members[0].joinedAt = new Date(now.getTime() - 190 * DAY);
 
+  step("members");
   for (const [k, p] of partners.entries()) {
     const atHome = members.filter((m) => m.partners[0] === k);
     const results = await enrollMembers(
@@ -148,6 +158,7 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
       atHome[res.index].id = res.member.id;
     }
   }
+  step("links");
   // Second and third partners: the partner enrols a known email (a pending link request) and the
   // member confirms it — the same path a real member takes.
   for (const [k, p] of partners.entries()) {
@@ -163,6 +174,7 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
 
   // Consents, as receipts the members gave at sign-up (imported, back-dated): most members share
   // their balance and tier for account servicing, many allow offer targeting, over half analytics.
+  step("consents");
   const consents = [];
   for (const m of members) {
     for (const k of m.partners) {
@@ -178,8 +190,10 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
     const failed = results.find((x) => "error" in x);
     if (failed) throw new Error(`seed: consent import failed: ${JSON.stringify(failed)}`);
   }
+  step("events");
   await opts.flushEvents();
 
+  step("offers");
   // Two co-issued offers. ShopMall × FreshCo (60/40): a member-exclusive 3-month cross-brand bonus,
   // active. GrandStay × ShopMall (50/50): double points on hotel stays, waiting for ShopMall's approval.
   const [shopmall, freshco, grandstay] = partners;
@@ -228,8 +242,10 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   );
   await submitOffer(partnerActor(grandstay.id), stay.id, { now });
   await approveOffer(partnerActor(grandstay.id), stay.id, { now });
+  step("offer events");
   await opts.flushEvents();
 
+  step("points history");
   // Six months of points history through the ledger's own functions.
   await seedPointsHistory({
     now,
@@ -238,15 +254,16 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
     partners: partners.map((p) => ({ id: p.id, earnRate: Number(p.earnRate) })),
     members: members.map((m) => ({ id: m.id, joinedAt: m.joinedAt, partnerIds: m.partners.map((k) => partners[k].id) })),
   });
+  step("history events");
   await opts.flushEvents();
 
+  step("people");
   // Sign-in for the first demo members (scrypt per password: a few, not all).
-  for (const m of members.slice(0, DEMO_SIGN_IN_MEMBERS)) await setPasswordForSeed(m.id, demoMemberPassword(m.n));
+  await Promise.all(members.slice(0, DEMO_SIGN_IN_MEMBERS).map((m) => setPasswordForSeed(m.id, demoMemberPassword(m.n))));
   // People who are not members: one coalition admin (TOTP) and a PARTNER_ADMIN per demo partner.
   const people = [{ email: "admin@demo.coalition.example", role: "ADMIN" as const, partnerId: null, password: "demo-admin-person-password" }];
   for (const p of partners) people.push({ email: `staff@${p.slug}.demo.coalition.example`, role: "PARTNER_ADMIN" as never, partnerId: p.id as never, password: `demo-${p.slug}-staff-password` });
-  const created = [];
-  for (const p of people) created.push({ ...p, totpSecret: (await createPersonForSeed(p)).totpSecret });
+  const created = await Promise.all(people.map(async (p) => ({ ...p, totpSecret: (await createPersonForSeed(p)).totpSecret })));
   opts.onPeople?.(created);
   return true;
 }

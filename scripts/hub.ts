@@ -5,6 +5,8 @@ import type { SchemaName } from "../lib/events/catalogue.ts";
 import { type Relay, startOutboxRelay } from "../lib/events/relay.ts";
 import { internalKey as toKey } from "../lib/internal-auth.ts";
 import type { RunningSubgraph } from "../lib/subgraph-server.ts";
+import type { Served } from "../lib/serve.ts";
+import { readSetting } from "../lib/config.ts";
 import { startGateway } from "../gateway/src/server.ts";
 import { usePlumbingPrisma as useMemberPlumbing } from "../subgraphs/member/src/db.ts";
 import { startMemberSubgraph } from "../subgraphs/member/src/server.ts";
@@ -39,6 +41,8 @@ export interface HubOptions {
   webhooks?: false | { settings?: Partial<DispatcherSettings>; policy?: UrlPolicy };
   /** Wraps each subgraph's Prisma client (tests count queries through it). */
   wrapClient?: (client: PrismaClient, subgraph: SchemaName) => PrismaClient;
+  /** The gateway's server, already listening (npm start binds HUB_PORT first and declares it ready after seeding). */
+  served?: Served;
 }
 
 export interface Hub {
@@ -50,9 +54,16 @@ export interface Hub {
   pollRevocations(): Promise<void>;
   /** Polls the API clients' allowed browser origins (CORS) now. */
   pollCorsOrigins(): Promise<void>;
+  /** Reads the admins' rate limits now (the gateway polls every HUB_RATE_LIMITS_POLL_MS anyway). */
+  pollRateLimits(): Promise<void>;
   /** Delivers every pending domain event now (tests). */
   flushEvents(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Graceful stop, in dependency order: the gateway drains (readiness 503, its requests in flight
+   * finish while the subgraphs still serve them), then the jobs and the relays finish their current
+   * pass, then the subgraphs drain. All within `timeoutMs` (default HUB_DRAIN_TIMEOUT_MS).
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -69,11 +80,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     points: wrap(opts.db.client(), "points"),
     partner: wrap(opts.db.client(), "partner"),
   };
-  const subgraphs: Record<SchemaName, RunningSubgraph> = {
-    member: await startMemberSubgraph({ prisma: clients.member, internalKey: key, port: opts.subgraphPorts?.member ?? 0, host }),
-    points: await startPointsSubgraph({ prisma: clients.points, internalKey: key, port: opts.subgraphPorts?.points ?? 0, host }),
-    partner: await startPartnerSubgraph({ prisma: clients.partner, internalKey: key, port: opts.subgraphPorts?.partner ?? 0, host }),
-  };
+  // In parallel; each on the port it is given, by default one the OS assigns (the gateway is told the URLs).
+  const [member, points, partner] = await Promise.all([
+    startMemberSubgraph({ prisma: clients.member, internalKey: key, port: opts.subgraphPorts?.member ?? 0, host }),
+    startPointsSubgraph({ prisma: clients.points, internalKey: key, port: opts.subgraphPorts?.points ?? 0, host }),
+    startPartnerSubgraph({ prisma: clients.partner, internalKey: key, port: opts.subgraphPorts?.partner ?? 0, host }),
+  ]);
+  const subgraphs: Record<SchemaName, RunningSubgraph> = { member, points, partner };
   const peers = () => ({ member: subgraphs.member.url, points: subgraphs.points.url, partner: subgraphs.partner.url });
   // The relays poll on their own client: their queries are plumbing, not the subgraphs' work
   // (and the N+1 guards count the subgraphs' clients).
@@ -95,6 +108,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     issuer: opts.issuer,
     audience: opts.audience,
     codeTtlMs: opts.codeTtlMs,
+    served: opts.served,
   });
   return {
     gatewayUrl: `${gateway.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql"),
@@ -102,15 +116,17 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     subgraphs,
     pollRevocations: () => gateway.revocations.poll(),
     pollCorsOrigins: () => gateway.cors.poll(),
+    pollRateLimits: () => gateway.rateLimits.poll(),
     async flushEvents() {
       // Two rounds: a consumer's handler may emit events of its own.
       for (let i = 0; i < 2; i++) for (const r of relays) await r.flush();
     },
-    async close() {
-      await gateway.close();
-      for (const j of jobs) await j.stop();
-      for (const r of relays) await r.stop();
-      for (const s of Object.values(subgraphs)) await s.close();
+    async close(timeoutMs = readSetting("HUB_DRAIN_TIMEOUT_MS")) {
+      const deadline = Date.now() + timeoutMs;
+      const left = () => Math.max(0, deadline - Date.now());
+      await gateway.close(timeoutMs);
+      await Promise.all([...jobs.map((j) => j.stop()), ...relays.map((r) => r.stop())]);
+      await Promise.all(Object.values(subgraphs).map((s) => s.close(left())));
     },
   };
 }

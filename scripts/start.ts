@@ -6,11 +6,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { configOrExit } from "../lib/config.ts";
 import { isProduction } from "../lib/deployment.ts";
-import { migrate, openDatabase } from "../lib/db.ts";
+import { type Database, migrate, openDatabase } from "../lib/db.ts";
 import { log } from "../lib/logger.ts";
 import { startTracing, stopTracing } from "../lib/tracing.ts";
+import { PortInUseError, type Served, serve } from "../lib/serve.ts";
 import { seedDemo } from "../prisma/seed.ts";
-import { startHub } from "./hub.ts";
+import { type Hub, startHub } from "./hub.ts";
 
 // Every variable validated (lib/config.ts) and, in production (NODE_ENV=production), no made-up
 // secrets and no demo data: checked before anything opens; a problem stops here, naming the variable.
@@ -28,20 +29,60 @@ function internalSecret(): string {
   return readFileSync(file, "utf8").trim();
 }
 
+// performance.now() counts from the process's start: loading the modules (tsx) is included.
 const started = performance.now();
-const db = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE } : { dataDir: path.join(dataDir, "pgdata") });
+/** Each start-up step, logged with the milliseconds since the process started (bench/startup.ts prints them). */
+const phase = (name: string) => {
+  served?.setStep(name);
+  log.info("startup phase", { phase: name, ms: Math.round(performance.now()) });
+};
+log.info("startup phase", { phase: "modules loaded", ms: Math.round(started) });
+
+// 1. The gateway's port first: a clash is one line naming the port and the setting (no stack
+// trace), and from here /healthz answers 200 and /readyz 503 with the step under way, until the
+// migrations ran and the demo is seeded.
+let served: Served | undefined;
+try {
+  served = await serve({ name: "gateway", port: env.HUB_PORT, host: env.HUB_HOST, setting: "HUB_PORT" });
+} catch (e) {
+  if (!(e instanceof PortInUseError)) throw e;
+  process.stderr.write(`Coalition Hub cannot start: ${e.message}\n`);
+  process.exit(1);
+}
+
+let db: Database | undefined;
+let hub: Hub | undefined;
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info("stopping", { signal, phase: served?.phase() });
+    // Readiness 503 at once; requests in flight and the relays' current batches finish, bounded by HUB_DRAIN_TIMEOUT_MS.
+    if (hub) await hub.close(env.HUB_DRAIN_TIMEOUT_MS);
+    else await served?.drain({ timeoutMs: 0 });
+    await db?.close();
+    process.exit(0);
+  });
+}
+
+phase("opening the database");
+db = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE } : { dataDir: path.join(dataDir, "pgdata") });
+phase("migrating");
 const applied = await migrate(db);
 if (applied.length) log.info("migrations applied", { applied });
 
-const hub = await startHub({
+phase("starting the services");
+hub = await startHub({
   db,
   internalSecret: internalSecret(),
-  port: env.HUB_PORT,
   host: env.HUB_HOST,
-  subgraphPorts: { member: env.MEMBER_PORT, points: env.POINTS_PORT, partner: env.PARTNER_PORT },
+  // Unset: ports the OS assigns (two hubs side by side never clash); the gateway is told the URLs.
+  subgraphPorts: { member: env.MEMBER_PORT ?? 0, points: env.POINTS_PORT ?? 0, partner: env.PARTNER_PORT ?? 0 },
   dataDir,
   issuer: env.HUB_ISSUER,
   audience: env.HUB_AUDIENCE,
+  served,
 });
 
 // The demo coalition (and its well-known demo API clients) only on the embedded default or when
@@ -49,9 +90,11 @@ const hub = await startHub({
 const demo = !isProduction() && (env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL);
 let seeded = false;
 let peopleText = "";
-if (demo)
+if (demo) {
+  phase("seeding the demo");
   seeded = await seedDemo(db.client(), {
     flushEvents: hub.flushEvents,
+    onPhase: phase,
     // Printed once, at seeding: the admin's TOTP secret is not shown again.
     onPeople: (people) => {
       peopleText = `\nDemo people (console sign-in: client hub-console; printed only now, at seeding):\n${people
@@ -59,48 +102,42 @@ if (demo)
         .join("\n")}\n`;
     },
   });
+}
+phase("delivering pending events");
 await hub.flushEvents();
+// Ready only now: migrations applied, demo seeded, its events delivered.
+served!.ready();
+phase("ready");
 
 const secs = ((performance.now() - started) / 1000).toFixed(1);
 process.stdout.write(`
-Coalition Hub is up (${db.kind === "pglite" ? `embedded PostgreSQL in ${path.relative(process.cwd(), dataDir) || "."}/pgdata` : "PostgreSQL"}, ${secs} s${seeded ? ", demo coalition seeded" : ""}).
+Coalition Hub is up (${db!.kind === "pglite" ? `embedded PostgreSQL in ${path.relative(process.cwd(), dataDir) || "."}/pgdata` : "PostgreSQL"}, ${secs} s${seeded ? ", demo coalition seeded" : ""}).
 
-  GraphQL (GraphiQL in a browser):  ${hub.gatewayUrl}
-  Token endpoint:                   ${hub.baseUrl}/oauth/token
-  JWKS:                             ${hub.baseUrl}/.well-known/jwks.json
-  Health:                           ${hub.baseUrl}/healthz  ${hub.baseUrl}/readyz
-  Subgraphs (gateway only):         ${hub.subgraphs.member.url}  ${hub.subgraphs.points.url}  ${hub.subgraphs.partner.url}
+  GraphQL (GraphiQL in a browser):  ${hub!.gatewayUrl}
+  Token endpoint:                   ${hub!.baseUrl}/oauth/token
+  JWKS:                             ${hub!.baseUrl}/.well-known/jwks.json
+  Health:                           ${hub!.baseUrl}/healthz  ${hub!.baseUrl}/readyz
+  Subgraphs (gateway only):         ${hub!.subgraphs.member.url}  ${hub!.subgraphs.points.url}  ${hub!.subgraphs.partner.url}
 ${
   demo
     ? `
 Tokens (demo clients: demo-admin, demo-shopmall, demo-freshco, demo-grandstay; secret = id + "-secret"):
-  ADMIN=$(curl -s ${hub.baseUrl}/oauth/token -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
+  ADMIN=$(curl -s ${hub!.baseUrl}/oauth/token -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   # a member's own token: sign in through the hub's sign-in page (authorization code + PKCE, real flow)
-  MEMBER=$(npm run -s cli -- token --url ${hub.baseUrl} --member member0001@demo.coalition.example --password demo-member0001-password)
+  MEMBER=$(npm run -s cli -- token --url ${hub!.baseUrl} --member member0001@demo.coalition.example --password demo-member0001-password)
 
 Demo members who can sign in (demo only; never seeded with NODE_ENV=production):
   member0001@demo.coalition.example … member0005@demo.coalition.example, password demo-member<NNNN>-password
-  sign-in page: ${hub.baseUrl}/oauth/authorize (see README "Getting a token"); activation: ${hub.baseUrl}/account/activate
+  sign-in page: ${hub!.baseUrl}/oauth/authorize (see README "Getting a token"); activation: ${hub!.baseUrl}/account/activate
 Partner apps: demo-shopmall-app / demo-shopmall-app-secret (also demo-freshco-app, demo-grandstay-app), redirect http://localhost:8080/callback
 ${peopleText}
 Sample query (the member app: everything in one request, answered by all three subgraphs):
-  curl -s ${hub.gatewayUrl} -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' \\
+  curl -s ${hub!.gatewayUrl} -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' \\
     -d '{"query":"{ me { displayName tier { tier qualifyingPoints nextTier pointsToNextTier } wallet { balance available expiring { points expiresAt } } linkedAccounts { partner { name } externalRef } eligibleOffers { title coIssuers { partner { name } shareBps } } activity(first: 5) { edges { node { kind points partner { name } postedAt balanceAfter } } } } }"}'
 
-As the admin: curl -s ${hub.gatewayUrl} -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"query":"{ partners { name category issuePrice redemptionRate } }"}'
+As the admin: curl -s ${hub!.gatewayUrl} -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"query":"{ partners { name category issuePrice redemptionRate } }"}'
 `
     : ""
 }
 Stop with Ctrl+C.
 `);
-
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    await hub.close();
-    await db.close();
-    process.exit(0);
-  });
-}

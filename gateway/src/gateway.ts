@@ -9,7 +9,8 @@ import { subgraphDuration, subgraphRequests } from "../../lib/metrics.ts";
 import { errorCodesOf, type RequestRecord } from "../../lib/request-log.ts";
 import { currentTraceId } from "../../lib/tracing.ts";
 import type { Principal } from "../../lib/principal.ts";
-import { apiSchema, type GatewayLimits, limitsPlugin, mayIntrospect, resolveLimits } from "./limits.ts";
+import { encodeRateLimits, RATE_LIMITS_HEADER, type RateLimitStatus } from "../../lib/rate-limit-header.ts";
+import { apiSchema, type ChargeCost, type GatewayLimits, limitsPlugin, mayIntrospect, resolveLimits } from "./limits.ts";
 
 export type SubgraphUrls = { member: string; points: string; partner: string };
 
@@ -21,6 +22,8 @@ export interface HubRequestContext {
   requestId: string;
   /** The request's log line and metrics (lib/request-log.ts): operation name and error codes are filled in here. */
   record?: RequestRecord;
+  /** The caller's rate-limit counters after this request (gateway/src/rate-limits.ts), forwarded for `viewer.limits`. */
+  rateLimits?: RateLimitStatus[];
 }
 
 /**
@@ -42,7 +45,7 @@ export function withSubgraphUrls(supergraphSdl: string, urls: SubgraphUrls): str
  * supergraph. Every subgraph fetch carries the caller as the gateway's own short-lived signed
  * assertion; errors a client may see keep their code, anything else is masked with the request id.
  */
-export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits>; plugins?: GatewayPlugin<HubRequestContext>[] }) {
+export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits>; plugins?: GatewayPlugin<HubRequestContext>[]; chargeCost?: ChargeCost }) {
   const limits = resolveLimits(opts.limits);
   const schema = apiSchema(opts.supergraphSdl);
   const identities = new Map<string, { token: string; until: number }>();
@@ -75,6 +78,8 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
       const headers: Record<string, string> = { ...(options.headers as Record<string, string>) };
       headers[IDENTITY_HEADER] = await identityFor(ctx as HubRequestContext);
       headers[REQUEST_ID_HEADER] = ctx.requestId;
+      // Always ours: what the gateway counted (never anything a client sent).
+      headers[RATE_LIMITS_HEADER] = encodeRateLimits(ctx.rateLimits ?? []);
       // The client's operation name (params, else the document's only operation), not the
       // planner's generated name for this subgraph fetch.
       const op = (context as { params?: { operationName?: string } }).params?.operationName ?? opNames.get(context as object) ?? executionRequest?.operationName;
@@ -107,7 +112,8 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
             // says 200 then (graphql-http's audit checks it; tests/e2e/http-audit.e2e.ts).
             const accept = request.headers.get("accept") ?? "";
             const legacy = accept.includes("application/json") && !accept.includes("application/graphql-response+json");
-            const status = r.data === undefined ? (legacy ? { http: { status: 200 } } : { http: { status: 400 } }) : http ? { http } : {};
+            // RATE_LIMITED keeps its 429 and Retry-After (gateway/src/rate-limits.ts).
+            const status = code === "RATE_LIMITED" && http ? { http } : r.data === undefined ? (legacy ? { http: { status: 200 } } : { http: { status: 400 } }) : http ? { http } : {};
             return new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, extensions: { ...extensions, ...status, code, requestId } });
           }
           log.error("masked error", { requestId, message: err.message, path: err.path, code });
@@ -151,7 +157,7 @@ export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: Subg
     maskedErrors: false,
     // Introspection per role (docs/ARCHITECTURE.md, "Limits"): partners and admins, or nobody.
     disableIntrospection: { disableIf: ({ context }) => !mayIntrospect(limits, (context as Partial<HubRequestContext>).principal?.role) },
-    plugins: () => [...(opts.plugins ?? []), forwardIdentity, maskErrors, limitsPlugin(limits, schema), subgraphMetrics],
+    plugins: () => [...(opts.plugins ?? []), forwardIdentity, maskErrors, limitsPlugin(limits, schema, opts.chargeCost), subgraphMetrics],
     // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
     // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
     // different members were merged and every caller got one member's data (measured: 49 of 50

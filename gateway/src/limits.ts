@@ -110,7 +110,13 @@ export function apiSchema(supergraphSdl: string): GraphQLSchema {
   return buildASTSchema(transformSupergraphToPublicSchema(parse(supergraphSdl)), { assumeValidSDL: true });
 }
 
-export function limitsPlugin(limits: GatewayLimits, schema: GraphQLSchema): GatewayPlugin {
+/**
+ * Charges an operation's estimated cost to the caller's cost budget (gateway/src/rate-limits.ts);
+ * resolves to the error to answer with (RATE_LIMITED, HTTP 429) or null to go on.
+ */
+export type ChargeCost = (context: unknown, estimatedCost: number) => Promise<GraphQLError | null>;
+
+export function limitsPlugin(limits: GatewayLimits, schema: GraphQLSchema, chargeCost?: ChargeCost): GatewayPlugin {
   return {
     onParse({ params }) {
       const source = typeof params.source === "string" ? params.source : params.source.body;
@@ -142,6 +148,12 @@ export function limitsPlugin(limits: GatewayLimits, schema: GraphQLSchema): Gate
       if (cost.introspection > limits.maxIntrospectionCost) return refuse(cost.introspection, limits.maxIntrospectionCost, "'s introspection part");
       // The request deadline starts now (parsing and validation took microseconds).
       if (ctx && typeof ctx === "object") ctx.deadlineAt ??= Date.now() + limits.requestDeadlineMs;
+      // The caller's cost budget per minute (rate limits), still before any plan or fetch.
+      if (chargeCost) {
+        return chargeCost(ctx, cost.data + cost.introspection).then((refused) => {
+          if (refused) setResultAndStopExecution({ errors: [refused] });
+        });
+      }
     },
     // Every subgraph fetch: its own timeout, and never past the request's deadline.
     onFetch({ context, options, setOptions }) {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { configOrExit, refuseToStart } from "../../lib/config.ts";
 import { log } from "../../lib/logger.ts";
 import { startTracing, stopTracing } from "../../lib/tracing.ts";
+import { PortInUseError } from "../../lib/serve.ts";
 import { startGateway } from "./server.ts";
 
 const env = configOrExit("gateway");
@@ -17,6 +18,7 @@ if (missing.length)
 const need = (v: string | undefined) => v!;
 await startTracing({ serviceName: "gateway" });
 const gateway = await startGateway({
+  portSetting: "HUB_PORT",
   port: env.HUB_PORT,
   host: env.HUB_HOST,
   supergraphSdl: readFileSync(path.resolve(import.meta.dirname, "../../schema/supergraph.graphql"), "utf8"),
@@ -29,14 +31,18 @@ const gateway = await startGateway({
   externalIdp: env.HUB_MEMBER_IDP_ISSUER
     ? { issuer: env.HUB_MEMBER_IDP_ISSUER, jwksUrl: need(env.HUB_MEMBER_IDP_JWKS_URL), audience: env.HUB_MEMBER_IDP_AUDIENCE ?? env.HUB_AUDIENCE, memberClaim: env.HUB_MEMBER_IDP_MEMBER_CLAIM }
     : undefined,
+}).catch((e) => {
+  if (e instanceof PortInUseError) refuseToStart("start:gateway cannot listen", [e.message]);
+  throw e;
 });
 log.info("gateway listening", { url: `${gateway.url}/graphql` });
+// SIGTERM: readiness 503, requests in flight finish (bounded by HUB_DRAIN_TIMEOUT_MS), then connections close.
 for (const signal of ["SIGINT", "SIGTERM"] as const)
   process.on(
     signal,
     () =>
       void gateway
-        .close()
+        .close(env.HUB_DRAIN_TIMEOUT_MS)
         .then(stopTracing)
         .then(() => process.exit(0)),
   );

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { printSchema } from "graphql";
@@ -12,6 +11,7 @@ import { log } from "../../lib/logger.ts";
 import { serveMetrics } from "../../lib/metrics.ts";
 import { recordOf, recordRequest, routeLabel } from "../../lib/request-log.ts";
 import { gatewayTracingPlugin } from "../../lib/tracing.ts";
+import { type Served, serve } from "../../lib/serve.ts";
 import type { Principal } from "../../lib/principal.ts";
 import { isPurpose, PURPOSES } from "../../lib/vocabulary.ts";
 import { KeySet } from "./auth/keys.ts";
@@ -23,6 +23,8 @@ import { CorsPolicy } from "./cors.ts";
 import { createExecutor, type HubRequestContext, type SubgraphUrls } from "./gateway.ts";
 import { GRAPHIQL_CSP, graphiqlAsset, graphiqlPage, isGraphiqlAsset } from "./graphiql.ts";
 import { apiSchema, type GatewayLimits, LIMITS } from "./limits.ts";
+import { type RateLimited, RateLimits, type RateLimitsOptions, rateLimitedMessage } from "./rate-limits.ts";
+import { GraphQLError } from "graphql";
 
 /** Streamed exports, by name: the subgraph that owns each (GET /exports/<name>). */
 const EXPORTS: Record<string, keyof SubgraphUrls> = { "partner-transactions": "points" };
@@ -52,6 +54,12 @@ export interface GatewayOptions {
   codeTtlMs?: number;
   /** Where clients reach this gateway (discovery metadata's endpoints); default: the request's Host. */
   publicUrl?: string;
+  /** Rate limits: another Redis URL, key prefix or poll interval than the configuration's (tests). */
+  rateLimits?: Partial<Pick<RateLimitsOptions, "redisUrl" | "prefix" | "pollMs">>;
+  /** An HTTP server already listening (the embedded hub binds its port before migrating); default: a new one on `port`. */
+  served?: Served;
+  /** The setting that chose the port, named if it is taken (default HUB_PORT). */
+  portSetting?: string;
 }
 
 export interface RunningGateway {
@@ -61,7 +69,11 @@ export interface RunningGateway {
   keys: KeySet;
   revocations: RevocationFeed;
   cors: CorsPolicy;
-  close(): Promise<void>;
+  rateLimits: RateLimits;
+  /** Its HTTP server (phase, readiness, drain). */
+  served: Served;
+  /** Readiness 503, requests in flight finish (at most `timeoutMs`, default HUB_DRAIN_TIMEOUT_MS), then the server closes. Idempotent. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 const PURPOSE_HEADER = "coalition-purpose";
@@ -89,6 +101,10 @@ export interface Gateway {
   revocations: RevocationFeed;
   /** Polls the API clients' allowed browser origins now (tests: no waiting for the timer). */
   cors: CorsPolicy;
+  /** Per-partner and per-client limits; `poll()` reads the admins' settings now. */
+  rateLimits: RateLimits;
+  /** What /readyz reports once the gateway serves: every subgraph's readiness (each checks its database). */
+  readiness(): Promise<{ ok: boolean; [k: string]: unknown }>;
   /** Stops the key-file watcher and disposes the runtime (not a server: see startGateway). */
   close(): Promise<void>;
 }
@@ -139,7 +155,26 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   // Tracing (lib/tracing.ts): the Hive runtime's OpenTelemetry plugin, only when the SDK runs.
   const tracingPlugins = (await gatewayTracingPlugin()) as Parameters<typeof createExecutor>[0]["plugins"];
-  const runtime = createExecutor({ supergraphSdl: opts.supergraphSdl, subgraphUrls: opts.subgraphUrls, internalKey: key, limits: opts.limits, plugins: tracingPlugins });
+  const rateLimits = new RateLimits({ key, partnerOrigin: () => origin("partner"), ...opts.rateLimits }).start({ now: true });
+  const rateLimitedExtensions = (l: RateLimited) => ({ retryAfterSeconds: l.retryAfterSeconds, scope: l.scope, kind: l.kind, limit: l.limit });
+  const runtime = createExecutor({
+    supergraphSdl: opts.supergraphSdl,
+    subgraphUrls: opts.subgraphUrls,
+    internalKey: key,
+    limits: opts.limits,
+    plugins: tracingPlugins,
+    // The cost budget, charged after validation and the QUERY_TOO_COSTLY check, before planning.
+    async chargeCost(context, estimated) {
+      const ctx = context as Partial<HubRequestContext>;
+      if (!ctx?.principal) return null;
+      const r = await rateLimits.consume(ctx.principal, "COST", estimated);
+      ctx.rateLimits = [...(ctx.rateLimits ?? []), ...r.statuses];
+      if (r.ok) return null;
+      return new GraphQLError(rateLimitedMessage(r.limited, estimated), {
+        extensions: { code: "RATE_LIMITED", ...rateLimitedExtensions(r.limited), http: { status: 429, headers: { "retry-after": String(r.limited.retryAfterSeconds) } } },
+      });
+    },
+  });
   let publicSdlText: string | undefined;
   const publicSdl = () => (publicSdlText ??= `${printSchema(apiSchema(opts.supergraphSdl)).trim()}\n`);
 
@@ -196,6 +231,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     if (!who) return;
     const { principal } = who;
     const rec = recordOf(res);
+    // Requests per minute of the partner and the client, before the body is read or anything planned.
+    const counted = await rateLimits.consume(principal, "REQUESTS", 1);
+    if (!counted.ok) {
+      return graphqlError(res, 429, "RATE_LIMITED", rateLimitedMessage(counted.limited), requestId, rateLimitedExtensions(counted.limited), { "retry-after": String(counted.limited.retryAfterSeconds) });
+    }
     if (req.method === "POST") {
       let raw: Buffer;
       try {
@@ -222,7 +262,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     // The runtime, the subgraphs and the client see one request id (Hive reads this header).
     req.headers[REQUEST_ID_HEADER] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    const ctx: HubRequestContext = { principal, identityKey: `${who.jti}|${principal.purpose ?? ""}`, requestId, record: rec };
+    const ctx: HubRequestContext = { principal, identityKey: `${who.jti}|${principal.purpose ?? ""}`, requestId, record: rec, rateLimits: counted.statuses };
     // requestListener = normalize + handle + write to res (handleNodeRequestAndResponse only returns the Response).
     await (runtime.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, ctx: HubRequestContext) => Promise<void>)(req, res, ctx);
   }
@@ -317,19 +357,27 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     sendJson(res, out.status, out.body, out.headers);
   }
 
-  async function ready(res: ServerResponse) {
+  async function readiness() {
     const checks = await Promise.all(
       (Object.keys(opts.subgraphUrls) as (keyof SubgraphUrls)[]).map(async (name) => {
         try {
           const r = await fetch(`${origin(name)}/readyz`, { signal: AbortSignal.timeout(2000) });
-          return [name, r.ok ? "ready" : `HTTP ${r.status}`] as const;
+          const body = (await r.json().catch(() => ({}))) as { database?: string };
+          return [name, r.ok ? "ready" : `HTTP ${r.status}`, body.database ?? "unknown"] as const;
         } catch (e) {
-          return [name, e instanceof Error ? e.message : "unreachable"] as const;
+          return [name, e instanceof Error ? e.message : "unreachable", "unknown"] as const;
         }
       }),
     );
     const ok = checks.every(([, s]) => s === "ready");
-    sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "unavailable", subgraphs: Object.fromEntries(checks) });
+    return {
+      ok,
+      // Not a reason to be unready: without Redis the limits are counted in memory (gateway/src/rate-limits.ts).
+      redis: rateLimits.redisStatus(),
+      subgraphs: Object.fromEntries(checks.map(([n, s]) => [n, s])),
+      // Each subgraph checks its own database connection (SELECT 1).
+      database: Object.fromEntries(checks.map(([n, , d]) => [n, d])),
+    };
   }
 
   function handle(req: IncomingMessage, res: ServerResponse) {
@@ -413,8 +461,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "cache-control": "public, max-age=300", "x-content-type-options": "nosniff" });
         return res.end(req.method === "HEAD" ? undefined : publicSdl());
       }
-      if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
-      if (url.pathname === "/readyz") return ready(res);
       if (url.pathname === "/") {
         res.writeHead(302, { location: "/graphql" });
         return res.end();
@@ -432,29 +478,33 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     keys,
     revocations,
     cors: corsPolicy,
+    rateLimits,
+    readiness,
     async close() {
       keys.close();
       revocations.close();
       corsPolicy.close();
+      rateLimits.close();
       await runtime.dispose?.();
     },
   };
 }
 
-/** The gateway on its own node:http server; port 0 = any free port. */
+/** The gateway on its own node:http server (lib/serve.ts); port 0 = any free port. */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const gateway = await createGateway(opts);
-  const server = createServer(gateway.handle);
-  // Longer than common load balancers' idle timeout, so they close first (no reset mid-request).
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  let served: Served;
+  try {
+    served = opts.served ?? (await serve({ name: "gateway", port: opts.port ?? 0, host: opts.host ?? "127.0.0.1", setting: opts.portSetting ?? "HUB_PORT" }));
+  } catch (e) {
+    await gateway.close();
+    throw e;
+  }
+  served.setHandler(gateway.handle);
+  served.setReadiness(gateway.readiness);
+  // A server of its own is ready now; one handed in is the caller's to declare (after seeding).
+  if (!opts.served) served.ready();
+  const port = served.port;
   const host = !opts.host || opts.host === "0.0.0.0" ? "localhost" : opts.host === "127.0.0.1" ? "localhost" : opts.host;
   let closing: Promise<void> | undefined;
   return {
@@ -463,11 +513,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     keys: gateway.keys,
     revocations: gateway.revocations,
     cors: gateway.cors,
+    rateLimits: gateway.rateLimits,
+    served,
     // SIGTERM does not close node:http: callers (main.ts, scripts/hub.ts) call this. Idempotent.
-    close() {
+    close(timeoutMs = readSetting("HUB_DRAIN_TIMEOUT_MS")) {
       closing ??= (async () => {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await served.drain({ timeoutMs, delayMs: readSetting("HUB_SHUTDOWN_DELAY_MS") });
         await gateway.close();
       })();
       return closing;

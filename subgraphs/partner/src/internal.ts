@@ -4,6 +4,7 @@ import { prisma } from "./db.ts";
 import { eventConsumer } from "./events.ts";
 import { authenticateClient } from "./services/api-clients.ts";
 import { corsOriginsFeed } from "./services/cors-origins.ts";
+import { quotaFeed } from "./services/rate-limits.ts";
 import { oauthApp, partnerRevocationFeed } from "./services/partner-apps.ts";
 import { activatePerson, peopleRevocationFeed, revokePersonSession, signInPerson } from "./services/people.ts";
 
@@ -30,6 +31,8 @@ export function internalRoutes(): Record<string, InternalRoute> {
       const app = await oauthApp(b.clientId, "clientSecret" in b ? b.clientSecret : undefined);
       return app ? { status: 200, body: app } : { status: 404, body: { error: "invalid_client" } };
     },
+    // Admins' rate limits per partner and per client, polled by the gateway (gateway/src/rate-limits.ts).
+    limits: async () => ({ status: 200, body: await quotaFeed() }),
     // Browser origins per client (CORS), polled by the gateway.
     "clients/origins": async () => ({ status: 200, body: await corsOriginsFeed() }),
     "auth/revocations": async () => ({ status: 200, body: { ...(await partnerRevocationFeed()), ...(await peopleRevocationFeed()) } }),

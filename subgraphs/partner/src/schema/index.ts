@@ -12,6 +12,7 @@ import "./people.ts";
 import "./viewer.ts";
 import "./audit.ts";
 import "./webhooks.ts";
+import "./rate-limits.ts";
 
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
 addDeadLetterFields(builder, "partner", prisma);

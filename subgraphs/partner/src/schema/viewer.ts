@@ -4,6 +4,7 @@ import { PurposeEnum, RoleEnum } from "./enums.ts";
 import { MemberRef } from "./member.ts";
 import { loadPartner, PartnerRef } from "./partner.ts";
 import { PersonRoleEnum } from "./people.ts";
+import { RateLimitStatusRef } from "./rate-limits.ts";
 
 /**
  * `viewer`: who the hub takes the caller to be, for any valid token (issue 17 §6, "fewer guesses").
@@ -42,6 +43,12 @@ const ViewerRef = builder.objectRef<Principal>("Viewer").implement({
     }),
     personRole: t.field({ type: PersonRoleEnum, nullable: true, description: "For an admin or partner staff signed in as a person: the person's role; null otherwise.", resolve: (p) => p.personRole ?? null }),
     scopes: t.stringList({ description: "The OAuth scopes the token carries (e.g. hub:partner, member:wallet).", resolve: (p) => p.scope.split(/\s+/).filter(Boolean) }),
+    limits: t.field({
+      type: [RateLimitStatusRef],
+      description:
+        "The caller's rate limits as the gateway counted them for this request (this request included): the partner's and the API client's requests and estimated cost per 60-second window. Empty for callers that are not limited (admins, members' own sessions).",
+      resolve: (_p, _a, ctx) => ctx.rateLimits ?? [],
+    }),
     purpose: t.field({
       type: PurposeEnum,
       nullable: true,
