@@ -154,12 +154,12 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
       url.pathname === "/internal/events" ? null : serverSpan(req.headers, `${req.method} ${routeLabel(url.pathname)}`, { "http.request.method": req.method ?? "", "url.path": url.pathname, "hub.subgraph": opts.name });
     if (span) {
       res.once("close", () => span.end(res.statusCode));
-      return span.run(() => serve(req, res, url, requestId));
+      return span.run(() => handle(req, res, url, requestId));
     }
-    return serve(req, res, url, requestId);
+    return handle(req, res, url, requestId);
   };
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
     const operationName = (req.headers[OPERATION_NAME_HEADER] as string | undefined) ?? null;
     const rec = recordRequest(res, { service: opts.name, requestId, route: routeLabel(url.pathname), method: req.method ?? "GET", operationName });
     let identity: Awaited<ReturnType<typeof verifyIdentity>>;
