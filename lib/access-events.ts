@@ -33,14 +33,17 @@ export class AccessEventRecorder {
   failed = false;
   private readonly reader: { partnerId: string; purpose: Purpose } | null;
 
-  constructor(
-    principal: Principal,
-    private readonly requestId: string,
-    private readonly operationName: string | null,
-    /** The event it emits, e.g. partner.data_accessed (not member: it owns the access log and writes it directly). */
-    private readonly type: "points.data_accessed" | "partner.data_accessed",
-    private readonly db: () => PrismaClient,
-  ) {
+  private readonly requestId: string;
+  private readonly operationName: string | null;
+  /** The event it emits, e.g. partner.data_accessed (not member: it owns the access log and writes it directly). */
+  private readonly type: "points.data_accessed" | "partner.data_accessed";
+  private readonly db: () => PrismaClient;
+
+  constructor(principal: Principal, requestId: string, operationName: string | null, type: "points.data_accessed" | "partner.data_accessed", db: () => PrismaClient) {
+    this.requestId = requestId;
+    this.operationName = operationName;
+    this.type = type;
+    this.db = db;
     this.reader = partnerReader(principal);
   }
 

@@ -292,8 +292,11 @@ export type HubEnv = z.infer<typeof Env>;
 
 /** Raised for a bad configuration; its message names every bad variable (values of secrets masked). */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.problems = problems;
     this.name = "ConfigError";
   }
 }

@@ -4,8 +4,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 export class BodyTooLargeError extends Error {
   readonly status = 413;
   readonly tooLarge = true;
-  constructor(readonly limitBytes: number) {
+  readonly limitBytes: number;
+  constructor(limitBytes: number) {
     super(`body larger than ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
   }
 }
 

@@ -33,12 +33,13 @@ export interface TokenSet {
 }
 
 export class FlowError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly body: unknown,
-  ) {
+  readonly status: number;
+  readonly body: unknown;
+
+  constructor(message: string, status: number, body: unknown) {
     super(message);
+    this.status = status;
+    this.body = body;
   }
 }
 
@@ -60,7 +61,10 @@ export function hiddenFields(html: string): Record<string, string> {
 
 class Browser {
   private cookies = new Map<string, string>();
-  constructor(private readonly baseUrl: string) {}
+  private readonly baseUrl: string;
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
   async request(path: string, init: { method?: string; form?: URLSearchParams } = {}): Promise<Response> {
     const headers: Record<string, string> = { "accept-language": "en" };
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");

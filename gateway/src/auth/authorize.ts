@@ -61,10 +61,13 @@ export class AuthorizationEndpoint {
   /** Per-address failed sign-ins: progressive delay (the account's own delay lives with the account). */
   private addressFailures = new Map<string, { count: number; until: number }>();
 
-  constructor(
-    private readonly tokens: TokenService,
-    private readonly key: Uint8Array,
-  ) {}
+  private readonly tokens: TokenService;
+  private readonly key: Uint8Array;
+
+  constructor(tokens: TokenService, key: Uint8Array) {
+    this.tokens = tokens;
+    this.key = key;
+  }
 
   private csrfFor(browser: string) {
     return createHmac("sha256", this.key).update(`csrf:${browser}`).digest("base64url");

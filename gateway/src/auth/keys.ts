@@ -33,10 +33,13 @@ export class KeySet {
   private lastReloadMs = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  private constructor(
-    private keys: LoadedKey[],
-    private readonly file?: string,
-  ) {}
+  private keys: LoadedKey[];
+  private readonly file?: string;
+
+  private constructor(keys: LoadedKey[], file?: string) {
+    this.keys = keys;
+    this.file = file;
+  }
 
   /**
    * Re-reads the key file when it changed on disk: `npm run cli -- keys rotate` (another process)

@@ -97,7 +97,11 @@ export class TokenService {
    */
   private codes = new Map<string, IssuedCode>();
 
-  constructor(private readonly opts: TokenServiceOptions) {}
+  private readonly opts: TokenServiceOptions;
+
+  constructor(opts: TokenServiceOptions) {
+    this.opts = opts;
+  }
 
   /** The code the authorization endpoint redirects with, after the member signed in (and approved). */
   issueCode(c: Omit<IssuedCode, "expiresAt" | "used">): string {

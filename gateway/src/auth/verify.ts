@@ -19,11 +19,11 @@ export type TokenFailure =
   | "TOKEN_REVOKED";
 
 export class TokenError extends Error {
-  constructor(
-    readonly reason: TokenFailure,
-    message: string,
-  ) {
+  readonly reason: TokenFailure;
+
+  constructor(reason: TokenFailure, message: string) {
     super(message);
+    this.reason = reason;
   }
 }
 
@@ -62,12 +62,16 @@ export class TokenVerifier {
   /** Checked on every request, cached or not: revocation wins over the cache within one poll. */
   revocations?: RevocationFeed;
 
-  constructor(
-    private readonly keys: KeySet,
-    private readonly issuer: string,
-    private readonly audience: string,
-    private readonly externalIdp?: ExternalIdp,
-  ) {
+  private readonly keys: KeySet;
+  private readonly issuer: string;
+  private readonly audience: string;
+  private readonly externalIdp?: ExternalIdp;
+
+  constructor(keys: KeySet, issuer: string, audience: string, externalIdp?: ExternalIdp) {
+    this.keys = keys;
+    this.issuer = issuer;
+    this.audience = audience;
+    this.externalIdp = externalIdp;
     if (externalIdp) this.remote = createRemoteJWKSet(new URL(externalIdp.jwksUrl));
   }
 

@@ -51,12 +51,16 @@ export class AccessRecorder {
   /** A partner's app acting for the member: its partner and the purpose its reads are logged under. */
   private readonly delegated: { partnerId: string; purpose: Purpose } | null;
 
-  constructor(
-    private readonly actor: Actor,
-    private readonly requestId: string,
-    private readonly operationName: string | null,
-    private readonly autoFlush = true,
-  ) {
+  private readonly actor: Actor;
+  private readonly requestId: string;
+  private readonly operationName: string | null;
+  private readonly autoFlush: boolean;
+
+  constructor(actor: Actor, requestId: string, operationName: string | null, autoFlush = true) {
+    this.actor = actor;
+    this.requestId = requestId;
+    this.operationName = operationName;
+    this.autoFlush = autoFlush;
     this.delegated = delegatedReader(actor);
   }
 

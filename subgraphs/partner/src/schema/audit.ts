@@ -27,7 +27,8 @@ const AuditActorRef = builder.objectRef<AuditEntry>("AuditActor").implement({
 });
 
 const AuditEntryRef = builder.objectRef<AuditEntry>("AuditEntry").implement({
-  description: "One admin or partner-admin action, recorded append-only in the transaction that performed it: who, when, what, before and after. Secrets (client secrets, password hashes, TOTP seeds, activation codes) are never recorded.",
+  description:
+    "One admin or partner-admin action, recorded append-only in the transaction that performed it: who, when, what, before and after. Secrets (client secrets, password hashes, TOTP seeds, activation codes) are never recorded.",
   fields: (t) => ({
     id: t.exposeID("id", { description: "The entry's id (the id of the audit.recorded event that carried it)." }),
     at: t.field({ type: "DateTime", description: "When the action was performed (UTC).", resolve: (e) => e.at }),
@@ -43,7 +44,11 @@ const AuditEntryRef = builder.objectRef<AuditEntry>("AuditEntry").implement({
     }),
     actor: t.field({ type: AuditActorRef, description: "Who did it.", resolve: (e) => e }),
     requestId: t.exposeString("requestId", { nullable: true, description: "The request id of the API call that did it (as in the error responses and logs); null from the command line." }),
-    before: t.string({ nullable: true, description: "The target's relevant fields before the action, as JSON object text; null when it did not exist yet. Points are whole points, money a decimal string in the coalition's currency, times ISO-8601 UTC.", resolve: (e) => json(e.before) }),
+    before: t.string({
+      nullable: true,
+      description: "The target's relevant fields before the action, as JSON object text; null when it did not exist yet. Points are whole points, money a decimal string in the coalition's currency, times ISO-8601 UTC.",
+      resolve: (e) => json(e.before),
+    }),
     after: t.string({ nullable: true, description: "The same fields after the action, as JSON object text.", resolve: (e) => json(e.after) }),
   }),
 });

@@ -26,7 +26,7 @@ describe("partners", () => {
     const dup = await h.as(adminPrincipal(), REGISTER, { i: input });
     expect(codes(dup)).toEqual(["BAD_USER_INPUT"]);
     const events = await prisma().partnerOutboxEvent.findMany({ where: { payload: { path: ["partnerId"], equals: r.registerPartner.id } }, orderBy: { createdAt: "asc" } });
-    expect(events.map((e) => e.type).sort()).toEqual(["partner.rates_changed", "partner.registered"]);
+    expect(events.map((e) => e.type).sort()).toEqual(["audit.recorded", "partner.rates_changed", "partner.registered"]);
     expect(events.find((e) => e.type === "partner.registered")?.payload).toMatchObject({ partnerId: r.registerPartner.id, name: "Fresh Mart", earnRate: "1" });
   });
 

@@ -123,7 +123,8 @@ export async function revokeApiClient(actor: Actor, clientId: string, now = new 
     const { count } = await tx.apiClient.updateMany({ where: { id: client.id, revokedAt: null }, data: { revokedAt: now } });
     const after = await tx.apiClient.findUniqueOrThrow({ where: { id: client.id } });
     // A concurrent revocation won: it is the one recorded.
-    if (count) await recordAudit(tx, actor, { action: "api_client.revoked", targetType: "ApiClient", targetId: client.clientId, partnerId: client.partnerId, before: clientAuditView(client), after: clientAuditView(after) });
+    if (count)
+      await recordAudit(tx, actor, { action: "api_client.revoked", targetType: "ApiClient", targetId: client.clientId, partnerId: client.partnerId, before: clientAuditView(client), after: clientAuditView(after) });
     return after;
   });
 }

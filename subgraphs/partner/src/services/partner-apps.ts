@@ -47,16 +47,16 @@ export async function registerPartnerApp(actor: Actor, raw: unknown): Promise<Ap
   const clientId = `${partner.slug}-app-${newSecret().slice(0, 10).replace(/[-_]/g, "x").toLowerCase()}`;
   const client = await prisma().$transaction(async (tx) => {
     const app = await tx.apiClient.create({
-    data: {
-      clientId,
-      secretHash: await hashPassword(clientSecret),
-      role: "PARTNER",
-      partnerId: input.partnerId,
-      name: input.appName,
-      appName: input.appName,
-      redirectUris: [...new Set(input.redirectUris)],
-      allowedScopes: [...new Set(input.scopes)],
-    },
+      data: {
+        clientId,
+        secretHash: await hashPassword(clientSecret),
+        role: "PARTNER",
+        partnerId: input.partnerId,
+        name: input.appName,
+        appName: input.appName,
+        redirectUris: [...new Set(input.redirectUris)],
+        allowedScopes: [...new Set(input.scopes)],
+      },
     });
     await recordAudit(tx, actor, { action: "partner_app.created", targetType: "ApiClient", targetId: app.clientId, partnerId: app.partnerId, before: null, after: clientAuditView(app) });
     return app;

@@ -45,17 +45,17 @@ export async function invitePerson(actor: Actor, raw: unknown, now = new Date())
   try {
     const person = await prisma().$transaction(async (tx) => {
       const created = await tx.person.create({
-      data: {
-        email: input.email,
-        displayName: input.displayName ?? null,
-        role: input.role,
-        partnerId: input.partnerId ?? null,
-        totpSecret: input.role === "ADMIN" ? new Secret({ size: 20 }).base32 : null,
-        activationCodeHash: sha256(normalizeActivationCode(activationCode)),
-        activationExpiresAt: expiresAt,
-        invitedBy: actor.personRole ? `person:${actor.sub}` : actor.sub,
-        createdAt: now,
-      },
+        data: {
+          email: input.email,
+          displayName: input.displayName ?? null,
+          role: input.role,
+          partnerId: input.partnerId ?? null,
+          totpSecret: input.role === "ADMIN" ? new Secret({ size: 20 }).base32 : null,
+          activationCodeHash: sha256(normalizeActivationCode(activationCode)),
+          activationExpiresAt: expiresAt,
+          invitedBy: actor.personRole ? `person:${actor.sub}` : actor.sub,
+          createdAt: now,
+        },
       });
       // The activation code and the TOTP seed are secrets: never in the trail.
       await recordAudit(tx, actor, { action: "person.invited", targetType: "Person", targetId: created.id, partnerId: created.partnerId, before: null, after: personAuditView(created) });

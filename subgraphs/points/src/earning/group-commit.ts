@@ -78,10 +78,16 @@ export const earnGroupCommitEnabled = () => (enabled ??= readSetting("HUB_EARN_G
 export class GroupCommitter<I> {
   private queues = new Map<string, Queue<I>>();
 
+  private readonly writeGroup: (tx: Tx, actor: Actor, partnerId: string, items: { index: number; input: I; hash: string }[]) => Promise<GroupOutcome>;
+  private readonly single: (actor: Actor, item: GroupItem<I>) => Promise<LedgerTransactionRow>;
+
   constructor(
-    private readonly writeGroup: (tx: Tx, actor: Actor, partnerId: string, items: { index: number; input: I; hash: string }[]) => Promise<GroupOutcome>,
-    private readonly single: (actor: Actor, item: GroupItem<I>) => Promise<LedgerTransactionRow>,
-  ) {}
+    writeGroup: (tx: Tx, actor: Actor, partnerId: string, items: { index: number; input: I; hash: string }[]) => Promise<GroupOutcome>,
+    single: (actor: Actor, item: GroupItem<I>) => Promise<LedgerTransactionRow>,
+  ) {
+    this.writeGroup = writeGroup;
+    this.single = single;
+  }
 
   submit(actor: Actor, partnerId: string, item: GroupItem<I>): Promise<LedgerTransactionRow> {
     const qk = `${partnerId}\u0000${actor.sub}`;
