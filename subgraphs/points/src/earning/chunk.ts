@@ -3,6 +3,7 @@ import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import type { Actor, WriteOptions } from "../domain.ts";
 import { postEarns } from "../ledger/batch.ts";
 import { applyDeferred, type DeferredUpdate, type LedgerTransactionRow, transactionsByKeys, type Tx } from "../ledger/ledger.ts";
+import { payEarnBonuses } from "../perks/bonuses.ts";
 import { touchTiers } from "../tiers/tiers.ts";
 import { type Award, basePoints, earnFacts } from "./rules.ts";
 
@@ -76,6 +77,8 @@ export async function earnChunk(
     items: items.map((i) => ({ memberId: i.input.memberId, points: i.points, reference: i.input.reference ?? null, idempotencyKey: i.input.idempotencyKey, requestHash: i.hash })),
     deferred,
   });
+  // The program's welcome and birthday bonuses due on these earns (perks/bonuses.ts; one query for the chunk).
+  await payEarnBonuses(tx, { partnerId, at, createdBy: actor.sub, earns: items.map((i, k) => ({ memberId: i.input.memberId, points: i.points, transactionId: posted[k]!.id })), deferred });
   await touchTiers(tx, [...new Set(items.map((i) => i.input.memberId))], at);
   await emitMany(
     tx,
