@@ -9,20 +9,21 @@ import { describe, expect, test } from "vitest";
 // depends on the GraphQL layer; test helpers never reach product code.
 
 const SRC = path.dirname(fileURLToPath(import.meta.url));
-const ROOMS = ["ledger", "tiers", "earning", "redemption", "settlement", "schema", "testing"] as const;
+const ROOMS = ["ledger", "program", "tiers", "earning", "redemption", "settlement", "schema", "testing"] as const;
 /** The top-level modules a room may use besides its own files and the rooms below. */
 const KERNEL = ["config.ts", "db.ts", "domain.ts"];
 
 const MAY_IMPORT: Record<string, { rooms: readonly string[]; top: readonly string[] | "any" }> = {
   ledger: { rooms: [], top: ["config.ts", "db.ts"] },
-  tiers: { rooms: ["ledger"], top: KERNEL },
-  earning: { rooms: ["ledger", "tiers"], top: KERNEL },
+  program: { rooms: ["ledger"], top: KERNEL },
+  tiers: { rooms: ["ledger", "program"], top: KERNEL },
+  earning: { rooms: ["ledger", "program", "tiers"], top: KERNEL },
   redemption: { rooms: ["ledger"], top: KERNEL },
   settlement: { rooms: ["ledger"], top: KERNEL },
-  schema: { rooms: ["ledger", "tiers", "earning", "redemption", "settlement"], top: "any" },
+  schema: { rooms: ["ledger", "program", "tiers", "earning", "redemption", "settlement"], top: "any" },
   testing: { rooms: ROOMS, top: "any" },
   "domain.ts": { rooms: ["ledger"], top: [] },
-  top: { rooms: ["ledger", "tiers", "earning", "redemption", "settlement", "schema"], top: "any" },
+  top: { rooms: ["ledger", "program", "tiers", "earning", "redemption", "settlement", "schema"], top: "any" },
 };
 
 /** The room of a path relative to src/: its first directory, or the file itself ("domain.ts") / "top" at the top level. */
