@@ -8,7 +8,7 @@ import { currencySettings } from "../config.ts";
 import { prisma } from "../db.ts";
 import { type Actor, IdempotencyKey, Reference, requirePartner, scopeOf, Uuid, type WriteOptions } from "../domain.ts";
 import { idempotent, requestHash, TX_OPTIONS, type Tx } from "../ledger/ledger.ts";
-import { type PerkTerms, perkTermsAt, type StandingBenefit } from "./terms.ts";
+import { type Benefit, type Program, programAt } from "../program/model.ts";
 
 /**
  * Standing tier benefits (issue 16): what the program in force gives a member's tier at a partner
@@ -18,9 +18,12 @@ import { type PerkTerms, perkTermsAt, type StandingBenefit } from "./terms.ts";
  * (`tierBenefitTotals`, also on each settlement run for its period).
  */
 
-/** The benefits of `tier` at `partnerId` under `terms`: the tier's own, limited to the partner where the program names partners. */
-export function benefitsAt(terms: PerkTerms, tier: Tier, partnerId: string | null): StandingBenefit[] {
-  return (terms.benefits[tier] ?? []).filter((b) => !b.partnerIds?.length || (partnerId !== null && b.partnerIds.includes(partnerId)));
+/**
+ * The standing benefits of a program tier (by its code). A benefit of the program holds at every
+ * partner (the program has no per-partner benefits), so "at a partner" is the same list everywhere.
+ */
+export function benefitsOf(program: Program, tierCode: string): Benefit[] {
+  return program.benefits.filter((b) => b.tierCode === tierCode);
 }
 
 /** Largest purchase one record may carry, in currency units (a sane bound against typos and overflow, like MAX_POINTS for points). */
@@ -59,7 +62,8 @@ export interface TierBenefitUseRow {
   partnerId: string;
   memberId: string;
   benefitCode: string;
-  tier: Tier;
+  /** The member's program tier code when it was applied. */
+  tier: string;
   programVersion: number;
   percentOff: string;
   purchaseAmount: string;
@@ -117,20 +121,21 @@ export async function applyTierBenefit(actor: Actor & { purpose?: Purpose | null
     },
     () =>
       prisma().$transaction(async (tx) => {
-        const [facts] = await tx.$queryRaw<{ linked: boolean; tier: Tier | null; consented: boolean }[]>`
+        const [facts] = await tx.$queryRaw<{ linked: boolean; tier: Tier | null; tierCode: string | null; consented: boolean }[]>`
           SELECT EXISTS (SELECT 1 FROM "points"."MemberLink" WHERE "memberId" = ${input.memberId}::uuid AND "partnerId" = ${partnerId}::uuid) AS linked,
                  (SELECT tier::text FROM "points"."TierState" WHERE "memberId" = ${input.memberId}::uuid) AS tier,
+                 (SELECT "tierCode" FROM "points"."TierState" WHERE "memberId" = ${input.memberId}::uuid) AS "tierCode",
                  EXISTS (SELECT 1 FROM "points"."MemberConsent" WHERE "memberId" = ${input.memberId}::uuid AND "partnerId" = ${partnerId}::uuid
                           AND active AND purpose = ${actor.purpose ?? ""} AND 'TIER' = ANY(categories) AND ("expiresAt" IS NULL OR "expiresAt" > ${at})) AS consented`;
         if (!facts?.linked) throw notFound("Member", input.memberId);
         if (!facts.consented) {
           throw new HubError("CONSENT_REQUIRED", `The member has not consented to share TIER with you for ${actor.purpose ?? "an undeclared purpose"}: a tier benefit cannot be applied`, { category: "TIER" });
         }
-        const tier = facts.tier ?? "BASE";
-        const terms = await perkTermsAt(tx, at);
-        const benefit = benefitsAt(terms, tier, partnerId).find((b) => b.code === input.benefitCode);
+        const tier = facts.tierCode ?? facts.tier ?? "BASE";
+        const version = await programAt(tx, at);
+        const benefit = benefitsOf(version.program, tier).find((b) => b.code === input.benefitCode);
         if (!benefit) {
-          throw new HubError("BENEFIT_NOT_AVAILABLE", `${input.benefitCode} is not a standing benefit of the member's tier (${tier}) at your partner under program version ${terms.version}`, {
+          throw new HubError("BENEFIT_NOT_AVAILABLE", `${input.benefitCode} is not a standing benefit of the member's tier (${tier}) under program version ${version.version}`, {
             field: "benefitCode",
           });
         }
@@ -148,7 +153,7 @@ export async function applyTierBenefit(actor: Actor & { purpose?: Purpose | null
           input.memberId,
           benefit.code,
           tier,
-          terms.version,
+          version.version,
           benefit.percentOff,
           input.purchaseAmount,
           input.discountAmount,

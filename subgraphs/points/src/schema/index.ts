@@ -9,6 +9,7 @@ import "./member.ts";
 import "./transaction.ts";
 import "./mutations.ts";
 import "./settlement.ts";
+import "./perks.ts";
 import "./verify.ts";
 
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
