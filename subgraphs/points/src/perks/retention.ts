@@ -53,13 +53,7 @@ export function purchasedConsecutively(months: ReadonlySet<string>, n: number, n
 }
 
 /** What the review decides for one member: the tier to move to, or null to keep it. */
-export function retentionTarget(
-  p: Program,
-  cur: ProgramTier,
-  facts: { lastActivity: Date; months: ReadonlySet<string>; qualified: ProgramTier },
-  now: Date,
-  ym: { year: number; month: number },
-): ProgramTier | null {
+export function retentionTarget(p: Program, cur: ProgramTier, facts: { lastActivity: Date; months: ReadonlySet<string>; qualified: ProgramTier }, now: Date, ym: { year: number; month: number }): ProgramTier | null {
   if (cur.rank === 0) return null;
   const inactive = p.retention.inactivity;
   if (inactive && facts.lastActivity <= addMonths(now, -inactive.monthsWithoutPurchase)) {
