@@ -1,12 +1,14 @@
 import DataLoader from "dataloader";
 import { badInput, forbidden } from "../../../../lib/errors.ts";
 import { isUuid } from "../../../../lib/input.ts";
+import { engagementOf } from "../../../../lib/lifecycle.ts";
 import { pageSize } from "../../../../lib/paging.ts";
 import { builder } from "../builder.ts";
 import { prisma } from "../db.ts";
 import { type Actor, isAdmin } from "../domain.ts";
 import { applyTierBenefit, appliedTierBenefits, benefitsOf, type TierBenefitTotal, type TierBenefitUseRow, tierBenefitTotals, useCursor } from "../perks/benefits.ts";
 import { bonusKindOf } from "../perks/bonuses.ts";
+import { type MonthEngagement, monthActivities } from "../perks/engagement.ts";
 import type { Benefit } from "../program/model.ts";
 import { programAt } from "../program/model.ts";
 import { gated, MemberRef } from "./member.ts";
@@ -225,5 +227,50 @@ builder.objectField(SettlementRunRef, "tierBenefitTotals", (t) =>
     description:
       "Settlement-relevant tier benefits applied in the run's period [periodStart, periodEnd), per partner (ADMIN: every partner; PARTNER: its own). Reported beside the statements: partners give these discounts themselves, so they are not in amountDue/amountOwed and positions + margin stay 0.",
     resolve: (r, _a, ctx) => tierBenefitTotals(prisma(), { from: r.periodStart, to: r.periodEnd, partnerId: isAdmin(ctx.principal) ? null : (ctx.principal.partnerId ?? "00000000-0000-0000-0000-000000000000") }),
+  }),
+);
+
+type Engagement = MonthEngagement & { activeBySpend: boolean; highFrequency: boolean; activeMonthlySpend: string; highFrequencyPurchasesPerMonth: number };
+
+const EngagementRef = builder.objectRef<Engagement>("MemberEngagement").implement({
+  description:
+    "A member's purchases in the current calendar month (the coalition's time zone, HUB_TIME_ZONE) against the program's lifecycle thresholds (issue 16). Beside the lifecycle segment, which stays NEW / ACTIVE / DORMANT / CHURNED.",
+  fields: (t) => ({
+    month: t.exposeString("month", { description: "The calendar month, YYYY-MM, in HUB_TIME_ZONE." }),
+    timeZone: t.exposeString("timeZone", { description: "The IANA time zone of the month (HUB_TIME_ZONE)." }),
+    purchases: t.exposeInt("purchases", { description: "Purchases (earns) in the month." }),
+    spend: t.field({ type: "Decimal", description: "Money spent in the month (earns with a purchase amount, net of reversed ones), in `currency`, exact.", resolve: (e) => e.spend }),
+    currency: t.exposeString("currency", { description: "ISO 4217 code of `spend` (the coalition's currency)." }),
+    activeBySpend: t.exposeBoolean("activeBySpend", { description: "Whether the month's spend exceeds the program's activeMonthlySpend (classic: ¥500)." }),
+    highFrequency: t.exposeBoolean("highFrequency", { description: "Whether the month's purchases exceed the program's highFrequencyPurchasesPerMonth (classic: 5)." }),
+    activeMonthlySpend: t.field({ type: "Decimal", description: "The program's threshold for activeBySpend, in `currency`.", resolve: (e) => e.activeMonthlySpend }),
+    highFrequencyPurchasesPerMonth: t.exposeInt("highFrequencyPurchasesPerMonth", { description: "The program's threshold for highFrequency, in purchases per month." }),
+  }),
+});
+
+const engagementLoaders = new WeakMap<object, DataLoader<string, MonthEngagement>>();
+
+builder.objectField(MemberRef, "engagement", (t) =>
+  t.field({
+    authScopes: { memberScope: "member:wallet" },
+    type: EngagementRef,
+    nullable: true,
+    ...({ requires: scopes } as object),
+    description:
+      "The member's purchases this calendar month against the program's lifecycle thresholds (active by spend, high-frequency). Data category SEGMENTS: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
+    resolve: (m, _a, ctx) =>
+      gated(ctx, m as { id: string; sharedScopes?: string[] | null }, "SEGMENTS", async () => {
+        let l = engagementLoaders.get(ctx);
+        if (!l) {
+          l = new DataLoader<string, MonthEngagement>(async (ids) => {
+            const got = await monthActivities(prisma(), [...ids], ctx.now);
+            return ids.map((id) => got.get(id)!);
+          });
+          engagementLoaders.set(ctx, l);
+        }
+        const month = await l.load(m.id);
+        const t = (await programAt(prisma(), ctx.now)).program.lifecycle;
+        return { ...month, ...engagementOf(month, t), activeMonthlySpend: t.activeMonthlySpend, highFrequencyPurchasesPerMonth: t.highFrequencyPurchasesPerMonth };
+      }),
   }),
 );
