@@ -149,7 +149,7 @@ export async function reviewRetention(db: PrismaClient, now: Date): Promise<numb
   let total = 0;
   do {
     const from: string | null = after;
-    const page = await db.$transaction((tx) => reviewPage(tx, version, from, now), TX_OPTIONS);
+    const page: { last: string | null; changed: number } = await db.$transaction((tx) => reviewPage(tx, version, from, now), TX_OPTIONS);
     total += page.changed;
     after = page.last;
   } while (after);
