@@ -1,3 +1,4 @@
+import { withAuditRequest } from "./audit.ts";
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -180,10 +181,13 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
     const operationName = (req.headers[OPERATION_NAME_HEADER] as string | undefined) ?? null;
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? "POST", headers, search: url.search, body },
-      context: async () => opts.createContext({ principal, requestId, operationName }),
-    });
+    // withAuditRequest: audit entries recorded while this request executes carry its request id (lib/audit.ts).
+    const response = await withAuditRequest(requestId, () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? "POST", headers, search: url.search, body },
+        context: async () => opts.createContext({ principal, requestId, operationName }),
+      }),
+    );
     const outHeaders: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
     for (const [k, v] of response.headers) outHeaders[k] = v;
     res.writeHead(response.status ?? 200, outHeaders);

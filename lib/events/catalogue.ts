@@ -20,10 +20,16 @@ const id = z.guid();
 const isoTime = z.iso.datetime({ offset: true });
 const decimal = z.string().regex(/^-?\d{1,12}(\.\d{1,6})?$/, "a decimal string");
 
+/**
+ * The producer of an event every subgraph may write: `audit.recorded` (lib/audit.ts), emitted in the
+ * acting transaction of whichever subgraph performs an admin action, through `emitFrom`.
+ */
+export const ANY_PRODUCER = "any";
+
 interface EventSpec {
   /** One sentence: what happened, for people reading the catalogue or a dead letter. */
   description: string;
-  producer: SchemaName;
+  producer: SchemaName | typeof ANY_PRODUCER;
   consumers: readonly SchemaName[];
   payload: z.ZodType;
 }
@@ -48,6 +54,35 @@ const consentReceipt = {
   purpose: z.string().regex(/^[A-Z][A-Z_]{0,63}$/),
   categories: z.array(z.string()).optional(),
 };
+
+/** JSON as it travels in an audit entry's before/after. */
+const json: z.ZodType<unknown> = z.unknown();
+
+/** `audit.recorded`: one admin or partner-admin action (lib/audit.ts `recordAudit`). */
+const auditRecorded = z.looseObject({
+  /** lib/audit.ts AUDIT_ACTIONS key, e.g. `partner.updated`. */
+  action: z
+    .string()
+    .regex(/^[a-z][a-z_]*(\.[a-z][a-z_]*)+$/)
+    .max(64),
+  /** The subgraph whose transaction performed the action (whose outbox carried the event). */
+  source: z.enum(["member", "points", "partner"]),
+  targetType: z.string().min(1).max(64),
+  targetId: z.string().min(1).max(200),
+  partnerId: id.nullish(),
+  actor: z.looseObject({
+    sub: z.string().min(1).max(200),
+    role: z.string().min(1).max(32),
+    authority: z.string().min(1).max(32),
+    personRole: z.string().max(32).nullish(),
+    clientId: z.string().max(200).nullish(),
+    partnerId: id.nullish(),
+  }),
+  requestId: z.string().max(200).nullish(),
+  at: isoTime,
+  before: json,
+  after: json,
+});
 
 export const CATALOGUE = {
   "member.enrolled": {
@@ -212,6 +247,12 @@ export const CATALOGUE = {
     consumers: ["points"],
     payload: z.looseObject({ offerId: id, reason: z.string().optional(), endedAt: isoTime.optional() }),
   },
+  "audit.recorded": {
+    description: "An admin or partner-admin action committed (who, when, what, before/after; secrets redacted): emitted by any subgraph in the acting transaction, kept append-only by partner (AuditEntry).",
+    producer: ANY_PRODUCER,
+    consumers: ["partner"],
+    payload: auditRecorded,
+  },
 } as const satisfies Record<string, EventSpec>;
 
 export type EventType = keyof typeof CATALOGUE;
@@ -222,8 +263,12 @@ export type PayloadOf<T extends EventType> = z.input<(typeof CATALOGUE)[T]["payl
 /** The payload a consumer's handler receives: parsed by the catalogue's schema. */
 export type ParsedPayloadOf<T extends EventType> = z.output<(typeof CATALOGUE)[T]["payload"]>;
 
-/** The event types a subgraph produces. */
+/** The event types a subgraph produces (its own; `emitMany`). */
 export type ProducedBy<S extends SchemaName> = { [T in EventType]: (typeof CATALOGUE)[T]["producer"] extends S ? T : never }[EventType];
+/** The event types every subgraph may produce (`emitFrom`). */
+export type ProducedByAny = { [T in EventType]: (typeof CATALOGUE)[T]["producer"] extends typeof ANY_PRODUCER ? T : never }[EventType];
+/** The event types with one producer (`emit` finds the outbox from the catalogue). */
+export type SingleProducerType = Exclude<EventType, ProducedByAny>;
 /** The event types a subgraph consumes. */
 export type ConsumedBy<S extends SchemaName> = { [T in EventType]: S extends (typeof CATALOGUE)[T]["consumers"][number] ? T : never }[EventType];
 

@@ -1,5 +1,5 @@
 import { afterCommit, type Prisma } from "../db.ts";
-import { CATALOGUE, type EventType, type PayloadOf, type ProducedBy, type SchemaName } from "./catalogue.ts";
+import { CATALOGUE, type EventType, type PayloadOf, type ProducedBy, type ProducedByAny, type SchemaName, type SingleProducerType } from "./catalogue.ts";
 
 /**
  * The producer side: events are written to the producing schema's outbox in the transaction of the
@@ -57,8 +57,16 @@ function wakeAfterCommit(schema: SchemaName): void {
  * Emits one catalogued event from its producer's outbox, in `tx` (the transaction of the change it
  * announces). The outbox is the catalogue's producer of `type`; the payload is typed from its schema.
  */
-export async function emit<T extends EventType>(tx: Tx, type: T, payload: PayloadOf<T>): Promise<string> {
-  return emitEvent(tx, CATALOGUE[type].producer, { type, payload });
+export async function emit<T extends SingleProducerType>(tx: Tx, type: T, payload: PayloadOf<T>): Promise<string> {
+  return emitEvent(tx, CATALOGUE[type].producer as SchemaName, { type, payload });
+}
+
+/**
+ * Emits an event every subgraph may produce (`producer: "any"`: `audit.recorded`) from `schema`'s
+ * outbox: the schema of the transaction `tx` (lib/audit.ts knows it from the action).
+ */
+export async function emitFrom<T extends ProducedByAny>(tx: Tx, schema: SchemaName, type: T, payload: PayloadOf<T>): Promise<string> {
+  return emitEvent(tx, schema, { type, payload });
 }
 
 /**

@@ -3,7 +3,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import type { z } from "zod";
-import { CATALOGUE, consumedBy, EVENT_TYPES, type EventType, SCHEMA_NAMES, type SchemaName, specOf, SUBSCRIPTIONS } from "../../lib/events/catalogue.ts";
+import { ANY_PRODUCER, CATALOGUE, consumedBy, EVENT_TYPES, type EventType, SCHEMA_NAMES, type SchemaName, specOf, SUBSCRIPTIONS } from "../../lib/events/catalogue.ts";
 import { type Consumer, defineConsumer } from "../../lib/events/inbox.ts";
 import { eventConsumer as memberConsumer } from "../../subgraphs/member/src/events.ts";
 import { eventConsumer as partnerConsumer } from "../../subgraphs/partner/src/events.ts";
@@ -29,13 +29,21 @@ const read = (files: string[]) => files.map((f) => readFileSync(f, "utf8")).join
 describe("producers", () => {
   const code = Object.fromEntries(SCHEMA_NAMES.map((s) => [s, read(sources(`subgraphs/${s}/src`))])) as Record<SchemaName, string>;
 
-  test.each(EVENT_TYPES)("%s is emitted by its producer's code", (type) => {
-    const producer = specOf(type).producer;
+  test.each(EVENT_TYPES.filter((t) => specOf(t).producer !== ANY_PRODUCER))("%s is emitted by its producer's code", (type) => {
+    const producer = specOf(type).producer as SchemaName;
     // Through the typed API (emit / event for emitMany), or named where its producer emits it (AccessEventRecorder).
     const named = new RegExp(`(emit\\(tx, |event\\(|AccessEventRecorder\\([^)]*)"${type.replace(".", "\\.")}"`);
     expect(named.test(code[producer]), `${type}: no emit in subgraphs/${producer}/src`).toBe(true);
     // ...and by no other subgraph (one producer per event).
     for (const other of SCHEMA_NAMES.filter((s) => s !== producer)) expect(named.test(code[other]), `${type} emitted by ${other}`).toBe(false);
+  });
+
+  test("audit.recorded (producer: any) is emitted only by lib/audit.ts recordAudit, from the outbox its action names, ", () => {
+    const anyTypes = EVENT_TYPES.filter((t) => specOf(t).producer === ANY_PRODUCER);
+    expect(anyTypes).toEqual(["audit.recorded"]);
+    expect(readFileSync(path.join(ROOT, "lib/audit.ts"), "utf8")).toMatch(/emitFrom\(tx, spec\.producer, "audit\.recorded"/);
+    // Nobody else writes it (the subgraphs call recordAudit, which redacts secrets).
+    for (const s of SCHEMA_NAMES) expect(code[s]).not.toMatch(/emitFrom\(/);
   });
 
   test("subgraphs emit only through the typed catalogue API (never the raw outbox write)", () => {
@@ -95,6 +103,7 @@ interface ZodDef {
   shape: Record<string, z.ZodType>;
   innerType: z.ZodType;
   element: z.ZodType;
+  entries?: Record<string, string>;
   checks?: { _zod: { def: CheckDef } }[];
 }
 const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: ZodDef } })._zod.def;
@@ -119,6 +128,11 @@ function arbitraryOf(schema: z.ZodType): fc.Arbitrary<unknown> {
     }
     case "boolean":
       return fc.boolean();
+    case "enum":
+      return fc.constantFrom(...Object.values(def.entries ?? {}));
+    case "unknown":
+      // Any JSON (an audit entry's before/after), normalised as JSON stores it (-0 is 0).
+      return fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
     case "number":
       return leaf(fc.oneof(fc.integer({ min: -1_000, max: 1_000 }), fc.integer({ min: -100_000_000, max: 100_000_000 })));
     case "string": {

@@ -1,6 +1,7 @@
 import { defineConsumer } from "../../../lib/events/inbox.ts";
 import { memberConsentHandlers } from "./services/member-consents.ts";
 import { memberFactsHandlers } from "./services/member-facts.ts";
+import { storeAuditEntry } from "./services/audit/record.ts";
 import { recordOfferApplied } from "./services/offers/claims.ts";
 
 // The events this subgraph consumes, delivered by the other subgraphs' outbox relays to
@@ -15,4 +16,6 @@ export const eventConsumer = defineConsumer("partner", {
   ...memberConsentHandlers,
   // A bonus applied in the points subgraph counts as a use of the member's claim.
   "points.offer_applied": (tx, e) => recordOfferApplied(tx, e.payload, e.createdAt),
+  // Every subgraph's admin actions (lib/audit.ts), kept append-only in partner.AuditEntry.
+  "audit.recorded": storeAuditEntry,
 });

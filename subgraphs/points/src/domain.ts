@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { forbidden } from "../../../lib/errors.ts";
 import type { Principal } from "../../../lib/principal.ts";
-import { TIERS, type Tier } from "../../../lib/vocabulary.ts";
 import { MAX_POINTS } from "./ledger/ledger.ts";
 
 /**
@@ -19,18 +18,10 @@ export interface WriteOptions {
   postedAt?: Date;
 }
 
-/** Points earned in the rolling 12 months needed for each tier (DESIGN.md §4 defaults). */
-export const TIER_THRESHOLDS: Record<Tier, number> = { BASE: 0, SILVER: 1_000, GOLD: 5_000, DIAMOND: 20_000 };
-/** Earn multipliers per tier, exact decimals. */
-export const TIER_MULTIPLIERS: Record<Tier, string> = { BASE: "1", SILVER: "1.25", GOLD: "1.5", DIAMOND: "2" };
-
-export function tierFor(qualifyingPoints: number): Tier {
-  let t: Tier = "BASE";
-  for (const tier of TIERS) if (qualifyingPoints >= TIER_THRESHOLDS[tier]) t = tier;
-  return t;
-}
-
-export const nextTier = (t: Tier): Tier | null => TIERS[TIERS.indexOf(t) + 1] ?? null;
+/*
+ * Tier thresholds and earn rates are data: the loyalty program version in force (program/model.ts,
+ * points.ProgramVersion), not constants.
+ */
 
 /** The idempotency scope of an actor: keys are unique per partner (and per admin / member / job). */
 export function scopeOf(actor: Actor): string {

@@ -1,3 +1,4 @@
+import { now as clockNow } from "../../../lib/clock.ts";
 import { toSafeNumber } from "../../../lib/amounts.ts";
 import { consentCopyHandlers } from "../../../lib/consent-copy.ts";
 import type { ParsedPayloadOf } from "../../../lib/events/catalogue.ts";
@@ -137,7 +138,7 @@ export const eventConsumer = defineConsumer("points", {
       ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt"`;
     if (isUuid(p.partnerId)) await link(tx, p.memberId, p.partnerId, at);
     // A welcome bonus on enrolment, where the program's trigger is ENROLMENT (once per member ever).
-    await payEnrolmentBonus(tx, { memberId: p.memberId, partnerId: isUuid(p.partnerId) ? p.partnerId : null, joinedAt: at, now: new Date() });
+    await payEnrolmentBonus(tx, { memberId: p.memberId, partnerId: isUuid(p.partnerId) ? p.partnerId : null, joinedAt: at, now: clockNow() });
   },
   // Consent copies for offers' requiredPurpose (lib/consent-copy.ts: a receipt only goes from active to revoked).
   ...consentCopyHandlers("points"),

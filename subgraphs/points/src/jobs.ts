@@ -3,6 +3,8 @@ import { prisma } from "./db.ts";
 import { expirePoints } from "./ledger/expiry.ts";
 import { expireHolds } from "./redemption/redeem.ts";
 import { reviewRetention } from "./perks/retention.ts";
+import { reevaluateTiers } from "./tiers/tiers.ts";
+import { now as clockNow } from "../../../lib/clock.ts";
 
 /**
  * The points subgraph's jobs. Each is idempotent and safe to run concurrently with itself and with
@@ -30,8 +32,17 @@ export function runPointsExpiry(now: Date = new Date()) {
  * lapsed qualification unless a retention rule keeps the tier (classic: purchases in each of 3
  * consecutive months keep silver). Idempotent and resumable (pages of members in id order).
  */
-export function runTierReview(now: Date = new Date()): Promise<number> {
+export function runTierReview(now: Date = clockNow()): Promise<number> {
   return reviewRetention(prisma(), now);
+}
+
+/**
+ * Re-evaluates every member's tier once per program version, when the version comes into force
+ * (setProgram now, scheduleProgram at its effectiveFrom): idempotent and resumable (a member-id
+ * cursor in points.TierEvaluation). Emits points.tier_changed for each API tier change.
+ */
+export function runTierReevaluation(now: Date = clockNow()): Promise<number> {
+  return reevaluateTiers(prisma(), now);
 }
 
 export interface PointsJobs {
@@ -39,7 +50,8 @@ export interface PointsJobs {
 }
 
 /**
- * Runs the jobs on a timer (default every 60 s; points expiry and tier review at most hourly).
+ * Runs the jobs on a timer (default every 60 s: hold expiry and tier re-evaluation after a program
+ * change, which does nothing once a version is done; points expiry and tier review at most hourly).
  * `stop()` waits for a pass in progress.
  */
 export function startPointsJobs(opts: { intervalMs?: number; slowIntervalMs?: number } = {}): PointsJobs {
@@ -50,9 +62,10 @@ export function startPointsJobs(opts: { intervalMs?: number; slowIntervalMs?: nu
   let running: Promise<void> | null = null;
   let timer: NodeJS.Timeout | undefined;
   const pass = async () => {
-    const now = new Date();
+    const now = clockNow();
     try {
       await runHoldExpiry(now);
+      await runTierReevaluation(now);
       if (Date.now() - lastSlow >= slow) {
         lastSlow = Date.now();
         await runPointsExpiry(now);

@@ -39,7 +39,7 @@ export function createLoaders(ctx: HubContext, now: Date) {
           of("wallet"),
           now,
         );
-        return keys.map((k) => m.get(k.memberId) ?? { tier: "BASE", qualifyingPoints: null, wallet: null });
+        return keys.map((k) => m.get(k.memberId) ?? { tier: "BASE", status: null, wallet: null });
       },
       { cacheKeyFn: (k) => `${k.memberId}|${k.part}` },
     ),

@@ -6,7 +6,8 @@ import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, typ
 import type { Tier } from "../../../lib/vocabulary.ts";
 import { isUuid } from "../../../lib/input.ts";
 import { type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
-import { qualifyingSql } from "./tiers/tiers.ts";
+import { type StoredTier, type TierStatus, tierStatuses } from "./tiers/tiers.ts";
+import { versionAt } from "./program/versions.ts";
 
 /** Read side: wallets, expiring points, activity pages, transactions by id (all batched by the loaders). */
 
@@ -36,31 +37,41 @@ function walletView(balance: bigint | number, held: bigint | number, lifetimeEar
 export interface MemberFacts {
   /** The stored tier (BASE when none is stored). */
   tier: Tier;
-  /** Qualifying points of the rolling 12 months; null unless asked for (`statusIds`). */
-  qualifyingPoints: bigint | null;
+  /** The tier status under the program version in force (sums of every rule's period); null unless asked for (`statusIds`). */
+  status: TierStatus | null;
   /** The wallet; null unless asked for (`walletIds`). */
   wallet: WalletView | null;
 }
 
 /**
- * A member fetch's per-member facts in ONE query: the stored tier of every id, the qualifying
- * points (tier status) of the ids in `statusIds`, the wallet of the ids in `walletIds`. The wallet
- * fetch of a member asks for all three (wallet, tier, tierLevel); reading them apart took 4 queries.
+ * A member fetch's per-member facts: the stored tier of every id and the wallet of the ids in
+ * `walletIds` in ONE query; for the ids in `statusIds`, the tier status (the program version in
+ * force, then every sum its rules read, in one more query). The wallet fetch of a member asks for
+ * all three (wallet, tier, tierLevel); reading them apart took 4 queries.
  */
 export async function memberFacts(memberIds: readonly string[], statusIds: ReadonlySet<string>, walletIds: ReadonlySet<string>, now: Date): Promise<Map<string, MemberFacts>> {
   const ids = [...new Set(memberIds.filter(isUuid))];
   const out = new Map<string, MemberFacts>();
   if (!ids.length) return out;
-  const rows = await prisma().$queryRaw<{ memberId: string; tier: Tier | null; q: bigint | null; balance: bigint | null; held: bigint | null; lifetimeEarned: bigint | null; wallet: boolean }[]>`
-    SELECT x.m::text AS "memberId", ts.tier::text AS tier, CASE WHEN x.status THEN ${qualifyingSql(Prisma.sql`x.m`, now)} END AS q,
+  const rows = await prisma().$queryRaw<
+    { memberId: string; tier: Tier | null; tierCode: string | null; programVersionId: string | null; qualifiedBy: unknown; balance: bigint | null; held: bigint | null; lifetimeEarned: bigint | null; wallet: boolean }[]
+  >`
+    SELECT x.m::text AS "memberId", ts.tier::text AS tier, ts."tierCode", ts."programVersionId"::text AS "programVersionId", ts."qualifiedBy",
            la.balance, la.held, la."lifetimeEarned", x.wallet
-    FROM unnest(${ids}::uuid[], ${ids.map((id) => statusIds.has(id))}::boolean[], ${ids.map((id) => walletIds.has(id))}::boolean[], ${ids.map(walletCode)}::text[]) AS x(m, status, wallet, code)
+    FROM unnest(${ids}::uuid[], ${ids.map((id) => walletIds.has(id))}::boolean[], ${ids.map(walletCode)}::text[]) AS x(m, wallet, code)
     LEFT JOIN "points"."TierState" ts ON ts."memberId" = x.m
     LEFT JOIN "points"."LedgerAccount" la ON x.wallet AND la.code = x.code`;
+  const statusOf = ids.filter((id) => statusIds.has(id));
+  let statuses = new Map<string, TierStatus>();
+  if (statusOf.length) {
+    const stored = new Map<string, StoredTier>();
+    for (const r of rows) if (r.tier) stored.set(r.memberId, { tier: r.tier, tierCode: r.tierCode, programVersionId: r.programVersionId, qualifiedBy: (r.qualifiedBy as StoredTier["qualifiedBy"]) ?? null });
+    statuses = await tierStatuses(prisma(), statusOf, now, { version: await versionAt(prisma(), now), stored });
+  }
   for (const r of rows) {
     out.set(r.memberId, {
       tier: r.tier ?? "BASE",
-      qualifyingPoints: r.q === null ? null : toBig(r.q),
+      status: statuses.get(r.memberId) ?? null,
       wallet: r.wallet ? walletView(r.balance ?? 0n, r.held ?? 0n, r.lifetimeEarned ?? 0n) : null,
     });
   }

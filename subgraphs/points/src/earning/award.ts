@@ -10,13 +10,14 @@ import { touchTiers } from "../tiers/tiers.ts";
 import { earnChunk } from "./chunk.ts";
 import { earnGroupCommitEnabled, GroupCommitter } from "./group-commit.ts";
 import { applyOfferBonus } from "./offer-bonus.ts";
-import { type Award, AwardInput, awardHash, basePoints, type EarnFacts, earnFacts } from "./rules.ts";
+import { now } from "../../../../lib/clock.ts";
+import { type Award, AwardInput, awardHash, basePoints, type EarnFacts, earnFacts, memberEarnFacts, spendOf } from "./rules.ts";
 
 /**
  * Earning: awardPoints (one) and awardPointsBatch (end-of-day files). A partner awards only to
  * members linked to it (the MemberLink copy fed by member.enrolled / member.linked; anyone else is
- * NOT_FOUND). Points are explicit, or purchaseAmount × the partner's earn rate × the member's tier
- * multiplier, rounded down. Every credit is an earn lot with the coalition's expiry policy.
+ * NOT_FOUND). Points are explicit, or purchaseAmount × the earn rate of the member's tier in the
+ * program version in force at the earn's time (rules.ts), rounded down. Every credit is an earn lot with the coalition's expiry policy.
  */
 
 /** Awards points to a linked member (PARTNER). A replay of the idempotency key returns the original EARN. */
@@ -71,11 +72,11 @@ const earnGroups = new GroupCommitter<Award>(
 );
 
 async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, idem: { scope: string; key: string; requestHash: string }, opts: WriteOptions) {
-  const at = opts.postedAt ?? opts.now ?? new Date();
-  const f = await earnFacts(tx, partnerId, [input.memberId]);
+  const at = opts.postedAt ?? opts.now ?? now();
+  const f = await earnFacts(tx, partnerId, [input.memberId], at);
   if (!f.active) throw badInput("Your partner account is inactive: it cannot award points");
   if (!f.linked.has(input.memberId)) throw notFound("Member", input.memberId);
-  const facts: EarnFacts = { linked: true, tier: f.tiers.get(input.memberId) ?? "BASE", earnRate: f.earnRate, active: true };
+  const facts: EarnFacts = memberEarnFacts(f, partnerId, input.memberId);
   const base = basePoints(input, facts);
   if (input.offerId) {
     // Lock the wallet and the budget up front, in the ledger's lock order (guarded accounts by id),
@@ -99,6 +100,8 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     reference: input.reference ?? null,
     createdBy: actor.sub,
     postedAt: at,
+    programVersionId: f.version.id,
+    spend: spendOf(input),
   });
   const events = [event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "EARN", points: base, partnerId })];
   if (input.offerId) {
@@ -106,8 +109,8 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     if (bonus) events.push(event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId }));
   }
   // The program's welcome and birthday bonuses due on this earn (perks/bonuses.ts).
-  await payEarnBonuses(tx, { partnerId, at, createdBy: actor.sub, earns: [{ memberId: input.memberId, points: base, transactionId: earn.id }], deferred });
-  await touchTiers(tx, [input.memberId], at);
+  await payEarnBonuses(tx, { partnerId, at, createdBy: actor.sub, earns: [{ memberId: input.memberId, points: base, transactionId: earn.id }], deferred, program: f.version.program });
+  await touchTiers(tx, f.version, [{ memberId: input.memberId, current: facts.programTier, lifetimeEarned: earn.walletAfter!.lifetimeEarned, lifetimeSpend: earn.walletAfter!.lifetimeSpend }], at);
   await emitMany(tx, "points", events);
   await applyDeferred(tx, deferred);
   return earn;

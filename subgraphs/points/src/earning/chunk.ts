@@ -5,7 +5,9 @@ import { postEarns } from "../ledger/batch.ts";
 import { applyDeferred, type DeferredUpdate, type LedgerTransactionRow, transactionsByKeys, type Tx } from "../ledger/ledger.ts";
 import { payEarnBonuses } from "../perks/bonuses.ts";
 import { touchTiers } from "../tiers/tiers.ts";
-import { type Award, basePoints, earnFacts } from "./rules.ts";
+import { now } from "../../../../lib/clock.ts";
+import { currencySettings } from "../config.ts";
+import { type Award, basePoints, earnFacts, memberEarnFacts } from "./rules.ts";
 
 /**
  * Plain earns (no offer) decided set-based, one chunk per database transaction: the path of every
@@ -27,7 +29,7 @@ export async function earnChunk(
   chunk: { index: number; input: Award; hash: string }[],
   opts: WriteOptions,
 ): Promise<{ done: Map<number, { tx: LedgerTransactionRow; replayed: boolean }>; rejected: (BatchRejection & { field?: string })[] }> {
-  const at = opts.postedAt ?? opts.now ?? new Date();
+  const at = opts.postedAt ?? opts.now ?? now();
   const done = new Map<number, { tx: LedgerTransactionRow; replayed: boolean }>();
   const rejected: (BatchRejection & { field?: string })[] = [];
   const existing = await transactionsByKeys(
@@ -39,6 +41,7 @@ export async function earnChunk(
     tx,
     partnerId,
     chunk.map((c) => c.input.memberId),
+    at,
   );
   const items: { index: number; input: Award; hash: string; points: number }[] = [];
   for (const c of chunk) {
@@ -57,7 +60,7 @@ export async function earnChunk(
       continue;
     }
     try {
-      const points = basePoints(c.input, { linked: true, tier: facts.tiers.get(c.input.memberId) ?? "BASE", earnRate: facts.earnRate, active: true });
+      const points = basePoints(c.input, memberEarnFacts(facts, partnerId, c.input.memberId));
       items.push({ ...c, points });
     } catch (e) {
       if (e instanceof HubError) rejected.push({ index: c.index, code: String(e.extensions.code), message: e.message, field: e.extensions.field as string | undefined });
@@ -74,12 +77,31 @@ export async function earnChunk(
     scope,
     createdBy: actor.sub,
     postedAt: at,
-    items: items.map((i) => ({ memberId: i.input.memberId, points: i.points, reference: i.input.reference ?? null, idempotencyKey: i.input.idempotencyKey, requestHash: i.hash })),
+    programVersionId: facts.version.id,
+    spendCurrency: currencySettings().code,
+    items: items.map((i) => ({
+      memberId: i.input.memberId,
+      points: i.points,
+      reference: i.input.reference ?? null,
+      idempotencyKey: i.input.idempotencyKey,
+      requestHash: i.hash,
+      spendAmount: i.input.purchaseAmount ?? null,
+    })),
     deferred,
   });
   // The program's welcome and birthday bonuses due on these earns (perks/bonuses.ts; one query for the chunk).
-  await payEarnBonuses(tx, { partnerId, at, createdBy: actor.sub, earns: items.map((i, k) => ({ memberId: i.input.memberId, points: i.points, transactionId: posted[k]!.id })), deferred });
-  await touchTiers(tx, [...new Set(items.map((i) => i.input.memberId))], at);
+  await payEarnBonuses(tx, { partnerId, at, createdBy: actor.sub, earns: items.map((i, k) => ({ memberId: i.input.memberId, points: i.points, transactionId: posted[k]!.id })), deferred, program: facts.version.program });
+  await touchTiers(
+    tx,
+    facts.version,
+    posted.map((t) => ({
+      memberId: t.memberId!,
+      current: memberEarnFacts(facts, partnerId, t.memberId!).programTier,
+      lifetimeEarned: t.walletAfter!.lifetimeEarned,
+      lifetimeSpend: t.walletAfter!.lifetimeSpend,
+    })),
+    at,
+  );
   await emitMany(
     tx,
     "points",

@@ -13,7 +13,7 @@ import { awardPointsBatch, BATCH_MAX_ITEMS } from "./bulk.ts";
 import { purchasePoints } from "./rules.ts";
 
 // Earning rules through the public service functions, single and bulk (found by mutation testing,
-// bench/MUTATION.md): points for a purchase (earn rate × tier multiplier, rounded down), the 1-point
+// bench/MUTATION.md): points for a purchase (the program's tier rate × the partner's earn rate, rounded down), the 1-point
 // floor and the per-award maximum, rejections by index in a bulk call (unlinked, inactive partner,
 // duplicates of rejected items, items with an offer), the bulk call's limits, and what one bulk
 // call writes (balances after each item, issuance, lifetime, events, the inactivity expiry policy).
@@ -46,23 +46,24 @@ async function member(partnerId = shop) {
 const account = async (code: string) => prisma().ledgerAccount.findUnique({ where: { code } });
 
 describe("points for a purchase", () => {
-  test("purchasePoints: amount × earn rate × tier multiplier, rounded down", () => {
-    expect(purchasePoints("10.99", "2", "BASE")).toBe(21);
-    expect(purchasePoints("10", "1", "SILVER")).toBe(12); // 12.5 → 12
-    expect(purchasePoints("10", "1", "GOLD")).toBe(15);
-    expect(purchasePoints("10.5", "1", "DIAMOND")).toBe(21);
-    expect(purchasePoints("0.99", "1", "BASE")).toBe(0);
+  test("purchasePoints: amount × rate (points per 1 unit of currency), rounded down", () => {
+    expect(purchasePoints("10.99", "2")).toBe(21);
+    expect(purchasePoints("10", "1.25")).toBe(12); // 12.5 → 12
+    expect(purchasePoints("10", "1.5")).toBe(15);
+    expect(purchasePoints("10.5", "2")).toBe(21);
+    expect(purchasePoints("0.99", "1")).toBe(0);
   });
 
-  test("single and bulk use the partner's earn rate and the member's stored tier", async () => {
+  test("single and bulk use the classic program's tier rate × the partner's earn rate and the member's stored tier", async () => {
     const m = await member();
+    // BASE: 1 point per unit × the partner's 2 = 2 per unit.
     expect(await awardPoints(P, { memberId: m, purchaseAmount: "10.99", idempotencyKey: randomUUID() })).toMatchObject({ memberPoints: 21 });
-    // 1,021 points in 12 months: SILVER (× 1.25) from now on.
+    // 1,021 points in 12 months (more than 1,000): SILVER (2 per unit × 2) from now on.
     await awardPoints(P, { memberId: m, points: 1_000, idempotencyKey: randomUUID() });
-    expect(await awardPoints(P, { memberId: m, purchaseAmount: "10", idempotencyKey: randomUUID() })).toMatchObject({ memberPoints: 25 });
-    expect(await awardPoints(P, { memberId: m, purchaseAmount: "10", idempotencyKey: randomUUID() }, { now: new Date() })).toMatchObject({ memberPoints: 25 });
+    expect(await awardPoints(P, { memberId: m, purchaseAmount: "10", idempotencyKey: randomUUID() })).toMatchObject({ memberPoints: 40 });
+    expect(await awardPoints(P, { memberId: m, purchaseAmount: "10", idempotencyKey: randomUUID() }, { now: new Date() })).toMatchObject({ memberPoints: 40 });
     const r = await awardPointsBatch(P, [{ memberId: m, purchaseAmount: "10", idempotencyKey: randomUUID() }]);
-    expect(r.transactions.map((t) => t.memberPoints)).toEqual([25]);
+    expect(r.transactions.map((t) => t.memberPoints)).toEqual([40]);
   });
 
   test("a partner whose partner.registered has not arrived earns at 1 point per unit", async () => {

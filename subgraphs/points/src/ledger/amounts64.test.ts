@@ -70,7 +70,7 @@ describe("64-bit amounts on the ledger", () => {
     // Read side: wallet and tier status carry the exact bigint.
     const facts = (await memberFacts([m], new Set([m]), new Set([m]), new Date())).get(m)!;
     expect(facts.wallet).toEqual({ balance: 3_000_000_000n, held: 0n, available: 3_000_000_000n, lifetimeEarned: 3_000_000_000n });
-    expect((await tierStatuses(prisma(), [m], new Date())).get(m)).toMatchObject({ tier: "DIAMOND", qualifyingPoints: 3_000_000_000n });
+    expect((await tierStatuses(prisma(), [m], new Date())).get(m)).toMatchObject({ tier: "GOLD", qualifyingPoints: 3_000_000_000n }); // classic program: DIAMOND is by spend only
   });
 
   test("a partner past 2^31 issued points keeps awarding (group commit and single path), redeeming and expiring; every balance exact", async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Decimal } from "decimal.js";
 import { toBig } from "../../../../lib/amounts.ts";
 import { lotExpiry } from "../config.ts";
 import { type DeferredUpdate, ensureAccounts, issuanceCode, type LedgerTransactionRow, type Tx, walletCode } from "./ledger.ts";
@@ -21,6 +22,8 @@ export interface EarnItem {
   reference: string | null;
   idempotencyKey: string;
   requestHash: string;
+  /** The money spent when the points were computed from a purchase (exact decimal string, in the batch's spendCurrency). */
+  spendAmount?: string | null;
 }
 
 export interface EarnBatch {
@@ -29,6 +32,10 @@ export interface EarnBatch {
   scope: string;
   createdBy: string;
   postedAt: Date;
+  /** The loyalty program version every item was computed under. */
+  programVersionId?: string | null;
+  /** Currency of the items' spendAmount (HUB_CURRENCY). */
+  spendCurrency?: string | null;
   items: readonly EarnItem[];
   /**
    * The partner's issuance balance update (the hot row) is queued here, as `post` does with
@@ -81,21 +88,25 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
   const acctIds = items.flatMap((i) => [accounts.get(walletCode(i.memberId))!.id, issuanceId]);
   const amounts = items.flatMap((i) => [i.points, -i.points]);
   const perWallet = new Map<bigint, number>();
+  const spentPerWallet = new Map<bigint, Decimal>();
   for (const i of items) {
     const id = accounts.get(walletCode(i.memberId))!.id;
     perWallet.set(id, (perWallet.get(id) ?? 0) + i.points);
+    if (i.spendAmount) spentPerWallet.set(id, (spentPerWallet.get(id) ?? new Decimal(0)).plus(i.spendAmount));
   }
+  const spendCurrency = batch.spendCurrency ?? null;
   // Transactions, their postings, their lots and the wallet credits in ONE statement (one round
   // trip whatever the group size). A key taken meanwhile by a concurrent writer inserts nothing for
   // that item; the count check below then rolls the whole batch back (BatchRace) and it is retried.
-  const inserted = await tx.$queryRaw<{ id: string }[]>`
+  const inserted = await tx.$queryRaw<{ id: string | null; code: string | null; lifetimeEarned: bigint | null; lifetimeSpend: string | null }[]>`
     WITH t AS (
       INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", reference,
-        "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt")
-      SELECT id, 'EARN', m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${createdBy}, ${at}
+        "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt", "programVersionId", "spendAmount", "spendCurrency")
+      SELECT id, 'EARN', m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${createdBy}, ${at}, ${batch.programVersionId ?? null}::uuid, s,
+             CASE WHEN s IS NULL THEN NULL ELSE ${spendCurrency}::text END
       FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.memberId)}::uuid[], ${items.map((i) => i.points)}::bigint[],
                   ${balanceAfter}::bigint[], ${items.map((i) => i.reference)}::text[], ${items.map((i) => i.idempotencyKey)}::text[],
-                  ${items.map((i) => i.requestHash)}::text[]) AS t(id, m, p, b, r, k, h)
+                  ${items.map((i) => i.requestHash)}::text[], ${items.map((i) => i.spendAmount ?? null)}::numeric[]) AS t(id, m, p, b, r, k, h, s)
       ON CONFLICT ("idempotencyScope", "idempotencyKey") DO NOTHING
       RETURNING id, "memberId", "memberPoints"
     ), postings AS (
@@ -108,12 +119,15 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
       SELECT t."memberId", ${partnerId}::uuid, t.id, t."memberPoints", t."memberPoints", ${at}, ${lotExpiry(at)} FROM t
       RETURNING 1
     ), wallets AS (
-      UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.d, "lifetimeEarned" = a."lifetimeEarned" + u.d
-      FROM unnest(${[...perWallet.keys()]}::bigint[], ${[...perWallet.values()]}::bigint[]) AS u(id, d) WHERE a.id = u.id
-      RETURNING 1
+      UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.d, "lifetimeEarned" = a."lifetimeEarned" + u.d, "lifetimeSpend" = a."lifetimeSpend" + u.s
+      FROM unnest(${[...perWallet.keys()]}::bigint[], ${[...perWallet.values()]}::bigint[],
+                  ${[...perWallet.keys()].map((id) => spentPerWallet.get(id)?.toFixed() ?? "0")}::numeric[]) AS u(id, d, s) WHERE a.id = u.id
+      RETURNING a.code, a."lifetimeEarned", a."lifetimeSpend"
     )
-    SELECT id::text AS id FROM t`;
-  if (inserted.length !== items.length) throw new BatchRace("concurrent duplicate keys in a batch");
+    SELECT id::text AS id, NULL AS code, NULL::bigint AS "lifetimeEarned", NULL AS "lifetimeSpend" FROM t
+    UNION ALL SELECT NULL, code, "lifetimeEarned", "lifetimeSpend"::text FROM wallets`;
+  const lifetimes = new Map(inserted.filter((r) => r.code).map((r) => [r.code!.slice("wallet:".length), { lifetimeEarned: toBig(r.lifetimeEarned!), lifetimeSpend: r.lifetimeSpend! }]));
+  if (inserted.length - lifetimes.size !== items.length) throw new BatchRace("concurrent duplicate keys in a batch");
   await extendLotExpiry(tx, memberIds, at);
   // The hot issuance row: queued, applied by the caller last. A batch's total can pass 2^31 (500
   // items of up to 100,000,000 points): bigint end to end.
@@ -135,5 +149,9 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
     createdBy,
     reason: null,
     postedAt: at,
+    programVersionId: batch.programVersionId ?? null,
+    spendAmount: i.spendAmount ?? null,
+    spendCurrency: i.spendAmount ? spendCurrency : null,
+    walletAfter: lifetimes.get(i.memberId),
   }));
 }

@@ -53,6 +53,13 @@ export interface LedgerTransactionRow {
   createdBy: string;
   reason: string | null;
   postedAt: Date;
+  /** EARN: the loyalty program version it was computed under (absent on rows read before it existed). */
+  programVersionId?: string | null;
+  /** EARN with a purchase: the money spent, exact decimal string, in `spendCurrency`. */
+  spendAmount?: string | null;
+  spendCurrency?: string | null;
+  /** Set by the writer of an EARN: the wallet's lifetime earned points and spend after it (tier upgrades read sums only when these could cross a threshold). */
+  walletAfter?: { lifetimeEarned: bigint; lifetimeSpend: string };
 }
 
 export interface PostingInput {
@@ -86,6 +93,10 @@ export interface PostInput {
   reversesId?: string | null;
   holdId?: string | null;
   lots?: LotPlan;
+  /** EARN: the loyalty program version the points were computed under. */
+  programVersionId?: string | null;
+  /** EARN with a purchase amount: the money spent (exact decimal string, > 0) and its currency; adds to the wallet's lifetimeSpend. */
+  spend?: { amount: string; currency: string } | null;
   /**
    * When given, the balance updates of unguarded accounts (partner issuance/redemption, breakage,
    * adjustments: the hot rows) are queued here instead of applied; the caller runs
@@ -328,27 +339,34 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
 
   const earnsLifetime = input.kind === "EARN" || input.kind === "OFFER_BONUS" || input.kind === "PROGRAM_BONUS";
   let balanceAfter: bigint | null = null;
+  let walletAfter: { lifetimeEarned: bigint; lifetimeSpend: string } | undefined;
   for (const p of guarded) {
     const lifetime = p.account.kind === "MEMBER_WALLET" && earnsLifetime && p.amount > 0 ? p.amount : 0;
-    const rows = await tx.$queryRaw<{ balance: bigint }[]>`
-      UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::bigint, "lifetimeEarned" = "lifetimeEarned" + ${lifetime}::bigint
+    const spent = p.account.kind === "MEMBER_WALLET" && input.kind === "EARN" && p.amount > 0 ? (input.spend?.amount ?? "0") : "0";
+    const rows = await tx.$queryRaw<{ balance: bigint; lifetimeEarned: bigint; lifetimeSpend: string }[]>`
+      UPDATE "points"."LedgerAccount" SET balance = balance + ${p.amount}::bigint, "lifetimeEarned" = "lifetimeEarned" + ${lifetime}::bigint,
+        "lifetimeSpend" = "lifetimeSpend" + ${spent}::numeric
       WHERE id = ${p.account.id} AND balance + ${p.amount}::bigint - held >= 0
-      RETURNING balance`;
+      RETURNING balance, "lifetimeEarned", "lifetimeSpend"::text AS "lifetimeSpend"`;
     if (!rows.length) {
       if (p.account.kind === "OFFER_BUDGET") throw new HubError("OFFER_BUDGET_EXHAUSTED", "The offer's remaining budget does not cover the bonus");
       throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this request", { points: -p.amount });
     }
-    if (p.account.kind === "MEMBER_WALLET") balanceAfter = toBig(rows[0]!.balance);
+    if (p.account.kind === "MEMBER_WALLET") {
+      balanceAfter = toBig(rows[0]!.balance);
+      walletAfter = { lifetimeEarned: toBig(rows[0]!.lifetimeEarned), lifetimeSpend: rows[0]!.lifetimeSpend };
+    }
   }
 
   const id = randomUUID();
   const memberPoints = wallet?.amount ?? 0;
   await tx.$executeRaw`
     INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "offerId", "memberPoints", "balanceAfter", reference, "reversesId",
-      "holdId", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", reason, "postedAt")
+      "holdId", "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", reason, "postedAt", "programVersionId", "spendAmount", "spendCurrency")
     VALUES (${id}::uuid, ${input.kind}::"points"."TransactionKind", ${input.memberId ?? null}::uuid, ${input.partnerId ?? null}::uuid, ${input.offerId ?? null}::uuid,
       ${memberPoints}::bigint, ${balanceAfter}::bigint, ${input.reference ?? null}, ${input.reversesId ?? null}::uuid, ${input.holdId ?? null}::uuid,
-      ${input.idempotency.scope}, ${input.idempotency.key}, ${input.idempotency.requestHash}, ${input.createdBy}, ${input.reason ?? null}, ${postedAt})`;
+      ${input.idempotency.scope}, ${input.idempotency.key}, ${input.idempotency.requestHash}, ${input.createdBy}, ${input.reason ?? null}, ${postedAt},
+      ${input.programVersionId ?? null}::uuid, ${input.spend?.amount ?? null}::numeric, ${input.spend?.currency ?? null})`;
   await tx.$executeRaw`
     INSERT INTO "points"."Posting" ("transactionId", "accountId", amount, "postedAt")
     SELECT ${id}::uuid, a, n, ${postedAt} FROM unnest(${withAccount.map((p) => p.account.id)}::bigint[], ${withAccount.map((p) => p.amount)}::bigint[]) AS t(a, n)`;
@@ -381,6 +399,10 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
     createdBy: input.createdBy,
     reason: input.reason ?? null,
     postedAt,
+    programVersionId: input.programVersionId ?? null,
+    spendAmount: input.spend?.amount ?? null,
+    spendCurrency: input.spend?.currency ?? null,
+    ...(walletAfter ? { walletAfter } : {}),
   };
 }
 

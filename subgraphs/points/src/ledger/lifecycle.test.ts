@@ -10,7 +10,6 @@ import { addMonths, useSettings } from "../config.ts";
 import { awardPoints } from "../earning/award.ts";
 import { awardPointsBatch } from "../earning/bulk.ts";
 import { splitByShares } from "./shares.ts";
-import { tierFor } from "../domain.ts";
 import { runHoldExpiry, runPointsExpiry, runTierReview } from "../jobs.ts";
 import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints } from "../redemption/redeem.ts";
 import { tierStatuses } from "../tiers/tiers.ts";
@@ -152,18 +151,21 @@ describe("lots and expiry", () => {
   });
 });
 
+/** The classic program by points alone: silver above 1,000, gold from 5,000 (diamond is by spend). */
+const classicTierByPoints = (q: number) => (q >= 5_000 ? "GOLD" : q > 1_000 ? "SILVER" : "BASE");
+
 describe("tiers", () => {
-  test("rolling 12 months: upgrade at the qualifying earn, multiplier on purchases; one tier down after 6 months without qualifying earns", async () => {
+  test("classic program, rolling 12 months: upgrade at the qualifying earn, the tier's rate on purchases; one tier down after 6 months without qualifying earns", async () => {
     const p = randomUUID();
     await applyEvents(registered(p, "1"));
     const m = randomUUID();
     await applyEvents(enrolled(m, p));
     const award = (input: Record<string, unknown>, now: Date) => awardPoints(partnerPrincipal(p), { memberId: m, idempotencyKey: randomUUID(), ...input }, { now });
     await award({ points: 999 }, T0);
-    expect((await tierStatuses(prisma(), [m], T0)).get(m)).toMatchObject({ tier: "BASE", pointsToNextTier: 1 });
+    expect((await tierStatuses(prisma(), [m], T0)).get(m)).toMatchObject({ tier: "BASE", pointsToNextTier: 2 }); // silver: more than 1,000
     await award({ points: 4001 }, at(1));
-    expect((await tierStatuses(prisma(), [m], at(1))).get(m)).toMatchObject({ tier: "GOLD", qualifyingPoints: 5000n, nextTier: "DIAMOND", pointsToNextTier: 15000, earnMultiplier: "1.5" });
-    expect((await award({ purchaseAmount: "101.99" }, at(2))).memberPoints).toBe(152); // 101.99 × 1 × 1.5, rounded down
+    expect((await tierStatuses(prisma(), [m], at(1))).get(m)).toMatchObject({ tier: "GOLD", qualifyingPoints: 5000n, nextTier: "DIAMOND", pointsToNextTier: null, earnRate: "2" });
+    expect((await award({ purchaseAmount: "101.99" }, at(2))).memberPoints).toBe(203); // 101.99 × gold's 2 × the partner's 1, rounded down
     expect(await runTierReview(addMonths(at(2), 5))).toBe(0);
     expect(await runTierReview(new Date(addMonths(at(2), 6).getTime() + 1000))).toBe(1);
     expect(await runTierReview(new Date(addMonths(at(2), 6).getTime() + 1000))).toBe(0); // idempotent
@@ -172,7 +174,7 @@ describe("tiers", () => {
     expect((await tierStatuses(prisma(), [m], addMonths(at(2), 13))).get(m)!.tier).toBe("BASE");
   });
 
-  test("property: the stored tier is the best tier any earn qualified for (rolling 12 months at that earn), single and bulk earns alike", async () => {
+  test("property: the stored tier is the best tier any earn qualified for (classic program, rolling 12 months at that earn), single and bulk earns alike", async () => {
     const p = randomUUID();
     await applyEvents(registered(p, "1"));
     const TIER_ORDER = ["BASE", "SILVER", "GOLD", "DIAMOND"];
@@ -196,7 +198,7 @@ describe("tiers", () => {
             else await awardPoints(partnerPrincipal(p), input, { now: when });
             done.push({ at: when, points: e.points });
             const q = done.filter((d) => d.at > addMonths(when, -12) && d.at <= when).reduce((s, d) => s + d.points, 0);
-            best = Math.max(best, TIER_ORDER.indexOf(tierFor(q)));
+            best = Math.max(best, TIER_ORDER.indexOf(classicTierByPoints(q)));
             expect((await tierStatuses(prisma(), [m], when)).get(m)!.tier).toBe(TIER_ORDER[best]);
           }
         },

@@ -1,4 +1,5 @@
 import { Decimal } from "decimal.js";
+import { now as clockNow } from "../../../../lib/clock.ts";
 import { z } from "zod";
 import { badInput, HubError, notFound } from "../../../../lib/errors.ts";
 import { decodeCursor, encodeCursor, type Page, takePage } from "../../../../lib/paging.ts";
@@ -112,7 +113,7 @@ export async function applyTierBenefit(actor: Actor & { purpose?: Purpose | null
     currency: input.currency,
     reference: input.reference ?? null,
   });
-  const at = opts.now ?? new Date();
+  const at = opts.now ?? clockNow();
   return idempotent(
     { scope, key: input.idempotencyKey, requestHash: hash },
     async () => {

@@ -176,6 +176,7 @@ export type ProgramRule =
   | "UNKNOWN_TIER"
   | "UNKNOWN_PARTNER"
   | "PARTNER_RATES_UNIQUE"
+  | "TIER_RATES_UNIQUE"
   | "BENEFIT_PERCENT"
   | "BENEFIT_CODES_UNIQUE"
   | "BIRTHDAY_BONUS"
@@ -217,7 +218,7 @@ export function programIssues(p: Program, ctx: { knownPartnerIds?: ReadonlySet<s
     if (t.rank !== k) add("TIER_RANKS_CONTIGUOUS", `tiers.${i}.rank`, `Tier ranks must be 0, 1, 2, … without gaps or repeats (tier ${t.code} has rank ${t.rank}, expected ${k})`);
   });
   const base = byRank[0];
-  if (base && base.t.qualifyAnyOf.length) add("BASE_TIER_HAS_NO_RULE", `tiers.${base.i}.qualifyAnyOf`, `The base tier ${base.t.code} (rank 0) is everybody's tier: it has no qualification rule`);
+  if (base?.t.qualifyAnyOf.length) add("BASE_TIER_HAS_NO_RULE", `tiers.${base.i}.qualifyAnyOf`, `The base tier ${base.t.code} (rank 0) is everybody's tier: it has no qualification rule`);
   if (base && base.t.apiTier !== "BASE") add("API_TIERS_ASCENDING", `tiers.${base.i}.apiTier`, `The base tier ${base.t.code} must show as the API tier BASE`);
   for (let k = 1; k < byRank.length; k++) {
     const { t, i } = byRank[k]!;

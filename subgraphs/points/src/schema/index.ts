@@ -11,6 +11,7 @@ import "./mutations.ts";
 import "./settlement.ts";
 import "./perks.ts";
 import "./verify.ts";
+import "./program.ts";
 
 // ADMIN: the events this subgraph's relay gave up on, and their replay (each subgraph owns its own).
 addDeadLetterFields(builder, "points", prisma);

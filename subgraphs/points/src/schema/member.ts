@@ -7,7 +7,8 @@ import { builder } from "../builder.ts";
 import type { PointsContext } from "../context.ts";
 import type { DataCategory } from "../../../../lib/vocabulary.ts";
 import { decodeCursor, encodeCursor, type Expiring, type WalletView } from "../reads.ts";
-import { type TierStatus, tierStatusOf } from "../tiers/tiers.ts";
+import type { TierProgress, TierStatus } from "../tiers/tiers.ts";
+import { NamesRef, RuleRef } from "./program.ts";
 import { DataCategoryEnum, TierEnum } from "./enums.ts";
 import { PageInfoRef, TransactionRef } from "./transaction.ts";
 
@@ -93,10 +94,27 @@ const WalletRef = builder.objectRef<WalletView & { memberId: string }>("Wallet")
   }),
 });
 
-const TierStatusRef = builder.objectRef<TierStatus>("TierStatus").implement({
-  description: "A member's tier and progress, on points earned in the rolling 12 months (UTC).",
+const TierProgressRef = builder.objectRef<TierProgress & { currency: string }>("TierProgress").implement({
+  description: "Progress on one qualification rule of a tier above the member's (every path: points and spend).",
   fields: (t) => ({
-    tier: t.field({ type: TierEnum, description: "The current tier.", resolve: (s) => s.tier }),
+    tierCode: t.string({ description: "The program tier this rule qualifies for.", resolve: (g) => g.tier.code }),
+    tier: t.field({ type: TierEnum, description: "Its API tier.", resolve: (g) => g.tier.apiTier }),
+    rule: t.field({ type: RuleRef, description: "The rule.", resolve: (g) => ({ ...g.rule, currency: g.currency }) }),
+    periodStart: t.field({ type: "DateTime", description: "Where the rule's period starts now (UTC).", resolve: (g) => g.periodStart }),
+    current: t.field({ type: "Decimal", description: "The member's sum over the period so far: points, or money in `currency` for SPEND.", resolve: (g) => g.current.toFixed() }),
+    missing: t.field({ type: "Decimal", description: "What is still needed to qualify (0 when met): points, or money in `currency` (spend more than this for MORE_THAN).", resolve: (g) => g.missing.toFixed() }),
+    met: t.boolean({ description: "Whether the rule is met now (the tier is reached at the next earn).", resolve: (g) => g.met }),
+    currency: t.string({ nullable: true, description: "ISO 4217 currency of `current` and `missing` for SPEND; null for POINTS.", resolve: (g) => (g.rule.metric === "SPEND" ? g.currency : null) }),
+  }),
+});
+
+const TierStatusRef = builder.objectRef<TierStatus>("TierStatus").implement({
+  description: "A member's tier and progress under the loyalty program in force (`program`): qualification by points and/or spend over the program's periods.",
+  fields: (t) => ({
+    tier: t.field({ type: TierEnum, description: "The current tier as the API's Tier (the classic program's code; a program tier's `tier`).", resolve: (s) => s.tier }),
+    tierCode: t.string({ description: "The current tier's code in the program (classic: BASE, SILVER, GOLD, DIAMOND).", resolve: (s) => s.programTier.code }),
+    tierNames: t.field({ type: NamesRef, description: "The current tier's display names (English, Chinese).", resolve: (s) => s.programTier.names }),
+    tierRank: t.int({ description: "The current tier's rank in the program (0 = base).", resolve: (s) => s.programTier.rank }),
     qualifyingPoints: t.int({
       description: "Points earned in the rolling 12 months, net of reversed earns, in points. Deprecated: 32-bit; AMOUNT_EXCEEDS_INT above 2,147,483,647.",
       deprecationReason: DEPRECATED_INT("qualifyingPoints64"),
@@ -107,9 +125,38 @@ const TierStatusRef = builder.objectRef<TierStatus>("TierStatus").implement({
       description: "Points earned in the rolling 12 months, net of reversed earns, in points (64-bit, a decimal string).",
       resolve: (s) => s.qualifyingPoints,
     }),
-    nextTier: t.field({ type: TierEnum, nullable: true, description: "The next tier up; null at DIAMOND.", resolve: (s) => s.nextTier }),
-    pointsToNextTier: t.int({ nullable: true, description: "Qualifying points still needed for the next tier; null at DIAMOND.", resolve: (s) => s.pointsToNextTier }),
-    earnMultiplier: t.field({ type: "Decimal", description: 'Multiplier applied to purchase-based earns at this tier, e.g. "1.25".', resolve: (s) => s.earnMultiplier }),
+    qualifyingSpend: t.field({
+      type: "Decimal",
+      description: "Money spent in purchases that earned points (net of reversed earns) over the period of the program's first spend rule (classic: the calendar year), else the rolling 12 months, in `currency`.",
+      resolve: (s) => s.qualifyingSpend.toFixed(),
+    }),
+    currency: t.string({ description: "ISO 4217 currency of qualifyingSpend and spend progress (the program's).", resolve: (s) => s.currency }),
+    qualifiedBy: t.field({
+      type: RuleRef,
+      nullable: true,
+      description: "The rule that qualified the member for the current tier under the program version in force; null for the base tier or a tier held from before.",
+      resolve: (s) => (s.qualifiedBy ? { ...s.qualifiedBy, currency: s.currency } : null),
+    }),
+    progress: t.field({
+      type: [TierProgressRef],
+      description: "Progress on every rule of every tier above the member's (points and spend paths), lowest tier first.",
+      resolve: (s) => s.progress.map((g) => ({ ...g, currency: s.currency })),
+    }),
+    nextTier: t.field({ type: TierEnum, nullable: true, description: "The next tier up as the API's Tier; null at the top tier.", resolve: (s) => s.nextTier }),
+    nextTierCode: t.string({ nullable: true, description: "The next tier's code in the program; null at the top tier.", resolve: (s) => s.nextProgramTier?.code ?? null }),
+    pointsToNextTier: t.int({
+      nullable: true,
+      description: "Points still needed for the next tier by its points rules (the smallest); null at the top tier or when the next tier has no points rule (see progress).",
+      resolve: (s) => s.pointsToNextTier,
+    }),
+    earnMultiplier: t.field({
+      type: "Decimal",
+      description: "This tier's earn rate relative to the base tier's, e.g. \"2\". Deprecated: the program states rates per tier (earnRate).",
+      deprecationReason: "Use earnRate (points per 1 unit of currency at this tier); removed after 2027-06-30.",
+      resolve: (s) => s.earnMultiplier,
+    }),
+    earnRate: t.field({ type: "Decimal", description: "Points per 1 unit of currency spent at this tier (the program-wide table; a partner's own table may differ).", resolve: (s) => s.earnRate }),
+    programVersion: t.int({ description: "The program version the status was computed under (the one in force now).", resolve: (s) => s.programVersion }),
   }),
 });
 
@@ -162,7 +209,7 @@ MemberRef.implement({
       resolve: (m, _a, ctx) =>
         gated(ctx, m as MemberKey, "TIER", async () => {
           const f = await ctx.loaders.memberFacts.load({ memberId: m.id, part: "status" });
-          return tierStatusOf(f.tier, f.qualifyingPoints ?? 0n);
+          return f.status!;
         }),
     }),
     activity: t.field({

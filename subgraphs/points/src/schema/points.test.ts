@@ -75,7 +75,7 @@ describe("earning and reading", () => {
       {
         id: m,
         wallet: { balance: 1200, available: 1200, held: 0, lifetimeEarned: 1200, expiring: [{ points: 1200 }] },
-        tier: { tier: "SILVER", qualifyingPoints: 1200, nextTier: "GOLD", pointsToNextTier: 3800, earnMultiplier: "1.25" },
+        tier: { tier: "SILVER", qualifyingPoints: 1200, nextTier: "GOLD", pointsToNextTier: 3800, earnMultiplier: "2" }, // classic: silver earns 2 per unit, base 1
         activity: { edges: [{ node: { kind: "EARN", points: 1200, balanceAfter: 1200 } }], pageInfo: { hasNextPage: false, endCursor: expect.any(String) } },
       },
     ]);
