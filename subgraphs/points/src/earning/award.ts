@@ -109,7 +109,14 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     if (bonus) events.push(event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId }));
   }
   // The program's welcome and birthday bonuses due on this earn (perks/bonuses.ts).
-  await payEarnBonuses(tx, { partnerId, at, createdBy: actor.sub, earns: [{ memberId: input.memberId, points: base, transactionId: earn.id }], deferred, program: f.version.program });
+  await payEarnBonuses(tx, {
+    partnerId,
+    at,
+    createdBy: actor.sub,
+    earns: [{ memberId: input.memberId, points: base, transactionId: earn.id, purchase: input.purchaseAmount != null }],
+    deferred,
+    program: f.version.program,
+  });
   await touchTiers(tx, f.version, [{ memberId: input.memberId, current: facts.programTier, lifetimeEarned: earn.walletAfter!.lifetimeEarned, lifetimeSpend: earn.walletAfter!.lifetimeSpend }], at);
   await emitMany(tx, "points", events);
   await applyDeferred(tx, deferred);

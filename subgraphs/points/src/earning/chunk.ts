@@ -90,7 +90,14 @@ export async function earnChunk(
     deferred,
   });
   // The program's welcome and birthday bonuses due on these earns (perks/bonuses.ts; one query for the chunk).
-  await payEarnBonuses(tx, { partnerId, at, createdBy: actor.sub, earns: items.map((i, k) => ({ memberId: i.input.memberId, points: i.points, transactionId: posted[k]!.id })), deferred, program: facts.version.program });
+  await payEarnBonuses(tx, {
+    partnerId,
+    at,
+    createdBy: actor.sub,
+    earns: items.map((i, k) => ({ memberId: i.input.memberId, points: i.points, transactionId: posted[k]!.id, purchase: i.input.purchaseAmount != null })),
+    deferred,
+    program: facts.version.program,
+  });
   await touchTiers(
     tx,
     facts.version,

@@ -10,7 +10,8 @@ import { type Program, programAt } from "../program/model.ts";
  * have no issuer and settlement treats them as it treats an admin's credit (a partner where they
  * are redeemed is paid its redemption rate; the operator's margin carries the cost).
  *
- * - WELCOME: `points` once per member ever, on the first earn (FIRST_PURCHASE) or at enrolment
+ * - WELCOME: `points` once per member ever, on the first purchase (FIRST_PURCHASE: the first earn
+ *   with a purchaseAmount, the spend fact; an award of explicit points is not a purchase) or at enrolment
  *   (ENROLMENT, the member.enrolled consumer), only while the time is before joinedAt + windowMonths.
  * - BIRTHDAY, only in the member's birth month (the month of the earn's time in HUB_TIME_ZONE) and
  *   only where this subgraph holds an active, unexpired consent receipt of the member for the
@@ -45,11 +46,13 @@ export function yearMonthIn(timeZone: string, at: Date): { year: number; month: 
   return { year: n("year"), month: n("month") };
 }
 
-/** One earn just posted in `tx`: the member, its points and its transaction id. */
+/** One earn just posted in `tx`: the member, its points, its transaction id and whether it recorded a purchase amount (spend). */
 export interface PostedEarn {
   memberId: string;
   points: number;
   transactionId: string;
+  /** An earn with a purchaseAmount: a purchase (the welcome bonus's trigger); an award of explicit points is not. */
+  purchase: boolean;
 }
 
 interface Payment {
@@ -127,7 +130,7 @@ export async function payEarnBonuses(tx: Tx, o: { partnerId: string; at: Date; c
   for (const e of o.earns) {
     const f = byMember.get(e.memberId);
     if (!f) continue;
-    if (welcome && !f.welcomed && f.joinedAt && o.at >= new Date(f.joinedAt) && o.at < addMonths(new Date(f.joinedAt), welcome.windowMonths) && !planned.has(`W${e.memberId}`)) {
+    if (welcome && e.purchase && !f.welcomed && f.joinedAt && o.at >= new Date(f.joinedAt) && o.at < addMonths(new Date(f.joinedAt), welcome.windowMonths) && !planned.has(`W${e.memberId}`)) {
       planned.add(`W${e.memberId}`);
       payments.push({
         memberId: e.memberId,
