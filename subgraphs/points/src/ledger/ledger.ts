@@ -230,7 +230,7 @@ export function requestHash(body: unknown): string {
 
 const TX_COLUMNS = Prisma.sql`id::text AS id, kind::text AS kind, "memberId"::text AS "memberId", "partnerId"::text AS "partnerId", "offerId"::text AS "offerId",
   "memberPoints", "balanceAfter", reference, "reversesId"::text AS "reversesId", "holdId"::text AS "holdId", "idempotencyScope", "idempotencyKey",
-  "requestHash", "createdBy", reason, "postedAt"`;
+  "requestHash", "createdBy", reason, "postedAt", "programVersionId"::text AS "programVersionId", "spendAmount"::text AS "spendAmount", "spendCurrency"`;
 
 export { TX_COLUMNS };
 

@@ -79,7 +79,7 @@ export async function memberSums(db: Tx | PrismaClient, memberIds: readonly stri
     for (const id of ids) out.set(id, { points: new Map(), spend: new Map() });
     return out;
   }
-  const cols = list.map((w, i) => Prisma.sql`s${Prisma.raw(String(i))}.p AS ${Prisma.raw(`"p${i}"`)}, s${Prisma.raw(String(i))}.s::text AS ${Prisma.raw(`"s${i}"`)}`);
+  const cols = list.map((_w, i) => Prisma.sql`s${Prisma.raw(String(i))}.p AS ${Prisma.raw(`"p${i}"`)}, s${Prisma.raw(String(i))}.s::text AS ${Prisma.raw(`"s${i}"`)}`);
   const laterals = list.map(
     (w, i) => Prisma.sql`
     CROSS JOIN LATERAL (

@@ -380,23 +380,22 @@ function rateRecord(list: readonly { tierCode: string; rate: string }[], path: s
 }
 
 /** The GraphQL input as the model's raw document (program/model.ts validates it). */
-// biome-ignore lint/suspicious/noExplicitAny: the generated input type is wide; the model's zod schema checks every field.
-export function programDocument(i: any): unknown {
+export function programDocument(i: typeof ProgramInput.$inferInput): unknown {
   return {
     names: names(i.names),
     currency: i.currency,
-    tiers: i.tiers.map((x: any) => ({
+    tiers: i.tiers.map((x) => ({
       code: x.code,
       rank: x.rank,
       names: names(x.names),
       apiTier: x.tier,
-      qualifyAnyOf: (x.qualifyAnyOf ?? []).map((r: any) => ({ metric: r.metric, period: r.period, threshold: r.threshold, comparison: r.comparison ?? "AT_LEAST" })),
+      qualifyAnyOf: (x.qualifyAnyOf ?? []).map((r) => ({ metric: r.metric, period: r.period, threshold: r.threshold, comparison: r.comparison ?? "AT_LEAST" })),
     })),
     earnRates: {
       perTier: rateRecord(i.earnRates, "earnRates"),
-      partners: (i.partnerEarnRates ?? []).map((p: any, k: number) => ({ partnerId: String(p.partnerId), perTier: rateRecord(p.rates, `partnerEarnRates.${k}.rates`) })),
+      partners: (i.partnerEarnRates ?? []).map((p, k) => ({ partnerId: String(p.partnerId), perTier: rateRecord(p.rates, `partnerEarnRates.${k}.rates`) })),
     },
-    benefits: (i.benefits ?? []).map((b: any) => ({ tierCode: b.tierCode, code: b.code, names: names(b.names), percentOff: b.percentOff, settlementRelevant: b.settlementRelevant ?? false })),
+    benefits: (i.benefits ?? []).map((b) => ({ tierCode: b.tierCode, code: b.code, names: names(b.names), percentOff: b.percentOff, settlementRelevant: b.settlementRelevant ?? false })),
     retention: { keep: i.retention?.keep ?? [], inactivity: i.retention?.inactivity ?? null },
     bonuses: {
       welcome: i.bonuses?.welcome ?? null,

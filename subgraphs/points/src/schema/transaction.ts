@@ -6,6 +6,8 @@ import type { LedgerTransactionRow } from "../ledger/ledger.ts";
 import { TransactionKindEnum } from "./enums.ts";
 import { gated, MemberRef } from "./member.ts";
 import { OfferRef, PartnerRef, ref } from "./refs.ts";
+import { prisma } from "../db.ts";
+import { versionById } from "../program/versions.ts";
 
 export const TransactionRef = builder.objectRef<LedgerTransactionRow>("PointsTransaction");
 
@@ -36,6 +38,18 @@ TransactionRef.implement({
     // `member` itself is resolved by the member subgraph from this key field: served from here, the
     // Rust planner could not plan `me { activity { … node { member { wallet } } } }` (a @requires
     // field of this subgraph on a member reached from this subgraph: "Failed to plan query").
+    programVersion: t.int({
+      nullable: true,
+      description: "EARN: the loyalty program version (LoyaltyProgram.version) its points were computed under; null for other kinds and for earns made before programs were versioned.",
+      resolve: async (x) => (x.programVersionId ? (await versionById(prisma(), x.programVersionId)).version : null),
+    }),
+    purchaseAmount: t.field({
+      type: "Decimal",
+      nullable: true,
+      description: "EARN from a purchase: the money spent, exact, in `purchaseCurrency` (spend rules of the program sum it); null otherwise.",
+      resolve: (x) => x.spendAmount ?? null,
+    }),
+    purchaseCurrency: t.string({ nullable: true, description: "ISO 4217 currency of purchaseAmount (the coalition's); null without a purchase.", resolve: (x) => x.spendCurrency ?? null }),
     memberId: t.exposeID("memberId", { nullable: true, inaccessible: true, description: "The member whose wallet moved, if any (for the member subgraph's `member` field)." }),
     // Declared here only as @external, for balanceAfter's @requires(member { sharedScopes }): the
     // member subgraph serves it (see above), and the planner hands it back in the representation.
