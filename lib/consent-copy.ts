@@ -27,6 +27,17 @@ export function consentCopyHandlers(schema: "partner" | "points"): {
         log.warn(`${schema}: event with a bad payload ignored`, { eventId: e.id, type: e.type, why: "expiresAt" });
         return;
       }
+      if (schema === "points") {
+        // The points copy also keeps the receipt's categories and, under PROFILE_BASIC, the birth
+        // month (the birthday bonus; perks/bonuses.ts): a fact it may use only under this receipt.
+        const categories = (p.categories ?? []).filter((c) => /^[A-Z][A-Z_]{0,63}$/.test(c));
+        const birthMonth = categories.includes("PROFILE_BASIC") ? (p.birthMonth ?? null) : null;
+        await tx.$executeRaw`
+          INSERT INTO "points"."MemberConsent" ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt", categories, "birthMonth")
+          VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, ${expiresAt}, true, now(), ${categories}::text[], ${birthMonth}::smallint)
+          ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now(), categories = EXCLUDED.categories, "birthMonth" = EXCLUDED."birthMonth"`;
+        return;
+      }
       await tx.$executeRaw`
         INSERT INTO ${table} ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
         VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, ${expiresAt}, true, now())

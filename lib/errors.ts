@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   OFFER_LIMIT_REACHED: "The member has used the offer as often as its per-member limit allows.",
   OFFER_NOT_ELIGIBLE:
     "The member does not meet the offer's eligibility now: its tier is below the offer's minimum tier, its lifecycle segment is not among the offer's segments, or it has no active consent for the offer's requiredPurpose with one of its co-issuers.",
+  BENEFIT_NOT_AVAILABLE:
+    "The benefit is not one of the member's standing tier benefits at your partner under the program in force (another tier's benefit, an unknown code, or a benefit for other partners); nothing was recorded.",
   HOLD_ALREADY_RESOLVED: "The hold was already captured, voided or expired.",
   REDEMPTION_CODE_INVALID: "The redemption code is unknown, expired, already used, tampered with or for another partner or amount.",
   PERIOD_CLOSED: "The settlement period is approved (immutable) or overlaps an approved run.",

@@ -1,3 +1,4 @@
+import { Decimal } from "decimal.js";
 import { loadEnv } from "./config.ts";
 import { type Lifecycle, type Tier, tierRank } from "./vocabulary.ts";
 
@@ -95,4 +96,32 @@ export function consentIneligibility(offer: { requiredPurpose: string | null; co
   if (!purpose) return null;
   const ok = consents.some((c) => c.active && c.purpose === purpose && offer.coIssuerIds.includes(c.partnerId) && (!c.expiresAt || c.expiresAt.getTime() > at.getTime()));
   return ok ? null : `This offer needs the member's active ${purpose} consent for one of its co-issuers`;
+}
+
+/**
+ * The practitioners' monthly engagement thresholds (issue 16), set per program version in the points
+ * subgraph's program (`lifecycle`): ACTIVE by spend when the member's spend in a calendar month
+ * exceeds `activeMonthlySpend` (money in the coalition currency, exact), high-frequency at more than
+ * `highFrequencyPurchasesPerMonth` purchases in a calendar month. They qualify a member beside its
+ * segment (NEW / ACTIVE / DORMANT / CHURNED stay as above): only the points subgraph holds spend and
+ * purchases, so only it evaluates them (`Member.engagement`). The program's third figure, dormant
+ * without activity within N days of joining, is the segment rule's `lifecycleDormantAfterJoinDays`
+ * (HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS, the classic 30 days by default): the three subgraphs
+ * evaluate segments on their own and must agree, so it stays one setting of the deployment.
+ */
+export interface EngagementThresholds {
+  /** Spend in a calendar month above which the member is active by spend (a decimal string in the coalition currency). */
+  activeMonthlySpend: string;
+  /** Purchases in a calendar month above which the member is high-frequency. */
+  highFrequencyPurchasesPerMonth: number;
+}
+
+/** A member's purchases in one calendar month (coalition time zone): money spent (exact decimal string) and how many. */
+export interface MonthActivity {
+  spend: string;
+  purchases: number;
+}
+
+export function engagementOf(m: MonthActivity, t: EngagementThresholds): { activeBySpend: boolean; highFrequency: boolean } {
+  return { activeBySpend: new Decimal(m.spend).gt(t.activeMonthlySpend), highFrequency: m.purchases > t.highFrequencyPurchasesPerMonth };
 }

@@ -133,9 +133,14 @@ Partner apps: demo-shopmall-app / demo-shopmall-app-secret (also demo-freshco-ap
 ${peopleText}
 Sample query (the member app: everything in one request, answered by all three subgraphs):
   curl -s ${hub!.gatewayUrl} -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' \\
-    -d '{"query":"{ me { displayName tier { tier qualifyingPoints nextTier pointsToNextTier } wallet { balance available expiring { points expiresAt } } linkedAccounts { partner { name } externalRef } eligibleOffers { title coIssuers { partner { name } shareBps } } activity(first: 5) { edges { node { kind points partner { name } postedAt balanceAfter } } } } }"}'
+    -d '{"query":"{ me { displayName tier { tier tierCode qualifyingPoints qualifyingSpend nextTier pointsToNextTier progress { tierCode current missing } } wallet { balance available expiring { points expiresAt } } linkedAccounts { partner { name } externalRef } eligibleOffers { title coIssuers { partner { name } shareBps } } activity(first: 5) { edges { node { kind points partner { name } postedAt balanceAfter } } } } }"}'
 
 As the admin: curl -s ${hub!.gatewayUrl} -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"query":"{ partners { name category issuePrice redemptionRate } }"}'
+
+The loyalty program in force (the classic program, version 1: 普通/银卡/金卡/钻石, silver above 1,000 points, gold at 5,000,
+diamond above ¥10,000 spent in the calendar year, 1/2/2/3 points per ¥; any signed-in caller; admins change it with setProgram/scheduleProgram):
+  curl -s ${hub!.gatewayUrl} -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' \\
+    -d '{"query":"{ program { version effectiveFrom currency tiers { code names { en zhHans } earnRate qualifyAnyOf { metric threshold comparison period { kind months } } } benefits { tierCode percentOff } } }"}'
 `
     : ""
 }

@@ -114,7 +114,13 @@ export const CATALOGUE = {
     description: "A member granted a consent receipt to a partner for a purpose.",
     producer: "member",
     consumers: ["partner", "points"],
-    payload: z.looseObject({ ...consentReceipt, grantedAt: isoTime.optional(), expiresAt: isoTime.nullish() }),
+    payload: z.looseObject({
+      ...consentReceipt,
+      grantedAt: isoTime.optional(),
+      expiresAt: isoTime.nullish(),
+      /** The member's birth month (1–12), only when the receipt covers PROFILE_BASIC and a birthday is on file: the points subgraph's birthday bonus. */
+      birthMonth: z.int().min(1).max(12).nullish(),
+    }),
   },
   "member.consent_revoked": {
     description: "A member revoked a consent receipt (once; a receipt never becomes active again).",

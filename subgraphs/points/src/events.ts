@@ -1,3 +1,4 @@
+import { now as clockNow } from "../../../lib/clock.ts";
 import { toSafeNumber } from "../../../lib/amounts.ts";
 import { consentCopyHandlers } from "../../../lib/consent-copy.ts";
 import type { ParsedPayloadOf } from "../../../lib/events/catalogue.ts";
@@ -7,6 +8,7 @@ import { log } from "../../../lib/logger.ts";
 import { isUuid } from "../../../lib/input.ts";
 import { budgetCode, ensureAccounts, issuanceCode, post, type Tx, walletCode } from "./ledger/ledger.ts";
 import { splitByShares } from "./ledger/shares.ts";
+import { payEnrolmentBonus } from "./perks/bonuses.ts";
 
 /**
  * Domain events the points subgraph consumes (lib/events/catalogue.ts routes them here; payloads
@@ -136,6 +138,8 @@ export const eventConsumer = defineConsumer("points", {
       INSERT INTO "points"."MemberJoin" ("memberId", "joinedAt") VALUES (${p.memberId}::uuid, ${at})
       ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt"`;
     if (isUuid(p.partnerId)) await link(tx, p.memberId, p.partnerId, at);
+    // A welcome bonus on enrolment, where the program's trigger is ENROLMENT (once per member ever).
+    await payEnrolmentBonus(tx, { memberId: p.memberId, partnerId: isUuid(p.partnerId) ? p.partnerId : null, joinedAt: at, now: clockNow() });
   },
   // Consent copies for offers' requiredPurpose (lib/consent-copy.ts: a receipt only goes from active to revoked).
   ...consentCopyHandlers("points"),

@@ -1,9 +1,9 @@
 import { log } from "../../../lib/logger.ts";
 import { prisma } from "./db.ts";
-import { settings } from "./config.ts";
 import { expirePoints } from "./ledger/expiry.ts";
 import { expireHolds } from "./redemption/redeem.ts";
-import { downgradeInactiveTiers, reevaluateTiers } from "./tiers/tiers.ts";
+import { reviewRetention } from "./perks/retention.ts";
+import { reevaluateTiers } from "./tiers/tiers.ts";
 import { now as clockNow } from "../../../lib/clock.ts";
 
 /**
@@ -26,9 +26,14 @@ export function runPointsExpiry(now: Date = new Date()) {
   return expirePoints(now);
 }
 
-/** One-tier downgrade after 6 months without a qualifying earn. */
-export function runTierReview(now: Date = new Date()): Promise<number> {
-  return downgradeInactiveTiers(prisma(), now, settings().tierDowngradeMonths);
+/**
+ * The tier review: the program's retention and downgrade rules (perks/retention.ts) under the
+ * version in force at `now` — inactivity (classic: 6 months without a purchase → the base tier),
+ * lapsed qualification unless a retention rule keeps the tier (classic: purchases in each of 3
+ * consecutive months keep silver). Idempotent and resumable (pages of members in id order).
+ */
+export function runTierReview(now: Date = clockNow()): Promise<number> {
+  return reviewRetention(prisma(), now);
 }
 
 /**

@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 // depends on the GraphQL layer; test helpers never reach product code.
 
 const SRC = path.dirname(fileURLToPath(import.meta.url));
-const ROOMS = ["ledger", "program", "tiers", "earning", "redemption", "settlement", "schema", "testing"] as const;
+const ROOMS = ["ledger", "program", "tiers", "perks", "earning", "redemption", "settlement", "schema", "testing"] as const;
 /** The top-level modules a room may use besides its own files and the rooms below. */
 const KERNEL = ["config.ts", "db.ts", "domain.ts"];
 
@@ -17,13 +17,15 @@ const MAY_IMPORT: Record<string, { rooms: readonly string[]; top: readonly strin
   ledger: { rooms: [], top: ["config.ts", "db.ts"] },
   program: { rooms: ["ledger"], top: KERNEL },
   tiers: { rooms: ["ledger", "program"], top: KERNEL },
-  earning: { rooms: ["ledger", "program", "tiers"], top: KERNEL },
+  // perks: standing tier benefits, the program's bonuses, retention (issue 16); earns pay bonuses through it.
+  perks: { rooms: ["ledger", "program", "tiers"], top: KERNEL },
+  earning: { rooms: ["ledger", "program", "tiers", "perks"], top: KERNEL },
   redemption: { rooms: ["ledger"], top: KERNEL },
   settlement: { rooms: ["ledger"], top: KERNEL },
-  schema: { rooms: ["ledger", "program", "tiers", "earning", "redemption", "settlement"], top: "any" },
+  schema: { rooms: ["ledger", "program", "tiers", "perks", "earning", "redemption", "settlement"], top: "any" },
   testing: { rooms: ROOMS, top: "any" },
   "domain.ts": { rooms: ["ledger"], top: [] },
-  top: { rooms: ["ledger", "program", "tiers", "earning", "redemption", "settlement", "schema"], top: "any" },
+  top: { rooms: ["ledger", "program", "tiers", "perks", "earning", "redemption", "settlement", "schema"], top: "any" },
 };
 
 /** The room of a path relative to src/: its first directory, or the file itself ("domain.ts") / "top" at the top level. */
@@ -63,6 +65,9 @@ describe("rooms of the points subgraph", () => {
     expect(allowed("redemption/redeem.ts", "schema/points.ts")).toBe(false);
     expect(allowed("events.ts", "testing/harness.ts")).toBe(false);
     expect(allowed("schema/member.ts", "reads.ts")).toBe(true);
+    expect(allowed("earning/award.ts", "perks/bonuses.ts")).toBe(true);
+    expect(allowed("perks/bonuses.ts", "earning/award.ts")).toBe(false);
+    expect(allowed("perks/retention.ts", "settlement/runs.ts")).toBe(false);
   });
 
   test("every import of product code follows it", () => {

@@ -95,7 +95,8 @@ export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantO
         grantedBy: actor.sub,
       },
     });
-    await emitMany(tx, "member", [consentGranted(consent)]);
+    const member = await tx.member.findUnique({ where: { id: memberId }, select: { birthday: true } });
+    await emitMany(tx, "member", [consentGranted(consent, member?.birthday)]);
     return consent;
   }, TX_OPTIONS);
 }
@@ -106,7 +107,7 @@ export async function grantConsent(actor: Actor, rawInput: unknown, opts: GrantO
  * enforce offers' requiredPurpose. With `member.consent_revoked` (same consentId) it describes a
  * receipt completely: a receipt is immutable except for its one-time revocation.
  */
-function consentGranted(c: Consent): NewEvent<"member.consent_granted"> {
+function consentGranted(c: Consent, birthday: string | null | undefined): NewEvent<"member.consent_granted"> {
   return event("member.consent_granted", {
     consentId: c.id,
     memberId: c.memberId,
@@ -115,7 +116,18 @@ function consentGranted(c: Consent): NewEvent<"member.consent_granted"> {
     categories: c.categories,
     grantedAt: c.grantedAt.toISOString(),
     expiresAt: c.expiresAt?.toISOString() ?? null,
+    birthMonth: birthMonthUnder(c, birthday),
   });
+}
+
+/**
+ * The birth month a grant carries to the points subgraph (its birthday bonus, issue 16): only when
+ * the receipt covers PROFILE_BASIC (the birthday's category) and a birthday (YYYY-MM-DD) is on file;
+ * the month alone, nothing more of the date. Without that consent the points subgraph never learns it.
+ */
+function birthMonthUnder(c: Pick<Consent, "categories">, birthday: string | null | undefined): number | null {
+  if (!c.categories.includes("PROFILE_BASIC") || !birthday || !/^\d{4}-\d{2}-\d{2}$/.test(birthday)) return null;
+  return Number(birthday.slice(5, 7));
 }
 
 /** One consent record to import: a grant the member made elsewhere (legacy system, demo data). */
@@ -182,7 +194,13 @@ export async function importConsents(actor: Actor, rows: readonly unknown[], opt
   if (data.length) {
     await prisma().$transaction(async (tx) => {
       await tx.consent.createMany({ data });
-      await emitMany(tx, "member", data.map(consentGranted));
+      const members = await tx.member.findMany({ where: { id: { in: [...new Set(data.map((c) => c.memberId))] } }, select: { id: true, birthday: true } });
+      const birthdays = new Map(members.map((m) => [m.id, m.birthday]));
+      await emitMany(
+        tx,
+        "member",
+        data.map((c) => consentGranted(c, birthdays.get(c.memberId))),
+      );
     }, TX_OPTIONS);
   }
   return results.sort((a, b) => a.index - b.index);

@@ -84,7 +84,7 @@ export type ActivityPayload = ParsedPayloadOf<"points.activity">;
 /** Kinds a member does on purpose: they make the member active and count as frequency (shared with the offer checks). */
 const MEMBER_INITIATED = ACTIVITY_KINDS;
 /** Kinds that change earned points (the monetary proxy); reversals arrive negative. */
-const MONETARY_KINDS = new Set(["EARN", "OFFER_BONUS", "REVERSAL"]);
+const MONETARY_KINDS = new Set(["EARN", "OFFER_BONUS", "PROGRAM_BONUS", "REVERSAL"]);
 
 /**
  * Consumes `points.activity`: advances lastActivityAt (never backwards: events may arrive out of

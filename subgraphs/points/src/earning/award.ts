@@ -5,6 +5,7 @@ import { prisma } from "../db.ts";
 import { parseInput } from "../../../../lib/input.ts";
 import { type Actor, requirePartner, scopeOf, type WriteOptions } from "../domain.ts";
 import { applyDeferred, budgetCode, type DeferredUpdate, ensureAccounts, idempotentTransaction, issuanceCode, type LedgerTransactionRow, post, type Tx, walletCode } from "../ledger/ledger.ts";
+import { payEarnBonuses } from "../perks/bonuses.ts";
 import { touchTiers } from "../tiers/tiers.ts";
 import { earnChunk } from "./chunk.ts";
 import { earnGroupCommitEnabled, GroupCommitter } from "./group-commit.ts";
@@ -110,6 +111,15 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     const bonus = await applyOfferBonus(tx, actor, partnerId, input.memberId, input.offerId, base, facts.tier, earn.id, at, idem, input.reference ?? null);
     if (bonus) events.push(event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId }));
   }
+  // The program's welcome and birthday bonuses due on this earn (perks/bonuses.ts).
+  await payEarnBonuses(tx, {
+    partnerId,
+    at,
+    createdBy: actor.sub,
+    earns: [{ memberId: input.memberId, points: base, transactionId: earn.id, purchase: input.purchaseAmount != null }],
+    deferred,
+    program: f.version.program,
+  });
   await touchTiers(tx, f.version, [{ memberId: input.memberId, current: facts.programTier, lifetimeEarned: earn.walletAfter!.lifetimeEarned, lifetimeSpend: earn.walletAfter!.lifetimeSpend }], at);
   await emitMany(tx, "points", events);
   await applyDeferred(tx, deferred);

@@ -3,6 +3,7 @@ import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import type { Actor, WriteOptions } from "../domain.ts";
 import { postEarns } from "../ledger/batch.ts";
 import { applyDeferred, type DeferredUpdate, type LedgerTransactionRow, transactionsByKeys, type Tx } from "../ledger/ledger.ts";
+import { payEarnBonuses } from "../perks/bonuses.ts";
 import { touchTiers } from "../tiers/tiers.ts";
 import { now } from "../../../../lib/clock.ts";
 import { currencySettings } from "../config.ts";
@@ -87,6 +88,15 @@ export async function earnChunk(
       spendAmount: i.input.purchaseAmount ?? null,
     })),
     deferred,
+  });
+  // The program's welcome and birthday bonuses due on these earns (perks/bonuses.ts; one query for the chunk).
+  await payEarnBonuses(tx, {
+    partnerId,
+    at,
+    createdBy: actor.sub,
+    earns: items.map((i, k) => ({ memberId: i.input.memberId, points: i.points, transactionId: posted[k]!.id, purchase: i.input.purchaseAmount != null })),
+    deferred,
+    program: facts.version.program,
   });
   await touchTiers(
     tx,

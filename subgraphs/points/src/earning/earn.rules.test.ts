@@ -92,7 +92,8 @@ describe("points for a purchase", () => {
       { index: 1, code: "BAD_USER_INPUT", message: expect.stringMatching(/at most/), field: "purchaseAmount" },
     ]);
     expect(r.transactions.map((t) => t.memberPoints)).toEqual([MAX_POINTS_PER_EARN]);
-    expect((await account(`wallet:${m}`))!.balance).toBe(BigInt(MAX_POINTS_PER_EARN + 1));
+    // + the classic program's welcome bonus (200 points) on the member's first purchase (perks/bonuses.ts).
+    expect((await account(`wallet:${m}`))!.balance).toBe(BigInt(MAX_POINTS_PER_EARN + 1 + 200));
   });
 });
 
@@ -185,7 +186,8 @@ describe("bulk earn", () => {
       ]),
     );
     expect(r.transactions.map((t) => t.id).sort()).toEqual(stored.map((t) => t.id).sort());
-    expect(await account(`wallet:${m1}`)).toMatchObject({ balance: 33n, lifetimeEarned: 33n });
+    // m1: + the classic program's welcome bonus (200 points, a PROGRAM_BONUS) on its first purchase (the 1.5 item); m2 awarded points only, no purchase.
+    expect(await account(`wallet:${m1}`)).toMatchObject({ balance: 233n, lifetimeEarned: 233n });
     expect(await account(`wallet:${m2}`)).toMatchObject({ balance: 7n, lifetimeEarned: 7n });
     expect((await account(`issuance:${shop}`))!.balance).toBe(issuedBefore - 40n);
     const lots = await prisma().lot.findMany({ where: { memberId: m1 }, orderBy: { id: "asc" } });
@@ -193,9 +195,11 @@ describe("bulk earn", () => {
       [10, 10, shop],
       [20, 20, shop],
       [3, 3, shop],
+      [200, 200, null], // the welcome bonus: the coalition's, no issuer
     ]);
     const events = await prisma().pointsOutboxEvent.findMany({ where: { type: "points.activity" }, orderBy: { createdAt: "asc" }, skip: eventsBefore });
     expect(events.map((e) => e.payload as { memberId: string; points: number; kind: string; partnerId: string }).map((p) => [p.memberId, p.points, p.kind, p.partnerId])).toEqual([
+      [m1, 200, "PROGRAM_BONUS", shop], // emitted in the chunk before its earns' events
       [m1, 10, "EARN", shop],
       [m2, 7, "EARN", shop],
       [m1, 20, "EARN", shop],

@@ -135,6 +135,8 @@ export const redemptionCode = (partnerId: string) => `redemption:${partnerId}`;
 export const budgetCode = (offerId: string) => `budget:${offerId}`;
 export const BREAKAGE = "breakage";
 export const ADJUSTMENTS = "adjustments";
+/** The program's bonuses (welcome, birthday): coalition-wide, the operator pays (lots without issuer, like adjustments). */
+export const PROGRAM_BONUS = "program-bonus";
 
 interface AccountSpec {
   code: string;
@@ -164,6 +166,8 @@ export function accountSpec(code: string): AccountSpec {
       return spec("BREAKAGE");
     case "adjustments":
       return spec("ADJUSTMENTS");
+    case "program-bonus":
+      return spec("PROGRAM_BONUS");
     default:
       throw new Error(`ledger: unknown account code ${code}`);
   }
@@ -333,7 +337,7 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
   const guarded = withAccount.filter((p) => GUARDED.has(p.account.kind)).sort((a, b) => (a.account.id < b.account.id ? -1 : 1));
   const others = withAccount.filter((p) => !GUARDED.has(p.account.kind)).sort((a, b) => (a.account.id < b.account.id ? -1 : 1));
 
-  const earnsLifetime = input.kind === "EARN" || input.kind === "OFFER_BONUS";
+  const earnsLifetime = input.kind === "EARN" || input.kind === "OFFER_BONUS" || input.kind === "PROGRAM_BONUS";
   let balanceAfter: bigint | null = null;
   let walletAfter: { lifetimeEarned: bigint; lifetimeSpend: string } | undefined;
   for (const p of guarded) {

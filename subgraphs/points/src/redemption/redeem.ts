@@ -386,13 +386,13 @@ export async function expireHolds(now: Date, limit = 1000): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 
 const PARTNER_REVERSIBLE = new Set(["EARN", "REDEEM"]);
-const ADMIN_REVERSIBLE = new Set(["EARN", "REDEEM", "ADJUSTMENT", "OFFER_BONUS", "EXPIRY"]);
+const ADMIN_REVERSIBLE = new Set(["EARN", "REDEEM", "ADJUSTMENT", "OFFER_BONUS", "PROGRAM_BONUS", "EXPIRY"]);
 
 /**
  * Reverses a member transaction, whole (points omitted) or in part, never more than what remains
  * unreversed (the original row is locked while the remainder is computed, so concurrent partial
  * reversals cannot over-reverse). A PARTNER reverses its own EARN and REDEEM transactions (others
- * are NOT_FOUND); an ADMIN also adjustments, offer bonuses and expiries. Reversing a debit gives
+ * are NOT_FOUND); an ADMIN also adjustments, offer and program bonuses and expiries. Reversing a debit gives
  * the points back to the lots it took them from.
  */
 export async function reverseTransaction(actor: Actor, raw: { transactionId: string; points?: number | null; idempotencyKey: string; reason: string }, opts: WriteOptions = {}): Promise<LedgerTransactionRow> {
@@ -439,7 +439,7 @@ export async function reverseTransaction(actor: Actor, raw: { transactionId: str
       postedAt: at,
       lots,
     });
-    if (orig.kind === "EARN" || orig.kind === "OFFER_BONUS") {
+    if (orig.kind === "EARN" || orig.kind === "OFFER_BONUS" || orig.kind === "PROGRAM_BONUS") {
       await emit(tx, "points.activity", { memberId: orig.memberId, at: at.toISOString(), kind: "REVERSAL", points: t.memberPoints, partnerId: orig.partnerId });
     }
     await recordAudit(tx, actor, { action: "points.reversed", targetType: "PointsTransaction", targetId: orig.id, partnerId: orig.partnerId, ...walletChange(t) });

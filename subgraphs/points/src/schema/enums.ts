@@ -18,6 +18,9 @@ export const TransactionKindEnum = builder.enumType("TransactionKind", {
     OFFER_FUNDING: { description: "An offer budget funded by its co-issuers in their shares." },
     OFFER_BONUS: { description: "Bonus points of an offer, paid from the offer budget." },
     OFFER_RETURN: { description: "The unused budget of an ended offer, returned to its co-issuers in their shares." },
+    PROGRAM_BONUS: {
+      description: "A bonus of the loyalty program (welcome, birthday: see bonusKind and reason), paid from the coalition's program-bonus account: the operator pays for it, not a partner.",
+    },
   } as const,
 });
 

@@ -9,6 +9,7 @@ import "./member.ts";
 import "./transaction.ts";
 import "./mutations.ts";
 import "./settlement.ts";
+import "./perks.ts";
 import "./verify.ts";
 import "./program.ts";
 import "./reconciliation.ts";

@@ -47,7 +47,8 @@ const AwardPointsInput = builder.inputType("AwardPointsInput", {
     purchaseAmount: t.field({
       type: "Decimal",
       required: false,
-      description: "Purchase amount in the coalition currency; points = amount × your earn rate × the member's tier multiplier, rounded down.",
+      description:
+        "Purchase amount in the coalition currency (recorded as the member's spend); points = amount × the earn rate of the member's tier in the loyalty program in force (`program`; × your own earn rate unless the program has a table for your partner), rounded down.",
     }),
     offerId: t.id({ required: false, description: "An active offer redeemable at your partner: its bonus is paid from the offer budget." }),
     reference: t.string({ required: false, description: "Your order or receipt id (at most 128 characters)." }),

@@ -63,7 +63,7 @@ TransactionRef.implement({
     partner: t.field({ type: PartnerRef, nullable: true, description: "The partner that awarded, redeemed or reversed, if any.", resolve: (x) => ref(x.partnerId) }),
     offer: t.field({ type: OfferRef, nullable: true, description: "The offer involved (bonus, funding, return), if any.", resolve: (x) => ref(x.offerId) }),
     reference: t.exposeString("reference", { nullable: true, description: "The partner's order or receipt id (at most 128 characters)." }),
-    reason: t.exposeString("reason", { nullable: true, description: "Why (reversals, adjustments, expiry)." }),
+    reason: t.exposeString("reason", { nullable: true, description: "Why (reversals, adjustments, expiry; program bonuses: which bonus and its rule, e.g. the welcome bonus's window)." }),
     reverses: t.field({
       type: TransactionRef,
       nullable: true,
