@@ -181,7 +181,9 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
         .finally(() => {
           inflight--;
           running.delete(p);
-          kick();
+          // Claim again once half the slots are free (or on the next poll): a claim per finished
+          // delivery made the claim query (over the ready backlog) the cost of every delivery.
+          if (inflight <= s.concurrency / 2) kick();
         });
       running.add(p);
     }
