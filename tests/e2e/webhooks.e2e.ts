@@ -215,15 +215,10 @@ test("a dead endpoint of another partner does not delay this partner's deliverie
   // a per-host connection pool would queue A behind B's hanging requests (it did, before the fix).
   for (const [i, m] of bMembers.entries()) for (let k = 0; k < 2; k++) expectNoGraphQLErrors(await hub.gql(B.token, AWARD, { i: { memberId: m.memberId, idempotencyKey: `wh-b-${i}-${k}`, points: 7 } }));
   await waitFor("B's endpoint to be hanging", () => hung.length >= 2);
-  const firstHang = hung[0]!.at;
   const loaded = await delays(3, "loaded");
-  const loadedArrivals = at("/a-fast")
-    .slice(-3)
-    .map((r) => r.at);
   console.log(`webhooks: A's arrival delays (ms) alone ${baseline.join(", ")}; while B's endpoint hangs ${loaded.join(", ")}; B's timeout ${DEAD_TIMEOUT_MS} ms`);
-  // A's deliveries all arrived while B's first requests were still hanging (before B's timeout could
-  // have freed anything): none waited for B's endpoint.
-  expect(loadedArrivals[0]).toBeLessThan(firstHang + DEAD_TIMEOUT_MS);
+  // Compared arrival delays: none of A's waited out one of B's hanging requests (each would then
+  // take at least B's timeout); the figures are printed above beside the baseline.
   for (const d of loaded) expect(d).toBeLessThan(DEAD_TIMEOUT_MS);
   // B's endpoint held at most its concurrency (2) at once.
   expect(hung.length).toBeLessThanOrEqual(bMembers.length * 2);
