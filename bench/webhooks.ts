@@ -6,7 +6,7 @@
 //     POINTS_EARNED; each partner awards BENCH_WEBHOOK_EARNS (300) earns in one awardPointsBatch through
 //     the gateway → 10 deliveries per earn; deliveries per second from the first to the last arrival;
 //  2. the earn path while deliveries run: single awardPoints through the gateway (BENCH_CLIENTS, 4,
-//     at once) in alternating windows (BENCH_ROUNDS, 4, of BENCH_SECONDS/rounds each): endpoints
+//     at once) in alternating windows (BENCH_WEBHOOK_BACKLOG, 20, earns per partner awarded before each) (BENCH_ROUNDS, 4, of BENCH_SECONDS/rounds each): endpoints
 //     PAUSED (deliveries still recorded by the consumer, none sent) vs ACTIVE with a backlog being
 //     sent; p50/p99 of each, and the added p99.
 // Figures are printed; say the load average (`uptime`) beside them.
@@ -33,6 +33,8 @@ const EARNS = Number(process.env.BENCH_WEBHOOK_EARNS ?? 300);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
+/** Earns per partner awarded before each window (× 10 endpoints = the deliveries that window may send). */
+const BACKLOG = Number(process.env.BENCH_WEBHOOK_BACKLOG ?? 20);
 const PARTNERS = 10;
 const PER_PARTNER = Math.ceil(ENDPOINTS / PARTNERS);
 
@@ -135,7 +137,7 @@ async function main() {
       for (const mode of r % 2 === 0 ? (["paused", "sending"] as const) : (["sending", "paused"] as const)) {
         await setPaused(mode === "paused");
         // A backlog for the window (recorded in both modes; sent only when active).
-        await Promise.all(partners.map((p) => bulk(p, 100)));
+        await Promise.all(partners.map((p) => bulk(p, BACKLOG)));
         await hub.flushEvents();
         const before = received;
         const end = performance.now() + windowMs;

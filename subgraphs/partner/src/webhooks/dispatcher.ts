@@ -71,7 +71,7 @@ const T = `"partner"."WebhookDelivery"`;
 export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; settings?: Partial<DispatcherSettings>; policy?: UrlPolicy }): WebhookDispatcher {
   const s: DispatcherSettings = { ...dispatcherSettings(), ...opts.settings };
   const policy = opts.policy ?? urlPolicy();
-  const agent = guardedAgent(policy, { connectTimeoutMs: s.timeoutMs, connections: s.endpointConcurrency });
+  const agent = guardedAgent(policy, { connectTimeoutMs: s.timeoutMs });
   const db = () => opts.prisma();
   let stopped = false;
   let inflight = 0;
@@ -181,7 +181,9 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
         .finally(() => {
           inflight--;
           running.delete(p);
-          kick();
+          // Claim again once half the slots are free (or on the next poll): a claim per finished
+          // delivery made the claim query (over the ready backlog) the cost of every delivery.
+          if (inflight <= s.concurrency / 2) kick();
         });
       running.add(p);
     }

@@ -54,10 +54,10 @@ describe("at delivery: the connection's own DNS answer is checked (no rebinding 
   afterAll(() => server.close());
 
   test("a name resolving to loopback is refused when connecting; allowed when listed", async () => {
-    const strict = guardedAgent({ allowedHosts: new Set(), allowPrivate: false }, { connectTimeoutMs: 2000, connections: 1 });
+    const strict = guardedAgent({ allowedHosts: new Set(), allowPrivate: false }, { connectTimeoutMs: 2000 });
     await expect(request(`http://localhost:${port}/`, { dispatcher: strict })).rejects.toThrow(/non-public address/);
     await strict.close();
-    const listed = guardedAgent({ allowedHosts: new Set(["localhost"]), allowPrivate: false }, { connectTimeoutMs: 2000, connections: 1 });
+    const listed = guardedAgent({ allowedHosts: new Set(["localhost"]), allowPrivate: false }, { connectTimeoutMs: 2000 });
     const res = await request(`http://localhost:${port}/`, { dispatcher: listed });
     expect(res.statusCode).toBe(200);
     await res.body.dump();
