@@ -207,9 +207,10 @@ export const CATALOGUE = {
     payload: z.looseObject({ offerId: id, reason: z.string().optional(), endedAt: isoTime.optional() }),
   },
   "partner.offer_submitted": {
-    description: "A co-issuer submitted an offer for approval: every other co-issuer's approval is requested (consumed by the partner subgraph itself, for its webhooks).",
+    description:
+      "A co-issuer submitted an offer for approval: every other co-issuer's approval is requested. No consumer: the partner subgraph writes its co-issuers' webhook deliveries in the same transaction, under this event's id.",
     producer: "partner",
-    consumers: ["partner"],
+    consumers: [],
     payload: z.looseObject({
       offerId: id,
       version: z.int(),
@@ -220,9 +221,10 @@ export const CATALOGUE = {
     }),
   },
   "partner.offer_approved": {
-    description: "A co-issuer approved an offer's current version; `active` when it was the last approval (consumed by the partner subgraph itself, for its webhooks).",
+    description:
+      "A co-issuer approved an offer's current version; `active` when it was the last approval. No consumer: the partner subgraph writes its co-issuers' webhook deliveries in the same transaction, under this event's id.",
     producer: "partner",
-    consumers: ["partner"],
+    consumers: [],
     payload: z.looseObject({ offerId: id, version: z.int(), approvedByPartnerId: id, coIssuerPartnerIds: z.array(id).min(1), active: z.boolean(), approvedAt: isoTime }),
   },
   "points.settlement_approved": {

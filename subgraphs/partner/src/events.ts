@@ -3,11 +3,11 @@ import { type BatchEventHandler, defineConsumer, type EventHandler, type Handler
 import { memberConsentHandlers } from "./services/member-consents.ts";
 import { memberFactsHandlers } from "./services/member-facts.ts";
 import { recordOfferApplied } from "./services/offers/claims.ts";
-import { webhookIngest } from "./webhooks/ingest.ts";
+import { settlementIngest, webhookIngest } from "./webhooks/ingest.ts";
 
-// The events this subgraph consumes, delivered by the other subgraphs' outbox relays (and its own,
-// for its own partner.offer_submitted/approved) to POST /internal/events (internal.ts). Each handler
-// runs in the transaction that records the event in this subgraph's inbox.
+// The events this subgraph consumes, delivered by the other subgraphs' outbox relays to
+// POST /internal/events (internal.ts). Each handler runs in the transaction that records the event
+// in this subgraph's inbox.
 
 const asOne = <T extends EventType>(h: HandlerSpec<T>): EventHandler<T> => (typeof h === "function" ? h : (h.one ?? ((tx, e) => h.batch(tx, [e]))));
 const asBatch = <T extends EventType>(h: HandlerSpec<T>): BatchEventHandler<T> =>
@@ -43,13 +43,11 @@ export const eventConsumer = defineConsumer("partner", {
   // member.consent_granted, member.consent_revoked: the consent copy (offers' requiredPurpose, webhook filtering), then the webhooks.
   "member.consent_granted": both(memberConsentHandlers["member.consent_granted"], webhookIngest["member.consent_granted"]),
   "member.consent_revoked": both(memberConsentHandlers["member.consent_revoked"], webhookIngest["member.consent_revoked"]),
-  // Webhooks only: links, offer approvals, settlement, disputes.
+  // Webhooks only: links, settlement, disputes (the partner's own offer approvals: services/offers/lifecycle.ts).
   "member.linked": webhookIngest["member.linked"],
   "member.link_requested": webhookIngest["member.link_requested"],
-  "partner.offer_submitted": webhookIngest["partner.offer_submitted"],
-  "partner.offer_approved": webhookIngest["partner.offer_approved"],
-  "points.settlement_approved": webhookIngest["points.settlement_approved"],
-  "points.dispute_resolved": webhookIngest["points.dispute_resolved"],
+  "points.settlement_approved": settlementIngest["points.settlement_approved"],
+  "points.dispute_resolved": settlementIngest["points.dispute_resolved"],
   // A bonus applied in the points subgraph counts as a use of the member's claim.
   "points.offer_applied": (tx, e) => recordOfferApplied(tx, e.payload, e.createdAt),
 });

@@ -71,7 +71,7 @@ const T = `"partner"."WebhookDelivery"`;
 export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; settings?: Partial<DispatcherSettings>; policy?: UrlPolicy }): WebhookDispatcher {
   const s: DispatcherSettings = { ...dispatcherSettings(), ...opts.settings };
   const policy = opts.policy ?? urlPolicy();
-  const agent = guardedAgent(policy, { connectTimeoutMs: s.timeoutMs, connections: s.endpointConcurrency });
+  const agent = guardedAgent(policy, { connectTimeoutMs: s.timeoutMs });
   const db = () => opts.prisma();
   let stopped = false;
   let inflight = 0;

@@ -70,7 +70,7 @@ async function checkReachable(url: string): Promise<void> {
 /** Creates an endpoint; the signing secret is in the result only (never readable again). */
 export async function createWebhookEndpoint(actor: Actor, raw: unknown): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
   const partnerId = managingPartner(actor);
-  const input = parseInput(CreateInput, raw, "input");
+  const { input } = parseInput(z.object({ input: CreateInput }), { input: raw });
   await checkReachable(input.url);
   const secret = newSecret();
   const endpoint = await prisma().$transaction(async (tx) => {
@@ -108,7 +108,7 @@ async function ownEndpoint(actor: Actor, id: string, manage: boolean): Promise<W
 
 export async function updateWebhookEndpoint(actor: Actor, id: string, raw: unknown): Promise<WebhookEndpoint> {
   const e = await ownEndpoint(actor, id, true);
-  const input = parseInput(UpdateInput, raw, "input");
+  const { input } = parseInput(z.object({ input: UpdateInput }), { input: raw });
   if (input.url) await checkReachable(input.url);
   return prisma().webhookEndpoint.update({
     where: { id: e.id },

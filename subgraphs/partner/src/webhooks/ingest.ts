@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Prisma } from "../../../../lib/db.ts";
+import type { PayloadOf } from "../../../../lib/events/catalogue.ts";
 import type { ConsumerHandlers, TypedEvent } from "../../../../lib/events/inbox.ts";
 import { type WebhookEventType, ACTIVITY_TYPES } from "./types.ts";
 import { wakeDispatchersAfterCommit } from "./wake.ts";
@@ -96,7 +97,16 @@ export const webhookIngest = {
     one: async (tx, e) => void (await enqueue(tx, activityItems([e]))),
     batch: async (tx, events) => void (await enqueue(tx, activityItems(events))),
   },
-  "partner.offer_submitted": async (tx, e) => {
+} satisfies Partial<ConsumerHandlers<"partner">>;
+
+/**
+ * The partner subgraph's own events (offer submitted / approved): a producer does not consume its
+ * own events, so their deliveries are written by the producing transaction itself, right after
+ * `emit`, under the outbox event's id (the same atomicity: the change, the event and its
+ * deliveries commit together or not at all; still nothing is sent inside the request).
+ */
+export const ownEventIngest = {
+  "partner.offer_submitted": async (tx: Tx, e: { id: string; payload: PayloadOf<"partner.offer_submitted"> }) => {
     const p = e.payload;
     const facts = { offerId: p.offerId, version: p.version, title: p.title, submittedByPartnerId: p.submittedByPartnerId, coIssuerPartnerIds: p.coIssuerPartnerIds, submittedAt: p.submittedAt };
     await enqueue(
@@ -106,7 +116,7 @@ export const webhookIngest = {
         .map((partnerId) => ({ eventId: e.id, partnerId, type: "OFFER_APPROVAL_REQUESTED" as const, memberId: null, subjectKey: `offer:${p.offerId}`, occurredAt: p.submittedAt, facts, requireLink: false })),
     );
   },
-  "partner.offer_approved": async (tx, e) => {
+  "partner.offer_approved": async (tx: Tx, e: { id: string; payload: PayloadOf<"partner.offer_approved"> }) => {
     const p = e.payload;
     const facts = { offerId: p.offerId, version: p.version, approvedByPartnerId: p.approvedByPartnerId, coIssuerPartnerIds: p.coIssuerPartnerIds, active: p.active, approvedAt: p.approvedAt };
     await enqueue(
@@ -114,6 +124,10 @@ export const webhookIngest = {
       p.coIssuerPartnerIds.map((partnerId) => ({ eventId: e.id, partnerId, type: "OFFER_APPROVED" as const, memberId: null, subjectKey: `offer:${p.offerId}`, occurredAt: p.approvedAt, facts, requireLink: false })),
     );
   },
+};
+
+/** The webhook side of the settlement and dispute events (points subgraph). */
+export const settlementIngest = {
   "points.settlement_approved": async (tx, e) => {
     const p = e.payload;
     await enqueue(

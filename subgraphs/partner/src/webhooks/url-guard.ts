@@ -102,9 +102,11 @@ export class RefusedAddressError extends Error {}
  * host is allowed), so the check and the connection use the same answer. IP-literal hosts skip DNS
  * and are checked before the request (`checkLiteralHost`).
  */
-export function guardedAgent(policy: UrlPolicy, opts: { connectTimeoutMs: number; connections: number }): Agent {
+export function guardedAgent(policy: UrlPolicy, opts: { connectTimeoutMs: number }): Agent {
+  // No per-origin connection limit: endpoints of different partners can share a host (an
+  // integration platform), and a per-origin pool would let one partner's hanging requests queue
+  // another's. Concurrency is bounded per endpoint and per process by the dispatcher's claims.
   return new Agent({
-    connections: opts.connections,
     keepAliveTimeout: 10_000,
     connect: {
       timeout: opts.connectTimeoutMs,

@@ -4,6 +4,7 @@ import type { Offer, OfferKind, OfferSegment, OfferTier } from "../../../../../p
 import { prisma } from "../../db.ts";
 import { type Actor, TX_OPTIONS, type WriteOptions } from "../domain.ts";
 import { lockForIssuer, type Tx } from "./visibility.ts";
+import { ownEventIngest } from "../../webhooks/ingest.ts";
 
 /**
  * Co-issued offers (DESIGN.md §6, issue 6), partner side: an offer goes DRAFT → PENDING_APPROVAL →
@@ -29,14 +30,15 @@ export async function submitOffer(actor: Actor, offerId: string, opts: WriteOpti
     if (offer.endsAt.getTime() <= now.getTime()) throw badInput("The offer's window is over; edit endsAt first", "endsAt");
     const submitted = await tx.offer.update({ where: { id: offerId }, data: { status: "PENDING_APPROVAL", submittedAt: now } });
     // The co-issuers' webhooks (offer.approval_requested), in the submitting transaction.
-    await emit(tx, "partner.offer_submitted", {
+    const event = {
       offerId,
       version: submitted.version,
       title: submitted.title,
       submittedByPartnerId: me,
       coIssuerPartnerIds: fundings.map((f) => f.partnerId).sort(),
       submittedAt: now.toISOString(),
-    });
+    };
+    await ownEventIngest["partner.offer_submitted"](tx, { id: await emit(tx, "partner.offer_submitted", event), payload: event });
     return submitted;
   }, TX_OPTIONS);
 }
@@ -81,14 +83,15 @@ export async function approveOffer(actor: Actor, offerId: string, opts: WriteOpt
     const pending = fundings.filter((f) => f.partnerId !== me && !f.approvedAt);
     // The co-issuers' webhooks (offer.approved), in the approving transaction; a repeated approval emits nothing.
     if (approvedNow) {
-      await emit(tx, "partner.offer_approved", {
+      const event = {
         offerId,
         version: offer.version,
         approvedByPartnerId: me,
         coIssuerPartnerIds: fundings.map((f) => f.partnerId).sort(),
         active: pending.length === 0,
         approvedAt: now.toISOString(),
-      });
+      };
+      await ownEventIngest["partner.offer_approved"](tx, { id: await emit(tx, "partner.offer_approved", event), payload: event });
     }
     if (pending.length) return offer;
     const activated = await tx.offer.update({ where: { id: offerId }, data: { status: "ACTIVE", activatedAt: offer.activatedAt ?? now } });
