@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import { HubError } from "./errors.ts";
-import { decodeCursor, encodeCursor, pagedLoader, pageSize, takePage } from "./paging.ts";
+import { decodeCursor, encodeCursor, pagedLoader, pageRequest, pageSize, takePage } from "./paging.ts";
 
 const UUID = "0b6f7d3e-4a2b-4c1d-9e8f-1a2b3c4d5e6f";
 const isUuid = (s: string) => /^[0-9a-f-]{36}$/.test(s);
@@ -57,4 +57,32 @@ test("pagedLoader: members asking for the same page shape share one load; each k
     { memberIds: ["a", "b", "none"], first: 2, after: null },
     { memberIds: ["a"], first: 5, after: "c1" },
   ]);
+});
+
+test("pageRequest: Relay's first/after and last/before; both directions at once, bad sizes and foreign cursors are BAD_USER_INPUT naming the argument", () => {
+  const isId = (s: string) => s === UUID;
+  const c = encodeCursor("2026-12-01T00:00:00Z", UUID);
+  expect(pageRequest({}, isId)).toEqual({ direction: "forward", size: 20, cursor: null });
+  expect(pageRequest({ first: 5, after: c }, isId)).toEqual({ direction: "forward", size: 5, cursor: { at: new Date("2026-12-01T00:00:00Z"), id: UUID } });
+  expect(pageRequest({ last: 7, before: c }, isId)).toMatchObject({ direction: "backward", size: 7, cursor: { id: UUID } });
+  expect(pageRequest({ before: c }, isId)).toMatchObject({ direction: "backward", size: 20 });
+  const field = (args: Parameters<typeof pageRequest>[0]) => {
+    try {
+      pageRequest(args, isId);
+      return "accepted";
+    } catch (e) {
+      expect(e).toBeInstanceOf(HubError);
+      return `${(e as HubError).extensions.code}:${(e as HubError).extensions.field}`;
+    }
+  };
+  expect(field({ first: 1, last: 1 })).toBe("BAD_USER_INPUT:last");
+  expect(field({ after: c, before: c })).toBe("BAD_USER_INPUT:before");
+  expect(field({ first: 1, before: c })).toBe("BAD_USER_INPUT:last");
+  expect(field({ first: 100_000 })).toBe("BAD_USER_INPUT:first");
+  expect(field({ last: 0 })).toBe("BAD_USER_INPUT:last");
+  expect(field({ last: 1.5 })).toBe("BAD_USER_INPUT:last");
+  expect(field({ after: "garbage" })).toBe("BAD_USER_INPUT:after");
+  expect(field({ before: encodeCursor("2026-12-01T00:00:00Z", "not-an-id") })).toBe("BAD_USER_INPUT:before");
+  expect(field({ after: "a".repeat(201) })).toBe("BAD_USER_INPUT:after");
+  expect(field({ after: "\u0000" })).toBe("BAD_USER_INPUT:after");
 });
