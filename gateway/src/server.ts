@@ -63,7 +63,10 @@ const PURPOSE_HEADER = "coalition-purpose";
 
 function graphqlError(res: ServerResponse, status: number, code: string, message: string, requestId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
   const rec = recordOf(res);
-  if (rec) rec.errorCodes = [code];
+  if (rec) {
+    rec.errorCodes = [code];
+    rec.graphql = true; // a GraphQL answer (refused before execution): counts in the GraphQL error metrics
+  }
   sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers });
 }
 
