@@ -34,7 +34,13 @@ test("without a token: loopback only; another address gets 403", async () => {
   const socket = new Socket();
   Object.defineProperty(socket, "remoteAddress", { value: "10.1.2.3" });
   const req = { method: "GET", headers: {}, socket } as unknown as IncomingMessage;
-  const res = { writeHead: (status: number) => ((sent.status = status), res), end: () => undefined } as unknown as ServerResponse;
+  const res = {
+    writeHead(status: number) {
+      sent.status = status;
+      return res;
+    },
+    end: () => undefined,
+  } as unknown as ServerResponse;
   await serveMetrics(req, res, undefined);
   expect(sent.status).toBe(403);
 });
