@@ -96,6 +96,7 @@ async function window(url: string, connections: number, seconds: number, kind: "
     verifyBody: path.join(HERE, kind === "wallet" ? "wallet-verify.cjs" : "earn-verify.cjs"),
   });
   const failed = r.non2xx + r.errors + r.timeouts + r.mismatches;
+  if (r.requests.total === 0) throw new Error(`${kind} load: no answer within ${seconds} s at ${url} (hub stalled?)`);
   if (failed) throw new Error(`${kind} load: ${failed} of ${r.requests.total} failed (non2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}, mismatches ${r.mismatches})`);
   return { perSecond: r.requests.total / r.duration, p99: r.latency.p99 };
 }
@@ -153,7 +154,8 @@ export async function runObsBench(opts: { seconds?: number; rounds?: number; con
         POINTS_PORT: "0",
         PARTNER_PORT: "0",
         HUB_DEMO: "0",
-        HUB_DB_POOL_SIZE: String(connections + 4),
+        // Four pools per hub (three subgraphs + relays), two hubs, other users of the server: stay well under max_connections (100).
+        HUB_DB_POOL_SIZE: process.env.BENCH_OBS_POOL ?? "5",
         HUB_LOG_LEVEL: on ? "info" : "warn",
         OTEL_EXPORTER_OTLP_ENDPOINT: on ? `http://127.0.0.1:${(sink.address() as AddressInfo).port}` : "",
         HUB_TRACE_SAMPLE_RATIO: String(sampleRatio),
