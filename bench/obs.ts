@@ -183,9 +183,23 @@ export async function runObsBench(opts: { seconds?: number; rounds?: number; con
     process.env.BENCH_WALLET_FILE = walletFile;
     process.env.BENCH_MEMBER_IDS = earners.join(",");
     // Warm both (JIT, pools, caches) outside the measured windows.
+    // Sequential requests, no deadline: the first ones compile the query plans and open the pools.
+    const EARN = "mutation Earn($input: AwardPointsInput!) { awardPoints(input: $input) { id points } }";
     for (const url of [off, on]) {
-      await window(`${url}/graphql`, 4, 1, "wallet", {});
-      await window(`${url}/graphql`, 4, 1, "earn", { authorization: `Bearer ${partnerToken}` });
+      for (let i = 0; i < 10; i++) {
+        const w = await fetch(`${url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${tokens[i % tokens.length]!.token}` },
+          body: JSON.stringify({ query: WALLET_QUERY, variables: { first: 20 } }),
+        });
+        if (!w.ok) throw new Error(`warm-up wallet query: HTTP ${w.status} ${await w.text()}`);
+        const e = await fetch(`${url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${partnerToken}` },
+          body: JSON.stringify({ query: EARN, variables: { input: { memberId: earners[i % earners.length], purchaseAmount: "12.50", idempotencyKey: `warm-${url}-${i}` } } }),
+        });
+        if (!e.ok) throw new Error(`warm-up earn: HTTP ${e.status} ${await e.text()}`);
+      }
     }
 
     // 3. Alternating windows.
