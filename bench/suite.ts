@@ -18,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import type { LedgerFigures } from "./ledger.ts";
 import type { MixedFigures } from "./mixed.ts";
+import type { ObsFigures } from "./obs.ts";
 import type { WalletFigures } from "./wallet.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -331,6 +332,20 @@ export async function runSuite() {
       console.error(e);
     }
   } else mixedError = "skipped (BENCH_MIXED=0)";
+  // Issue 18: tracing (10 % sampled) + metrics + request logs, on vs off, alternating (BENCH_OBS=0 skips).
+  let obs: ObsFigures | undefined;
+  let obsError: string | undefined;
+  if (process.env.BENCH_OBS !== "0") {
+    console.log(`== observability overhead bench (bench/obs.ts)`);
+    try {
+      const mod = await import("./obs.ts");
+      obs = await mod.runObsBench();
+      mod.printObs(obs);
+    } catch (e) {
+      obsError = `the observability bench failed: ${errorText(e)}`;
+      console.error(e);
+    }
+  } else obsError = "skipped (BENCH_OBS=0)";
   load.after = os.loadavg();
   const list = goals(ledger, wallet, settlement, errors);
   const mixedGoal = "ordinary queries' p99 with 10 % maximum-cost queries / without";
@@ -344,8 +359,28 @@ export async function runSuite() {
       note: `${fmt(mixed.mixed.p99)} ms vs ${fmt(mixed.ordinary.p99)} ms; gateway RSS peak ${fmt(mixed.rss.mixedPeakMb)} MB vs ${fmt(mixed.rss.ordinaryPeakMb)} MB`,
     });
   else list.push({ name: mixedGoal, value: null, unit: "ratio", goal: "<= 2", met: false, note: mixedError });
+  for (const [kind, name] of [
+    ["wallet", "wallet query throughput with tracing (10 %) + metrics + logs / without"],
+    ["earn", "single-earn throughput with tracing (10 %) + metrics + logs / without"],
+  ] as const) {
+    const c = obs?.[kind];
+    list.push(
+      c
+        ? {
+            name,
+            value: c.ratio,
+            unit: "ratio",
+            goal: ">= 0.90",
+            met: c.ratio >= 0.9,
+            note: `${fmt(c.on.perSecond)}/s vs ${fmt(c.off.perSecond)}/s; windows on ${c.windows.on.join(", ")} / off ${c.windows.off.join(", ")}`,
+          }
+        : { name, value: null, unit: "ratio", goal: ">= 0.90", met: false, note: obsError },
+    );
+  }
   let md = markdown({ m, pgVersion, started, minutes: (performance.now() - t0) / 60_000, command, load, goals: list, ledger, wallet, settlement, errors });
   md += mixedMarkdown(mixed, mixedError);
+  if (obs)
+    md += `\n## Observability overhead (issue 18)\n\nbench/obs.ts: two embedded hubs on one PostgreSQL database, "off" (tracing off, warn-level logs) and "on" (OTLP export to a local sink, ${obs.sampleRatio * 100} % of requests traced, one JSON log line per request per server, /metrics scraped every 5 s); ${obs.rounds} alternating windows of ${obs.seconds} s, ${obs.connections} connections. Wallet query: ${fmt(obs.wallet.on.perSecond)}/s on vs ${fmt(obs.wallet.off.perSecond)}/s off (${fmt(obs.wallet.ratio, 3)}); single earns: ${fmt(obs.earn.on.perSecond)}/s vs ${fmt(obs.earn.off.perSecond)}/s (${fmt(obs.earn.ratio, 3)}). ${obs.loadAverage}\n`;
   // The measured reasons behind missed goals and what would close them: written by people from
   // profiles and experiments (bench/FINDINGS.md), carried into every RESULTS.md.
   const findings = path.join(HERE, "FINDINGS.md");

@@ -99,6 +99,20 @@ function traceFields(): Record<string, string> {
   return c.traceFlags & 1 ? { traceId: c.traceId, spanId: c.spanId } : {};
 }
 
+function serializeError(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const code = (e as { code?: unknown }).code;
+  const cause = (e as { cause?: unknown }).cause;
+  return {
+    type: e.constructor?.name ?? e.name,
+    name: e.name,
+    message: e.message,
+    stack: e.stack,
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+    ...(cause instanceof Error ? { cause: cause.message } : {}),
+  };
+}
+
 export interface LoggerOptions {
   level?: Level | "silent";
   /** Extra keys or dotted paths to redact (HUB_LOG_REDACT). */
@@ -120,6 +134,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       formatters: { level: (label) => ({ level: label }), log: (obj) => scrub(obj, keys) as Record<string, unknown> },
       ...(redactPaths(opts.redact).length ? { redact: { paths: redactPaths(opts.redact), censor: CENSOR } } : {}),
       mixin: traceFields,
+      // name, message, stack, code and the cause's message: not every enumerable property (a
+      // DOMException carried its 25 constants into every line).
+      serializers: { err: serializeError },
     },
     opts.destination ?? pino.destination({ dest: 2, sync: false, minLength: 0 }),
   );

@@ -77,8 +77,10 @@ export function recordRequest(res: ServerResponse, init: Omit<RequestRecord, "st
       graphqlDuration.observe({ service: rec.service, operation: op }, seconds);
       for (const code of rec.errorCodes) graphqlErrors.inc({ service: rec.service, code });
     }
-    // Health probes and scrapes every few seconds would drown the rest: debug only.
-    const level = rec.route === "/healthz" || rec.route === "/readyz" || rec.route === "/metrics" ? "debug" : status >= 500 ? "warn" : "info";
+    // Health probes, scrapes and the hub's own plumbing (revocation and CORS polls every second or
+    // two, event deliveries: /internal/*) would drown the clients' requests: debug, unless they fail.
+    const plumbing = rec.route === "/healthz" || rec.route === "/readyz" || rec.route === "/metrics" || rec.route.startsWith("/internal/");
+    const level = status >= 500 ? "warn" : plumbing && status < 400 ? "debug" : "info";
     log[level]("request", {
       service: rec.service,
       requestId: rec.requestId,

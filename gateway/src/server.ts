@@ -87,7 +87,10 @@ const PURPOSE_HEADER = "coalition-purpose";
  */
 function graphqlError(res: ServerResponse, status: number, code: string, message: string, requestId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
   const rec = recordOf(res);
-  if (rec) rec.errorCodes = [code];
+  if (rec) {
+    rec.errorCodes = [code];
+    rec.graphql = true; // a GraphQL answer (refused before execution): counts in the GraphQL error metrics
+  }
   const accept = res.req?.headers.accept ?? "";
   const type = accept.includes("application/graphql-response+json") ? "application/graphql-response+json; charset=utf-8" : "application/json; charset=utf-8";
   sendJson(res, status, { errors: [{ message, extensions: { code, requestId, ...extra } }] }, { [REQUEST_ID_HEADER]: requestId, ...headers, "content-type": type });

@@ -1,6 +1,7 @@
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { createLogger, useLogger } from "../../lib/logger.ts";
 import { flushTraces, startTracing, stopTracing } from "../../lib/tracing.ts";
 import { startTestHub, type TestHub } from "../support/hub.ts";
 import { expectNoGraphQLErrors } from "../support/subgraph.ts";
@@ -60,8 +61,15 @@ afterAll(async () => {
 test("one wallet query: one trace, gateway root, a SERVER span per subgraph under the gateway's fetch, SQL spans under each", async () => {
   await flushTraces();
   exporter.reset();
-  const res = await hub.gql(memberToken, WALLET_QUERY, { first: 5 });
-  expect(expectNoGraphQLErrors(res).me.wallet.balance).toBe(500);
+  const lines: Record<string, unknown>[] = [];
+  const prev = useLogger(createLogger({ level: "info", destination: { write: (l: string) => void lines.push(JSON.parse(l)) } }));
+  let res: Awaited<ReturnType<typeof hub.gql<{ me: { wallet: { balance: number } } }>>> | undefined;
+  try {
+    res = await hub.gql<{ me: { wallet: { balance: number } } }>(memberToken, WALLET_QUERY, { first: 5 });
+  } finally {
+    useLogger(prev);
+  }
+  expect(expectNoGraphQLErrors(res!).me.wallet.balance).toBe(500);
   await flushTraces();
   const spans = exporter.getFinishedSpans();
   const roots = spans.filter((s) => !parentId(s));
@@ -89,6 +97,14 @@ test("one wallet query: one trace, gateway root, a SERVER span per subgraph unde
     expect(sql.length, `${server.attributes["hub.subgraph"]} SQL spans`).toBeGreaterThan(0);
     expect(String(sql[0]!.attributes["db.query.text"])).toMatch(/SELECT|INSERT|BEGIN/i);
   }
+
+  // Logs (§3): one request line per server, all with the request id and this trace's id.
+  const requests = lines.filter((l) => l.msg === "request");
+  const gateway = requests.find((l) => l.service === "gateway")!;
+  expect(gateway).toMatchObject({ route: "/graphql", operationName: "Wallet", role: "MEMBER", status: 200, outcome: "ok", traceId, requestId: expect.any(String), durationMs: expect.any(Number) });
+  const sub = requests.filter((l) => l.service !== "gateway" && l.route === "/graphql");
+  expect(new Set(sub.map((l) => l.service))).toEqual(new Set(["member", "points", "partner"]));
+  for (const l of sub) expect(l).toMatchObject({ requestId: gateway.requestId, traceId, operationName: "Wallet", role: "MEMBER", status: 200, outcome: "ok" });
 });
 
 test("an event emitted by a traced request is consumed in a span of the same trace, parented to the emitting span", async () => {
