@@ -91,6 +91,7 @@ if (demo) {
   phase("seeding the demo");
   seeded = await seedDemo(db.client(), {
     flushEvents: hub.flushEvents,
+    members: env.HUB_DEMO_MEMBERS,
     onPhase: phase,
     // Printed once, at seeding: the admin's TOTP secret is not shown again.
     onPeople: (people) => {

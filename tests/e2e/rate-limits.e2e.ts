@@ -168,7 +168,7 @@ describe("two gateway processes sharing Redis", () => {
         if (ok) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      urls.push(url);
+      urls.push(`${url}/graphql`);
     }
   });
   afterAll(async () => {
@@ -185,7 +185,7 @@ describe("two gateway processes sharing Redis", () => {
 
   test("both gateways report Redis in readiness", async () => {
     for (const url of urls) {
-      const body = (await (await fetch(`${url}/readyz`)).json()) as { redis?: string };
+      const body = (await (await fetch(url.replace("/graphql", "/readyz"))).json()) as { redis?: string };
       expect(body.redis).toBe("ok");
     }
   });
@@ -193,7 +193,7 @@ describe("two gateway processes sharing Redis", () => {
   test("a partner's limit holds across both replicas; the other partner's requests go through on both", async () => {
     const [, , limited, free] = partners;
     const token = async (p: Partner) => {
-      const res = await fetch(`${urls[0]}/oauth/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: p.clientId, client_secret: p.secret }) });
+      const res = await fetch(urls[0]!.replace("/graphql", "/oauth/token"), { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: p.clientId, client_secret: p.secret }) });
       return ((await res.json()) as { access_token: string }).access_token;
     };
     const [limitedToken, freeToken] = [await token(limited!), await token(free!)];
