@@ -6,11 +6,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { configOrExit } from "../lib/config.ts";
 import { isProduction } from "../lib/deployment.ts";
-import { type Database, migrate, openDatabase } from "../lib/db.ts";
+import type { Database } from "../lib/db.ts";
 import { log } from "../lib/logger.ts";
 import { PortInUseError, type Served, serve } from "../lib/serve.ts";
-import { seedDemo } from "../prisma/seed.ts";
-import { type Hub, startHub } from "./hub.ts";
+import type { Hub } from "./hub.ts";
 
 // Every variable validated (lib/config.ts) and, in production (NODE_ENV=production), no made-up
 // secrets and no demo data: checked before anything opens; a problem stops here, naming the variable.
@@ -46,6 +45,11 @@ try {
   process.stderr.write(`Coalition Hub cannot start: ${e.message}\n`);
   process.exit(1);
 }
+
+// 2. The rest of the hub is loaded only now (the database, the three subgraphs, the gateway runtime,
+// the seed: most of the start-up's module loading), so the port and the health endpoints answer first.
+phase("loading the services");
+const [{ migrate, openDatabase }, { startHub }, { seedDemo }] = await Promise.all([import("../lib/db.ts"), import("./hub.ts"), import("../prisma/seed.ts")]);
 
 let db: Database | undefined;
 let hub: Hub | undefined;

@@ -108,7 +108,7 @@ describe("npm start", () => {
     } finally {
       await new Promise((r) => holder.close(r));
     }
-  });
+  }, 300_000);
 
   describe("a hub with the demo", () => {
     let hub: Spawned;
@@ -121,7 +121,7 @@ describe("npm start", () => {
       [port] = (await freePorts(1)) as [number];
       hub = spawnHub({ ...db.env, HUB_DEMO: "1", HUB_DEMO_MEMBERS: "12", HUB_DRAIN_TIMEOUT_MS: "60000" }, port);
       beforeReady = await untilReady(hub);
-    });
+    }, 900_000);
 
     test("/readyz is 503 (naming the step) while the demo is seeded, and 200 only once it can be used", async () => {
       expect(beforeReady.length).toBeGreaterThan(0);
@@ -144,7 +144,7 @@ describe("npm start", () => {
       expect((await fetch(`${hub.base}/readyz`)).status).toBe(200);
       second.child.kill("SIGTERM");
       expect(await second.exited).toBe(0);
-    });
+    }, 600_000);
 
     test("SIGTERM during 100 requests in flight: each completes or gets a clean 503; none is cut; no event lost", async () => {
       const token = await demoAdminToken(hub.base);
@@ -211,6 +211,6 @@ describe("npm start", () => {
       } finally {
         await check.close();
       }
-    });
+    }, 900_000);
   });
 });

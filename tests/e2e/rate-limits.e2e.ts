@@ -35,7 +35,7 @@ beforeAll(async () => {
   hub = await startTestHub();
   admin = await hub.adminToken();
   for (const name of ["Limited One", "Limited Two", "Replica One", "Replica Two"]) partners.push(await newPartner(name));
-});
+}, 600_000);
 afterAll(() => hub?.close());
 
 const setPartnerLimits = (partnerId: string, input: Record<string, unknown>, token = admin) =>
@@ -170,7 +170,7 @@ describe("two gateway processes sharing Redis", () => {
       }
       urls.push(`${url}/graphql`);
     }
-  });
+  }, 600_000);
   afterAll(async () => {
     await Promise.all(
       children.map((c) => {
