@@ -77,6 +77,7 @@ export const SETTINGS = {
   ),
   HUB_LOG_LEVEL: def("process", "Lowest level of log lines written (JSON lines on stderr); `debug` also logs the gateway runtime.", z.enum(["debug", "info", "warn", "error", "silent"]).default("info")),
   HUB_DATA_DIR: def("process", "Directory of the embedded database (pgdata/), the embedded internal secret and the gateway's signing-keys.json.", z.string().min(1).default(".data")),
+  HUB_DEMO_MEMBERS: def("process", "Members of the demo coalition seeded on first start (with their links, consents and six months of history).", int(1, 5_000).default(500)),
   HUB_DEMO: def(
     "process",
     "1 = seed the demo coalition (and its well-known demo API clients) on an empty database, 0 = never. Unset: seed on the embedded database only. Refused in production.",

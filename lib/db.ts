@@ -142,14 +142,39 @@ function withCommitHooks(client: PrismaClient): PrismaClient {
  * agree on what is applied. Returns the names applied now.
  */
 export async function migrate(db: Database): Promise<string[]> {
+  // Restart fast path: when every migration folder is recorded as finished (and none failed), there
+  // is nothing to apply, and the schema engine (WASM, seconds to load) is not started at all.
+  const list = (await listMigrations(MIGRATIONS_DIR)) as { migrationDirectories: { path: string }[] };
+  if (
+    await nothingPending(
+      db,
+      list.migrationDirectories.map((d) => d.path),
+    )
+  )
+    return [];
   const factory = db.kind === "postgres" ? await pgFactory(db.url!) : await pgliteFactory(db.pglite);
   const engine = await openEngine(factory);
   try {
-    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList: await listMigrations(MIGRATIONS_DIR), filters });
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList: list, filters });
     return appliedMigrationNames;
   } finally {
     engine.free();
     await factory.close();
+  }
+}
+
+/** Every named migration finished in `_prisma_migrations`, none failed or rolled back (else the engine decides). */
+async function nothingPending(db: Database, names: string[]): Promise<boolean> {
+  const client = db.client();
+  try {
+    const [{ exists }] = await client.$queryRawUnsafe<{ exists: boolean }[]>(`SELECT to_regclass('public._prisma_migrations') IS NOT NULL AS exists`);
+    if (!exists) return false;
+    const rows = await client.$queryRawUnsafe<{ migration_name: string; finished_at: Date | null; rolled_back_at: Date | null }[]>(`SELECT migration_name, finished_at, rolled_back_at FROM public._prisma_migrations`);
+    if (rows.some((r) => r.finished_at === null && r.rolled_back_at === null)) return false; // a failed one: the engine reports it
+    const done = new Set(rows.filter((r) => r.finished_at !== null && r.rolled_back_at === null).map((r) => r.migration_name));
+    return names.every((n) => done.has(n));
+  } catch {
+    return false;
   }
 }
 

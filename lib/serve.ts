@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { log } from "./logger.ts";
 
 /**
@@ -11,6 +11,9 @@ import { log } from "./logger.ts";
  * timeout), and only then are connections closed. Node's `server.close()` alone closes idle
  * keep-alive sockets, and `closeAllConnections()` (what the hub did) cuts requests mid-response.
  */
+
+/** After the last request in flight: how long connections opened but not yet sent may still get their clean 503. */
+const SETTLE_MS = 500;
 
 export type Phase = "starting" | "ready" | "draining" | "stopped";
 
@@ -158,10 +161,14 @@ export async function serve(opts: ServeOptions): Promise<Served> {
         const cut = active.size;
         if (cut) log.warn("drain timeout: cutting requests still in flight", { service: opts.name, cut, timeoutMs });
         phase = "stopped";
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
+        // Stop accepting, without http.Server#close's closeIdleConnections(): a connection whose
+        // request is still on its way counts as idle, and closing it would reset that client. For a
+        // short settle time such requests still get the clean 503 (and Connection: close); then the
+        // rest is closed.
+        const allClosed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+        await Promise.race([allClosed, new Promise((r) => setTimeout(r, Math.max(0, Math.min(SETTLE_MS, deadline - Date.now()))))]);
+        server.closeAllConnections();
+        await allClosed;
         return { cut };
       })();
       return draining;

@@ -54,6 +54,8 @@ export interface Hub {
   pollRevocations(): Promise<void>;
   /** Polls the API clients' allowed browser origins (CORS) now. */
   pollCorsOrigins(): Promise<void>;
+  /** Starts the background jobs (hold and points expiry, tier review, offer sweeper) if `jobs: false` held them back. */
+  startJobs(): void;
   /** Reads the admins' rate limits now (the gateway polls every HUB_RATE_LIMITS_POLL_MS anyway). */
   pollRateLimits(): Promise<void>;
   /** Delivers every pending domain event now (tests). */
@@ -95,9 +97,16 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   useMemberPlumbing(relayClient);
   usePartnerPlumbing(relayClient);
   const relays: Relay[] = (Object.keys(clients) as SchemaName[]).map((schema) => startOutboxRelay({ schema, prisma: () => relayClient, peers, internalKey: key, intervalMs: opts.relayIntervalMs }));
-  const jobs: { stop(): Promise<void> }[] = opts.jobs === false ? [] : [startPointsJobs({}), startOfferSweeper({})];
+  const jobs: { stop(): Promise<void> }[] = [];
   // Webhook deliveries are plumbing like the relays (their own client), not an optional job.
   if (opts.webhooks !== false) jobs.push(startWebhooks({ client: () => relayClient, ...opts.webhooks }));
+  let jobsStarted = false;
+  const startJobs = () => {
+    if (jobsStarted) return;
+    jobsStarted = true;
+    jobs.push(startPointsJobs({}), startOfferSweeper({}));
+  };
+  if (opts.jobs !== false) startJobs();
   const gateway = await startGateway({
     port: opts.port ?? 0,
     host,
@@ -117,6 +126,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     pollRevocations: () => gateway.revocations.poll(),
     pollCorsOrigins: () => gateway.cors.poll(),
     pollRateLimits: () => gateway.rateLimits.poll(),
+    startJobs,
     async flushEvents() {
       // Two rounds: a consumer's handler may emit events of its own.
       for (let i = 0; i < 2; i++) for (const r of relays) await r.flush();

@@ -98,6 +98,27 @@ export class RateLimits extends Poller {
     }
   }
 
+  /**
+   * Resolves once Redis is connected, or after `timeoutMs` (then the memory insurance counts until
+   * it is): a gateway that starts before it reached Redis would otherwise count its first requests
+   * alone. Without REDIS_URL, at once.
+   */
+  async connected(timeoutMs: number): Promise<boolean> {
+    const redis = this.redis;
+    if (!redis) return true;
+    if (redis.status === "ready") return true;
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        redis.off("ready", onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      redis.once("ready", onReady);
+    });
+  }
+
   /** What /readyz reports about Redis (the gateway stays ready without it: it fails open to memory). */
   redisStatus(): string {
     if (!this.redis) return "not configured (limits in memory)";

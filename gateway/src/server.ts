@@ -159,6 +159,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // Tracing (lib/tracing.ts): the Hive runtime's OpenTelemetry plugin, only when the SDK runs.
   const tracingPlugins = (await gatewayTracingPlugin()) as Parameters<typeof createExecutor>[0]["plugins"];
   const rateLimits = new RateLimits({ key, partnerOrigin: () => origin("partner"), ...opts.rateLimits }).start({ now: true });
+  // Shared counters from the first request when Redis answers; else memory until it does (logged).
+  if (!(await rateLimits.connected(3000))) log.warn("Redis for rate limits not reachable at start: counting in memory until it is", { redis: rateLimits.redisStatus() });
   const rateLimitedExtensions = (l: RateLimited) => ({ retryAfterSeconds: l.retryAfterSeconds, scope: l.scope, kind: l.kind, limit: l.limit });
   const runtime = createExecutor({
     supergraphSdl: opts.supergraphSdl,
