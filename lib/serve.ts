@@ -19,13 +19,15 @@ export type Phase = "starting" | "ready" | "draining" | "stopped";
 
 /** A port someone else holds: the message names the port, the interface and the setting to change. */
 export class PortInUseError extends Error {
-  constructor(
-    readonly port: number,
-    readonly host: string,
-    readonly setting: string,
-  ) {
+  readonly port: number;
+  readonly host: string;
+  readonly setting: string;
+  constructor(port: number, host: string, setting: string) {
     super(`Port ${port} on ${host} is already in use (${setting}): stop what holds it, or set ${setting} to a free port (0 = any free port)`);
     this.name = "PortInUseError";
+    this.port = port;
+    this.host = host;
+    this.setting = setting;
   }
 }
 

@@ -45,7 +45,14 @@ export function withSubgraphUrls(supergraphSdl: string, urls: SubgraphUrls): str
  * supergraph. Every subgraph fetch carries the caller as the gateway's own short-lived signed
  * assertion; errors a client may see keep their code, anything else is masked with the request id.
  */
-export function createExecutor(opts: { supergraphSdl: string; subgraphUrls: SubgraphUrls; internalKey: Uint8Array; limits?: Partial<GatewayLimits>; plugins?: GatewayPlugin<HubRequestContext>[]; chargeCost?: ChargeCost }) {
+export function createExecutor(opts: {
+  supergraphSdl: string;
+  subgraphUrls: SubgraphUrls;
+  internalKey: Uint8Array;
+  limits?: Partial<GatewayLimits>;
+  plugins?: GatewayPlugin<HubRequestContext>[];
+  chargeCost?: ChargeCost;
+}) {
   const limits = resolveLimits(opts.limits);
   const schema = apiSchema(opts.supergraphSdl);
   const identities = new Map<string, { token: string; until: number }>();

@@ -31,7 +31,10 @@ export function errorCode(e: unknown): string | null {
 /** A typed GraphQL client with a fresh token (graphql-request + the codegen'd TypedDocumentNodes). */
 export class Hub {
   private token: { accessToken: string; expiresAt: number } | null = null;
-  constructor(readonly cfg: HubConfig) {}
+  readonly cfg: HubConfig;
+  constructor(cfg: HubConfig) {
+    this.cfg = cfg;
+  }
 
   async accessToken(): Promise<string> {
     if (!this.token || this.token.expiresAt - Date.now() < 60_000) this.token = await fetchToken(this.cfg);
