@@ -167,8 +167,9 @@ export async function serve(opts: ServeOptions): Promise<Served> {
         // request is still on its way counts as idle, and closing it would reset that client. For a
         // short settle time such requests still get the clean 503 (and Connection: close); then the
         // rest is closed.
+        // Still listening during the settle time: a late connection also gets the 503, not a refusal.
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(SETTLE_MS, deadline - Date.now()))));
         const allClosed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
-        await Promise.race([allClosed, new Promise((r) => setTimeout(r, Math.max(0, Math.min(SETTLE_MS, deadline - Date.now()))))]);
         server.closeAllConnections();
         await allClosed;
         return { cut };
