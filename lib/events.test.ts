@@ -12,8 +12,11 @@ import { callInternal, testInternalKey } from "../tests/support/subgraph.ts";
 
 let db: Database;
 let consumer: RunningSubgraph;
+let partnerConsumer: RunningSubgraph;
 let relay: Relay;
-// member.linked: an event type only the points subgraph consumes (SUBSCRIPTIONS), like this test's one consumer.
+// member.linked: consumed by the points subgraph (the consumer under test here) and, since the
+// webhooks (issue 17 §1), by the partner subgraph too: a second consumer that handles nothing, so the
+// relay marks the event delivered only when both acknowledged it, as in the hub.
 // The consumer handles everything the catalogue routes to points (a missing handler is a start-up
 // error); only member.linked has an effect here.
 const handled: DomainEvent[] = [];
@@ -46,11 +49,19 @@ beforeAll(async () => {
       ),
     },
   });
-  relay = startOutboxRelay({ schema: "member", prisma: () => prisma, peers: () => ({ points: consumer.url }), internalKey: testInternalKey, intervalMs: 50 });
+  partnerConsumer = await startSubgraph({
+    name: "partner",
+    schema: buildSubgraphSchema({ typeDefs: parse("type Query { ok: Boolean }") }),
+    internalKey: testInternalKey,
+    createContext: (b) => b,
+    internalRoutes: { events: eventsRoute(() => prisma, defineConsumer("partner", Object.fromEntries(consumedBy("partner").map((t) => [t, async () => {}])) as unknown as ConsumerHandlers<"partner">)) },
+  });
+  relay = startOutboxRelay({ schema: "member", prisma: () => prisma, peers: () => ({ points: consumer.url, partner: partnerConsumer.url }), internalKey: testInternalKey, intervalMs: 50 });
 });
 afterAll(async () => {
   await relay?.stop();
   await consumer?.close();
+  await partnerConsumer?.close();
   await db?.close();
 });
 
