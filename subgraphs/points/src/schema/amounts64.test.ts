@@ -59,7 +59,8 @@ describe("64-bit amounts through GraphQL", () => {
     const w = expectNoGraphQLErrors(await h.as(memberPrincipal(m), wallet, member(m)))._entities as unknown[];
     expect(w[0]).toEqual({
       wallet: { balance64: "3000000000", available64: "3000000000", held64: "0", lifetimeEarned64: "3000000000" },
-      tier: { tier: "DIAMOND", qualifyingPoints64: "3000000000", pointsToNextTier: null },
+      // The classic program: gold is the top tier points reach; diamond is by spend only (issue 16).
+      tier: { tier: "GOLD", qualifyingPoints64: "3000000000", pointsToNextTier: null },
     });
 
     // The deprecated Int fields: AMOUNT_EXCEEDS_INT naming the field to read instead, not a wrapped value.
