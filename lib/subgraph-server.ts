@@ -142,6 +142,10 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
     includeStacktraceInErrorResponses: false,
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), logMaskedErrors as ApolloServerPlugin<Ctx>, checkText as ApolloServerPlugin<Ctx>, ...(opts.plugins ?? [])],
     formatError: (formatted, error) => maskError(formatted, error),
+    // Apollo's own SIGTERM/SIGINT handler (on by default unless NODE_ENV=test) would stop the
+    // subgraph at once, while the gateway still forwards its requests in flight; the hub stops it
+    // itself, in order (scripts/hub.ts close: gateway drained first, then the subgraphs).
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
 

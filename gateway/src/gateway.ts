@@ -154,22 +154,45 @@ export function createExecutor(opts: {
     },
   };
 
-  const runtime = createGatewayRuntime<HubRequestContext>({
-    supergraph: withSubgraphUrls(opts.supergraphSdl, opts.subgraphUrls),
-    unifiedGraphHandler,
-    logging: readSetting("HUB_LOG_LEVEL") === "debug" ? "debug" : false,
-    graphqlEndpoint: "/graphql",
-    graphiql: false,
-    landingPage: false,
-    maskedErrors: false,
-    // Introspection per role (docs/ARCHITECTURE.md, "Limits"): partners and admins, or nobody.
-    disableIntrospection: { disableIf: ({ context }) => !mayIntrospect(limits, (context as Partial<HubRequestContext>).principal?.role) },
-    plugins: () => [...(opts.plugins ?? []), forwardIdentity, maskErrors, limitsPlugin(limits, schema, opts.chargeCost), subgraphMetrics],
-    // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
-    // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
-    // different members were merged and every caller got one member's data (measured: 49 of 50
-    // concurrent wallet queries answered with another member's wallet, bench/wallet.ts).
-    transportEntries: { "*.http": { options: { deduplicateInflightRequests: false } } },
-  });
+  // Hive Gateway hard-codes `disposeOnProcessTerminate: true`: on SIGTERM/SIGINT its own process
+  // listener disposes the runtime at once, aborting every operation in flight ("operation has been
+  // aborted because the server is shutting down", SHUTTING_DOWN) before lib/serve.ts could drain.
+  // The hub decides when the gateway stops (gateway/src/server.ts: drain, then runtime.dispose()),
+  // so the listeners it registers are removed again.
+  const runtime = withoutTerminationListeners(() =>
+    createGatewayRuntime<HubRequestContext>({
+      supergraph: withSubgraphUrls(opts.supergraphSdl, opts.subgraphUrls),
+      unifiedGraphHandler,
+      logging: readSetting("HUB_LOG_LEVEL") === "debug" ? "debug" : false,
+      graphqlEndpoint: "/graphql",
+      graphiql: false,
+      landingPage: false,
+      maskedErrors: false,
+      // Introspection per role (docs/ARCHITECTURE.md, "Limits"): partners and admins, or nobody.
+      disableIntrospection: { disableIf: ({ context }) => !mayIntrospect(limits, (context as Partial<HubRequestContext>).principal?.role) },
+      plugins: () => [...(opts.plugins ?? []), forwardIdentity, maskErrors, limitsPlugin(limits, schema, opts.chargeCost), subgraphMetrics],
+      // No in-flight deduplication of subgraph requests: executor-http keys it on url + body only (the
+      // caller's x-hub-identity is added later, in onFetch), so concurrent `{ me { ... } }` fetches of
+      // different members were merged and every caller got one member's data (measured: 49 of 50
+      // concurrent wallet queries answered with another member's wallet, bench/wallet.ts).
+      transportEntries: { "*.http": { options: { deduplicateInflightRequests: false } } },
+    }),
+  );
   return runtime;
+}
+
+const TERMINATION_EVENTS = ["SIGTERM", "SIGINT"] as const;
+
+/**
+ * Runs `create` and removes the process listeners for SIGTERM and SIGINT that it added
+ * (@whatwg-node/server registers them once per process, for every server adapter created with
+ * `disposeOnProcessTerminate`). Exported for its test.
+ */
+export function withoutTerminationListeners<T>(create: () => T): T {
+  const before = new Map(TERMINATION_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
+  try {
+    return create();
+  } finally {
+    for (const e of TERMINATION_EVENTS) for (const l of process.listeners(e)) if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+  }
 }

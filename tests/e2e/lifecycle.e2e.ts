@@ -33,9 +33,10 @@ async function hubDatabase(): Promise<{ env: NodeJS.ProcessEnv; dataDir: string;
   const dataDir = mkdtempSync(path.join(tmpdir(), "hub-lifecycle-"));
   cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
   if (onPostgres()) {
+    // freshDatabase's close() drops the clone: only at the end, once the hubs on it have stopped.
     const db = await freshDatabase();
     const url = db.url!;
-    await db.close();
+    cleanup.push(() => db.close());
     return { env: { DATABASE_URL: url, HUB_DATA_DIR: dataDir }, dataDir, open: () => openDatabase({ url }) };
   }
   const pgdata = path.join(dataDir, "pgdata");
@@ -171,7 +172,12 @@ describe("npm start", () => {
               }
               return { status: res.status, ok: true, afterSignal, code: body.errors?.[0]?.extensions?.code, id: body.data?.registerPartner?.id };
             },
-            (e: unknown) => ({ status: 0, ok: false, afterSignal: signalled, code: String(e) }),
+            (e: unknown) => ({
+              status: 0,
+              ok: false,
+              afterSignal: signalled,
+              code: `${String(e)}: ${(e as { cause?: { code?: string; message?: string } }).cause?.code ?? (e as { cause?: { message?: string } }).cause?.message}`,
+            }),
           ),
         );
         void Promise.all(all).then(resolve);
