@@ -166,7 +166,11 @@ export const SETTINGS = {
   HUB_MAX_COST_MEMBER: def("gateway limits", "Highest estimated cost (gateway/src/cost.ts) of one operation by a MEMBER token.", positive.default(5_000)),
   HUB_MAX_COST_PARTNER: def("gateway limits", "Highest estimated cost of one operation by a PARTNER token.", positive.default(20_000)),
   HUB_MAX_COST_ADMIN: def("gateway limits", "Highest estimated cost of one operation by an ADMIN token.", positive.default(100_000)),
-  HUB_MAX_INTROSPECTION_COST: def("gateway limits", "Highest estimated cost of the introspection part of an operation (the standard introspection query of the whole API estimates about 62,000 since issue 16–18; nested type queries far more).", positive.default(150_000)),
+  HUB_MAX_INTROSPECTION_COST: def(
+    "gateway limits",
+    "Highest estimated cost of the introspection part of an operation (the standard introspection query of the whole API estimates about 62,000 since issue 16–18; nested type queries far more).",
+    positive.default(150_000),
+  ),
   HUB_SUBGRAPH_TIMEOUT_MS: def("gateway limits", "Each subgraph fetch is aborted after this many milliseconds.", positive.default(15_000)),
   HUB_REQUEST_DEADLINE_MS: def("gateway limits", "No subgraph fetch of a request runs past this many milliseconds after the request arrived.", positive.default(30_000)),
   HUB_MAX_RESPONSE_BYTES: def("gateway limits", "Largest response sent, in JSON characters; above it the client gets RESPONSE_TOO_LARGE and no data.", positive.default(5 * 1024 * 1024)),

@@ -174,14 +174,21 @@ test("every event arrives exactly once after dedup, in order per member, signed 
   expect(ofM2.slice(1).map((e) => e.data.points)).toEqual([null, null, null]);
   // The receiver failed its first 3 requests: there were retries, and the delivery list says so.
   expect(at("/a").length).toBeGreaterThan(events.length);
-  const list = expectNoGraphQLErrors(
-    await hub.gql(
-      A.token,
-      "query($e: ID!) { webhookDeliveries(endpointId: $e, first: 100) { edges { node { id eventId eventType status attempts lastResponseCode lastLatencyMs nextAttemptAt lastError } } pageInfo { hasNextPage } } }",
-      { e: ep.id },
-    ),
-  );
-  const nodes = list.webhookDeliveries.edges.map((x: any) => x.node);
+  // The receiver has answered the last delivery; the dispatcher records the outcome right after
+  // (its own statement, after the response): read the list once every row has its outcome (≤ 15 s).
+  const readList = async () =>
+    expectNoGraphQLErrors(
+      await hub.gql(
+        A.token,
+        "query($e: ID!) { webhookDeliveries(endpointId: $e, first: 100) { edges { node { id eventId eventType status attempts lastResponseCode lastLatencyMs nextAttemptAt lastError } } pageInfo { hasNextPage } } }",
+        { e: ep.id },
+      ),
+    ).webhookDeliveries.edges.map((x: any) => x.node);
+  let nodes = await readList();
+  for (const until = Date.now() + 15_000; Date.now() < until && nodes.some((n: any) => n.status !== "DELIVERED"); ) {
+    await new Promise((r) => setTimeout(r, 200));
+    nodes = await readList();
+  }
   expect(nodes).toHaveLength(events.length);
   for (const n of nodes) expect(n).toMatchObject({ status: "DELIVERED", lastResponseCode: 200, nextAttemptAt: null, lastError: null, lastLatencyMs: expect.any(Number) });
   expect(nodes.some((n: any) => n.attempts > 1)).toBe(true);
