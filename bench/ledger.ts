@@ -20,7 +20,6 @@ import { enrollMembers } from "../subgraphs/member/src/services/members.ts";
 import { usePrisma as usePartnerPrisma } from "../subgraphs/partner/src/db.ts";
 import { createApiClientWithSecret } from "../subgraphs/partner/src/services/api-clients.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
-import pg from "pg";
 import { migrate, openDatabase } from "../lib/db.ts";
 import type { Principal } from "../lib/principal.ts";
 import { prisma, usePrisma } from "../subgraphs/points/src/db.ts";
@@ -30,7 +29,7 @@ import { setEarnGroupCommit } from "../subgraphs/points/src/earning/group-commit
 import { applyEvent } from "../lib/events/inbox.ts";
 import { eventConsumer } from "../subgraphs/points/src/events.ts";
 import { type CeilingFigures, runCeilingBench } from "./ceiling.ts";
-import { startServices } from "./processes.ts";
+import { startServices, adminSql } from "./processes.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
@@ -44,15 +43,7 @@ const urlFor = (db: string) => {
   return u.toString();
 };
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: BASE });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string) => adminSql(sql, BASE);
 
 function pgbench(db: string): number {
   const u = new URL(urlFor(db));

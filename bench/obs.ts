@@ -21,12 +21,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import autocannon from "autocannon";
-import pg from "pg";
 import { migrate, openDatabase } from "../lib/db.ts";
 import { seedDemo } from "../prisma/seed.ts";
 import { startHub } from "../scripts/hub.ts";
 import { memberTokensBySignIn } from "./member-tokens.ts";
-import { freePorts } from "./processes.ts";
+import { freePorts, adminSql } from "./processes.ts";
 import { WALLET_QUERY } from "./wallet.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -61,15 +60,7 @@ const median = (xs: number[]) => {
   return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : 0;
 };
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: BASE });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string) => adminSql(sql, BASE);
 
 async function untilReady(base: string, child: ReturnType<typeof spawn>) {
   for (let i = 0; i < 600; i++) {

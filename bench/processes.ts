@@ -4,6 +4,7 @@ import { type ChildProcess, fork, spawn } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -161,4 +162,15 @@ export async function startGatewayChild(kind: "ours" | "apollo", env: NodeJS.Pro
     await exited;
   };
   return { child, url, memory, request, stop };
+}
+
+/** One statement on the benches' PostgreSQL server (CREATE/DROP DATABASE of a scratch database), on a connection of its own. */
+export async function adminSql(sql: string, base = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres"): Promise<void> {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
 }

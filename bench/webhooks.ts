@@ -16,7 +16,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
+import { adminSql } from "./processes.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import type { Principal } from "../lib/principal.ts";
 import { startHub } from "../scripts/hub.ts";
@@ -38,15 +38,7 @@ const BACKLOG = Number(process.env.BENCH_WEBHOOK_BACKLOG ?? 20);
 const PARTNERS = 10;
 const PER_PARTNER = Math.ceil(ENDPOINTS / PARTNERS);
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: BASE });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string) => adminSql(sql, BASE);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
