@@ -111,15 +111,18 @@ async function earnOne(tx: Tx, actor: Actor, partnerId: string, input: Award, id
     const bonus = await applyOfferBonus(tx, actor, partnerId, input.memberId, input.offerId, base, facts.tier, earn.id, at, idem, input.reference ?? null);
     if (bonus) events.push(event("points.activity", { memberId: input.memberId, at: at.toISOString(), kind: "OFFER_BONUS", points: bonus.memberPoints, partnerId }));
   }
-  // The program's welcome and birthday bonuses due on this earn (perks/bonuses.ts).
-  await payEarnBonuses(tx, {
-    partnerId,
-    at,
-    createdBy: actor.sub,
-    earns: [{ memberId: input.memberId, points: base, transactionId: earn.id, purchase: input.purchaseAmount != null }],
-    deferred,
-    program: f.version.program,
-  });
+  // The program's welcome and birthday bonuses due on this earn (perks/bonuses.ts), decided on the facts read above.
+  events.push(
+    ...(await payEarnBonuses(tx, {
+      partnerId,
+      at,
+      createdBy: actor.sub,
+      earns: [{ memberId: input.memberId, points: base, transactionId: earn.id, purchase: input.purchaseAmount != null }],
+      facts: f.bonus,
+      deferred,
+      program: f.version.program,
+    })),
+  );
   await touchTiers(tx, f.version, [{ memberId: input.memberId, current: facts.programTier, lifetimeEarned: earn.walletAfter!.lifetimeEarned, lifetimeSpend: earn.walletAfter!.lifetimeSpend }], at);
   await emitMany(tx, "points", events);
   await applyDeferred(tx, deferred);

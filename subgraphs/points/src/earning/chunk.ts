@@ -89,12 +89,14 @@ export async function earnChunk(
     })),
     deferred,
   });
-  // The program's welcome and birthday bonuses due on these earns (perks/bonuses.ts; one query for the chunk).
-  await payEarnBonuses(tx, {
+  // The program's welcome and birthday bonuses due on these earns (perks/bonuses.ts): decided on the
+  // facts read above, paid set-based (no statement when none is due).
+  const bonusEvents = await payEarnBonuses(tx, {
     partnerId,
     at,
     createdBy: actor.sub,
     earns: items.map((i, k) => ({ memberId: i.input.memberId, points: i.points, transactionId: posted[k]!.id, purchase: i.input.purchaseAmount != null })),
+    facts: facts.bonus,
     deferred,
     program: facts.version.program,
   });
@@ -109,11 +111,7 @@ export async function earnChunk(
     })),
     at,
   );
-  await emitMany(
-    tx,
-    "points",
-    items.map((i) => event("points.activity", { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId })),
-  );
+  await emitMany(tx, "points", [...items.map((i) => event("points.activity", { memberId: i.input.memberId, at: at.toISOString(), kind: "EARN", points: i.points, partnerId })), ...bonusEvents]);
   // The hot issuance row last: its lock is held only until commit.
   await applyDeferred(tx, deferred);
   items.forEach((i, k) => done.set(i.index, { replayed: false, tx: posted[k]! }));

@@ -199,11 +199,11 @@ describe("bulk earn", () => {
     ]);
     const events = await prisma().pointsOutboxEvent.findMany({ where: { type: "points.activity" }, orderBy: { createdAt: "asc" }, skip: eventsBefore });
     expect(events.map((e) => e.payload as { memberId: string; points: number; kind: string; partnerId: string }).map((p) => [p.memberId, p.points, p.kind, p.partnerId])).toEqual([
-      [m1, 200, "PROGRAM_BONUS", shop], // emitted in the chunk before its earns' events
       [m1, 10, "EARN", shop],
       [m2, 7, "EARN", shop],
       [m1, 20, "EARN", shop],
       [m1, 3, "EARN", shop],
+      [m1, 200, "PROGRAM_BONUS", shop], // emitted with the chunk's earns' events, after them
     ]);
     // A call whose items are all replays writes nothing and answers the stored transactions.
     const again = await awardPointsBatch(P, [

@@ -5,6 +5,7 @@ import type { Tier } from "../../../../lib/vocabulary.ts";
 import { currencySettings } from "../config.ts";
 import { IdempotencyKey, MAX_POINTS_PER_EARN, Money, Points, Reference, Uuid } from "../domain.ts";
 import { requestHash, type Tx } from "../ledger/ledger.ts";
+import { type BonusFacts, bonusFactsSql } from "../perks/bonuses.ts";
 import { currentTier } from "../program/evaluate.ts";
 import { baseTier, earnRateOf, type ProgramTier } from "../program/model.ts";
 import { type ProgramVersionRef, versionById } from "../program/versions.ts";
@@ -51,25 +52,29 @@ export interface ChunkFacts {
   active: boolean;
   /** The program version in force at the earn's time. */
   version: ProgramVersionRef;
+  /** What the program's bonuses are decided on, per member (perks/bonuses.ts). */
+  bonus: Map<string, BonusFacts>;
 }
 
 /**
  * Everything an earn of these members at this partner at `at` is decided on, in ONE round trip:
  * links to this partner, stored tiers, the partner's earn rate and which program version is in
  * force at `at` (its parsed document comes from the per-process cache; a version not seen yet
- * costs one more read, once).
+ * costs one more read, once), and the facts of the program's welcome and birthday bonuses.
  */
 export async function earnFacts(tx: Tx, partnerId: string, memberIds: readonly string[], at: Date): Promise<ChunkFacts> {
   const ids = [...new Set(memberIds)];
-  const rows = await tx.$queryRaw<{ memberId: string | null; linked: boolean; tier: Tier | null; tierCode: string | null; earnRate: string | null; active: boolean | null; versionId: string | null }[]>`
-    SELECT m::text AS "memberId",
+  const b = bonusFactsSql(partnerId, at);
+  const rows = await tx.$queryRaw<({ memberId: string | null; linked: boolean; tier: Tier | null; tierCode: string | null; earnRate: string | null; active: boolean | null; versionId: string | null } & BonusFacts)[]>`
+    SELECT m::text AS "memberId", ${b.columns},
            EXISTS (SELECT 1 FROM "points"."MemberLink" l WHERE l."memberId" = m AND l."partnerId" = ${partnerId}::uuid) AS linked,
            s.tier::text AS tier, s."tierCode",
            p."earnRate"::text AS "earnRate", p.active,
            (SELECT v.id::text FROM "points"."ProgramVersion" v WHERE v."effectiveFrom" <= ${at} ORDER BY v."effectiveFrom" DESC, v.version DESC LIMIT 1) AS "versionId"
     FROM unnest(${ids}::uuid[]) AS m
     LEFT JOIN "points"."Partner" p ON p."partnerId" = ${partnerId}::uuid
-    LEFT JOIN "points"."TierState" s ON s."memberId" = m`;
+    LEFT JOIN "points"."TierState" s ON s."memberId" = m
+    ${b.joins}`;
   const versionId = rows[0]?.versionId;
   if (!versionId) throw new Error("No loyalty program version is in force (the migration seeds the classic program as version 1)");
   const version = await versionById(tx, versionId);
@@ -82,6 +87,7 @@ export async function earnFacts(tx: Tx, partnerId: string, memberIds: readonly s
     partnerEarnRate: rows[0]?.earnRate ?? "1",
     active: rows[0]?.active ?? true,
     version,
+    bonus: new Map(rows.map((r) => [r.memberId!, { joinedAt: r.joinedAt, welcomed: r.welcomed, birthdayPaid: r.birthdayPaid, birthConsents: r.birthConsents ?? [] }])),
   };
 }
 

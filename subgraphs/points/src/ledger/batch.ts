@@ -45,6 +45,27 @@ export interface EarnBatch {
   deferred: DeferredUpdate[];
 }
 
+/** One credit of a batch: an EARN item, or a program bonus with its reason. */
+export interface CreditItem extends EarnItem {
+  reason?: string | null;
+}
+
+/**
+ * Credits of one kind from one source account to members' wallets, each a new lot: EARNs from a
+ * partner's issuance account (lots of that partner), or PROGRAM_BONUS from the coalition's
+ * program-bonus account (lots without issuer, as `post` writes them).
+ */
+export interface CreditBatch extends Omit<EarnBatch, "items" | "partnerId"> {
+  kind: "EARN" | "PROGRAM_BONUS";
+  /** The transactions' partner (the earning partner; for a bonus, the partner of the earn that triggered it, or null). */
+  partnerId: string | null;
+  /** The account every credit comes from (issuance:<partner> or program-bonus). */
+  sourceCode: string;
+  /** The lots' issuer (the earning partner; null for program bonuses: the operator pays them). */
+  issuerPartnerId: string | null;
+  items: readonly CreditItem[];
+}
+
 /**
  * A concurrent writer committed some of the batch's idempotency keys between the caller's replay
  * check and the insert: nothing of the batch may stay, so the caller rolls its transaction back and
@@ -57,12 +78,21 @@ export class BatchRace extends Error {}
  * key was taken meanwhile. The caller has checked the items (linked member, points within bounds) and
  * that no key is already used.
  */
-export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransactionRow[]> {
-  const { partnerId, scope, createdBy, postedAt: at } = batch;
+export function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransactionRow[]> {
+  return postCredits(tx, { ...batch, kind: "EARN", sourceCode: issuanceCode(batch.partnerId), issuerPartnerId: batch.partnerId });
+}
+
+/**
+ * Posts a batch of credits (postEarns, or the program's bonuses: perks/bonuses.ts) in `tx` and
+ * returns them in item order, with the rules `post` keeps for such a credit. Throws BatchRace when a
+ * key was taken meanwhile.
+ */
+export async function postCredits(tx: Tx, batch: CreditBatch): Promise<LedgerTransactionRow[]> {
+  const { partnerId, scope, createdBy, postedAt: at, kind } = batch;
   const items = batch.items.map((i) => ({ ...i, id: randomUUID() }));
   if (!items.length) return [];
   const memberIds = [...new Set(items.map((i) => i.memberId))];
-  const accounts = await ensureAccounts(tx, [...memberIds.map(walletCode), issuanceCode(partnerId)]);
+  const accounts = await ensureAccounts(tx, [...memberIds.map(walletCode), batch.sourceCode]);
   const walletIds = memberIds.map((m) => accounts.get(walletCode(m))!.id).sort((a, b) => (a < b ? -1 : 1));
   // Lock the wallets in id order (the ledger's lock order), read their balances.
   const balances = new Map(
@@ -77,7 +107,7 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
     balances.set(i.memberId, b);
     return b;
   });
-  const issuanceId = accounts.get(issuanceCode(partnerId))!.id;
+  const issuanceId = accounts.get(batch.sourceCode)!.id;
   // A plain primary-key read of the hot issuance row (no lock) before the postings' foreign-key
   // checks. Measured: after ~10,000 earns the row has many dead versions; each posting's FK check
   // (FOR KEY SHARE) walked them, and a 500-item chunk's insert took ~750 ms instead of ~60 ms (bulk
@@ -92,21 +122,23 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
   for (const i of items) {
     const id = accounts.get(walletCode(i.memberId))!.id;
     perWallet.set(id, (perWallet.get(id) ?? 0) + i.points);
-    if (i.spendAmount) spentPerWallet.set(id, (spentPerWallet.get(id) ?? new Decimal(0)).plus(i.spendAmount));
+    if (kind === "EARN" && i.spendAmount) spentPerWallet.set(id, (spentPerWallet.get(id) ?? new Decimal(0)).plus(i.spendAmount));
   }
   const spendCurrency = batch.spendCurrency ?? null;
+  // Only an EARN's purchase is spend; every credit here (EARN, PROGRAM_BONUS) adds to lifetimeEarned, as in `post`.
+  const spends = items.map((i) => (kind === "EARN" ? (i.spendAmount ?? null) : null));
   // Transactions, their postings, their lots and the wallet credits in ONE statement (one round
   // trip whatever the group size). A key taken meanwhile by a concurrent writer inserts nothing for
   // that item; the count check below then rolls the whole batch back (BatchRace) and it is retried.
   const inserted = await tx.$queryRaw<{ id: string | null; code: string | null; lifetimeEarned: bigint | null; lifetimeSpend: string | null }[]>`
     WITH t AS (
       INSERT INTO "points"."LedgerTransaction" (id, kind, "memberId", "partnerId", "memberPoints", "balanceAfter", reference,
-        "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt", "programVersionId", "spendAmount", "spendCurrency")
-      SELECT id, 'EARN', m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${createdBy}, ${at}, ${batch.programVersionId ?? null}::uuid, s,
-             CASE WHEN s IS NULL THEN NULL ELSE ${spendCurrency}::text END
+        "idempotencyScope", "idempotencyKey", "requestHash", "createdBy", "postedAt", "programVersionId", "spendAmount", "spendCurrency", reason)
+      SELECT id, ${kind}::"points"."TransactionKind", m, ${partnerId}::uuid, p, b, r, ${scope}, k, h, ${createdBy}, ${at}, ${batch.programVersionId ?? null}::uuid, s,
+             CASE WHEN s IS NULL THEN NULL ELSE ${spendCurrency}::text END, why
       FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.memberId)}::uuid[], ${items.map((i) => i.points)}::bigint[],
                   ${balanceAfter}::bigint[], ${items.map((i) => i.reference)}::text[], ${items.map((i) => i.idempotencyKey)}::text[],
-                  ${items.map((i) => i.requestHash)}::text[], ${items.map((i) => i.spendAmount ?? null)}::numeric[]) AS t(id, m, p, b, r, k, h, s)
+                  ${items.map((i) => i.requestHash)}::text[], ${spends}::numeric[], ${items.map((i) => i.reason ?? null)}::text[]) AS t(id, m, p, b, r, k, h, s, why)
       ON CONFLICT ("idempotencyScope", "idempotencyKey") DO NOTHING
       RETURNING id, "memberId", "memberPoints"
     ), postings AS (
@@ -116,7 +148,7 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
       RETURNING 1
     ), lots AS (
       INSERT INTO "points"."Lot" ("memberId", "issuerPartnerId", "sourceTransactionId", points, remaining, "earnedAt", "expiresAt")
-      SELECT t."memberId", ${partnerId}::uuid, t.id, t."memberPoints", t."memberPoints", ${at}, ${lotExpiry(at)} FROM t
+      SELECT t."memberId", ${batch.issuerPartnerId}::uuid, t.id, t."memberPoints", t."memberPoints", ${at}, ${lotExpiry(at)} FROM t
       RETURNING 1
     ), wallets AS (
       UPDATE "points"."LedgerAccount" a SET balance = a.balance + u.d, "lifetimeEarned" = a."lifetimeEarned" + u.d, "lifetimeSpend" = a."lifetimeSpend" + u.s
@@ -128,13 +160,14 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
     UNION ALL SELECT NULL, code, "lifetimeEarned", "lifetimeSpend"::text FROM wallets`;
   const lifetimes = new Map(inserted.filter((r) => r.code).map((r) => [r.code!.slice("wallet:".length), { lifetimeEarned: toBig(r.lifetimeEarned!), lifetimeSpend: r.lifetimeSpend! }]));
   if (inserted.length - lifetimes.size !== items.length) throw new BatchRace("concurrent duplicate keys in a batch");
-  await extendLotExpiry(tx, memberIds, at);
+  // An earn is activity (the inactivity policy's expiry push); a bonus's own lot gets the policy's expiry.
+  if (kind === "EARN") await extendLotExpiry(tx, memberIds, at);
   // The hot issuance row: queued, applied by the caller last. A batch's total can pass 2^31 (500
   // items of up to 100,000,000 points): bigint end to end.
   batch.deferred.push({ accountId: issuanceId, amount: -items.reduce((s, i) => s + BigInt(i.points), 0n) });
   return items.map((i, k) => ({
     id: i.id,
-    kind: "EARN",
+    kind,
     memberId: i.memberId,
     partnerId,
     offerId: null,
@@ -147,11 +180,11 @@ export async function postEarns(tx: Tx, batch: EarnBatch): Promise<LedgerTransac
     idempotencyKey: i.idempotencyKey,
     requestHash: i.requestHash,
     createdBy,
-    reason: null,
+    reason: i.reason ?? null,
     postedAt: at,
     programVersionId: batch.programVersionId ?? null,
-    spendAmount: i.spendAmount ?? null,
-    spendCurrency: i.spendAmount ? spendCurrency : null,
+    spendAmount: spends[k] ?? null,
+    spendCurrency: spends[k] ? spendCurrency : null,
     walletAfter: lifetimes.get(i.memberId),
   }));
 }

@@ -1,7 +1,9 @@
 import { Decimal } from "decimal.js";
 import { emitMany, event, type NewEvent } from "../../../../lib/events/outbox.ts";
 import { addMonths, settings } from "../config.ts";
-import { type DeferredUpdate, lockWallet, MAX_POINTS, post, PROGRAM_BONUS, requestHash, type Tx, walletCode } from "../ledger/ledger.ts";
+import { Prisma } from "../../../../lib/db.ts";
+import { postCredits } from "../ledger/batch.ts";
+import { applyDeferred, type DeferredUpdate, ensureAccounts, MAX_POINTS, PROGRAM_BONUS, requestHash, type Tx, walletCode } from "../ledger/ledger.ts";
 import { type Program, programAt } from "../program/model.ts";
 
 /**
@@ -39,9 +41,13 @@ export function bonusKindOf(t: { kind: string; idempotencyScope: string; idempot
   return null;
 }
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 /** Year and month (1–12) of `at` in time zone `timeZone`. */
 export function yearMonthIn(timeZone: string, at: Date): { year: number; month: number } {
-  const parts = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "numeric" }).formatToParts(at);
+  let f = formatters.get(timeZone);
+  if (!f) formatters.set(timeZone, (f = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "numeric" })));
+  const parts = f.formatToParts(at);
   const n = (t: string) => Number(parts.find((p) => p.type === t)?.value);
   return { year: n("year"), month: n("month") };
 }
@@ -55,6 +61,52 @@ export interface PostedEarn {
   purchase: boolean;
 }
 
+/**
+ * What the bonuses of an earn at a partner are decided on, per member: read by the earn's own facts
+ * query (earning/rules.ts earnFacts), so a bonus costs no round trip when none is due.
+ */
+export interface BonusFacts {
+  joinedAt: Date | null;
+  /** The WELCOME grant exists. */
+  welcomed: boolean;
+  /** A BIRTHDAY grant exists for the year of the earn's time (HUB_TIME_ZONE). */
+  birthdayPaid: boolean;
+  /** The birth month from each active, unexpired consent receipt for this partner, per category it covers ("month:CATEGORY"). */
+  birthConsents: string[];
+}
+
+/**
+ * The columns and joins earnFacts adds to its one query for the members `m` of an earn at
+ * `partnerId` at `at` (index lookups by member: MemberJoin's key, BonusGrant's key, MemberConsent's
+ * member index). The program in force is only known from that query's result, so the facts are
+ * read whatever its bonuses; the consent's category is matched in code for the same reason.
+ */
+export function bonusFactsSql(partnerId: string, at: Date): { columns: Prisma.Sql; joins: Prisma.Sql } {
+  const { year } = yearMonthIn(settings().timeZone, at);
+  return {
+    columns: Prisma.sql`j."joinedAt", g.welcomed, g."birthdayPaid", c."birthConsents"`,
+    joins: Prisma.sql`
+      LEFT JOIN "points"."MemberJoin" j ON j."memberId" = m
+      CROSS JOIN LATERAL (
+        SELECT coalesce(bool_or(b.kind = 'WELCOME'), false) AS welcomed, coalesce(bool_or(b.kind = 'BIRTHDAY' AND b.period = ${String(year)}), false) AS "birthdayPaid"
+        FROM "points"."BonusGrant" b WHERE b."memberId" = m) g
+      CROSS JOIN LATERAL (
+        SELECT array_agg(mc."birthMonth"::text || ':' || cat) AS "birthConsents"
+        FROM "points"."MemberConsent" mc CROSS JOIN LATERAL unnest(mc.categories) AS cat
+        WHERE mc."memberId" = m AND mc."partnerId" = ${partnerId}::uuid AND mc.active AND mc."birthMonth" IS NOT NULL
+          AND (mc."expiresAt" IS NULL OR mc."expiresAt" > ${at})) c`,
+  };
+}
+
+/** The birth month a member's consents for the earning partner disclose under `category`, if any. */
+function birthMonthUnder(f: BonusFacts, category: string): number | null {
+  for (const e of f.birthConsents) {
+    const i = e.indexOf(":");
+    if (e.slice(i + 1) === category) return Number(e.slice(0, i));
+  }
+  return null;
+}
+
 interface Payment {
   memberId: string;
   kind: BonusKind;
@@ -65,70 +117,68 @@ interface Payment {
   grant: { period: string } | null;
 }
 
-async function pay(tx: Tx, payments: Payment[], o: { partnerId: string | null; at: Date; createdBy: string; deferred?: DeferredUpdate[] }): Promise<NewEvent<"points.activity">[]> {
-  const events: NewEvent<"points.activity">[] = [];
-  for (const p of payments) {
-    if (p.points < 1) continue;
-    if (p.grant) {
-      // The wallet first (the member's mutex, the ledger's lock order), then the grant row: an earn
-      // holds the wallet when it gets here, so both paths take them in one order (no deadlock).
-      await lockWallet(tx, p.memberId);
-      const won = await tx.$queryRaw<{ memberId: string }[]>`
-        INSERT INTO "points"."BonusGrant" ("memberId", kind, period, "grantedAt") VALUES (${p.memberId}::uuid, ${p.kind}, ${p.grant.period}, ${o.at})
-        ON CONFLICT DO NOTHING RETURNING "memberId"::text AS "memberId"`;
-      if (!won.length) continue;
-    }
-    const points = Math.min(p.points, MAX_POINTS);
-    await post(tx, {
-      kind: "PROGRAM_BONUS",
-      memberId: p.memberId,
-      partnerId: o.partnerId,
-      postings: [
-        { accountCode: walletCode(p.memberId), amount: points },
-        { accountCode: PROGRAM_BONUS, amount: -points },
-      ],
-      idempotency: { scope: BONUS_SCOPE, key: p.key, requestHash: requestHash({ op: "programBonus", key: p.key, points }) },
-      reason: p.reason,
-      createdBy: o.createdBy,
-      postedAt: o.at,
-      lots: { mode: "credit", issuerPartnerId: null },
-      deferred: o.deferred,
-    });
-    events.push(event("points.activity", { memberId: p.memberId, at: o.at.toISOString(), kind: "PROGRAM_BONUS", points, partnerId: o.partnerId }));
+/**
+ * Pays `payments` set-based: ONE insert of their BonusGrant rows (ON CONFLICT DO NOTHING: a grant
+ * another transaction holds or made means that bonus is not paid here) and ONE batch of
+ * PROGRAM_BONUS credits through the ledger (ledger/batch.ts postCredits), whatever their number.
+ * Lock order: the members' wallets first (the earn paths hold them already; `lockWallets` takes them
+ * for the enrolment path), then the grant rows, so both paths take them in one order (no deadlock).
+ * The program-bonus account's balance update joins `deferred`, applied by the caller last; without
+ * `deferred` it is applied here. Returns the points.activity events for the caller to emit.
+ */
+async function pay(tx: Tx, payments: Payment[], o: { partnerId: string | null; at: Date; createdBy: string; deferred?: DeferredUpdate[]; lockWallets?: boolean }): Promise<NewEvent<"points.activity">[]> {
+  const due = payments.filter((p) => p.points >= 1);
+  if (!due.length) return [];
+  if (o.lockWallets) {
+    const accounts = await ensureAccounts(
+      tx,
+      due.map((p) => walletCode(p.memberId)),
+    );
+    await tx.$queryRaw`SELECT id FROM "points"."LedgerAccount" WHERE id = ANY(${[...accounts.values()].map((a) => a.id)}::bigint[]) ORDER BY id FOR UPDATE`;
   }
-  return events;
+  const once = due.filter((p) => p.grant);
+  const won = new Set<string>();
+  if (once.length) {
+    const rows = await tx.$queryRaw<{ memberId: string; kind: string }[]>`
+      INSERT INTO "points"."BonusGrant" ("memberId", kind, period, "grantedAt")
+      SELECT m, k, p, ${o.at} FROM unnest(${once.map((p) => p.memberId)}::uuid[], ${once.map((p) => p.kind)}::text[], ${once.map((p) => p.grant!.period)}::text[]) AS u(m, k, p)
+      ON CONFLICT DO NOTHING RETURNING "memberId"::text AS "memberId", kind`;
+    for (const r of rows) won.add(`${r.memberId}:${r.kind}`);
+  }
+  const paid = due.filter((p) => !p.grant || won.has(`${p.memberId}:${p.kind}`));
+  if (!paid.length) return [];
+  const deferred = o.deferred ?? [];
+  const credits = paid.map((p) => {
+    const points = Math.min(p.points, MAX_POINTS);
+    return { memberId: p.memberId, points, reference: null, idempotencyKey: p.key, requestHash: requestHash({ op: "programBonus", key: p.key, points }), reason: p.reason };
+  });
+  await postCredits(tx, { kind: "PROGRAM_BONUS", partnerId: o.partnerId, sourceCode: PROGRAM_BONUS, issuerPartnerId: null, scope: BONUS_SCOPE, createdBy: o.createdBy, postedAt: o.at, items: credits, deferred });
+  if (!o.deferred) await applyDeferred(tx, deferred);
+  return credits.map((c) => event("points.activity", { memberId: c.memberId, at: o.at.toISOString(), kind: "PROGRAM_BONUS", points: c.points, partnerId: o.partnerId }));
 }
 
 /**
  * The bonuses due on earns just posted in `tx` (the single, group-committed and bulk earn paths call
- * it after their EARNs, before their deferred updates): welcome (FIRST_PURCHASE) and birthday. One
- * query reads the facts of all the earns' members, and only when the program has such a bonus.
- * Their points.activity events are emitted here; the PROGRAM_BONUS account's balance update joins
- * `deferred` (the caller applies it last, with the issuance row).
+ * it after their EARNs, before their deferred updates): welcome (FIRST_PURCHASE) and birthday,
+ * decided on `facts` (read with the earns' own facts, see bonusFactsSql) and paid set-based (pay).
+ * Returns their points.activity events; the caller emits them with its EARN events. The
+ * PROGRAM_BONUS account's balance update joins `deferred` (the caller applies it last).
  */
-export async function payEarnBonuses(tx: Tx, o: { partnerId: string; at: Date; createdBy: string; earns: readonly PostedEarn[]; deferred?: DeferredUpdate[]; program?: Program }): Promise<number> {
-  if (!o.earns.length) return 0;
-  const program = o.program ?? (await programAt(tx, o.at)).program;
+export async function payEarnBonuses(
+  tx: Tx,
+  o: { partnerId: string; at: Date; createdBy: string; earns: readonly PostedEarn[]; facts: ReadonlyMap<string, BonusFacts>; deferred: DeferredUpdate[]; program: Program },
+): Promise<NewEvent<"points.activity">[]> {
+  if (!o.earns.length) return [];
+  const program = o.program;
   const welcome = program.bonuses.welcome?.trigger === "FIRST_PURCHASE" ? program.bonuses.welcome : null;
   const birthday = program.bonuses.birthday;
-  if (!welcome && !birthday) return 0;
+  if (!welcome && !birthday) return [];
   const tz = settings().timeZone;
   const { year, month } = yearMonthIn(tz, o.at);
-  const ids = [...new Set(o.earns.map((e) => e.memberId))];
-  const facts = await tx.$queryRaw<{ memberId: string; joinedAt: Date | null; welcomed: boolean; birthMonth: number | null; birthdayPaid: boolean }[]>`
-    SELECT x.m::text AS "memberId", j."joinedAt",
-      EXISTS (SELECT 1 FROM "points"."BonusGrant" g WHERE g."memberId" = x.m AND g.kind = 'WELCOME') AS welcomed,
-      (SELECT c."birthMonth" FROM "points"."MemberConsent" c
-        WHERE c."memberId" = x.m AND c."partnerId" = ${o.partnerId}::uuid AND c.active AND c."birthMonth" IS NOT NULL
-          AND ${birthday?.consentCategory ?? ""} = ANY(c.categories) AND (c."expiresAt" IS NULL OR c."expiresAt" > ${o.at})
-        LIMIT 1)::int AS "birthMonth",
-      EXISTS (SELECT 1 FROM "points"."BonusGrant" g WHERE g."memberId" = x.m AND g.kind = 'BIRTHDAY' AND g.period = ${String(year)}) AS "birthdayPaid"
-    FROM unnest(${ids}::uuid[]) AS x(m) LEFT JOIN "points"."MemberJoin" j ON j."memberId" = x.m`;
-  const byMember = new Map(facts.map((f) => [f.memberId, f]));
   const payments: Payment[] = [];
   const planned = new Set<string>();
   for (const e of o.earns) {
-    const f = byMember.get(e.memberId);
+    const f = o.facts.get(e.memberId);
     if (!f) continue;
     if (welcome && e.purchase && !f.welcomed && f.joinedAt && o.at >= new Date(f.joinedAt) && o.at < addMonths(new Date(f.joinedAt), welcome.windowMonths) && !planned.has(`W${e.memberId}`)) {
       planned.add(`W${e.memberId}`);
@@ -141,7 +191,7 @@ export async function payEarnBonuses(tx: Tx, o: { partnerId: string; at: Date; c
         grant: { period: "once" },
       });
     }
-    if (birthday && f.birthMonth === month) {
+    if (birthday && birthMonthUnder(f, birthday.consentCategory) === month) {
       if (birthday.kind === "POINTS" && birthday.points && !f.birthdayPaid && !planned.has(`B${e.memberId}`)) {
         planned.add(`B${e.memberId}`);
         payments.push({
@@ -165,10 +215,8 @@ export async function payEarnBonuses(tx: Tx, o: { partnerId: string; at: Date; c
       }
     }
   }
-  if (!payments.length) return 0;
-  const events = await pay(tx, payments, { partnerId: o.partnerId, at: o.at, createdBy: o.createdBy, deferred: o.deferred });
-  await emitMany(tx, "points", events);
-  return events.length;
+  if (!payments.length) return [];
+  return pay(tx, payments, { partnerId: o.partnerId, at: o.at, createdBy: o.createdBy, deferred: o.deferred });
 }
 
 /**
@@ -191,7 +239,7 @@ export async function payEnrolmentBonus(tx: Tx, o: { memberId: string; partnerId
         grant: { period: "once" },
       },
     ],
-    { partnerId: o.partnerId, at: o.now, createdBy: "system:program-bonus" },
+    { partnerId: o.partnerId, at: o.now, createdBy: "system:program-bonus", lockWallets: true },
   );
   await emitMany(tx, "points", events);
   return events.length > 0;
