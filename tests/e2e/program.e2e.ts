@@ -227,6 +227,13 @@ describe("changing the program", () => {
         },
         "CURRENCY",
       ],
+      [
+        "dormant days other than the deployment setting (HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS, 30)",
+        (p) => {
+          p.lifecycle.dormantWithoutActivityDays = 45;
+        },
+        "DORMANT_DAYS_IS_A_SETTING",
+      ],
     ];
     for (const [what, change, rule] of cases) {
       const p = classicProgram();

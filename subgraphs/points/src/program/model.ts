@@ -1,5 +1,6 @@
 import { Decimal } from "decimal.js";
 import { z } from "zod";
+import { readSetting } from "../../../../lib/config.ts";
 import { HubError } from "../../../../lib/errors.ts";
 import { DATA_CATEGORIES, TIERS, type Tier } from "../../../../lib/vocabulary.ts";
 import type { PrismaClient } from "../../../../lib/db.ts";
@@ -133,8 +134,13 @@ export const BirthdayBonus = z.object({
 
 /** Lifecycle thresholds (the practitioners' figures; money in the program currency). */
 export const LifecycleThresholds = z.object({
-  /** DORMANT when there is no activity within this many days of joining. */
-  dormantWithoutActivityDays: z.number().int().min(1).max(3650),
+  /**
+   * Deprecated in the program: DORMANT without activity within N days of joining is the deployment
+   * setting HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS (the three subgraphs evaluate segments on their
+   * own and must agree: lib/lifecycle.ts). Stored versions may carry it; a new version may only
+   * repeat the setting's value (DORMANT_DAYS_IS_A_SETTING), so nobody sets a figure that does nothing.
+   */
+  dormantWithoutActivityDays: z.number().int().min(1).max(3650).optional(),
   /** ACTIVE when the member's spend in a calendar month exceeds this amount. */
   activeMonthlySpend: DecimalString,
   /** High-frequency when the member makes more than this many purchases in a calendar month. */
@@ -180,7 +186,8 @@ export type ProgramRule =
   | "BENEFIT_PERCENT"
   | "BENEFIT_CODES_UNIQUE"
   | "BIRTHDAY_BONUS"
-  | "EFFECTIVE_FROM_IN_PAST";
+  | "EFFECTIVE_FROM_IN_PAST"
+  | "DORMANT_DAYS_IS_A_SETTING";
 
 export interface ProgramIssue {
   rule: ProgramRule;
@@ -287,6 +294,14 @@ export function programIssues(p: Program, ctx: { knownPartnerIds?: ReadonlySet<s
       if (fractionDigits(bd.multiplier) > MAX_FRACTION) add("EXACT_DECIMAL", "bonuses.birthday.multiplier", `A multiplier has at most ${MAX_FRACTION} decimals`);
     }
   }
+  const dormant = p.lifecycle.dormantWithoutActivityDays;
+  const setting = readSetting("HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS");
+  if (dormant != null && dormant !== setting)
+    add(
+      "DORMANT_DAYS_IS_A_SETTING",
+      "lifecycle.dormantWithoutActivityDays",
+      `Dormant-after-joining is the deployment setting HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS (${setting} days), not part of a program version: omit the field`,
+    );
   const spend = p.lifecycle.activeMonthlySpend;
   if (new Decimal(spend).isNeg()) add("THRESHOLD_NOT_NEGATIVE", "lifecycle.activeMonthlySpend", "activeMonthlySpend must not be negative");
   if (fractionDigits(spend) > MAX_FRACTION) add("EXACT_DECIMAL", "lifecycle.activeMonthlySpend", `activeMonthlySpend has at most ${MAX_FRACTION} decimals`);
@@ -362,7 +377,7 @@ export function classicProgram(currency = "CNY"): Program {
       welcome: { points: 200, windowMonths: 3, trigger: "FIRST_PURCHASE" },
       birthday: { kind: "MULTIPLIER", points: null, multiplier: "2", consentCategory: "PROFILE_BASIC" },
     },
-    lifecycle: { dormantWithoutActivityDays: 30, activeMonthlySpend: "500", highFrequencyPurchasesPerMonth: 5 },
+    lifecycle: { activeMonthlySpend: "500", highFrequencyPurchasesPerMonth: 5 },
   });
 }
 

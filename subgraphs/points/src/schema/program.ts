@@ -1,3 +1,4 @@
+import { readSetting } from "../../../../lib/config.ts";
 import { badInput } from "../../../../lib/errors.ts";
 import { builder } from "../builder.ts";
 import type { Benefit, Names, Program, ProgramTier, ProgramVersion, QualificationRule } from "../program/model.ts";
@@ -187,7 +188,10 @@ const BonusesRef = builder.objectRef<P["bonuses"]>("ProgramBonuses").implement({
 const LifecycleRef = builder.objectRef<P["lifecycle"] & { currency: string }>("LifecycleThresholds").implement({
   description: "The practitioners' lifecycle thresholds.",
   fields: (t) => ({
-    dormantWithoutActivityDays: t.exposeInt("dormantWithoutActivityDays", { description: "DORMANT when there is no activity within this many days of joining, in days." }),
+    dormantWithoutActivityDays: t.int({
+      description: "DORMANT when there is no activity within this many days of joining, in days: the deployment setting HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS, the same for every version.",
+      resolve: () => readSetting("HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS"),
+    }),
     activeMonthlySpend: t.field({ type: "Decimal", description: "ACTIVE when a calendar month's spend exceeds this, money in `currency`.", resolve: (l) => l.activeMonthlySpend }),
     highFrequencyPurchasesPerMonth: t.exposeInt("highFrequencyPurchasesPerMonth", { description: "High-frequency above this many purchases in a calendar month, in purchases." }),
     currency: t.string({ description: "ISO 4217 currency of the money thresholds.", resolve: (l) => l.currency }),
@@ -346,7 +350,12 @@ const BonusesInput = builder.inputType("ProgramBonusesInput", {
 const LifecycleInput = builder.inputType("LifecycleThresholdsInput", {
   description: "Lifecycle thresholds.",
   fields: (t) => ({
-    dormantWithoutActivityDays: t.int({ description: "Days after joining without activity → DORMANT, 1–3650, in days." }),
+    dormantWithoutActivityDays: t.int({
+      required: false,
+      description:
+        "Omit it. Days after joining without activity → DORMANT is the deployment setting HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS; a value other than the setting's is BAD_USER_INPUT (rule DORMANT_DAYS_IS_A_SETTING).",
+      deprecationReason: "Not part of a program version: the deployment setting HUB_LIFECYCLE_DORMANT_AFTER_JOIN_DAYS decides (LoyaltyProgram.lifecycle shows it). Removed after 2027-06-30.",
+    }),
     activeMonthlySpend: t.field({ type: "Decimal", description: "ACTIVE above this monthly spend, money in the program currency." }),
     highFrequencyPurchasesPerMonth: t.int({ description: "High-frequency above this many purchases a month, in purchases." }),
   }),
@@ -401,7 +410,11 @@ export function programDocument(i: typeof ProgramInput.$inferInput): unknown {
       welcome: i.bonuses?.welcome ?? null,
       birthday: i.bonuses?.birthday ? { ...i.bonuses.birthday, points: i.bonuses.birthday.points ?? null, multiplier: i.bonuses.birthday.multiplier ?? null } : null,
     },
-    lifecycle: i.lifecycle,
+    lifecycle: {
+      activeMonthlySpend: i.lifecycle.activeMonthlySpend,
+      highFrequencyPurchasesPerMonth: i.lifecycle.highFrequencyPurchasesPerMonth,
+      dormantWithoutActivityDays: i.lifecycle.dormantWithoutActivityDays ?? undefined,
+    },
   };
 }
 
