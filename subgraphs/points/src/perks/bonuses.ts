@@ -84,17 +84,14 @@ export interface BonusFacts {
 export function bonusFactsSql(partnerId: string, at: Date): { columns: Prisma.Sql; joins: Prisma.Sql } {
   const { year } = yearMonthIn(settings().timeZone, at);
   return {
-    columns: Prisma.sql`j."joinedAt", g.welcomed, g."birthdayPaid", c."birthConsents"`,
+    columns: Prisma.sql`j."joinedAt", gw."memberId" IS NOT NULL AS welcomed, gb."memberId" IS NOT NULL AS "birthdayPaid",
+      (SELECT array_agg(mc."birthMonth"::text || ':' || cat) FROM "points"."MemberConsent" mc CROSS JOIN LATERAL unnest(mc.categories) AS cat
+        WHERE mc."memberId" = m AND mc."partnerId" = ${partnerId}::uuid AND mc.active AND mc."birthMonth" IS NOT NULL
+          AND (mc."expiresAt" IS NULL OR mc."expiresAt" > ${at})) AS "birthConsents"`,
     joins: Prisma.sql`
       LEFT JOIN "points"."MemberJoin" j ON j."memberId" = m
-      CROSS JOIN LATERAL (
-        SELECT coalesce(bool_or(b.kind = 'WELCOME'), false) AS welcomed, coalesce(bool_or(b.kind = 'BIRTHDAY' AND b.period = ${String(year)}), false) AS "birthdayPaid"
-        FROM "points"."BonusGrant" b WHERE b."memberId" = m) g
-      CROSS JOIN LATERAL (
-        SELECT array_agg(mc."birthMonth"::text || ':' || cat) AS "birthConsents"
-        FROM "points"."MemberConsent" mc CROSS JOIN LATERAL unnest(mc.categories) AS cat
-        WHERE mc."memberId" = m AND mc."partnerId" = ${partnerId}::uuid AND mc.active AND mc."birthMonth" IS NOT NULL
-          AND (mc."expiresAt" IS NULL OR mc."expiresAt" > ${at})) c`,
+      LEFT JOIN "points"."BonusGrant" gw ON gw."memberId" = m AND gw.kind = 'WELCOME' AND gw.period = 'once'
+      LEFT JOIN "points"."BonusGrant" gb ON gb."memberId" = m AND gb.kind = 'BIRTHDAY' AND gb.period = ${String(year)}`,
   };
 }
 
