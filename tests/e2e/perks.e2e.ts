@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { runTierReview } from "../../subgraphs/points/src/jobs.ts";
+import { classicProgram } from "../../subgraphs/points/src/program/model.ts";
 import { startTestHub, TEST_ADMIN, type TestHub } from "../support/hub.ts";
+import { programInput } from "../support/program.ts";
 import { expectNoGraphQLErrors } from "../support/subgraph.ts";
 
 // Perks of the classic program (issue 16) through the gateway, on a controlled clock (only Date is
@@ -204,6 +206,40 @@ describe("tier benefits (classic: silver 10 %, gold 15 %, diamond 20 %)", () => 
     expect(admin.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     const list = expectNoGraphQLErrors(await hub.gql(partners.a.token, "{ appliedTierBenefits(first: 100) { edges { node { id } } } }"));
     expect(list.appliedTierBenefits.edges).toHaveLength(1);
+  });
+
+  test("a benefit the program marks settlement-relevant is totalled per partner for the period and on the settlement run; the classic program's are not", async () => {
+    const admin = await adminToken();
+    const SET = "mutation($i: LoyaltyProgramInput!) { setProgram(input: $i) { version } }";
+    const relevant = classicProgram();
+    relevant.benefits = relevant.benefits.map((b) => (b.tierCode === "SILVER" ? { ...b, settlementRelevant: true } : b));
+    expectNoGraphQLErrors(await hub.gql(admin, SET, { i: programInput(relevant) }));
+    const apply = (k: "a" | "b", memberId: string, purchaseAmount: string, discountAmount: string) =>
+      hub.gql(partners[k].token, APPLY, { i: { memberId, benefitCode: "DISCOUNT", purchaseAmount, discountAmount, currency: "CNY", idempotencyKey: randomUUID() } }, SERVICING);
+    expect(expectNoGraphQLErrors(await apply("a", members.silver!, "300.00", "30.00")).applyTierBenefit.settlementRelevant).toBe(true);
+    expectNoGraphQLErrors(await apply("a", members.silver!, "0.10", "0.01"));
+    // Back to the classic program: benefits applied from now on are not settlement-relevant again.
+    expectNoGraphQLErrors(await hub.gql(admin, SET, { i: programInput(classicProgram()) }));
+    expect(expectNoGraphQLErrors(await apply("a", members.silver!, "50.00", "5.00")).applyTierBenefit.settlementRelevant).toBe(false);
+
+    const TOTALS = 'query($p: ID) { tierBenefitTotals(from: "2027-01-06T00:00:00Z", to: "2027-01-07T00:00:00Z", partnerId: $p) { partner { id } currency uses purchaseTotal discountTotal } }';
+    const expected = [{ partner: { id: partners.a.id }, currency: "CNY", uses: 2, purchaseTotal: "300.1", discountTotal: "30.01" }];
+    expect(expectNoGraphQLErrors(await hub.gql(admin, TOTALS)).tierBenefitTotals).toEqual(expected);
+    expect(expectNoGraphQLErrors(await hub.gql(partners.a.token, TOTALS)).tierBenefitTotals).toEqual(expected);
+    // Partner B: its own (none), never A's.
+    expect(expectNoGraphQLErrors(await hub.gql(partners.b.token, TOTALS)).tierBenefitTotals).toEqual([]);
+    expect((await hub.gql(partners.b.token, TOTALS, { p: partners.a.id })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+
+    // The settlement run of that day shows the same totals (a DRAFT: nothing approved, later runs unaffected).
+    await at("2027-01-07T04:00:00Z");
+    const run = expectNoGraphQLErrors(
+      await hub.gql(
+        await adminToken(),
+        'mutation { createSettlementRun(periodStart: "2027-01-06T00:00:00Z", periodEnd: "2027-01-07T00:00:00Z") { id tierBenefitTotals { partner { id } currency uses purchaseTotal discountTotal } } }',
+      ),
+    ).createSettlementRun;
+    expect(run.tierBenefitTotals).toEqual(expected);
+    await at("2027-01-06T04:00:00Z");
   });
 });
 

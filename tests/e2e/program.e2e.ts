@@ -4,6 +4,7 @@ import { setClock } from "../../lib/clock.ts";
 import { classicProgram, type Program } from "../../subgraphs/points/src/program/model.ts";
 import { runTierReevaluation } from "../../subgraphs/points/src/jobs.ts";
 import { startTestHub, type TestHub } from "../support/hub.ts";
+import { programInput } from "../support/program.ts";
 import { expectNoGraphQLErrors } from "../support/subgraph.ts";
 
 // The loyalty program as data (issue 16) through the gateway, with the rules' clock controlled
@@ -22,22 +23,6 @@ const SET = "mutation($i: LoyaltyProgramInput!) { setProgram(input: $i) { versio
 const SCHEDULE = "mutation($i: LoyaltyProgramInput!, $at: DateTime!) { scheduleProgram(input: $i, effectiveFrom: $at) { version effectiveFrom } }";
 const VERSIONS = "{ programVersions(first: 100) { version effectiveFrom createdBy } }";
 const PREVIEW = "query($i: LoyaltyProgramInput!) { previewProgramChange(input: $i) { membersEvaluated membersChanging moves { fromCode toCode fromTier toTier members } } }";
-
-/** A model program as the GraphQL input. */
-function programInput(p: Program) {
-  const names = (n: { en: string; "zh-Hans": string }) => ({ en: n.en, zhHans: n["zh-Hans"] });
-  return {
-    names: names(p.names),
-    currency: p.currency,
-    tiers: p.tiers.map((t) => ({ code: t.code, rank: t.rank, names: names(t.names), tier: t.apiTier, qualifyAnyOf: t.qualifyAnyOf })),
-    earnRates: Object.entries(p.earnRates.perTier).map(([tierCode, rate]) => ({ tierCode, rate })),
-    partnerEarnRates: p.earnRates.partners.map((r) => ({ partnerId: r.partnerId, rates: Object.entries(r.perTier).map(([tierCode, rate]) => ({ tierCode, rate })) })),
-    benefits: p.benefits.map((b) => ({ ...b, names: names(b.names) })),
-    retention: p.retention,
-    bonuses: p.bonuses,
-    lifecycle: p.lifecycle,
-  };
-}
 
 let hub: TestHub;
 let admin: string;

@@ -6,8 +6,8 @@ import { type ExpiryPolicy, loadEnv, readSetting } from "../../../lib/config.ts"
  * defaults, bounds and meanings; DESIGN.md §4): the expiry policy (HUB_EXPIRY_POLICY), holds
  * (HUB_HOLD_TTL_MINUTES), redemption codes (HUB_REDEMPTION_CODE_TTL_SECONDS), the coalition's time
  * zone for per-day limits (HUB_TIME_ZONE) and its settlement currency (HUB_CURRENCY,
- * HUB_CURRENCY_MINOR_UNITS). Tier thresholds/multipliers are the DESIGN.md defaults (1,000 / 5,000 /
- * 20,000; 1, 1.25, 1.5, 2).
+ * HUB_CURRENCY_MINOR_UNITS). Tiers, earn rates, retention and bonuses are not settings: they are the
+ * loyalty program's versioned data (program/model.ts; the classic program is version 1).
  */
 export type { ExpiryPolicy };
 
@@ -15,8 +15,6 @@ export interface PointsSettings {
   expiryPolicy: ExpiryPolicy;
   holdTtlMinutes: number;
   redemptionCodeTtlSeconds: number;
-  /** Months without qualifying activity before a one-tier downgrade. */
-  tierDowngradeMonths: number;
   /** The coalition's time zone (IANA), for per-day limits. */
   timeZone: string;
 }
@@ -41,7 +39,6 @@ export function loadPointsSettings(env: NodeJS.ProcessEnv = process.env): Points
     expiryPolicy: e.HUB_EXPIRY_POLICY,
     holdTtlMinutes: e.HUB_HOLD_TTL_MINUTES,
     redemptionCodeTtlSeconds: e.HUB_REDEMPTION_CODE_TTL_SECONDS,
-    tierDowngradeMonths: 6,
     timeZone: e.HUB_TIME_ZONE,
   };
 }

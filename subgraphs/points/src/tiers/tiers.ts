@@ -245,33 +245,6 @@ export async function applyEvaluatedTiers(tx: Tx, version: ProgramVersionRef, me
   return rows.filter((r) => r.changed && (r.previousTier !== null || r.tier !== "BASE")).length;
 }
 
-/**
- * Downgrades by one tier every member above BASE whose last qualifying earn and last tier change are
- * both older than `months` (default 6). Running it twice at the same instant changes nothing more.
- */
-export async function downgradeInactiveTiers(db: PrismaClient, now: Date, months = 6): Promise<number> {
-  const cutoff = addMonths(now, -months);
-  // The downgrade and its points.tier_changed events commit together.
-  return db.$transaction(
-    async (tx) => {
-      const rows = await tx.$queryRaw<{ memberId: string; tier: Tier; previousTier: Tier }[]>`
-      UPDATE "points"."TierState" s SET
-        tier = (CASE s.tier WHEN 'DIAMOND' THEN 'GOLD' WHEN 'GOLD' THEN 'SILVER' ELSE 'BASE' END)::"points"."Tier",
-        "tierCode" = NULL, "qualifiedBy" = NULL,
-        "tierSince" = ${now}
-      FROM "points"."TierState" o
-      WHERE o."memberId" = s."memberId" AND s.tier <> 'BASE' AND coalesce(s."lastQualifyingAt", s."tierSince") < ${cutoff} AND s."tierSince" < ${cutoff}
-      RETURNING s."memberId"::text AS "memberId", s.tier::text AS tier, o.tier::text AS "previousTier"`;
-      await emitTierChanges(
-        tx,
-        rows.map((r) => ({ ...r, at: now })),
-      );
-      return rows.length;
-    },
-    { maxWait: 30_000, timeout: 120_000 },
-  );
-}
-
 /** Members re-evaluated per transaction by the re-evaluation job. */
 export const REEVALUATION_BATCH = 500;
 
