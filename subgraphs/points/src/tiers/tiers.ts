@@ -2,7 +2,6 @@ import { Decimal } from "decimal.js";
 import { Prisma, type PrismaClient } from "../../../../lib/db.ts";
 import { emitMany, event } from "../../../../lib/events/outbox.ts";
 import { TIERS, type Tier } from "../../../../lib/vocabulary.ts";
-import { addMonths } from "../config.ts";
 import type { Tx } from "../ledger/ledger.ts";
 import { couldUpgrade, currentTier, evaluateTiers, memberSums, periodStart, qualifiedTier, ruleMissing, ruleValue } from "../program/evaluate.ts";
 import { baseTier, type Program, type ProgramTier, type QualificationRule } from "../program/model.ts";
