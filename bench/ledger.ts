@@ -36,6 +36,13 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PARTNERS = Number(process.env.BENCH_PARTNERS ?? 1);
 const MEMBERS = 2_000;
+/**
+ * When the bench's members joined, in days before now (BENCH_JOINED_DAYS_AGO, default 0: they join
+ * now). Joined now, each member's first purchase pays the classic program's welcome bonus (one more
+ * ledger transaction for 2,000 of the single phase's earns); 120 days ago, past the 3-month window,
+ * the bonus rules are evaluated on every earn and none is paid: the cost of the rule evaluation alone.
+ */
+const JOINED_DAYS_AGO = Number(process.env.BENCH_JOINED_DAYS_AGO ?? 0);
 
 const urlFor = (db: string) => {
   const u = new URL(BASE);
@@ -150,7 +157,8 @@ async function main(): Promise<{ tps: number; service: NonNullable<LedgerFigures
       await prisma().$transaction(
         async (tx) => {
           for (const m of members.slice(i, i + 200)) {
-            await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.enrolled", payload: { memberId: m, partnerId: partners[0] }, createdAt: new Date().toISOString() });
+            const joinedAt = new Date(Date.now() - JOINED_DAYS_AGO * 86_400_000).toISOString();
+            await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.enrolled", payload: { memberId: m, partnerId: partners[0], joinedAt }, createdAt: new Date().toISOString() });
             for (const p of partners.slice(1)) {
               await applyEvent(eventConsumer, tx, { id: randomUUID(), type: "member.linked", payload: { memberId: m, partnerId: p }, createdAt: new Date().toISOString() });
             }
