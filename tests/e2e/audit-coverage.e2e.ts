@@ -103,7 +103,7 @@ const ROWS: Row[] = [
     action: "partner.created",
     as: "admin",
     shape: "created",
-    run: async (t) => (s.p = (await gql(t, 'mutation { registerPartner(input: { name: "Cover Mart", category: \"ECOMMERCE\", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }')).registerPartner.id),
+    run: async (t) => (s.p = (await gql(t, 'mutation { registerPartner(input: { name: "Cover Mart", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" }) { id } }')).registerPartner.id),
   },
   {
     mutation: "setPartnerRates",
@@ -239,21 +239,30 @@ const ROWS: Row[] = [
     action: "points.adjusted",
     as: "admin",
     shape: "changed",
-    run: async (t) => (await gql(t, 'mutation($m: ID!) { adjustPoints(memberId: $m, points: 25, reason: "goodwill", idempotencyKey: "cover-adj") { id } }', { m: s.memberId }), s.memberId),
+    run: async (t) => {
+      await gql(t, 'mutation($m: ID!) { adjustPoints(memberId: $m, points: 25, reason: "goodwill", idempotencyKey: "cover-adj") { id } }', { m: s.memberId });
+      return s.memberId;
+    },
   },
   {
     mutation: "redeemPoints",
     action: "points.redeemed_manually",
     as: "admin",
     shape: "changed",
-    run: async (t) => (await gql(t, "mutation($i: RedeemPointsInput!) { redeemPoints(input: $i) { id } }", { i: { memberId: s.memberId, points: 40, idempotencyKey: "cover-red" } }), s.memberId),
+    run: async (t) => {
+      await gql(t, "mutation($i: RedeemPointsInput!) { redeemPoints(input: $i) { id } }", { i: { memberId: s.memberId, points: 40, idempotencyKey: "cover-red" } });
+      return s.memberId;
+    },
   },
   {
     mutation: "reverseTransaction",
     action: "points.reversed",
     as: "partner",
     shape: "changed",
-    run: async (t) => (await gql(t, 'mutation($t: ID!) { reverseTransaction(transactionId: $t, points: 100, idempotencyKey: "cover-rev", reason: "returned") { id } }', { t: s.earnId }), s.earnId),
+    run: async (t) => {
+      await gql(t, 'mutation($t: ID!) { reverseTransaction(transactionId: $t, points: 100, idempotencyKey: "cover-rev", reason: "returned") { id } }', { t: s.earnId });
+      return s.earnId;
+    },
   },
   // The program.
   {
@@ -435,7 +444,7 @@ test("every mutation of the public schema is either audited (a row below) or lis
 
 test("each admin and partner-admin mutation, run through the gateway, leaves its audit entry (actor, before, after) in the same commit", async () => {
   // The co-issuer partner, a partner admin, and a member with an earn and an app grant: fixtures, not under test.
-  const co = expectNoGraphQLErrors(await hub.gql(tokens.admin, 'mutation { registerPartner(input: { name: "Cover Co", category: \"FMCG\", issuePrice: "0.012", redemptionRate: "0.010" }) { id } }')).registerPartner.id;
+  const co = expectNoGraphQLErrors(await hub.gql(tokens.admin, 'mutation { registerPartner(input: { name: "Cover Co", category: "FMCG", issuePrice: "0.012", redemptionRate: "0.010" }) { id } }')).registerPartner.id;
   s.co = co;
   const coClient = expectNoGraphQLErrors(await hub.gql(tokens.admin, "mutation($p: ID) { createApiClient(partnerId: $p, role: PARTNER) { clientId clientSecret } }", { p: co })).createApiClient;
   tokens.coPartner = await hub.token(coClient.clientId, coClient.clientSecret);
