@@ -74,6 +74,7 @@ export const AUDIT_ACTIONS = {
   // Program (points subgraph; the program helper's room).
   "program.changed": { producer: "points", description: "An admin changed the loyalty program (tiers, earn tables, benefits, bonuses, retention)." },
   // Members' sign-in, by an admin (member subgraph). Codes and passwords never, only that one was issued.
+  "member.enrolled_by_admin": { producer: "member", description: "An admin enrolled a member through the API (a partner's enrolment is its business; the member's email is not copied into the append-only trail)." },
   "member.activation_code_issued": { producer: "member", description: "An admin issued a member a new sign-in activation code (e.g. to reset a forgotten password); the previous one stopped working." },
   "member.sign_in_disabled": { producer: "member", description: "An admin disabled or re-enabled a member's sign-in." },
   "app_grant.revoked": { producer: "member", description: "An admin revoked a member's grant to a partner app (a member's own revocation is the member's, not audited here)." },

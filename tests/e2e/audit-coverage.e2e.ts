@@ -24,7 +24,6 @@ const NOT_ADMIN_ACTIONS: Record<string, string> = {
   createRedemptionCode: "member's own authority",
   // A partner's trade with its members, recorded in the ledger or the member's own history (each
   // row carries who posted it); these are business transactions, not administration.
-  enrollMember: "a partner's enrolment (member.enrolled; an ADMIN may call it too and that call is NOT audited yet: the set-based bulk enrolment path has no per-row actor hook)",
   linkPartnerAccount: "a partner re-keys its own reference for a member it is linked to",
   awardPoints: "a partner's earn (ledger transaction with createdBy)",
   awardPointsBatch: "a partner's earns (ledger transactions with createdBy)",
@@ -214,7 +213,14 @@ const ROWS: Row[] = [
   { mutation: "pauseOffer", action: "offer.status_changed", as: "partner", shape: "changed", run: async (t) => (await gql(t, "mutation($o: ID!) { pauseOffer(offerId: $o) { id } }", { o: s.offerId })).pauseOffer.id },
   { mutation: "resumeOffer", action: "offer.status_changed", as: "partner", shape: "changed", run: async (t) => (await gql(t, "mutation($o: ID!) { resumeOffer(offerId: $o) { id } }", { o: s.offerId })).resumeOffer.id },
   { mutation: "endOffer", action: "offer.status_changed", as: "partner", shape: "changed", run: async (t) => (await gql(t, "mutation($o: ID!) { endOffer(offerId: $o) { id } }", { o: s.offerId })).endOffer.id },
-  // Members: sign-in administration by an admin.
+  // Members: an admin's enrolment and sign-in administration (a partner's enrolment is its business: member.enrolled).
+  {
+    mutation: "enrollMember",
+    action: "member.enrolled_by_admin",
+    as: "admin",
+    shape: "created",
+    run: async (t) => (await gql(t, 'mutation { enrollMember(input: { email: "cover-admin-enrolled@example.com" }) { id } }')).enrollMember.id,
+  },
   {
     mutation: "issueActivationCode",
     action: "member.activation_code_issued",

@@ -217,6 +217,7 @@ test("every admin and partner-admin action is recorded once with who, when, what
     "webhook_delivery.replayed",
     "offer.updated",
     "program.changed",
+    "member.enrolled_by_admin",
     "member.activation_code_issued",
     "member.sign_in_disabled",
     "app_grant.revoked",
