@@ -70,6 +70,7 @@ export const AUDIT_ACTIONS = {
   "settlement.dispute_resolved": { producer: "points", description: "An admin resolved a settlement dispute (accepted with an adjustment, or rejected)." },
   "points.redeemed_manually": { producer: "points", description: "An admin redeemed a member's points without a member-issued code." },
   "points.adjusted": { producer: "points", description: "An admin credited or debited a member's wallet by hand." },
+  "points.hold_resolved_by_admin": { producer: "points", description: "An admin captured or voided a partner's pending hold (a partner resolving its own holds is its checkout, not audited)." },
   "points.reversed": { producer: "points", description: "An admin or partner reversed a points transaction." },
   // Program (points subgraph; the program helper's room).
   "program.changed": { producer: "points", description: "An admin changed the loyalty program (tiers, earn tables, benefits, bonuses, retention)." },

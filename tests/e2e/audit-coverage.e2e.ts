@@ -27,9 +27,7 @@ const NOT_ADMIN_ACTIONS: Record<string, string> = {
   linkPartnerAccount: "a partner re-keys its own reference for a member it is linked to",
   awardPoints: "a partner's earn (ledger transaction with createdBy)",
   awardPointsBatch: "a partner's earns (ledger transactions with createdBy)",
-  authorizeRedemption: "a checkout hold on the member's own redemption code (Hold.createdBy)",
-  captureHold: "captures the caller's own checkout hold (ledger transaction)",
-  voidHold: "releases the caller's own checkout hold",
+  authorizeRedemption: "a checkout hold on the member's own single-use redemption code (the member's authority; Hold.createdBy); an admin resolving a partner's hold is audited (captureHold, voidHold)",
   redeemDiscountCode: "a checkout use of the member's discount code (OfferUse)",
   applyTierBenefit: "a partner records a tier benefit it honoured at checkout (TierBenefitUse)",
 };
@@ -70,6 +68,8 @@ const s = {} as {
   endpointId: string;
   deliveryId: string;
   grantId: string;
+  /** Two pending holds of a member at the partner (codes the member made in its own session). */
+  holds: string[];
   periodStart: string;
   periodEnd: string;
 };
@@ -239,6 +239,18 @@ const ROWS: Row[] = [
     },
   },
   { mutation: "revokeAppGrant", action: "app_grant.revoked", as: "admin", shape: "changed", run: async (t) => (await gql(t, "mutation($g: ID!) { revokeAppGrant(id: $g) { id } }", { g: s.grantId })).revokeAppGrant.id },
+  // A partner's pending holds, resolved by an admin.
+  {
+    mutation: "captureHold",
+    action: "points.hold_resolved_by_admin",
+    as: "admin",
+    shape: "changed",
+    run: async (t) => {
+      await gql(t, 'mutation($h: ID!) { captureHold(holdId: $h, idempotencyKey: "cover-capture") { id } }', { h: s.holds[0] });
+      return s.holds[0]!;
+    },
+  },
+  { mutation: "voidHold", action: "points.hold_resolved_by_admin", as: "admin", shape: "changed", run: async (t) => (await gql(t, "mutation($h: ID!) { voidHold(holdId: $h) { id } }", { h: s.holds[1] })).voidHold.id },
   // Points by hand.
   {
     mutation: "adjustPoints",
@@ -464,6 +476,20 @@ test("each admin and partner-admin mutation, run through the gateway, leaves its
       await hub.flushEvents();
       s.earnId = (await gql(tokens.partner, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId: s.memberId, points: 500, idempotencyKey: randomUUID() } })).awardPoints.id;
       s.grantId = (await hub.db.client().appGrant.create({ data: { memberId: s.memberId, kind: "APP", clientId: s.appClientId, partnerId: s.p, appName: "Cover App", scopes: ["member:wallet"] } })).id;
+    }
+    if (row.mutation === "captureHold") {
+      const holder = await hub.memberWithPassword(tokens.partner, { email: "cover-holder@example.com", externalRef: "COV-H" });
+      await hub.flushEvents();
+      await gql(tokens.partner, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId: holder.memberId, points: 300, idempotencyKey: randomUUID() } });
+      const session = await hub.memberSession(holder.login, holder.password);
+      s.holds = [];
+      for (const n of [50, 60]) {
+        const { code } = (await gql(session, "mutation($p: ID!, $n: Int!) { createRedemptionCode(partnerId: $p, points: $n) { code } }", { p: s.p, n })).createRedemptionCode;
+        await hub.flushEvents();
+        s.holds.push(
+          (await gql(tokens.partner, "mutation($i: RedeemPointsInput!) { authorizeRedemption(input: $i) { id } }", { i: { redemptionCode: code, points: n, idempotencyKey: randomUUID() } })).authorizeRedemption.id,
+        );
+      }
     }
     if (row.mutation === "createSettlementRun") {
       s.periodEnd = new Date().toISOString();

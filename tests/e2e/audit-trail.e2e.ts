@@ -216,6 +216,7 @@ test("every admin and partner-admin action is recorded once with who, when, what
     "webhook_endpoint.deleted",
     "webhook_delivery.replayed",
     "offer.updated",
+    "points.hold_resolved_by_admin",
     "program.changed",
     "member.enrolled_by_admin",
     "member.activation_code_issued",
