@@ -43,11 +43,23 @@ export const AUDIT_ACTIONS = {
   "api_client.revoked": { producer: "partner", description: "An API client was revoked (its tokens stop working within seconds)." },
   "api_client.origins_changed": { producer: "partner", description: "An API client's allowed browser origins (CORS) changed." },
   "partner_app.created": { producer: "partner", description: "A partner app (an OAuth client acting for members) was registered." },
+  // Rate limits (partner subgraph): before/after are the limits in force (defaults included).
+  "partner.limits_changed": { producer: "partner", description: "An admin set a partner's rate limits (requests and cost per minute; null = back to the default)." },
+  "api_client.limits_changed": { producer: "partner", description: "An admin set an API client's (or partner app's) own rate limits." },
+  // Webhook endpoints (partner subgraph; the partner's API client or a PARTNER_ADMIN). Secrets never, only that they rotated.
+  "webhook_endpoint.created": { producer: "partner", description: "A partner registered a webhook endpoint (URL, event types, purpose)." },
+  "webhook_endpoint.updated": { producer: "partner", description: "A partner changed a webhook endpoint's URL, event types or description." },
+  "webhook_endpoint.secret_rotated": { producer: "partner", description: "A partner rotated a webhook endpoint's signing secret (the previous one signs until the overlap ends)." },
+  "webhook_endpoint.status_changed": { producer: "partner", description: "A partner paused or resumed a webhook endpoint." },
+  "webhook_endpoint.deleted": { producer: "partner", description: "A partner deleted a webhook endpoint and its delivery history." },
+  "webhook_delivery.replayed": { producer: "partner", description: "A partner sent webhook deliveries again (one delivery, or an endpoint's deliveries in a time range)." },
   // People (partner subgraph).
   "person.invited": { producer: "partner", description: "A person (admin or partner staff) was invited." },
   "person.disabled": { producer: "partner", description: "A person was disabled (their sessions end within seconds)." },
   "person.enabled": { producer: "partner", description: "A disabled person was enabled again." },
   // Offers (partner subgraph).
+  "offer.created": { producer: "partner", description: "A co-issuer created a DRAFT offer (its terms and co-issuers)." },
+  "offer.updated": { producer: "partner", description: "A co-issuer edited an offer's terms (approvals cleared)." },
   "offer.approved": { producer: "partner", description: "A co-issuer approved an offer's terms." },
   "offer.status_changed": { producer: "partner", description: "A co-issuer submitted, paused, resumed or ended an offer (activation by the last approval is offer.approved)." },
   // Settlement, redemptions and adjustments (points subgraph).
@@ -58,9 +70,15 @@ export const AUDIT_ACTIONS = {
   "settlement.dispute_resolved": { producer: "points", description: "An admin resolved a settlement dispute (accepted with an adjustment, or rejected)." },
   "points.redeemed_manually": { producer: "points", description: "An admin redeemed a member's points without a member-issued code." },
   "points.adjusted": { producer: "points", description: "An admin credited or debited a member's wallet by hand." },
+  "points.hold_resolved_by_admin": { producer: "points", description: "An admin captured or voided a partner's pending hold (a partner resolving its own holds is its checkout, not audited)." },
   "points.reversed": { producer: "points", description: "An admin or partner reversed a points transaction." },
   // Program (points subgraph; the program helper's room).
   "program.changed": { producer: "points", description: "An admin changed the loyalty program (tiers, earn tables, benefits, bonuses, retention)." },
+  // Members' sign-in, by an admin (member subgraph). Codes and passwords never, only that one was issued.
+  "member.enrolled_by_admin": { producer: "member", description: "An admin enrolled a member through the API (a partner's enrolment is its business; the member's email is not copied into the append-only trail)." },
+  "member.activation_code_issued": { producer: "member", description: "An admin issued a member a new sign-in activation code (e.g. to reset a forgotten password); the previous one stopped working." },
+  "member.sign_in_disabled": { producer: "member", description: "An admin disabled or re-enabled a member's sign-in." },
+  "app_grant.revoked": { producer: "member", description: "An admin revoked a member's grant to a partner app (a member's own revocation is the member's, not audited here)." },
   // Dead letters: one action per owner, since each subgraph owns its outbox.
   "dead_letter.replayed.member": { producer: "member", description: "An admin replayed a dead-lettered event of the member subgraph." },
   "dead_letter.replayed.points": { producer: "points", description: "An admin replayed a dead-lettered event of the points subgraph." },

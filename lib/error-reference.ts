@@ -26,6 +26,7 @@ export const HTTP_STATUS: Partial<Record<AnyCode, string>> = {
   RATE_LIMITED: "429 with Retry-After (the token endpoint after repeated failed client authentications)",
   QUERY_TOO_COSTLY: "400 with no data (refused before execution)",
   RESPONSE_TOO_LARGE: "200 with no data",
+  SHUTTING_DOWN: "503 with Retry-After and Connection: close (refused before execution)",
   GRAPHQL_PARSE_FAILED: "400",
   GRAPHQL_VALIDATION_FAILED: "400",
   BAD_REQUEST: "400, 405 or 413",
@@ -36,6 +37,7 @@ export const HTTP_STATUS: Partial<Record<AnyCode, string>> = {
 export const RETRYABLE: Partial<Record<AnyCode, string>> = {
   RATE_LIMITED: "yes, after Retry-After",
   SERVICE_UNAVAILABLE: "yes, after extensions.retryAfterSeconds, with the same idempotency key",
+  SHUTTING_DOWN: "yes, on a new connection after Retry-After (another instance answers), with the same idempotency key",
   GATEWAY_TIMEOUT: "yes (mutations with the same idempotency key)",
   ACCESS_LOG_UNAVAILABLE: "yes",
   INTERNAL_SERVER_ERROR: "perhaps; report the requestId if it persists",
@@ -97,7 +99,7 @@ export function errorReferenceMarkdown(): string {
     "- `scope`: with FORBIDDEN for an app acting for a member, the scope its grant lacks.",
     "- `estimatedCost`, `allowedCost`: with QUERY_TOO_COSTLY.",
     "- `responseBytes`, `allowedBytes`: with RESPONSE_TOO_LARGE.",
-    "- `retryAfterSeconds`: with SERVICE_UNAVAILABLE and RATE_LIMITED.",
+    "- `retryAfterSeconds`: with SERVICE_UNAVAILABLE, SHUTTING_DOWN and RATE_LIMITED.",
     "- `replacement`: with AMOUNT_EXCEEDS_INT, the 64-bit field to read instead.",
     "",
   ];

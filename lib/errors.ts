@@ -29,6 +29,8 @@ export const ERROR_CODES = {
     "The read disclosed member data but its entry in the member's data-access log could not be written, so the subgraph's answer was withheld (fail closed): its fields are null. Retry later; a write in the same request may have committed (retry it with the same idempotency key).",
   SERVICE_UNAVAILABLE:
     "The hub cannot reach its database right now (restarting, failing over, connection lost). Nothing of the request was committed unless a retry with the same idempotency key says so: retry after extensions.retryAfterSeconds (seconds), with the same idempotency key.",
+  SHUTTING_DOWN:
+    "This hub instance is stopping (SIGTERM: draining its requests in flight); nothing of the request ran. HTTP 503 with Retry-After and Connection: close; retry after extensions.retryAfterSeconds (seconds), on a new connection (another instance answers), with the same idempotency key.",
   QUERY_TOO_COSTLY:
     "The operation's estimated cost (objects it may return, from list sizes: `first` or documented defaults) is above the caller's role maximum; nothing was executed. extensions.estimatedCost and extensions.allowedCost give both figures.",
   RESPONSE_TOO_LARGE: "The response would exceed the gateway's size limit; no data is returned (never a cut-off answer). extensions.responseBytes and extensions.allowedBytes give both figures.",

@@ -6,8 +6,8 @@ import { log } from "./logger.ts";
  * A process's HTTP server through its life (issue 18 §5): it listens first (a port clash is one
  * line naming the port and the setting, never a stack trace), answers health while the service is
  * still being built (`/healthz` 200, `/readyz` 503 naming the phase), serves, and on shutdown drains:
- * readiness turns 503, new requests get a clean 503 (`SERVICE_UNAVAILABLE`, `Retry-After`,
- * `Connection: close`) before anything of them runs, requests in flight finish (bounded by the drain
+ * readiness turns 503, new requests (on a kept-alive connection or a new one) get a whole, clean 503
+ * (`SHUTTING_DOWN`, `Retry-After`, `Connection: close`; lib/serve.test.ts) before anything of them runs, requests in flight finish (bounded by the drain
  * timeout), and only then are connections closed. Node's `server.close()` alone closes idle
  * keep-alive sockets, and `closeAllConnections()` (what the hub did) cuts requests mid-response.
  */
@@ -110,8 +110,12 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     }
     if (phase === "starting" || refusing || !handler) {
       // Nothing of this request has run: a client may retry it elsewhere (or here, shortly).
-      const message = phase === "starting" ? `The hub is starting (${step}); retry shortly` : "The hub is shutting down; retry (another instance will answer)";
-      return json(res, 503, { errors: [{ message, extensions: { code: "SERVICE_UNAVAILABLE", retryAfterSeconds: 1 } }] }, { "retry-after": "1", ...(refusing ? { connection: "close" } : {}) });
+      // Its own code while stopping (SHUTTING_DOWN: this instance is going, retry on another), so a
+      // client or a load balancer's log can tell it from a lost database (SERVICE_UNAVAILABLE).
+      const starting = phase === "starting";
+      const message = starting ? `The hub is starting (${step}); retry shortly` : "The hub is shutting down; retry (another instance will answer)";
+      const code = starting ? "SERVICE_UNAVAILABLE" : "SHUTTING_DOWN";
+      return json(res, 503, { errors: [{ message, extensions: { code, retryAfterSeconds: 1 } }] }, { "retry-after": "1", ...(refusing ? { connection: "close" } : {}) });
     }
     active.add(res);
     res.once("close", () => {

@@ -7,11 +7,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePorts, ROOT } from "../../bench/processes.ts";
 import { type Database, openDatabase } from "../../lib/db.ts";
 import { freshDatabase, onPostgres } from "../support/db.ts";
+import { connect, type RawAnswer, request } from "../support/raw-http.ts";
 
 // Graceful lifecycle of `npm start` (issue 18 §5), on the real entry point in its own process:
 // a port clash is one line; /readyz is 503 until migrations and the demo seed are done; two hubs
 // side by side start (the subgraphs take ports the OS assigns); SIGTERM during 100 requests in
-// flight: each completes or gets a clean 503, none is cut, and no event is lost (after a restart
+// flight: each completes or gets a clean 503, none is cut, a request arriving after the signal (on
+// a kept-alive connection or a new one) gets a whole 503 SHUTTING_DOWN, and no event is lost (after a restart
 // every outbox row is delivered, each into its consumer's inbox).
 // On PostgreSQL (DATABASE_URL) each hub gets a fresh clone; on PGlite a data dir loaded from the
 // migrated template (a fresh initdb would only add minutes).
@@ -147,8 +149,31 @@ describe("npm start", () => {
       expect(await second.exited).toBe(0);
     }, 600_000);
 
-    test("SIGTERM during 100 requests in flight: each completes or gets a clean 503; none is cut; no event lost", async () => {
+    test("SIGTERM during 100 requests in flight: each completes or gets a clean 503; a late request (kept-alive or new connection) gets a whole 503 SHUTTING_DOWN; none is cut; no event lost", async () => {
       const token = await demoAdminToken(hub.base);
+      const register = (name: string) =>
+        JSON.stringify({
+          query: "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }",
+          variables: { i: { name, category: "RETAIL", issuePrice: "0.01", redemptionRate: "0.01" } },
+        });
+      const auth = { authorization: `Bearer ${token}` };
+      // A kept-alive connection that has served a request, idle when the signal comes.
+      const keptAlive = await connect(port);
+      cleanup.push(() => void keptAlive.destroy());
+      expect((await request(keptAlive, JSON.stringify({ query: "{ partners { id } }" }), auth)).status).toBe(200);
+      let late: Promise<{ keptAlive: RawAnswer; fresh: RawAnswer }> | undefined;
+      /** Once the hub drains (its /readyz says so): a request on the idle kept-alive connection and one on a new connection. */
+      const lateRequests = async () => {
+        for (;;) {
+          const probe = await connect(port);
+          const r = await request(probe, "", {}, "GET /readyz").finally(() => probe.destroy());
+          if (r.status === 503) break;
+        }
+        const fresh = await connect(port);
+        cleanup.push(() => void fresh.destroy());
+        const [a, b] = await Promise.all([request(keptAlive, register("Late kept-alive"), auth), request(fresh, register("Late new connection"), auth)]);
+        return { keptAlive: a, fresh: b };
+      };
       let signalled = false;
       const outcomes = await new Promise<{ status: number; ok: boolean; afterSignal: boolean; code?: unknown; id?: string }[]>((resolve) => {
         const all = Array.from({ length: 100 }, (_, i) =>
@@ -169,6 +194,7 @@ describe("npm start", () => {
                 // The first answer: the other requests are still in flight (PGlite/PostgreSQL work through them).
                 signalled = true;
                 hub.child.kill("SIGTERM");
+                late = lateRequests();
               }
               return { status: res.status, ok: true, afterSignal, code: body.errors?.[0]?.extensions?.code, id: body.data?.registerPartner?.id };
             },
@@ -185,7 +211,13 @@ describe("npm start", () => {
       expect(outcomes.filter((o) => !o.ok)).toEqual([]);
       for (const o of outcomes) {
         if (o.status === 200) expect(o.id).toMatch(/^[0-9a-f-]{36}$/);
-        else expect(o).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE" });
+        else expect(o).toMatchObject({ status: 503, code: "SHUTTING_DOWN" });
+      }
+      // The late requests: refused whole, before anything of them ran, and told to close the connection.
+      const lateAnswers = await late!;
+      for (const answer of [lateAnswers.keptAlive, lateAnswers.fresh]) {
+        expect(answer).toMatchObject({ status: 503, headers: expect.objectContaining({ connection: "close", "retry-after": "1" }) });
+        expect(JSON.parse(answer.body)).toEqual({ errors: [{ message: expect.any(String), extensions: { code: "SHUTTING_DOWN", retryAfterSeconds: 1 } }] });
       }
       const done = outcomes.filter((o) => o.status === 200);
       // Requests accepted before the signal finished after it (drained, not cut).
@@ -214,6 +246,8 @@ describe("npm start", () => {
         expect(missing).toBe(0);
         const [{ registered }] = await c.$queryRawUnsafe<{ registered: number }[]>(`SELECT count(*)::int AS registered FROM partner."Partner" WHERE name LIKE 'Drain %'`);
         expect(registered).toBe(done.length);
+        const [{ lateRan }] = await c.$queryRawUnsafe<{ lateRan: number }[]>(`SELECT count(*)::int AS "lateRan" FROM partner."Partner" WHERE name LIKE 'Late %'`);
+        expect(lateRan).toBe(0);
       } finally {
         await check.close();
       }

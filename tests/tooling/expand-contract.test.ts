@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
+import { lastRelease } from "../support/previous-release.ts";
 
 /**
  * Migrations are expand/contract (issue 18 §8, docs/ARCHITECTURE.md "Upgrades"): a migration runs
@@ -37,20 +38,6 @@ function contractions(sql: string): string[] {
     for (const [re, why] of RULES) if (re.test(statement)) found.push(`${why}: ${statement.trim().replace(/\s+/g, " ").slice(0, 160)}`);
   }
   return found;
-}
-
-/** The commit of the last release: the one that added the newest schema/released/<version>.graphql. */
-function lastRelease(): { version: string; commit: string } {
-  const versions = readdirSync(path.join(ROOT, "schema/released"))
-    .filter((f) => /^\d+\.\d+\.\d+\.graphql$/.test(f))
-    .map((f) => f.replace(/\.graphql$/, ""))
-    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
-  const version = versions.at(-1)!;
-  const commit = execFileSync("git", ["log", "--diff-filter=A", "--format=%H", "--", `schema/released/${version}.graphql`], { cwd: ROOT, encoding: "utf8" })
-    .trim()
-    .split("\n")
-    .at(-1)!;
-  return { version, commit };
 }
 
 describe("expand/contract", () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
 import { emit, emitMany, event } from "../../../../lib/events/outbox.ts";
@@ -73,7 +74,8 @@ export interface EnrollOptions extends WriteOptions {
  * existing email gets BAD_USER_INPUT (an admin sees every member anyway).
  */
 export async function enrollMember(actor: Actor, rawInput: unknown, opts: EnrollOptions = {}): Promise<EnrollResult> {
-  const [result] = await enrollMembers(actor, [{ ...(rawInput as object), joinedAt: opts.joinedAt }], { now: opts.now });
+  // An admin's enrolment through the API is an admin action: audited (bulk imports and the seed are not).
+  const [result] = await enrollMembers(actor, [{ ...(rawInput as object), joinedAt: opts.joinedAt }], { now: opts.now, audit: actor.role === "ADMIN" });
   if ("error" in result!) {
     const { message, field, linkPending } = result.error;
     throw new HubError("BAD_USER_INPUT", message, { ...(field ? { field } : {}), ...(linkPending ? { linkPending } : {}) });
@@ -103,7 +105,7 @@ export const ENROLL_MAX_ROWS = 10_000;
  * reported with its index and changes nothing, the others go through. Rows are written in chunks,
  * each chunk one transaction with a handful of statements (members, links and events by createMany).
  */
-export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts: WriteOptions = {}): Promise<EnrollRowResult[]> {
+export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts: WriteOptions & { audit?: boolean } = {}): Promise<EnrollRowResult[]> {
   if (actor.role !== "PARTNER" && actor.role !== "ADMIN") throw forbidden("Only partners and admins enrol members");
   const partnerId = actor.role === "PARTNER" ? actor.partnerId : null;
   if (actor.role === "PARTNER" && !partnerId) throw forbidden("Partner token without a partner");
@@ -128,7 +130,7 @@ export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts
     const chunk = valid.slice(i, i + ENROLL_CHUNK);
     for (let attempt = 0; ; attempt++) {
       try {
-        results.push(...(await prisma().$transaction((tx) => enrollChunk(tx, partnerId, chunk, now), TX_OPTIONS)));
+        results.push(...(await prisma().$transaction((tx) => enrollChunk(tx, partnerId, chunk, now, opts.audit ? actor : null), TX_OPTIONS)));
         break;
       } catch (e) {
         // A concurrent enrolment of the same email or ref committed between our read and our write:
@@ -144,7 +146,13 @@ export async function enrollMembers(actor: Actor, rows: readonly unknown[], opts
   return results.sort((a, b) => a.index - b.index);
 }
 
-async function enrollChunk(tx: Prisma.TransactionClient, partnerId: string | null, chunk: { index: number; row: z.output<typeof EnrollInput> & { joinedAt?: Date } }[], now: Date): Promise<EnrollRowResult[]> {
+async function enrollChunk(
+  tx: Prisma.TransactionClient,
+  partnerId: string | null,
+  chunk: { index: number; row: z.output<typeof EnrollInput> & { joinedAt?: Date } }[],
+  now: Date,
+  auditActor: Actor | null,
+): Promise<EnrollRowResult[]> {
   const emails = [...new Set(chunk.map((c) => c.row.email))];
   const byEmail = new Map((await tx.member.findMany({ where: { email: { in: emails } } })).map((m) => [m.email, m]));
   const existingIds = new Set([...byEmail.values()].map((m) => m.id));
@@ -214,6 +222,9 @@ async function enrollChunk(tx: Prisma.TransactionClient, partnerId: string | nul
     else out.push({ index, member, created, link });
   }
   if (newMembers.length) await tx.member.createMany({ data: newMembers });
+  // No personal data in the append-only trail (it could never be erased): the member's id and joining time.
+  if (auditActor)
+    for (const m of newMembers) await recordAudit(tx, auditActor, { action: "member.enrolled_by_admin", targetType: "Member", targetId: m.id, before: null, after: { memberId: m.id, joinedAt: m.joinedAt } });
   if (newLinks.length) await tx.linkedAccount.createMany({ data: newLinks });
   await emitMany(tx, "member", [
     ...newMembers.map((m) => event("member.enrolled", { memberId: m.id, email: m.email, joinedAt: m.joinedAt.toISOString(), partnerId })),

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { hashPassword, newActivationCode, normalizeActivationCode, passwordProblem, sha256, signInDelayMs, verifyPassword } from "../../../../lib/password.ts";
 import { MEMBER_SCOPES } from "../../../../lib/principal.ts";
@@ -53,7 +54,13 @@ export async function issueActivationCode(actor: Actor, memberId: string, now = 
   const code = newActivationCode();
   const expiresAt = new Date(now.getTime() + ACTIVATION_TTL_MS);
   const data = { activationCodeHash: sha256(normalizeActivationCode(code)), activationExpiresAt: expiresAt, updatedAt: now };
-  await prisma().memberCredential.upsert({ where: { memberId }, create: { memberId, ...data }, update: data });
+  await prisma().$transaction(async (tx) => {
+    const before = await tx.memberCredential.findUnique({ where: { memberId } });
+    await tx.memberCredential.upsert({ where: { memberId }, create: { memberId, ...data }, update: data });
+    // An admin's code can reset a password someone uses: audited (a partner's, only before first sign-in, is enrolment's routine).
+    if (actor.role === "ADMIN")
+      await recordAudit(tx, actor, { action: "member.activation_code_issued", targetType: "Member", targetId: memberId, before: credentialAuditView(before), after: credentialAuditView({ ...before, ...data }) });
+  });
   return { memberId, code, expiresAt };
 }
 
@@ -220,8 +227,17 @@ export async function revokeAppGrant(actor: Actor, grantId: string, now = new Da
   const g = isUuid(grantId) ? await prisma().appGrant.findUnique({ where: { id: grantId } }) : null;
   const mine = g && actor.role === "MEMBER" && actor.memberId === g.memberId && g.kind === "APP";
   if (!g || !(mine || actor.role === "ADMIN")) throw notFound("AppGrant", grantId);
-  await revokeGrant(g.id, actor.role === "ADMIN" ? "ADMIN" : "MEMBER", now);
-  return prisma().appGrant.findUniqueOrThrow({ where: { id: g.id } });
+  if (actor.role !== "ADMIN") {
+    await revokeGrant(g.id, "MEMBER", now);
+    return prisma().appGrant.findUniqueOrThrow({ where: { id: g.id } });
+  }
+  return prisma().$transaction(async (tx) => {
+    await tx.appGrant.updateMany({ where: { id: g.id, revokedAt: null }, data: { revokedAt: now, revokedReason: "ADMIN" } });
+    const after = await tx.appGrant.findUniqueOrThrow({ where: { id: g.id } });
+    const view = (x: AppGrant) => ({ memberId: x.memberId, kind: x.kind, clientId: x.clientId, partnerId: x.partnerId, scopes: x.scopes, revokedAt: x.revokedAt, revokedReason: x.revokedReason });
+    await recordAudit(tx, actor, { action: "app_grant.revoked", targetType: "AppGrant", targetId: g.id, partnerId: g.partnerId, before: view(g), after: view(after) });
+    return after;
+  });
 }
 
 /** ADMIN disables (or re-enables) a member's sign-in; disabling stops every token within seconds. */
@@ -229,5 +245,15 @@ export async function setMemberSignInDisabled(actor: Actor, memberId: string, di
   if (actor.role !== "ADMIN") throw forbidden("Only an admin disables a member's sign-in");
   if (!isUuid(memberId) || !(await prisma().member.findUnique({ where: { id: memberId }, select: { id: true } }))) throw notFound("Member", memberId);
   const data = { disabledAt: disabled ? now : null, updatedAt: now };
-  await prisma().memberCredential.upsert({ where: { memberId }, create: { memberId, ...data }, update: data });
+  await prisma().$transaction(async (tx) => {
+    const before = await tx.memberCredential.findUnique({ where: { memberId } });
+    await tx.memberCredential.upsert({ where: { memberId }, create: { memberId, ...data }, update: data });
+    await recordAudit(tx, actor, { action: "member.sign_in_disabled", targetType: "Member", targetId: memberId, before: credentialAuditView(before), after: credentialAuditView({ ...before, ...data }) });
+  });
+}
+
+/** What the audit trail keeps of a member's sign-in: states and times, never a hash or a code. */
+function credentialAuditView(c: { passwordHash?: string | null; activationExpiresAt?: Date | null; disabledAt?: Date | null } | null) {
+  // Key names avoid the redacted words (lib/audit.ts SECRET_KEY): these are facts, not secrets.
+  return { signInSetUp: Boolean(c?.passwordHash), newCodeValidUntil: c?.activationExpiresAt ?? null, disabledAt: c?.disabledAt ?? null };
 }

@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { loadEnv } from "../../../../lib/config.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
 import { isUuid, parseInput } from "../../../../lib/input.ts";
 import type { RateLimitQuota } from "../../../../prisma/generated/client/client.ts";
 import { plumbingPrisma, prisma } from "../db.ts";
-import { type Actor, isAdmin, isPartnerSelf } from "./domain.ts";
+import { type Actor, isAdmin, isPartnerSelf, TX_OPTIONS } from "./domain.ts";
 
 /**
  * Rate limits per partner and per API client (issue 18 §4). This subgraph owns the admins' settings
@@ -54,7 +55,12 @@ export function effectiveQuota(scope: QuotaScope, row: Pick<RateLimitQuota, "req
   };
 }
 
-async function write(actor: Actor, scope: QuotaScope, subject: string, raw: unknown): Promise<RateLimitQuota> {
+/**
+ * Upserts the quota row and records the change in the audit trail, in one transaction: before and
+ * after are the limits in force (an unset limit shows its default), so the trail reads as the
+ * partner experiences it.
+ */
+async function write(actor: Actor, scope: QuotaScope, subject: string, raw: unknown, audit: { partnerId: string }): Promise<RateLimitQuota> {
   const input = parseInput(LimitsInput, raw ?? {}, "input");
   // Absent = keep; null = back to the default.
   const data = {
@@ -63,18 +69,30 @@ async function write(actor: Actor, scope: QuotaScope, subject: string, raw: unkn
     updatedAt: new Date(),
     updatedBy: actor.sub,
   };
-  return prisma().rateLimitQuota.upsert({
-    where: { scope_subject: { scope, subject } },
-    create: { scope, subject, requestsPerMinute: input.requestsPerMinute ?? null, costPerMinute: input.costPerMinute ?? null, updatedBy: actor.sub },
-    update: data,
-  });
+  return prisma().$transaction(async (tx) => {
+    const before = await tx.rateLimitQuota.findUnique({ where: { scope_subject: { scope, subject } } });
+    const after = await tx.rateLimitQuota.upsert({
+      where: { scope_subject: { scope, subject } },
+      create: { scope, subject, requestsPerMinute: input.requestsPerMinute ?? null, costPerMinute: input.costPerMinute ?? null, updatedBy: actor.sub },
+      update: data,
+    });
+    await recordAudit(tx, actor, {
+      action: scope === "PARTNER" ? "partner.limits_changed" : "api_client.limits_changed",
+      targetType: scope === "PARTNER" ? "Partner" : "ApiClient",
+      targetId: subject,
+      partnerId: audit.partnerId,
+      before: effectiveQuota(scope, before),
+      after: effectiveQuota(scope, after),
+    });
+    return after;
+  }, TX_OPTIONS);
 }
 
 /** ADMIN sets a partner's limits (all its API clients and apps together). Takes effect at the gateway within HUB_RATE_LIMITS_POLL_MS. */
 export async function setPartnerLimits(actor: Actor, partnerId: string, raw: unknown): Promise<Quota> {
   if (!isAdmin(actor)) throw forbidden("Only an admin sets a partner's rate limits");
   if (!isUuid(partnerId) || !(await prisma().partner.findUnique({ where: { id: partnerId }, select: { id: true } }))) throw notFound("Partner", partnerId);
-  return effectiveQuota("PARTNER", await write(actor, "PARTNER", partnerId, raw));
+  return effectiveQuota("PARTNER", await write(actor, "PARTNER", partnerId, raw, { partnerId }));
 }
 
 /** ADMIN sets one partner API client's (or app's) limits. */
@@ -83,7 +101,7 @@ export async function setApiClientLimits(actor: Actor, clientId: string, raw: un
   const client = clientId.length <= 64 ? await prisma().apiClient.findUnique({ where: { clientId }, select: { partnerId: true } }) : null;
   if (!client) throw notFound("ApiClient", clientId);
   if (!client.partnerId) throw forbidden("Rate limits apply to partners' clients and apps; admin clients and the hub's own apps are not limited");
-  return effectiveQuota("CLIENT", await write(actor, "CLIENT", clientId, raw));
+  return effectiveQuota("CLIENT", await write(actor, "CLIENT", clientId, raw, { partnerId: client.partnerId }));
 }
 
 /** The limits in force for a partner or client: who may see them is the caller's business (admins, the partner itself). */

@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { recordAudit } from "../../../../lib/audit.ts";
 import { loadEnv } from "../../../../lib/config.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { isUuid, parseInput } from "../../../../lib/input.ts";
 import { decodeCursor, encodeCursor, type Page, pageSize, takePage } from "../../../../lib/paging.ts";
 import type { Principal } from "../../../../lib/principal.ts";
 import { PURPOSES } from "../../../../lib/vocabulary.ts";
-import type { WebhookDelivery, WebhookEndpoint } from "../../../../prisma/generated/client/client.ts";
+import type { Prisma, WebhookDelivery, WebhookEndpoint } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { TX_OPTIONS } from "../services/domain.ts";
 import { wakeDispatchers } from "./wake.ts";
@@ -40,6 +41,32 @@ function readingPartner(actor: Actor): string | null {
   if (actor.role === "ADMIN") return null;
   return managingPartner(actor);
 }
+
+/** What the audit trail keeps of an endpoint: never its secrets, only when they rotated. */
+function endpointAuditView(e: WebhookEndpoint) {
+  return {
+    url: e.url,
+    description: e.description,
+    eventTypes: e.eventTypes,
+    purpose: e.purpose,
+    status: e.status,
+    secretRotatedAt: e.secretRotatedAt,
+    previousSecretExpiresAt: e.previousSecretExpiresAt,
+  };
+}
+
+type EndpointAction = "webhook_endpoint.created" | "webhook_endpoint.updated" | "webhook_endpoint.secret_rotated" | "webhook_endpoint.status_changed" | "webhook_endpoint.deleted";
+
+/** Records a partner's change of one of its endpoints, in the transaction that makes it. */
+const auditEndpoint = (tx: Prisma.TransactionClient, actor: Actor, action: EndpointAction, before: WebhookEndpoint | null, after: WebhookEndpoint | null) =>
+  recordAudit(tx, actor, {
+    action,
+    targetType: "WebhookEndpoint",
+    targetId: (after ?? before)!.id,
+    partnerId: (after ?? before)!.partnerId,
+    before: before && endpointAuditView(before),
+    after: after && endpointAuditView(after),
+  });
 
 const Url = z
   .string({ error: "url is required" })
@@ -76,7 +103,7 @@ export async function createWebhookEndpoint(actor: Actor, raw: unknown): Promise
   const endpoint = await prisma().$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`webhooks:${partnerId}`}))`;
     if ((await tx.webhookEndpoint.count({ where: { partnerId } })) >= MAX_ENDPOINTS_PER_PARTNER) throw badInput(`A partner has at most ${MAX_ENDPOINTS_PER_PARTNER} webhook endpoints`, "input");
-    return tx.webhookEndpoint.create({
+    const created = await tx.webhookEndpoint.create({
       data: {
         partnerId,
         url: input.url,
@@ -87,6 +114,8 @@ export async function createWebhookEndpoint(actor: Actor, raw: unknown): Promise
         createdBy: actor.personRole ? `person:${actor.sub}` : actor.sub,
       },
     });
+    await auditEndpoint(tx, actor, "webhook_endpoint.created", null, created);
+    return created;
   }, TX_OPTIONS);
   return { endpoint, secret };
 }
@@ -110,15 +139,28 @@ export async function updateWebhookEndpoint(actor: Actor, id: string, raw: unkno
   const e = await ownEndpoint(actor, id, true);
   const { input } = parseInput(z.object({ input: UpdateInput }), { input: raw });
   if (input.url) await checkReachable(input.url);
-  return prisma().webhookEndpoint.update({
-    where: { id: e.id },
-    data: {
-      ...(input.url ? { url: input.url } : {}),
-      ...(input.eventTypes ? { eventTypes: input.eventTypes } : {}),
-      ...(input.description !== undefined ? { description: input.description } : {}),
-      updatedAt: new Date(),
-    },
-  });
+  return prisma().$transaction(async (tx) => {
+    const before = await lockedEndpoint(tx, e.id);
+    const after = await tx.webhookEndpoint.update({
+      where: { id: e.id },
+      data: {
+        ...(input.url ? { url: input.url } : {}),
+        ...(input.eventTypes ? { eventTypes: input.eventTypes } : {}),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+        updatedAt: new Date(),
+      },
+    });
+    await auditEndpoint(tx, actor, "webhook_endpoint.updated", before, after);
+    return after;
+  }, TX_OPTIONS);
+}
+
+/** The endpoint's row as it is now, locked until `tx` ends (the audit's before is the row the change replaced). */
+async function lockedEndpoint(tx: Prisma.TransactionClient, id: string): Promise<WebhookEndpoint> {
+  await tx.$queryRaw`SELECT 1 FROM "partner"."WebhookEndpoint" WHERE id = ${id}::uuid FOR UPDATE`;
+  const row = await tx.webhookEndpoint.findUnique({ where: { id } });
+  if (!row) throw notFound("WebhookEndpoint", id);
+  return row;
 }
 
 const MAX_OVERLAP_SECONDS = 7 * 86_400;
@@ -133,23 +175,33 @@ export async function rotateWebhookSecret(actor: Actor, id: string, overlapSecon
   const overlap = overlapSeconds ?? loadEnv().HUB_WEBHOOK_ROTATION_OVERLAP_SECONDS;
   if (!Number.isInteger(overlap) || overlap < 0 || overlap > MAX_OVERLAP_SECONDS) throw badInput(`overlapSeconds must be a whole number of seconds in 0–${MAX_OVERLAP_SECONDS}`, "overlapSeconds");
   const secret = newSecret();
-  const endpoint = await prisma().webhookEndpoint.update({
-    where: { id: e.id },
-    data: {
-      previousSecretEncrypted: overlap > 0 ? e.secretEncrypted : null,
-      previousSecretExpiresAt: overlap > 0 ? new Date(now.getTime() + overlap * 1000) : null,
-      secretEncrypted: encryptSecret(secret),
-      secretRotatedAt: now,
-      updatedAt: now,
-    },
-  });
+  const endpoint = await prisma().$transaction(async (tx) => {
+    const before = await lockedEndpoint(tx, e.id);
+    const after = await tx.webhookEndpoint.update({
+      where: { id: e.id },
+      data: {
+        previousSecretEncrypted: overlap > 0 ? before.secretEncrypted : null,
+        previousSecretExpiresAt: overlap > 0 ? new Date(now.getTime() + overlap * 1000) : null,
+        secretEncrypted: encryptSecret(secret),
+        secretRotatedAt: now,
+        updatedAt: now,
+      },
+    });
+    await auditEndpoint(tx, actor, "webhook_endpoint.secret_rotated", before, after);
+    return after;
+  }, TX_OPTIONS);
   return { endpoint, secret };
 }
 
 /** Paused: deliveries wait (still created, in order) and go out on resume. Idempotent both ways. */
 export async function setWebhookEndpointPaused(actor: Actor, id: string, paused: boolean): Promise<WebhookEndpoint> {
   const e = await ownEndpoint(actor, id, true);
-  const updated = await prisma().webhookEndpoint.update({ where: { id: e.id }, data: { status: paused ? "PAUSED" : "ACTIVE", updatedAt: new Date() } });
+  const updated = await prisma().$transaction(async (tx) => {
+    const before = await lockedEndpoint(tx, e.id);
+    const after = await tx.webhookEndpoint.update({ where: { id: e.id }, data: { status: paused ? "PAUSED" : "ACTIVE", updatedAt: new Date() } });
+    await auditEndpoint(tx, actor, "webhook_endpoint.status_changed", before, after);
+    return after;
+  }, TX_OPTIONS);
   if (!paused) wakeDispatchers();
   return updated;
 }
@@ -157,8 +209,12 @@ export async function setWebhookEndpointPaused(actor: Actor, id: string, paused:
 /** Deletes the endpoint and its deliveries (pending ones are never sent). */
 export async function deleteWebhookEndpoint(actor: Actor, id: string): Promise<WebhookEndpoint> {
   const e = await ownEndpoint(actor, id, true);
-  await prisma().webhookEndpoint.delete({ where: { id: e.id } });
-  return e;
+  return prisma().$transaction(async (tx) => {
+    const before = await lockedEndpoint(tx, e.id);
+    await tx.webhookEndpoint.delete({ where: { id: e.id } });
+    await auditEndpoint(tx, actor, "webhook_endpoint.deleted", before, null);
+    return before;
+  }, TX_OPTIONS);
 }
 
 /** The actor's endpoints (ADMIN: every partner's, or one partner's), oldest first. */
@@ -214,10 +270,21 @@ async function ownDelivery(actor: Actor, id: string, manage: boolean): Promise<W
  */
 export async function replayWebhookDelivery(actor: Actor, id: string): Promise<WebhookDelivery> {
   const d = await ownDelivery(actor, id, true);
-  const replayed = await prisma().webhookDelivery.update({
-    where: { id: d.id },
-    data: { status: "PENDING", attempts: 0, nextAttemptAt: new Date(), lockedUntil: null, deadAt: null },
-  });
+  const replayed = await prisma().$transaction(async (tx) => {
+    const after = await tx.webhookDelivery.update({
+      where: { id: d.id },
+      data: { status: "PENDING", attempts: 0, nextAttemptAt: new Date(), lockedUntil: null, deadAt: null },
+    });
+    await recordAudit(tx, actor, {
+      action: "webhook_delivery.replayed",
+      targetType: "WebhookDelivery",
+      targetId: d.id,
+      partnerId: d.partnerId,
+      before: { endpointId: d.endpointId, eventId: d.eventId, status: d.status, attempts: d.attempts },
+      after: { endpointId: after.endpointId, eventId: after.eventId, status: after.status, attempts: after.attempts },
+    });
+    return after;
+  }, TX_OPTIONS);
   wakeDispatchers();
   return replayed;
 }
@@ -229,10 +296,22 @@ export async function replayWebhookDeliveries(actor: Actor, endpointId: string, 
   const e = await ownEndpoint(actor, endpointId, true);
   if (!(from instanceof Date) || !(to instanceof Date) || from >= to) throw badInput("from must be before to", "to");
   if (to.getTime() - from.getTime() > MAX_REPLAY_DAYS * 86_400_000) throw badInput(`A replay covers at most ${MAX_REPLAY_DAYS} days`, "to");
-  const { count } = await prisma().webhookDelivery.updateMany({
-    where: { endpointId: e.id, occurredAt: { gte: from, lt: to } },
-    data: { status: "PENDING", attempts: 0, nextAttemptAt: new Date(), lockedUntil: null, deadAt: null },
-  });
+  const count = await prisma().$transaction(async (tx) => {
+    const where = { endpointId: e.id, occurredAt: { gte: from, lt: to } };
+    const byStatus = async () => Object.fromEntries((await tx.webhookDelivery.groupBy({ by: ["status"], where, _count: { _all: true } })).map((g) => [g.status, g._count._all]));
+    const before = await byStatus();
+    const { count } = await tx.webhookDelivery.updateMany({ where, data: { status: "PENDING", attempts: 0, nextAttemptAt: new Date(), lockedUntil: null, deadAt: null } });
+    // One entry for the range: the endpoint, the range, and the deliveries by status before and after.
+    await recordAudit(tx, actor, {
+      action: "webhook_delivery.replayed",
+      targetType: "WebhookEndpoint",
+      targetId: e.id,
+      partnerId: e.partnerId,
+      before: { from, to, deliveriesByStatus: before },
+      after: { from, to, deliveriesByStatus: await byStatus(), replayed: count },
+    });
+    return count;
+  }, TX_OPTIONS);
   wakeDispatchers();
   return count;
 }

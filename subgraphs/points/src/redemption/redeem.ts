@@ -354,9 +354,21 @@ export async function captureHold(actor: Actor, holdId: string, points: number |
     });
     await tx.$executeRaw`UPDATE "points"."Hold" SET "captureTransactionId" = ${t.id}::uuid WHERE id = ${hold.id}::uuid`;
     await emit(tx, "points.activity", { memberId: hold.memberId, at: at.toISOString(), kind: "REDEEM", points: -capture, partnerId: hold.partnerId });
+    if (actor.role === "ADMIN") await auditAdminHold(tx, actor, hold, { status: "CAPTURED", capturedPoints: capture, transactionId: t.id });
     return t;
   });
 }
+
+/** An admin resolving a partner's hold is an intervention in that partner's checkout: audited (the partner's own is its business). */
+const auditAdminHold = (tx: Tx, actor: Actor, hold: HoldRow, after: { status: "CAPTURED" | "VOIDED"; capturedPoints: number; transactionId?: string }) =>
+  recordAudit(tx, actor, {
+    action: "points.hold_resolved_by_admin",
+    targetType: "Hold",
+    targetId: hold.id,
+    partnerId: hold.partnerId,
+    before: { status: hold.status, points: hold.points, memberId: hold.memberId },
+    after: { ...after, points: hold.points, memberId: hold.memberId },
+  });
 
 /** Voids a pending hold (its points become available again). A resolved hold is HOLD_ALREADY_RESOLVED. */
 export async function voidHold(actor: Actor, holdId: string, opts: WriteOptions = {}): Promise<HoldRow> {
@@ -364,6 +376,7 @@ export async function voidHold(actor: Actor, holdId: string, opts: WriteOptions 
   const now = opts.now ?? new Date();
   return prisma().$transaction(async (tx) => {
     await resolveHold(tx, hold, "VOIDED", 0, now);
+    if (actor.role === "ADMIN") await auditAdminHold(tx, actor, hold, { status: "VOIDED", capturedPoints: 0 });
     return (await holdsByIds(tx, [hold.id])).get(hold.id)!;
   }, TX_OPTIONS);
 }

@@ -1,3 +1,4 @@
+import { recordAudit } from "../../../../../lib/audit.ts";
 import { z } from "zod";
 import type { Prisma } from "../../../../../lib/db.ts";
 import { badInput, HubError } from "../../../../../lib/errors.ts";
@@ -111,7 +112,7 @@ export async function createOffer(actor: Actor, raw: unknown, opts: WriteOptions
       "coIssuers",
     );
     await requireActivePartners(tx, t.redeemableAtPartnerIds, "redeemableAtPartnerIds");
-    return tx.offer.create({
+    const offer = await tx.offer.create({
       data: {
         ...termsData(t),
         createdByPartnerId: me,
@@ -120,6 +121,8 @@ export async function createOffer(actor: Actor, raw: unknown, opts: WriteOptions
         redeemable: { create: t.redeemableAtPartnerIds.map((partnerId) => ({ partnerId })) },
       },
     });
+    await recordAudit(tx, actor, { action: "offer.created", targetType: "Offer", targetId: offer.id, partnerId: me, before: null, after: { status: offer.status, version: offer.version, ...t } });
+    return offer;
   }, TX_OPTIONS);
 }
 
@@ -182,9 +185,18 @@ export async function updateOffer(actor: Actor, offerId: string, raw: unknown, o
       await tx.offerRedeemablePartner.deleteMany({ where: { offerId } });
       await tx.offerRedeemablePartner.createMany({ data: t.redeemableAtPartnerIds.map((partnerId) => ({ offerId, partnerId })) });
     }
-    return tx.offer.update({
+    const updated = await tx.offer.update({
       where: { id: offerId },
       data: { ...termsData(t), version: { increment: 1 }, status: offer.status === "DRAFT" ? "DRAFT" : "PENDING_APPROVAL" },
     });
+    await recordAudit(tx, actor, {
+      action: "offer.updated",
+      targetType: "Offer",
+      targetId: offerId,
+      partnerId: actor.partnerId ?? null,
+      before: { status: offer.status, version: offer.version, ...current },
+      after: { status: updated.status, version: updated.version, ...t },
+    });
+    return updated;
   }, TX_OPTIONS);
 }
