@@ -84,7 +84,7 @@ export const SETTINGS = {
     z.enum(["0", "1"]).optional(),
   ),
 
-  // ── observability (docs/ARCHITECTURE.md "Operating the hub") ───────────────────────────────
+  // ── observability (docs/ARCHITECTURE.md, rule "traces, metrics, logs"; docs/DECISIONS.md D26) ───────────────────────────────
   LOG_LEVEL: def("observability", "Alias of HUB_LOG_LEVEL (the common name); HUB_LOG_LEVEL wins when both are set.", z.enum(["debug", "info", "warn", "error", "silent"]).optional()),
   HUB_LOG_REDACT: def(
     "observability",

@@ -4,7 +4,7 @@ import { suppressTracing } from "@opentelemetry/core";
 import { readSetting } from "./config.ts";
 
 /**
- * OpenTelemetry for every process of the hub (docs/ARCHITECTURE.md "Operating the hub").
+ * OpenTelemetry for every process of the hub (docs/ARCHITECTURE.md, rule "traces, metrics, logs"; docs/DECISIONS.md D26).
  *
  * Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (or a test passes an exporter): then no SDK module
  * is even loaded, the API is OpenTelemetry's no-op, and every helper below returns at its first

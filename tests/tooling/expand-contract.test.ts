@@ -5,7 +5,7 @@ import { describe, expect, test } from "vitest";
 import { lastRelease } from "../support/previous-release.ts";
 
 /**
- * Migrations are expand/contract (issue 18 §8, docs/ARCHITECTURE.md "Upgrades"): a migration runs
+ * Migrations are expand/contract (issue 18 §8, docs/ARCHITECTURE.md, rule "upgrades"): a migration runs
  * while the previous release serves traffic, so a migration added since the last release may only
  * expand (new tables, nullable columns or columns with a default, new indexes, triggers, functions).
  * Contracting (dropping or renaming a column or table, a new NOT NULL without a default on an
