@@ -71,7 +71,7 @@ export interface BonusFacts {
   welcomed: boolean;
   /** A BIRTHDAY grant exists for the year of the earn's time (HUB_TIME_ZONE). */
   birthdayPaid: boolean;
-  /** The birth month from each active, unexpired consent receipt for this partner, per category it covers ("month:CATEGORY"). */
+  /** The birth month from each active, unexpired consent receipt for this partner, per category it covers ("month:CATEGORY"), the newest receipt first (a changed birthday: the latest grant says it). */
   birthConsents: string[];
 }
 
@@ -85,7 +85,7 @@ export function bonusFactsSql(partnerId: string, at: Date): { columns: Prisma.Sq
   const { year } = yearMonthIn(settings().timeZone, at);
   return {
     columns: Prisma.sql`j."joinedAt", gw."memberId" IS NOT NULL AS welcomed, gb."memberId" IS NOT NULL AS "birthdayPaid",
-      (SELECT array_agg(mc."birthMonth"::text || ':' || cat) FROM "points"."MemberConsent" mc CROSS JOIN LATERAL unnest(mc.categories) AS cat
+      (SELECT array_agg(mc."birthMonth"::text || ':' || cat ORDER BY mc."updatedAt" DESC) FROM "points"."MemberConsent" mc CROSS JOIN LATERAL unnest(mc.categories) AS cat
         WHERE mc."memberId" = m AND mc."partnerId" = ${partnerId}::uuid AND mc.active AND mc."birthMonth" IS NOT NULL
           AND (mc."expiresAt" IS NULL OR mc."expiresAt" > ${at})) AS "birthConsents"`,
     joins: Prisma.sql`
