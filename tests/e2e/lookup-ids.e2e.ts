@@ -76,7 +76,7 @@ describe("direct lookups by id", () => {
   test("a malformed id is a clear code on every lookup, never INTERNAL_SERVER_ERROR", async () => {
     const a = partners[0]!;
     for (const [field, query] of Object.entries(LOOKUPS)) {
-      for (const id of ["not-an-id", "", "Member:" + memberA, `${memberA}x`]) {
+      for (const id of ["not-an-id", "", `Member:${memberA}`, `${memberA}x`]) {
         for (const token of [a.token, admin]) {
           const r = (await hub.gql(token, query, { id })) as Answer;
           const codes = (r.errors ?? []).map((e) => e.extensions?.code);
