@@ -162,3 +162,20 @@ test("birthday bonus only under an active, unexpired receipt of the member for t
   await grant(both, { categories: ["PROFILE_BASIC", "PROFILE_CONTACT"] });
   expect(await birthdayPaid(both, later)).toBe(1);
 });
+
+test("receipts naming different birth months (a changed birthday): the newest receipt's month counts", async () => {
+  const m = randomUUID();
+  await enrol(m, null);
+  const grant = (birthMonth: number) =>
+    applyEvents({ type: "member.consent_granted", payload: { consentId: randomUUID(), memberId: m, partnerId: shop, purpose: "ACCOUNT_SERVICING", categories: ["PROFILE_BASIC"], birthMonth } });
+  await grant(2);
+  await new Promise((r) => setTimeout(r, 20)); // the second receipt is recorded later (updatedAt)
+  await grant(3);
+  const birthdayBonuses = async (at: Date, key: string) => {
+    const r = await awardPointsBatch(P, [{ memberId: m, purchaseAmount: "10", idempotencyKey: key }], { now: at });
+    expect(r.rejected).toEqual([]);
+    return prisma().ledgerTransaction.count({ where: { memberId: m, kind: "PROGRAM_BONUS", idempotencyKey: { startsWith: "birthday" } } });
+  };
+  expect(await birthdayBonuses(new Date(Date.UTC(2030, 1, 10, 12)), `${m}:feb`)).toBe(0); // February: the older receipt's month
+  expect(await birthdayBonuses(now, `${m}:mar`)).toBe(1); // March: the newest receipt's month
+});
