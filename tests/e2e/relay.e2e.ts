@@ -141,7 +141,7 @@ const PASS = "first: $first, after: $after, last: $last, before: $before";
 async function connection(token: string, query: string, path: string[], vars: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Conn> {
   const r = await hub.gql(token, query, vars, headers);
   if (r.errors?.length) throw new Error(String(r.errors[0]!.extensions?.code ?? r.errors[0]!.message));
-  return path.reduce((o: any, k) => o[k], r.data) as Conn;
+  return path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], r.data) as Conn;
 }
 afterAll(() => hub?.close());
 
