@@ -1,5 +1,5 @@
 import type { RateLimitStatus } from "./rate-limit-header.ts";
-import SchemaBuilder from "@pothos/core";
+import SchemaBuilder, { type ArgBuilder, type SchemaTypes } from "@pothos/core";
 import DataloaderPlugin from "@pothos/plugin-dataloader";
 import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
@@ -141,7 +141,7 @@ export type HubBuilder<Ctx extends HubContext> = ReturnType<typeof createBuilder
 export interface PageInfoShape {
   hasNextPage: boolean;
   endCursor: string | null;
-  /** Whether a page precedes this one; lists paged only forward answer false (Relay allows it). */
+  /** Whether a page precedes this one (every connection pages both ways: lib/paging.ts `keysetPages`). */
   hasPreviousPage?: boolean;
   /** Cursor of the first item; computed by `pageInfoOf`. */
   startCursor?: string | null;
@@ -159,12 +159,25 @@ export function definePageInfo<Ctx extends HubContext>(builder: HubBuilder<Ctx>)
       hasNextPage: t.exposeBoolean("hasNextPage", { description: "True when another page follows this one (items older than endCursor, in a list newest first)." }),
       endCursor: t.exposeString("endCursor", { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next page." }),
       hasPreviousPage: t.boolean({
-        description: "True when another page precedes this one (pass startCursor as `before` with `last`). As the Relay spec allows, a list paged forward only (no `last`/`before` arguments) answers false.",
+        description: "True when another page precedes this one (items newer than startCursor; pass startCursor as `before` with `last`). False on a first page (no `after`).",
         resolve: (p) => p.hasPreviousPage ?? false,
       }),
       startCursor: t.string({ nullable: true, description: "Cursor of the first item of this page; pass it as `before` (with `last`) for the previous page.", resolve: (p) => p.startCursor ?? null }),
     }),
   });
+}
+
+/**
+ * Relay's four paging arguments with their descriptions, the same on every connection (validated by
+ * `pageRequest` in lib/paging.ts); `noun` names the items ("transactions"), newest first.
+ */
+export function pageArgs<Types extends SchemaTypes>(arg: ArgBuilder<Types>, noun: string, max = 100) {
+  return {
+    first: arg.int({ required: false, description: `Page size forward, 1–${max} (default 20); not with \`last\` (BAD_USER_INPUT).` }),
+    after: arg.string({ required: false, description: `Continue after this cursor (pageInfo.endCursor of the previous page): older ${noun}.` }),
+    last: arg.int({ required: false, description: `Page size backward, 1–${max} (default 20): the ${noun} just before \`before\` (or the oldest, without it), still listed newest first; not with \`first\`.` }),
+    before: arg.string({ required: false, description: `The page just before this cursor (pageInfo.startCursor): newer ${noun}; with \`last\`, not with \`after\`.` }),
+  };
 }
 
 /** The pageInfo of a page: whether another follows, and the cursor of its last row. */

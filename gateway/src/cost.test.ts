@@ -25,6 +25,12 @@ describe("estimateCost", () => {
     expect(cost("{ me { activity(first: 100000) { edges { node { id } } } } }").data).toBe(1 + 1 + 200);
   });
 
+  test("last (backward paging) sets the size as first does: a last: 100 page is not counted as the default page", () => {
+    expect(cost("{ me { activity(last: 100) { edges { node { id } } } } }").data).toBe(1 + 1 + 200);
+    expect(cost('query($n: Int) { me { activity(last: $n, before: "c") { edges { node { id } } } } }', { n: 50 }).data).toBe(1 + 1 + 50 + 50);
+    expect(cost("{ me { activity(last: 100000) { edges { node { id } } } } }").data).toBe(1 + 1 + 200);
+  });
+
   test("the issue's partner loop: six and seven levels are far above every role's maximum, one level is not", () => {
     const max = Math.max(...Object.values(DEFAULT_LIMITS.maxCost));
     expect(cost(partnerLoop(6)).data).toBeGreaterThan(max * 1000);

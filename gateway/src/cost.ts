@@ -136,7 +136,8 @@ export function estimateCost(schema: GraphQLSchema, doc: DocumentNode, operation
       const list = isListType(getNullableType(type));
       let size = 1;
       if (paged) {
-        const first = intArg(sel, "first", variables);
+        // Backward paging (`last`) returns as many edges as `first` would; both given is refused by the subgraph.
+        const first = intArg(sel, "first", variables) ?? intArg(sel, "last", variables);
         size = first === undefined || first === null ? PAGE_DEFAULT : Number.isNaN(first) ? PAGE_MAX : Math.min(Math.max(first, 1), PAGE_MAX);
       } else if (list) size = inConnection && name === "edges" ? 1 : (introspection[key] ?? sizes[key] ?? DEFAULT_LIST_SIZE);
       // A list returns `size` objects; a paged connection is one object holding `size` edges.

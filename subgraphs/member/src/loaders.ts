@@ -2,7 +2,7 @@ import DataLoader from "dataloader";
 import type { Consent, DataAccessEvent, LinkedAccount, Member } from "../../../prisma/generated/client/client.ts";
 import { pagedLoader } from "../../../lib/paging.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
-import { type AccessPage, accessPages, decodeCursor } from "./services/access-log.ts";
+import { type AccessPage, accessPages } from "./services/access-log.ts";
 import { activeScopes, consentsOf } from "./services/consents.ts";
 import { readsUngated } from "../../../lib/principal.ts";
 import { DATA_CATEGORIES, type DataCategory } from "../../../lib/vocabulary.ts";
@@ -57,8 +57,8 @@ export function createLoaders(ctx: HubContext, now: Date) {
     }),
     /** Pages of the access log; members asking for the same page shape share one query. */
     accessPage: pagedLoader<AccessPage>(
-      (memberIds, first, after) => accessPages(actor, memberIds, first, after ? decodeCursor(after) : null),
-      () => ({ rows: [], hasNextPage: false }),
+      (memberIds, page) => accessPages(actor, memberIds, page),
+      () => ({ rows: [], hasNextPage: false, hasPreviousPage: false }),
     ),
   };
 }

@@ -2,7 +2,7 @@ import DataLoader from "dataloader";
 import { pagedLoader } from "../../../lib/paging.ts";
 import type { HubContext } from "../../../lib/pothos.ts";
 import { prisma } from "./db.ts";
-import { type ActivityPage, activityPages, type MemberFacts, memberFacts, budgetsRemaining, decodeCursor, type Expiring, expiringPoints, visibleTransactions } from "./reads.ts";
+import { type ActivityPage, activityPages, type MemberFacts, memberFacts, budgetsRemaining, type Expiring, expiringPoints, visibleTransactions } from "./reads.ts";
 import { holdsByIds, type HoldRow } from "./redemption/redeem.ts";
 import type { LedgerTransactionRow } from "./ledger/ledger.ts";
 import { flowsOfRuns, linesOfStatements, runsByIds, type SettlementFlow, type SettlementLine, type SettlementRun, type SettlementStatement, statementsOfRuns } from "./settlement/reads.ts";
@@ -76,8 +76,8 @@ export function createLoaders(ctx: HubContext, now: Date) {
     }),
     /** Activity pages: members asking for the same page shape share one query. */
     activity: pagedLoader<ActivityPage>(
-      (memberIds, first, after) => activityPages(memberIds, first, after ? decodeCursor(after) : null),
-      () => ({ rows: [], hasNextPage: false }),
+      (memberIds, page) => activityPages(memberIds, page),
+      () => ({ rows: [], hasNextPage: false, hasPreviousPage: false }),
     ),
   };
 }

@@ -1,8 +1,7 @@
 import { toBig, toSafeNumber } from "../../../lib/amounts.ts";
-import { Prisma } from "../../../lib/db.ts";
 import { prisma } from "./db.ts";
 import type { Actor } from "./domain.ts";
-import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../lib/paging.ts";
+import { type BiPage, encodeCursor as encodeTimeCursor, keysetPages, keysetSql, type PageRequest } from "../../../lib/paging.ts";
 import type { Tier } from "../../../lib/vocabulary.ts";
 import { isUuid } from "../../../lib/input.ts";
 import { type LedgerTransactionRow, type RawTransactionRow, TX_COLUMNS, transactionsByIds, txRow, walletCode } from "./ledger/ledger.ts";
@@ -98,30 +97,26 @@ export async function expiringPoints(memberIds: readonly string[], days: number,
   return out;
 }
 
-export type ActivityPage = Page<LedgerTransactionRow>;
+export type ActivityPage = BiPage<LedgerTransactionRow>;
 
 /** A transaction's cursor in a member's activity: keyset on (postedAt, id). */
 export const encodeCursor = (t: Pick<LedgerTransactionRow, "postedAt" | "id">) => encodeTimeCursor(t.postedAt, t.id);
-export const decodeCursor = (cursor: string) => decodeTimeCursor(cursor, isUuid);
 
-/** One activity page per member, newest first, for many members in one query (keyset on (postedAt, id)). */
-export async function activityPages(memberIds: readonly string[], first: number, after: { at: Date; id: string } | null): Promise<Map<string, ActivityPage>> {
+/** One activity page per member, newest first, either direction, for many members in one query per side (keyset on (postedAt, id)). */
+export async function activityPages(memberIds: readonly string[], page: PageRequest): Promise<Map<string, ActivityPage>> {
   const ids = memberIds.filter(isUuid);
-  const out = new Map<string, ActivityPage>(memberIds.map((id) => [id, { rows: [], hasNextPage: false }]));
-  if (!ids.length) return out;
-  const afterSql = after ? Prisma.sql`AND ("postedAt", id) < (${after.at}::timestamptz, ${after.id}::uuid)` : Prisma.empty;
-  const rows = await prisma().$queryRaw<(RawTransactionRow & { rn: number })[]>`
-    SELECT * FROM (
-      SELECT ${TX_COLUMNS}, row_number() OVER (PARTITION BY "memberId" ORDER BY "postedAt" DESC, id DESC)::int AS rn
-      FROM "points"."LedgerTransaction" WHERE "memberId" = ANY(${ids}::uuid[]) ${afterSql}
-    ) t WHERE rn <= ${first + 1} ORDER BY "memberId", "postedAt" DESC, id DESC`;
-  for (const r of rows) {
-    const page = out.get(r.memberId!);
-    if (!page) continue;
-    if (page.rows.length < first) page.rows.push(txRow(r));
-    else page.hasNextPage = true;
-  }
-  return out;
+  if (!ids.length) return new Map();
+  return keysetPages(ids, page, async (keys, q) => {
+    const k = keysetSql(q, '"postedAt"', "id", "uuid");
+    const rows = await prisma().$queryRaw<(RawTransactionRow & { rn: number })[]>`
+      SELECT * FROM (
+        SELECT ${TX_COLUMNS}, row_number() OVER (PARTITION BY "memberId" ORDER BY ${k.order})::int AS rn
+        FROM "points"."LedgerTransaction" WHERE "memberId" = ANY(${keys}::uuid[]) ${k.where}
+      ) t WHERE rn <= ${q.limit} ORDER BY "memberId", rn`;
+    const out = new Map<string, LedgerTransactionRow[]>();
+    for (const r of rows) out.set(r.memberId!, [...(out.get(r.memberId!) ?? []), txRow(r)]);
+    return out;
+  });
 }
 
 /**

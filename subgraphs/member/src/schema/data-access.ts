@@ -1,9 +1,8 @@
-import { badInput } from "../../../../lib/errors.ts";
-import { pageSize } from "../../../../lib/paging.ts";
-import { definePageInfo, pageInfoOf } from "../../../../lib/pothos.ts";
+import { pageRequest } from "../../../../lib/paging.ts";
+import { definePageInfo, pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import type { DataAccessEvent } from "../loaders.ts";
-import { decodeCursor, encodeCursor } from "../services/access-log.ts";
+import { encodeCursor, isEntryId } from "../services/access-log.ts";
 import { DataCategoryEnum, PurposeEnum } from "./enums.ts";
 import { MemberRef } from "./member.ts";
 import { PartnerRef, partnerRef } from "./partner.ts";
@@ -29,13 +28,13 @@ const DataAccessEdgeRef = builder.objectRef<DataAccessEvent>("DataAccessEdge").i
   }),
 });
 
-const DataAccessConnectionRef = builder.objectRef<{ rows: DataAccessEvent[]; hasNextPage: boolean }>("DataAccessConnection").implement({
-  description: "A page of the data-access log, newest first.",
+const DataAccessConnectionRef = builder.objectRef<{ rows: DataAccessEvent[]; hasNextPage: boolean; hasPreviousPage: boolean }>("DataAccessConnection").implement({
+  description: "A page of the data-access log, newest first (Relay cursor pagination, both directions).",
   fields: (t) => ({
     edges: t.field({ type: [DataAccessEdgeRef], description: "The entries of this page.", resolve: (p) => p.rows }),
     pageInfo: t.field({
       type: PageInfoRef,
-      description: "Whether more entries follow.",
+      description: "Whether entries follow or precede this page, and the cursors to continue from.",
       resolve: (p) => pageInfoOf(p, encodeCursor),
     }),
   }),
@@ -48,14 +47,7 @@ builder.objectFields(MemberRef, (t) => ({
     authScopes: { memberScope: "member" },
     description:
       "Who read this member's consent-scoped data: every partner read through the hub (a partner's own API client, its token-exchange view of the member, or its app acting for the member), newest first. The member and admins see all entries; a partner sees only its own reads; an app acting for the member gets null with FORBIDDEN (extensions.scope = \"member\").",
-    args: {
-      first: t.arg.int({ required: false, description: "Entries per page, 1–100 (default 20)." }),
-      after: t.arg.string({ required: false, description: "Continue after this cursor (pageInfo.endCursor of the previous page)." }),
-    },
-    resolve: (m, { first, after }, ctx) => {
-      const n = pageSize(first);
-      if (after && !decodeCursor(after)) throw badInput("after is not a cursor of this list", "after");
-      return ctx.loaders.accessPage.load({ memberId: m.id, first: n, after: after ?? null });
-    },
+    args: pageArgs(t.arg, "entries"),
+    resolve: (m, args, ctx) => ctx.loaders.accessPage.load({ memberId: m.id, page: pageRequest(args, isEntryId) }),
   }),
 }));

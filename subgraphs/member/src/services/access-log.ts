@@ -3,7 +3,7 @@ import { delegatedReader } from "../../../../lib/authority.ts";
 import type { ParsedPayloadOf } from "../../../../lib/events/catalogue.ts";
 import { log } from "../../../../lib/logger.ts";
 import type { DataAccessEvent } from "../../../../prisma/generated/client/client.ts";
-import { decodeCursor as decodeTimeCursor, encodeCursor as encodeTimeCursor, type Page } from "../../../../lib/paging.ts";
+import { type BiPage, encodeCursor as encodeTimeCursor, keysetPages, keysetSql, type PageRequest } from "../../../../lib/paging.ts";
 import { DATA_CATEGORIES, type DataCategory, PURPOSES, type Purpose } from "../../../../lib/vocabulary.ts";
 import { isUuid } from "../../../../lib/input.ts";
 import { prisma } from "../db.ts";
@@ -160,40 +160,35 @@ export async function recordPointsDataAccess(tx: Prisma.TransactionClient, p: Da
   });
 }
 
-export type AccessPage = Page<DataAccessEvent>;
+export type AccessPage = BiPage<DataAccessEvent>;
 
 /** An entry's cursor: keyset on (at, id); ids are bigint sequence numbers. */
 export const encodeCursor = (e: Pick<DataAccessEvent, "at" | "id">) => encodeTimeCursor(e.at, e.id);
 
-export function decodeCursor(cursor: string): { at: Date; id: bigint } | null {
-  const c = decodeTimeCursor(cursor, (id) => /^\d{1,19}$/.test(id));
-  return c && { at: c.at, id: BigInt(c.id) };
-}
+/** The form of an entry's id in a cursor (`pageRequest` refuses other cursors). */
+export const isEntryId = (id: string) => /^\d{1,19}$/.test(id);
 
 /**
- * One page of partner reads per member, newest first, for every member of a request in one query
- * (keyset pagination on (at, id); a window function takes `first + 1` rows per member). A partner
- * sees only its own reads.
+ * One page of partner reads per member, newest first, either direction, for every member of a
+ * request in one query per side (keyset pagination on (at, id); a window function takes the page's
+ * rows per member). A partner sees only its own reads.
  */
-export async function accessPages(actor: Actor, memberIds: readonly string[], first: number, after: { at: Date; id: bigint } | null): Promise<Map<string, AccessPage>> {
-  const out = new Map<string, AccessPage>(memberIds.map((id) => [id, { rows: [], hasNextPage: false }]));
+export async function accessPages(actor: Actor, memberIds: readonly string[], page: PageRequest): Promise<Map<string, AccessPage>> {
   const ids = memberIds.filter(isUuid);
-  if (!ids.length || (actor.role === "PARTNER" && !actor.partnerId)) return out;
+  if (!ids.length || (actor.role === "PARTNER" && !actor.partnerId)) return new Map();
   const partnerFilter = actor.role === "PARTNER" ? Prisma.sql`AND "partnerId" = ${actor.partnerId}::uuid` : Prisma.empty;
-  const afterFilter = after ? Prisma.sql`AND ("at", "id") < (${after.at}::timestamptz, ${after.id}::bigint)` : Prisma.empty;
-  const rows = await prisma().$queryRaw<(DataAccessEvent & { rn: number })[]>`
-    SELECT * FROM (
-      SELECT e."id", e."memberId"::text AS "memberId", e."partnerId"::text AS "partnerId", e."actorRole", e."actor",
-             e."categories"::text[] AS "categories", e."purpose"::text AS "purpose", e."operationName", e."requestId", e."at",
-             row_number() OVER (PARTITION BY "memberId" ORDER BY "at" DESC, "id" DESC)::int AS rn
-      FROM "member"."DataAccessEvent" e
-      WHERE "memberId" = ANY(${ids}::uuid[]) AND "partnerId" IS NOT NULL AND "purpose" IS NOT NULL ${partnerFilter} ${afterFilter}
-    ) t WHERE rn <= ${first + 1} ORDER BY "memberId", "at" DESC, "id" DESC`;
-  for (const r of rows) {
-    const page = out.get(r.memberId);
-    if (!page) continue;
-    if (page.rows.length < first) page.rows.push({ ...r, at: new Date(r.at), id: BigInt(r.id) });
-    else page.hasNextPage = true;
-  }
-  return out;
+  return keysetPages(ids, page, async (keys, q) => {
+    const k = keysetSql(q, '"at"', '"id"', "bigint");
+    const rows = await prisma().$queryRaw<(DataAccessEvent & { rn: number })[]>`
+      SELECT * FROM (
+        SELECT e."id", e."memberId"::text AS "memberId", e."partnerId"::text AS "partnerId", e."actorRole", e."actor",
+               e."categories"::text[] AS "categories", e."purpose"::text AS "purpose", e."operationName", e."requestId", e."at",
+               row_number() OVER (PARTITION BY "memberId" ORDER BY ${k.order})::int AS rn
+        FROM "member"."DataAccessEvent" e
+        WHERE "memberId" = ANY(${keys}::uuid[]) AND "partnerId" IS NOT NULL AND "purpose" IS NOT NULL ${partnerFilter} ${k.where}
+      ) t WHERE rn <= ${q.limit} ORDER BY "memberId", rn`;
+    const out = new Map<string, DataAccessEvent[]>();
+    for (const r of rows) out.set(r.memberId, [...(out.get(r.memberId) ?? []), { ...r, at: new Date(r.at), id: BigInt(r.id) }]);
+    return out;
+  });
 }

@@ -1,5 +1,6 @@
 import { AUDIT_ACTION_NAMES, AUDIT_ACTIONS } from "../../../../lib/audit.ts";
-import { pageInfoOf } from "../../../../lib/pothos.ts";
+import { pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
+import type { BiPage } from "../../../../lib/paging.ts";
 import { builder } from "../builder.ts";
 import { type AuditEntry, encodeCursor, exportAuditTrail, listAuditTrail, MAX_EXPORT_PAGE } from "../services/audit/reads.ts";
 import { PageInfoRef } from "./offer.ts";
@@ -61,11 +62,11 @@ const AuditEntryEdgeRef = builder.objectRef<AuditEntry>("AuditEntryEdge").implem
   }),
 });
 
-const AuditEntryConnectionRef = builder.objectRef<{ rows: AuditEntry[]; hasNextPage: boolean }>("AuditEntryConnection").implement({
-  description: "A page of the audit trail, newest first (Relay cursor connection).",
+const AuditEntryConnectionRef = builder.objectRef<BiPage<AuditEntry>>("AuditEntryConnection").implement({
+  description: "A page of the audit trail, newest first (Relay cursor connection, both directions).",
   fields: (t) => ({
     edges: t.field({ type: [AuditEntryEdgeRef], description: "The entries of this page.", resolve: (p) => p.rows }),
-    pageInfo: t.field({ type: PageInfoRef, description: "Whether there is a next page, and the cursor to ask for it.", resolve: (p) => pageInfoOf(p, encodeCursor) }),
+    pageInfo: t.field({ type: PageInfoRef, description: "Whether items follow or precede this page, and the cursors to continue from.", resolve: (p) => pageInfoOf(p, encodeCursor) }),
   }),
 });
 
@@ -116,8 +117,7 @@ builder.queryFields((t) => ({
     description: "ADMIN only (FORBIDDEN otherwise). The audit trail of admin and partner-admin actions, newest first, filtered.",
     args: {
       filter: t.arg({ type: AuditFilterInput, required: false, description: "Which entries; omit for all." }),
-      first: t.arg.int({ required: false, description: "Page size, 1–100; default 20." }),
-      after: t.arg.string({ required: false, description: "endCursor of the previous page." }),
+      ...pageArgs(t.arg, "entries"),
     },
     resolve: (_r, args, ctx) => listAuditTrail(ctx.principal, args),
   }),

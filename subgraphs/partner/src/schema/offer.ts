@@ -1,5 +1,6 @@
 import { notFound } from "../../../../lib/errors.ts";
-import { definePageInfo, pageInfoOf } from "../../../../lib/pothos.ts";
+import { definePageInfo, pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
+import type { BiPage } from "../../../../lib/paging.ts";
 import type { Purpose } from "../../../../lib/vocabulary.ts";
 import type { Offer, OfferClaim, OfferFunding } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
@@ -117,13 +118,13 @@ const OfferEdgeRef = builder.objectRef<Offer>("OfferEdge").implement({
   }),
 });
 
-const OfferConnectionRef = builder.objectRef<{ rows: Offer[]; hasNextPage: boolean }>("OfferConnection").implement({
-  description: "A page of offers, newest first (Relay cursor connection).",
+const OfferConnectionRef = builder.objectRef<BiPage<Offer>>("OfferConnection").implement({
+  description: "A page of offers, newest first (Relay cursor connection, both directions).",
   fields: (t) => ({
     edges: t.field({ type: [OfferEdgeRef], description: "The offers of this page.", resolve: (p) => p.rows }),
     pageInfo: t.field({
       type: PageInfoRef,
-      description: "Whether there is a next page, and the cursor to ask for it.",
+      description: "Whether items follow or precede this page, and the cursors to continue from.",
       resolve: (p) => pageInfoOf(p, encodeCursor),
     }),
   }),
@@ -147,8 +148,7 @@ builder.queryFields((t) => ({
       "Offers the caller may see, newest first. PARTNER: the ones it co-issues (any status) and activated ones usable at it; ADMIN: all; MEMBER: active ones and the ones it claimed (an app acting for the member needs member:offers, else null with FORBIDDEN).",
     args: {
       status: t.arg({ type: OfferStatusEnum, required: false, description: "Only offers in this state." }),
-      first: t.arg.int({ required: false, description: "Page size, 1–100; default 20." }),
-      after: t.arg.string({ required: false, description: "endCursor of the previous page." }),
+      ...pageArgs(t.arg, "offers"),
     },
     resolve: async (_r, args, ctx) => {
       const page = await listOffers(ctx.principal, args);

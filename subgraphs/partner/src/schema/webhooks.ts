@@ -1,5 +1,6 @@
 import type { Purpose } from "../../../../lib/vocabulary.ts";
-import { pageInfoOf } from "../../../../lib/pothos.ts";
+import { pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
+import type { BiPage } from "../../../../lib/paging.ts";
 import type { WebhookDelivery, WebhookEndpoint } from "../../../../prisma/generated/client/client.ts";
 import { builder } from "../builder.ts";
 import {
@@ -117,11 +118,11 @@ const WebhookDeliveryEdgeRef = builder.objectRef<WebhookDelivery>("WebhookDelive
   }),
 });
 
-const WebhookDeliveryConnectionRef = builder.objectRef<{ rows: WebhookDelivery[]; hasNextPage: boolean }>("WebhookDeliveryConnection").implement({
-  description: "A page of an endpoint's deliveries, newest first (Relay cursor connection).",
+const WebhookDeliveryConnectionRef = builder.objectRef<BiPage<WebhookDelivery>>("WebhookDeliveryConnection").implement({
+  description: "A page of an endpoint's deliveries, newest first (Relay cursor connection, both directions).",
   fields: (t) => ({
     edges: t.field({ type: [WebhookDeliveryEdgeRef], description: "The deliveries of this page.", resolve: (p) => p.rows }),
-    pageInfo: t.field({ type: PageInfoRef, description: "Whether there is a next page, and the cursor to ask for it.", resolve: (p) => pageInfoOf(p, deliveryCursor) }),
+    pageInfo: t.field({ type: PageInfoRef, description: "Whether items follow or precede this page, and the cursors to continue from.", resolve: (p) => pageInfoOf(p, deliveryCursor) }),
   }),
 });
 
@@ -161,10 +162,9 @@ builder.queryFields((t) => ({
     args: {
       endpointId: t.arg.id({ description: "The endpoint." }),
       status: t.arg({ type: WebhookDeliveryStatusEnum, required: false, description: "Only deliveries in this state." }),
-      first: t.arg.int({ required: false, description: "Page size, 1–100; default 20." }),
-      after: t.arg.string({ required: false, description: "endCursor of the previous page." }),
+      ...pageArgs(t.arg, "deliveries"),
     },
-    resolve: (_r, a, ctx) => listWebhookDeliveries(ctx.principal, String(a.endpointId), a.status as (typeof DELIVERY_STATUSES)[number] | null, a.first, a.after),
+    resolve: (_r, a, ctx) => listWebhookDeliveries(ctx.principal, String(a.endpointId), a.status as (typeof DELIVERY_STATUSES)[number] | null, a),
   }),
 }));
 

@@ -3,7 +3,7 @@ import { recordAudit } from "../../../../lib/audit.ts";
 import { loadEnv } from "../../../../lib/config.ts";
 import { badInput, forbidden, notFound } from "../../../../lib/errors.ts";
 import { isUuid, parseInput } from "../../../../lib/input.ts";
-import { decodeCursor, encodeCursor, type Page, pageSize, takePage } from "../../../../lib/paging.ts";
+import { type BiPage, encodeCursor, keysetOrderBy, keysetPage, keysetWhere, type PageArgs, pageRequest } from "../../../../lib/paging.ts";
 import type { Principal } from "../../../../lib/principal.ts";
 import { PURPOSES } from "../../../../lib/vocabulary.ts";
 import type { Prisma, WebhookDelivery, WebhookEndpoint } from "../../../../prisma/generated/client/client.ts";
@@ -228,28 +228,17 @@ export async function listWebhookEndpoints(actor: Actor, partnerId: string | nul
 export const DELIVERY_STATUSES = ["PENDING", "RETRYING", "DELIVERED", "DEAD"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
-/** A page of an endpoint's deliveries, newest first (keyset on createdAt, id). */
-export async function listWebhookDeliveries(
-  actor: Actor,
-  endpointId: string,
-  status: DeliveryStatus | null | undefined,
-  first: number | null | undefined,
-  after: string | null | undefined,
-): Promise<Page<WebhookDelivery>> {
+/** A page of an endpoint's deliveries, newest first (keyset on createdAt, id), either direction. */
+export async function listWebhookDeliveries(actor: Actor, endpointId: string, status: DeliveryStatus | null | undefined, args: PageArgs): Promise<BiPage<WebhookDelivery>> {
+  pageRequest(args, isUuid); // bad paging arguments are BAD_USER_INPUT before the endpoint is looked up
   const e = await ownEndpoint(actor, endpointId, false);
-  const n = pageSize(first);
-  const cursor = after ? decodeCursor(after, isUuid) : null;
-  if (after && !cursor) throw badInput("after is not a cursor of this list", "after");
-  const rows = await prisma().webhookDelivery.findMany({
-    where: {
-      endpointId: e.id,
-      ...(status ? { status } : {}),
-      ...(cursor ? { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] } : {}),
-    },
-    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: n + 1,
-  });
-  return takePage(rows, n);
+  return keysetPage(args, isUuid, (q) =>
+    prisma().webhookDelivery.findMany({
+      where: { endpointId: e.id, ...(status ? { status } : {}), ...keysetWhere(q, "createdAt", "id") },
+      orderBy: keysetOrderBy(q, "createdAt", "id"),
+      take: q.limit,
+    }),
+  );
 }
 
 export const deliveryCursor = (d: WebhookDelivery) => encodeCursor(d.createdAt, d.id);

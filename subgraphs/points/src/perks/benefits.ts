@@ -2,7 +2,8 @@ import { Decimal } from "decimal.js";
 import { now as clockNow } from "../../../../lib/clock.ts";
 import { z } from "zod";
 import { badInput, HubError, notFound } from "../../../../lib/errors.ts";
-import { decodeCursor, encodeCursor, type Page, takePage } from "../../../../lib/paging.ts";
+import { type BiPage, encodeCursor, keysetPage, keysetSql, type PageArgs, pageRequest } from "../../../../lib/paging.ts";
+import { Prisma } from "../../../../lib/db.ts";
 import { parseInput, isUuid } from "../../../../lib/input.ts";
 import type { Purpose, Tier } from "../../../../lib/vocabulary.ts";
 import { currencySettings } from "../config.ts";
@@ -172,23 +173,18 @@ export async function applyTierBenefit(actor: Actor & { purpose?: Purpose | null
   );
 }
 
-/** The benefits a partner applied, newest first (keyset on appliedAt, id); an optional member filter. */
-export async function appliedTierBenefits(partnerId: string, o: { first: number; after: string | null; memberId?: string | null }): Promise<Page<TierBenefitUseRow>> {
-  const cursor = o.after ? decodeCursor(o.after, isUuid) : null;
-  if (o.after && !cursor) throw badInput("after is not a valid cursor", "after");
-  if (o.memberId != null && !isUuid(o.memberId)) return { rows: [], hasNextPage: false };
-  const rows = await prisma().$queryRawUnsafe<TierBenefitUseRow[]>(
-    `SELECT ${USE_COLUMNS} FROM "points"."TierBenefitUse"
-     WHERE "partnerId" = $1::uuid AND ($2::uuid IS NULL OR "memberId" = $2::uuid)
-       AND ($3::timestamptz IS NULL OR ("appliedAt", id) < ($3::timestamptz, $4::uuid))
-     ORDER BY "appliedAt" DESC, id DESC LIMIT $5`,
-    partnerId,
-    o.memberId ?? null,
-    cursor?.at ?? null,
-    cursor?.id ?? null,
-    o.first + 1,
-  );
-  return takePage(rows.map(normalize), o.first);
+/** The benefits a partner applied, newest first (keyset on appliedAt, id), either direction; an optional member filter. */
+export async function appliedTierBenefits(partnerId: string, o: PageArgs & { memberId?: string | null }): Promise<BiPage<TierBenefitUseRow>> {
+  pageRequest(o, isUuid); // bad paging arguments are BAD_USER_INPUT even for a member id that matches nothing
+  if (o.memberId != null && !isUuid(o.memberId)) return { rows: [], hasNextPage: false, hasPreviousPage: false };
+  return keysetPage(o, isUuid, async (q) => {
+    const k = keysetSql(q, '"appliedAt"', "id", "uuid");
+    const rows = await prisma().$queryRaw<TierBenefitUseRow[]>`
+      SELECT ${Prisma.raw(USE_COLUMNS)} FROM "points"."TierBenefitUse"
+      WHERE "partnerId" = ${partnerId}::uuid AND (${o.memberId ?? null}::uuid IS NULL OR "memberId" = ${o.memberId ?? null}::uuid) ${k.where}
+      ORDER BY ${k.order} LIMIT ${q.limit}`;
+    return rows.map(normalize);
+  });
 }
 
 export const useCursor = (r: TierBenefitUseRow) => encodeCursor(r.appliedAt, r.id);

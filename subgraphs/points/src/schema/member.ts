@@ -1,12 +1,13 @@
 import { int32Compat } from "../../../../lib/amounts.ts";
 import { badInput, HubError } from "../../../../lib/errors.ts";
-import { pageSize } from "../../../../lib/paging.ts";
-import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
+import { isUuid } from "../../../../lib/input.ts";
+import { pageRequest } from "../../../../lib/paging.ts";
+import { DEPRECATED_INT, pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
 import { readsUngated } from "../../../../lib/principal.ts";
 import { builder } from "../builder.ts";
 import type { PointsContext } from "../context.ts";
 import type { DataCategory } from "../../../../lib/vocabulary.ts";
-import { decodeCursor, encodeCursor, type Expiring, type WalletView } from "../reads.ts";
+import { encodeCursor, type Expiring, type WalletView } from "../reads.ts";
 import type { TierProgress, TierStatus } from "../tiers/tiers.ts";
 import { NamesRef, RuleRef } from "./program.ts";
 import { DataCategoryEnum, TierEnum } from "./enums.ts";
@@ -218,18 +219,13 @@ MemberRef.implement({
       nullable: true,
       requires: scopes,
       description: "Points transactions, newest first, each with the balance after it. Data category ACTIVITY: null with CONSENT_REQUIRED for a partner without consent. An app acting for the member needs member:wallet.",
-      args: {
-        first: t.arg.int({ required: false, description: "Page size, 1–100 (default 20)." }),
-        after: t.arg.string({ required: false, description: "Cursor to continue after (endCursor of the previous page)." }),
-      },
-      resolve: (m, { first, after }, ctx) =>
+      args: pageArgs(t.arg, "transactions"),
+      resolve: (m, args, ctx) =>
         gated(ctx, m as MemberKey, "ACTIVITY", async () => {
-          const n = pageSize(first);
-          if (after && (after.length > 200 || !decodeCursor(after))) throw badInput("after is not a valid cursor", "after");
-          const page = await ctx.loaders.activity.load({ memberId: m.id, first: n, after: after ?? null });
+          const page = await ctx.loaders.activity.load({ memberId: m.id, page: pageRequest(args, isUuid) });
           // The rows are this member's: they carry its sharedScopes for balanceAfter's gate.
           const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node: { ...node, memberSharedScopes: (m as MemberKey).sharedScopes ?? null } }));
-          return { edges, pageInfo: { hasNextPage: page.hasNextPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null } };
+          return { edges, pageInfo: pageInfoOf(page, encodeCursor) };
         }),
     }),
     tierLevel: t.field({

@@ -2,7 +2,8 @@ import DataLoader from "dataloader";
 import { badInput, forbidden } from "../../../../lib/errors.ts";
 import { isUuid } from "../../../../lib/input.ts";
 import { engagementOf } from "../../../../lib/lifecycle.ts";
-import { pageSize } from "../../../../lib/paging.ts";
+import type { BiPage } from "../../../../lib/paging.ts";
+import { pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import { prisma } from "../db.ts";
 import { type Actor, isAdmin } from "../domain.ts";
@@ -114,8 +115,8 @@ const TierBenefitUseRef = builder.objectRef<TierBenefitUseRow>("TierBenefitUse")
   }),
 });
 
-const TierBenefitUseConnectionRef = builder.objectRef<{ rows: TierBenefitUseRow[]; hasNextPage: boolean }>("TierBenefitUseConnection").implement({
-  description: "Applied tier benefits, newest first (Relay cursor pagination).",
+const TierBenefitUseConnectionRef = builder.objectRef<BiPage<TierBenefitUseRow>>("TierBenefitUseConnection").implement({
+  description: "Applied tier benefits, newest first (Relay cursor pagination, both directions).",
   fields: (t) => ({
     edges: t.field({
       type: [
@@ -130,7 +131,7 @@ const TierBenefitUseConnectionRef = builder.objectRef<{ rows: TierBenefitUseRow[
       description: "This page's records.",
       resolve: (c) => c.rows,
     }),
-    pageInfo: t.field({ type: PageInfoRef, description: "Whether more records follow.", resolve: (c) => ({ hasNextPage: c.hasNextPage, endCursor: c.rows.length ? useCursor(c.rows.at(-1)!) : null }) }),
+    pageInfo: t.field({ type: PageInfoRef, description: "Whether records follow or precede this page, and the cursors to continue from.", resolve: (c) => pageInfoOf(c, useCursor) }),
   }),
 });
 
@@ -194,13 +195,11 @@ builder.queryFields((t) => ({
     args: {
       partnerId: t.arg.id({ required: false, description: "ADMIN: the partner (required). A partner: omitted or its own." }),
       memberId: t.arg.id({ required: false, description: "Only the records for this member." }),
-      first: t.arg.int({ required: false, description: "Page size, 1–100 (default 20)." }),
-      after: t.arg.string({ required: false, description: "Cursor to continue after (endCursor of the previous page)." }),
+      ...pageArgs(t.arg, "records"),
     },
     resolve: (_r, a, ctx) => {
       const partnerId = partnerScope(ctx.principal, a.partnerId == null ? null : String(a.partnerId), true)!;
-      if (a.after && a.after.length > 200) throw badInput("after is not a valid cursor", "after");
-      return appliedTierBenefits(partnerId, { first: pageSize(a.first), after: a.after ?? null, memberId: a.memberId == null ? null : String(a.memberId) });
+      return appliedTierBenefits(partnerId, { ...a, memberId: a.memberId == null ? null : String(a.memberId) });
     },
   }),
   tierBenefitTotals: t.field({

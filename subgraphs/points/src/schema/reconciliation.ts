@@ -1,4 +1,4 @@
-import { pageInfoOf } from "../../../../lib/pothos.ts";
+import { pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
 import { type PartnerTxRow, partnerOf, partnerTotals, partnerTransactionsPage, TRANSACTION_STATUSES, type TxStatus, type TxTotals, txCursor, txFilter } from "../settlement/transactions.ts";
 import { TransactionKindEnum } from "./enums.ts";
@@ -85,10 +85,7 @@ builder.queryFields((t) => ({
     args: {
       partnerId: t.arg.id({ required: false, description: "ADMIN: the partner (required). PARTNER: omit it (or pass your own)." }),
       filter: t.arg({ type: FilterInput, description: "Time range (at most 366 days), kinds, statuses." }),
-      first: t.arg.int({ required: false, description: "Page size forward, 1–100 (default 20); not with `last`." }),
-      after: t.arg.string({ required: false, description: "Continue after this cursor (pageInfo.endCursor), older transactions." }),
-      last: t.arg.int({ required: false, description: "Page size backward, 1–100; not with `first`." }),
-      before: t.arg.string({ required: false, description: "The page just before this cursor (pageInfo.startCursor), newer transactions; with `last`." }),
+      ...pageArgs(t.arg, "transactions"),
     },
     resolve: async (_r, args, ctx) => {
       const partnerId = partnerOf(ctx.principal, args.partnerId == null ? null : String(args.partnerId));

@@ -2,7 +2,8 @@ import { Decimal } from "decimal.js";
 import { int32Compat, toSafeNumber } from "../../../../lib/amounts.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT } from "../../../../lib/pothos.ts";
-import { pageInfoOf } from "../../../../lib/pothos.ts";
+import { pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
+import type { BiPage } from "../../../../lib/paging.ts";
 import { builder } from "../builder.ts";
 import { currencySettings } from "../config.ts";
 import { disputeStatementLine, resolveStatementDispute } from "../settlement/disputes.ts";
@@ -239,26 +240,26 @@ builder.asEntity(SettlementRunRef, {
   resolveReference: (r, ctx) => ctx.loaders.settlementRun.load(r.id),
 });
 
-const SettlementRunConnectionRef = builder.objectRef<{ runs: SettlementRun[]; hasNextPage: boolean }>("SettlementRunConnection").implement({
-  description: "A page of settlement runs, newest first.",
+const SettlementRunConnectionRef = builder.objectRef<BiPage<SettlementRun>>("SettlementRunConnection").implement({
+  description: "A page of settlement runs, newest first (Relay cursor pagination, both directions).",
   fields: (t) => ({
     edges: t.field({
       type: [
         builder.objectRef<SettlementRun>("SettlementRunEdge").implement({
           description: "A settlement run with its cursor.",
           fields: (e) => ({
-            cursor: e.string({ description: "Pass as `after` to continue after this run.", resolve: (r) => encodeRunCursor(r) }),
+            cursor: e.string({ description: "Opaque cursor of this run: pass as `after` to continue after it, or as `before` (with `last`) for the runs before it.", resolve: (r) => encodeRunCursor(r) }),
             node: e.field({ type: SettlementRunRef, description: "The run.", resolve: (r) => r }),
           }),
         }),
       ],
       description: "The runs of this page.",
-      resolve: (c) => c.runs,
+      resolve: (c) => c.rows,
     }),
     pageInfo: t.field({
       type: PageInfoRef,
-      description: "Whether more runs follow.",
-      resolve: (c) => pageInfoOf({ rows: c.runs, hasNextPage: c.hasNextPage }, encodeRunCursor),
+      description: "Whether runs follow or precede this page, and the cursors to continue from.",
+      resolve: (c) => pageInfoOf(c, encodeRunCursor),
     }),
   }),
 });
@@ -268,11 +269,8 @@ builder.queryFields((t) => ({
     type: SettlementRunConnectionRef,
     authScopes: { business: true },
     description: "Settlement runs, newest first. ADMIN: all; PARTNER: approved runs, showing only its own statement.",
-    args: {
-      first: t.arg.int({ required: false, description: "Page size, 1–100 (default 20)." }),
-      after: t.arg.string({ required: false, description: "Cursor from a previous page's pageInfo.endCursor." }),
-    },
-    resolve: (_r, args, ctx) => listRuns(ctx.principal, args.first ?? 20, args.after),
+    args: pageArgs(t.arg, "runs"),
+    resolve: (_r, args, ctx) => listRuns(ctx.principal, args),
   }),
   settlementRun: t.field({
     type: SettlementRunRef,

@@ -1,9 +1,11 @@
-import { decodeCursor, encodeCursor, pageSize, takePage } from "../../../../lib/paging.ts";
-import { badInput, forbidden } from "../../../../lib/errors.ts";
+import { type BiPage, encodeCursor, keysetOrderBy, keysetPage, keysetWhere, type PageArgs } from "../../../../lib/paging.ts";
+import { forbidden } from "../../../../lib/errors.ts";
 import type { Prisma } from "../../../../lib/db.ts";
 import type { SettlementFlow, SettlementLine, SettlementRun, SettlementStatement } from "../../../../prisma/generated/client/client.ts";
 import { prisma } from "../db.ts";
 import { type Actor, isAdmin, Uuid } from "../domain.ts";
+
+const isUuidId = (id: string) => Uuid.safeParse(id).success;
 
 /** Settlement reads: who sees which runs, statements, lines and flows (the loaders batch these). */
 
@@ -24,33 +26,19 @@ export async function runsByIds(actor: Actor, ids: readonly string[]): Promise<M
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-export interface RunPage {
-  runs: SettlementRun[];
-  hasNextPage: boolean;
-}
+export type RunPage = BiPage<SettlementRun>;
 
 /** A run's cursor in the runs list: keyset on (createdAt, id). */
 export const encodeRunCursor = (r: Pick<SettlementRun, "createdAt" | "id">) => encodeCursor(r.createdAt, r.id);
 
-function decodeRunCursor(after: string): { at: Date; id: string } {
-  const c = decodeCursor(after, (id) => Uuid.safeParse(id).success);
-  if (!c) throw badInput("after is not a cursor from this list", "after");
-  return c;
-}
-
-/** Runs newest first (keyset on createdAt, id). */
-export async function listRuns(actor: Actor, first?: number | null, after?: string | null): Promise<RunPage> {
-  const n = pageSize(first);
+/** Runs newest first (keyset on createdAt, id), either direction. */
+export async function listRuns(actor: Actor, args: PageArgs): Promise<RunPage> {
   const where = runsVisibleTo(actor);
   if (!where) throw forbidden("Settlement runs are for admins and partners");
-  const cursor = after ? decodeRunCursor(after) : null;
-  const rows = await prisma().settlementRun.findMany({
-    where: cursor ? { AND: [where, { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] }] } : where,
-    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: n + 1,
+  return keysetPage(args, isUuidId, (q) => {
+    const k = keysetWhere(q, "createdAt", "id");
+    return prisma().settlementRun.findMany({ where: k ? { AND: [where, k] } : where, orderBy: keysetOrderBy(q, "createdAt", "id"), take: q.limit });
   });
-  const page = takePage(rows, n);
-  return { runs: page.rows, hasNextPage: page.hasNextPage };
 }
 
 /** Statements of runs the actor may see, filtered to its own partner for a PARTNER. */

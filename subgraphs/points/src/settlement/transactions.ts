@@ -2,7 +2,7 @@ import { toBig } from "../../../../lib/amounts.ts";
 import { Prisma } from "../../../../lib/db.ts";
 import { badInput, forbidden } from "../../../../lib/errors.ts";
 import { isUuid } from "../../../../lib/input.ts";
-import { type BiPage, decodeCursor, encodeCursor, type PageArgs, pageRequest } from "../../../../lib/paging.ts";
+import { type BiPage, decodeCursor, encodeCursor, keysetPage, keysetSql, type PageArgs } from "../../../../lib/paging.ts";
 import type { Principal } from "../../../../lib/principal.ts";
 import { prisma } from "../db.ts";
 import { issuanceCode, type LedgerTransactionRow, type RawTransactionRow, redemptionCode, txRow } from "../ledger/ledger.ts";
@@ -111,24 +111,11 @@ export const txCursor = (t: Pick<LedgerTransactionRow, "postedAt" | "id">) => en
 
 /** One page of the filter, newest first, in either direction (Relay's first/after or last/before). */
 export async function partnerTransactionsPage(f: TxFilter, args: PageArgs): Promise<BiPage<PartnerTxRow>> {
-  const req = pageRequest(args, isUuid);
-  const c = req.cursor;
-  if (req.direction === "forward") {
-    const after = c ? Prisma.sql`AND (t."postedAt", t.id) < (${c.at}::timestamptz, ${c.id}::uuid)` : Prisma.empty;
-    const rows = await prisma().$queryRaw<Raw[]>`${SELECT} ${filtered(f, after)} ORDER BY t."postedAt" DESC, t.id DESC LIMIT ${req.size + 1}`;
-    // Relay: with `after`, whether anything newer than the cursor exists (one indexed probe).
-    const prev = c ? await exists(f, Prisma.sql`AND (t."postedAt", t.id) >= (${c.at}::timestamptz, ${c.id}::uuid)`) : false;
-    return { rows: rows.slice(0, req.size).map(rowOf), hasNextPage: rows.length > req.size, hasPreviousPage: prev };
-  }
-  const before = c ? Prisma.sql`AND (t."postedAt", t.id) > (${c.at}::timestamptz, ${c.id}::uuid)` : Prisma.empty;
-  const rows = await prisma().$queryRaw<Raw[]>`${SELECT} ${filtered(f, before)} ORDER BY t."postedAt" ASC, t.id ASC LIMIT ${req.size + 1}`;
-  const next = c ? await exists(f, Prisma.sql`AND (t."postedAt", t.id) <= (${c.at}::timestamptz, ${c.id}::uuid)`) : false;
-  return { rows: rows.slice(0, req.size).reverse().map(rowOf), hasNextPage: next, hasPreviousPage: rows.length > req.size };
-}
-
-async function exists(f: TxFilter, keyset: Prisma.Sql): Promise<boolean> {
-  const r = await prisma().$queryRaw<{ one: number }[]>`SELECT 1 AS one ${filtered(f, keyset)} LIMIT 1`;
-  return r.length > 0;
+  return keysetPage(args, isUuid, async (q) => {
+    const k = keysetSql(q, 't."postedAt"', "t.id", "uuid");
+    const rows = await prisma().$queryRaw<Raw[]>`${SELECT} ${filtered(f, k.where)} ORDER BY ${k.order} LIMIT ${q.limit}`;
+    return rows.map(rowOf);
+  });
 }
 
 /**

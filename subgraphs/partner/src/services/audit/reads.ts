@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { isAuditAction } from "../../../../../lib/audit.ts";
 import type { Prisma } from "../../../../../lib/db.ts";
-import { badInput, forbidden } from "../../../../../lib/errors.ts";
+import { forbidden } from "../../../../../lib/errors.ts";
 import { isUuid, parseInput } from "../../../../../lib/input.ts";
-import { decodeCursor, encodeCursor as encodeTimeCursor, type Page, pageSize, takePage } from "../../../../../lib/paging.ts";
+import { type BiPage, encodeCursor as encodeTimeCursor, keysetOrderBy, keysetPage, keysetWhere, type PageArgs } from "../../../../../lib/paging.ts";
 import type { AuditEntry } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
 import type { Actor } from "../domain.ts";
@@ -34,7 +34,7 @@ export const encodeCursor = (e: Pick<AuditEntry, "at" | "id">) => encodeTimeCurs
 /** Most entries one export page holds. */
 export const MAX_EXPORT_PAGE = 1000;
 
-function whereOf(raw: unknown, after: string | null | undefined): Prisma.AuditEntryWhereInput {
+function whereOf(raw: unknown): Prisma.AuditEntryWhereInput[] {
   const f = parseInput(z.object({ filter: Filter }), { filter: raw ?? {} }).filter;
   const and: Prisma.AuditEntryWhereInput[] = [];
   if (f.actorId) and.push({ actorSub: f.actorId });
@@ -44,24 +44,26 @@ function whereOf(raw: unknown, after: string | null | undefined): Prisma.AuditEn
   if (f.partnerId) and.push({ partnerId: f.partnerId });
   if (f.from) and.push({ at: { gte: f.from } });
   if (f.to) and.push({ at: { lt: f.to } });
-  if (after) {
-    const c = decodeCursor(after, isUuid);
-    if (!c) throw badInput("after is not a cursor from this list", "after");
-    and.push({ OR: [{ at: { lt: c.at } }, { at: c.at, id: { lt: c.id } }] });
-  }
-  return { AND: and };
+  return and;
 }
 
 function adminOnly(actor: Actor): void {
   if (actor.role !== "ADMIN") throw forbidden("Only an admin reads the audit trail");
 }
 
-/** The trail, newest first: ADMIN only (FORBIDDEN otherwise). first: 1–100, default 20. */
-export async function listAuditTrail(actor: Actor, args: { filter?: unknown; first?: number | null; after?: string | null }, max = 100): Promise<Page<AuditEntry>> {
+/** The trail, newest first, either direction: ADMIN only (FORBIDDEN otherwise). first/last: 1–`max`, default 20. */
+export async function listAuditTrail(actor: Actor, args: PageArgs & { filter?: unknown }, max = 100): Promise<BiPage<AuditEntry>> {
   adminOnly(actor);
-  const first = pageSize(args.first, max);
-  const rows = await prisma().auditEntry.findMany({ where: whereOf(args.filter, args.after), orderBy: [{ at: "desc" }, { id: "desc" }], take: first + 1 });
-  return takePage(rows, first);
+  const and = whereOf(args.filter);
+  return keysetPage(
+    args,
+    isUuid,
+    (q) => {
+      const k = keysetWhere(q, "at", "id");
+      return prisma().auditEntry.findMany({ where: { AND: k ? [...and, k] : and }, orderBy: keysetOrderBy(q, "at", "id"), take: q.limit });
+    },
+    max,
+  );
 }
 
 export type ExportFormat = "CSV" | "JSON";

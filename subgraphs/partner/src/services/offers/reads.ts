@@ -1,6 +1,5 @@
 import type { Prisma } from "../../../../../lib/db.ts";
-import { badInput } from "../../../../../lib/errors.ts";
-import { decodeCursor, encodeCursor as encodeTimeCursor, type Page, pageSize, takePage } from "../../../../../lib/paging.ts";
+import { type BiPage, encodeCursor as encodeTimeCursor, keysetOrderBy, keysetPage, keysetWhere, type PageArgs } from "../../../../../lib/paging.ts";
 import { isUuid } from "../../../../../lib/input.ts";
 import type { Offer, OfferClaim, OfferFunding, OfferStatus } from "../../../../../prisma/generated/client/client.ts";
 import { prisma } from "../../db.ts";
@@ -44,21 +43,17 @@ function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
 // Listing (Relay connection)
 // ---------------------------------------------------------------------------------------------
 
-export type OfferPage = Page<Offer>;
+export type OfferPage = BiPage<Offer>;
 
 /** An offer's cursor in the offers list: keyset on (createdAt, id). */
 export const encodeCursor = (o: Pick<Offer, "createdAt" | "id">) => encodeTimeCursor(o.createdAt, o.id);
 
-/** Offers the caller sees, newest first. first: 1–100, default 20. */
-export async function listOffers(actor: Actor, args: { status?: OfferStatus | null; first?: number | null; after?: string | null }): Promise<OfferPage> {
-  const first = pageSize(args.first);
+/** Offers the caller sees, newest first, either direction. first/last: 1–100, default 20. */
+export async function listOffers(actor: Actor, args: PageArgs & { status?: OfferStatus | null }): Promise<OfferPage> {
   const and: Prisma.OfferWhereInput[] = [visibleWhere(actor)];
   if (args.status) and.push({ status: args.status });
-  if (args.after) {
-    const c = decodeCursor(args.after, isUuid);
-    if (!c) throw badInput("after is not a cursor from this list", "after");
-    and.push({ OR: [{ createdAt: { lt: c.at } }, { createdAt: c.at, id: { lt: c.id } }] });
-  }
-  const rows = await prisma().offer.findMany({ where: { AND: and }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: first + 1 });
-  return takePage(rows, first);
+  return keysetPage(args, isUuid, (q) => {
+    const k = keysetWhere(q, "createdAt", "id");
+    return prisma().offer.findMany({ where: { AND: k ? [...and, k] : and }, orderBy: keysetOrderBy(q, "createdAt", "id"), take: q.limit });
+  });
 }
