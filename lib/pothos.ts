@@ -4,10 +4,9 @@ import DataloaderPlugin from "@pothos/plugin-dataloader";
 import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
 import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from "@pothos/plugin-scope-auth";
-import { GraphQLError, Kind } from "graphql";
+import { type GraphQLError, Kind } from "graphql";
 import { parseBigInt, serializeBigInt } from "./amounts.ts";
 import { mayReadScope, scopeForbidden } from "./authority.ts";
-import { isProduction } from "./deployment.ts";
 import { type ErrorCode, ERROR_CODES, HubError } from "./errors.ts";
 import { hasMemberAuthority, type MemberScope, type Principal } from "./principal.ts";
 
