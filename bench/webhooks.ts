@@ -16,7 +16,7 @@
 // Figures are printed with the load average (`uptime`) beside them.
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { internalKey } from "../lib/internal-auth.ts";
@@ -49,6 +49,17 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
+
+/** CPU time (user + system) of a process so far, in milliseconds (/proc/<pid>/stat, clock ticks of 10 ms); 0 when it is gone. */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
 
 /** The receiver process: its URL, and its count of arrivals with the first and last arrival (epoch ms). */
 async function startReceiver() {
@@ -144,8 +155,22 @@ async function main() {
         .map((l) => l.toFixed(2))
         .join(" ");
 
+    /** CPU ms so far of each hub process and of this database's PostgreSQL backends (the load average says the machine is shared: CPU per delivery does not depend on it). */
+    const backends = async () => (await client.$queryRawUnsafe<{ pid: number }[]>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)).map((r) => r.pid);
+    const cpu = async () => {
+      const out: Record<string, number> = {};
+      for (const s of ["gateway", "member", "points", "partner"] as const) out[s] = cpuMs(services!.children[s]?.pid);
+      out.postgres = (await backends()).reduce((a, pid) => a + cpuMs(pid), 0);
+      return out;
+    };
+    const cpuDiff = (a: Record<string, number>, b: Record<string, number>, per: number) =>
+      Object.keys(b)
+        .map((k) => `${k} ${((b[k]! - (a[k] ?? 0)) / per).toFixed(2)}`)
+        .join(", ");
+
     // 1. Throughput.
     const expected = PARTNERS * EARNS * PER_PARTNER;
+    const cpu0 = await cpu();
     const t0 = performance.now();
     await Promise.all(partners.map((p) => bulk(p, EARNS)));
     const enqueuedMs = performance.now() - t0;
@@ -156,9 +181,13 @@ async function main() {
       c = await receiver.count();
     }
     const spanS = (c.lastAt - c.firstAt) / 1000;
+    // Let the last outcomes be written (they follow the last arrival by at most a flush).
+    await new Promise((r) => setTimeout(r, 500));
+    const cpu1 = await cpu();
     console.log(
       `throughput: ${expected} deliveries to ${PARTNERS * PER_PARTNER} endpoints: ${(expected / spanS).toFixed(0)} deliveries/s (first to last arrival ${spanS.toFixed(1)} s; earns committed in ${(enqueuedMs / 1000).toFixed(1)} s) — load ${load()}`,
     );
+    console.log(`CPU ms per delivery (the earns that made them included: awardPointsBatch, relay, consumer): ${cpuDiff(cpu0, cpu1, expected)}`);
 
     // 2. Single earns, alternating arms: endpoints paused (off) vs active with a backlog being sent (on).
     const setPaused = (paused: boolean) => client.webhookEndpoint.updateMany({ data: { status: paused ? "PAUSED" : "ACTIVE" } });
