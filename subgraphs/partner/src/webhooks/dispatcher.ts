@@ -37,6 +37,8 @@ export interface DispatcherSettings {
   pollMs: number;
   /** How often the consent-expiry sweep runs. */
   expirySweepMs: number;
+  /** Longest wait before finished deliveries' outcomes are written (one statement for all of them). */
+  flushMs: number;
 }
 
 export function dispatcherSettings(env: NodeJS.ProcessEnv = process.env): DispatcherSettings {
@@ -50,8 +52,11 @@ export function dispatcherSettings(env: NodeJS.ProcessEnv = process.env): Dispat
     concurrency: e.HUB_WEBHOOK_CONCURRENCY,
     pollMs: 500,
     expirySweepMs: 15_000,
+    flushMs: 5,
   };
 }
+
+const MAX_ERROR = 500;
 
 /** The delay before retry number `attempts` (1 = after the first failure): base·2^(n−1), capped, ±50 % jitter. */
 export function backoffMs(attempts: number, s: Pick<DispatcherSettings, "backoffBaseMs" | "backoffMaxMs">, random = Math.random): number {
@@ -59,13 +64,50 @@ export function backoffMs(attempts: number, s: Pick<DispatcherSettings, "backoff
   return Math.max(1, Math.round(exp * (0.5 + random())));
 }
 
+/** What one attempt's row becomes: DELIVERED, or RETRYING after `delayMs`, or DEAD past the retry window. */
+export interface Outcome {
+  id: string;
+  status: "DELIVERED" | "RETRYING" | "DEAD";
+  delayMs: number;
+  code: number | null;
+  latencyMs: number;
+  error: string | null;
+}
+
+/** The outcome of an attempt (`d` as claimed: attempts counts this one). */
+export function outcome(
+  d: Pick<WebhookDelivery, "id" | "attempts" | "firstAttemptAt">,
+  r: { status: number | null; error: string | null; latencyMs: number },
+  s: Pick<DispatcherSettings, "backoffBaseMs" | "backoffMaxMs" | "retryWindowSeconds">,
+  now = Date.now(),
+  random = Math.random,
+): Outcome {
+  if (!r.error) return { id: d.id, status: "DELIVERED", delayMs: 0, code: r.status, latencyMs: r.latencyMs, error: null };
+  const delay = backoffMs(d.attempts, s, random);
+  const first = d.firstAttemptAt ? new Date(d.firstAttemptAt).getTime() : now;
+  const dead = now + delay > first + s.retryWindowSeconds * 1000;
+  return { id: d.id, status: dead ? "DEAD" : "RETRYING", delayMs: delay, code: r.status, latencyMs: r.latencyMs, error: r.error.slice(0, MAX_ERROR) };
+}
+
+/**
+ * Every finished attempt of a batch in one statement. A failure is written only while the row is
+ * still pending or retrying (a replay or an endpoint deletion meanwhile wins); a success always.
+ */
+const OUTCOMES_SQL = `UPDATE "partner"."WebhookDelivery" d SET
+    status = o.status::"partner"."WebhookDeliveryStatus",
+    "deliveredAt" = CASE WHEN o.status = 'DELIVERED' THEN now() ELSE d."deliveredAt" END,
+    "nextAttemptAt" = CASE WHEN o.status = 'DELIVERED' THEN d."nextAttemptAt" ELSE now() + (o."delayMs" * interval '1 millisecond') END,
+    "deadAt" = CASE WHEN o.status = 'DEAD' THEN now() WHEN o.status = 'DELIVERED' THEN d."deadAt" ELSE NULL END,
+    "lockedUntil" = NULL, "lastResponseStatus" = o.code, "lastLatencyMs" = o."latencyMs", "lastError" = o.error
+  FROM jsonb_to_recordset($1::jsonb) AS o(id uuid, status text, "delayMs" int, code int, "latencyMs" int, error text)
+  WHERE d.id = o.id AND (o.status = 'DELIVERED' OR d.status IN ('PENDING', 'RETRYING'))`;
+
 export interface WebhookDispatcher {
   stop(): Promise<void>;
   /** Deliveries in flight now (bench, tests). */
   inFlight(): number;
 }
 
-const MAX_ERROR = 500;
 const T = `"partner"."WebhookDelivery"`;
 
 export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; settings?: Partial<DispatcherSettings>; policy?: UrlPolicy }): WebhookDispatcher {
@@ -106,6 +148,39 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     );
   }
 
+  /**
+   * Outcomes are written in batches: one UPDATE for every delivery that finished within
+   * `flushMs` of the first (or as soon as half the process's slots have finished), not one
+   * statement per delivery. A delivery's slot is freed only after its outcome is written, so the
+   * per-endpoint bound and the order per member hold as before (the row stays leased until then).
+   */
+  let outcomes: { o: Outcome; done: () => void; failed: (e: unknown) => void }[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  function flush(): void {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    const batch = outcomes;
+    outcomes = [];
+    if (!batch.length) return;
+    db()
+      .$executeRawUnsafe(OUTCOMES_SQL, JSON.stringify(batch.map((b) => b.o)))
+      .then(
+        () => {
+          for (const b of batch) b.done();
+        },
+        (err) => {
+          for (const b of batch) b.failed(err);
+        },
+      );
+  }
+  function record(o: Outcome): Promise<void> {
+    return new Promise<void>((done, failed) => {
+      outcomes.push({ o, done, failed });
+      if (outcomes.length >= Math.max(1, Math.floor(s.concurrency / 2))) flush();
+      else flushTimer ??= setTimeout(flush, s.flushMs);
+    });
+  }
+
   async function send(d: WebhookDelivery, endpoint: WebhookEndpoint, body: string): Promise<void> {
     const started = performance.now();
     let status: number | null = null;
@@ -139,30 +214,9 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
       error = e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
     }
     const latency = Math.round(performance.now() - started);
-    if (!error) {
-      await db().$executeRawUnsafe(
-        `UPDATE ${T} SET status = 'DELIVERED', "deliveredAt" = now(), "lockedUntil" = NULL, "lastResponseStatus" = $2, "lastLatencyMs" = $3, "lastError" = NULL WHERE id = $1::uuid`,
-        d.id,
-        status,
-        latency,
-      );
-      return;
-    }
-    const delay = backoffMs(d.attempts, s);
-    const first = d.firstAttemptAt ? new Date(d.firstAttemptAt).getTime() : Date.now();
-    const dead = Date.now() + delay > first + s.retryWindowSeconds * 1000;
-    await db().$executeRawUnsafe(
-      `UPDATE ${T} SET status = $2::"partner"."WebhookDeliveryStatus", "nextAttemptAt" = now() + ($3::int * interval '1 millisecond'), "lockedUntil" = NULL,
-         "lastResponseStatus" = $4, "lastLatencyMs" = $5, "lastError" = $6, "deadAt" = CASE WHEN $2 = 'DEAD' THEN now() ELSE NULL END
-       WHERE id = $1::uuid AND status IN ('PENDING', 'RETRYING')`,
-      d.id,
-      dead ? "DEAD" : "RETRYING",
-      delay,
-      status,
-      latency,
-      error.slice(0, MAX_ERROR),
-    );
-    if (dead) log.warn("webhook delivery dead-lettered after its retry window", { deliveryId: d.id, endpointId: d.endpointId, attempts: d.attempts, err: error });
+    const o = outcome(d, { status, error, latencyMs: latency }, s);
+    await record(o);
+    if (o.status === "DEAD") log.warn("webhook delivery dead-lettered after its retry window", { deliveryId: d.id, endpointId: d.endpointId, attempts: d.attempts, err: error });
   }
 
   async function pass(): Promise<number> {
@@ -232,7 +286,11 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
       clearTimeout(timer);
       unregister();
       if (passing) await passing;
-      await Promise.allSettled([...running]);
+      const all = Promise.allSettled([...running]);
+      // Outcomes still waiting for their batch are written now, not after flushMs.
+      flush();
+      await all;
+      flush();
       await agent.close().catch(() => undefined);
     },
   };
