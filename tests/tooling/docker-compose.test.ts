@@ -47,9 +47,13 @@ test("only the gateway is published; PostgreSQL and the subgraphs are on an inte
   expect(published).toEqual(["gateway"]);
   expect(compose.services.gateway.ports).toEqual(["4000:4000"]);
   expect(compose.networks?.internal?.internal).toBe(true);
-  for (const name of ["postgres", "migrate", "member", "points", "partner"]) expect(compose.services[name].networks, name).toEqual(["internal"]);
+  for (const name of ["postgres", "migrate", "member", "points"]) expect(compose.services[name].networks, name).toEqual(["internal"]);
   expect(compose.services.gateway.networks).toEqual(["internal", "edge"]);
   expect(compose.networks?.edge?.internal ?? false).toBe(false);
+  // The partner subgraph sends webhooks to partners' servers: a route out (egress), nothing published.
+  expect(compose.services.partner.networks).toEqual(["internal", "egress"]);
+  expect(compose.networks?.egress?.internal ?? false).toBe(false);
+  expect(compose.services.partner.ports).toBeUndefined();
 });
 
 test("no default secrets: the database password, the internal secret and the signing keys are required variables", () => {
