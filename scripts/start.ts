@@ -52,7 +52,12 @@ try {
 // 2. The rest of the hub is loaded only now (the database, the three subgraphs, the gateway runtime,
 // the seed: most of the start-up's module loading), so the port and the health endpoints answer first.
 phase("loading the services");
-const [{ migrate, openDatabase }, { startHub }, { seedDemo }] = await Promise.all([import("../lib/db.ts"), import("./hub.ts"), import("../prisma/seed.ts")]);
+// The database opens while the rest loads (PGlite compiles its WASM and reads its files meanwhile:
+// measured on a restart, loading took 5.6 s and opening 2.2 s one after the other).
+const dbModule = import("../lib/db.ts");
+const opening = dbModule.then(({ openDatabase }) => openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE } : { dataDir: path.join(dataDir, "pgdata") }));
+opening.catch(() => {}); // awaited (and thrown) below; not an unhandled rejection while the modules load
+const [{ migrate }, { startHub }, { seedDemo }] = await Promise.all([dbModule, import("./hub.ts"), import("../prisma/seed.ts")]);
 
 let db: Database | undefined;
 let hub: Hub | undefined;
@@ -71,7 +76,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 phase("opening the database");
-db = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE } : { dataDir: path.join(dataDir, "pgdata") });
+db = await opening;
 phase("migrating");
 const applied = await migrate(db);
 if (applied.length) log.info("migrations applied", { applied });

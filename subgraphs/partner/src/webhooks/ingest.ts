@@ -60,17 +60,39 @@ function activityItems(events: TypedEvent<"points.activity">[]): Enqueued[] {
   return out;
 }
 
+function consentGrantedItems(events: TypedEvent<"member.consent_granted">[]): Enqueued[] {
+  return events.map((e) => {
+    const p = e.payload;
+    const facts = { consentId: p.consentId, purpose: p.purpose, categories: p.categories ?? [], grantedAt: p.grantedAt ?? e.createdAt, expiresAt: p.expiresAt ?? null };
+    return { eventId: e.id, partnerId: p.partnerId, type: "CONSENT_GRANTED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: facts.grantedAt, facts, requireLink: true };
+  });
+}
+
 /**
  * The webhook side of each consumed event (composed with the partner's other handlers in events.ts).
  * `points.activity` has a set-based form: one statement per delivered batch.
  */
 export const webhookIngest = {
-  "member.consent_granted": async (tx, e) => {
-    const p = e.payload;
-    // The receipt's categories, for payload filtering (the consent copy itself is lib/consent-copy.ts).
-    await tx.$executeRaw`UPDATE "partner"."MemberConsent" SET categories = ${p.categories ?? []}::text[] WHERE "consentId" = ${p.consentId}::uuid`;
-    const facts = { consentId: p.consentId, purpose: p.purpose, categories: p.categories ?? [], grantedAt: p.grantedAt ?? e.createdAt, expiresAt: p.expiresAt ?? null };
-    await enqueue(tx, [{ eventId: e.id, partnerId: p.partnerId, type: "CONSENT_GRANTED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: facts.grantedAt, facts, requireLink: true }]);
+  "member.consent_granted": {
+    one: async (tx, e) => {
+      const p = e.payload;
+      // The receipt's categories, for payload filtering (the consent copy itself is lib/consent-copy.ts).
+      await tx.$executeRaw`UPDATE "partner"."MemberConsent" SET categories = ${p.categories ?? []}::text[] WHERE "consentId" = ${p.consentId}::uuid`;
+      await enqueue(tx, consentGrantedItems([e]));
+    },
+    // A batch's grants in two statements (same state as one by one: the last grant of a receipt sets its categories).
+    batch: async (tx, events) => {
+      const last = new Map<string, string[]>();
+      for (const e of events) {
+        last.delete(e.payload.consentId);
+        last.set(e.payload.consentId, e.payload.categories ?? []);
+      }
+      const rows = JSON.stringify([...last].map(([consentId, categories]) => ({ consentId, categories })));
+      await tx.$executeRaw`
+        UPDATE "partner"."MemberConsent" c SET categories = COALESCE(r.categories, '{}')
+        FROM jsonb_to_recordset(${rows}::jsonb) AS r("consentId" uuid, categories text[]) WHERE c."consentId" = r."consentId"`;
+      await enqueue(tx, consentGrantedItems(events));
+    },
   },
   "member.consent_revoked": async (tx, e) => {
     const p = e.payload;
