@@ -1,4 +1,3 @@
-import { isUuid } from "./input.ts";
 import { Prisma } from "./db.ts";
 import type { EventHandler, HandlerSpec, TypedEvent } from "./events/inbox.ts";
 import { log } from "./logger.ts";
