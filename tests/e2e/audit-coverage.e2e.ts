@@ -5,6 +5,7 @@ import { buildSchema } from "graphql";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { classicProgram } from "../../subgraphs/points/src/program/model.ts";
 import { startTestHub, type TestHub } from "../support/hub.ts";
+import { programInput } from "../support/program.ts";
 import { expectNoGraphQLErrors } from "../support/subgraph.ts";
 
 // Issue 18 §6, table-driven: every mutation of the public schema is either an admin or
@@ -78,22 +79,6 @@ const gql = async (token: string, query: string, variables?: Record<string, unkn
 
 /** The audit's target of a program change is the stored version's id (the API shows its number). */
 const versionId = async (version: number) => (await hub.db.client().programVersion.findFirstOrThrow({ where: { version } })).id;
-
-function programInput() {
-  const p = classicProgram();
-  const names = (n: { en: string; "zh-Hans": string }) => ({ en: n.en, zhHans: n["zh-Hans"] });
-  return {
-    names: names(p.names),
-    currency: p.currency,
-    tiers: p.tiers.map((t) => ({ code: t.code, rank: t.rank, names: names(t.names), tier: t.apiTier, qualifyAnyOf: t.qualifyAnyOf })),
-    earnRates: Object.entries(p.earnRates.perTier).map(([tierCode, rate]) => ({ tierCode, rate })),
-    partnerEarnRates: p.earnRates.partners.map((r) => ({ partnerId: r.partnerId, rates: Object.entries(r.perTier).map(([tierCode, rate]) => ({ tierCode, rate })) })),
-    benefits: p.benefits.map((b) => ({ ...b, names: names(b.names) })),
-    retention: p.retention,
-    bonuses: p.bonuses,
-    lifecycle: p.lifecycle,
-  };
-}
 
 /** In the order they run: later rows use what earlier ones made. */
 const ROWS: Row[] = [
@@ -288,7 +273,7 @@ const ROWS: Row[] = [
     action: "program.changed",
     as: "admin",
     shape: "changed",
-    run: async (t) => versionId((await gql(t, "mutation($i: LoyaltyProgramInput!) { setProgram(input: $i) { version } }", { i: programInput() })).setProgram.version),
+    run: async (t) => versionId((await gql(t, "mutation($i: LoyaltyProgramInput!) { setProgram(input: $i) { version } }", { i: programInput(classicProgram()) })).setProgram.version),
   },
   {
     mutation: "scheduleProgram",
@@ -297,8 +282,12 @@ const ROWS: Row[] = [
     shape: "changed",
     run: async (t) =>
       versionId(
-        (await gql(t, "mutation($i: LoyaltyProgramInput!, $at: DateTime!) { scheduleProgram(input: $i, effectiveFrom: $at) { version } }", { i: programInput(), at: new Date(Date.now() + 86_400_000).toISOString() }))
-          .scheduleProgram.version,
+        (
+          await gql(t, "mutation($i: LoyaltyProgramInput!, $at: DateTime!) { scheduleProgram(input: $i, effectiveFrom: $at) { version } }", {
+            i: programInput(classicProgram()),
+            at: new Date(Date.now() + 86_400_000).toISOString(),
+          })
+        ).scheduleProgram.version,
       ),
   },
   // Settlement.
