@@ -27,6 +27,8 @@ export const HTTP_STATUS: Partial<Record<AnyCode, string>> = {
   QUERY_TOO_COSTLY: "400 with no data (refused before execution)",
   RESPONSE_TOO_LARGE: "200 with no data",
   SHUTTING_DOWN: "503 with Retry-After and Connection: close (refused before execution)",
+  SERVICE_UNAVAILABLE:
+    "200 with the fields of the subgraph that lost its database null; 503 with Retry-After while an instance is starting (refused before execution); 502 from the export download when its subgraph is unreachable",
   GRAPHQL_PARSE_FAILED: "400",
   GRAPHQL_VALIDATION_FAILED: "400",
   BAD_REQUEST: "400, 405 or 413",
