@@ -25,9 +25,12 @@ export function consentCopyHandlers(schema: "partner" | "points"): {
   return {
     "member.consent_granted": {
       /**
-       * A delivered batch's grants in one statement (the demo seed imports ~2,000 receipts). The same
-       * state as the per-event handler on each in turn: rows are keyed by the receipt, an update
-       * only sets the grant's columns (never `active`), so the last grant of a receipt wins.
+       * A delivered batch's grants in one statement (the demo seed imports ~2,000 receipts); a single
+       * event is a batch of one (defineConsumer). The same state as the events one by one: rows are
+       * keyed by the receipt, an update only sets the grant's columns (never `active`), so the last
+       * grant of a receipt wins. The points copy also keeps the receipt's categories and, under
+       * PROFILE_BASIC, the birth month (the birthday bonus; perks/bonuses.ts): a fact it may use
+       * only under this receipt.
        */
       batch: async (tx, events) => {
         const last = new Map<string, TypedEvent<"member.consent_granted">["payload"]>();
@@ -64,28 +67,6 @@ export function consentCopyHandlers(schema: "partner" | "points"): {
           SELECT r."consentId", r."memberId", r."partnerId", r.purpose, r."expiresAt", true, now()
           FROM jsonb_to_recordset(${rows}::jsonb) AS r("consentId" uuid, "memberId" uuid, "partnerId" uuid, purpose text, "expiresAt" timestamptz)
           ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now()`;
-      },
-      one: async (tx, e) => {
-        const p = e.payload;
-        const expiresAt = p.expiresAt == null ? null : new Date(p.expiresAt);
-        if (expiresAt && Number.isNaN(expiresAt.getTime())) {
-          log.warn(`${schema}: event with a bad payload ignored`, { eventId: e.id, type: e.type, why: "expiresAt" });
-          return;
-        }
-        if (schema === "points") {
-          // The points copy also keeps the receipt's categories and, under PROFILE_BASIC, the birth
-          // month (the birthday bonus; perks/bonuses.ts): a fact it may use only under this receipt.
-          const { categories, birthMonth } = pointsColumns(p);
-          await tx.$executeRaw`
-          INSERT INTO "points"."MemberConsent" ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt", categories, "birthMonth")
-          VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, ${expiresAt}, true, now(), ${categories}::text[], ${birthMonth}::smallint)
-          ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now(), categories = EXCLUDED.categories, "birthMonth" = EXCLUDED."birthMonth"`;
-          return;
-        }
-        await tx.$executeRaw`
-        INSERT INTO ${table} ("consentId", "memberId", "partnerId", purpose, "expiresAt", active, "updatedAt")
-        VALUES (${p.consentId}::uuid, ${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.purpose}, ${expiresAt}, true, now())
-        ON CONFLICT ("consentId") DO UPDATE SET "expiresAt" = EXCLUDED."expiresAt", "updatedAt" = now()`;
       },
     },
     "member.consent_revoked": async (tx, e) => {

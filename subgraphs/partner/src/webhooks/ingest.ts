@@ -74,13 +74,9 @@ function consentGrantedItems(events: TypedEvent<"member.consent_granted">[]): En
  */
 export const webhookIngest = {
   "member.consent_granted": {
-    one: async (tx, e) => {
-      const p = e.payload;
-      // The receipt's categories, for payload filtering (the consent copy itself is lib/consent-copy.ts).
-      await tx.$executeRaw`UPDATE "partner"."MemberConsent" SET categories = ${p.categories ?? []}::text[] WHERE "consentId" = ${p.consentId}::uuid`;
-      await enqueue(tx, consentGrantedItems([e]));
-    },
-    // A batch's grants in two statements (same state as one by one: the last grant of a receipt sets its categories).
+    // The receipts' categories, for payload filtering (the consent copy itself is lib/consent-copy.ts),
+    // and the deliveries: two statements for a batch (one event is a batch of one); the last grant
+    // of a receipt sets its categories, as one by one.
     batch: async (tx, events) => {
       const last = new Map<string, string[]>();
       for (const e of events) {
