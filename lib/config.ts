@@ -172,6 +172,11 @@ export const SETTINGS = {
     positive.default(150_000),
   ),
   HUB_SUBGRAPH_TIMEOUT_MS: def("gateway limits", "Each subgraph fetch is aborted after this many milliseconds.", positive.default(15_000)),
+  HUB_NODE_LOOKUP_TIMEOUT_MS: def(
+    "gateway limits",
+    "`node(id:)` / `nodes(ids:)`: how long the member subgraph waits for the owning subgraph's lookup of a global id, in milliseconds; then that id is null with GATEWAY_TIMEOUT.",
+    int(100, 60_000).default(5_000),
+  ),
   HUB_REQUEST_DEADLINE_MS: def("gateway limits", "No subgraph fetch of a request runs past this many milliseconds after the request arrived.", positive.default(30_000)),
   HUB_MAX_RESPONSE_BYTES: def("gateway limits", "Largest response sent, in JSON characters; above it the client gets RESPONSE_TOO_LARGE and no data.", positive.default(5 * 1024 * 1024)),
   HUB_INTROSPECTION: def("gateway limits", "Who may introspect the API: `partners-and-admins` or `off`.", z.enum(["partners-and-admins", "off"]).default("partners-and-admins")),

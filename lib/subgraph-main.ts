@@ -8,7 +8,7 @@ import { startTracing, stopTracing } from "./tracing.ts";
 import { PortInUseError } from "./serve.ts";
 import type { RunningSubgraph } from "./subgraph-server.ts";
 
-export type SubgraphStarter = (opts: { prisma: PrismaClient; internalKey: Uint8Array; port: number; host: string }) => Promise<RunningSubgraph>;
+export type SubgraphStarter = (opts: { prisma: PrismaClient; internalKey: Uint8Array; port: number; host: string; peers: () => Partial<Record<SchemaName, string | undefined>> }) => Promise<RunningSubgraph>;
 
 /**
  * `npm run start:<name>`: one subgraph alone (docker-compose, one process per service), with its
@@ -28,9 +28,10 @@ export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, 
   const db = await openDatabase({ url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE, poolName: name });
   const prisma = db.client();
   const key = internalKey(env.HUB_INTERNAL_SECRET);
+  const peers = () => ({ member: env.HUB_MEMBER_URL, points: env.HUB_POINTS_URL, partner: env.HUB_PARTNER_URL });
   let subgraph: RunningSubgraph;
   try {
-    subgraph = await start({ prisma, internalKey: key, port, host: env.HUB_HOST });
+    subgraph = await start({ prisma, internalKey: key, port, host: env.HUB_HOST, peers });
   } catch (e) {
     if (e instanceof PortInUseError) refuseToStart(`start:${name} cannot listen`, [e.message]);
     throw e;
@@ -38,7 +39,7 @@ export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, 
   const relay = startOutboxRelay({
     schema: name,
     prisma: () => prisma,
-    peers: () => ({ member: env.HUB_MEMBER_URL, points: env.HUB_POINTS_URL, partner: env.HUB_PARTNER_URL }),
+    peers,
     internalKey: key,
   });
   const jobs = background?.();

@@ -25,6 +25,8 @@ export interface HubOptions {
   internalSecret: string;
   /** Gateway port (0 = any free port). */
   port?: number;
+  /** How long `node(id:)` waits for an owner's lookup (tests; default HUB_NODE_LOOKUP_TIMEOUT_MS). */
+  nodeLookupTimeoutMs?: number;
   host?: string;
   /** Subgraph ports (0 = any free port). */
   subgraphPorts?: Partial<Record<SchemaName, number>>;
@@ -83,12 +85,21 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     partner: wrap(opts.db.client(), "partner"),
   };
   // In parallel; each on the port it is given, by default one the OS assigns (the gateway is told the URLs).
+  let started: Record<SchemaName, RunningSubgraph> | undefined;
   const [member, points, partner] = await Promise.all([
-    startMemberSubgraph({ prisma: clients.member, internalKey: key, port: opts.subgraphPorts?.member ?? 0, host }),
+    startMemberSubgraph({
+      prisma: clients.member,
+      internalKey: key,
+      port: opts.subgraphPorts?.member ?? 0,
+      host,
+      peers: () => ({ points: started?.points.url, partner: started?.partner.url }),
+      nodeLookupTimeoutMs: opts.nodeLookupTimeoutMs,
+    }),
     startPointsSubgraph({ prisma: clients.points, internalKey: key, port: opts.subgraphPorts?.points ?? 0, host }),
     startPartnerSubgraph({ prisma: clients.partner, internalKey: key, port: opts.subgraphPorts?.partner ?? 0, host }),
   ]);
   const subgraphs: Record<SchemaName, RunningSubgraph> = { member, points, partner };
+  started = subgraphs;
   const peers = () => ({ member: subgraphs.member.url, points: subgraphs.points.url, partner: subgraphs.partner.url });
   // The relays poll on their own client: their queries are plumbing, not the subgraphs' work
   // (and the N+1 guards count the subgraphs' clients).

@@ -31,6 +31,15 @@ describe("estimateCost", () => {
     expect(cost("{ me { activity(last: 100000) { edges { node { id } } } } }").data).toBe(1 + 1 + 200);
   });
 
+  test("nodes(ids:) costs as many objects as ids asked (literal list or variable), at most its 100", () => {
+    const ids = (n: number) => Array.from({ length: n }, (_v, i) => `id${i}`);
+    // nodes: n objects, each with its fields' objects (scalars free).
+    expect(cost('{ nodes(ids: ["a", "b", "c"]) { nodeId } }').data).toBe(3);
+    expect(cost("query($ids: [ID!]!) { nodes(ids: $ids) { nodeId ... on Partner { apiClients { clientId } } } }", { ids: ids(40) }).data).toBe(40 * (1 + LIST_SIZES["Partner.apiClients"]!));
+    expect(cost("query($ids: [ID!]!) { nodes(ids: $ids) { nodeId } }", { ids: ids(5_000) }).data).toBe(100);
+    expect(cost('{ node(id: "a") { nodeId } }').data).toBe(1);
+  });
+
   test("the issue's partner loop: six and seven levels are far above every role's maximum, one level is not", () => {
     const max = Math.max(...Object.values(DEFAULT_LIMITS.maxCost));
     expect(cost(partnerLoop(6)).data).toBeGreaterThan(max * 1000);

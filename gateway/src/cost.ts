@@ -58,6 +58,23 @@ export const LIST_SIZES: Record<string, number> = {
   "AwardPointsBatchResult.rejected": 5_000,
 };
 
+/** Lists as long as one of their arguments (`nodes(ids:)`): its length, else the field's maximum. */
+export const LIST_ARGS: Record<string, { arg: string; max: number }> = {
+  "Query.nodes": { arg: "ids", max: 100 },
+};
+
+function listArgLength(node: FieldNode, name: string, variables: Record<string, unknown> | undefined): number | undefined {
+  const arg = node.arguments?.find((a) => a.name.value === name);
+  if (!arg) return undefined;
+  const v: ValueNode = arg.value;
+  if (v.kind === Kind.LIST) return v.values.length;
+  if (v.kind === Kind.VARIABLE) {
+    const raw = variables?.[v.name.value];
+    return Array.isArray(raw) ? raw.length : raw === undefined || raw === null ? undefined : 1;
+  }
+  return 1; // a single value coerced to a one-item list
+}
+
 export interface CostOptions {
   listSizes?: Record<string, number>;
 }
@@ -139,6 +156,9 @@ export function estimateCost(schema: GraphQLSchema, doc: DocumentNode, operation
         // Backward paging (`last`) returns as many edges as `first` would; both given is refused by the subgraph.
         const first = intArg(sel, "first", variables) ?? intArg(sel, "last", variables);
         size = first === undefined || first === null ? PAGE_DEFAULT : Number.isNaN(first) ? PAGE_MAX : Math.min(Math.max(first, 1), PAGE_MAX);
+      } else if (list && LIST_ARGS[key]) {
+        const { arg, max } = LIST_ARGS[key];
+        size = Math.min(listArgLength(sel, arg, variables) ?? max, max);
       } else if (list) size = inConnection && name === "edges" ? 1 : (introspection[key] ?? sizes[key] ?? DEFAULT_LIST_SIZE);
       // A list returns `size` objects; a paged connection is one object holding `size` edges.
       const objects = list ? factor * size : factor;

@@ -41,6 +41,8 @@ export const EXPOSURE: Record<string, Exposure> = {
   "Query.settlementRuns": partnerData,
   "Query.settlementRun": partnerData,
   "Query.viewer": own("token (who am I)"),
+  "Query.node": { open: "resolves a global id only where the owning subgraph's own lookup (member, offer, transaction, settlementRun, partner) would; partner-view tokens are refused; fields classified on each type" },
+  "Query.nodes": { open: "the same per-id rule as Query.node, for up to 100 ids" },
   "Query.partnerTransactions": { open: "only the caller's own partner's transactions (what it did itself); balanceAfter is gated on PointsTransaction, member fields on Member" },
 
   "Mutation.enrollMember": { open: "returns the enrolled member; its fields are classified on Member" },
@@ -85,6 +87,7 @@ export const EXPOSURE: Record<string, Exposure> = {
   "Mutation.resolveStatementDispute": adminOnly,
 
   // Member (member subgraph + points + partner).
+  "Member.nodeId": { open: "an encoding of Member.id, which the caller already used to reach the member" },
   "Member.id": { open: "the coalition id the partner already used to reach the member" },
   "Member.displayName": { gate: "PROFILE_BASIC" },
   "Member.email": { gate: "PROFILE_CONTACT" },
@@ -139,6 +142,7 @@ export const EXPOSURE: Record<string, Exposure> = {
 
   // A transaction is the partner's own (transaction, mutation results) or reached through the
   // ACTIVITY-gated activity; only the balance after it says more than the movement itself.
+  "PointsTransaction.nodeId": { open: "an encoding of PointsTransaction.id (own transaction or under ACTIVITY)" },
   "PointsTransaction.id": { open: "own transaction or under ACTIVITY" },
   "PointsTransaction.kind": { open: "own transaction or under ACTIVITY" },
   "PointsTransaction.points": { open: "own transaction or under ACTIVITY (the movement, not the balance)" },
@@ -221,6 +225,7 @@ export const EXPOSURE: Record<string, Exposure> = {
   "PartnerTransactionTotals.transactions": { open: "count of the partner's own transactions" },
 
   "Partner.id": partnerData,
+  "Partner.nodeId": partnerData,
   "Partner.name": partnerData,
   "Partner.slug": partnerData,
   "Partner.category": partnerData,
@@ -313,6 +318,7 @@ export const EXPOSURE: Record<string, Exposure> = {
   "ApiClientSecret.defaultPurpose": partnerData,
 
   "Offer.id": partnerData,
+  "Offer.nodeId": partnerData,
   "Offer.title": partnerData,
   "Offer.description": partnerData,
   "Offer.kind": partnerData,
@@ -352,6 +358,7 @@ export const EXPOSURE: Record<string, Exposure> = {
   "OfferClaim.discountCode": { open: "null for partners (member and admins only)" },
 
   "SettlementRun.id": partnerData,
+  "SettlementRun.nodeId": partnerData,
   "SettlementRun.periodStart": partnerData,
   "SettlementRun.periodEnd": partnerData,
   "SettlementRun.status": partnerData,

@@ -7,6 +7,7 @@ import "./enums.ts";
 import "./partner.ts";
 import "./member.ts";
 import "./member-refs.ts";
+import "./node.ts";
 import "./linked-account.ts";
 import "./consent.ts";
 import "./data-access.ts";

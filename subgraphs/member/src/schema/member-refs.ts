@@ -1,8 +1,10 @@
 import { notFound } from "../../../../lib/errors.ts";
 import type { Member } from "../../../../prisma/generated/client/client.ts";
+import { nodeIdOptions } from "../../../../lib/global-id.ts";
 import { builder } from "../builder.ts";
 import type { MemberContext } from "../context.ts";
 import { MemberRef } from "./member.ts";
+import { NodeRef } from "./node-ref.ts";
 
 // The `member` of a points transaction and of an offer claim is served here, from the owner's
 // (inaccessible) memberId: when points and partner served it themselves, the Rust query planner
@@ -17,9 +19,11 @@ builder
   .externalRef("PointsTransaction", builder.selection<{ id: string }>("id"), (r) => r as WithMember)
   .implement({
     description: "A points ledger transaction (owned by the points subgraph); the member subgraph adds its member.",
+    interfaces: [NodeRef],
     externalFields: (t) => ({ memberId: t.id({ nullable: true, description: "The member whose wallet moved, if any." }) }),
     fields: (t) => ({
       id: t.exposeID("id", { description: "The transaction's id." }),
+      nodeId: t.id(nodeIdOptions("PointsTransaction")),
       member: t.field({
         type: MemberRef,
         nullable: true,

@@ -1,6 +1,8 @@
 import { HubError, notFound } from "../../../../lib/errors.ts";
 import type { Member } from "../../../../prisma/generated/client/client.ts";
+import { nodeIdOptions } from "../../../../lib/global-id.ts";
 import { builder } from "../builder.ts";
+import { NodeRef } from "./node-ref.ts";
 import type { MemberContext } from "../context.ts";
 import { readsUngated } from "../../../../lib/principal.ts";
 import { DATA_CATEGORIES, type DataCategory } from "../../../../lib/vocabulary.ts";
@@ -47,8 +49,10 @@ const RfmRef = builder.objectRef<ReturnType<typeof rfmOf>>("RfmScores").implemen
 
 MemberRef.implement({
   description: "A coalition member: one identity across every partner brand. Personal fields are gated per data category: a partner sees them only under the member's active consent for the request's purpose.",
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID("id", { description: "The member's coalition-wide id." }),
+    nodeId: t.id(nodeIdOptions("Member")),
     displayName: t.string({
       nullable: true,
       authScopes: { memberScope: "member:profile" },

@@ -1,3 +1,5 @@
+import { nodeIdOptions } from "../../../../lib/global-id.ts";
+import { NodeRef } from "./node-ref.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { definePageInfo, pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
 import type { BiPage } from "../../../../lib/paging.ts";
@@ -47,8 +49,10 @@ export const OfferRef = builder.objectRef<Offer>("Offer");
 OfferRef.implement({
   description:
     "A co-issued offer: one or more partners fund a points budget in shares and the members who are eligible claim it. Co-issuers see it in every state; partners where it can be used see it once activated; members see active ones and those they claimed.",
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID("id", { description: "The offer's id." }),
+    nodeId: t.id(nodeIdOptions("Offer")),
     title: t.exposeString("title", { description: "Title shown to members, 1–120 characters." }),
     description: t.exposeString("description", { nullable: true, description: "Longer text shown to members, at most 2,000 characters." }),
     kind: t.field({ type: OfferKindEnum, description: "What the offer gives.", resolve: (o) => o.kind }),

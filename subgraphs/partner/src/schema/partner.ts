@@ -1,3 +1,5 @@
+import { nodeIdOptions } from "../../../../lib/global-id.ts";
+import { NodeRef } from "./node-ref.ts";
 import type { Purpose } from "../../../../lib/vocabulary.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import type { ApiClient, Partner, PartnerRate } from "../../../../prisma/generated/client/client.ts";
@@ -60,8 +62,10 @@ export const ApiClientRef = builder.objectRef<ApiClient>("ApiClient").implement(
 
 PartnerRef.implement({
   description: "A partner brand of the coalition. Everyone may read the directory fields; rates and API clients only the partner itself and admins.",
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID("id", { description: "The partner's id." }),
+    nodeId: t.id(nodeIdOptions("Partner")),
     name: t.exposeString("name", { description: "Display name." }),
     slug: t.exposeString("slug", { description: "Stable short name (lower-case letters, digits, dashes), unique in the coalition." }),
     category: t.exposeString("category", { description: "Business category, upper case, e.g. ECOMMERCE, FMCG, HOTEL." }),

@@ -1,3 +1,5 @@
+import { nodeIdOptions } from "../../../../lib/global-id.ts";
+import { NodeRef } from "./node-ref.ts";
 import { Decimal } from "decimal.js";
 import { int32Compat, toSafeNumber } from "../../../../lib/amounts.ts";
 import { forbidden, notFound } from "../../../../lib/errors.ts";
@@ -186,8 +188,10 @@ export const SettlementRunRef = builder.objectRef<SettlementRun>("SettlementRun"
 SettlementRunRef.implement({
   description:
     "A settlement between the partners for a closed period of ledger postings (by posting time, UTC). It covers every posting before periodEnd not covered by an earlier approved run, so a posting made after its period was approved counts in the next run: nothing is counted twice or lost.",
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID("id", { description: "The run's id." }),
+    nodeId: t.id(nodeIdOptions("SettlementRun")),
     periodStart: t.field({ type: "DateTime", description: "Start of the period (inclusive, UTC).", resolve: (r) => r.periodStart }),
     periodEnd: t.field({ type: "DateTime", description: "End of the period (exclusive, UTC).", resolve: (r) => r.periodEnd }),
     status: t.field({ type: SettlementStatusEnum, description: "DRAFT (recomputable) or APPROVED (immutable).", resolve: (r) => r.status }),

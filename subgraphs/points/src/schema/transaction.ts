@@ -1,3 +1,5 @@
+import { nodeIdOptions } from "../../../../lib/global-id.ts";
+import { NodeRef } from "./node-ref.ts";
 import { int32Compat } from "../../../../lib/amounts.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT, definePageInfo } from "../../../../lib/pothos.ts";
@@ -21,8 +23,10 @@ const requiresMemberScopes = { requires: builder.selection<RequiredMember>("memb
 
 TransactionRef.implement({
   description: "A points ledger transaction: a balanced set of postings (sum zero), append-only. Corrections are REVERSAL transactions.",
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID("id", { description: "The transaction's id." }),
+    nodeId: t.id(nodeIdOptions("PointsTransaction")),
     kind: t.field({ type: TransactionKindEnum, description: "What the transaction did.", resolve: (x) => x.kind }),
     points: t.int({
       description:
