@@ -12,6 +12,9 @@
 //  3. load windows alternate between them (off on, on off, …; BENCH_OBS_ROUNDS rounds, default 3,
 //     of BENCH_SECONDS each, default 5), BENCH_CONNECTIONS connections (default 20), autocannon in a
 //     worker thread; medians are compared: on / off throughput (goal ≥ 0.90, i.e. < 10 % overhead).
+// Attribution: BENCH_OBS_PARTS=traces or =logs turns on only that part in the "on" hub (default
+// both); BENCH_OBS_SAMPLE sets the sampling ratio (default 0.1); BENCH_OBS_PROFILE=<dir> runs the
+// "on" hub with --cpu-prof, writing its CPU profile there when it stops.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -50,6 +53,7 @@ export interface ObsFigures {
   rounds: number;
   connections: number;
   sampleRatio: number;
+  parts: string;
   spansExportRequests: number;
   logBytes: number;
   loadAverage: string;
@@ -98,7 +102,10 @@ export async function runObsBench(opts: { seconds?: number; rounds?: number; con
   const connections = opts.connections ?? Number(process.env.BENCH_CONNECTIONS ?? 20);
   const members = Number(process.env.BENCH_OBS_MEMBERS ?? 60);
   const tokenCount = Number(process.env.BENCH_OBS_TOKENS ?? 20);
-  const sampleRatio = 0.1;
+  const sampleRatio = Number(process.env.BENCH_OBS_SAMPLE ?? 0.1);
+  // What the "on" hub turns on (attribution runs): traces, logs, or both (default).
+  const parts = new Set((process.env.BENCH_OBS_PARTS ?? "traces,logs").split(",").map((x) => x.trim()));
+  const profileDir = process.env.BENCH_OBS_PROFILE; // a directory: the "on" hub runs with --cpu-prof there
   const name = `bench_obs_${process.pid}_${Date.now()}`;
   const u = new URL(BASE);
   u.pathname = `/${name}`;
@@ -147,11 +154,12 @@ export async function runObsBench(opts: { seconds?: number; rounds?: number; con
         HUB_DEMO: "0",
         // Four pools per hub (three subgraphs + relays), two hubs, other users of the server: stay well under max_connections (100).
         HUB_DB_POOL_SIZE: process.env.BENCH_OBS_POOL ?? "5",
-        HUB_LOG_LEVEL: on ? "info" : "warn",
-        OTEL_EXPORTER_OTLP_ENDPOINT: on ? `http://127.0.0.1:${(sink.address() as AddressInfo).port}` : "",
+        HUB_LOG_LEVEL: on && parts.has("logs") ? "info" : "warn",
+        OTEL_EXPORTER_OTLP_ENDPOINT: on && parts.has("traces") ? `http://127.0.0.1:${(sink.address() as AddressInfo).port}` : "",
         HUB_TRACE_SAMPLE_RATIO: String(sampleRatio),
       };
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/start.ts")], { cwd: ROOT, env, stdio: ["ignore", "ignore", on ? openSync(logFile, "a") : "inherit"] });
+      const prof = on && profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+      const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(ROOT, "scripts/start.ts")], { cwd: ROOT, env, stdio: ["ignore", "ignore", on ? openSync(logFile, "a") : "inherit"] });
       cleanup.push(() => {
         if (child.exitCode === null) child.kill("SIGTERM");
       });
@@ -220,7 +228,7 @@ export async function runObsBench(opts: { seconds?: number; rounds?: number; con
     } catch {
       // no log
     }
-    return { wallet, earn, seconds, rounds, connections, sampleRatio, spansExportRequests: exports, logBytes, loadAverage };
+    return { wallet, earn, seconds, rounds, connections, sampleRatio, parts: [...parts].join("+"), spansExportRequests: exports, logBytes, loadAverage };
   } finally {
     for (const fn of cleanup.reverse()) await fn();
     await new Promise((r) => setTimeout(r, 500));
@@ -231,7 +239,9 @@ export async function runObsBench(opts: { seconds?: number; rounds?: number; con
 
 export function printObs(f: ObsFigures) {
   const pct = (r: number) => `${((1 - r) * 100).toFixed(1)} %`;
-  console.log(`obs overhead (tracing sampled at ${f.sampleRatio * 100} % + metrics + request logs), ${f.rounds} alternating rounds of ${f.seconds} s, ${f.connections} connections`);
+  console.log(
+    `obs overhead (${f.parts.replace("traces", `tracing sampled at ${f.sampleRatio * 100} %`).replace("logs", "request logs")}, metrics in both), ${f.rounds} alternating rounds of ${f.seconds} s, ${f.connections} connections`,
+  );
   for (const [k, c] of [
     ["wallet query", f.wallet],
     ["single earn", f.earn],

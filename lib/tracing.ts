@@ -29,6 +29,8 @@ type SpanExporter = import("@opentelemetry/sdk-trace-base").SpanExporter;
 
 interface Active {
   tracer: Tracer;
+  /** Share of the requests reaching the gateway that start a trace (HUB_TRACE_SAMPLE_RATIO). */
+  ratio: number;
   shutdown(): Promise<void>;
   forceFlush(): Promise<void>;
 }
@@ -68,14 +70,15 @@ export async function startTracing(opts: TracingOptions): Promise<boolean> {
     import("@opentelemetry/instrumentation-undici"),
     import("@opentelemetry/instrumentation"),
   ]);
-  const ratioSampler = new base.TraceIdRatioBasedSampler(ratio);
-  // Roots: only a request arriving at a server. Children: as their parent (ParentBased).
+  // Roots: only a request arriving at the gateway, and only one already drawn for sampling (the
+  // draw is made before any span exists: `gatewayTracingPlugin`'s `spans.http`, so the 90 % not
+  // drawn create no span at all, not even a non-recording one). Children: as their parent
+  // (ParentBased). `serverSpan` never starts a root (it needs the gateway's traceparent).
   const rootSampler: import("@opentelemetry/sdk-trace-base").Sampler = {
-    shouldSample(ctx, traceId, _name, kind) {
-      if (kind !== SpanKind.SERVER) return { decision: base.SamplingDecision.NOT_RECORD };
-      return ratioSampler.shouldSample(ctx, traceId);
+    shouldSample(_ctx, _traceId, _name, kind) {
+      return { decision: kind === SpanKind.SERVER ? base.SamplingDecision.RECORD_AND_SAMPLED : base.SamplingDecision.NOT_RECORD };
     },
-    toString: () => `ServerRoots{${ratioSampler.toString()}}`,
+    toString: () => `ServerRoots{drawn at the gateway at ${ratio}}`,
   };
   let exporter = opts.exporter;
   if (!exporter) {
@@ -92,7 +95,9 @@ export async function startTracing(opts: TracingOptions): Promise<boolean> {
     tracerProvider: provider,
     instrumentations: [new prisma.PrismaInstrumentation(), new undici.UndiciInstrumentation({ requireParentforSpans: true })],
   });
+  onlyWhileRecording();
   active = {
+    ratio,
     tracer: trace.getTracer("coalition-hub"),
     forceFlush: () => provider.forceFlush(),
     async shutdown() {
@@ -104,6 +109,40 @@ export async function startTracing(opts: TracingOptions): Promise<boolean> {
     },
   };
   return true;
+}
+
+/** Whether the span of `ctx` (default: the active context) records: a sampled trace runs. */
+function recording(ctx?: Context): boolean {
+  return trace.getSpan(ctx ?? context.active())?.isRecording() === true;
+}
+
+interface PrismaTracingHelper {
+  isEnabled(): boolean;
+  runInChildSpan(options: string | { name: string; context?: Context }, callback: (...args: unknown[]) => unknown): unknown;
+  [k: string]: unknown;
+}
+
+/**
+ * Prisma's tracing helper (set by `PrismaInstrumentation` on a global the client reads) makes a
+ * span for every operation and statement whenever tracing is on, recording or not: for the 90 % of
+ * requests not sampled that was context switches and objects for nothing (bench/obs.ts). Wrapped
+ * here so Prisma traces only under a recording span: `isEnabled` and `runInChildSpan` ask the
+ * active (or given) context first, as Prisma's own no-op helper does when tracing is off.
+ */
+function onlyWhileRecording() {
+  const g = globalThis as unknown as Record<string, { helper?: PrismaTracingHelper } | undefined>;
+  for (const key of Object.keys(g)) {
+    if (!key.endsWith("PRISMA_INSTRUMENTATION")) continue;
+    const holder = g[key];
+    const inner = holder?.helper;
+    if (!holder || !inner || (inner as { gated?: boolean }).gated) continue;
+    holder.helper = Object.assign(Object.create(inner) as PrismaTracingHelper, {
+      gated: true,
+      isEnabled: () => recording(),
+      runInChildSpan: (options: Parameters<PrismaTracingHelper["runInChildSpan"]>[0], callback: (...args: unknown[]) => unknown) =>
+        recording(typeof options === "string" ? undefined : options.context) ? inner.runInChildSpan(options, callback) : callback(),
+    });
+  }
 }
 
 /** Exports what is buffered and stops tracing (process shutdown, tests). */
@@ -208,6 +247,8 @@ const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
 export function serverSpan(headers: IncomingHttpHeaders, name: string, attributes: Attributes): { run<T>(fn: () => T): T; end(status: number, error?: string): void } | null {
   if (!active || typeof headers.traceparent !== "string") return null;
   const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+  // Never a root here (the root sampler would keep it): only a child of a valid, sampled traceparent.
+  if (((trace.getSpanContext(parent)?.traceFlags ?? 0) & 1) === 0) return null;
   const span = active.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const ctx = trace.setSpan(parent, span);
   return {
@@ -233,13 +274,20 @@ export function untraced<T>(fn: () => T): T {
 export async function gatewayTracingPlugin(): Promise<unknown[]> {
   if (!active) return [];
   const { useOpenTelemetry } = await import("@graphql-hive/plugin-opentelemetry");
+  const ratio = active.ratio;
   return [
     useOpenTelemetry({
       useContextManager: true,
       inheritContext: true,
       propagateContext: true,
       flushOnDispose: false,
-      traces: { tracer: trace.getTracer("gateway"), spans: { schema: false, initialization: false } },
+      // The sampling draw, before the plugin makes any span: a request is traced with probability
+      // `ratio`. One not drawn gets no span, so the plugin's per-phase spans, the subgraph
+      // fetches' traceparent and the subgraphs' and Prisma's spans cost nothing for it. A caller
+      // cannot force tracing (a sampled traceparent on every request would multiply the cost);
+      // a drawn request joins the caller's trace (inheritContext), and one whose caller said
+      // "not sampled" stays unsampled (ParentBased). Log lines carry the caller's trace id either way.
+      traces: { tracer: trace.getTracer("gateway"), spans: { schema: false, initialization: false, http: () => Math.random() < ratio } },
     }),
   ];
 }
