@@ -22,6 +22,9 @@ export const NODE_TYPES = {
 
 export type NodeType = keyof typeof NODE_TYPES;
 
+/** Most global ids one `nodes(ids:)` call takes (the subgraph refuses more; the gateway's cost sizes the list by it). */
+export const MAX_NODE_IDS = 100;
+
 export const isNodeType = (t: string): t is NodeType => Object.hasOwn(NODE_TYPES, t);
 
 export const nodeIdOf = (type: NodeType, id: string): string => toGlobalId(type, id);
@@ -60,5 +63,5 @@ export function defineNodeInterface<Ctx extends HubContext>(builder: HubBuilder<
 export const nodeIdOptions = (type: NodeType) => ({
   shareable: true as const,
   description: NODE_ID_DESCRIPTION,
-  resolve: (o: { id: string }) => toGlobalId(type, o.id),
+  resolve: (o: { id: string }) => nodeIdOf(type, o.id),
 });

@@ -16,6 +16,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from "graphql";
+import { MAX_NODE_IDS } from "../../lib/global-id.ts";
 
 /**
  * Demand control: the estimated cost of an operation, computed over the API schema BEFORE it is
@@ -60,7 +61,7 @@ export const LIST_SIZES: Record<string, number> = {
 
 /** Lists as long as one of their arguments (`nodes(ids:)`): its length, else the field's maximum. */
 export const LIST_ARGS: Record<string, { arg: string; max: number }> = {
-  "Query.nodes": { arg: "ids", max: 100 },
+  "Query.nodes": { arg: "ids", max: MAX_NODE_IDS },
 };
 
 function listArgLength(node: FieldNode, name: string, variables: Record<string, unknown> | undefined): number | undefined {

@@ -1,6 +1,6 @@
 import type { SchemaName } from "../../../../lib/events/catalogue.ts";
-import { ERROR_CODES, type ErrorCode, HubError, notFound } from "../../../../lib/errors.ts";
-import { NODE_TYPES, type NodeType, parseNodeId } from "../../../../lib/global-id.ts";
+import { badInput, ERROR_CODES, type ErrorCode, HubError, notFound } from "../../../../lib/errors.ts";
+import { MAX_NODE_IDS, NODE_TYPES, type NodeType, parseNodeId } from "../../../../lib/global-id.ts";
 import { IDENTITY_HEADER, OPERATION_NAME_HEADER, REQUEST_ID_HEADER, signIdentity } from "../../../../lib/internal-auth.ts";
 import { log } from "../../../../lib/logger.ts";
 import type { MemberContext } from "../context.ts";
@@ -14,7 +14,7 @@ import type { MemberContext } from "../context.ts";
  * The visible ones are returned as entity stubs; the gateway fetches their fields from the owner.
  */
 
-export const MAX_NODE_IDS = 100;
+export { MAX_NODE_IDS };
 
 /** What a resolved id becomes: a stub the gateway completes from the owner (a Member: its row), or the error for that id. */
 export type NodeStub = { __typename: NodeType; id: string };
@@ -34,7 +34,7 @@ export function useNodePeers(p: NodePeers | null): void {
   wiring = p;
 }
 
-const malformed = (id: string) => new HubError("BAD_USER_INPUT", `Not a global id of this hub: ${JSON.stringify(id.slice(0, 60))} (take it from a nodeId field)`, { field: "id" });
+const malformed = (id: string) => badInput(`Not a global id of this hub: ${JSON.stringify(id.slice(0, 60))} (take it from a nodeId field)`, "id");
 
 /** Resolves global ids in order: each is a stub or its own error (null in the list, the error at its index). */
 export async function resolveNodes(ctx: MemberContext, ids: readonly string[]): Promise<NodeResult[]> {
@@ -44,7 +44,9 @@ export async function resolveNodes(ctx: MemberContext, ids: readonly string[]): 
   parsed.forEach((p, i) => {
     if (!p) return;
     const owner = NODE_TYPES[p.type].owner;
-    byOwner.set(owner, [...(byOwner.get(owner) ?? []), i]);
+    const indexes = byOwner.get(owner);
+    if (indexes) indexes.push(i);
+    else byOwner.set(owner, [i]);
   });
   await Promise.all(
     [...byOwner].map(async ([owner, indexes]) => {
