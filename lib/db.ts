@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
-import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -12,7 +11,9 @@ import { filters, listMigrations, openEngine, pgFactory, pgliteFactory } from ".
 
 export { Prisma, PrismaClient };
 
-export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, "../prisma/migrations");
+import { MIGRATIONS_DIR } from "./pglite-prepare.ts";
+
+export { MIGRATIONS_DIR };
 
 /**
  * A database the hub runs on: real PostgreSQL when a URL is given, otherwise embedded PGlite
