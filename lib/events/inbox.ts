@@ -126,6 +126,16 @@ export async function applyEvent(consumer: Consumer, tx: Tx, event: DomainEvent)
   if (e) await consumer.one.get(e.type)!(tx, e);
 }
 
+/**
+ * The member an event is about (its payload's memberId), or null. Events about different members
+ * commute in every consumer (each handler's effect is keyed by its member, or by things no other
+ * member's events write), which is what lets a delivered batch gather a type's events (applyDelivered).
+ */
+function subjectOf(event: TypedEvent<EventType>): string | null {
+  const m = (event.payload as { memberId?: unknown }).memberId;
+  return typeof m === "string" ? m.toLowerCase() : null;
+}
+
 function inbox(tx: Tx, schema: SchemaName) {
   switch (schema) {
     case "member":
@@ -201,7 +211,17 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
                 )
               ).map((r) => r.id),
             );
+            // Set-based handlers get their type's events gathered (e.g. every points.activity of the
+            // batch in one statement), which moves them after other events of the batch. That is the
+            // one-by-one result only while no moved event overtakes another about the same member
+            // (or one about no member: partners, offers), so such an event first applies what is gathered.
             const grouped = new Map<EventType, TypedEvent<EventType>[]>();
+            const gatheredType = new Map<string, EventType>(); // member → the type its gathered events have
+            const flush = async () => {
+              for (const [type, list] of grouped) await consumer.batch.get(type)!(tx, list);
+              grouped.clear();
+              gatheredType.clear();
+            };
             for (const raw of events) {
               // `delete`: a duplicate of an event inside this batch runs once.
               if (!fresh.delete(String(raw.id).toLowerCase())) continue;
@@ -209,16 +229,18 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
               if (why) throw new Error(why); // rolls the batch back: the one-by-one pass reports it alone
               const event = parsed(consumer, raw);
               if (!event) continue;
+              const member = subjectOf(event);
+              if (member === null ? [...grouped.keys()].some((t) => t !== event.type) : (gatheredType.get(member) ?? event.type) !== event.type) await flush();
               if (consumer.batch.has(event.type)) {
                 const list = grouped.get(event.type);
                 if (list) list.push(event);
                 else grouped.set(event.type, [event]);
+                if (member !== null) gatheredType.set(member, event.type);
                 continue;
               }
               await consumer.one.get(event.type)!(tx, event);
             }
-            // Set-based handlers last, one call per type (e.g. every points.activity of the batch in one statement).
-            for (const [type, list] of grouped) await consumer.batch.get(type)!(tx, list);
+            await flush();
           },
           { timeout: 30_000, maxWait: 30_000 },
         );

@@ -7,9 +7,9 @@ import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, r
 
 /**
  * Demo history through the ledger's own functions (never around them): for each member, earns at
- * its linked partners spread over the period (back-dated postedAt, the only use of it), some
- * redemptions with member-created codes, a few holds (captured or voided), a few reversals; then
- * the expiry and tier jobs at `now`. Deterministic given `random`.
+ * its linked partners spread over the period, posted in weekly batches per partner (back-dated
+ * postedAt, the only use of it), some redemptions with member-created codes, a few holds (captured
+ * or voided), a few reversals; then the expiry and tier jobs at `now`. Deterministic given `random`.
  */
 export interface SeedHistoryInput {
   now: Date;
@@ -20,13 +20,16 @@ export interface SeedHistoryInput {
 }
 
 const partnerActor = (partnerId: string): Principal => ({ sub: `seed-${partnerId}`, role: "PARTNER", partnerId, memberId: null, scope: "hub:partner", purpose: "ACCOUNT_SERVICING" });
+const WEEK_MS = 7 * 86_400_000;
 const memberActor = (memberId: string): Principal => ({ sub: memberId, role: "MEMBER", partnerId: null, memberId, scope: "hub:member", purpose: null });
 
 export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earns: number; redemptions: number }> {
   const { random, now } = input;
   const span = now.getTime() - input.from.getTime();
-  // Earns per (partner, day) in one batch per day, so the history is written set-based.
-  const byDay = new Map<string, Map<number, { memberId: string; idempotencyKey: string; purchaseAmount: string; reference: string }[]>>();
+  // Earns in one batch per (partner, week), as partners send weekly purchase files: the history is
+  // written set-based in ~80 chunk transactions (one per (partner, day) made ~520, 11 s of a first
+  // start). The batch is posted at its latest purchase's time, so never before any of its members joined.
+  const byWeek = new Map<string, { at: number; items: { memberId: string; idempotencyKey: string; purchaseAmount: string; reference: string }[] }>();
   const wallet = new Map<string, number>();
   for (const m of input.members) {
     if (!m.partnerIds.length) continue;
@@ -35,26 +38,20 @@ export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earn
     for (let i = 0; i < n; i++) {
       const partnerId = m.partnerIds[Math.floor(random() * m.partnerIds.length)]!;
       const t = start + random() * Math.max(0, now.getTime() - 86_400_000 - start);
-      const day = Math.floor(t / 86_400_000);
+      const key = `${partnerId}/${Math.floor(t / WEEK_MS)}`;
+      const batch = byWeek.get(key) ?? { at: 0, items: [] };
+      byWeek.set(key, batch);
+      batch.at = Math.max(batch.at, t);
       const amount = (20 + Math.floor(random() * 480)).toFixed(2);
-      const p = byDay.get(partnerId) ?? new Map();
-      byDay.set(partnerId, p);
-      const list = p.get(day) ?? [];
-      p.set(day, list);
-      list.push({ memberId: m.id, idempotencyKey: `seed-${randomUUID()}`, purchaseAmount: amount, reference: `ORD-${Math.floor(random() * 1e8)}` });
+      batch.items.push({ memberId: m.id, idempotencyKey: `seed-${randomUUID()}`, purchaseAmount: amount, reference: `ORD-${Math.floor(random() * 1e8)}` });
     }
   }
   let earns = 0;
-  const days = [...new Set([...byDay.values()].flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
-  for (const day of days) {
-    for (const [partnerId, perDay] of byDay) {
-      const items = perDay.get(day);
-      if (!items?.length) continue;
-      const postedAt = new Date(day * 86_400_000 + 12 * 3_600_000);
-      const r = await awardPointsBatch(partnerActor(partnerId), items, { postedAt });
-      earns += r.accepted;
-      for (const t of r.transactions) wallet.set(t.memberId!, t.balanceAfter == null ? 0 : Number(t.balanceAfter)); // demo amounts: small
-    }
+  for (const [key, { at, items }] of [...byWeek].sort((a, b) => a[1].at - b[1].at)) {
+    const partnerId = key.slice(0, key.indexOf("/"));
+    const r = await awardPointsBatch(partnerActor(partnerId), items, { postedAt: new Date(at) });
+    earns += r.accepted;
+    for (const t of r.transactions) wallet.set(t.memberId!, t.balanceAfter == null ? 0 : Number(t.balanceAfter)); // demo amounts: small
   }
   // Redemptions with member-created codes (recent ones so codes are valid), a few holds and reversals.
   let redemptions = 0;

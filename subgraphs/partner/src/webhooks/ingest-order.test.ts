@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { eventsRoute } from "../../../../lib/events/inbox.ts";
+import { prisma } from "../db.ts";
+import { eventConsumer } from "../events.ts";
+import { type PartnerHarness, startPartnerHarness } from "../testing/harness.ts";
+
+/**
+ * A delivered batch is applied as its events one by one, in delivery order, even where set-based
+ * handlers take part: the webhook deliveries of one member come out in the order of its events. Found
+ * by review: member.consent_granted is set-based (run after the batch's per-event handlers), so a
+ * grant and its revocation in one batch (a relay backlog) queued CONSENT_REVOKED before
+ * CONSENT_GRANTED, and the partner, receiving them in that order, went on believing the consent held.
+ */
+
+let h: PartnerHarness;
+beforeAll(async () => {
+  h = await startPartnerHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const NOW = "2026-06-15T12:00:00.000Z";
+
+async function endpointFor(partnerId: string): Promise<string> {
+  const id = randomUUID();
+  await prisma().$executeRaw`
+    INSERT INTO "partner"."WebhookEndpoint" (id, "partnerId", url, "eventTypes", "secretEncrypted", "createdBy")
+    VALUES (${id}::uuid, ${partnerId}::uuid, 'https://partner.example/hooks', ${["CONSENT_GRANTED", "CONSENT_REVOKED", "LINK_CONFIRMED", "POINTS_EARNED"]}::text[], 'x', 'test')`;
+  return id;
+}
+
+const deliveries = async (endpointId: string) =>
+  (
+    await prisma().$queryRaw<{ eventType: string; memberId: string }[]>`
+      SELECT "eventType", "memberId"::text AS "memberId" FROM "partner"."WebhookDelivery" WHERE "endpointId" = ${endpointId}::uuid ORDER BY seq`
+  ).map((d) => `${d.eventType} ${d.memberId.slice(0, 8)}`);
+
+test("a consent granted and revoked in one delivered batch reaches the partner as granted, then revoked", async () => {
+  const partnerId = randomUUID();
+  const endpointId = await endpointFor(partnerId);
+  const [m1, m2, m3] = [randomUUID(), randomUUID(), randomUUID()];
+  const route = eventsRoute(prisma, eventConsumer);
+  const ev = (type: string, payload: Record<string, unknown>) => ({ id: randomUUID(), type, payload, createdAt: NOW });
+  const link = (memberId: string) => ev("member.linked", { memberId, partnerId, externalRef: `REF-${memberId.slice(0, 8)}`, linkedAt: NOW });
+  const receipt = (memberId: string, consentId: string) => ({ consentId, memberId, partnerId, purpose: "ACCOUNT_SERVICING", categories: ["TIER"] });
+  const granted = (memberId: string, consentId: string) => ev("member.consent_granted", { ...receipt(memberId, consentId), grantedAt: NOW, expiresAt: null });
+  const [c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID()];
+  const events = [
+    link(m1),
+    granted(m1, c1),
+    ev("member.consent_revoked", { ...receipt(m1, c1), revokedAt: NOW }),
+    // Granted before the member's link: one by one, no delivery (the partner did not know the member yet).
+    granted(m3, c3),
+    link(m3),
+    link(m2),
+    granted(m2, c2),
+  ];
+  const res = await route({ events });
+  expect((res.body as { results: { ok: boolean }[] }).results.every((r) => r.ok)).toBe(true);
+  const short = (m: string) => m.slice(0, 8);
+  expect(await deliveries(endpointId)).toEqual([
+    `LINK_CONFIRMED ${short(m1)}`,
+    `CONSENT_GRANTED ${short(m1)}`,
+    `CONSENT_REVOKED ${short(m1)}`,
+    `LINK_CONFIRMED ${short(m3)}`,
+    `LINK_CONFIRMED ${short(m2)}`,
+    `CONSENT_GRANTED ${short(m2)}`,
+  ]);
+  const [row] = await prisma().$queryRaw<{ active: boolean }[]>`SELECT active FROM "partner"."MemberConsent" WHERE "consentId" = ${c1}::uuid`;
+  expect(row?.active).toBe(false);
+});
