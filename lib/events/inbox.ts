@@ -36,8 +36,9 @@ export type EventHandler<T extends EventType = EventType> = (tx: Tx, event: Type
  * A set-based handler for one event type: all the fresh events of that type in a delivered batch
  * (in delivery order, duplicates and already-processed ones removed, bad payloads rejected), in one
  * call, in the batch's transaction. It must leave exactly the state its per-event handler leaves
- * when applied to each of them in turn, and its effects must commute with the other types'
- * handlers of the consumer (it runs after them). Single deliveries and the one-by-one fallback use
+ * when applied to each of them in turn. Its events may be applied after other events of the batch
+ * about other members (never after one about the same member, nor one about no member: applyDelivered
+ * applies what is gathered before such an event). Single deliveries and the one-by-one fallback use
  * the per-event handler.
  */
 export type BatchEventHandler<T extends EventType = EventType> = (tx: Tx, events: TypedEvent<T>[]) => Promise<void>;
