@@ -140,3 +140,18 @@ describe("a partner-view token (token exchange) is the partner's view of its one
     expect(viewed._entities).toEqual([{ id: shop.id, issuePrice: null, redemptionRate: null, rateHistory: [], apiClients: [] }]);
   });
 });
+
+describe("an Offer reference (e.g. PointsTransaction.offer) answers only where offer(id:) would", () => {
+  test("an app acting for the member without member:offers gets null with FORBIDDEN (scope member:offers); with it, or the member itself, the offer", async () => {
+    const shop = await newPartner();
+    const o = await activeOffer(shop.id);
+    const m = crypto.randomUUID();
+    const REF = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Offer { id title } } }`;
+    const r = { r: [{ __typename: "Offer", id: o.id }] };
+    const without = await h.as<{ _entities: unknown[] }>(delegatedPrincipal(m, shop.id, ["member:wallet"]), REF, r);
+    expect(without.data?._entities).toEqual([null]);
+    expect(scopeOf(without)).toEqual([["FORBIDDEN", "member:offers"]]);
+    expect(expectNoGraphQLErrors(await h.as<{ _entities: unknown[] }>(delegatedPrincipal(m, shop.id, ["member:offers"]), REF, r))._entities).toEqual([{ id: o.id, title: "Member treat" }]);
+    expect(expectNoGraphQLErrors(await h.as<{ _entities: unknown[] }>(memberPrincipal(m), REF, r))._entities).toEqual([{ id: o.id, title: "Member treat" }]);
+  });
+});

@@ -1,5 +1,6 @@
 import { nodeIdOptions } from "../../../../lib/global-id.ts";
 import { NodeRef } from "./node-ref.ts";
+import { requireReadScope } from "../../../../lib/authority.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { definePageInfo, pageArgs, pageInfoOf } from "../../../../lib/pothos.ts";
 import type { BiPage } from "../../../../lib/paging.ts";
@@ -99,8 +100,13 @@ OfferRef.implement({
 
 builder.asEntity(OfferRef, {
   key: builder.selection<{ id: string }>("id"),
-  // Batched, and the same visibility rule as the queries: an invisible offer's reference is null.
-  resolveReference: (ref, ctx) => ctx.loaders.offerById.load(ref.id),
+  // Batched, and the same rules as `offer(id:)`: an invisible offer's reference is null; an app acting
+  // for the member needs member:offers (else FORBIDDEN naming the scope), e.g. for PointsTransaction.offer.
+  // Async, so a refusal is this reference's error (null in its place), not the whole _entities list's.
+  resolveReference: async (ref, ctx) => {
+    requireReadScope(ctx.principal, "member:offers", "Offer");
+    return ctx.loaders.offerById.load(ref.id);
+  },
 });
 
 export async function loadOffer(ctx: PartnerContext, id: string): Promise<Offer> {

@@ -193,3 +193,18 @@ describe("a partner-view token reads its member as the partner does and changes 
     expect(codes(await h.as(adminPrincipal(), refused[1]![0], {}))).toEqual([]);
   });
 });
+
+describe("a PointsTransaction reference answers only where transaction(id:) would", () => {
+  test("an app acting for the member without member:wallet gets null with FORBIDDEN (scope member:wallet); with it, or the member itself, the transaction", async () => {
+    const m = randomUUID();
+    await h.deliver(enrolled(m, shop));
+    const { awardPoints } = expectNoGraphQLErrors(await h.as<{ awardPoints: { id: string } }>(partnerPrincipal(shop), AWARD, { input: { memberId: m, points: 10, idempotencyKey: randomUUID() } }));
+    const REF = `query($r: [_Any!]!) { _entities(representations: $r) { ... on PointsTransaction { id points } } }`;
+    const r = { r: [{ __typename: "PointsTransaction", id: awardPoints.id }] };
+    const without = await h.as<{ _entities: unknown[] }>(delegatedPrincipal(m, shop, ["member:offers", "member:profile"]), REF, r);
+    expect(without.data?._entities).toEqual([null]);
+    expect((without.errors ?? []).map((e) => [e.extensions?.code, e.extensions?.scope])).toEqual([["FORBIDDEN", "member:wallet"]]);
+    expect(expectNoGraphQLErrors(await h.as<{ _entities: unknown[] }>(delegatedPrincipal(m, shop, ["member:wallet"]), REF, r))._entities).toEqual([{ id: awardPoints.id, points: 10 }]);
+    expect(expectNoGraphQLErrors(await h.as<{ _entities: unknown[] }>(memberPrincipal(m), REF, r))._entities).toEqual([{ id: awardPoints.id, points: 10 }]);
+  });
+});

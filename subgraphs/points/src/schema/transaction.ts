@@ -1,6 +1,7 @@
 import { nodeIdOptions } from "../../../../lib/global-id.ts";
 import { NodeRef } from "./node-ref.ts";
 import { int32Compat } from "../../../../lib/amounts.ts";
+import { requireReadScope } from "../../../../lib/authority.ts";
 import { notFound } from "../../../../lib/errors.ts";
 import { DEPRECATED_INT, definePageInfo } from "../../../../lib/pothos.ts";
 import { builder } from "../builder.ts";
@@ -99,7 +100,11 @@ builder.asEntity(TransactionRef, {
   key: builder.selection<{ id: string }>("id"),
   // A representation carries the member's sharedScopes when the planner fetched them for a
   // @requires field (balanceAfter); keep them beside the row.
-  resolveReference: async (r, ctx) => withScopes(await ctx.loaders.transaction.load(r.id), (r as RequiredMember).member?.sharedScopes),
+  // The same rule as `transaction(id:)`: visibility in the loader, and an app acting for the member needs member:wallet.
+  resolveReference: async (r, ctx) => {
+    requireReadScope(ctx.principal, "member:wallet", "PointsTransaction");
+    return withScopes(await ctx.loaders.transaction.load(r.id), (r as RequiredMember).member?.sharedScopes);
+  },
 });
 
 builder.queryFields((t) => ({
