@@ -45,9 +45,16 @@ export type BatchEventHandler<T extends EventType = EventType> = (tx: Tx, events
 
 /**
  * A handler, or a set-based handler for delivered batches with its per-event form (without one,
- * single deliveries and the one-by-one fallback call the batch handler with one event).
+ * single deliveries and the one-by-one fallback call the batch handler with one event). `group`:
+ * types whose events are gathered together, in delivery order, and handed to one batch handler
+ * (the same function for every type of the group), for types whose events about one member come
+ * together (member.enrolled and member.linked of one enrolment): gathered apart, each member's
+ * second type would apply the first's events before it.
  */
-export type HandlerSpec<T extends EventType> = EventHandler<T> | { one?: EventHandler<T>; batch: BatchEventHandler<T> };
+export type HandlerSpec<T extends EventType> = EventHandler<T> | { one?: EventHandler<T>; batch: BatchEventHandler<T>; group?: string };
+
+/** An event of one of the types `T`, narrowed by its `type` (a group's batch handler gets these). */
+export type AnyTypedEvent<T extends EventType> = T extends EventType ? TypedEvent<T> : never;
 
 /** Every event type the catalogue routes to `S`, each with its handler: a missing one does not compile. */
 export type ConsumerHandlers<S extends SchemaName> = { [T in ConsumedBy<S>]: HandlerSpec<T> };
@@ -59,6 +66,8 @@ export interface Consumer<S extends SchemaName = SchemaName> {
   one: ReadonlyMap<EventType, EventHandler>;
   /** Set-based handlers, for the types that have one. */
   batch: ReadonlyMap<EventType, BatchEventHandler>;
+  /** The group each set-based type is gathered in (its own name unless it declares a `group`). */
+  groupOf: ReadonlyMap<EventType, string>;
 }
 
 /**
@@ -80,6 +89,8 @@ export function defineConsumer<S extends SchemaName>(schema: S, handlers: Consum
   }
   const one = new Map<EventType, EventHandler>();
   const batch = new Map<EventType, BatchEventHandler>();
+  const groupOf = new Map<EventType, string>();
+  const groupHandler = new Map<string, BatchEventHandler>();
   for (const t of expected) {
     const h = given[t]!;
     if (typeof h === "function") one.set(t, h as EventHandler);
@@ -87,9 +98,14 @@ export function defineConsumer<S extends SchemaName>(schema: S, handlers: Consum
       const set = h.batch as BatchEventHandler;
       one.set(t, (h.one as EventHandler | undefined) ?? ((tx, e) => set(tx, [e])));
       batch.set(t, set);
+      const group = h.group ?? t;
+      groupOf.set(t, group);
+      // One function per group: it gets the group's events of every type, in delivery order.
+      if ((groupHandler.get(group) ?? set) !== set) throw new Error(`events: the ${schema} subgraph's group ${group} has more than one batch handler`);
+      groupHandler.set(group, set);
     }
   }
-  return { schema, one, batch };
+  return { schema, one, batch, groupOf };
 }
 
 /** Why a delivered event cannot be handled here at all (a failure: retried, then dead-lettered), or null. */
@@ -216,12 +232,12 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
             // batch in one statement), which moves them after other events of the batch. That is the
             // one-by-one result only while no moved event overtakes another about the same member
             // (or one about no member: partners, offers), so such an event first applies what is gathered.
-            const grouped = new Map<EventType, TypedEvent<EventType>[]>();
-            const gatheredType = new Map<string, EventType>(); // member → the type its gathered events have
+            const grouped = new Map<string, TypedEvent<EventType>[]>();
+            const gatheredIn = new Map<string, string>(); // member → the group its gathered events are in
             const flush = async () => {
-              for (const [type, list] of grouped) await consumer.batch.get(type)!(tx, list);
+              for (const list of grouped.values()) await consumer.batch.get(list[0]!.type)!(tx, list);
               grouped.clear();
-              gatheredType.clear();
+              gatheredIn.clear();
             };
             for (const raw of events) {
               // `delete`: a duplicate of an event inside this batch runs once.
@@ -231,12 +247,13 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
               const event = parsed(consumer, raw);
               if (!event) continue;
               const member = subjectOf(event);
-              if (member === null ? [...grouped.keys()].some((t) => t !== event.type) : (gatheredType.get(member) ?? event.type) !== event.type) await flush();
+              const group = consumer.groupOf.get(event.type) ?? event.type;
+              if (member === null ? [...grouped.keys()].some((g) => g !== group) : (gatheredIn.get(member) ?? group) !== group) await flush();
               if (consumer.batch.has(event.type)) {
-                const list = grouped.get(event.type);
+                const list = grouped.get(group);
                 if (list) list.push(event);
-                else grouped.set(event.type, [event]);
-                if (member !== null) gatheredType.set(member, event.type);
+                else grouped.set(group, [event]);
+                if (member !== null) gatheredIn.set(member, group);
                 continue;
               }
               await consumer.one.get(event.type)!(tx, event);

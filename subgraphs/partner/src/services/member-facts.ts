@@ -27,6 +27,21 @@ function bad(e: DomainEvent, why: string): void {
   log.warn("partner: event with a bad payload ignored", { eventId: e.id, type: e.type, why });
 }
 
+/** member.enrolled, any number in delivery order, in one statement: each member's last joinedAt, as one by one. */
+export async function membersJoined(tx: Tx, events: TypedEvent<"member.enrolled">[]): Promise<void> {
+  const joined = new Map<string, Date>();
+  for (const e of events) {
+    const joinedAt = dateOf(e.payload.joinedAt) ?? dateOf(e.createdAt);
+    if (!joinedAt) bad(e, "joinedAt");
+    else joined.set(e.payload.memberId, joinedAt);
+  }
+  if (!joined.size) return;
+  await tx.$executeRaw`
+    INSERT INTO "partner"."MemberFacts" ("memberId", "joinedAt", "updatedAt")
+    SELECT m, t, now() FROM unnest(${[...joined.keys()]}::uuid[], ${[...joined.values()]}::timestamptz[]) AS u(m, t)
+    ON CONFLICT ("memberId") DO UPDATE SET "joinedAt" = EXCLUDED."joinedAt", "updatedAt" = now()`;
+}
+
 export const memberFactsHandlers = {
   "member.enrolled": async (tx, e) => {
     const p = e.payload;

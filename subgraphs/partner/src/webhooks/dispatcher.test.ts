@@ -8,6 +8,7 @@ describe("webhook dispatcher outcomes (written in batches)", () => {
   it("a 2xx is DELIVERED with its code and latency, no delay, no error", () => {
     expect(outcome({ id: "d1", attempts: 1, firstAttemptAt: new Date() }, { status: 204, error: null, latencyMs: 7 }, s)).toEqual({
       id: "d1",
+      attempt: 1,
       status: "DELIVERED",
       delayMs: 0,
       code: 204,
@@ -19,7 +20,7 @@ describe("webhook dispatcher outcomes (written in batches)", () => {
   it("a failure inside the retry window is RETRYING after the backoff for its attempt number", () => {
     const now = Date.UTC(2026, 11, 3);
     const o = outcome({ id: "d2", attempts: 3, firstAttemptAt: new Date(now - 60_000) }, { status: 500, error: "HTTP 500", latencyMs: 12 }, s, now, half);
-    expect(o).toEqual({ id: "d2", status: "RETRYING", delayMs: 20_000, code: 500, latencyMs: 12, error: "HTTP 500" });
+    expect(o).toEqual({ id: "d2", attempt: 3, status: "RETRYING", delayMs: 20_000, code: 500, latencyMs: 12, error: "HTTP 500" });
     expect(backoffMs(3, s, half)).toBe(20_000);
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { eventsRoute } from "../../../../lib/events/inbox.ts";
 import { prisma } from "../db.ts";
 import { eventConsumer } from "../events.ts";
+import { outcome, writeOutcomes } from "./dispatcher.ts";
 import { type PartnerHarness, startPartnerHarness } from "../testing/harness.ts";
 
 /**
@@ -22,6 +23,7 @@ afterAll(async () => {
 });
 
 const NOW = "2026-06-15T12:00:00.000Z";
+const SETTINGS = { backoffBaseMs: 1000, backoffMaxMs: 60_000, retryWindowSeconds: 3600 };
 
 async function endpointFor(partnerId: string): Promise<string> {
   const id = randomUUID();
@@ -70,4 +72,24 @@ test("a consent granted and revoked in one delivered batch reaches the partner a
   ]);
   const [row] = await prisma().$queryRaw<{ active: boolean }[]>`SELECT active FROM "partner"."MemberConsent" WHERE "consentId" = ${c1}::uuid`;
   expect(row?.active).toBe(false);
+});
+
+test("a replay asked while the delivery is in flight is not undone by that attempt's outcome (it is sent again)", async () => {
+  const partnerId = randomUUID();
+  const endpointId = await endpointFor(partnerId);
+  const id = randomUUID();
+  // As the dispatcher's claim leaves it: leased, attempt 1.
+  await prisma().$executeRaw`
+    INSERT INTO "partner"."WebhookDelivery" (id, "endpointId", "partnerId", "eventId", "eventType", "memberId", "subjectKey", "occurredAt", facts, attempts, "lockedUntil", "firstAttemptAt")
+    VALUES (${id}::uuid, ${endpointId}::uuid, ${partnerId}::uuid, ${randomUUID()}::uuid, 'POINTS_EARNED', ${randomUUID()}::uuid, 'member:x', now(), '{}'::jsonb, 1, now() + interval '1 minute', now())`;
+  const row = async () => (await prisma().webhookDelivery.findUniqueOrThrow({ where: { id } })) as { status: string; attempts: number; lockedUntil: Date | null };
+  // The partner replays it while the request is out (replayWebhookDelivery's reset).
+  await prisma().webhookDelivery.update({ where: { id }, data: { status: "PENDING", attempts: 0, nextAttemptAt: new Date(), lockedUntil: null, deadAt: null } });
+  // Then the attempt's 2xx comes back.
+  expect(await writeOutcomes(prisma(), [outcome({ id, attempts: 1, firstAttemptAt: new Date() }, { status: 204, error: null, latencyMs: 5 }, SETTINGS)])).toBe(0);
+  expect(await row()).toMatchObject({ status: "PENDING", attempts: 0, lockedUntil: null });
+  // An outcome of the claim in force is written.
+  await prisma().webhookDelivery.update({ where: { id }, data: { attempts: 1, lockedUntil: new Date(Date.now() + 60_000) } });
+  expect(await writeOutcomes(prisma(), [outcome({ id, attempts: 1, firstAttemptAt: new Date() }, { status: 204, error: null, latencyMs: 5 }, SETTINGS)])).toBe(1);
+  expect(await row()).toMatchObject({ status: "DELIVERED", lockedUntil: null });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Prisma } from "../../../../lib/db.ts";
 import type { PayloadOf } from "../../../../lib/events/catalogue.ts";
-import type { ConsumerHandlers, TypedEvent } from "../../../../lib/events/inbox.ts";
+import type { AnyTypedEvent, ConsumerHandlers, TypedEvent } from "../../../../lib/events/inbox.ts";
 import { type WebhookEventType, ACTIVITY_TYPES } from "./types.ts";
 import { wakeDispatchersAfterCommit } from "./wake.ts";
 
@@ -66,6 +66,40 @@ function consentGrantedItems(events: TypedEvent<"member.consent_granted">[]): En
     const facts = { consentId: p.consentId, purpose: p.purpose, categories: p.categories ?? [], grantedAt: p.grantedAt ?? e.createdAt, expiresAt: p.expiresAt ?? null };
     return { eventId: e.id, partnerId: p.partnerId, type: "CONSENT_GRANTED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: facts.grantedAt, facts, requireLink: true };
   });
+}
+
+/**
+ * member.linked and member.link_requested, any number in delivery order, in two statements: the link
+ * copy (linkedAt: the first event's; the reference: the last one given, as COALESCE one by one
+ * leaves it), then LINK_CONFIRMED / LINK_REQUESTED deliveries in the events' order.
+ */
+export async function linkEvents(tx: Tx, events: AnyTypedEvent<"member.linked" | "member.link_requested">[]): Promise<void> {
+  const links = new Map<string, { memberId: string; partnerId: string; externalRef: string | null; linkedAt: Date }>();
+  const items: Enqueued[] = [];
+  for (const e of events) {
+    const p = e.payload;
+    if (e.type === "member.link_requested") {
+      const { requestedAt } = e.payload;
+      items.push({ eventId: e.id, partnerId: p.partnerId, type: "LINK_REQUESTED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: requestedAt, facts: { requestedAt }, requireLink: false });
+      continue;
+    }
+    const { externalRef, previousExternalRef, at } = e.payload;
+    const linkedAt = e.payload.linkedAt ?? at ?? e.createdAt;
+    const k = `${p.memberId}/${p.partnerId}`;
+    const link = links.get(k);
+    if (!link) links.set(k, { memberId: p.memberId, partnerId: p.partnerId, externalRef: externalRef ?? null, linkedAt: new Date(linkedAt) });
+    else if (externalRef != null) link.externalRef = externalRef;
+    const facts = { partnerRef: externalRef ?? null, previousPartnerRef: previousExternalRef ?? null, linkedAt };
+    items.push({ eventId: e.id, partnerId: p.partnerId, type: "LINK_CONFIRMED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: at ?? linkedAt, facts, requireLink: true });
+  }
+  if (links.size) {
+    const l = [...links.values()];
+    await tx.$executeRaw`
+      INSERT INTO "partner"."WebhookMemberLink" ("memberId", "partnerId", "externalRef", "linkedAt")
+      SELECT m, p, r, t FROM unnest(${l.map((x) => x.memberId)}::uuid[], ${l.map((x) => x.partnerId)}::uuid[], ${l.map((x) => x.externalRef)}::text[], ${l.map((x) => x.linkedAt)}::timestamptz[]) AS u(m, p, r, t)
+      ON CONFLICT ("memberId", "partnerId") DO UPDATE SET "externalRef" = COALESCE(EXCLUDED."externalRef", "WebhookMemberLink"."externalRef")`;
+  }
+  await enqueue(tx, items);
 }
 
 /**

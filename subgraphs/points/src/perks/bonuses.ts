@@ -221,23 +221,37 @@ export async function payEarnBonuses(
  * transaction: paid when `now` is within the window after joinedAt; once per member ever (BonusGrant).
  */
 export async function payEnrolmentBonus(tx: Tx, o: { memberId: string; partnerId: string | null; joinedAt: Date; now: Date }): Promise<boolean> {
-  const welcome = (await programAt(tx, o.now)).program.bonuses.welcome;
-  if (welcome?.trigger !== "ENROLMENT") return false;
-  if (o.now < o.joinedAt || o.now >= addMonths(o.joinedAt, welcome.windowMonths)) return false;
-  const events = await pay(
-    tx,
-    [
-      {
-        memberId: o.memberId,
-        kind: "WELCOME",
-        points: welcome.points,
-        key: `welcome:${o.memberId}:once`,
-        reason: `Welcome bonus: ${welcome.points} points on joining`,
-        grant: { period: "once" },
-      },
-    ],
-    { partnerId: o.partnerId, at: o.now, createdBy: "system:program-bonus", lockWallets: true },
-  );
-  await emitMany(tx, "points", events);
-  return events.length > 0;
+  return (await payEnrolmentBonuses(tx, [o], o.now)) > 0;
+}
+
+/**
+ * The enrolment bonuses of several new members, in order (a delivered batch of member.enrolled):
+ * the program is read once; nothing else happens unless its welcome trigger is ENROLMENT. Returns
+ * how many were paid.
+ */
+export async function payEnrolmentBonuses(tx: Tx, joins: readonly { memberId: string; partnerId: string | null; joinedAt: Date }[], now: Date): Promise<number> {
+  if (!joins.length) return 0;
+  const welcome = (await programAt(tx, now)).program.bonuses.welcome;
+  if (welcome?.trigger !== "ENROLMENT") return 0;
+  let paid = 0;
+  for (const o of joins) {
+    if (now < o.joinedAt || now >= addMonths(o.joinedAt, welcome.windowMonths)) continue;
+    const events = await pay(
+      tx,
+      [
+        {
+          memberId: o.memberId,
+          kind: "WELCOME",
+          points: welcome.points,
+          key: `welcome:${o.memberId}:once`,
+          reason: `Welcome bonus: ${welcome.points} points on joining`,
+          grant: { period: "once" },
+        },
+      ],
+      { partnerId: o.partnerId, at: now, createdBy: "system:program-bonus", lockWallets: true },
+    );
+    await emitMany(tx, "points", events);
+    if (events.length) paid++;
+  }
+  return paid;
 }
