@@ -67,8 +67,9 @@ export function backoffMs(attempts: number, s: Pick<DispatcherSettings, "backoff
 /** What one attempt's row becomes: DELIVERED, or RETRYING after `delayMs`, or DEAD past the retry window. */
 export interface Outcome {
   id: string;
-  /** The claim it answers (the row's attempts as claimed): a row claimed again or replayed since ignores it. */
+  /** The claim it answers (the row's attempts and lastAttemptAt as claimed): a row claimed again or replayed since ignores it. */
   attempt: number;
+  claimedAt: string | null;
   status: "DELIVERED" | "RETRYING" | "DEAD";
   delayMs: number;
   code: number | null;
@@ -78,22 +79,23 @@ export interface Outcome {
 
 /** The outcome of an attempt (`d` as claimed: attempts counts this one). */
 export function outcome(
-  d: Pick<WebhookDelivery, "id" | "attempts" | "firstAttemptAt">,
+  d: Pick<WebhookDelivery, "id" | "attempts" | "firstAttemptAt" | "lastAttemptAt">,
   r: { status: number | null; error: string | null; latencyMs: number },
   s: Pick<DispatcherSettings, "backoffBaseMs" | "backoffMaxMs" | "retryWindowSeconds">,
   now = Date.now(),
   random = Math.random,
 ): Outcome {
-  if (!r.error) return { id: d.id, attempt: d.attempts, status: "DELIVERED", delayMs: 0, code: r.status, latencyMs: r.latencyMs, error: null };
+  const claim = { attempt: d.attempts, claimedAt: d.lastAttemptAt ? new Date(d.lastAttemptAt).toISOString() : null };
+  if (!r.error) return { id: d.id, ...claim, status: "DELIVERED", delayMs: 0, code: r.status, latencyMs: r.latencyMs, error: null };
   const delay = backoffMs(d.attempts, s, random);
   const first = d.firstAttemptAt ? new Date(d.firstAttemptAt).getTime() : now;
   const dead = now + delay > first + s.retryWindowSeconds * 1000;
-  return { id: d.id, attempt: d.attempts, status: dead ? "DEAD" : "RETRYING", delayMs: delay, code: r.status, latencyMs: r.latencyMs, error: r.error.slice(0, MAX_ERROR) };
+  return { id: d.id, ...claim, status: dead ? "DEAD" : "RETRYING", delayMs: delay, code: r.status, latencyMs: r.latencyMs, error: r.error.slice(0, MAX_ERROR) };
 }
 
 /**
  * Every finished attempt of a batch in one statement, each only onto the claim it answers (same
- * attempt, still leased): a replay meanwhile (attempts 0, no lease) wins, so the delivery is sent
+ * attempt number and claim time, still leased; the number alone repeats after a replay resets it): a replay meanwhile (attempts 0, no lease) wins, so the delivery is sent
  * again as the partner asked (a success used to overwrite it: the replay was lost), and a late
  * answer to an expired lease that another sender claimed again leaves that claim alone.
  */
@@ -103,8 +105,9 @@ const OUTCOMES_SQL = `UPDATE "partner"."WebhookDelivery" d SET
     "nextAttemptAt" = CASE WHEN o.status = 'DELIVERED' THEN d."nextAttemptAt" ELSE now() + (o."delayMs" * interval '1 millisecond') END,
     "deadAt" = CASE WHEN o.status = 'DEAD' THEN now() WHEN o.status = 'DELIVERED' THEN d."deadAt" ELSE NULL END,
     "lockedUntil" = NULL, "lastResponseStatus" = o.code, "lastLatencyMs" = o."latencyMs", "lastError" = o.error
-  FROM jsonb_to_recordset($1::jsonb) AS o(id uuid, attempt int, status text, "delayMs" int, code int, "latencyMs" int, error text)
-  WHERE d.id = o.id AND d.attempts = o.attempt AND d."lockedUntil" IS NOT NULL AND d.status IN ('PENDING', 'RETRYING')`;
+  FROM jsonb_to_recordset($1::jsonb) AS o(id uuid, attempt int, "claimedAt" timestamptz, status text, "delayMs" int, code int, "latencyMs" int, error text)
+  WHERE d.id = o.id AND d.attempts = o.attempt AND d."lastAttemptAt" IS NOT DISTINCT FROM o."claimedAt" AND d."lockedUntil" IS NOT NULL
+    AND d.status IN ('PENDING', 'RETRYING')`;
 
 /** Writes finished attempts (OUTCOMES_SQL); returns how many rows took their outcome. */
 export function writeOutcomes(db: Pick<PrismaClient, "$executeRawUnsafe">, outcomes: readonly Outcome[]): Promise<number> {

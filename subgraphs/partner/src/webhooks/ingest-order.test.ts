@@ -74,22 +74,28 @@ test("a consent granted and revoked in one delivered batch reaches the partner a
   expect(row?.active).toBe(false);
 });
 
-test("a replay asked while the delivery is in flight is not undone by that attempt's outcome (it is sent again)", async () => {
+test("a replay asked while the delivery is in flight is not undone by that attempt's outcome (it is sent again), nor is a later claim", async () => {
   const partnerId = randomUUID();
   const endpointId = await endpointFor(partnerId);
   const id = randomUUID();
-  // As the dispatcher's claim leaves it: leased, attempt 1.
+  const first = new Date(Date.now() - 5000);
+  // As the dispatcher's claim leaves it: leased, attempt 1, claimed at `first`.
   await prisma().$executeRaw`
-    INSERT INTO "partner"."WebhookDelivery" (id, "endpointId", "partnerId", "eventId", "eventType", "memberId", "subjectKey", "occurredAt", facts, attempts, "lockedUntil", "firstAttemptAt")
-    VALUES (${id}::uuid, ${endpointId}::uuid, ${partnerId}::uuid, ${randomUUID()}::uuid, 'POINTS_EARNED', ${randomUUID()}::uuid, 'member:x', now(), '{}'::jsonb, 1, now() + interval '1 minute', now())`;
+    INSERT INTO "partner"."WebhookDelivery" (id, "endpointId", "partnerId", "eventId", "eventType", "memberId", "subjectKey", "occurredAt", facts, attempts, "lockedUntil", "firstAttemptAt", "lastAttemptAt")
+    VALUES (${id}::uuid, ${endpointId}::uuid, ${partnerId}::uuid, ${randomUUID()}::uuid, 'POINTS_EARNED', ${randomUUID()}::uuid, 'member:x', now(), '{}'::jsonb, 1, now() + interval '1 minute', ${first}, ${first})`;
   const row = async () => (await prisma().webhookDelivery.findUniqueOrThrow({ where: { id } })) as { status: string; attempts: number; lockedUntil: Date | null };
+  const answer = (claimedAt: Date, error: string | null) => outcome({ id, attempts: 1, firstAttemptAt: first, lastAttemptAt: claimedAt }, { status: error ? 500 : 204, error, latencyMs: 5 }, SETTINGS);
   // The partner replays it while the request is out (replayWebhookDelivery's reset).
   await prisma().webhookDelivery.update({ where: { id }, data: { status: "PENDING", attempts: 0, nextAttemptAt: new Date(), lockedUntil: null, deadAt: null } });
-  // Then the attempt's 2xx comes back.
-  expect(await writeOutcomes(prisma(), [outcome({ id, attempts: 1, firstAttemptAt: new Date() }, { status: 204, error: null, latencyMs: 5 }, SETTINGS)])).toBe(0);
+  // Then the attempt's 2xx comes back: ignored, the replay stands.
+  expect(await writeOutcomes(prisma(), [answer(first, null)])).toBe(0);
   expect(await row()).toMatchObject({ status: "PENDING", attempts: 0, lockedUntil: null });
-  // An outcome of the claim in force is written.
-  await prisma().webhookDelivery.update({ where: { id }, data: { attempts: 1, lockedUntil: new Date(Date.now() + 60_000) } });
-  expect(await writeOutcomes(prisma(), [outcome({ id, attempts: 1, firstAttemptAt: new Date() }, { status: 204, error: null, latencyMs: 5 }, SETTINGS)])).toBe(1);
+  // Claimed again (attempt 1 again, later): the first attempt's late failure does not touch this claim…
+  const second = new Date(first.getTime() + 2000);
+  await prisma().webhookDelivery.update({ where: { id }, data: { attempts: 1, lastAttemptAt: second, lockedUntil: new Date(Date.now() + 60_000) } });
+  expect(await writeOutcomes(prisma(), [answer(first, "HTTP 500")])).toBe(0);
+  expect(await row()).toMatchObject({ status: "PENDING", attempts: 1 });
+  // …its own outcome is written.
+  expect(await writeOutcomes(prisma(), [answer(second, null)])).toBe(1);
   expect(await row()).toMatchObject({ status: "DELIVERED", lockedUntil: null });
 });
