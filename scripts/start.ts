@@ -8,7 +8,7 @@ import { configOrExit } from "../lib/config.ts";
 import { isProduction } from "../lib/deployment.ts";
 import type { Database } from "../lib/db.ts";
 import { log } from "../lib/logger.ts";
-import { isFreshDataDir, prepareDataDirInWorker } from "../lib/pglite-prepare.ts";
+import { DataDirProblem, isFreshDataDir, prepareDataDirInWorker } from "../lib/pglite-prepare.ts";
 import { startTracing, stopTracing } from "../lib/tracing.ts";
 import { PortInUseError, type Served, serve } from "../lib/serve.ts";
 import type { Hub } from "./hub.ts";
@@ -85,7 +85,13 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 phase("opening the database");
-db = await opening;
+try {
+  db = await opening;
+} catch (e) {
+  if (!(e instanceof DataDirProblem)) throw e;
+  process.stderr.write(`Coalition Hub cannot start: ${e.message}\n`);
+  process.exit(1);
+}
 phase("migrating");
 const applied = await migrate(db);
 if (applied.length) log.info("migrations applied", { applied });
