@@ -8,12 +8,9 @@ import { PrismaClient, Prisma } from "../prisma/generated/client/client.ts";
 import { readSetting } from "./config.ts";
 import { watchPool } from "./metrics.ts";
 import { filters, listMigrations, openEngine, pgFactory, pgliteFactory } from "../prisma/engine/wasm-engine.mjs";
-
-export { Prisma, PrismaClient };
-
 import { MIGRATIONS_DIR } from "./pglite-prepare.ts";
 
-export { MIGRATIONS_DIR };
+export { Prisma, PrismaClient, MIGRATIONS_DIR };
 
 /**
  * A database the hub runs on: real PostgreSQL when a URL is given, otherwise embedded PGlite

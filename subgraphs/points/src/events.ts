@@ -241,6 +241,7 @@ async function referencesInOrder(tx: Tx, refs: { memberId: string; partnerId: st
     JOIN unnest(${refs.map((r) => r.memberId)}::uuid[], ${refs.map((r) => r.partnerId)}::uuid[], ${refs.map((r) => r.ref)}::text[]) AS u(m, p, r)
       ON l."partnerId" = u.p AND (l."memberId" = u.m OR l."externalRef" = u.r)`;
   const key = (memberId: string, partnerId: string) => `${memberId}/${partnerId}`;
+  const pairs = new Map([...rows, ...refs].map((r) => [key(r.memberId, r.partnerId), { memberId: r.memberId, partnerId: r.partnerId }]));
   const before = new Map(rows.map((r) => [key(r.memberId, r.partnerId), r.externalRef]));
   const now = new Map(before);
   const holders = new Map<string, Set<string>>(); // partner/reference → the members holding it now
@@ -260,8 +261,8 @@ async function referencesInOrder(tx: Tx, refs: { memberId: string; partnerId: st
     holding.add(memberId);
     now.set(key(memberId, partnerId), ref);
   }
-  const changed = [...now].filter(([k, v]) => before.get(k) !== v).map(([k, v]) => ({ memberId: k.slice(0, k.indexOf("/")), partnerId: k.slice(k.indexOf("/") + 1), ref: v }));
-  const cleared = changed.filter((c) => before.get(key(c.memberId, c.partnerId)) != null);
+  const changed = [...now].filter(([k, v]) => before.get(k) !== v).map(([k, ref]) => ({ ...pairs.get(k)!, ref, had: before.get(k) ?? null }));
+  const cleared = changed.filter((c) => c.had !== null);
   if (cleared.length)
     await tx.$executeRaw`
       UPDATE "points"."MemberLink" l SET "externalRef" = NULL FROM unnest(${cleared.map((c) => c.memberId)}::uuid[], ${cleared.map((c) => c.partnerId)}::uuid[]) AS u(m, p)

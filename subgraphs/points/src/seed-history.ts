@@ -29,7 +29,7 @@ export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earn
   // Earns in one batch per (partner, week), as partners send weekly purchase files: the history is
   // written set-based in ~80 chunk transactions (one per (partner, day) made ~520, 11 s of a first
   // start). The batch is posted at its latest purchase's time, so never before any of its members joined.
-  const byWeek = new Map<string, { at: number; items: { memberId: string; idempotencyKey: string; purchaseAmount: string; reference: string }[] }>();
+  const byWeek = new Map<string, { partnerId: string; at: number; items: { memberId: string; idempotencyKey: string; purchaseAmount: string; reference: string }[] }>();
   const wallet = new Map<string, number>();
   for (const m of input.members) {
     if (!m.partnerIds.length) continue;
@@ -39,7 +39,7 @@ export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earn
       const partnerId = m.partnerIds[Math.floor(random() * m.partnerIds.length)]!;
       const t = start + random() * Math.max(0, now.getTime() - 86_400_000 - start);
       const key = `${partnerId}/${Math.floor(t / WEEK_MS)}`;
-      const batch = byWeek.get(key) ?? { at: 0, items: [] };
+      const batch = byWeek.get(key) ?? { partnerId, at: 0, items: [] };
       byWeek.set(key, batch);
       batch.at = Math.max(batch.at, t);
       const amount = (20 + Math.floor(random() * 480)).toFixed(2);
@@ -47,8 +47,7 @@ export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earn
     }
   }
   let earns = 0;
-  for (const [key, { at, items }] of [...byWeek].sort((a, b) => a[1].at - b[1].at)) {
-    const partnerId = key.slice(0, key.indexOf("/"));
+  for (const { partnerId, at, items } of [...byWeek.values()].sort((a, b) => a.at - b.at)) {
     const r = await awardPointsBatch(partnerActor(partnerId), items, { postedAt: new Date(at) });
     earns += r.accepted;
     for (const t of r.transactions) wallet.set(t.memberId!, t.balanceAfter == null ? 0 : Number(t.balanceAfter)); // demo amounts: small

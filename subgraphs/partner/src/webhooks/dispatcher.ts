@@ -95,9 +95,10 @@ export function outcome(
 
 /**
  * Every finished attempt of a batch in one statement, each only onto the claim it answers (same
- * attempt number and claim time, still leased; the number alone repeats after a replay resets it): a replay meanwhile (attempts 0, no lease) wins, so the delivery is sent
- * again as the partner asked (a success used to overwrite it: the replay was lost), and a late
- * answer to an expired lease that another sender claimed again leaves that claim alone.
+ * attempt number and claim time, still leased; the number alone repeats after a replay resets it):
+ * a replay meanwhile (attempts 0, no lease) wins, so the delivery is sent again as the partner asked
+ * (a success used to overwrite it: the replay was lost), and a late answer to an expired lease that
+ * another sender claimed again leaves that claim alone.
  */
 const OUTCOMES_SQL = `UPDATE "partner"."WebhookDelivery" d SET
     status = o.status::"partner"."WebhookDeliveryStatus",

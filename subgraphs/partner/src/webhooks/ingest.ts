@@ -68,6 +68,21 @@ function consentGrantedItems(events: TypedEvent<"member.consent_granted">[]): En
   });
 }
 
+/** When a link took effect: the event's linkedAt, else its time. */
+const linkedAtOf = (e: TypedEvent<"member.linked">) => e.payload.linkedAt ?? e.payload.at ?? e.createdAt;
+
+/** The LINK_CONFIRMED / LINK_REQUESTED delivery of a link event. */
+function linkItem(e: AnyTypedEvent<"member.linked" | "member.link_requested">): Enqueued {
+  const p = e.payload;
+  if (e.type === "member.link_requested") {
+    const { requestedAt } = e.payload;
+    return { eventId: e.id, partnerId: p.partnerId, type: "LINK_REQUESTED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: requestedAt, facts: { requestedAt }, requireLink: false };
+  }
+  const linkedAt = linkedAtOf(e);
+  const facts = { partnerRef: e.payload.externalRef ?? null, previousPartnerRef: e.payload.previousExternalRef ?? null, linkedAt };
+  return { eventId: e.id, partnerId: p.partnerId, type: "LINK_CONFIRMED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: e.payload.at ?? linkedAt, facts, requireLink: true };
+}
+
 /**
  * member.linked and member.link_requested, any number in delivery order, in two statements: the link
  * copy (linkedAt: the first event's; the reference: the last one given, as COALESCE one by one
@@ -75,22 +90,12 @@ function consentGrantedItems(events: TypedEvent<"member.consent_granted">[]): En
  */
 export async function linkEvents(tx: Tx, events: AnyTypedEvent<"member.linked" | "member.link_requested">[]): Promise<void> {
   const links = new Map<string, { memberId: string; partnerId: string; externalRef: string | null; linkedAt: Date }>();
-  const items: Enqueued[] = [];
   for (const e of events) {
-    const p = e.payload;
-    if (e.type === "member.link_requested") {
-      const { requestedAt } = e.payload;
-      items.push({ eventId: e.id, partnerId: p.partnerId, type: "LINK_REQUESTED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: requestedAt, facts: { requestedAt }, requireLink: false });
-      continue;
-    }
-    const { externalRef, previousExternalRef, at } = e.payload;
-    const linkedAt = e.payload.linkedAt ?? at ?? e.createdAt;
-    const k = `${p.memberId}/${p.partnerId}`;
-    const link = links.get(k);
-    if (!link) links.set(k, { memberId: p.memberId, partnerId: p.partnerId, externalRef: externalRef ?? null, linkedAt: new Date(linkedAt) });
+    if (e.type !== "member.linked") continue;
+    const { memberId, partnerId, externalRef } = e.payload;
+    const link = links.get(`${memberId}/${partnerId}`);
+    if (!link) links.set(`${memberId}/${partnerId}`, { memberId, partnerId, externalRef: externalRef ?? null, linkedAt: new Date(linkedAtOf(e)) });
     else if (externalRef != null) link.externalRef = externalRef;
-    const facts = { partnerRef: externalRef ?? null, previousPartnerRef: previousExternalRef ?? null, linkedAt };
-    items.push({ eventId: e.id, partnerId: p.partnerId, type: "LINK_CONFIRMED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: at ?? linkedAt, facts, requireLink: true });
   }
   if (links.size) {
     const l = [...links.values()];
@@ -99,7 +104,7 @@ export async function linkEvents(tx: Tx, events: AnyTypedEvent<"member.linked" |
       SELECT m, p, r, t FROM unnest(${l.map((x) => x.memberId)}::uuid[], ${l.map((x) => x.partnerId)}::uuid[], ${l.map((x) => x.externalRef)}::text[], ${l.map((x) => x.linkedAt)}::timestamptz[]) AS u(m, p, r, t)
       ON CONFLICT ("memberId", "partnerId") DO UPDATE SET "externalRef" = COALESCE(EXCLUDED."externalRef", "WebhookMemberLink"."externalRef")`;
   }
-  await enqueue(tx, items);
+  await enqueue(tx, events.map(linkItem));
 }
 
 /**
@@ -132,19 +137,12 @@ export const webhookIngest = {
   },
   "member.linked": async (tx, e) => {
     const p = e.payload;
-    const linkedAt = p.linkedAt ?? p.at ?? e.createdAt;
     await tx.$executeRaw`
-      INSERT INTO "partner"."WebhookMemberLink" ("memberId", "partnerId", "externalRef", "linkedAt") VALUES (${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.externalRef ?? null}, ${new Date(linkedAt)})
+      INSERT INTO "partner"."WebhookMemberLink" ("memberId", "partnerId", "externalRef", "linkedAt") VALUES (${p.memberId}::uuid, ${p.partnerId}::uuid, ${p.externalRef ?? null}, ${new Date(linkedAtOf(e))})
       ON CONFLICT ("memberId", "partnerId") DO UPDATE SET "externalRef" = COALESCE(EXCLUDED."externalRef", "WebhookMemberLink"."externalRef")`;
-    const facts = { partnerRef: p.externalRef ?? null, previousPartnerRef: p.previousExternalRef ?? null, linkedAt };
-    await enqueue(tx, [{ eventId: e.id, partnerId: p.partnerId, type: "LINK_CONFIRMED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: p.at ?? linkedAt, facts, requireLink: true }]);
+    await enqueue(tx, [linkItem(e)]);
   },
-  "member.link_requested": async (tx, e) => {
-    const p = e.payload;
-    await enqueue(tx, [
-      { eventId: e.id, partnerId: p.partnerId, type: "LINK_REQUESTED", memberId: p.memberId, subjectKey: member(p.memberId), occurredAt: p.requestedAt, facts: { requestedAt: p.requestedAt }, requireLink: false },
-    ]);
-  },
+  "member.link_requested": async (tx, e) => void (await enqueue(tx, [linkItem(e)])),
   "points.activity": {
     one: async (tx, e) => void (await enqueue(tx, activityItems([e]))),
     batch: async (tx, events) => void (await enqueue(tx, activityItems(events))),
