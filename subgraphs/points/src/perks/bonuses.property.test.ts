@@ -9,6 +9,7 @@ import { prisma, usePrisma } from "../db.ts";
 import { awardPoints } from "../earning/award.ts";
 import { awardPointsBatch } from "../earning/bulk.ts";
 import { classicProgram } from "../program/model.ts";
+import { eventConsumer } from "../events.ts";
 import { applyEvents, enrolled, registered } from "../testing/harness.ts";
 import "../testing/verify-after-each.ts";
 
@@ -99,5 +100,33 @@ test("the welcome bonus at enrolment (trigger ENROLMENT) is paid once under rede
       expect(Number(wallet?.balance)).toBe(300);
     }),
     { numRuns: 8 },
+  );
+});
+
+test("the welcome bonus at enrolment is paid once per member when member.enrolled events arrive as one delivered batch (the set-based path)", async () => {
+  // The ENROLMENT program of the test above is in force. The batch handler itself (no fallback can hide it).
+  const batch = eventConsumer.batch.get("member.enrolled")!;
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.nat(3), { minLength: 1, maxLength: 10 }), fc.boolean(), async (picks, concurrentOne) => {
+      const members = Array.from({ length: 4 }, () => randomUUID());
+      const long = new Date(Date.now() - 200 * 86_400_000).toISOString(); // member 3 joined outside the 3-month window
+      const events = picks.map((i) => ({
+        id: randomUUID(),
+        type: "member.enrolled" as const,
+        payload: { memberId: members[i]!, email: `${members[i]}@example.com`, joinedAt: i === 3 ? long : new Date().toISOString(), partnerId: shop },
+        createdAt: new Date().toISOString(),
+      }));
+      // Sometimes a single delivery of the same member's enrolment races the batch.
+      await Promise.all([
+        prisma().$transaction((tx) => batch(tx, events as never)),
+        concurrentOne ? applyEvents(enrolled(members[picks[0]!]!, shop)).catch(() => applyEvents(enrolled(members[picks[0]!]!, shop))) : Promise.resolve(),
+      ]);
+      for (const [i, m] of members.entries()) {
+        const enrolledHere = picks.includes(i) || (concurrentOne && i === picks[0]);
+        const due = enrolledHere && !(i === 3 && !(concurrentOne && picks[0] === 3));
+        expect(await bonusCount(m)).toEqual({ welcome: due ? 1 : 0, birthday: 0 });
+      }
+    }),
+    { numRuns: 12 },
   );
 });
