@@ -4,20 +4,23 @@
 // point (`node --import tsx scripts/start.ts`) in its own process on ports the OS hands out; the
 // clock runs from spawn to the first /readyz 200, and the demo is then checked through the API
 // (the demo-admin client gets a token and sees the three demo partners and 500 members' worth of
-// links). The phase lines the hub logs ("startup phase") are collected and printed per run, so a
+// links). A first start copies the embedded database's template (an initdb'd, migrated cluster that
+// `npm install` makes; made here first if missing); each round also times a first start without it
+// (HUB_PGLITE_TEMPLATE=off: initdb and migrations in the start). The phase lines the hub logs ("startup phase") are collected and printed per run, so a
 // regression shows where the time went. Prints the load average beside the figures: the machine
 // is shared.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
+import { buildTemplate } from "../lib/pglite-prepare.ts";
 import { freePorts, ROOT } from "./processes.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const TIMEOUT_MS = Number(process.env.BENCH_STARTUP_TIMEOUT_MS ?? 300_000);
 
 interface Run {
-  kind: "first start" | "restart";
+  kind: "first start" | "restart" | "first start, no template";
   /** Spawn to /readyz 200 with the demo seeded (the later of the two). */
   readyMs: number;
   /** /readyz answered 200 before the demo could be used (the old behaviour: a lie). */
@@ -65,6 +68,7 @@ async function once(kind: Run["kind"], dataDir: string): Promise<Run> {
     PARTNER_PORT: "0",
     HUB_LOG_LEVEL: "info",
     DATABASE_URL: "",
+    ...(kind === "first start, no template" ? { HUB_PGLITE_TEMPLATE: "off" } : {}),
   };
   const started = performance.now();
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/start.ts")], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
@@ -113,23 +117,27 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(" ");
 const runs: (Run & { load: string })[] = [];
+const made = await buildTemplate();
+if (made.built) process.stdout.write(`(the embedded database's template was missing: made it in ${made.template})\n`);
 for (let round = 0; round < ROUNDS; round++) {
   const dataDir = mkdtempSync(path.join(tmpdir(), "hub-startup-"));
+  const bare = mkdtempSync(path.join(tmpdir(), "hub-startup-"));
   try {
-    for (const kind of ["first start", "restart"] as const) {
-      const r = await once(kind, dataDir);
+    for (const kind of ["first start", "restart", "first start, no template"] as const) {
+      const r = await once(kind, kind === "first start, no template" ? bare : dataDir);
       runs.push({ ...r, load: load() });
       const phases = r.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)}`).join(", ");
       process.stdout.write(
-        `${kind.padEnd(11)} ${(r.readyMs / 1000).toFixed(1).padStart(6)} s to /readyz 200 with the demo seeded   (load ${load()})${r.earlyReadyMs !== null ? `\n            /readyz said 200 at ${(r.earlyReadyMs / 1000).toFixed(1)} s, before the demo was seeded` : ""}${phases ? `\n            phases (s since start): ${phases}` : ""}\n`,
+        `${kind.padEnd(24)} ${(r.readyMs / 1000).toFixed(1).padStart(6)} s to /readyz 200 with the demo seeded   (load ${load()})${r.earlyReadyMs !== null ? `\n            /readyz said 200 at ${(r.earlyReadyMs / 1000).toFixed(1)} s, before the demo was seeded` : ""}${phases ? `\n            phases (s since start): ${phases}` : ""}\n`,
       );
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(bare, { recursive: true, force: true });
   }
 }
 const summary = (kind: Run["kind"]) => {
   const xs = runs.filter((r) => r.kind === kind).map((r) => r.readyMs / 1000);
   return `${kind}: ${xs.map((x) => x.toFixed(1)).join(", ")} s (best ${Math.min(...xs).toFixed(1)})`;
 };
-process.stdout.write(`\n${summary("first start")}\n${summary("restart")}\nload average now: ${load()} (2 cores, shared)\n`);
+process.stdout.write(`\n${summary("first start")}\n${summary("restart")}\n${summary("first start, no template")}\nload average now: ${load()} (2 cores, shared)\n`);

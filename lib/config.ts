@@ -77,6 +77,11 @@ export const SETTINGS = {
   ),
   HUB_LOG_LEVEL: def("process", "Lowest level of log lines written (JSON lines on stderr); `debug` also logs the gateway runtime.", z.enum(["debug", "info", "warn", "error", "silent"]).default("info")),
   HUB_DATA_DIR: def("process", "Directory of the embedded database (pgdata/), the embedded internal secret and the gateway's signing-keys.json.", z.string().min(1).default(".data")),
+  HUB_PGLITE_TEMPLATE: def(
+    "process",
+    "Where a first start of the embedded database copies its cluster from: an empty database made by initdb with every migration applied, kept per PGlite version and migrations (built by `npm install`, or saved by the first start that had to make one). `off` = always initdb and migrate in place. Unset: node_modules/.cache/coalition-hub.",
+    z.string().min(1).optional(),
+  ),
   HUB_DEMO_MEMBERS: def("process", "Members of the demo coalition seeded on first start (with their links, consents and six months of history).", int(1, 5_000).default(500)),
   HUB_DEMO: def(
     "process",
@@ -91,7 +96,7 @@ export const SETTINGS = {
     "Extra keys (any depth up to 4) or dotted paths (`req.body.note`) whose values log lines replace with [redacted], comma-separated; added to the built-in list of secrets, tokens and personal data (lib/logger.ts REDACTED_KEYS).",
     z
       .string()
-      .regex(/^[\w$.*\[\]"'-]+(\s*,\s*[\w$.*\[\]"'-]+)*$/, "a comma-separated list of keys or dotted paths")
+      .regex(/^[\w$.*[\]"'-]+(\s*,\s*[\w$.*[\]"'-]+)*$/, "a comma-separated list of keys or dotted paths")
       .optional()
       .transform((s) =>
         s

@@ -17,8 +17,38 @@ function scrypt(secret: string, salt: Buffer, keyLen: number, o: ScryptOptions):
   return new Promise((resolve, reject) => scryptCb(secret.normalize("NFC"), salt, keyLen, o, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
+/**
+ * Hashes started ahead of need, each taken by the first hashPassword of its password (and then
+ * forgotten): `npm start` starts the demo seed's published secrets while the database opens. A
+ * hash taken this way is an ordinary one (its own random salt), computed a little earlier.
+ */
+const ahead = new Map<string, Promise<string>>();
+/** One after another: one core hashes, the other is left to the caller (all at once, libuv's four threads slowed the start's module loading). */
+export function hashAhead(passwords: readonly string[]): void {
+  let previous: Promise<unknown> = Promise.resolve();
+  for (const p of passwords) {
+    if (ahead.has(p)) continue;
+    const h = previous.then(
+      () => computeHash(p),
+      () => computeHash(p),
+    );
+    h.catch(() => {}); // a failure reaches the hashPassword that takes it
+    ahead.set(p, h);
+    previous = h;
+  }
+}
+
 /** `scrypt$N$r$p$<salt base64url>$<hash base64url>` (128·N·r bytes are needed; Node's default limit is exactly that, so allow headroom). */
 export async function hashPassword(password: string): Promise<string> {
+  const early = ahead.get(password);
+  if (early) {
+    ahead.delete(password);
+    return early;
+  }
+  return computeHash(password);
+}
+
+async function computeHash(password: string): Promise<string> {
   const salt = randomBytes(SCRYPT.saltLen);
   const hash = await scrypt(password, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 256 * SCRYPT.N * SCRYPT.r });
   return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64url"), hash.toString("base64url")].join("$");

@@ -14,12 +14,10 @@ import { approveOffer, submitOffer } from "../subgraphs/partner/src/services/off
 import { createOffer } from "../subgraphs/partner/src/services/offers/terms.ts";
 import { registerPartner } from "../subgraphs/partner/src/services/partners.ts";
 import { seedPointsHistory } from "../subgraphs/points/src/seed-history.ts";
+import { DEMO_PARTNERS, DEMO_SECRETS, DEMO_SIGN_IN_MEMBERS, demoMemberPassword } from "./demo-secrets.ts";
 
-export const DEMO_PARTNERS = [
-  { slug: "shopmall", name: "ShopMall", category: "ECOMMERCE", issuePrice: "0.0150", redemptionRate: "0.0100", earnRate: "1", refPrefix: "SM" },
-  { slug: "freshco", name: "FreshCo", category: "FMCG", issuePrice: "0.0140", redemptionRate: "0.0100", earnRate: "2", refPrefix: "FC" },
-  { slug: "grandstay", name: "GrandStay Hotels", category: "HOTEL", issuePrice: "0.0160", redemptionRate: "0.0110", earnRate: "1", refPrefix: "GS" },
-] as const;
+export { DEMO_PARTNERS, DEMO_SIGN_IN_MEMBERS, demoMemberPassword };
+
 export const DEMO_MEMBERS = 500;
 const DAY = 86_400_000;
 
@@ -56,9 +54,6 @@ export interface SeedOptions {
   onPeople?: (people: { email: string; role: string; password: string; totpSecret: string | null }[]) => void;
 }
 
-/** Demo members 0001–0005 can sign in with these passwords (demo only: refused in production). */
-export const DEMO_SIGN_IN_MEMBERS = 5;
-export const demoMemberPassword = (n: string) => `demo-member${n}-password`;
 /** Each demo partner's app (authorization code + PKCE, consent screen): `demo-<slug>-app`, secret `demo-<slug>-app-secret`. */
 export const DEMO_APP_REDIRECT = "http://localhost:8080/callback";
 
@@ -112,10 +107,10 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   // The clients' secret hashes (scrypt, libuv's thread pool) are computed side by side.
   await Promise.all(
     partners.flatMap((p) => [
-      createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: `demo-${p.slug}-secret`, role: "PARTNER", partnerId: p.id, defaultPurpose: "ACCOUNT_SERVICING" }),
+      createApiClientWithSecret({ clientId: `demo-${p.slug}`, secret: DEMO_SECRETS.partnerClient(p.slug), role: "PARTNER", partnerId: p.id, defaultPurpose: "ACCOUNT_SERVICING" }),
       createPartnerAppWithSecret({
         clientId: `demo-${p.slug}-app`,
-        secret: `demo-${p.slug}-app-secret`,
+        secret: DEMO_SECRETS.partnerApp(p.slug),
         partnerId: p.id,
         appName: `${p.name} app`,
         redirectUris: [DEMO_APP_REDIRECT],
@@ -123,7 +118,7 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
       }),
     ]),
   );
-  await createApiClientWithSecret({ clientId: "demo-admin", secret: "demo-admin-secret", role: "ADMIN", partnerId: null });
+  await createApiClientWithSecret({ clientId: "demo-admin", secret: DEMO_SECRETS.adminClient, role: "ADMIN", partnerId: null });
 
   // Members: each belongs to one "home" partner (enrolled there) and to 0–2 more (linked, confirmed).
   const members = Array.from({ length: memberCount }, (_, i) => {
@@ -261,8 +256,8 @@ export async function seedDemo(prisma: PrismaClient, opts: SeedOptions): Promise
   // Sign-in for the first demo members (scrypt per password: a few, not all).
   await Promise.all(members.slice(0, DEMO_SIGN_IN_MEMBERS).map((m) => setPasswordForSeed(m.id, demoMemberPassword(m.n))));
   // People who are not members: one coalition admin (TOTP) and a PARTNER_ADMIN per demo partner.
-  const people = [{ email: "admin@demo.coalition.example", role: "ADMIN" as const, partnerId: null, password: "demo-admin-person-password" }];
-  for (const p of partners) people.push({ email: `staff@${p.slug}.demo.coalition.example`, role: "PARTNER_ADMIN" as never, partnerId: p.id as never, password: `demo-${p.slug}-staff-password` });
+  const people = [{ email: "admin@demo.coalition.example", role: "ADMIN" as const, partnerId: null, password: DEMO_SECRETS.adminPerson }];
+  for (const p of partners) people.push({ email: `staff@${p.slug}.demo.coalition.example`, role: "PARTNER_ADMIN" as never, partnerId: p.id as never, password: DEMO_SECRETS.partnerStaff(p.slug) });
   const created = await Promise.all(people.map(async (p) => ({ ...p, totpSecret: (await createPersonForSeed(p)).totpSecret })));
   opts.onPeople?.(created);
   return true;

@@ -9,7 +9,9 @@ import { isProduction } from "../lib/deployment.ts";
 import type { Database } from "../lib/db.ts";
 import { log } from "../lib/logger.ts";
 import { DataDirProblem, isFreshDataDir, prepareDataDirInWorker } from "../lib/pglite-prepare.ts";
+import { hashAhead } from "../lib/password.ts";
 import { startTracing, stopTracing } from "../lib/tracing.ts";
+import { demoSecrets } from "../prisma/demo-secrets.ts";
 import { PortInUseError, type Served, serve } from "../lib/serve.ts";
 import type { Hub } from "./hub.ts";
 
@@ -59,10 +61,16 @@ phase("loading the services");
 // (lib/pglite-prepare.ts): initdb and the module loading are both seconds of CPU, and on one thread
 // they took turns.
 const pgdata = path.join(dataDir, "pgdata");
-const preparing = !env.DATABASE_URL && isFreshDataDir(pgdata) ? prepareDataDirInWorker(pgdata) : Promise.resolve([]);
+// The demo coalition only on the embedded default or when asked, never in production (seedDemo
+// itself refuses a database that holds anything but the demo). On a new embedded database its published
+// secrets' scrypt hashes are computed meanwhile, on libuv's threads.
+const demo = !isProduction() && (env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL);
+if (demo && !env.DATABASE_URL && isFreshDataDir(pgdata)) hashAhead(demoSecrets());
+// With the template (`npm install` makes it) the new cluster is a copy of an initdb'd, migrated one.
+const preparing = !env.DATABASE_URL && isFreshDataDir(pgdata) ? prepareDataDirInWorker(pgdata) : Promise.resolve(null);
 const dbModule = import("../lib/db.ts");
-const opening = Promise.all([dbModule, preparing]).then(([{ openDatabase }, applied]) => {
-  if (applied.length) log.info("migrations applied", { applied, on: "a worker thread, with the new database" });
+const opening = Promise.all([dbModule, preparing]).then(([{ openDatabase }, prepared]) => {
+  if (prepared) log.info("embedded database created", { from: prepared.from, ...(prepared.applied.length ? { applied: prepared.applied, on: "a worker thread" } : {}) });
   return openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL, poolSize: env.HUB_DB_POOL_SIZE } : { dataDir: pgdata });
 });
 opening.catch(() => {}); // awaited (and thrown) below; not an unhandled rejection while the modules load
@@ -112,9 +120,6 @@ hub = await startHub({
   jobs: false,
 });
 
-// The demo coalition (and its well-known demo API clients) only on the embedded default or when
-// asked, never in production; seedDemo itself refuses a database that holds anything but the demo.
-const demo = !isProduction() && (env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL);
 let seeded = false;
 let peopleText = "";
 if (demo) {
