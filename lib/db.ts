@@ -8,6 +8,7 @@ import { PrismaClient, Prisma } from "../prisma/generated/client/client.ts";
 import { readSetting } from "./config.ts";
 import { watchPool } from "./metrics.ts";
 import { filters, listMigrations, openEngine, pgFactory, pgliteFactory } from "../prisma/engine/wasm-engine.mjs";
+import { withAdapterParsers } from "./pglite-parsers.ts";
 import { MIGRATIONS_DIR } from "./pglite-prepare.ts";
 
 export { Prisma, PrismaClient, MIGRATIONS_DIR };
@@ -80,7 +81,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const pglite = await PGlite.create({ dataDir: opts.dataDir, loadDataDir: opts.loadDataDir });
   // One adapter and one client over the one connection: several clients over one PGlite would
   // interleave their statements inside each other's transactions.
-  const shared = withCommitHooks(new PrismaClient({ adapter: new PrismaPGlite(pglite) }));
+  const shared = withCommitHooks(new PrismaClient({ adapter: new PrismaPGlite(withAdapterParsers(pglite)) }));
   return {
     kind: "pglite",
     pglite,
