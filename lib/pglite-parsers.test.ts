@@ -31,7 +31,12 @@ async function client(lean: boolean) {
     return query(sql, params, options);
   }) as typeof pglite.query;
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lean ? withAdapterParsers(pglite) : pglite) });
-  opened.push({ close: async () => (await prisma.$disconnect(), await pglite.close()) });
+  opened.push({
+    close: async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  });
   return { prisma, seen };
 }
 
