@@ -80,12 +80,19 @@ export function lotExpiry(earnedAt: Date, policy: ExpiryPolicy = settings().expi
   return policy.kind === "never" ? null : addMonths(earnedAt, policy.months);
 }
 
+const wallFormats = new Map<string, Intl.DateTimeFormat>();
 /**
  * The instant the day containing `at` began in time zone `timeZone` (local midnight; on a day that
- * starts with a DST jump, the first instant of that day).
+ * starts with a DST jump, the first instant of that day; on a day whose clocks went back over
+ * midnight, as Havana's do, the first of its two midnights).
  */
 export function startOfDayIn(timeZone: string, at: Date): Date {
-  const fmt = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  let fmt = wallFormats.get(timeZone);
+  if (!fmt) {
+    // Made once per time zone (constructing one costs tens of microseconds).
+    fmt = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    wallFormats.set(timeZone, fmt);
+  }
   const wall = (d: Date) => {
     const p = Object.fromEntries(fmt.formatToParts(d).map((x) => [x.type, Number(x.value)]));
     return { y: p.year!, m: p.month!, d: p.day!, ms: Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) };
@@ -96,5 +103,19 @@ export function startOfDayIn(timeZone: string, at: Date): Date {
   const atSec = Math.floor(at.getTime() / 1000) * 1000;
   let guess = midnightAsUtc - (local.ms - atSec);
   guess = midnightAsUtc - (wall(new Date(guess)).ms - guess);
-  return new Date(guess);
+  const dayOf = (ms: number) => {
+    const w = wall(new Date(ms));
+    return Date.UTC(w.y, w.m - 1, w.d);
+  };
+  // Usually right. When it is not the day's first second (a day that began twice), bisect: the
+  // local date only moves forward with time, and the day began within two days before `at`.
+  if (guess <= atSec && dayOf(guess) === midnightAsUtc && dayOf(guess - 1000) < midnightAsUtc) return new Date(guess);
+  let before = midnightAsUtc - 2 * 86_400_000;
+  let onOrAfter = atSec;
+  while (onOrAfter - before > 1000) {
+    const mid = before + Math.floor((onOrAfter - before) / 2000) * 1000;
+    if (dayOf(mid) >= midnightAsUtc) onOrAfter = mid;
+    else before = mid;
+  }
+  return new Date(onOrAfter);
 }

@@ -12,30 +12,55 @@ import type { Tier } from "../../../../lib/vocabulary.ts";
  * the re-evaluation job and previewProgramChange.
  */
 
+// One formatter per time zone and shape, made once: constructing an Intl.DateTimeFormat costs tens
+// of microseconds, and the wallet query and every earn ask for a period start (a CPU profile of the
+// gateway benchmark showed ~2 % of the hub's time constructing them).
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+function formatIn(cache: Map<string, Intl.DateTimeFormat>, timeZone: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  let f = cache.get(timeZone);
+  if (!f) cache.set(timeZone, (f = new Intl.DateTimeFormat("en-US", { timeZone, ...options })));
+  return f;
+}
+
 /** Local wall-clock year and month (1–12) of `at` in `timeZone`. */
 function localYearMonth(timeZone: string, at: Date): { y: number; m: number; d: number } {
-  const p = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(at).map((x) => [x.type, Number(x.value)]));
+  const fmt = formatIn(dayFormats, timeZone, { year: "numeric", month: "2-digit", day: "2-digit" });
+  const p = Object.fromEntries(fmt.formatToParts(at).map((x) => [x.type, Number(x.value)]));
   return { y: p.year!, m: p.month!, d: p.day! };
 }
 
+/** startOfMonthIn's answers (a pure function of its arguments): a few per time zone and month in use. */
+const monthStarts = new Map<string, number>();
+
 /** The first instant of local day (y, m, 1) in `timeZone`. */
 function startOfMonthIn(timeZone: string, y: number, m: number): Date {
-  // Noon UTC of the 1st is on the 1st or a neighbouring local day (offsets −12 … +14 h): step onto the 1st.
-  let g = Date.UTC(y, m - 1, 1, 12);
-  for (let i = 0; i < 2; i++) {
-    const l = localYearMonth(timeZone, new Date(g));
-    const cmp = Date.UTC(l.y, l.m - 1, l.d) - Date.UTC(y, m - 1, 1);
-    if (cmp === 0) break;
-    g -= Math.sign(cmp) * 12 * 3_600_000;
+  const key = `${timeZone}|${y}|${m}`;
+  let start = monthStarts.get(key);
+  if (start === undefined) {
+    if (monthStarts.size >= 10_000) monthStarts.clear();
+    monthStarts.set(key, (start = computeStartOfMonthIn(timeZone, y, m)));
   }
-  const l = localYearMonth(timeZone, new Date(g));
-  // Local midnight: walk back by the local time of day.
-  const fmt = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  const hms = Object.fromEntries(fmt.formatToParts(new Date(g)).map((x) => [x.type, Number(x.value)]));
-  let start = g - ((hms.hour! * 60 + hms.minute!) * 60 + hms.second!) * 1000;
-  // A DST jump at midnight: the first instant of the day is later; never before the day.
-  if (localYearMonth(timeZone, new Date(start)).d !== l.d) start += 3_600_000;
   return new Date(start);
+}
+
+function computeStartOfMonthIn(timeZone: string, y: number, m: number): number {
+  const first = Date.UTC(y, m - 1, 1);
+  const localDay = (ms: number) => {
+    const l = localYearMonth(timeZone, new Date(ms));
+    return Date.UTC(l.y, l.m - 1, l.d);
+  };
+  // The local date only moves forward with time, and the 1st's first instant lies within ±2 days of
+  // its UTC midnight (offsets −12 … +14 h): bisect to the second. No assumption about the size or
+  // hour of a DST change (Lord Howe shifts 30 minutes; Santiago and Havana jump at midnight; walking
+  // back by the local time of day was an hour or 30 minutes off on such a 1st).
+  let before = first - 2 * 86_400_000;
+  let onOrAfter = first + 2 * 86_400_000;
+  while (onOrAfter - before > 1000) {
+    const mid = before + Math.floor((onOrAfter - before) / 2000) * 1000;
+    if (localDay(mid) >= first) onOrAfter = mid;
+    else before = mid;
+  }
+  return onOrAfter;
 }
 
 /**
