@@ -11,13 +11,15 @@
 //     (they have no switch): their cost is in both figures;
 //  3. load windows alternate between them (off on, on off, …; BENCH_OBS_ROUNDS rounds, default 3,
 //     of BENCH_SECONDS each, default 5), BENCH_CONNECTIONS connections (default 20), autocannon in a
-//     worker thread; medians are compared: on / off throughput (goal ≥ 0.90, i.e. < 10 % overhead).
+//     worker thread; medians are compared: on / off throughput (goal ≥ 0.90, i.e. < 10 % overhead),
+//     and the hub process's CPU time per answered request (/proc: user + system), which the windows'
+//     spread on these shared 2 cores moves far less than throughput.
 // Attribution: BENCH_OBS_PARTS=traces or =logs turns on only that part in the "on" hub (default
 // both); BENCH_OBS_SAMPLE sets the sampling ratio (default 0.1); BENCH_OBS_PROFILE=<dir> runs the
 // "on" hub with --cpu-prof, writing its CPU profile there when it stops.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -38,12 +40,16 @@ const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/p
 export interface ObsSide {
   perSecond: number;
   p99: number;
+  /** CPU time of the hub process (user + system, /proc) per answered request, in ms: load-independent, unlike throughput. */
+  cpuMsPerRequest: number;
 }
 export interface ObsCase {
   off: ObsSide;
   on: ObsSide;
   /** on / off throughput (1 = no overhead). */
   ratio: number;
+  /** on / off hub CPU per request (1 = no overhead). */
+  cpuRatio: number;
   windows: { off: number[]; on: number[] };
 }
 export interface ObsFigures {
@@ -79,7 +85,19 @@ async function untilReady(base: string, child: ReturnType<typeof spawn>) {
   throw new Error(`${base} never became ready`);
 }
 
-async function window(url: string, connections: number, seconds: number, kind: "wallet" | "earn", headers: Record<string, string>): Promise<ObsSide> {
+/** CPU ms (user + system) a process has used, from /proc (Linux; 0 elsewhere). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return 0;
+  }
+}
+
+async function window(url: string, connections: number, seconds: number, kind: "wallet" | "earn", headers: Record<string, string>, pid: number | undefined): Promise<ObsSide> {
+  const cpuBefore = cpuMs(pid);
   const r = await autocannon({
     url,
     connections,
@@ -93,7 +111,7 @@ async function window(url: string, connections: number, seconds: number, kind: "
   const failed = r.non2xx + r.errors + r.timeouts + r.mismatches;
   if (r.requests.total === 0) throw new Error(`${kind} load: no answer within ${seconds} s at ${url} (hub stalled?)`);
   if (failed) throw new Error(`${kind} load: ${failed} of ${r.requests.total} failed (non2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}, mismatches ${r.mismatches})`);
-  return { perSecond: r.requests.total / r.duration, p99: r.latency.p99 };
+  return { perSecond: r.requests.total / r.duration, p99: r.latency.p99, cpuMsPerRequest: (cpuMs(pid) - cpuBefore) / r.requests.total };
 }
 
 export async function runObsBench(opts: { seconds?: number; rounds?: number; connections?: number } = {}): Promise<ObsFigures> {
@@ -207,12 +225,19 @@ export async function runObsBench(opts: { seconds?: number; rounds?: number; con
       const headers: Record<string, string> = kind === "earn" ? { authorization: `Bearer ${partnerToken}` } : {};
       for (let r = 0; r < rounds; r++) {
         for (const side of r % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
-          runs[side].push(await window(`${side === "off" ? off : on}/graphql`, connections, seconds, kind, headers));
+          runs[side].push(await window(`${side === "off" ? off : on}/graphql`, connections, seconds, kind, headers, (side === "off" ? offChild : onChild).pid));
         }
       }
-      const offM = { perSecond: median(runs.off.map((x) => x.perSecond)), p99: median(runs.off.map((x) => x.p99)) };
-      const onM = { perSecond: median(runs.on.map((x) => x.perSecond)), p99: median(runs.on.map((x) => x.p99)) };
-      return { off: offM, on: onM, ratio: onM.perSecond / offM.perSecond, windows: { off: runs.off.map((x) => Math.round(x.perSecond)), on: runs.on.map((x) => Math.round(x.perSecond)) } };
+      const m = (xs: ObsSide[]): ObsSide => ({ perSecond: median(xs.map((x) => x.perSecond)), p99: median(xs.map((x) => x.p99)), cpuMsPerRequest: median(xs.map((x) => x.cpuMsPerRequest)) });
+      const offM = m(runs.off);
+      const onM = m(runs.on);
+      return {
+        off: offM,
+        on: onM,
+        ratio: onM.perSecond / offM.perSecond,
+        cpuRatio: offM.cpuMsPerRequest ? onM.cpuMsPerRequest / offM.cpuMsPerRequest : 0,
+        windows: { off: runs.off.map((x) => Math.round(x.perSecond)), on: runs.on.map((x) => Math.round(x.perSecond)) },
+      };
     };
     const wallet = await measure("wallet");
     const earn = await measure("earn");
@@ -248,6 +273,9 @@ export function printObs(f: ObsFigures) {
   ] as const) {
     console.log(
       `  ${k.padEnd(12)} off ${c.off.perSecond.toFixed(0)}/s (p99 ${c.off.p99} ms)  on ${c.on.perSecond.toFixed(0)}/s (p99 ${c.on.p99} ms)  on/off ${c.ratio.toFixed(3)} (overhead ${pct(c.ratio)}; windows off ${c.windows.off.join(", ")} / on ${c.windows.on.join(", ")})`,
+    );
+    console.log(
+      `  ${"".padEnd(12)} hub CPU per request (user + system, median of windows): off ${c.off.cpuMsPerRequest.toFixed(2)} ms, on ${c.on.cpuMsPerRequest.toFixed(2)} ms (+${((c.cpuRatio - 1) * 100).toFixed(1)} %)`,
     );
   }
   console.log(`  OTLP export requests received: ${f.spansExportRequests}; request-log bytes written by the "on" hub: ${f.logBytes}`);

@@ -372,7 +372,7 @@ export async function runSuite() {
             unit: "ratio",
             goal: ">= 0.90",
             met: c.ratio >= 0.9,
-            note: `${fmt(c.on.perSecond)}/s vs ${fmt(c.off.perSecond)}/s; windows on ${c.windows.on.join(", ")} / off ${c.windows.off.join(", ")}`,
+            note: `${fmt(c.on.perSecond)}/s vs ${fmt(c.off.perSecond)}/s; windows on ${c.windows.on.join(", ")} / off ${c.windows.off.join(", ")}; hub CPU per request ${c.off.cpuMsPerRequest.toFixed(2)} → ${c.on.cpuMsPerRequest.toFixed(2)} ms (+${((c.cpuRatio - 1) * 100).toFixed(1)} %)`,
           }
         : { name, value: null, unit: "ratio", goal: ">= 0.90", met: false, note: obsError },
     );
