@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { keepAsTemplate, MIGRATIONS_DIR, templateDir } from "./pglite-prepare.ts";
+import { keepAsTemplate, MIGRATIONS_DIR, prepareDataDirInWorker, templateDir } from "./pglite-prepare.ts";
 
 const dirs: string[] = [];
 const tmp = (prefix: string) => {
@@ -65,3 +65,26 @@ test("keeping a template appears whole or not at all, removes older templates an
   expect(() => keepAsTemplate(cluster, path.join(blocked, "pglite-fedcba9876543210"))).not.toThrow();
   expect(readdirSync(path.dirname(blocked))).toEqual(["file"]);
 });
+
+test("a template that cannot be copied is not used: the cluster is made, nothing half-copied stays, and a sound template replaces it", async () => {
+  const cache = tmp("tpl-cache-");
+  const template = templateDir(cache)!;
+  mkdirSync(template, { recursive: true });
+  writeFileSync(path.join(template, "PG_VERSION"), "17\n");
+  writeFileSync(path.join(template, "damaged"), "");
+  const dataDir = path.join(tmp("tpl-data-"), "pgdata");
+  // The copy fails half-way (a damaged template, or another checkout sharing the cache pruning it).
+  const failing = (from: string, to: string) => {
+    mkdirSync(to, { recursive: true });
+    writeFileSync(path.join(to, "PG_VERSION"), "17\n");
+    throw new Error(`EIO: copying ${from}`);
+  };
+  const made = await prepareDataDirInWorker(dataDir, template, failing);
+  expect(made.from).toBe("initdb");
+  expect(made.applied.length).toBeGreaterThan(0);
+  expect(existsSync(path.join(dataDir, "base"))).toBe(true);
+  expect(existsSync(`${dataDir}.preparing`)).toBe(false);
+  expect(existsSync(path.join(template, "damaged"))).toBe(false); // the damaged one is gone…
+  expect(existsSync(path.join(template, "base"))).toBe(true); // …and this start's cluster took its place
+  expect((await prepareDataDirInWorker(path.join(tmp("tpl-data-"), "pgdata"), template)).from).toBe("template");
+}, 120_000);

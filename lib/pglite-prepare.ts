@@ -33,7 +33,11 @@ export function isFreshDataDir(dataDir: string): boolean {
  * the migrations applied, once the worker has closed the database (only one PGlite may open a
  * directory). A failure (a migration's error, the worker dying) rejects with the worker's error.
  */
-export async function prepareDataDirInWorker(dataDir: string, template: string | null = templateDir()): Promise<{ applied: string[]; from: "template" | "initdb" }> {
+export async function prepareDataDirInWorker(
+  dataDir: string,
+  template: string | null = templateDir(),
+  copy: (from: string, to: string) => void = (from, to) => cpSync(from, to, { recursive: true }),
+): Promise<{ applied: string[]; from: "template" | "initdb" }> {
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
     throw new DataDirProblem(`${dataDir} holds files but no database (no PG_VERSION): move it away, or point HUB_DATA_DIR elsewhere`);
   }
@@ -41,8 +45,7 @@ export async function prepareDataDirInWorker(dataDir: string, template: string |
   rmSync(staging, { recursive: true, force: true });
   let applied: string[] = [];
   let from: "template" | "initdb" = "template";
-  if (template && isTemplate(template)) cpSync(template, staging, { recursive: true });
-  else {
+  if (!(template && isTemplate(template) && copied(template, staging, copy))) {
     from = "initdb";
     applied = await inWorker(staging);
     if (template) keepAsTemplate(staging, template);
@@ -68,6 +71,22 @@ export function templateDir(setting = readSetting("HUB_PGLITE_TEMPLATE"), migrat
     h.update(`\0${f.split(path.sep).join("/")}\0`).update(readFileSync(file));
   }
   return path.join(root, `pglite-${h.digest("hex").slice(0, 16)}`);
+}
+
+/**
+ * Copies the template; false if that failed (a damaged template, or another checkout sharing the
+ * cache removed it meanwhile): the partial copy and the template are removed, so this start makes
+ * the cluster and keeps a sound template again.
+ */
+function copied(template: string, staging: string, copy: (from: string, to: string) => void): boolean {
+  try {
+    copy(template, staging);
+    return true;
+  } catch {
+    rmSync(staging, { recursive: true, force: true });
+    rmSync(template, { recursive: true, force: true });
+    return false;
+  }
 }
 
 /** A finished template (it appears only by rename, so a directory with PG_VERSION is whole). */
