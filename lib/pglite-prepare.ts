@@ -63,14 +63,18 @@ export async function prepareDataDirInWorker(
 export function templateDir(setting = readSetting("HUB_PGLITE_TEMPLATE"), migrationsDir = MIGRATIONS_DIR): string | null {
   if (setting === "off") return null;
   const root = setting ? path.resolve(setting) : path.join(ROOT, "node_modules/.cache/coalition-hub");
-  const h = createHash("sha256");
-  h.update(JSON.parse(readFileSync(path.join(ROOT, "node_modules/@electric-sql/pglite/package.json"), "utf8")).version);
-  for (const f of readdirSync(migrationsDir, { recursive: true, encoding: "utf8" }).sort()) {
-    const file = path.join(migrationsDir, f);
-    if (!f.endsWith(".sql") && !f.endsWith(".toml")) continue;
-    h.update(`\0${f.split(path.sep).join("/")}\0`).update(readFileSync(file));
+  try {
+    const h = createHash("sha256");
+    h.update(JSON.parse(readFileSync(path.join(ROOT, "node_modules/@electric-sql/pglite/package.json"), "utf8")).version);
+    for (const f of readdirSync(migrationsDir, { recursive: true, encoding: "utf8" }).sort()) {
+      const file = path.join(migrationsDir, f);
+      if (!f.endsWith(".sql") && !f.endsWith(".toml")) continue;
+      h.update(`\0${f.split(path.sep).join("/")}\0`).update(readFileSync(file));
+    }
+    return path.join(root, `pglite-${h.digest("hex").slice(0, 16)}`);
+  } catch {
+    return null; // PGlite's version or a migration unreadable (another layout): no template, the start makes its cluster
   }
-  return path.join(root, `pglite-${h.digest("hex").slice(0, 16)}`);
 }
 
 /**
