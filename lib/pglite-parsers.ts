@@ -8,6 +8,10 @@ import type { PGlite, QueryOptions, Transaction } from "@electric-sql/pglite";
  * adapter's parsers into the instance and every statement then runs without them: each column gets
  * the same parser as before, without the per-statement copy. Options with other parsers pass as
  * they are; everything but `query` (and `query` inside `transaction`) is the instance itself.
+ * The instance's parsers are changed for every caller: after the first Prisma statement a raw
+ * `pglite.query` parses as the adapter does (int8, numeric, dates and JSON as strings). Nothing in
+ * the hub queries the instance raw (lib/db.ts exposes it for dumping a data directory); the first
+ * parsers seen through the wrapper are the adapter's, since only the adapter is handed the wrapper.
  */
 export function withAdapterParsers(pglite: PGlite): PGlite {
   let adopted: QueryOptions["parsers"] | null = null;
@@ -28,7 +32,7 @@ export function withAdapterParsers(pglite: PGlite): PGlite {
   const passThrough = <O extends object>(target: O, own: Partial<Record<keyof O, unknown>>) =>
     new Proxy(target, {
       get(t, prop) {
-        if (prop in own) return own[prop as keyof O];
+        if (Object.hasOwn(own, prop)) return own[prop as keyof O];
         const v = Reflect.get(t, prop, t);
         return typeof v === "function" ? v.bind(t) : v;
       },

@@ -1,8 +1,8 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { keepAsTemplate, MIGRATIONS_DIR, prepareDataDirInWorker, templateDir } from "./pglite-prepare.ts";
+import { isUsableTemplate, keepAsTemplate, MIGRATIONS_DIR, prepareDataDirInWorker, templateDir } from "./pglite-prepare.ts";
 
 const dirs: string[] = [];
 const tmp = (prefix: string) => {
@@ -66,25 +66,53 @@ test("keeping a template appears whole or not at all, removes older templates an
   expect(readdirSync(path.dirname(blocked))).toEqual(["file"]);
 });
 
-test("a template that cannot be copied is not used: the cluster is made, nothing half-copied stays, and a sound template replaces it", async () => {
+test("a template is used only whole and checked: one without its manifest is replaced; a copy failing or coming out short makes the cluster instead, leaving the template", async () => {
   const cache = tmp("tpl-cache-");
   const template = templateDir(cache)!;
-  mkdirSync(template, { recursive: true });
+  // Half a template under the template's name (no manifest: not renamed in by keepAsTemplate).
+  mkdirSync(template, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(template, "PG_VERSION"), "17\n");
   writeFileSync(path.join(template, "damaged"), "");
-  const dataDir = path.join(tmp("tpl-data-"), "pgdata");
-  // The copy fails half-way (a damaged template, or another checkout sharing the cache pruning it).
-  const failing = (from: string, to: string) => {
-    mkdirSync(to, { recursive: true });
-    writeFileSync(path.join(to, "PG_VERSION"), "17\n");
-    throw new Error(`EIO: copying ${from}`);
-  };
-  const made = await prepareDataDirInWorker(dataDir, template, failing);
+  const fresh = () => path.join(tmp("tpl-data-"), "pgdata");
+  const first = fresh();
+  const made = await prepareDataDirInWorker(first, template);
   expect(made.from).toBe("initdb");
   expect(made.applied.length).toBeGreaterThan(0);
-  expect(existsSync(path.join(dataDir, "base"))).toBe(true);
-  expect(existsSync(`${dataDir}.preparing`)).toBe(false);
-  expect(existsSync(path.join(template, "damaged"))).toBe(false); // the damaged one is gone…
-  expect(existsSync(path.join(template, "base"))).toBe(true); // …and this start's cluster took its place
-  expect((await prepareDataDirInWorker(path.join(tmp("tpl-data-"), "pgdata"), template)).from).toBe("template");
-}, 120_000);
+  expect(existsSync(path.join(first, "base"))).toBe(true);
+  expect(existsSync(path.join(template, "damaged"))).toBe(false); // the half one is gone…
+  expect(existsSync(path.join(template, "coalition-hub-template.json"))).toBe(true); // …a whole one took its place
+
+  // A copy that fails half-way, and one that "succeeds" with files missing (a concurrent prune).
+  const failing = (_from: string, to: string) => {
+    mkdirSync(to, { recursive: true });
+    writeFileSync(path.join(to, "PG_VERSION"), "17\n");
+    throw new Error("ENOSPC: no space left on device");
+  };
+  const short = (from: string, to: string) => {
+    cpSync(from, to, { recursive: true });
+    rmSync(path.join(to, "global"), { recursive: true });
+  };
+  for (const copy of [failing, short]) {
+    const dataDir = fresh();
+    const r = await prepareDataDirInWorker(dataDir, template, copy);
+    expect(r.from).toBe("initdb");
+    expect(existsSync(path.join(dataDir, "global"))).toBe(true);
+    expect(existsSync(`${dataDir}.preparing`)).toBe(false);
+  }
+  const copiedDir = fresh();
+  expect((await prepareDataDirInWorker(copiedDir, template)).from).toBe("template");
+  expect(existsSync(path.join(copiedDir, "coalition-hub-template.json"))).toBe(false); // the manifest stays with the template
+  expect(readdirSync(cache)).toEqual([path.basename(template)]); // nothing half-made beside it
+}, 180_000);
+
+test("a template writable by others is not used (a shared HUB_PGLITE_TEMPLATE directory)", () => {
+  const cache = tmp("tpl-cache-");
+  const cluster = tmp("tpl-cluster-");
+  writeFileSync(path.join(cluster, "PG_VERSION"), "17\n");
+  const template = path.join(cache, "pglite-fedcba9876543210");
+  keepAsTemplate(cluster, template);
+  expect(statSync(template).mode & 0o777).toBe(0o700);
+  expect(isUsableTemplate(template)).toBe(true);
+  chmodSync(template, 0o777);
+  expect(isUsableTemplate(template)).toBe(false);
+});

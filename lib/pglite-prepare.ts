@@ -10,7 +10,7 @@
 // instead of ~8 s of initdb and migrations. The demo seed is never in it: it runs on every first
 // start, through the domain functions. HUB_PGLITE_TEMPLATE=off goes back to initdb every time.
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { readSetting } from "./config.ts";
@@ -45,7 +45,7 @@ export async function prepareDataDirInWorker(
   rmSync(staging, { recursive: true, force: true });
   let applied: string[] = [];
   let from: "template" | "initdb" = "template";
-  if (!(template && isTemplate(template) && copied(template, staging, copy))) {
+  if (!(template && isUsableTemplate(template) && copied(template, staging, copy))) {
     from = "initdb";
     applied = await inWorker(staging);
     if (template) keepAsTemplate(staging, template);
@@ -61,7 +61,7 @@ export async function prepareDataDirInWorker(
  * PGlite is another directory (and the others are removed when it is kept).
  */
 export function templateDir(setting = readSetting("HUB_PGLITE_TEMPLATE"), migrationsDir = MIGRATIONS_DIR): string | null {
-  if (setting === "off") return null;
+  if (setting && ["off", "0", "false", "no"].includes(setting.trim().toLowerCase())) return null;
   const root = setting ? path.resolve(setting) : path.join(ROOT, "node_modules/.cache/coalition-hub");
   try {
     const h = createHash("sha256");
@@ -77,49 +77,114 @@ export function templateDir(setting = readSetting("HUB_PGLITE_TEMPLATE"), migrat
   }
 }
 
+/** Written last into a template before it is renamed in: its files and bytes, checked after each copy. */
+const MANIFEST = "coalition-hub-template.json";
+
+interface Manifest {
+  files: number;
+  bytes: number;
+}
+
+/** Regular files and their bytes under `dir` (the manifest itself not counted). */
+function measure(dir: string): Manifest {
+  let files = 0;
+  let bytes = 0;
+  for (const f of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
+    if (f === MANIFEST) continue;
+    const st = lstatSync(path.join(dir, f));
+    if (st.isFile()) {
+      files++;
+      bytes += st.size;
+    }
+  }
+  return { files, bytes };
+}
+
 /**
- * Copies the template; false if that failed (a damaged template, or another checkout sharing the
- * cache removed it meanwhile): the partial copy and the template are removed, so this start makes
- * the cluster and keeps a sound template again.
+ * A template this process may use: whole (its manifest, written last, is there; it appeared by
+ * rename), owned by this user and writable by nobody else (a template planted in a shared
+ * HUB_PGLITE_TEMPLATE directory by another user would become this hub's database).
  */
-function copied(template: string, staging: string, copy: (from: string, to: string) => void): boolean {
+export function isUsableTemplate(dir: string): boolean {
   try {
-    copy(template, staging);
-    return true;
+    const st = statSync(dir);
+    if (!st.isDirectory() || (st.mode & 0o022) !== 0 || (process.getuid && st.uid !== process.getuid())) return false;
+    return existsSync(path.join(dir, MANIFEST)) && existsSync(path.join(dir, "PG_VERSION"));
   } catch {
-    rmSync(staging, { recursive: true, force: true });
-    rmSync(template, { recursive: true, force: true });
     return false;
   }
 }
 
-/** A finished template (it appears only by rename, so a directory with PG_VERSION is whole). */
-const isTemplate = (dir: string) => existsSync(path.join(dir, "PG_VERSION"));
+/**
+ * Copies the template and checks the copy against its manifest; false if that failed (another
+ * checkout sharing the cache removed it meanwhile, a full disk): the partial copy is removed and
+ * this start makes its cluster. The template itself is left alone (a copy's error may be the
+ * destination's); a damaged one is replaced when a cluster is kept (keepAsTemplate).
+ */
+function copied(template: string, staging: string, copy: (from: string, to: string) => void): boolean {
+  try {
+    copy(template, staging);
+    const want = JSON.parse(readFileSync(path.join(staging, MANIFEST), "utf8")) as Manifest;
+    const got = measure(staging);
+    if (got.files !== want.files || got.bytes !== want.bytes) throw new Error(`the copy has ${got.files} files, ${got.bytes} bytes; the template ${want.files}, ${want.bytes}`);
+    rmSync(path.join(staging, MANIFEST));
+    return true;
+  } catch {
+    try {
+      rmSync(staging, { recursive: true, force: true });
+    } catch {
+      // left for the next start's rmSync of the staging directory
+    }
+    return false;
+  }
+}
+
+/** Removes a directory by renaming it aside first: a kill meanwhile never leaves half a template under a template's name. */
+function discard(dir: string): void {
+  const trash = `${dir}.trash-${process.pid}-${Date.now()}`;
+  try {
+    renameSync(dir, trash);
+    rmSync(trash, { recursive: true, force: true });
+  } catch {
+    // gone already, or not ours to remove
+  }
+}
 
 /**
- * Keeps a copy of a freshly made, closed cluster as the template: copied beside it, then renamed in
- * (two starts at once: one rename wins, the other copy is removed). Never fails the start: a
- * read-only cache only means the next first start makes its cluster again.
+ * Keeps a copy of a freshly made, closed cluster as the template: copied beside it (mode 0700), its
+ * manifest written last, then renamed in (two starts at once: one rename wins, the other copy is
+ * removed). A template that is not usable (no manifest, another owner) is set aside first; other
+ * templates and leftovers older than ten minutes (a start killed while copying) are removed. Never
+ * fails the start: a read-only cache only means the next first start makes its cluster again.
  */
 export function keepAsTemplate(cluster: string, template: string): void {
+  const root = path.dirname(template);
   const building = `${template}.building-${process.pid}`;
   try {
-    mkdirSync(path.dirname(template), { recursive: true });
+    mkdirSync(root, { recursive: true, mode: 0o700 });
     rmSync(building, { recursive: true, force: true });
     cpSync(cluster, building, { recursive: true });
+    chmodSync(building, 0o700);
+    writeFileSync(path.join(building, MANIFEST), JSON.stringify(measure(building)));
+    if (existsSync(template) && !isUsableTemplate(template)) discard(template);
     renameSync(building, template);
-    for (const other of readdirSync(path.dirname(template))) {
-      const p = path.join(path.dirname(template), other);
-      if (/^pglite-[0-9a-f]{16}$/.test(other) && p !== template) rmSync(p, { recursive: true, force: true });
+    for (const other of readdirSync(root)) {
+      const p = path.join(root, other);
+      if (p === template || !other.startsWith("pglite-")) continue;
+      if (/^pglite-[0-9a-f]{16}$/.test(other) || Date.now() - statSync(p).mtimeMs > 10 * 60_000) discard(p);
     }
   } catch {
-    rmSync(building, { recursive: true, force: true });
+    try {
+      rmSync(building, { recursive: true, force: true });
+    } catch {
+      // left for a later start's clean-up (older than ten minutes)
+    }
   }
 }
 
 /** Makes the template if there is none (`npm install` runs this: scripts/pglite-template.ts). */
 export async function buildTemplate(template = templateDir()): Promise<{ template: string | null; built: boolean }> {
-  if (!template || isTemplate(template)) return { template, built: false };
+  if (!template || isUsableTemplate(template)) return { template, built: false };
   const staging = `${template}.making-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
@@ -128,7 +193,7 @@ export async function buildTemplate(template = templateDir()): Promise<{ templat
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  return { template, built: isTemplate(template) };
+  return { template, built: isUsableTemplate(template) };
 }
 
 function inWorker(dataDir: string): Promise<string[]> {

@@ -19,12 +19,12 @@ export const DEMO_SECRETS = {
   partnerStaff: (slug: string) => `demo-${slug}-staff-password`,
 };
 
-/** Every secret the seed hashes, in the order it needs them: API clients and apps first, people last. */
-export function demoSecrets(): string[] {
+/** Every secret the seed hashes for a demo of `members` members, in the order it needs them: API clients and apps first, people last. */
+export function demoSecrets(members: number): string[] {
   return [
     ...DEMO_PARTNERS.flatMap((p) => [DEMO_SECRETS.partnerClient(p.slug), DEMO_SECRETS.partnerApp(p.slug)]),
     DEMO_SECRETS.adminClient,
-    ...Array.from({ length: DEMO_SIGN_IN_MEMBERS }, (_, i) => demoMemberPassword(String(i + 1).padStart(4, "0"))),
+    ...Array.from({ length: Math.min(DEMO_SIGN_IN_MEMBERS, members) }, (_, i) => demoMemberPassword(String(i + 1).padStart(4, "0"))),
     DEMO_SECRETS.adminPerson,
     ...DEMO_PARTNERS.map((p) => DEMO_SECRETS.partnerStaff(p.slug)),
   ];

@@ -65,7 +65,7 @@ const pgdata = path.join(dataDir, "pgdata");
 // itself refuses a database that holds anything but the demo). On a new embedded database its published
 // secrets' scrypt hashes are computed meanwhile, on libuv's threads.
 const demo = !isProduction() && (env.HUB_DEMO ? env.HUB_DEMO === "1" : !env.DATABASE_URL);
-if (demo && !env.DATABASE_URL && isFreshDataDir(pgdata)) hashAhead(demoSecrets());
+if (demo && !env.DATABASE_URL && isFreshDataDir(pgdata)) hashAhead(demoSecrets(env.HUB_DEMO_MEMBERS));
 // With the template (`npm install` makes it) the new cluster is a copy of an initdb'd, migrated one.
 const preparing = !env.DATABASE_URL && isFreshDataDir(pgdata) ? prepareDataDirInWorker(pgdata) : Promise.resolve(null);
 const dbModule = import("../lib/db.ts");
