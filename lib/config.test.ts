@@ -38,6 +38,7 @@ describe("the schema", () => {
     const allowed: Record<string, string> = {
       "lib/config.ts": "the one place",
       "lib/logger.ts": "runs while modules load; parses HUB_LOG_LEVEL with the table's schema and never throws",
+      "lib/compile-cache.ts": "Node's own NODE_COMPILE_CACHE, not a hub setting: when the operator set it, Node's choice stands",
       "scripts/mutation.ts": "hands its environment to the Stryker child process",
       "prisma/engine/migrate.mjs": "tooling outside the services (PRISMA_SCHEMA, SHADOW, DATABASE_URL of the CLI)",
       "prisma/engine/schema-engine-shim.mjs": "tooling outside the services (HUB_SCHEMA_ENGINE_LOG, the CLI's variables)",
