@@ -1,6 +1,9 @@
 import module from "node:module";
 import path from "node:path";
 
+/** The hub's caches in this checkout: the embedded database's template (lib/pglite-prepare.ts) and compiled code. */
+export const CACHE_DIR = path.resolve(import.meta.dirname, "../node_modules/.cache/coalition-hub");
+
 /**
  * Node's on-disk cache of compiled modules (`module.enableCompileCache`), for the modules loaded
  * after this call: the hub's services load dynamically after it (scripts/start.ts), ~2.4 s of a
@@ -21,7 +24,7 @@ export function useCompileCache(): boolean {
   const codes = api.constants?.compileCacheStatus;
   if (process.env.NODE_COMPILE_CACHE !== undefined || !enable || !codes) return false;
   try {
-    const { status } = enable(path.resolve(import.meta.dirname, "../node_modules/.cache/coalition-hub/node-compile-cache"));
+    const { status } = enable(path.join(CACHE_DIR, "node-compile-cache"));
     return status === codes.ENABLED || status === codes.ALREADY_ENABLED;
   } catch {
     return false;

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { CACHE_DIR } from "./compile-cache.ts";
 import { readSetting } from "./config.ts";
 
 export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, "../prisma/migrations");
@@ -62,7 +63,7 @@ export async function prepareDataDirInWorker(
  */
 export function templateDir(setting = readSetting("HUB_PGLITE_TEMPLATE"), migrationsDir = MIGRATIONS_DIR): string | null {
   if (setting && ["off", "0", "false", "no"].includes(setting.trim().toLowerCase())) return null;
-  const root = setting ? path.resolve(setting) : path.join(ROOT, "node_modules/.cache/coalition-hub");
+  const root = setting ? path.resolve(setting) : CACHE_DIR;
   try {
     const h = createHash("sha256");
     h.update(JSON.parse(readFileSync(path.join(ROOT, "node_modules/@electric-sql/pglite/package.json"), "utf8")).version);
