@@ -1,0 +1,13 @@
+-- The webhook dispatcher's claim reads each ACTIVE endpoint's queue head (its first open deliveries by
+-- seq, one index range per status) and counts deliveries in flight from the leased rows alone, instead
+-- of probing every open delivery (subgraphs/partner/src/webhooks/dispatcher.ts, CLAIM_SQL).
+-- Expand only: two new indexes, nothing dropped or rewritten; the previous release's claim keeps
+-- working on them. Building takes a SHARE lock on WebhookDelivery (writes wait, reads proceed) for as
+-- long as the build lasts, which is proportional to the table; deliveries are written by the event
+-- consumer and the dispatcher (background) and by offer/replay mutations, which wait, not fail.
+
+-- CreateIndex
+CREATE INDEX "WebhookDelivery_endpointId_status_seq_idx" ON "partner"."WebhookDelivery"("endpointId", "status", "seq");
+
+-- CreateIndex
+CREATE INDEX "WebhookDelivery_lockedUntil_idx" ON "partner"."WebhookDelivery"("lockedUntil");
