@@ -269,6 +269,11 @@ export const SETTINGS = {
   HUB_WEBHOOK_BACKOFF_MAX_MS: def("webhooks", "Longest delay between two attempts, in milliseconds (default 1 hour).", int(10, 86_400_000).default(3_600_000)),
   HUB_WEBHOOK_ENDPOINT_CONCURRENCY: def("webhooks", "Deliveries in flight at once to one endpoint, per dispatcher process (a slow endpoint holds at most this many).", int(1, 64).default(4)),
   HUB_WEBHOOK_CONCURRENCY: def("webhooks", "Deliveries in flight at once per dispatcher process, all endpoints together.", int(1, 1_000).default(64)),
+  HUB_WEBHOOK_RATE: def(
+    "webhooks",
+    "Deliveries a dispatcher process starts per second at most (0: no limit). Deliveries are background work: paced, a backlog drains as a steady stream that leaves the cores and the database to requests instead of a burst that takes them (bench:webhooks). Consent withdrawals go first whatever the backlog; more throughput: more partner replicas (claims never overlap).",
+    int(0, 100_000).default(300),
+  ),
   HUB_WEBHOOK_ROTATION_OVERLAP_SECONDS: def(
     "webhooks",
     "Default time both the old and the new signing secret sign deliveries after a rotation, in seconds (rotateWebhookSecret may ask for 0–7 days).",

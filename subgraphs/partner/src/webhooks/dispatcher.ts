@@ -16,6 +16,10 @@ import { onWebhookWork } from "./wake.ts";
  *   are claimed again after it).
  * - In order per member per endpoint: a delivery is not claimed while an earlier one of the same
  *   subject (`subjectKey`) to the same endpoint is pending or retrying (in flight included).
+ * - Paced: at most HUB_WEBHOOK_RATE deliveries started per second per process (a token bucket of a
+ *   tenth of a second's worth, claimed as one batch): deliveries are background work and leave the
+ *   cores and the database to requests. Which go first: CLAIM_SQL (consent withdrawals' chains,
+ *   then round-robin over endpoints, then oldest).
  * - Bounded: at most HUB_WEBHOOK_ENDPOINT_CONCURRENCY in flight per endpoint and
  *   HUB_WEBHOOK_CONCURRENCY in all, per process; every request has HUB_WEBHOOK_TIMEOUT_MS (undici
  *   with an AbortSignal). A slow or dead endpoint holds at most its own slots, for at most the
@@ -39,6 +43,8 @@ export interface DispatcherSettings {
   expirySweepMs: number;
   /** Longest wait before finished deliveries' outcomes are written (one statement for all of them). */
   flushMs: number;
+  /** Deliveries started per second at most, by this process (0: as fast as the slots allow). */
+  rate: number;
 }
 
 export function dispatcherSettings(env: NodeJS.ProcessEnv = process.env): DispatcherSettings {
@@ -53,6 +59,7 @@ export function dispatcherSettings(env: NodeJS.ProcessEnv = process.env): Dispat
     pollMs: 500,
     expirySweepMs: 15_000,
     flushMs: 5,
+    rate: e.HUB_WEBHOOK_RATE,
   };
 }
 
@@ -123,11 +130,20 @@ export interface WebhookDispatcher {
 
 const T = `"partner"."WebhookDelivery"`;
 
+/** Event types whose chains jump the queue: the partner must stop using data now (CONSENT_REVOKED is promised within seconds). */
+export const URGENT_EVENT_TYPES = ["CONSENT_REVOKED", "CONSENT_EXPIRED"] as const;
+
 /**
- * The deliveries a dispatcher may send now, for `$2` free slots (ids, oldest first): at most `$1`
- * leased at once per endpoint (in flight anywhere, every process counted), and in order per member
- * per endpoint: a delivery is ready only when no earlier delivery of its subject (`subjectKey`) to
- * that endpoint is still open (PENDING or RETRYING, in flight included).
+ * The deliveries a dispatcher may send now, for `$2` free slots (ids, in the order to send): at most
+ * `$1` leased at once per endpoint (in flight anywhere, every process counted), and in order per
+ * member per endpoint: a delivery is ready only when no earlier delivery of its subject
+ * (`subjectKey`) to that endpoint is still open (PENDING or RETRYING, in flight included).
+ *
+ * Which ready deliveries go first: (1) the head of any chain (endpoint, subject) holding an open
+ * consent withdrawal (URGENT_EVENT_TYPES: it cannot overtake its member's earlier events, so they go
+ * ahead of everything else with it); (2) fair across endpoints: every endpoint's first ready
+ * delivery before any endpoint's second (a partner's large backlog does not hold the others back
+ * while the dispatcher is paced); (3) oldest first (`seq`).
  *
  * It reads each ACTIVE endpoint's queue head, not the whole backlog: the first `$3` open rows by
  * `seq` (two index range scans of (endpointId, status, seq), merged). Within such a prefix a row's
@@ -135,12 +151,16 @@ const T = `"partner"."WebhookDelivery"`;
  * earlier open delivery of its subject", without a probe per row. Only when a full window yields
  * fewer ready rows than the endpoint has free slots (its head blocked: retries waiting out their
  * backoff, or one member's long chain) does the statement look past the window, with the probe, for
- * that endpoint alone. The result is what the reference query (every open row probed, the form this
- * replaced; kept in the claim's property test) selects; the cost no longer grows with the backlog
- * (bench/RESULTS.md: 20.8 ms per claim at a 10,000-delivery backlog, 93 % of PostgreSQL's time).
+ * that endpoint alone; urgent chains are found through (eventType, status). The result is what the
+ * reference claim (every open row probed; kept in the claim's property test) selects; the cost no
+ * longer grows with the backlog (bench/RESULTS.md: 20.8 ms per claim at a 10,000-delivery backlog,
+ * 93 % of PostgreSQL's time, → 5.5 ms).
  */
 export const CLAIM_SQL = `WITH inflight AS (
     SELECT "endpointId", count(*)::int AS n FROM ${T} WHERE "lockedUntil" > now() AND status IN ('PENDING', 'RETRYING') GROUP BY 1
+  ), urgent AS (
+    SELECT DISTINCT "endpointId", "subjectKey" FROM ${T}
+    WHERE "eventType" IN (${URGENT_EVENT_TYPES.map((t) => `'${t}'`).join(", ")}) AND status IN ('PENDING', 'RETRYING')
   ), win AS (
     SELECT e.id AS "endpointId", w.id, w.seq, w."subjectKey", w."nextAttemptAt", w."lockedUntil"
     FROM "partner"."WebhookEndpoint" e CROSS JOIN LATERAL (
@@ -154,25 +174,37 @@ export const CLAIM_SQL = `WITH inflight AS (
   ), heads AS (
     SELECT win.*, row_number() OVER (PARTITION BY "endpointId", "subjectKey" ORDER BY seq) AS k FROM win
   ), ready AS (
-    SELECT "endpointId", id, seq FROM heads WHERE k = 1 AND "nextAttemptAt" <= now() AND ("lockedUntil" IS NULL OR "lockedUntil" <= now())
+    SELECT "endpointId", id, seq, "subjectKey" FROM heads WHERE k = 1 AND "nextAttemptAt" <= now() AND ("lockedUntil" IS NULL OR "lockedUntil" <= now())
   ), need AS (
     SELECT w."endpointId", max(w.seq) AS last, $1 - coalesce(max(i.n), 0) - (SELECT count(*) FROM ready r WHERE r."endpointId" = w."endpointId") AS more
     FROM win w LEFT JOIN inflight i USING ("endpointId")
     GROUP BY w."endpointId" HAVING count(*) >= $3
   ), beyond AS (
-    SELECT b."endpointId", b.id, b.seq FROM need n CROSS JOIN LATERAL (
-      SELECT d."endpointId", d.id, d.seq FROM ${T} d
+    SELECT b."endpointId", b.id, b.seq, b."subjectKey" FROM need n CROSS JOIN LATERAL (
+      SELECT d."endpointId", d.id, d.seq, d."subjectKey" FROM ${T} d
       WHERE d."endpointId" = n."endpointId" AND d.status IN ('PENDING', 'RETRYING') AND d.seq > n.last
         AND d."nextAttemptAt" <= now() AND (d."lockedUntil" IS NULL OR d."lockedUntil" <= now())
         AND NOT EXISTS (SELECT 1 FROM ${T} p WHERE p."endpointId" = d."endpointId" AND p."subjectKey" = d."subjectKey" AND p.seq < d.seq AND p.status IN ('PENDING', 'RETRYING'))
       ORDER BY d.seq LIMIT n.more
     ) b
     WHERE n.more > 0
+  ), urgent_heads AS (
+    SELECT h."endpointId", h.id, h.seq, h."subjectKey" FROM urgent u
+    JOIN "partner"."WebhookEndpoint" e ON e.id = u."endpointId" AND e.status = 'ACTIVE'
+    CROSS JOIN LATERAL (
+      SELECT d."endpointId", d.id, d.seq, d."subjectKey", d."nextAttemptAt", d."lockedUntil" FROM ${T} d
+      WHERE d."endpointId" = u."endpointId" AND d."subjectKey" = u."subjectKey" AND d.status IN ('PENDING', 'RETRYING')
+      ORDER BY d.seq LIMIT 1
+    ) h
+    WHERE h."nextAttemptAt" <= now() AND (h."lockedUntil" IS NULL OR h."lockedUntil" <= now())
+  ), candidates AS (
+    SELECT * FROM ready UNION SELECT * FROM beyond UNION SELECT * FROM urgent_heads
   ), ranked AS (
-    SELECT r.id, r.seq, row_number() OVER (PARTITION BY r."endpointId" ORDER BY r.seq) + coalesce(i.n, 0) AS slot
-    FROM (SELECT * FROM ready UNION ALL SELECT * FROM beyond) r LEFT JOIN inflight i USING ("endpointId")
+    SELECT c.id, c.seq, u."endpointId" IS NOT NULL AS urgent, coalesce(i.n, 0) AS busy,
+      row_number() OVER (PARTITION BY c."endpointId" ORDER BY u."endpointId" IS NOT NULL DESC, c.seq) AS k
+    FROM candidates c LEFT JOIN urgent u USING ("endpointId", "subjectKey") LEFT JOIN inflight i USING ("endpointId")
   )
-  SELECT id::text FROM ranked WHERE slot <= $1 ORDER BY seq LIMIT $2`;
+  SELECT id::text FROM ranked WHERE k + busy <= $1 ORDER BY urgent DESC, k, seq LIMIT $2`;
 
 export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; settings?: Partial<DispatcherSettings>; policy?: UrlPolicy }): WebhookDispatcher {
   const s: DispatcherSettings = { ...dispatcherSettings(), ...opts.settings };
@@ -270,11 +302,43 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     if (o.status === "DEAD") log.warn("webhook delivery dead-lettered after its retry window", { deliveryId: d.id, endpointId: d.endpointId, attempts: d.attempts, err: error });
   }
 
+  // Pacing (s.rate deliveries per second at most; 0: none): a token bucket holding at most one
+  // claim's worth (a tenth of a second of the rate); a pass claims only once a batch's worth has
+  // accumulated, so claims stay batched and the backlog drains as a steady stream.
+  const burst = s.rate > 0 ? Math.max(1, Math.min(s.concurrency, Math.ceil(s.rate / 10))) : Number.POSITIVE_INFINITY;
+  let tokens = burst;
+  let refilledAt = performance.now();
+  let paceTimer: NodeJS.Timeout | undefined;
+  function tokensNow(): number {
+    if (!(s.rate > 0)) return Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - refilledAt) / 1000) * s.rate);
+    refilledAt = now;
+    return tokens;
+  }
+
   async function pass(): Promise<number> {
-    const free = s.concurrency - inflight;
-    if (free <= 0) return 0;
+    const slots = s.concurrency - inflight;
+    if (slots <= 0) return 0;
+    const want = Math.min(slots, burst);
+    const have = tokensNow();
+    if (have < want) {
+      if (!paceTimer && !stopped) {
+        paceTimer = setTimeout(
+          () => {
+            paceTimer = undefined;
+            kick();
+          },
+          Math.ceil(((want - have) / s.rate) * 1000),
+        );
+        paceTimer.unref?.();
+      }
+      return 0;
+    }
+    const free = Math.min(slots, Math.floor(have));
     const rows = await claim(free);
     if (!rows.length) return 0;
+    if (s.rate > 0) tokens -= rows.length;
     const endpoints = new Map((await db().webhookEndpoint.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.endpointId))] } } })).map((e) => [e.id, e]));
     const contexts = await payloadContext(db(), rows);
     for (const d of rows) {
@@ -335,6 +399,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      clearTimeout(paceTimer);
       unregister();
       if (passing) await passing;
       const all = Promise.allSettled([...running]);
