@@ -6,19 +6,23 @@
 // allow-listed for the bench); this process only writes the setup data and generates the load.
 //  1. throughput: BENCH_WEBHOOK_ENDPOINTS (100) endpoints = 10 partners × 10, each subscribed to
 //     POINTS_EARNED; each partner awards BENCH_WEBHOOK_EARNS (300) earns in one awardPointsBatch through
-//     the gateway → 10 deliveries per earn; deliveries per second from the first to the last arrival;
+//     the gateway → 10 deliveries per earn; deliveries per second from the first to the last arrival,
+//     first unpaced (the partner process with HUB_WEBHOOK_RATE=0: what a dispatcher can do), then
+//     paced as configured (HUB_WEBHOOK_RATE from this environment, else the hub's default), with a
+//     fifth of those earns;
 //  2. the earn path with and without deliveries, alternating arms in one run (BENCH_ROUNDS, 6, rounds
 //     of two windows, BENCH_SECONDS/(2·rounds) each, the arms' order swapped every round): single
 //     awardPoints through the gateway (BENCH_CLIENTS, 4, at once); before each window every partner
 //     awards BENCH_WEBHOOK_BACKLOG (20) earns (recorded as deliveries in both arms); endpoints PAUSED
 //     (the "off" arm: nothing sent) or ACTIVE (the "on" arm: that backlog is being sent). p50/p99 of
-//     each arm and the added p99.
+//     each arm and the added p99, with the dispatcher paced as configured.
 // Figures are printed with the load average (`uptime`) beside them.
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
+import { loadEnv } from "../lib/config.ts";
 import { internalKey } from "../lib/internal-auth.ts";
 import { migrate, openDatabase } from "../lib/db.ts";
 import type { Principal } from "../lib/principal.ts";
@@ -42,6 +46,8 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const BACKLOG = Number(process.env.BENCH_WEBHOOK_BACKLOG ?? 20);
 const PARTNERS = 10;
 const PER_PARTNER = Math.ceil(ENDPOINTS / PARTNERS);
+/** The dispatcher's pace in phase 2 and in the paced throughput run (deliveries per second per process; 0 = none). */
+const RATE = loadEnv(process.env).HUB_WEBHOOK_RATE;
 
 const admin = (sql: string) => adminSql(sql, BASE);
 
@@ -84,7 +90,9 @@ async function startReceiver() {
     child.send("stop");
     await exited;
   };
-  return { url, count, stop };
+  /** The next arrival is a new run's first (firstAt). */
+  const mark = () => child.send("mark");
+  return { url, count, stop, mark };
 }
 
 async function main() {
@@ -100,6 +108,7 @@ async function main() {
   try {
     await migrate(db);
     const secretHex = randomBytes(32).toString("hex");
+    process.env.HUB_WEBHOOK_RATE = "0"; // phase 1's first run: unpaced
     services = await startServices({ services: ["member", "points", "partner", "gateway"], databaseUrl: u.toString(), internalSecret: secretHex, dataDir });
     const baseUrl = `http://127.0.0.1:${services.ports.gateway}`;
     const gatewayUrl = `${baseUrl}/graphql`;
@@ -168,26 +177,36 @@ async function main() {
         .map((k) => `${k} ${((b[k]! - (a[k] ?? 0)) / per).toFixed(2)}`)
         .join(", ");
 
-    // 1. Throughput.
-    const expected = PARTNERS * EARNS * PER_PARTNER;
-    const cpu0 = await cpu();
-    const t0 = performance.now();
-    await Promise.all(partners.map((p) => bulk(p, EARNS)));
-    const enqueuedMs = performance.now() - t0;
-    let c = await receiver.count();
-    while (c.received < expected) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (performance.now() - t0 > 600_000) throw new Error(`only ${c.received} of ${expected} deliveries in 10 minutes`);
-      c = await receiver.count();
-    }
-    const spanS = (c.lastAt - c.firstAt) / 1000;
-    // Let the last outcomes be written (they follow the last arrival by at most a flush).
-    await new Promise((r) => setTimeout(r, 500));
-    const cpu1 = await cpu();
-    console.log(
-      `throughput: ${expected} deliveries to ${PARTNERS * PER_PARTNER} endpoints: ${(expected / spanS).toFixed(0)} deliveries/s (first to last arrival ${spanS.toFixed(1)} s; earns committed in ${(enqueuedMs / 1000).toFixed(1)} s) — load ${load()}`,
-    );
-    console.log(`CPU ms per delivery (the earns that made them included: awardPointsBatch, relay, consumer): ${cpuDiff(cpu0, cpu1, expected)}`);
+    // 1. Throughput: unpaced, then paced as configured (the partner process restarted with its rate).
+    const throughput = async (label: string, earns: number) => {
+      const expected = PARTNERS * earns * PER_PARTNER;
+      receiver.mark();
+      const before = await receiver.count();
+      const cpu0 = await cpu();
+      const t0 = performance.now();
+      await Promise.all(partners.map((p) => bulk(p, earns)));
+      const enqueuedMs = performance.now() - t0;
+      let c = await receiver.count();
+      while (c.received - before.received < expected) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (performance.now() - t0 > 600_000) throw new Error(`only ${c.received - before.received} of ${expected} deliveries in 10 minutes`);
+        c = await receiver.count();
+      }
+      const spanS = (c.lastAt - c.firstAt) / 1000;
+      // Let the last outcomes be written (they follow the last arrival by at most a flush).
+      await new Promise((r) => setTimeout(r, 500));
+      const cpu1 = await cpu();
+      console.log(
+        `throughput, ${label}: ${expected} deliveries to ${PARTNERS * PER_PARTNER} endpoints: ${(expected / spanS).toFixed(0)} deliveries/s (first to last arrival ${spanS.toFixed(1)} s; earns committed in ${(enqueuedMs / 1000).toFixed(1)} s) — load ${load()}`,
+      );
+      console.log(`  CPU ms per delivery (the earns that made them included: awardPointsBatch, relay, consumer): ${cpuDiff(cpu0, cpu1, expected)}`);
+    };
+    await throughput("unpaced (HUB_WEBHOOK_RATE=0)", EARNS);
+    services.env.HUB_WEBHOOK_RATE = String(RATE);
+    console.log("(the partner process restarts with its pace: the gateway's polls of it may warn meanwhile)");
+    await services.stop(["partner"]);
+    await services.restart(["partner"]);
+    await throughput(`paced (HUB_WEBHOOK_RATE=${RATE})`, Math.max(1, Math.round(EARNS / 5)));
 
     // 2. Single earns, alternating arms: endpoints paused (off) vs active with a backlog being sent (on).
     const setPaused = (paused: boolean) => client.webhookEndpoint.updateMany({ data: { status: paused ? "PAUSED" : "ACTIVE" } });
@@ -227,7 +246,9 @@ async function main() {
     console.log(
       `single earns, deliveries on (${sentDuring.on.join("/")} sent per window, ${(sentDuring.on.reduce((a, b) => a + b, 0) / ((ROUNDS * windowMs) / 1000)).toFixed(0)}/s): ${f(lat.on)}; p99 per window ${perRound.on.map((x) => x.toFixed(0)).join("/")}`,
     );
-    console.log(`added while deliveries run: p99 ${added.toFixed(1)} % (goal < 10 %), p50 ${addedP50.toFixed(1)} % — ${ROUNDS} rounds of ${(windowMs / 1000).toFixed(1)} s windows, load ${load()}`);
+    console.log(
+      `added while deliveries run (HUB_WEBHOOK_RATE=${RATE}): p99 ${added.toFixed(1)} % (goal < 10 %), p50 ${addedP50.toFixed(1)} % — ${ROUNDS} rounds of ${(windowMs / 1000).toFixed(1)} s windows, load ${load()}`,
+    );
     await setPaused(true);
   } finally {
     await services?.stop();

@@ -237,6 +237,9 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
    * per-endpoint bound and the order per member hold as before (the row stays leased until then).
    */
   let outcomes: { o: Outcome; done: () => void; failed: (e: unknown) => void }[] = [];
+  // Paced, a batch's sends finish over a pacing period: their outcomes wait for it (one statement
+  // per period, not one per few deliveries).
+  const flushMs = s.rate > 0 ? Math.max(s.flushMs, 100) : s.flushMs;
   let flushTimer: NodeJS.Timeout | undefined;
   function flush(): void {
     clearTimeout(flushTimer);
@@ -260,7 +263,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     return new Promise<void>((done, failed) => {
       outcomes.push({ o, done, failed });
       if (outcomes.length >= Math.max(1, Math.floor(s.concurrency / 2))) flush();
-      else flushTimer ??= setTimeout(flush, s.flushMs);
+      else flushTimer ??= setTimeout(flush, flushMs);
     });
   }
 
@@ -341,11 +344,16 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     if (s.rate > 0) tokens -= rows.length;
     const endpoints = new Map((await db().webhookEndpoint.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.endpointId))] } } })).map((e) => [e.id, e]));
     const contexts = await payloadContext(db(), rows);
+    // Paced: the batch's sends spread over the time its tokens took (one every 1/rate s), not at once.
+    const gapMs = s.rate > 0 ? 1000 / s.rate : 0;
+    let i = 0;
     for (const d of rows) {
       const endpoint = endpoints.get(d.endpointId);
       if (!endpoint) continue; // deleted meanwhile (its deliveries went with it)
       inflight++;
-      const p = send(d, endpoint, buildPayload(d, endpoint, contexts.get(d.partnerId)))
+      const body = buildPayload(d, endpoint, contexts.get(d.partnerId));
+      const delay = gapMs * i++;
+      const p = (delay >= 1 ? new Promise<void>((r) => setTimeout(r, delay)).then(() => send(d, endpoint, body)) : send(d, endpoint, body))
         .catch((err) => log.warn("webhook delivery bookkeeping failed", { deliveryId: d.id, err }))
         .finally(() => {
           inflight--;
