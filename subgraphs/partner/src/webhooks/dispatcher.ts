@@ -175,10 +175,11 @@ export const CLAIM_SQL = `WITH inflight AS (
     SELECT win.*, row_number() OVER (PARTITION BY "endpointId", "subjectKey" ORDER BY seq) AS k FROM win
   ), ready AS (
     SELECT "endpointId", id, seq, "subjectKey" FROM heads WHERE k = 1 AND "nextAttemptAt" <= now() AND ("lockedUntil" IS NULL OR "lockedUntil" <= now())
+  ), full_windows AS (
+    SELECT "endpointId", max(seq) AS last FROM win GROUP BY 1 HAVING count(*) >= $3
   ), need AS (
-    SELECT w."endpointId", max(w.seq) AS last, $1 - coalesce(max(i.n), 0) - (SELECT count(*) FROM ready r WHERE r."endpointId" = w."endpointId") AS more
-    FROM win w LEFT JOIN inflight i USING ("endpointId")
-    GROUP BY w."endpointId" HAVING count(*) >= $3
+    SELECT f."endpointId", f.last, $1 - coalesce(i.n, 0) - coalesce(r.n, 0) AS more
+    FROM full_windows f LEFT JOIN inflight i USING ("endpointId") LEFT JOIN (SELECT "endpointId", count(*) AS n FROM ready GROUP BY 1) r USING ("endpointId")
   ), beyond AS (
     SELECT b."endpointId", b.id, b.seq, b."subjectKey" FROM need n CROSS JOIN LATERAL (
       SELECT d."endpointId", d.id, d.seq, d."subjectKey" FROM ${T} d
