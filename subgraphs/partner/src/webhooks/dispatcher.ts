@@ -220,7 +220,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
 
   /** Ready deliveries for the free slots, within each endpoint's concurrency, oldest first; claimed (leased). */
   async function claim(free: number): Promise<WebhookDelivery[]> {
-    const candidates = await db().$queryRawUnsafe<{ id: string }[]>(CLAIM_SQL, s.endpointConcurrency, free, Math.max(16, s.endpointConcurrency * 4));
+    const candidates = await db().$queryRawUnsafe<{ id: string }[]>(CLAIM_SQL, s.endpointConcurrency, free, Math.max(8, s.endpointConcurrency * 2));
     if (!candidates.length) return [];
     return db().$queryRawUnsafe<WebhookDelivery[]>(
       `UPDATE ${T} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, "lastAttemptAt" = now(), "firstAttemptAt" = COALESCE("firstAttemptAt", now())
