@@ -4,7 +4,7 @@ import { parse } from "graphql";
 import type { Database } from "./db.ts";
 import { consumedBy } from "./events/catalogue.ts";
 import { type ConsumerHandlers, defineConsumer, type DomainEvent, type EventHandler, eventsRoute } from "./events/inbox.ts";
-import { emitEvent } from "./events/outbox.ts";
+import { emitEvent, emitEvents } from "./events/outbox.ts";
 import { type Relay, startOutboxRelay } from "./events/relay.ts";
 import { startSubgraph, type RunningSubgraph } from "./subgraph-server.ts";
 import { freshDatabase } from "../tests/support/db.ts";
@@ -81,6 +81,24 @@ test("an event emitted in a committed transaction is delivered once and its effe
   expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${id}` } })).toBe(1);
   const row = await prisma.memberOutboxEvent.findFirstOrThrow({ where: { payload: { path: ["memberId"], equals: id } } });
   expect(row.deliveredAt).not.toBeNull();
+});
+
+test("events are delivered in the order they were written, within one transaction too (one by one and in bulk)", async () => {
+  // They share the transaction's createdAt; the relay used to order them by random id (found by the
+  // webhook pacing test: 30 earns of one member in one batch reached the partner shuffled).
+  const prisma = db.client();
+  const ids: string[] = Array.from({ length: 40 }, memberId);
+  await prisma.$transaction(async (tx) => {
+    for (const id of ids.slice(0, 20)) await emitEvent(tx, "member", { type: "member.linked", payload: linked(id) });
+    await emitEvents(
+      tx,
+      "member",
+      ids.slice(20).map((id) => ({ type: "member.linked", payload: linked(id) })),
+    );
+  });
+  await relay.flush();
+  const order = handled.map((e) => (e.payload as { memberId: string }).memberId).filter((id) => ids.includes(id));
+  expect(order).toEqual(ids);
 });
 
 test("an event of a rolled-back transaction never exists", async () => {

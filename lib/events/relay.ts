@@ -85,13 +85,18 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
   const deadLetters = `"${opts.schema}"."DeadLetterEvent"`;
 
   // Claim a batch in one statement (no transaction held while delivering: on PGlite that would
-  // block the consumer's own writes). SKIP LOCKED lets several relays share the outbox.
+  // block the consumer's own writes). SKIP LOCKED lets several relays share the outbox. In the order
+  // the events were written (seq; events from before it existed, without one, first): consumers
+  // apply a batch in delivery order, and an UPDATE's RETURNING has no order of its own.
   async function claim(): Promise<OutboxRow[]> {
     return opts.prisma().$queryRawUnsafe<OutboxRow[]>(
-      `UPDATE ${table} SET "lockedUntil" = now() + interval '30 seconds', attempts = attempts + 1
-       WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())
-                    ORDER BY "createdAt", id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
-       RETURNING id, type, payload, "createdAt", attempts, traceparent`,
+      `WITH claimed AS (
+         UPDATE ${table} SET "lockedUntil" = now() + interval '30 seconds', attempts = attempts + 1
+         WHERE id IN (SELECT id FROM ${table} WHERE "deliveredAt" IS NULL AND ("lockedUntil" IS NULL OR "lockedUntil" < now())
+                      ORDER BY seq NULLS FIRST, "createdAt", id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+         RETURNING id, type, payload, "createdAt", attempts, traceparent, seq
+       )
+       SELECT id, type, payload, "createdAt", attempts, traceparent FROM claimed ORDER BY seq NULLS FIRST, "createdAt", id`,
     );
   }
 

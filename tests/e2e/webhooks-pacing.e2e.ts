@@ -65,9 +65,13 @@ test("a paced dispatcher drains a backlog at its rate, and a consent revocation 
   );
   const endpointId = created.createWebhookEndpoint.endpoint.id;
   expectNoGraphQLErrors(await hub.gql(token, "mutation($id: ID!) { pauseWebhookEndpoint(id: $id) { status } }", { id: endpointId }));
-  // One by one (the events of one batch share a transaction: their order among themselves is not the input's).
-  for (let i = 0; i < 30; i++)
-    expectNoGraphQLErrors(await hub.gql(token, "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { id } }", { i: { memberId: busy.memberId, points: i + 1, idempotencyKey: `paced-${i}` } }));
+  // In one batch: one transaction, whose events reach the partner in the order they were written.
+  const batch = expectNoGraphQLErrors(
+    await hub.gql(token, "mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted } }", {
+      inputs: Array.from({ length: 30 }, (_, i) => ({ memberId: busy.memberId, points: i + 1, idempotencyKey: `paced-${i}` })),
+    }),
+  );
+  expect(batch.awardPointsBatch.accepted).toBe(30);
   await hub.flushEvents();
   expectNoGraphQLErrors(await hub.gql(session, "mutation($id: ID!) { revokeConsent(consentId: $id) { id } }", { id: grantId }));
   await hub.flushEvents();
@@ -82,7 +86,7 @@ test("a paced dispatcher drains a backlog at its rate, and a consent revocation 
   expect(arrivals).toHaveLength(31);
   // The revocation was queued last, behind the backlog: it goes first (one delivery per claim at this rate).
   expect(arrivals[0]).toMatchObject({ type: "consent.revoked", memberId: quiet.memberId });
-  // The busy member's earns still in their order.
+  // The busy member's earns in their order (the batch's input order).
   expect(arrivals.slice(1).map((r) => r.points)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   // The pace: a burst of a tenth of a second's worth (1 here), then RATE per second. A slower
   // machine only spreads them more; without pacing the 31 arrive within a fraction of a second.
