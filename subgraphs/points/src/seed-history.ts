@@ -3,7 +3,8 @@ import type { Principal } from "../../../lib/principal.ts";
 import { awardPoints } from "./earning/award.ts";
 import { awardPointsBatch } from "./earning/bulk.ts";
 import { runPointsExpiry, runTierReview } from "./jobs.ts";
-import { authorizeRedemption, captureHold, createRedemptionCode, redeemPoints, reverseTransaction, voidHold } from "./redemption/redeem.ts";
+import { redeemPointsBatch } from "./redemption/batch.ts";
+import { authorizeRedemption, captureHold, createRedemptionCode, reverseTransaction, voidHold } from "./redemption/redeem.ts";
 
 /**
  * Demo history through the ledger's own functions (never around them): for each member, earns at
@@ -53,6 +54,12 @@ export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earn
     for (const t of r.transactions) wallet.set(t.memberId!, t.balanceAfter == null ? 0 : Number(t.balanceAfter)); // demo amounts: small
   }
   // Redemptions with member-created codes (recent ones so codes are valid), a few holds and reversals.
+  // Each member's code is created at its redemption's instant; the redemptions are then posted in one
+  // batch per partner (redeemPointsBatch: each item at its own instant, as if one by one; one by one
+  // they were ~200 transactions of ~15 statements, the bulk of this step's time), the holds one by
+  // one. A member redeems at most once, so the order between members changes no balance.
+  const batches = new Map<string, { inputs: { redemptionCode: string; points: number; idempotencyKey: string; reference: string }[]; at: Date[] }>();
+  const holds: { partnerId: string; code: string; points: number; at: Date; capture: boolean }[] = [];
   let redemptions = 0;
   for (const m of input.members) {
     const balance = wallet.get(m.id) ?? 0;
@@ -62,13 +69,24 @@ export async function seedPointsHistory(input: SeedHistoryInput): Promise<{ earn
     const at = new Date(now.getTime() - Math.floor(random() * 0.2 * span));
     const code = await createRedemptionCode(memberActor(m.id), { partnerId, points }, { now: at });
     if (random() < 0.8) {
-      await redeemPoints(partnerActor(partnerId), { redemptionCode: code.code, points, idempotencyKey: `seed-${randomUUID()}`, reference: `RDM-${Math.floor(random() * 1e8)}` }, { now: at });
+      const batch = batches.get(partnerId) ?? { inputs: [], at: [] };
+      batches.set(partnerId, batch);
+      batch.inputs.push({ redemptionCode: code.code, points, idempotencyKey: `seed-${randomUUID()}`, reference: `RDM-${Math.floor(random() * 1e8)}` });
+      batch.at.push(at);
     } else {
-      const hold = await authorizeRedemption(partnerActor(partnerId), { redemptionCode: code.code, points, idempotencyKey: `seed-${randomUUID()}` }, { now: at });
-      if (random() < 0.5) await captureHold(partnerActor(partnerId), hold.id, points, `seed-${randomUUID()}`, { now: at });
-      else await voidHold(partnerActor(partnerId), hold.id, { now: at });
+      holds.push({ partnerId, code: code.code, points, at, capture: random() < 0.5 });
     }
     redemptions++;
+  }
+  for (const [partnerId, { inputs, at }] of batches) {
+    const r = await redeemPointsBatch(partnerActor(partnerId), inputs, { itemNow: at });
+    // Every code was made for its member's available points just now: a rejection is a seed bug.
+    if (r.rejected.length) throw new Error(`seed: redemptions rejected: ${JSON.stringify(r.rejected.slice(0, 3))}`);
+  }
+  for (const h of holds) {
+    const hold = await authorizeRedemption(partnerActor(h.partnerId), { redemptionCode: h.code, points: h.points, idempotencyKey: `seed-${randomUUID()}` }, { now: h.at });
+    if (h.capture) await captureHold(partnerActor(h.partnerId), hold.id, h.points, `seed-${randomUUID()}`, { now: h.at });
+    else await voidHold(partnerActor(h.partnerId), hold.id, { now: h.at });
   }
   // A handful of partial reversals of earns (returned goods).
   let reversals = 0;

@@ -103,6 +103,11 @@ export interface PostInput {
    * `applyDeferred(tx, deferred)` as its last statement so those row locks are held only until commit.
    */
   deferred?: DeferredUpdate[];
+  /**
+   * Accounts the caller already holds (a batch finds its wallets and its partner's account once):
+   * when every posting's account is here, `post` does not look them up again.
+   */
+  accounts?: ReadonlyMap<string, AccountRef>;
 }
 
 export interface DeferredUpdate {
@@ -329,10 +334,14 @@ export async function post(tx: Tx, input: PostInput): Promise<LedgerTransactionR
   if (wallet && input.memberId && wallet.accountCode !== walletCode(input.memberId)) throw new Error("ledger: wallet posting of another member");
 
   const postedAt = input.postedAt ?? new Date();
-  const accounts = await ensureAccounts(
-    tx,
-    postings.map((p) => p.accountCode),
-  );
+  const known = input.accounts;
+  const accounts =
+    known && postings.every((p) => known.has(p.accountCode))
+      ? known
+      : await ensureAccounts(
+          tx,
+          postings.map((p) => p.accountCode),
+        );
   const withAccount = postings.map((p) => ({ ...p, account: accounts.get(p.accountCode)! }));
   const guarded = withAccount.filter((p) => GUARDED.has(p.account.kind)).sort((a, b) => (a.account.id < b.account.id ? -1 : 1));
   const others = withAccount.filter((p) => !GUARDED.has(p.account.kind)).sort((a, b) => (a.account.id < b.account.id ? -1 : 1));
@@ -412,4 +421,16 @@ export async function lockWallet(tx: Tx, memberId: string): Promise<{ id: bigint
     SELECT id, balance, held FROM "points"."LedgerAccount" WHERE code = ${walletCode(memberId)} FOR UPDATE`;
   const r = rows[0];
   return r ? { id: toBig(r.id), balance: toBig(r.balance), held: toBig(r.held) } : null;
+}
+
+/**
+ * Locks the wallets of `memberIds` (each member's mutex) in id order, the ledger's lock order, and
+ * returns them by member; a member without a wallet is absent (nothing is created).
+ */
+export async function lockWallets(tx: Tx, memberIds: readonly string[]): Promise<Map<string, AccountRef & { balance: bigint; held: bigint }>> {
+  if (!memberIds.length) return new Map();
+  const rows = await tx.$queryRaw<{ id: bigint; code: string; balance: bigint; held: bigint }[]>`
+    SELECT id, code, balance, held FROM "points"."LedgerAccount"
+    WHERE code = ANY(${[...new Set(memberIds)].map(walletCode)}::text[]) AND kind = 'MEMBER_WALLET' ORDER BY id FOR UPDATE`;
+  return new Map(rows.map((r) => [r.code.slice("wallet:".length), { id: toBig(r.id), code: r.code, kind: "MEMBER_WALLET" as const, balance: toBig(r.balance), held: toBig(r.held) }]));
 }

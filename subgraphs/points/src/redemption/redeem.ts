@@ -4,6 +4,7 @@ import { recordAudit } from "../../../../lib/audit.ts";
 import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { badInput, forbidden, HubError, notFound } from "../../../../lib/errors.ts";
+import { Prisma } from "../../../../lib/db.ts";
 import { emit } from "../../../../lib/events/outbox.ts";
 import { prisma } from "../db.ts";
 import { hasMemberAuthority, type Principal } from "../../../../lib/principal.ts";
@@ -34,7 +35,7 @@ import {
 
 const CODE_AUDIENCE = "coalition-hub/redemption";
 const CODE_TYP = "coalition-redemption+jwt";
-const invalidCode = () => new HubError("REDEMPTION_CODE_INVALID", "The redemption code is unknown, expired, already used, or for another partner or amount");
+export const invalidCode = () => new HubError("REDEMPTION_CODE_INVALID", "The redemption code is unknown, expired, already used, or for another partner or amount");
 
 export interface RedemptionCodeResult {
   code: string;
@@ -65,13 +66,14 @@ export async function createRedemptionCode(actor: CodeCreator, raw: { partnerId:
   const input = parseInput(z.object({ partnerId: Uuid, points: Points }), raw);
   const now = opts.now ?? new Date();
   const app = actor.authority === "DELEGATED" ? delegatedCodeTerms(actor, input.partnerId) : null;
-  const [partner] = await prisma().$queryRaw<{ active: boolean }[]>`SELECT active FROM "points"."Partner" WHERE "partnerId" = ${input.partnerId}::uuid`;
-  if (partner && !partner.active) throw badInput("This partner is inactive", "partnerId");
-  // Tell the member now rather than at the till: a code for more than the available points would
-  // only fail there. (The redemption itself re-checks under the wallet's guard.)
-  const [wallet] = await prisma().$queryRaw<{ available: bigint }[]>`
-    SELECT balance - held AS available FROM "points"."LedgerAccount" WHERE code = ${walletCode(memberId)}`;
-  const available = wallet ? toBig(wallet.available) : 0n;
+  // The partner's state and the wallet's available points in one read (a statement per code, not two).
+  // Available points: tell the member now rather than at the till, where a code for more than them
+  // would only fail. (The redemption itself re-checks under the wallet's guard.)
+  const [facts] = await prisma().$queryRaw<{ active: boolean | null; available: bigint | null }[]>`
+    SELECT (SELECT active FROM "points"."Partner" WHERE "partnerId" = ${input.partnerId}::uuid) AS active,
+           (SELECT balance - held FROM "points"."LedgerAccount" WHERE code = ${walletCode(memberId)}) AS available`;
+  if (facts?.active === false) throw badInput("This partner is inactive", "partnerId");
+  const available = facts?.available == null ? 0n : toBig(facts.available);
   if (available < BigInt(input.points)) {
     // Below input.points (≤ 100,000,000) here, so a plain number in the error's extensions. The
     // balance goes only to a caller that may read it: an app without member:wallet learns "not enough".
@@ -126,8 +128,12 @@ function delegatedCodeTerms(actor: CodeCreator, partnerId: string): { clientId: 
   return { clientId, limit };
 }
 
-/** Verifies a code for (partner, points) and marks it used in `tx` (guarded UPDATE: single use). Returns the member. */
-async function consumeCode(tx: Tx, code: string, partnerId: string, points: number, now: Date): Promise<string> {
+/**
+ * Checks a code's signature, expiry and terms against (partner, points) at `now`: its jti and member,
+ * or REDEMPTION_CODE_INVALID. Whether it is still unused is the database's to say (consumeCode and
+ * the batch's guarded update).
+ */
+export async function verifyCode(code: string, partnerId: string, points: number, now: Date): Promise<{ jti: string; memberId: string }> {
   let payload: { sub?: string; jti?: string; pid?: unknown; pts?: unknown };
   try {
     ({ payload } = await jwtVerify(code, redemptionKey(), { algorithms: ["HS256"], audience: CODE_AUDIENCE, typ: CODE_TYP, currentDate: now, requiredClaims: ["sub", "jti", "exp"] }));
@@ -135,10 +141,16 @@ async function consumeCode(tx: Tx, code: string, partnerId: string, points: numb
     throw invalidCode();
   }
   if (payload.pid !== partnerId || payload.pts !== points || !isUuid(payload.jti) || !isUuid(payload.sub)) throw invalidCode();
+  return { jti: payload.jti, memberId: payload.sub };
+}
+
+/** Verifies a code for (partner, points) and marks it used in `tx` (guarded UPDATE: single use). Returns the member. */
+async function consumeCode(tx: Tx, code: string, partnerId: string, points: number, now: Date): Promise<string> {
+  const payload = await verifyCode(code, partnerId, points, now);
   const used = await tx.$queryRaw<{ memberId: string }[]>`
     UPDATE "points"."RedemptionCode" SET "usedAt" = ${now}
     WHERE jti = ${payload.jti}::uuid AND "usedAt" IS NULL AND "expiresAt" > ${now} AND "partnerId" = ${partnerId}::uuid AND points = ${points}
-      AND "memberId" = ${payload.sub}::uuid
+      AND "memberId" = ${payload.memberId}::uuid
     RETURNING "memberId"::text AS "memberId"`;
   if (!used.length) throw invalidCode();
   return used[0]!.memberId;
@@ -151,7 +163,7 @@ export const RedeemInput = z.object({
   idempotencyKey: IdempotencyKey,
   reference: Reference.nullish(),
 });
-type Redeem = z.output<typeof RedeemInput>;
+export type Redeem = z.output<typeof RedeemInput>;
 
 /**
  * Who redeems what where: a PARTNER needs a redemption code for itself and exactly these points
@@ -193,7 +205,7 @@ async function resolveMember(tx: Tx, input: Redeem, party: { partnerId: string |
   return memberId;
 }
 
-const redeemHash = (op: string, i: Redeem) => requestHash({ op, code: i.redemptionCode ?? null, memberId: i.memberId ?? null, points: i.points, reference: i.reference ?? null });
+export const redeemHash = (op: string, i: Redeem) => requestHash({ op, code: i.redemptionCode ?? null, memberId: i.memberId ?? null, points: i.points, reference: i.reference ?? null });
 
 /** Redeems points at once (REDEEM: wallet → the partner's redemption account). */
 export async function redeemPoints(actor: Actor, raw: unknown, opts: WriteOptions = {}): Promise<LedgerTransactionRow> {
@@ -292,11 +304,12 @@ export async function authorizeRedemption(actor: Actor, raw: unknown, opts: Writ
         if (!(await reserveHeld(tx, memberId, input.points))) throw new HubError("INSUFFICIENT_POINTS", "The wallet's available points do not cover this hold", { points: input.points });
         const id = randomUUID();
         const expiresAt = new Date(now.getTime() + settings().holdTtlMinutes * 60_000);
-        await tx.$executeRaw`
+        const [hold] = await tx.$queryRaw<HoldRow[]>`
           INSERT INTO "points"."Hold" (id, "memberId", "partnerId", points, status, "expiresAt", "createdAt", reference, "createdBy", "idempotencyScope", "idempotencyKey", "requestHash")
           VALUES (${id}::uuid, ${memberId}::uuid, ${party.partnerId}::uuid, ${input.points}::int, 'PENDING', ${expiresAt}, ${now}, ${input.reference ?? null},
-                  ${actor.sub}, ${scope}, ${input.idempotencyKey}, ${hash})`;
-        return (await holdsByIds(tx, [id])).get(id)!;
+                  ${actor.sub}, ${scope}, ${input.idempotencyKey}, ${hash})
+          RETURNING ${Prisma.raw(HOLD_COLUMNS)}`;
+        return hold!;
       }, TX_OPTIONS),
   );
 }
