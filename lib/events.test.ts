@@ -7,7 +7,7 @@ import { type ConsumerHandlers, defineConsumer, type DomainEvent, type EventHand
 import { emitEvent, emitEvents } from "./events/outbox.ts";
 import { type Relay, startOutboxRelay } from "./events/relay.ts";
 import { startSubgraph, type RunningSubgraph } from "./subgraph-server.ts";
-import { freshDatabase } from "../tests/support/db.ts";
+import { freshDatabase, onPostgres } from "../tests/support/db.ts";
 import { callInternal, testInternalKey } from "../tests/support/subgraph.ts";
 
 let db: Database;
@@ -21,6 +21,9 @@ let relay: Relay;
 // error); only member.linked has an effect here.
 const handled: DomainEvent[] = [];
 let failNext = 0;
+/** Members whose member.linked the consumer handles slowly (a slow batch must not be overtaken). */
+const slow = new Set<string>();
+let onSlow: () => void = () => {};
 
 beforeAll(async () => {
   db = await freshDatabase();
@@ -37,6 +40,10 @@ beforeAll(async () => {
           ...noops(),
           "member.linked": async (tx, event) => {
             if (event.payload.poison) throw new Error("poisoned event");
+            if (slow.has(event.payload.memberId)) {
+              onSlow();
+              await new Promise((r) => setTimeout(r, 300));
+            }
             if (failNext > 0) {
               failNext--;
               throw new Error("consumer down");
@@ -265,4 +272,76 @@ test("a batch handler gets all the fresh events of its type in one call; the fal
   const [f, q] = [ev("member.linked"), ev("member.linked", true)];
   expect(ok(await batchOnly({ events: [f, q] }))).toEqual([true, false]);
   expect(alone).toEqual([[f.id, q.id], [f.id], [q.id]]);
+});
+
+// Needs two database connections: on the embedded PGlite (one connection) the slow batch's
+// transaction holds the connection and the other relay's claim waits behind it, so the race cannot happen.
+test.runIf(onPostgres())("two relays of one schema (replicas) do not deliver side by side: a slow batch is not overtaken", async () => {
+  const prisma = db.client();
+  const other = startOutboxRelay({
+    schema: "member",
+    prisma: () => prisma,
+    peers: () => ({ points: consumer.url, partner: partnerConsumer.url }),
+    internalKey: testInternalKey,
+    intervalMs: 20,
+    batchSize: 5,
+    holder: "replica-b",
+  });
+  try {
+    // Written without waking either relay; the other relay is asked first, and this one once the
+    // other's first (slow) event is being applied — or once the other gave up for want of the lease.
+    const ids: string[] = Array.from({ length: 30 }, memberId);
+    slow.add(ids[0]!);
+    const started = new Promise<void>((r) => {
+      onSlow = r;
+    });
+    await prisma.$executeRawUnsafe(
+      `INSERT INTO "member"."OutboxEvent" (id, type, payload) SELECT gen_random_uuid(), 'member.linked', jsonb_build_object('memberId', m, 'partnerId', $2::text)
+       FROM unnest($1::text[]) WITH ORDINALITY AS a(m, n) ORDER BY n`,
+      ids,
+      partnerId,
+    );
+    const first = other.flush();
+    await Promise.race([started, first]);
+    await relay.flush();
+    await first;
+    await relay.flush();
+    // Without the lease: the other relay claimed the first 5, this one the other 25, applied while the first was still being applied.
+    expect(handled.map((e) => (e.payload as { memberId: string }).memberId).filter((id) => ids.includes(id))).toEqual(ids);
+  } finally {
+    await other.stop();
+  }
+});
+
+test("a second relay of one schema idles while the first holds the lease, and takes over when it stops", async () => {
+  const prisma = db.client();
+  const other = startOutboxRelay({
+    schema: "member",
+    prisma: () => prisma,
+    peers: () => ({ points: consumer.url, partner: partnerConsumer.url }),
+    internalKey: testInternalKey,
+    intervalMs: 20,
+    batchSize: 5,
+    holder: "replica-b",
+  });
+  try {
+    const before = memberId();
+    await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: linked(before) }));
+    await other.flush();
+    await relay.flush();
+    expect(handled.filter((e) => (e.payload as { memberId: string }).memberId === before)).toHaveLength(1);
+    const [lease] = await prisma.$queryRawUnsafe<{ holder: string }[]>(`SELECT holder FROM "member"."RelayLease"`);
+    expect(lease?.holder).not.toBe("replica-b");
+
+    // This relay stops and releases its lease: the other one delivers from its next pass on.
+    await relay.stop();
+    const next = memberId();
+    await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: linked(next) }));
+    await other.flush();
+    expect(handled.filter((e) => (e.payload as { memberId: string }).memberId === next)).toHaveLength(1);
+    const [taken] = await prisma.$queryRawUnsafe<{ holder: string }[]>(`SELECT holder FROM "member"."RelayLease"`);
+    expect(taken?.holder).toBe("replica-b");
+  } finally {
+    await other.stop();
+  }
 });

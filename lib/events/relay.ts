@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { loadEnv } from "../config.ts";
 import { IDENTITY_HEADER, serviceIdentity } from "../internal-auth.ts";
 import type { PrismaClient } from "../db.ts";
@@ -49,6 +50,8 @@ export interface RelayOptions {
   settings?: Partial<EventSettings>;
   /** How often the relay prunes delivered events (default 10 minutes; `prune()` runs it at once). */
   pruneIntervalMs?: number;
+  /** Who holds the schema's relay lease while this relay delivers (default: the host's name). */
+  holder?: string;
 }
 
 export interface Relay {
@@ -68,6 +71,12 @@ interface OutboxRow {
   traceparent: string | null;
 }
 
+/**
+ * How long a relay's lease lasts without renewal (each pass renews it): as long as a claimed
+ * event's lock, so a relay taking over from one that died never overtakes the dead one's batch.
+ */
+const LEASE_SECONDS = 30;
+
 /** Rows deleted per pruning statement: short statements, no long lock on a busy outbox. */
 const PRUNE_CHUNK = 1000;
 
@@ -83,6 +92,24 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
   let timer: NodeJS.Timeout | undefined;
   const table = `"${opts.schema}"."OutboxEvent"`;
   const deadLetters = `"${opts.schema}"."DeadLetterEvent"`;
+  const leases = `"${opts.schema}"."RelayLease"`;
+  const holder = opts.holder ?? hostname();
+
+  // One relay of a schema delivers at a time (replicas each run one): two relays claiming side by
+  // side (SKIP LOCKED) delivered their batches in either order, so a member's later events could
+  // overtake earlier ones. The lease is a row, taken when free or expired and renewed by each pass
+  // of its holder; the others idle until it expires or is released (stop()). A restarted process
+  // on the same host takes it back at once (the holder is the host's name).
+  async function lease(): Promise<boolean> {
+    const held = await opts.prisma().$queryRawUnsafe<unknown[]>(
+      `INSERT INTO ${leases} (id, holder, until) VALUES (1, $1, now() + interval '${LEASE_SECONDS} seconds')
+       ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+       WHERE ${leases}.holder = EXCLUDED.holder OR ${leases}.until < now()
+       RETURNING 1`,
+      holder,
+    );
+    return held.length > 0;
+  }
 
   // Claim a batch in one statement (no transaction held while delivering: on PGlite that would
   // block the consumer's own writes). SKIP LOCKED lets several relays share the outbox. In the order
@@ -123,6 +150,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
   }
 
   async function once(): Promise<number> {
+    if (!(await lease())) return 0;
     const rows = await claim();
     if (!rows.length) return 0;
     const events: DomainEvent[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: new Date(r.createdAt).toISOString(), ...(r.traceparent ? { traceparent: r.traceparent } : {}) }));
@@ -277,6 +305,11 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       unscrape();
       if (draining) await draining;
       if (running) await running;
+      // Released for another replica's relay at its next poll (not after the lease's 30 s).
+      await opts
+        .prisma()
+        .$executeRawUnsafe(`UPDATE ${leases} SET until = now() WHERE holder = $1`, holder)
+        .catch((e) => log.warn("outbox relay lease release failed", { schema: opts.schema, err: e }));
     },
   };
 }

@@ -5,6 +5,8 @@
 -- Safe while the previous release serves: the column is added without a value for existing rows
 -- (no table rewrite, no long lock) and its default applies to new rows only; the previous release
 -- ignores it. Events written before it have no seq and are delivered first (ORDER BY seq NULLS FIRST).
+-- And a lease per outbox (RelayLease, one row): with several replicas one relay delivers at a time,
+-- so batches do not overtake each other. New tables only; the previous release's relays ignore them.
 
 CREATE SEQUENCE "member"."OutboxEvent_seq_seq";
 ALTER TABLE "member"."OutboxEvent" ADD COLUMN "seq" BIGINT;
@@ -20,3 +22,31 @@ CREATE SEQUENCE "points"."OutboxEvent_seq_seq";
 ALTER TABLE "points"."OutboxEvent" ADD COLUMN "seq" BIGINT;
 ALTER TABLE "points"."OutboxEvent" ALTER COLUMN "seq" SET DEFAULT nextval('"points"."OutboxEvent_seq_seq"');
 ALTER SEQUENCE "points"."OutboxEvent_seq_seq" OWNED BY "points"."OutboxEvent"."seq";
+
+-- CreateTable
+CREATE TABLE "member"."RelayLease" (
+    "id" INTEGER NOT NULL,
+    "holder" TEXT NOT NULL,
+    "until" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "RelayLease_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "points"."RelayLease" (
+    "id" INTEGER NOT NULL,
+    "holder" TEXT NOT NULL,
+    "until" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "RelayLease_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "partner"."RelayLease" (
+    "id" INTEGER NOT NULL,
+    "holder" TEXT NOT NULL,
+    "until" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "RelayLease_pkey" PRIMARY KEY ("id")
+);
+
