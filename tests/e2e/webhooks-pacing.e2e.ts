@@ -7,7 +7,9 @@ import { expectNoGraphQLErrors } from "../support/subgraph.ts";
 // The dispatcher is paced (HUB_WEBHOOK_RATE: deliveries are background work) and a consent
 // withdrawal goes ahead of any backlog (CLAIM_SQL): through the gateway, on the real outbox, with a
 // receiver that records when each delivery arrives. A rate of 10 per second keeps the test short
-// and makes the pace visible: 30 deliveries cannot arrive in much under 3 s.
+// and makes the pace visible: the backlog is 10 earns of one member and one earn each of 20 others
+// (which the endpoint's 4 slots could send side by side), so 31 deliveries cannot arrive in much
+// under 3 s however fast the receiver answers.
 
 process.env.HUB_WEBHOOK_ALLOWED_HOSTS = "127.0.0.1";
 process.env.HUB_DEMO = "0";
@@ -39,7 +41,7 @@ afterAll(async () => {
   await hub?.close();
 });
 
-test("a paced dispatcher drains a backlog at its rate, and a consent revocation queued behind it arrives first", async () => {
+test("a paced dispatcher drains a backlog at its rate, a consent revocation queued behind it arrives first, and a batch's events arrive in its order", async () => {
   const admin = await hub.adminToken();
   const { registerPartner } = expectNoGraphQLErrors(
     await hub.gql(admin, "mutation($i: RegisterPartnerInput!) { registerPartner(input: $i) { id } }", { i: { name: "Paced Mart", category: "ECOMMERCE", issuePrice: "0.015", redemptionRate: "0.010" } }),
@@ -57,7 +59,15 @@ test("a paced dispatcher drains a backlog at its rate, and a consent revocation 
   const grantId = await consent(session);
   await hub.flushEvents();
 
-  // The endpoint, paused while the backlog builds: 30 earns of one member, then the other member's revocation.
+  // Twenty more members, one earn each (no consent: their points are withheld, the delivery still goes).
+  const others: string[] = [];
+  for (let i = 0; i < 20; i++)
+    others.push(
+      expectNoGraphQLErrors(await hub.gql(token, "mutation($input: EnrollMemberInput!) { enrollMember(input: $input) { id } }", { input: { email: `paced-${i}@example.com`, externalRef: `P-O${i}` } })).enrollMember.id,
+    );
+  await hub.flushEvents();
+
+  // The endpoint, paused while the backlog builds: 10 earns of one member, one of each other member, then a revocation.
   const created = expectNoGraphQLErrors(
     await hub.gql(token, "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { endpoint { id } } }", {
       i: { url: `${base}/paced`, eventTypes: ["POINTS_EARNED", "CONSENT_REVOKED"] },
@@ -68,7 +78,10 @@ test("a paced dispatcher drains a backlog at its rate, and a consent revocation 
   // In one batch: one transaction, whose events reach the partner in the order they were written.
   const batch = expectNoGraphQLErrors(
     await hub.gql(token, "mutation($inputs: [AwardPointsInput!]!) { awardPointsBatch(inputs: $inputs) { accepted } }", {
-      inputs: Array.from({ length: 30 }, (_, i) => ({ memberId: busy.memberId, points: i + 1, idempotencyKey: `paced-${i}` })),
+      inputs: [
+        ...Array.from({ length: 10 }, (_, i) => ({ memberId: busy.memberId, points: i + 1, idempotencyKey: `paced-${i}` })),
+        ...others.map((memberId, i) => ({ memberId, points: 100, idempotencyKey: `paced-other-${i}` })),
+      ],
     }),
   );
   expect(batch.awardPointsBatch.accepted).toBe(30);
@@ -86,10 +99,11 @@ test("a paced dispatcher drains a backlog at its rate, and a consent revocation 
   expect(arrivals).toHaveLength(31);
   // The revocation was queued last, behind the backlog: it goes first (one delivery per claim at this rate).
   expect(arrivals[0]).toMatchObject({ type: "consent.revoked", memberId: quiet.memberId });
-  // The busy member's earns in their order (the batch's input order).
-  expect(arrivals.slice(1).map((r) => r.points)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
-  // The pace: a burst of a tenth of a second's worth (1 here), then RATE per second. A slower
-  // machine only spreads them more; without pacing the 31 arrive within a fraction of a second.
+  // The busy member's earns in their order (the batch's input order); every other member's earn once.
+  expect(arrivals.filter((r) => r.memberId === busy.memberId).map((r) => r.points)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+  expect(new Set(arrivals.filter((r) => others.includes(r.memberId)).map((r) => r.memberId)).size).toBe(20);
+  // The pace: a send starts 1/RATE s after the previous one. A slower machine only spreads them
+  // more; unpaced, the endpoint's 4 slots send the 20 single earns side by side in well under 1 s.
   const spanMs = arrivals.at(-1)!.at - arrivals[0]!.at;
-  expect(spanMs).toBeGreaterThanOrEqual(((arrivals.length - 2) / RATE) * 1000 - 100);
+  expect(spanMs).toBeGreaterThanOrEqual(((arrivals.length - 1) / RATE) * 1000 - 100);
 }, 120_000);

@@ -16,10 +16,9 @@ import { onWebhookWork } from "./wake.ts";
  *   are claimed again after it).
  * - In order per member per endpoint: a delivery is not claimed while an earlier one of the same
  *   subject (`subjectKey`) to the same endpoint is pending or retrying (in flight included).
- * - Paced: at most HUB_WEBHOOK_RATE deliveries started per second per process (a token bucket of a
- *   tenth of a second's worth, claimed as one batch): deliveries are background work and leave the
- *   cores and the database to requests. Which go first: CLAIM_SQL (consent withdrawals' chains,
- *   then round-robin over endpoints, then oldest).
+ * - Paced: at most HUB_WEBHOOK_RATE sends started per second per process, each 1/rate after the
+ *   previous one: deliveries are background work and leave the cores and the database to requests.
+ *   Which go first: CLAIM_SQL (consent withdrawals' chains, then endpoints in turn, then oldest).
  * - Bounded: at most HUB_WEBHOOK_ENDPOINT_CONCURRENCY in flight per endpoint and
  *   HUB_WEBHOOK_CONCURRENCY in all, per process; every request has HUB_WEBHOOK_TIMEOUT_MS (undici
  *   with an AbortSignal). A slow or dead endpoint holds at most its own slots, for at most the
@@ -132,6 +131,12 @@ const T = `"partner"."WebhookDelivery"`;
 
 /** Event types whose chains jump the queue: the partner must stop using data now (CONSENT_REVOKED is promised within seconds). */
 export const URGENT_EVENT_TYPES = ["CONSENT_REVOKED", "CONSENT_EXPIRED"] as const;
+/**
+ * Due withdrawals a claim reads at most to find the chains that go first: the claim's cost stays
+ * bounded however many are open (e.g. an expiry wave on a paused endpoint); past that many, the
+ * rest are sent in their turn, still in order per member.
+ */
+const URGENT_SCAN = 1000;
 
 /**
  * The deliveries a dispatcher may send now, for `$2` free slots (ids, in the order to send): at most
@@ -139,11 +144,14 @@ export const URGENT_EVENT_TYPES = ["CONSENT_REVOKED", "CONSENT_EXPIRED"] as cons
  * member per endpoint: a delivery is ready only when no earlier delivery of its subject
  * (`subjectKey`) to that endpoint is still open (PENDING or RETRYING, in flight included).
  *
- * Which ready deliveries go first: (1) the head of any chain (endpoint, subject) holding an open
+ * Which ready deliveries go first: (1) the head of any chain (endpoint, subject) holding a due
  * consent withdrawal (URGENT_EVENT_TYPES: it cannot overtake its member's earlier events, so they go
- * ahead of everything else with it); (2) fair across endpoints: every endpoint's first ready
- * delivery before any endpoint's second (a partner's large backlog does not hold the others back
- * while the dispatcher is paced); (3) oldest first (`seq`).
+ * ahead of everything else with it; the first URGENT_SCAN due withdrawals are looked at); (2) turns
+ * across endpoints: every endpoint's first ready delivery before any endpoint's second, and among
+ * those the endpoints this process served least recently first (`$4` endpoint ids, `$5` the claim
+ * number that last served each; none: first), so a partner's large backlog does not hold the
+ * others back while the dispatcher is paced; (3) oldest first (`seq`). Returns each id with its
+ * endpoint.
  *
  * It reads each ACTIVE endpoint's queue head, not the whole backlog: the first `$3` open rows by
  * `seq` (two index range scans of (endpointId, status, seq), merged). Within such a prefix a row's
@@ -151,7 +159,7 @@ export const URGENT_EVENT_TYPES = ["CONSENT_REVOKED", "CONSENT_EXPIRED"] as cons
  * earlier open delivery of its subject", without a probe per row. Only when a full window yields
  * fewer ready rows than the endpoint has free slots (its head blocked: retries waiting out their
  * backoff, or one member's long chain) does the statement look past the window, with the probe, for
- * that endpoint alone; urgent chains are found through (eventType, status). The result is what the
+ * that endpoint alone; urgent chains are found through (eventType, status, nextAttemptAt). The result is what the
  * reference claim (every open row probed; kept in the claim's property test) selects; the cost no
  * longer grows with the backlog (bench/RESULTS.md: 20.8 ms per claim at a 10,000-delivery backlog,
  * 93 % of PostgreSQL's time, → 5.5 ms).
@@ -159,8 +167,11 @@ export const URGENT_EVENT_TYPES = ["CONSENT_REVOKED", "CONSENT_EXPIRED"] as cons
 export const CLAIM_SQL = `WITH inflight AS (
     SELECT "endpointId", count(*)::int AS n FROM ${T} WHERE "lockedUntil" > now() AND status IN ('PENDING', 'RETRYING') GROUP BY 1
   ), urgent AS (
-    SELECT DISTINCT "endpointId", "subjectKey" FROM ${T}
-    WHERE "eventType" IN (${URGENT_EVENT_TYPES.map((t) => `'${t}'`).join(", ")}) AND status IN ('PENDING', 'RETRYING')
+    SELECT DISTINCT u."endpointId", u."subjectKey" FROM (
+      SELECT d."endpointId", d."subjectKey" FROM ${T} d
+      WHERE d."eventType" IN (${URGENT_EVENT_TYPES.map((t) => `'${t}'`).join(", ")}) AND d.status IN ('PENDING', 'RETRYING') AND d."nextAttemptAt" <= now()
+      LIMIT ${URGENT_SCAN}
+    ) u JOIN "partner"."WebhookEndpoint" e ON e.id = u."endpointId" AND e.status = 'ACTIVE'
   ), win AS (
     SELECT e.id AS "endpointId", w.id, w.seq, w."subjectKey", w."nextAttemptAt", w."lockedUntil"
     FROM "partner"."WebhookEndpoint" e CROSS JOIN LATERAL (
@@ -201,11 +212,12 @@ export const CLAIM_SQL = `WITH inflight AS (
   ), candidates AS (
     SELECT * FROM ready UNION SELECT * FROM beyond UNION SELECT * FROM urgent_heads
   ), ranked AS (
-    SELECT c.id, c.seq, u."endpointId" IS NOT NULL AS urgent, coalesce(i.n, 0) AS busy,
+    SELECT c.id, c."endpointId", c.seq, u."endpointId" IS NOT NULL AS urgent, coalesce(i.n, 0) AS busy, sv.turn,
       row_number() OVER (PARTITION BY c."endpointId" ORDER BY u."endpointId" IS NOT NULL DESC, c.seq) AS k
     FROM candidates c LEFT JOIN urgent u USING ("endpointId", "subjectKey") LEFT JOIN inflight i USING ("endpointId")
+      LEFT JOIN unnest($4::uuid[], $5::int[]) AS sv("endpointId", turn) USING ("endpointId")
   )
-  SELECT id::text FROM ranked WHERE k + busy <= $1 ORDER BY urgent DESC, k, seq LIMIT $2`;
+  SELECT id::text, "endpointId"::text FROM ranked WHERE k + busy <= $1 ORDER BY urgent DESC, k, turn NULLS FIRST, seq LIMIT $2`;
 
 export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; settings?: Partial<DispatcherSettings>; policy?: UrlPolicy }): WebhookDispatcher {
   const s: DispatcherSettings = { ...dispatcherSettings(), ...opts.settings };
@@ -218,17 +230,29 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
   let timer: NodeJS.Timeout | undefined;
   let lastSweep = 0;
 
-  /** Ready deliveries for the free slots, within each endpoint's concurrency, oldest first; claimed (leased). */
+  // Which claim last gave each endpoint a delivery (CLAIM_SQL's $4/$5): endpoints served least
+  // recently go first, so turns go round across claims, not only within one.
+  const served = new Map<string, number>();
+  let claims = 0;
+
+  /** Ready deliveries for the free slots (CLAIM_SQL's rules and order), claimed (leased), in that order. */
   async function claim(free: number): Promise<WebhookDelivery[]> {
-    const candidates = await db().$queryRawUnsafe<{ id: string }[]>(CLAIM_SQL, s.endpointConcurrency, free, Math.max(8, s.endpointConcurrency * 2));
+    const turn = ++claims;
+    const candidates = await db().$queryRawUnsafe<{ id: string; endpointId: string }[]>(CLAIM_SQL, s.endpointConcurrency, free, Math.max(8, s.endpointConcurrency * 2), [...served.keys()], [...served.values()]);
     if (!candidates.length) return [];
-    return db().$queryRawUnsafe<WebhookDelivery[]>(
+    for (const c of candidates) served.set(c.endpointId, turn);
+    // Forget endpoints not served for a long while (deleted or quiet): they rank as never served.
+    if (served.size > 10_000) for (const [id, at] of served) if (at < turn - 10_000) served.delete(id);
+    const rank = new Map(candidates.map((c, i) => [c.id, i]));
+    const rows = await db().$queryRawUnsafe<WebhookDelivery[]>(
       `UPDATE ${T} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, "lastAttemptAt" = now(), "firstAttemptAt" = COALESCE("firstAttemptAt", now())
        WHERE id IN (SELECT id FROM ${T} WHERE id = ANY($1::uuid[]) AND status IN ('PENDING', 'RETRYING') AND ("lockedUntil" IS NULL OR "lockedUntil" <= now()) FOR UPDATE SKIP LOCKED)
        RETURNING *`,
       candidates.map((c) => c.id),
       s.timeoutMs + 30_000,
     );
+    // RETURNING has no order: sent in the claim's (a withdrawal first, then the turns).
+    return rows.sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);
   }
 
   /**
@@ -238,9 +262,6 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
    * per-endpoint bound and the order per member hold as before (the row stays leased until then).
    */
   let outcomes: { o: Outcome; done: () => void; failed: (e: unknown) => void }[] = [];
-  // Paced, a batch's sends finish over a pacing period: their outcomes wait for it (one statement
-  // per period, not one per few deliveries).
-  const flushMs = s.rate > 0 ? Math.max(s.flushMs, 100) : s.flushMs;
   let flushTimer: NodeJS.Timeout | undefined;
   function flush(): void {
     clearTimeout(flushTimer);
@@ -264,7 +285,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     return new Promise<void>((done, failed) => {
       outcomes.push({ o, done, failed });
       if (outcomes.length >= Math.max(1, Math.floor(s.concurrency / 2))) flush();
-      else flushTimer ??= setTimeout(flush, flushMs);
+      else flushTimer ??= setTimeout(flush, s.flushMs);
     });
   }
 
@@ -306,55 +327,47 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     if (o.status === "DEAD") log.warn("webhook delivery dead-lettered after its retry window", { deliveryId: d.id, endpointId: d.endpointId, attempts: d.attempts, err: error });
   }
 
-  // Pacing (s.rate deliveries per second at most; 0: none): a token bucket holding at most one
-  // claim's worth (a tenth of a second of the rate); a pass claims only once a batch's worth has
-  // accumulated, so claims stay batched and the backlog drains as a steady stream.
-  const burst = s.rate > 0 ? Math.max(1, Math.min(s.concurrency, Math.ceil(s.rate / 10))) : Number.POSITIVE_INFINITY;
-  let tokens = burst;
-  let refilledAt = performance.now();
-  let paceTimer: NodeJS.Timeout | undefined;
-  function tokensNow(): number {
-    if (!(s.rate > 0)) return Number.POSITIVE_INFINITY;
+  // Pacing (s.rate sends started per second at most; 0: none): a send starts 1/rate after the
+  // previous one started, or at once if that was longer ago (a leaky bucket, no burst). Claims are
+  // not paced: they happen when half the slots are free, as unpaced, and a claimed delivery holds its
+  // slot while it waits for its turn, so an endpoint or a member's chain is held back by the pace
+  // alone (a paced claim cycle capped one endpoint at its concurrency per cycle).
+  let nextSendAt = 0;
+  const waiting = new Set<() => void>();
+  function wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const go = () => {
+        clearTimeout(t);
+        waiting.delete(go);
+        resolve();
+      };
+      const t = setTimeout(go, ms);
+      waiting.add(go);
+    });
+  }
+  function paceDelay(): number {
+    if (!(s.rate > 0)) return 0;
     const now = performance.now();
-    tokens = Math.min(burst, tokens + ((now - refilledAt) / 1000) * s.rate);
-    refilledAt = now;
-    return tokens;
+    const at = Math.max(now, nextSendAt);
+    nextSendAt = at + 1000 / s.rate;
+    return at - now;
   }
 
   async function pass(): Promise<number> {
-    const slots = s.concurrency - inflight;
-    if (slots <= 0) return 0;
-    const want = Math.min(slots, burst);
-    const have = tokensNow();
-    if (have < want) {
-      if (!paceTimer && !stopped) {
-        paceTimer = setTimeout(
-          () => {
-            paceTimer = undefined;
-            kick();
-          },
-          Math.ceil(((want - have) / s.rate) * 1000),
-        );
-        paceTimer.unref?.();
-      }
-      return 0;
-    }
-    const free = Math.min(slots, Math.floor(have));
+    const free = s.concurrency - inflight;
+    if (free <= 0) return 0;
     const rows = await claim(free);
     if (!rows.length) return 0;
-    if (s.rate > 0) tokens -= rows.length;
     const endpoints = new Map((await db().webhookEndpoint.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.endpointId))] } } })).map((e) => [e.id, e]));
     const contexts = await payloadContext(db(), rows);
-    // Paced: the batch's sends spread over the time its tokens took (one every 1/rate s), not at once.
-    const gapMs = s.rate > 0 ? 1000 / s.rate : 0;
-    let i = 0;
     for (const d of rows) {
       const endpoint = endpoints.get(d.endpointId);
       if (!endpoint) continue; // deleted meanwhile (its deliveries went with it)
       inflight++;
       const body = buildPayload(d, endpoint, contexts.get(d.partnerId));
-      const delay = gapMs * i++;
-      const p = (delay >= 1 ? new Promise<void>((r) => setTimeout(r, delay)).then(() => send(d, endpoint, body)) : send(d, endpoint, body))
+      const delay = paceDelay();
+      // After stop() a waiting delivery goes at once (its lease is held; stop waits for it).
+      const p = (delay >= 1 ? wait(delay).then(() => send(d, endpoint, body)) : send(d, endpoint, body))
         .catch((err) => log.warn("webhook delivery bookkeeping failed", { deliveryId: d.id, err }))
         .finally(() => {
           inflight--;
@@ -408,7 +421,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      clearTimeout(paceTimer);
+      for (const go of [...waiting]) go();
       unregister();
       if (passing) await passing;
       const all = Promise.allSettled([...running]);
