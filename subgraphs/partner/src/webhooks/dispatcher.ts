@@ -262,6 +262,11 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
    * per-endpoint bound and the order per member hold as before (the row stays leased until then).
    */
   let outcomes: { o: Outcome; done: () => void; failed: (e: unknown) => void }[] = [];
+  // Paced, a batch's sends finish one by one, 1/rate apart: outcomes wait up to 25 ms to share a
+  // statement (~8 at 300/s; at 5 ms each statement carried one or two). Not the whole tenth of a
+  // second: a slot, and a member's next delivery, wait for the outcome (review: 100 ms halved what
+  // one endpoint could get).
+  const flushMs = s.rate > 0 ? Math.max(s.flushMs, 25) : s.flushMs;
   let flushTimer: NodeJS.Timeout | undefined;
   function flush(): void {
     clearTimeout(flushTimer);
@@ -285,7 +290,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     return new Promise<void>((done, failed) => {
       outcomes.push({ o, done, failed });
       if (outcomes.length >= Math.max(1, Math.floor(s.concurrency / 2))) flush();
-      else flushTimer ??= setTimeout(flush, s.flushMs);
+      else flushTimer ??= setTimeout(flush, flushMs);
     });
   }
 
@@ -327,12 +332,24 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     if (o.status === "DEAD") log.warn("webhook delivery dead-lettered after its retry window", { deliveryId: d.id, endpointId: d.endpointId, attempts: d.attempts, err: error });
   }
 
-  // Pacing (s.rate sends started per second at most; 0: none): a send starts 1/rate after the
-  // previous one started, or at once if that was longer ago (a leaky bucket, no burst). Claims are
-  // not paced: they happen when half the slots are free, as unpaced, and a claimed delivery holds its
-  // slot while it waits for its turn, so an endpoint or a member's chain is held back by the pace
-  // alone (a paced claim cycle capped one endpoint at its concurrency per cycle).
-  let nextSendAt = 0;
+  // Pacing (s.rate deliveries per second at most; 0: none): a token bucket holding a tenth of a
+  // second's worth. A pass claims only once that batch's worth has accumulated (claims stay batched:
+  // a wake, i.e. every commit that enqueues a delivery, claims nothing in between), and the batch's
+  // sends are spread over that tenth, one every 1/rate s. Pacing sends alone, with claims whenever
+  // slots freed, claimed once per wake and cost PostgreSQL 0.3 → 0.9 ms per delivery (bench:webhooks).
+  // The price: while paced, one endpoint gets at most its concurrency per claim (40/s at the
+  // defaults) and one member's chain at one endpoint one delivery per claim (10/s).
+  const burst = s.rate > 0 ? Math.max(1, Math.min(s.concurrency, Math.ceil(s.rate / 10))) : Number.POSITIVE_INFINITY;
+  let tokens = burst;
+  let refilledAt = performance.now();
+  let paceTimer: NodeJS.Timeout | undefined;
+  function tokensNow(): number {
+    if (!(s.rate > 0)) return Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - refilledAt) / 1000) * s.rate);
+    refilledAt = now;
+    return tokens;
+  }
   const waiting = new Set<() => void>();
   function wait(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -345,27 +362,38 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
       waiting.add(go);
     });
   }
-  function paceDelay(): number {
-    if (!(s.rate > 0)) return 0;
-    const now = performance.now();
-    const at = Math.max(now, nextSendAt);
-    nextSendAt = at + 1000 / s.rate;
-    return at - now;
-  }
 
   async function pass(): Promise<number> {
-    const free = s.concurrency - inflight;
-    if (free <= 0) return 0;
-    const rows = await claim(free);
+    const slots = s.concurrency - inflight;
+    if (slots <= 0) return 0;
+    const want = Math.min(slots, burst);
+    const have = tokensNow();
+    if (have < want) {
+      if (!paceTimer && !stopped) {
+        paceTimer = setTimeout(
+          () => {
+            paceTimer = undefined;
+            kick();
+          },
+          Math.ceil(((want - have) / s.rate) * 1000),
+        );
+        paceTimer.unref?.();
+      }
+      return 0;
+    }
+    const rows = await claim(Math.min(slots, Math.floor(have)));
     if (!rows.length) return 0;
+    if (s.rate > 0) tokens -= rows.length;
     const endpoints = new Map((await db().webhookEndpoint.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.endpointId))] } } })).map((e) => [e.id, e]));
     const contexts = await payloadContext(db(), rows);
+    const gapMs = s.rate > 0 ? 1000 / s.rate : 0;
+    let i = 0;
     for (const d of rows) {
       const endpoint = endpoints.get(d.endpointId);
       if (!endpoint) continue; // deleted meanwhile (its deliveries went with it)
       inflight++;
       const body = buildPayload(d, endpoint, contexts.get(d.partnerId));
-      const delay = paceDelay();
+      const delay = gapMs * i++;
       // After stop() a waiting delivery goes at once (its lease is held; stop waits for it).
       const p = (delay >= 1 ? wait(delay).then(() => send(d, endpoint, body)) : send(d, endpoint, body))
         .catch((err) => log.warn("webhook delivery bookkeeping failed", { deliveryId: d.id, err }))
@@ -421,6 +449,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      clearTimeout(paceTimer);
       for (const go of [...waiting]) go();
       unregister();
       if (passing) await passing;
