@@ -213,6 +213,8 @@ async function main() {
     const lat: Record<"off" | "on", number[]> = { off: [], on: [] };
     const perRound: Record<"off" | "on", number[]> = { off: [], on: [] };
     const sentDuring: Record<"off" | "on", number[]> = { off: [], on: [] };
+    /** CPU ms each process spent in each arm's windows (to price a delivery while earns run). */
+    const cpuSpent: Record<"off" | "on", Record<string, number>> = { off: {}, on: {} };
     const windowMs = (SECONDS * 1000) / (ROUNDS * 2);
     for (let r = 0; r < ROUNDS; r++) {
       for (const mode of r % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
@@ -221,6 +223,7 @@ async function main() {
         await Promise.all(partners.map((p) => bulk(p, BACKLOG)));
         await flushEvents();
         const before = (await receiver.count()).received;
+        const cpuBefore = await cpu();
         const end = performance.now() + windowMs;
         const mine: number[] = [];
         await Promise.all(
@@ -235,6 +238,8 @@ async function main() {
           }),
         );
         sentDuring[mode].push((await receiver.count()).received - before);
+        const cpuAfter = await cpu();
+        for (const k of Object.keys(cpuAfter)) cpuSpent[mode][k] = (cpuSpent[mode][k] ?? 0) + cpuAfter[k]! - (cpuBefore[k] ?? 0);
         lat[mode].push(...mine);
         perRound[mode].push(pct(mine, 99));
       }
@@ -245,6 +250,12 @@ async function main() {
     console.log(`single earns, deliveries off (endpoints paused; ${sentDuring.off.join("/")} sent per window): ${f(lat.off)}; p99 per window ${perRound.off.map((x) => x.toFixed(0)).join("/")}`);
     console.log(
       `single earns, deliveries on (${sentDuring.on.join("/")} sent per window, ${(sentDuring.on.reduce((a, b) => a + b, 0) / ((ROUNDS * windowMs) / 1000)).toFixed(0)}/s): ${f(lat.on)}; p99 per window ${perRound.on.map((x) => x.toFixed(0)).join("/")}`,
+    );
+    const sentOn = sentDuring.on.reduce((a, b) => a + b, 0);
+    console.log(
+      `CPU ms per delivery sent while earns ran (the "on" windows' CPU beyond the "off" windows', per delivery): ${Object.keys(cpuSpent.on)
+        .map((k) => `${k} ${((cpuSpent.on[k]! - (cpuSpent.off[k] ?? 0)) / Math.max(1, sentOn)).toFixed(2)}`)
+        .join(", ")}`,
     );
     console.log(
       `added while deliveries run (HUB_WEBHOOK_RATE=${RATE}): p99 ${added.toFixed(1)} % (goal < 10 %), p50 ${addedP50.toFixed(1)} % — ${ROUNDS} rounds of ${(windowMs / 1000).toFixed(1)} s windows, load ${load()}`,

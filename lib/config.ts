@@ -272,7 +272,7 @@ export const SETTINGS = {
   HUB_WEBHOOK_RATE: def(
     "webhooks",
     "Deliveries a dispatcher process starts per second at most (0: no limit), claimed a tenth of a second's worth at a time and spread over it; while paced one endpoint gets at most HUB_WEBHOOK_ENDPOINT_CONCURRENCY per tenth of a second. Deliveries are background work: paced, a backlog drains as a steady stream that leaves the cores and the database to requests instead of a burst that takes them (bench:webhooks). Consent withdrawals go first whatever the backlog; more throughput: more partner replicas (claims never overlap).",
-    int(0, 100_000).default(300),
+    int(0, 100_000).default(150),
   ),
   HUB_WEBHOOK_ROTATION_OVERLAP_SECONDS: def(
     "webhooks",

@@ -263,7 +263,7 @@ export function startWebhookDispatcher(opts: { prisma: () => PrismaClient; setti
    */
   let outcomes: { o: Outcome; done: () => void; failed: (e: unknown) => void }[] = [];
   // Paced, a batch's sends finish one by one, 1/rate apart: outcomes wait up to 25 ms to share a
-  // statement (~8 at 300/s; at 5 ms each statement carried one or two). Not the whole tenth of a
+  // statement (~4 at 150/s; at 5 ms each statement carried one). Not the whole tenth of a
   // second: a slot, and a member's next delivery, wait for the outcome (review: 100 ms halved what
   // one endpoint could get).
   const flushMs = s.rate > 0 ? Math.max(s.flushMs, 25) : s.flushMs;
