@@ -5,6 +5,7 @@ import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { type Database, migrate, openDatabase } from "../lib/db.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -172,5 +173,25 @@ export async function adminSql(sql: string, base = process.env.DATABASE_URL ?? "
     await c.query(sql);
   } finally {
     await c.end();
+  }
+}
+
+/**
+ * A scratch database on the benches' PostgreSQL server for `fn`: created as `<prefix>_<pid>_<now>`,
+ * migrated, opened with `poolSize` connections; closed and dropped afterwards, whatever `fn` did.
+ */
+export async function withScratchDatabase<T>(prefix: string, fn: (db: Database) => Promise<T>, opts: { base?: string; poolSize?: number } = {}): Promise<T> {
+  const base = opts.base ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+  const name = `${prefix}_${process.pid}_${Date.now()}`;
+  await adminSql(`CREATE DATABASE "${name}"`, base);
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  const db = await openDatabase({ url: u.toString(), poolSize: opts.poolSize ?? 2 });
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+    await adminSql(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`, base);
   }
 }

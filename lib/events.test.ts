@@ -274,19 +274,23 @@ test("a batch handler gets all the fresh events of its type in one call; the fal
   expect(alone).toEqual([[f.id, q.id], [f.id], [q.id]]);
 });
 
-// Needs two database connections: on the embedded PGlite (one connection) the slow batch's
-// transaction holds the connection and the other relay's claim waits behind it, so the race cannot happen.
-test.runIf(onPostgres())("two relays of one schema (replicas) do not deliver side by side: a slow batch is not overtaken", async () => {
-  const prisma = db.client();
-  const other = startOutboxRelay({
+/** Another replica's relay of the member outbox: its own host name, small batches. */
+const otherReplica = () =>
+  startOutboxRelay({
     schema: "member",
-    prisma: () => prisma,
+    prisma: () => db.client(),
     peers: () => ({ points: consumer.url, partner: partnerConsumer.url }),
     internalKey: testInternalKey,
     intervalMs: 20,
     batchSize: 5,
     holder: "replica-b",
   });
+
+// Needs two database connections: on the embedded PGlite (one connection) the slow batch's
+// transaction holds the connection and the other relay's claim waits behind it, so the race cannot happen.
+test.runIf(onPostgres())("two relays of one schema (replicas) do not deliver side by side: a slow batch is not overtaken", async () => {
+  const prisma = db.client();
+  const other = otherReplica();
   try {
     // Written without waking either relay; the other relay is asked first, and this one once the
     // other's first (slow) event is being applied — or once the other gave up for want of the lease.
@@ -315,15 +319,7 @@ test.runIf(onPostgres())("two relays of one schema (replicas) do not deliver sid
 
 test("a second relay of one schema idles while the first holds the lease, and takes over when it stops", async () => {
   const prisma = db.client();
-  const other = startOutboxRelay({
-    schema: "member",
-    prisma: () => prisma,
-    peers: () => ({ points: consumer.url, partner: partnerConsumer.url }),
-    internalKey: testInternalKey,
-    intervalMs: 20,
-    batchSize: 5,
-    holder: "replica-b",
-  });
+  const other = otherReplica();
   try {
     const before = memberId();
     await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: linked(before) }));
