@@ -1,6 +1,11 @@
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
-import { afterAll, expect, test } from "vitest";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, test } from "vitest";
 import { loadEnv } from "./config.ts";
 import { createLogger, log, redactPaths, useLogger } from "./logger.ts";
 import { startTracing, stopTracing, withSpan } from "./tracing.ts";
@@ -105,4 +110,109 @@ test("inside a sampled span every line carries the trace and span ids", async ()
   const [before, inside] = out.json();
   expect(before).not.toHaveProperty("traceId");
   expect(inside).toMatchObject({ msg: "inside", traceId });
+});
+
+/** An object nested `depth` levels deep: { k: { k: ... "cut" } }. */
+const nest = (depth: number): unknown => (depth === 0 ? "cut" : { k: nest(depth - 1) });
+
+test("redaction copies only what it changes: the caller's object keeps its values, keys match without case, arrays and depth too", () => {
+  const out = capture();
+  const logger = createLogger({ destination: out });
+  const fields = { requestId: "r1", Authorization: `Bearer ${SECRETS.bearer}`, list: [{ EMAIL: SECRETS.email }, { ok: 1 }], deep: nest(14) };
+  logger.info(fields, "x");
+  const [line] = out.json();
+  expect(line).toMatchObject({ requestId: "r1", Authorization: "[redacted]", list: [{ EMAIL: "[redacted]" }, { ok: 1 }] });
+  expect(out.lines[0]).not.toContain(SECRETS.email);
+  expect(out.lines[0]).toContain("[too deep]");
+  // The caller's objects are not rewritten in place.
+  expect(fields.Authorization).toContain(SECRETS.bearer);
+  expect(fields.list[0]).toEqual({ EMAIL: SECRETS.email });
+  // A line with nothing to redact comes out whole.
+  logger.info({ requestId: "r2", nested: { route: "/graphql", codes: ["A", "B"] } }, "clean");
+  expect(out.json()[1]).toMatchObject({ requestId: "r2", nested: { route: "/graphql", codes: ["A", "B"] } });
+});
+
+test("lines outside a trace share no state: a line's fields never reach the next line", () => {
+  const out = capture();
+  const logger = createLogger({ destination: out });
+  logger.info({ first: 1 }, "a");
+  logger.info({ second: 2 }, "b");
+  logger.info("c");
+  const [a, b, c] = out.json();
+  expect(a).toMatchObject({ first: 1 });
+  expect(b).not.toHaveProperty("first");
+  expect(c).not.toHaveProperty("first");
+  expect(c).not.toHaveProperty("second");
+});
+
+// The process's destination is buffered (lib/logger.ts logDestination): one write per 4 KB of
+// lines. Each case runs the real logger in a child process writing to stderr (a pipe).
+describe("buffered log writes lose no line", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "hub-logger-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const script = path.join(dir, "child.mjs");
+  writeFileSync(
+    script,
+    `const { log, flushLogs, createLogger, logDestination, useLogger } = await import(process.env.HUB_TEST_LOGGER);
+const [mode, n] = [process.argv[2], Number(process.argv[3])];
+// "hold": a flush interval of a minute, so only the buffer size or an error line writes.
+if (mode === "hold") useLogger(createLogger({ destination: logDestination(2, { flushMs: 60_000 }) }));
+for (let i = 0; i < n; i++) log.info("line", { i, pad: "x".repeat(100) });
+if (mode === "exit") process.exit(0);
+if (mode === "throw") throw new Error("crash");
+if (mode === "sigterm" || mode === "hold") {
+  // As the services do (scripts/start.ts, gateway/src/main.ts, lib/subgraph-main.ts).
+  process.on("SIGTERM", async () => { await flushLogs(); process.exit(0); });
+  process.on("SIGUSR2", () => log.error("failed", { i: n }));
+  setInterval(() => {}, 1000);
+  process.stdout.write("ready");
+}
+`,
+  );
+  const logger = fileURLToPath(new URL("./logger.ts", import.meta.url));
+  function run(mode: string, n: number) {
+    const child = spawn(process.execPath, ["--import", "tsx", script, mode, String(n)], { env: { ...process.env, HUB_TEST_LOGGER: logger, HUB_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    const ready = new Promise<void>((resolve) => child.stdout.on("data", () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const lines = () =>
+      err
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { msg: string; i: number });
+    return { child, ready, exited, lines, stderr: () => err.slice(0, 2000) };
+  }
+  const indexes = (lines: { msg: string; i: number }[]) => lines.filter((l) => l.msg === "line").map((l) => l.i);
+  const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+  test.concurrent.each(["exit", "throw", "end"])(
+    "on %s: every line, in order",
+    async (mode) => {
+      const c = run(mode, 3000);
+      expect(await c.exited, c.stderr()).toBe(mode === "throw" ? 1 : 0);
+      expect(indexes(c.lines())).toEqual(upTo(3000));
+    },
+    60_000,
+  );
+
+  test.concurrent("on SIGTERM (flushLogs, then exit): every line, in order", async () => {
+    const c = run("sigterm", 3000);
+    await c.ready;
+    c.child.kill("SIGTERM");
+    expect(await c.exited).toBe(0);
+    expect(indexes(c.lines())).toEqual(upTo(3000));
+  }, 60_000);
+
+  test("lines wait in the buffer; an error line writes them and itself at once", async () => {
+    const c = run("hold", 3);
+    await c.ready;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.lines()).toEqual([]); // 3 lines < 4 KB, no flush for a minute: still buffered
+    c.child.kill("SIGUSR2");
+    await expect.poll(() => c.lines().length, { timeout: 5_000 }).toBe(4);
+    expect(c.lines().at(-1)).toMatchObject({ msg: "failed", level: "error" });
+    c.child.kill("SIGTERM");
+    expect(await c.exited).toBe(0);
+  }, 60_000);
 });

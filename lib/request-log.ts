@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { PUBLIC_CODES } from "./errors.ts";
-import { log } from "./logger.ts";
+import { log, logEnabled } from "./logger.ts";
 import { graphqlDuration, graphqlErrors, graphqlOperations, httpDuration, httpRequests, operationLabel } from "./metrics.ts";
 import type { Principal } from "./principal.ts";
 import { currentTraceId } from "./tracing.ts";
@@ -23,7 +23,15 @@ export interface RequestRecord {
   errorCodes: string[];
   /** A GraphQL operation ran (counts in the GraphQL metrics). */
   graphql?: boolean;
+  /**
+   * A subgraph's answer to the gateway (an internal hop of a client's request): its line is debug
+   * unless it failed or took HOP_SLOW_MS or more; the gateway's line is the client request's (D43).
+   */
+  hop?: boolean;
 }
+
+/** An internal hop this slow (ms) is logged at info even when it succeeded: which subgraph made a request slow. */
+export const HOP_SLOW_MS = 1000;
 
 /** Routes as metric labels: known paths as they are, anything else one value (bounded cardinality). */
 const ROUTES = new Set([
@@ -79,8 +87,12 @@ export function recordRequest(res: ServerResponse, init: Omit<RequestRecord, "st
     }
     // Health probes, scrapes and the hub's own plumbing (revocation and CORS polls every second or
     // two, event deliveries: /internal/*) would drown the clients' requests: debug, unless they fail.
+    // So are a subgraph's answers to the gateway unless they fail or are slow: the gateway's line
+    // (same request id and trace id) already records the client's request (D43).
     const plumbing = rec.route === "/healthz" || rec.route === "/readyz" || rec.route === "/metrics" || rec.route.startsWith("/internal/");
-    const level = status >= 500 ? "warn" : plumbing && status < 400 ? "debug" : "info";
+    const quiet = plumbing ? status < 400 : rec.hop === true && status < 400 && rec.errorCodes.length === 0 && seconds * 1000 < HOP_SLOW_MS;
+    const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
+    if (!logEnabled(level)) return;
     log[level]("request", {
       service: rec.service,
       requestId: rec.requestId,

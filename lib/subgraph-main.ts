@@ -3,7 +3,7 @@ import { openDatabase, type PrismaClient } from "./db.ts";
 import type { SchemaName } from "./events/catalogue.ts";
 import { startOutboxRelay } from "./events/relay.ts";
 import { internalKey } from "./internal-auth.ts";
-import { log } from "./logger.ts";
+import { flushLogs, log } from "./logger.ts";
 import { startTracing, stopTracing } from "./tracing.ts";
 import { PortInUseError } from "./serve.ts";
 import type { RunningSubgraph } from "./subgraph-server.ts";
@@ -55,6 +55,7 @@ export async function runSubgraphMain(name: SchemaName, start: SubgraphStarter, 
       await Promise.all([jobs?.stop(), relay.stop(), subgraph.close(env.HUB_DRAIN_TIMEOUT_MS)]);
       await db.close();
       await stopTracing();
+      await flushLogs();
       process.exit(0);
     });
   }

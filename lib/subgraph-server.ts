@@ -165,7 +165,7 @@ export async function startSubgraph<Ctx extends HubContext>(opts: SubgraphOption
 
   const handle = async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
     const operationName = (req.headers[OPERATION_NAME_HEADER] as string | undefined) ?? null;
-    const rec = recordRequest(res, { service: opts.name, requestId, route: routeLabel(url.pathname), method: req.method ?? "GET", operationName });
+    const rec = recordRequest(res, { service: opts.name, requestId, route: routeLabel(url.pathname), method: req.method ?? "GET", operationName, hop: true });
     let identity: Awaited<ReturnType<typeof verifyIdentity>>;
     try {
       identity = await verifyIdentity(opts.internalKey, req.headers[IDENTITY_HEADER] as string | undefined);

@@ -8,7 +8,7 @@ import { useCompileCache } from "../lib/compile-cache.ts";
 import { configOrExit } from "../lib/config.ts";
 import { isProduction } from "../lib/deployment.ts";
 import type { Database } from "../lib/db.ts";
-import { log } from "../lib/logger.ts";
+import { flushLogs, log } from "../lib/logger.ts";
 import { DataDirProblem, isFreshDataDir, prepareDataDirInWorker } from "../lib/pglite-prepare.ts";
 import { hashAhead } from "../lib/password.ts";
 import { startTracing, stopTracing } from "../lib/tracing.ts";
@@ -92,6 +92,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     if (hub) await hub.close(env.HUB_DRAIN_TIMEOUT_MS);
     else await served?.drain({ timeoutMs: 0 });
     await db?.close();
+    await flushLogs(); // the buffered log lines (lib/logger.ts logDestination), before exit cuts a write in flight
     process.exit(0);
   });
 }

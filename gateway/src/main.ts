@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { configOrExit, refuseToStart } from "../../lib/config.ts";
-import { log } from "../../lib/logger.ts";
+import { flushLogs, log } from "../../lib/logger.ts";
 import { startTracing, stopTracing } from "../../lib/tracing.ts";
 import { PortInUseError } from "../../lib/serve.ts";
 import { startGateway } from "./server.ts";
@@ -44,5 +44,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
       void gateway
         .close(env.HUB_DRAIN_TIMEOUT_MS)
         .then(stopTracing)
+        .then(flushLogs)
         .then(() => process.exit(0)),
   );
