@@ -29,7 +29,7 @@ const REFERENCE_SQL = `WITH inflight AS (
       AND NOT EXISTS (SELECT 1 FROM "partner"."WebhookDelivery" p WHERE p."endpointId" = d."endpointId" AND p."subjectKey" = d."subjectKey" AND p.seq < d.seq AND p.status IN ('PENDING', 'RETRYING'))
   ), ranked AS (
     SELECT r.id, r.seq, r.urgent, coalesce(i.n, 0) AS busy, row_number() OVER (PARTITION BY r."endpointId" ORDER BY r.urgent DESC, r.seq) AS k,
-      (SELECT t FROM unnest($3::uuid[], $4::int[]) AS sv(e, t) WHERE sv.e = r."endpointId") AS turn
+      (SELECT t FROM unnest($3::uuid[], $4::bigint[]) AS sv(e, t) WHERE sv.e = r."endpointId") AS turn
     FROM ready r LEFT JOIN inflight i USING ("endpointId")
   )
   SELECT id::text FROM ranked WHERE k + busy <= $1 ORDER BY urgent DESC, k, turn NULLS FIRST, seq LIMIT $2`;

@@ -215,7 +215,7 @@ export const CLAIM_SQL = `WITH inflight AS (
     SELECT c.id, c."endpointId", c.seq, u."endpointId" IS NOT NULL AS urgent, coalesce(i.n, 0) AS busy, sv.turn,
       row_number() OVER (PARTITION BY c."endpointId" ORDER BY u."endpointId" IS NOT NULL DESC, c.seq) AS k
     FROM candidates c LEFT JOIN urgent u USING ("endpointId", "subjectKey") LEFT JOIN inflight i USING ("endpointId")
-      LEFT JOIN unnest($4::uuid[], $5::int[]) AS sv("endpointId", turn) USING ("endpointId")
+      LEFT JOIN unnest($4::uuid[], $5::bigint[]) AS sv("endpointId", turn) USING ("endpointId")
   )
   SELECT id::text, "endpointId"::text FROM ranked WHERE k + busy <= $1 ORDER BY urgent DESC, k, turn NULLS FIRST, seq LIMIT $2`;
 
