@@ -252,11 +252,7 @@ async function main() {
       `single earns, deliveries on (${sentDuring.on.join("/")} sent per window, ${(sentDuring.on.reduce((a, b) => a + b, 0) / ((ROUNDS * windowMs) / 1000)).toFixed(0)}/s): ${f(lat.on)}; p99 per window ${perRound.on.map((x) => x.toFixed(0)).join("/")}`,
     );
     const sentOn = sentDuring.on.reduce((a, b) => a + b, 0);
-    console.log(
-      `CPU ms per delivery sent while earns ran (the "on" windows' CPU beyond the "off" windows', per delivery): ${Object.keys(cpuSpent.on)
-        .map((k) => `${k} ${((cpuSpent.on[k]! - (cpuSpent.off[k] ?? 0)) / Math.max(1, sentOn)).toFixed(2)}`)
-        .join(", ")}`,
-    );
+    console.log(`CPU ms per delivery sent while earns ran (the "on" windows' CPU beyond the "off" windows', per delivery): ${cpuDiff(cpuSpent.off, cpuSpent.on, Math.max(1, sentOn))}`);
     console.log(
       `added while deliveries run (HUB_WEBHOOK_RATE=${RATE}): p99 ${added.toFixed(1)} % (goal < 10 %), p50 ${addedP50.toFixed(1)} % — ${ROUNDS} rounds of ${(windowMs / 1000).toFixed(1)} s windows, load ${load()}`,
     );

@@ -76,6 +76,8 @@ interface OutboxRow {
  * event's lock, so a relay taking over from one that died never overtakes the dead one's batch.
  */
 const LEASE_SECONDS = 30;
+/** How often a holder renews its lease (a third of its length). */
+const RENEW_MS = 10_000;
 
 /** Rows deleted per pruning statement: short statements, no long lock on a busy outbox. */
 const PRUNE_CHUNK = 1000;
@@ -100,7 +102,11 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
   // overtake earlier ones. The lease is a row, taken when free or expired and renewed by each pass
   // of its holder; the others idle until it expires or is released (stop()). A restarted process
   // on the same host takes it back at once (the holder is the host's name).
+  // Renewed at most every RENEW_MS while held (not one more statement on every pass): it is
+  // granted for LEASE_SECONDS, so it never lapses between renewals while its holder runs.
+  let heldUntil = 0;
   async function lease(): Promise<boolean> {
+    if (performance.now() < heldUntil) return true;
     const held = await opts.prisma().$queryRawUnsafe<unknown[]>(
       `INSERT INTO ${leases} (id, holder, until) VALUES (1, $1, now() + interval '${LEASE_SECONDS} seconds')
        ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
@@ -108,6 +114,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
        RETURNING 1`,
       holder,
     );
+    heldUntil = held.length > 0 ? performance.now() + RENEW_MS : 0;
     return held.length > 0;
   }
 
@@ -305,6 +312,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       unscrape();
       if (draining) await draining;
       if (running) await running;
+      heldUntil = 0;
       // Released for another replica's relay at its next poll (not after the lease's 30 s).
       await opts
         .prisma()
