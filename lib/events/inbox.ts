@@ -234,10 +234,19 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
             // (or one about no member: partners, offers), so such an event first applies what is gathered.
             const grouped = new Map<string, TypedEvent<EventType>[]>();
             const gatheredIn = new Map<string, string>(); // member → the group its gathered events are in
+            const aboutNoMember = new Set<string>(); // groups holding an event about no member
+            const apply = async (group: string) => {
+              const list = grouped.get(group)!;
+              grouped.delete(group);
+              aboutNoMember.delete(group);
+              for (const e of list) {
+                const m = subjectOf(e);
+                if (m !== null) gatheredIn.delete(m);
+              }
+              await consumer.batch.get(list[0]!.type)!(tx, list);
+            };
             const flush = async () => {
-              for (const list of grouped.values()) await consumer.batch.get(list[0]!.type)!(tx, list);
-              grouped.clear();
-              gatheredIn.clear();
+              for (const group of [...grouped.keys()]) await apply(group);
             };
             for (const raw of events) {
               // `delete`: a duplicate of an event inside this batch runs once.
@@ -248,12 +257,22 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
               if (!event) continue;
               const member = subjectOf(event);
               const group = consumer.groupOf.get(event.type) ?? event.type;
-              if (member === null ? [...grouped.keys()].some((g) => g !== group) : (gatheredIn.get(member) ?? group) !== group) await flush();
+              const held = member === null ? undefined : gatheredIn.get(member);
+              if (member === null) {
+                if ([...grouped.keys()].some((g) => g !== group)) await flush();
+              } else if (held !== undefined && held !== group) {
+                // Only the group holding this member's events must go first (every other gathered
+                // event is about another member), unless another group holds an event about no
+                // member, which those must not overtake (when it was gathered, the rest was applied).
+                if ([...aboutNoMember].some((g) => g !== held)) await flush();
+                else await apply(held);
+              }
               if (consumer.batch.has(event.type)) {
                 const list = grouped.get(group);
                 if (list) list.push(event);
                 else grouped.set(group, [event]);
-                if (member !== null) gatheredIn.set(member, group);
+                if (member === null) aboutNoMember.add(group);
+                else gatheredIn.set(member, group);
                 continue;
               }
               await consumer.one.get(event.type)!(tx, event);

@@ -109,3 +109,14 @@ test("the explicit case: repeated members, out-of-order times, a member without 
     dups: [1, 3, 4],
   });
 });
+
+test("a member's event of another group applies only the group holding that member's events (fast-check's counterexample, seed 806155478)", async () => {
+  const ev = (type: Ev["type"], member: number, bad: Ev["bad"] = null): Ev => ({ type, member, kind: "EARN", tier: "BASE", ago: 0, bad });
+  // member 3's activity follows its enrolment: the gathered enrolments go first, member 0's gathered
+  // activity stays gathered (before the fix both groups were applied: 4 statements, not 3).
+  await batchEqualsOneByOne({
+    events: [ev("member.enrolled", 0), ev("member.enrolled", 3), ev("points.activity", 0), ev("points.activity", 3), ev("points.activity", 0), ev("points.activity", 0, "memberId")],
+    before: 1,
+    dups: [],
+  });
+});
