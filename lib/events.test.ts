@@ -21,6 +21,8 @@ let relay: Relay;
 // error); only member.linked has an effect here.
 const handled: DomainEvent[] = [];
 let failNext = 0;
+/** Members whose events the consumer fails (it is down for them). */
+const down = new Set<string>();
 /** Members whose member.linked the consumer handles slowly (a slow batch must not be overtaken). */
 const slow = new Set<string>();
 let onSlow: () => void = () => {};
@@ -40,6 +42,7 @@ beforeAll(async () => {
           ...noops(),
           "member.linked": async (tx, event) => {
             if (event.payload.poison) throw new Error("poisoned event");
+            if (down.has(event.payload.memberId)) throw new Error("consumer down for this member");
             if (slow.has(event.payload.memberId)) {
               onSlow();
               await new Promise((r) => setTimeout(r, 300));
@@ -49,7 +52,8 @@ beforeAll(async () => {
               throw new Error("consumer down");
             }
             // A real effect in the same transaction as the inbox row.
-            await tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${event.payload.memberId}` } });
+            // (`again`: a member's second event in a test, with an effect of its own.)
+            await tx.ledgerAccount.create({ data: { kind: "MEMBER_WALLET", code: `wallet:${event.payload.memberId}${event.payload.again ? ":again" : ""}` } });
             handled.push(event);
           },
         }),
@@ -151,6 +155,42 @@ test("a failing consumer leaves the event pending, retried later with backoff, e
   expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${id}` } })).toBe(1);
 });
 
+test("a member's later events wait behind its failing one: held in the same delivery, not claimed during its backoff", async () => {
+  // Before: the consumer applied b while a failed, and the relay delivered b during a's backoff, so
+  // b's effects (and the partners' webhooks, created by the consumer) came before a's.
+  const prisma = db.client();
+  const [m, other] = [memberId(), memberId()];
+  down.add(m); // the consumer fails m's events until the test says otherwise
+  const [a, b, c] = await prisma.$transaction(async (tx) => [
+    await emitEvent(tx, "member", { type: "member.linked", payload: linked(m) }),
+    await emitEvent(tx, "member", { type: "member.linked", payload: { ...linked(m), again: true } }),
+    await emitEvent(tx, "member", { type: "member.linked", payload: linked(other) }),
+  ]);
+  await relay.flush();
+  const rows = async () => new Map((await prisma.memberOutboxEvent.findMany({ where: { id: { in: [a, b, c] } } })).map((r) => [r.id, r]));
+  let now = await rows();
+  expect(now.get(c)!.deliveredAt).not.toBeNull(); // another member's event is not held
+  expect(now.get(a)!.deliveredAt).toBeNull();
+  expect(now.get(b)!.deliveredAt).toBeNull();
+  expect(now.get(b)!.lastError).toMatch(/held: an earlier event about the same member failed/);
+  expect(handled.some((e) => e.id === b)).toBe(false);
+  // b is due, a still backs off: b waits.
+  await prisma.memberOutboxEvent.update({ where: { id: a }, data: { lockedUntil: new Date(Date.now() + 3_600_000) } });
+  await prisma.memberOutboxEvent.update({ where: { id: b }, data: { lockedUntil: null } });
+  await relay.flush();
+  now = await rows();
+  expect(now.get(b)!.deliveredAt).toBeNull();
+  expect(now.get(b)!.attempts).toBe(1);
+  // The consumer is back and a is due: a, then b.
+  down.delete(m);
+  await prisma.memberOutboxEvent.update({ where: { id: a }, data: { lockedUntil: null } });
+  await relay.flush();
+  now = await rows();
+  expect(now.get(a)!.deliveredAt).not.toBeNull();
+  expect(now.get(b)!.deliveredAt).not.toBeNull();
+  expect(handled.filter((e) => (e.payload as { memberId: string }).memberId === m).map((e) => e.id)).toEqual([a, b]);
+});
+
 test("a committed event is delivered right after its commit, not at the next poll", async () => {
   // A relay whose poll is a minute away: only the post-commit wake can deliver within the test.
   const prisma = db.client();
@@ -202,6 +242,23 @@ test("a delivered batch is applied once per event; a failing event fails alone",
   const again = await callInternal(consumer.url, "events", { events: [a, d, c] });
   expect((again.body as { results: { ok: boolean }[] }).results.every((r) => r.ok)).toBe(true);
   expect(await prisma.ledgerAccount.count({ where: { code: { in: [`wallet:${ids[0]}`, `wallet:${ids[2]}`, `wallet:${(d.payload as { memberId: string }).memberId}`] } } })).toBe(3);
+});
+
+test("in a delivery applied one by one, a member's events after its failing one are held, not applied", async () => {
+  const prisma = db.client();
+  const [m, other] = [memberId(), memberId()];
+  const event = (id: string, poison = false): DomainEvent => ({ id: crypto.randomUUID(), type: "member.linked", payload: { ...linked(id), poison }, createdAt: new Date().toISOString() });
+  const [a, b, c] = [event(m, true), event(m), event(other)];
+  const res = await callInternal(consumer.url, "events", { events: [a, b, c] });
+  const results = (res.body as { results: { id: string; ok: boolean; error?: string }[] }).results;
+  expect(results.map((r) => [r.id, r.ok])).toEqual([
+    [a.id, false],
+    [b.id, false],
+    [c.id, true],
+  ]);
+  expect(results[1]!.error).toMatch(/^held/);
+  expect(await prisma.ledgerAccount.count({ where: { code: `wallet:${m}` } })).toBe(0);
+  expect(await prisma.pointsInboxEvent.count({ where: { eventId: b.id } })).toBe(0);
 });
 
 test("the events endpoint refuses callers without the service identity", async () => {

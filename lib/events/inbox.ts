@@ -153,6 +153,12 @@ function subjectOf(event: TypedEvent<EventType>): string | null {
   return typeof m === "string" ? m.toLowerCase() : null;
 }
 
+/** The member a delivered event is about, before its payload is checked (null: none, or not an object). */
+function memberOf(raw: DomainEvent): string | null {
+  const m = raw.payload !== null && typeof raw.payload === "object" ? (raw.payload as { memberId?: unknown }).memberId : undefined;
+  return typeof m === "string" ? m.toLowerCase() : null;
+}
+
 function inbox(tx: Tx, schema: SchemaName) {
   switch (schema) {
     case "member":
@@ -287,7 +293,15 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
       }
     }
     const results: { id: string; ok: boolean; error?: string }[] = [];
+    // A member's events stay in order: after one of them fails, its later ones in this delivery are
+    // held (not applied, reported failed, so the relay retries them after it; lib/events/relay.ts).
+    const failedMembers = new Set<string>();
     for (const raw of events) {
+      const member = memberOf(raw);
+      if (member !== null && failedMembers.has(member)) {
+        results.push({ id: raw.id, ok: false, error: "held: an earlier event about the same member failed in this delivery" });
+        continue;
+      }
       try {
         await prisma().$transaction(
           async (tx) => {
@@ -303,6 +317,7 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
         results.push({ id: raw.id, ok: true });
       } catch (e) {
         log.warn("event handler failed", { schema, eventId: raw.id, type: raw.type, err: e });
+        if (member !== null) failedMembers.add(member);
         results.push({ id: raw.id, ok: false, error: e instanceof Error ? e.message : String(e) });
       }
     }
