@@ -225,6 +225,9 @@ describe("bulk earn", () => {
       { memberId: m, points: 11, idempotencyKey: k1 },
       { memberId: stranger, points: 5, idempotencyKey: k2 },
       { memberId: stranger, points: 5, idempotencyKey: k2 },
+      // In one call a key stands for its first item's body, even when that item was refused (one by
+      // one, a refused award stores nothing and the key could be tried again with another body).
+      { memberId: m, points: 6, idempotencyKey: k2 },
     ]);
     expect(r.accepted).toBe(1);
     expect(r.replayed).toBe(1);
@@ -233,6 +236,7 @@ describe("bulk earn", () => {
       { index: 2, code: "IDEMPOTENCY_CONFLICT", message: expect.any(String) },
       { index: 3, code: "NOT_FOUND", message: expect.stringContaining(stranger) },
       { index: 4, code: "NOT_FOUND", message: expect.stringContaining(stranger) },
+      { index: 5, code: "IDEMPOTENCY_CONFLICT", message: expect.any(String) },
     ]);
     // Rejections come back in input order whatever stage refused them (here the database stage before the validation stage).
     const o = await awardPointsBatch(P, [{ memberId: stranger, points: 5, idempotencyKey: randomUUID() }, { memberId: m }]);

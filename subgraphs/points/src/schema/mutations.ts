@@ -102,7 +102,8 @@ builder.mutationFields((t) => ({
   awardPointsBatch: t.field({
     type: BatchResultRef,
     authScopes: { partner: true },
-    description: "Awards up to 5,000 items in one call (end-of-day files), committed in batches; each item validated and idempotent on its own; rejections by index.",
+    description:
+      "Awards up to 5,000 items in one call (end-of-day files), committed in batches; each item validated and idempotent on its own; rejections by index. An idempotencyKey repeated within one call stands for its first item: the same award again is reported as a replay of it (or gets its rejection), another award is IDEMPOTENCY_CONFLICT, even when the first was rejected (send it again in a later call).",
     args: { inputs: t.arg({ type: [AwardPointsInput], description: "The awards, at most 5,000." }) },
     resolve: (_r, { inputs }, ctx) => awardPointsBatch(ctx.principal, inputs),
   }),
