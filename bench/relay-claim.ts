@@ -1,12 +1,12 @@
 // `npm run bench:relay-claim`: the outbox relay's claim statement alone, on the local PostgreSQL
 // (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres; a scratch database created
-// and dropped here). The claim in use (write order, a member's events behind its failing one:
-// decision 44) against the claim before it (write order only) and against the same rule written as
-// NOT EXISTS, in alternating runs, each in a transaction rolled back (nothing is claimed for good).
+// and dropped here). The claim in use (write order, a subject's events behind its failing or
+// in-flight one, per consumer: decision 44) against the claim before it (write order only) and a
+// first form of the rule (NOT EXISTS), in alternating runs, each in a transaction rolled back.
 // The outbox: BENCH_RELAY_DELIVERED (100,000) delivered events, BENCH_RELAY_BACKLOG (comma list,
-// default 100,10000) undelivered ones over 2,000 members, 5 of them failing. Prints the median ms
+// default 100,10000) undelivered ones over 2,000 members, BENCH_RELAY_FAILING (5) of them failing. Prints the median ms
 // per claim of a batch of 200 (the relay's default).
-import { relayClaimSql } from "../lib/events/relay.ts";
+import { relayClaimSql, subscriptionParams } from "../lib/events/relay.ts";
 import { withScratchDatabase } from "./processes.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -14,6 +14,8 @@ const DELIVERED = Number(process.env.BENCH_RELAY_DELIVERED ?? 100_000);
 const BACKLOGS = (process.env.BENCH_RELAY_BACKLOG ?? "100,10000").split(",").map(Number);
 const RUNS = Number(process.env.BENCH_ROUNDS ?? 30);
 const BATCH = 200;
+/** Failing events in the backlog (the first of their members, backing off). */
+const FAILING = Number(process.env.BENCH_RELAY_FAILING ?? 5);
 const T = `"points"."OutboxEvent"`;
 
 const ARMS = {
@@ -24,7 +26,7 @@ const ARMS = {
                     ORDER BY seq NULLS FIRST, "createdAt", id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
        RETURNING id, type, payload, "createdAt", attempts, traceparent, seq)
      SELECT id, type, payload, "createdAt", attempts, traceparent FROM claimed ORDER BY seq NULLS FIRST, "createdAt", id`,
-  /** Decision 44's rule as a NOT EXISTS probe (the first form, not landed). */
+  /** Decision 44's first rule (a member behind its failing event, every consumer) as a NOT EXISTS probe (not landed). */
   "behind failing, NOT EXISTS": `WITH failing AS (
        SELECT payload->>'memberId' AS member, min(seq) AS seq FROM ${T}
        WHERE "deliveredAt" IS NULL AND "lastError" IS NOT NULL AND payload->>'memberId' IS NOT NULL GROUP BY 1
@@ -58,9 +60,12 @@ await withScratchDatabase(
         backlog - queued,
       );
       queued = backlog;
-      // 5 failing events (backing off), the first of their members.
-      await c.$executeRawUnsafe(`UPDATE ${T} SET "lastError" = NULL, "lockedUntil" = NULL WHERE "deliveredAt" IS NULL`);
-      await c.$executeRawUnsafe(`UPDATE ${T} SET "lastError" = 'consumer down', "lockedUntil" = now() + interval '1 hour' WHERE id IN (SELECT id FROM ${T} WHERE "deliveredAt" IS NULL ORDER BY seq LIMIT 5)`);
+      // FAILING failing events (backing off), the first of their members.
+      await c.$executeRawUnsafe(`UPDATE ${T} SET "lastError" = NULL, "failedPeers" = NULL, "lockedUntil" = NULL WHERE "deliveredAt" IS NULL`);
+      await c.$executeRawUnsafe(
+        `UPDATE ${T} SET "lastError" = 'partner: consumer down', "failedPeers" = ARRAY['partner'], "lockedUntil" = now() + interval '1 hour' WHERE id IN (SELECT id FROM ${T} WHERE "deliveredAt" IS NULL ORDER BY seq LIMIT $1)`,
+        FAILING,
+      );
       await c.$executeRawUnsafe("ANALYZE");
       const ms = Object.fromEntries(Object.keys(ARMS).map((a) => [a, [] as number[]])) as Record<Arm, number[]>;
       const claimed = {} as Record<Arm, number>;
@@ -70,7 +75,7 @@ await withScratchDatabase(
           await c
             .$transaction(async (tx) => {
               const t = performance.now();
-              const rows = await tx.$queryRawUnsafe<unknown[]>(ARMS[arm]);
+              const rows = arm === "behind failing (in use)" ? await tx.$queryRawUnsafe<unknown[]>(ARMS[arm], ...subscriptionParams()) : await tx.$queryRawUnsafe<unknown[]>(ARMS[arm]);
               ms[arm].push(performance.now() - t);
               claimed[arm] = rows.length;
               throw new Rollback();
@@ -80,7 +85,7 @@ await withScratchDatabase(
             });
         }
       }
-      console.log(`${backlog} undelivered (5 failing), ${DELIVERED} delivered: ${names.map((a) => `${a} ${median(ms[a]).toFixed(2)} ms (${claimed[a]} claimed)`).join(", ")} — medians of ${RUNS}, alternating`);
+      console.log(`${backlog} undelivered (${FAILING} failing), ${DELIVERED} delivered: ${names.map((a) => `${a} ${median(ms[a]).toFixed(2)} ms (${claimed[a]} claimed)`).join(", ")} — medians of ${RUNS}, alternating`);
     }
   },
   { base: BASE },

@@ -4,6 +4,7 @@ import { log } from "../logger.ts";
 import { tracingOn, withSpan } from "../tracing.ts";
 import type { InternalRoute } from "../subgraph-server.ts";
 import { CATALOGUE, type ConsumedBy, consumedBy, type EventType, isEventType, type ParsedPayloadOf, type SchemaName } from "./catalogue.ts";
+import { HELD, subjectKey } from "./subject.ts";
 
 /**
  * The consumer side: an inbox per Postgres schema that records each event id in the same
@@ -153,12 +154,6 @@ function subjectOf(event: TypedEvent<EventType>): string | null {
   return typeof m === "string" ? m.toLowerCase() : null;
 }
 
-/** The member a delivered event is about, before its payload is checked (null: none, or not an object). */
-function memberOf(raw: DomainEvent): string | null {
-  const m = raw.payload !== null && typeof raw.payload === "object" ? (raw.payload as { memberId?: unknown }).memberId : undefined;
-  return typeof m === "string" ? m.toLowerCase() : null;
-}
-
 function inbox(tx: Tx, schema: SchemaName) {
   switch (schema) {
     case "member":
@@ -273,6 +268,9 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
                 if ([...aboutNoMember].some((g) => g !== held)) await flush();
                 else await apply(held);
               }
+              // An event applied on its own goes after every gathered event about no member (those
+              // are about anything: partners, offers), as one by one.
+              if (member !== null && !consumer.batch.has(event.type) && aboutNoMember.size) await flush();
               if (consumer.batch.has(event.type)) {
                 const list = grouped.get(group);
                 if (list) list.push(event);
@@ -293,13 +291,14 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
       }
     }
     const results: { id: string; ok: boolean; error?: string }[] = [];
-    // A member's events stay in order: after one of them fails, its later ones in this delivery are
-    // held (not applied, reported failed, so the relay retries them after it; lib/events/relay.ts).
-    const failedMembers = new Set<string>();
+    // A subject's events stay in order (its member, else its offer, else its partner): after one of
+    // them fails, its later ones in this delivery are held (not applied, reported as held, so the
+    // relay delivers them again after it; lib/events/relay.ts).
+    const failedSubjects = new Set<string>();
     for (const raw of events) {
-      const member = memberOf(raw);
-      if (member !== null && failedMembers.has(member)) {
-        results.push({ id: raw.id, ok: false, error: "held: an earlier event about the same member failed in this delivery" });
+      const subject = subjectKey(raw.payload);
+      if (subject !== null && failedSubjects.has(subject)) {
+        results.push({ id: raw.id, ok: false, error: `${HELD} an earlier event about the same subject failed in this delivery` });
         continue;
       }
       try {
@@ -317,7 +316,7 @@ function applyDelivered(prisma: () => PrismaClient, consumer: Consumer) {
         results.push({ id: raw.id, ok: true });
       } catch (e) {
         log.warn("event handler failed", { schema, eventId: raw.id, type: raw.type, err: e });
-        if (member !== null) failedMembers.add(member);
+        if (subject !== null) failedSubjects.add(subject);
         results.push({ id: raw.id, ok: false, error: e instanceof Error ? e.message : String(e) });
       }
     }

@@ -9,6 +9,10 @@ import { SERVICE_SUB } from "../principal.ts";
 import { isEventType, type SchemaName, SUBSCRIPTIONS } from "./catalogue.ts";
 import type { DomainEvent } from "./inbox.ts";
 import { onEmitted } from "./outbox.ts";
+import { HELD, subjectKey } from "./subject.ts";
+
+/** A released event's lastError: it waits behind an earlier event about its subject. */
+const HELD_BEHIND = "held: waiting behind an earlier event about the same subject that has not been delivered yet";
 
 /**
  * The relay: delivers committed outbox events over HTTP to the consuming subgraphs'
@@ -86,23 +90,49 @@ const PRUNE_CHUNK = 1000;
 // block the consumer's own writes). SKIP LOCKED lets several relays share the outbox. In the order
 // the events were written (seq; events from before it existed, without one, first): consumers
 // apply a batch in delivery order, and an UPDATE's RETURNING has no order of its own.
-// A member's events wait behind its failing one (failed, not yet delivered nor dead-lettered:
-// "lastError" is set until delivery clears it): delivering them during its backoff would let them
-// overtake it, and partners' webhooks would follow that order. The failing rows are read from the
-// undelivered ones, the range the claim reads anyway.
-// (MATERIALIZED and a left join: a hash join, each row's member read once; as NOT EXISTS the
-// planner probed every failing row per outbox row: about 2x the claim at a 10,000-event backlog;
-// `npm run bench:relay-claim`.)
-const failingOf = (table: string) => `failing AS MATERIALIZED (
-    SELECT payload->>'memberId' AS member, min(seq) AS seq FROM ${table}
-    WHERE "deliveredAt" IS NULL AND "lastError" IS NOT NULL AND payload->>'memberId' IS NOT NULL GROUP BY 1)`;
-const deliverableOf = (table: string) => `${table} o LEFT JOIN failing f ON f.member = o.payload->>'memberId'
-    WHERE o."deliveredAt" IS NULL AND (o."lockedUntil" IS NULL OR o."lockedUntil" < now()) AND (f.seq IS NULL OR o.seq IS NULL OR f.seq >= o.seq)`;
+//
+// An event waits behind an earlier undelivered one about the same subject (its member, else its
+// offer, else its partner: subjectKey) that failed at one of its consumers ("failedPeers", cleared
+// on delivery; the row leaves the outbox when dead-lettered) or is claimed right now by another relay
+// (a relay restarted in place takes the lease back at once: its dead predecessor's claim is still
+// locked, every consumer counts). Delivering it during the other's backoff would let it overtake,
+// and partners' webhooks follow that order. A consumer that did not fail is not held back: the hold
+// is per (subject, event type), over the failed consumers that type goes to (SUBSCRIPTIONS, passed
+// as $1 types / $2 consumers). The failing rows come from the undelivered range the claim reads
+// anyway, and the holds are one map looked up per row (joined, the planner misjudged the failing
+// rows and sorted the whole backlog by subject; as NOT EXISTS it probed every failing row per outbox
+// row: each 2x the claim at a 10,000-event backlog; `npm run bench:relay-claim`).
+const SUBJECT = (alias: string) => `coalesce(lower(${alias}payload->>'memberId'), lower(${alias}payload->>'offerId'), lower(${alias}payload->>'partnerId'))`;
+const holdsOf = (table: string) => `failing AS MATERIALIZED (
+    SELECT x.subject, p.peer, min(x.seq) AS seq
+    FROM (SELECT ${SUBJECT("")} AS subject, coalesce(seq, -1) AS seq, coalesce("failedPeers", ARRAY['*']) AS peers FROM ${table}
+          WHERE "deliveredAt" IS NULL AND ("failedPeers" IS NOT NULL OR "lockedUntil" > now())) x, unnest(x.peers) AS p(peer)
+    WHERE x.subject IS NOT NULL GROUP BY 1, 2
+  ), holds AS MATERIALIZED (
+    SELECT jsonb_object_agg(key, seq) AS until FROM (
+      SELECT f.subject || ' ' || s.type AS key, min(f.seq) AS seq FROM failing f JOIN unnest($1::text[], $2::text[]) AS s(type, peer) ON f.peer = '*' OR f.peer = s.peer GROUP BY 1) k)`;
+// One row: the holds as a map "<subject> <type>" → the seq the type's events wait behind (null: none).
+// (A scalar subquery, computed once: joined, the map went along with every row into the sort.)
+const deliverableOf = (table: string) => `${table} o
+    WHERE o."deliveredAt" IS NULL AND (o."lockedUntil" IS NULL OR o."lockedUntil" < now())
+      AND ((SELECT until FROM holds) IS NULL OR o.seq IS NULL OR coalesce(((SELECT until FROM holds) ->> (${SUBJECT("o.")} || ' ' || o.type))::bigint >= o.seq, true))`;
 
-/** The relay's claim of up to `batchSize` deliverable events of a schema's outbox, in write order (exported for bench/relay-claim.ts). */
+/** The catalogue's routes as the claim's parameters: event types and, at the same index, a consumer of each. */
+export function subscriptionParams(): [string[], string[]] {
+  const types: string[] = [];
+  const peers: string[] = [];
+  for (const [type, consumers] of Object.entries(SUBSCRIPTIONS))
+    for (const peer of consumers) {
+      types.push(type);
+      peers.push(peer);
+    }
+  return [types, peers];
+}
+
+/** The relay's claim of up to `batchSize` deliverable events of a schema's outbox, in write order; its parameters are subscriptionParams() (exported for bench/relay-claim.ts). */
 export function relayClaimSql(schema: SchemaName, batchSize: number): string {
   const table = `"${schema}"."OutboxEvent"`;
-  return `WITH ${failingOf(table)}, claimed AS (
+  return `WITH ${holdsOf(table)}, claimed AS (
        UPDATE ${table} SET "lockedUntil" = now() + interval '30 seconds', attempts = attempts + 1
        WHERE id IN (SELECT o.id FROM ${deliverableOf(table)}
                     ORDER BY o.seq NULLS FIRST, o."createdAt", o.id LIMIT ${Math.trunc(batchSize)} FOR UPDATE OF o SKIP LOCKED)
@@ -148,8 +178,9 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
   }
 
   const claimSql = relayClaimSql(opts.schema, batchSize);
+  const [subTypes, subPeers] = subscriptionParams();
   async function claim(): Promise<OutboxRow[]> {
-    return opts.prisma().$queryRawUnsafe<OutboxRow[]>(claimSql);
+    return opts.prisma().$queryRawUnsafe<OutboxRow[]>(claimSql, subTypes, subPeers);
   }
 
   async function deliverTo(peer: SchemaName, events: DomainEvent[]): Promise<Map<string, string | null>> {
@@ -180,21 +211,57 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
     if (!rows.length) return 0;
     const events: DomainEvent[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: new Date(r.createdAt).toISOString(), ...(r.traceparent ? { traceparent: r.traceparent } : {}) }));
     const errors = new Map<string, string>();
+    /** The consumers that failed an event (a consumer's "held" is not a failure of that event). */
+    const failedAt = new Map<string, string[]>();
+    const held = new Set<string>();
     const byPeer = new Map<SchemaName, DomainEvent[]>();
     for (const e of events) {
       // Not acknowledged and dropped: an unknown type fails like a failed delivery (and is dead-lettered in the end).
-      if (!isEventType(e.type)) errors.set(e.id, `${e.type} is not in the event catalogue`);
-      else for (const peer of SUBSCRIPTIONS[e.type]) byPeer.set(peer, [...(byPeer.get(peer) ?? []), e]);
+      if (!isEventType(e.type)) {
+        errors.set(e.id, `${e.type} is not in the event catalogue`);
+        failedAt.set(e.id, []);
+      } else for (const peer of SUBSCRIPTIONS[e.type]) byPeer.set(peer, [...(byPeer.get(peer) ?? []), e]);
     }
     // Consumers in parallel: an event's latency is the slowest consumer's, not their sum.
     const outcomes = await Promise.all([...byPeer].map(async ([peer, list]) => [peer, await deliverTo(peer, list)] as const));
-    for (const [peer, out] of outcomes) for (const [id, err] of out) if (err) errors.set(id, errors.has(id) ? `${errors.get(id)}; ${peer}: ${err}` : `${peer}: ${err}`);
-    const delivered = events.filter((e) => !errors.has(e.id)).map((e) => e.id);
+    for (const [peer, out] of outcomes)
+      for (const [id, err] of out) {
+        if (!err) continue;
+        if (err.startsWith(HELD)) held.add(id);
+        else {
+          failedAt.set(id, [...(failedAt.get(id) ?? []), peer]);
+          errors.set(id, errors.has(id) ? `${errors.get(id)}; ${peer}: ${err}` : `${peer}: ${err}`);
+        }
+      }
+    // Only a subject's first failed event of the batch is a failure (attempt counted, backoff,
+    // failedPeers); its later ones, failed with it (a consumer down fails the whole delivery) or held
+    // by a consumer, are released as they were before the claim: the claim holds them back while the
+    // first one fails, and they follow it without a backoff of their own.
+    const subjects = new Set<string>();
+    const released: string[] = [];
+    for (const e of events) {
+      if (!failedAt.has(e.id)) {
+        if (held.has(e.id)) released.push(e.id);
+        continue;
+      }
+      const subject = subjectKey(e.payload);
+      if (subject !== null && subjects.has(subject)) {
+        failedAt.delete(e.id);
+        errors.delete(e.id);
+        released.push(e.id);
+      } else if (subject !== null) subjects.add(subject);
+    }
+    if (released.length) {
+      await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "lockedUntil" = NULL, attempts = greatest(attempts - 1, 0), "lastError" = $2 WHERE id = ANY($1::uuid[])`, released, HELD_BEHIND);
+    }
+    const waiting = new Set(released);
+    const delivered = events.filter((e) => !failedAt.has(e.id) && !waiting.has(e.id)).map((e) => e.id);
     if (delivered.length) {
       const now = Date.now();
       eventsDelivered.inc({ schema: opts.schema }, delivered.length);
-      for (const r of rows) if (!errors.has(r.id)) eventLag.observe({ schema: opts.schema }, Math.max(0, now - new Date(r.createdAt).getTime()) / 1000);
-      await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "deliveredAt" = now(), "lockedUntil" = NULL, "lastError" = NULL WHERE id = ANY($1::uuid[])`, delivered);
+      const done = new Set(delivered);
+      for (const r of rows) if (done.has(r.id)) eventLag.observe({ schema: opts.schema }, Math.max(0, now - new Date(r.createdAt).getTime()) / 1000);
+      await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "deliveredAt" = now(), "lockedUntil" = NULL, "lastError" = NULL, "failedPeers" = NULL WHERE id = ANY($1::uuid[])`, delivered);
     }
     if (errors.size) eventDeliveryFailures.inc({ schema: opts.schema }, errors.size);
     const dead: [string, string][] = [];
@@ -206,7 +273,15 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       }
       // Exponential backoff, capped at 5 minutes.
       const backoffMs = Math.min(300_000, 200 * 2 ** Math.min(attempts, 11));
-      await opts.prisma().$executeRawUnsafe(`UPDATE ${table} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), "lastError" = $3 WHERE id = $1::uuid`, id, backoffMs, err.slice(0, 1000));
+      await opts
+        .prisma()
+        .$executeRawUnsafe(
+          `UPDATE ${table} SET "lockedUntil" = now() + ($2::int * interval '1 millisecond'), "lastError" = $3, "failedPeers" = $4::text[] WHERE id = $1::uuid`,
+          id,
+          backoffMs,
+          err.slice(0, 1000),
+          failedAt.get(id) ?? [],
+        );
       log.warn("event delivery failed", { schema: opts.schema, eventId: id, attempts, err });
     }
     if (dead.length) {
@@ -315,7 +390,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       for (let i = 0; i < 1000; i++) {
         const n = await run();
         if (n === 0) {
-          const [{ pending }] = await opts.prisma().$queryRawUnsafe<{ pending: number }[]>(`WITH ${failingOf(table)} SELECT count(*)::int AS pending FROM ${deliverableOf(table)}`);
+          const [{ pending }] = await opts.prisma().$queryRawUnsafe<{ pending: number }[]>(`WITH ${holdsOf(table)} SELECT count(*)::int AS pending FROM ${deliverableOf(table)}`, subTypes, subPeers);
           if (pending === 0) return;
         }
       }
