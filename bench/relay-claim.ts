@@ -1,12 +1,12 @@
 // `npm run bench:relay-claim`: the outbox relay's claim statement alone, on the local PostgreSQL
 // (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres; a scratch database created
 // and dropped here). The claim in use (write order, a subject's events behind its failing or
-// in-flight one, per consumer: decision 44) against the claim before it (write order only) and a
+// in-flight one: decision 44) against the claim before it (write order only) and a
 // first form of the rule (NOT EXISTS), in alternating runs, each in a transaction rolled back.
 // The outbox: BENCH_RELAY_DELIVERED (100,000) delivered events, BENCH_RELAY_BACKLOG (comma list,
 // default 100,10000) undelivered ones over 2,000 members, BENCH_RELAY_FAILING (5) of them failing. Prints the median ms
 // per claim of a batch of 200 (the relay's default).
-import { relayClaimSql, subscriptionParams } from "../lib/events/relay.ts";
+import { relayClaimSql } from "../lib/events/relay.ts";
 import { withScratchDatabase } from "./processes.ts";
 
 const BASE = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -75,7 +75,7 @@ await withScratchDatabase(
           await c
             .$transaction(async (tx) => {
               const t = performance.now();
-              const rows = arm === "behind failing (in use)" ? await tx.$queryRawUnsafe<unknown[]>(ARMS[arm], ...subscriptionParams()) : await tx.$queryRawUnsafe<unknown[]>(ARMS[arm]);
+              const rows = await tx.$queryRawUnsafe<unknown[]>(ARMS[arm]);
               ms[arm].push(performance.now() - t);
               claimed[arm] = rows.length;
               throw new Rollback();

@@ -253,7 +253,9 @@ test("a delivered batch is applied once per event; a failing event fails alone",
   expect(await prisma.ledgerAccount.count({ where: { code: { in: [`wallet:${ids[0]}`, `wallet:${ids[2]}`, `wallet:${(d.payload as { memberId: string }).memberId}`] } } })).toBe(3);
 });
 
-test("a held subject is held only from the consumers that failed: another consumer gets the later events at once", async () => {
+test("a subject's later events wait at every consumer, also those that did not fail (else they overtake the waiting one there)", async () => {
+  // Held per consumer (2342ee2), d (points + partner) waited behind a at points while c (partner only,
+  // written after d) reached partner at once: partner got c before d (found by a review).
   const prisma = db.client();
   const m = memberId();
   down.add(m);
@@ -261,14 +263,20 @@ test("a held subject is held only from the consumers that failed: another consum
     // member.linked goes to points (down for m) and partner; member.link_requested to partner only.
     const a = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: linked(m) }));
     await relay.flush();
-    const c = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.link_requested", payload: { memberId: m, partnerId, requestedAt: new Date().toISOString() } }));
     const d = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.linked", payload: { ...linked(m), again: true } }));
+    const c = await prisma.$transaction((tx) => emitEvent(tx, "member", { type: "member.link_requested", payload: { memberId: m, partnerId, requestedAt: new Date().toISOString() } }));
     await relay.flush();
     const row = (id: string) => prisma.memberOutboxEvent.findUniqueOrThrow({ where: { id } });
-    expect((await row(a)).deliveredAt).toBeNull();
-    expect((await row(c)).deliveredAt).not.toBeNull(); // partner did not fail: not held back
-    expect((await row(d)).deliveredAt).toBeNull(); // bound for points too: waits behind a
-    expect((await row(d)).attempts).toBe(0);
+    expect((await row(a)).failedPeers).toEqual(["points"]);
+    expect((await row(d)).deliveredAt).toBeNull();
+    expect((await row(c)).deliveredAt).toBeNull();
+    expect((await row(c)).attempts).toBe(0);
+    down.delete(m);
+    await prisma.memberOutboxEvent.update({ where: { id: a }, data: { lockedUntil: null } });
+    await relay.flush();
+    const rows = await prisma.memberOutboxEvent.findMany({ where: { id: { in: [a, d, c] } }, orderBy: { deliveredAt: "asc" } });
+    expect(rows.every((r) => r.deliveredAt !== null)).toBe(true);
+    expect(await prisma.partnerInboxEvent.count({ where: { eventId: { in: [a, d, c] } } })).toBe(3);
   } finally {
     down.delete(m);
   }

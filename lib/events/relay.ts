@@ -92,44 +92,27 @@ const PRUNE_CHUNK = 1000;
 // apply a batch in delivery order, and an UPDATE's RETURNING has no order of its own.
 //
 // An event waits behind an earlier undelivered one about the same subject (its member, else its
-// offer, else its partner: subjectKey) that failed at one of its consumers ("failedPeers", cleared
-// on delivery; the row leaves the outbox when dead-lettered) or is claimed right now by another relay
-// (a relay restarted in place takes the lease back at once: its dead predecessor's claim is still
-// locked, every consumer counts). Delivering it during the other's backoff would let it overtake,
-// and partners' webhooks follow that order. A consumer that did not fail is not held back: the hold
-// is per (subject, event type), over the failed consumers that type goes to (SUBSCRIPTIONS, passed
-// as $1 types / $2 consumers). The failing rows come from the undelivered range the claim reads
-// anyway, and the holds are one map looked up per row (joined, the planner misjudged the failing
-// rows and sorted the whole backlog by subject; as NOT EXISTS it probed every failing row per outbox
-// row: each 2x the claim at a 10,000-event backlog; `npm run bench:relay-claim`).
+// offer, else its partner: subjectKey) that failed ("failedPeers" set: the consumers that failed it,
+// cleared on delivery; the row leaves the outbox when dead-lettered) or is claimed right now by
+// another relay (a relay restarted in place takes the lease back at once: its dead predecessor's
+// claim is still locked). Delivering it during the other's backoff would let it overtake, and
+// partners' webhooks follow that order. The hold covers every consumer: held per consumer, an event
+// waiting at one consumer let its successors of another type overtake it at a consumer that was up
+// (a review found it). The failing rows come from the undelivered range the claim reads anyway, and
+// the holds are one map looked up per row (joined, the planner sorted the whole backlog by subject;
+// as NOT EXISTS it probed every failing row per row; `npm run bench:relay-claim`).
 const SUBJECT = (alias: string) => `coalesce(lower(${alias}payload->>'memberId'), lower(${alias}payload->>'offerId'), lower(${alias}payload->>'partnerId'))`;
 const holdsOf = (table: string) => `failing AS MATERIALIZED (
-    SELECT x.subject, p.peer, min(x.seq) AS seq
-    FROM (SELECT ${SUBJECT("")} AS subject, coalesce(seq, -1) AS seq, coalesce("failedPeers", ARRAY['*']) AS peers FROM ${table}
-          WHERE "deliveredAt" IS NULL AND ("failedPeers" IS NOT NULL OR "lockedUntil" > now())) x, unnest(x.peers) AS p(peer)
-    WHERE x.subject IS NOT NULL GROUP BY 1, 2
-  ), holds AS MATERIALIZED (
-    SELECT jsonb_object_agg(key, seq) AS until FROM (
-      SELECT f.subject || ' ' || s.type AS key, min(f.seq) AS seq FROM failing f JOIN unnest($1::text[], $2::text[]) AS s(type, peer) ON f.peer = '*' OR f.peer = s.peer GROUP BY 1) k)`;
-// One row: the holds as a map "<subject> <type>" → the seq the type's events wait behind (null: none).
-// (A scalar subquery, computed once: joined, the map went along with every row into the sort.)
+    SELECT ${SUBJECT("")} AS subject, min(coalesce(seq, -1)) AS seq FROM ${table}
+    WHERE "deliveredAt" IS NULL AND ("failedPeers" IS NOT NULL OR "lockedUntil" > now()) AND ${SUBJECT("")} IS NOT NULL GROUP BY 1
+  ), holds AS MATERIALIZED (SELECT jsonb_object_agg(subject, seq) AS until FROM failing)`;
+// One row: the holds as a map subject → the seq its events wait behind (null: no holds). A scalar
+// subquery, computed once (joined, the map went along with every row into the sort).
 const deliverableOf = (table: string) => `${table} o
     WHERE o."deliveredAt" IS NULL AND (o."lockedUntil" IS NULL OR o."lockedUntil" < now())
-      AND ((SELECT until FROM holds) IS NULL OR o.seq IS NULL OR coalesce(((SELECT until FROM holds) ->> (${SUBJECT("o.")} || ' ' || o.type))::bigint >= o.seq, true))`;
+      AND ((SELECT until FROM holds) IS NULL OR o.seq IS NULL OR coalesce(((SELECT until FROM holds) ->> ${SUBJECT("o.")})::bigint >= o.seq, true))`;
 
-/** The catalogue's routes as the claim's parameters: event types and, at the same index, a consumer of each. */
-export function subscriptionParams(): [string[], string[]] {
-  const types: string[] = [];
-  const peers: string[] = [];
-  for (const [type, consumers] of Object.entries(SUBSCRIPTIONS))
-    for (const peer of consumers) {
-      types.push(type);
-      peers.push(peer);
-    }
-  return [types, peers];
-}
-
-/** The relay's claim of up to `batchSize` deliverable events of a schema's outbox, in write order; its parameters are subscriptionParams() (exported for bench/relay-claim.ts). */
+/** The relay's claim of up to `batchSize` deliverable events of a schema's outbox, in write order (exported for bench/relay-claim.ts). */
 export function relayClaimSql(schema: SchemaName, batchSize: number): string {
   const table = `"${schema}"."OutboxEvent"`;
   return `WITH ${holdsOf(table)}, claimed AS (
@@ -178,9 +161,8 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
   }
 
   const claimSql = relayClaimSql(opts.schema, batchSize);
-  const [subTypes, subPeers] = subscriptionParams();
   async function claim(): Promise<OutboxRow[]> {
-    return opts.prisma().$queryRawUnsafe<OutboxRow[]>(claimSql, subTypes, subPeers);
+    return opts.prisma().$queryRawUnsafe<OutboxRow[]>(claimSql);
   }
 
   async function deliverTo(peer: SchemaName, events: DomainEvent[]): Promise<Map<string, string | null>> {
@@ -390,7 +372,7 @@ export function startOutboxRelay(opts: RelayOptions): Relay {
       for (let i = 0; i < 1000; i++) {
         const n = await run();
         if (n === 0) {
-          const [{ pending }] = await opts.prisma().$queryRawUnsafe<{ pending: number }[]>(`WITH ${holdsOf(table)} SELECT count(*)::int AS pending FROM ${deliverableOf(table)}`, subTypes, subPeers);
+          const [{ pending }] = await opts.prisma().$queryRawUnsafe<{ pending: number }[]>(`WITH ${holdsOf(table)} SELECT count(*)::int AS pending FROM ${deliverableOf(table)}`);
           if (pending === 0) return;
         }
       }
