@@ -124,7 +124,7 @@ export function relayClaimSql(schema: SchemaName, batchSize: number): string {
      SELECT id, type, payload, "createdAt", attempts, traceparent FROM claimed ORDER BY seq NULLS FIRST, "createdAt", id`;
 }
 
-/** Delivers committed outbox events of one schema to their consumers, at least once, in write order (a member's events behind its failing one). */
+/** Delivers committed outbox events of one schema to their consumers, at least once, in write order (a subject's events behind its failing one). */
 export function startOutboxRelay(opts: RelayOptions): Relay {
   const interval = opts.intervalMs ?? 250;
   const batchSize = opts.batchSize ?? 200;
